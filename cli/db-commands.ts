@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
+import { ensureServices } from './services.ts';
+
+export function registerDbCommands(program: Command): void {
+  const db = program.command('db').description('the Postgres schema');
+  db.command('migrate').description('apply the forward-only migrations in db/migrations')
+    .action(async () => {
+      const { endpoints } = await ensureServices();
+      const pool = createPool(endpoints.databaseUrl, { max: 1 });
+      try {
+        const applied = await migrate(pool);
+        process.stdout.write(applied.length === 0 ? 'schema is current\n' : applied.map((m) => `applied ${String(m.version).padStart(4, '0')}_${m.name}\n`).join(''));
+      } finally {
+        await pool.end();
+      }
+    });
+}

@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { registerDbCommands } from './db-commands.ts';
+import { registerDemoCommand } from './demo-command.ts';
+import { registerStackCommands } from './stack-commands.ts';
+
+/** The `tally` command line. Each command family lives in its own file and registers itself here. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command('tally')
+    .description('Tally: durable usage billing (JetStream ingest, Temporal period workflows, Postgres facts)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerStackCommands(program);
+  registerDbCommands(program);
+  registerDemoCommand(program);
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    reportError(error);
+    process.exitCode = 1;
+  }
+}
+
+/** Known failures carry a stable `code`: print their message plainly. Anything else keeps its stack. */
+function reportError(error: unknown): void {
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string') {
+    process.stderr.write(`tally: ${error.message}\n`);
+  } else {
+    process.stderr.write(`tally: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import type { RejectionReason } from './rejection-reason.ts';
+
+/** `^\d{1,20}(\.\d{1,12})?$`: quantities are strings, never JSON numbers (no float ever touches usage). */
+export const QUANTITY_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
+const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+export const SIGNATURE_PATTERN = /^v1=[0-9a-f]{64}$/;
+export const METADATA_MAX_KEYS = 32;
+export const METADATA_VALUE_MAX_CHARS = 256;
+
+export const MetadataSchema = z
+  .record(z.string().regex(METADATA_KEY_PATTERN, 'metadata keys match ^[a-z][a-z0-9_]{0,63}$'),
+    z.string().max(METADATA_VALUE_MAX_CHARS, `metadata values are at most ${METADATA_VALUE_MAX_CHARS} characters`))
+  .refine((metadata) => Object.keys(metadata).length <= METADATA_MAX_KEYS, `metadata has at most ${METADATA_MAX_KEYS} keys`)
+  .refine((metadata) => typeof metadata.sku === 'string' && metadata.sku.length > 0, { message: 'metadata.sku is required', path: ['sku'] });
+
+/** The fields of a usage event that its signature covers (everything but `signature`). */
+export const UnsignedUsageEventSchema = z.strictObject({
+  schema_version: z.literal(1),
+  event_id: z.string().regex(ID_PATTERN, 'event_id is 1-128 chars of [A-Za-z0-9._:-]'),
+  source: z.string().regex(SOURCE_PATTERN, 'source is 1-64 chars of [a-z0-9._-]'),
+  customer_id: z.string().regex(ID_PATTERN, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
+  timestamp: z.iso.datetime({ offset: true, message: 'timestamp is RFC 3339 with an offset' }),
+  unit: z.string().min(1).max(32),
+  quantity: z.string({ message: 'quantity is a decimal string, not a number' }).regex(QUANTITY_PATTERN, 'quantity matches ^\\d{1,20}(\\.\\d{1,12})?$'),
+  metadata: MetadataSchema,
+});
+export type UnsignedUsageEvent = z.infer<typeof UnsignedUsageEventSchema>;
+
+/** Usage event, schema version 1 (SPEC §1). */
+export const UsageEventSchema = UnsignedUsageEventSchema.extend({
+  signature: z.string().regex(SIGNATURE_PATTERN, 'signature is v1= and 64 lowercase hex digits'),
+});
+export type UsageEvent = z.infer<typeof UsageEventSchema>;
+
+export type ParsedEvent =
+  | { readonly ok: true; readonly event: UsageEvent }
+  | { readonly ok: false; readonly reason: Extract<RejectionReason, 'malformed_json' | 'schema_violation'>; readonly detail: string };
+
+/**
+ * Parses one event from its raw text. Structure only: the signature, the source's key and the
+ * accept window are checked by the caller that knows them.
+ */
+export function parseUsageEvent(raw: string): ParsedEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    return { ok: false, reason: 'malformed_json', detail: error instanceof Error ? error.message : 'not JSON' };
+  }
+  const result = UsageEventSchema.safeParse(value);
+  if (result.success) return { ok: true, event: result.data };
+  return { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
+}
+
+/** `path: message` for each issue, e.g. `metadata.sku: metadata.sku is required`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(event)'}: ${issue.message}`)
+    .join('; ');
+}

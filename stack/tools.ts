@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** The Go-built servers of the embedded stack, pinned: `go install module@version` builds exactly this. */
+export const PINNED_TOOLS = {
+  temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: 'v1.5.1' },
+  'nats-server': { module: 'github.com/nats-io/nats-server/v2', version: 'v2.12.15' },
+} as const;
+export type ToolName = keyof typeof PINNED_TOOLS;
+
+export class ToolBuildError extends Error {
+  readonly code = 'tool_build_failed';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolBuildError';
+  }
+}
+
+export function toolPath(toolsDir: string, name: ToolName): string {
+  return path.join(toolsDir, 'bin', name);
+}
+
+/**
+ * Returns the path of a pinned tool, building it with `go install` into `<toolsDir>/bin` when it
+ * is missing or was built from another version (recorded in `<toolsDir>/bin/<name>.version`).
+ */
+export async function ensureTool(toolsDir: string, name: ToolName, log: (line: string) => void): Promise<string> {
+  const { module, version } = PINNED_TOOLS[name];
+  const binary = toolPath(toolsDir, name);
+  const stampFile = `${binary}.version`;
+  const built = await readFile(stampFile, 'utf8').then((text) => text.trim(), () => '');
+  if (built === `${module}@${version}` && (await exists(binary))) return binary;
+
+  const go = await findGo();
+  await mkdir(path.dirname(binary), { recursive: true });
+  log(`building ${name} ${version} with ${go.version} (first time only; a few minutes)…`);
+  const startedMs = Date.now();
+  try {
+    await execFileAsync(go.path, ['install', `${module}@${version}`], {
+      env: { ...process.env, GOBIN: path.dirname(binary), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw new ToolBuildError(`go install ${module}@${version} failed:\n${stderr.trim()}`);
+  }
+  await writeFile(stampFile, `${module}@${version}\n`);
+  log(`built ${name} in ${Math.round((Date.now() - startedMs) / 1000)} s`);
+  return binary;
+}
+
+async function findGo(): Promise<{ path: string; version: string }> {
+  for (const candidate of ['go', '/usr/local/go/bin/go']) {
+    try {
+      const { stdout } = await execFileAsync(candidate, ['version']);
+      const match = /go(\d+)\.(\d+)/.exec(stdout);
+      if (match && (Number(match[1]) > 1 || Number(match[2]) >= 25)) {
+        return { path: candidate, version: stdout.trim().split(' ')[2] ?? 'go' };
+      }
+      throw new ToolBuildError(`Go >= 1.25 is needed to build the local Temporal and NATS servers; found: ${stdout.trim()}`);
+    } catch (error) {
+      if (error instanceof ToolBuildError) throw error;
+    }
+  }
+  throw new ToolBuildError(
+    'Go >= 1.25 is needed to build the local Temporal and NATS servers, and `go` was not found on PATH. ' +
+      'Install Go, or point Tally at existing services with TEMPORAL_ADDRESS, NATS_URL and DATABASE_URL.',
+  );
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(() => true, () => false);
+}

@@ -1,0 +1,30 @@
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../../db/migrate.ts';
+import { createPool } from '../../db/pool.ts';
+import { buildStackTools, removeStackData, startStack, stopStack } from '../../stack/index.ts';
+import { testStackLayout } from './test-stack.ts';
+
+/**
+ * Starts one real stack (Temporal dev server, nats-server with JetStream, PostgreSQL) for the whole
+ * run, on fresh data, migrates it, and hands its endpoints to the test files via `inject('stack')`.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const layout = testStackLayout();
+  const log = (line: string): void => {
+    if (process.env.TALLY_TEST_VERBOSE) process.stderr.write(`[stack] ${line}\n`);
+  };
+  await buildStackTools(layout, (line) => process.stderr.write(`[stack] ${line}\n`));
+  await stopStack(layout, log);
+  await removeStackData(layout);
+  const endpoints = await startStack(layout, log);
+  const pool = createPool(endpoints.databaseUrl, { max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  project.provide('stack', { layout, endpoints });
+  return async () => {
+    await stopStack(layout, log);
+  };
+}
