@@ -1,0 +1,68 @@
+import { Decimal as DecimalBase } from 'decimal.js';
+
+/**
+ * The one decimal type for money and quantities. 60 significant digits hold any quantity of
+ * the event contract (20 integer + 12 fraction digits) times any price with room to spare, so
+ * no arithmetic step rounds implicitly; rounding happens only in the named helpers below, each
+ * stating its direction.
+ */
+export const Decimal = DecimalBase.clone({ precision: 60, rounding: DecimalBase.ROUND_HALF_UP, toExpNeg: -60, toExpPos: 60 });
+export type Decimal = InstanceType<typeof Decimal>;
+
+/** ISO 4217 minor units of the currencies Tally bills in. A currency missing here is refused at load. */
+export const CURRENCY_MINOR_UNITS: Readonly<Record<string, number>> = {
+  AUD: 2, BRL: 2, CAD: 2, CHF: 2, CNY: 2, CZK: 2, DKK: 2, EUR: 2, GBP: 2, HKD: 2, HUF: 2, IDR: 2,
+  ILS: 2, INR: 2, ISK: 0, JPY: 0, KRW: 0, MXN: 2, NOK: 2, NZD: 2, PLN: 2, SEK: 2, SGD: 2, THB: 2,
+  TRY: 2, TWD: 2, USD: 2, ZAR: 2, BHD: 3, KWD: 3, OMR: 3, JOD: 3, TND: 3, CLP: 0, VND: 0, UGX: 0,
+};
+
+export class UnknownCurrencyError extends Error {
+  readonly code = 'unknown_currency';
+  constructor(readonly currency: string) {
+    super(`currency ${currency} has no known minor unit (ISO 4217)`);
+    this.name = 'UnknownCurrencyError';
+  }
+}
+
+export function minorUnits(currency: string): number {
+  const digits = CURRENCY_MINOR_UNITS[currency];
+  if (digits === undefined) throw new UnknownCurrencyError(currency);
+  return digits;
+}
+
+export function decimal(value: string | Decimal): Decimal {
+  return new Decimal(value);
+}
+
+/** Rounds half-up (away from zero at .5) to the currency's minor unit: the rounding point of SPEC §2 rules 6-8. */
+export function roundMoneyHalfUp(amount: Decimal, currency: string): Decimal {
+  return amount.toDecimalPlaces(minorUnits(currency), Decimal.ROUND_HALF_UP);
+}
+
+/** An amount as the invoice prints it: a string with exactly the currency's minor digits ("-0.00" never appears). */
+export function formatMoney(amount: Decimal, currency: string): string {
+  const digits = minorUnits(currency);
+  const rounded = amount.toDecimalPlaces(digits, Decimal.ROUND_HALF_UP);
+  // eslint-disable-next-line no-restricted-syntax -- Decimal#toFixed formats an already-rounded decimal; no float involved
+  return (rounded.isZero() ? new Decimal(0) : rounded).toFixed(digits);
+}
+
+/** An amount in integer minor units as a string (e.g. "12.34" USD → "1234"), for providers that take cents. */
+export function toMinorUnitsString(amount: Decimal, currency: string): string {
+  const scaled = amount.times(new Decimal(10).pow(minorUnits(currency)));
+  if (!scaled.isInteger()) throw new Error(`${amount.toString()} ${currency} is not a whole number of minor units`);
+  // eslint-disable-next-line no-restricted-syntax -- Decimal#toFixed of an integer; no float involved
+  return scaled.toFixed(0);
+}
+
+/** A quantity or unrounded amount as a plain decimal string, no exponent, no trailing zeros. */
+export function formatDecimal(value: Decimal): string {
+  // eslint-disable-next-line no-restricted-syntax -- Decimal#toFixed() without digits prints the exact value
+  return value.isZero() ? '0' : value.toFixed();
+}
+
+export function sumDecimals(values: Iterable<Decimal>): Decimal {
+  let total = new Decimal(0);
+  for (const value of values) total = total.plus(value);
+  return total;
+}
