@@ -1,0 +1,190 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { BillingActivities } from '../activities/index.ts';
+import type { ReviewBreach } from '../domain/review.ts';
+import {
+  closeNowSignal,
+  decideUpdate,
+  statusQuery,
+  type CustomerPeriodInput,
+  type DecisionOutcome,
+  type PeriodStage,
+  type ReviewDecision,
+} from './definitions.ts';
+
+/** Named activity-option profiles: how long each kind of step may take and how it retries. */
+const database = proxyActivities<BillingActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+const heavy = proxyActivities<BillingActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+/** The provider is a remote API: bounded attempts with backoff, then an exception for a person. */
+const provider = proxyActivities<BillingActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 12 },
+});
+
+export interface CustomerPeriodResult {
+  readonly stage: Extract<PeriodStage, 'completed' | 'held'>;
+  readonly invoiceId: string;
+  readonly invoiceNumber: string | undefined;
+  readonly total: string;
+  readonly exceptionIds: readonly string[];
+}
+
+/**
+ * One customer's billing period, from open to journal:
+ * wait for period end + grace (or closeNow) → 1 snapshot → 2 rate → 3 draw down credits →
+ * 4 review when a threshold is crossed → 5 issue → 6 sync to the provider → 7 journal.
+ * Shadow runs stop after step 2 and record the draft for comparison.
+ */
+export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promise<CustomerPeriodResult> {
+  // Handlers first: an update that arrives before its handler exists is rejected.
+  let stage: PeriodStage = 'open';
+  let closeRequested = false;
+  let closesAt: string | undefined;
+  let invoiceId: string | undefined;
+  let openExceptionId: string | undefined;
+  let pendingDecision: ReviewDecision | undefined;
+  const decisions: ReviewDecision[] = [];
+  const exceptionIds: string[] = [];
+
+  setHandler(closeNowSignal, () => {
+    closeRequested = true;
+  });
+  setHandler(statusQuery, () => ({
+    customerId: input.customerId, period: input.period, stage, closesAt, invoiceId, openExceptionId, decisions: [...decisions],
+  }));
+  setHandler(
+    decideUpdate,
+    async (decision): Promise<DecisionOutcome> => {
+      if (decisions.some((applied) => sameDecision(applied, decision))) {
+        return { exceptionId: decision.exceptionId, decision: decision.kind, repeated: true };
+      }
+      await database.recordDecision({ exceptionId: decision.exceptionId, decision });
+      decisions.push(decision);
+      pendingDecision = decision;
+      return { exceptionId: decision.exceptionId, decision: decision.kind, repeated: false };
+    },
+    {
+      // Synchronous on purpose: an async validator's result is ignored by the SDK.
+      validator: (decision) => {
+        if (decisions.some((applied) => sameDecision(applied, decision))) return;
+        if (openExceptionId === undefined) throw new Error('no exception is waiting for a decision');
+        if (decision.exceptionId !== openExceptionId) throw new Error(`exception ${decision.exceptionId} is not the open one (${openExceptionId})`);
+        if (pendingDecision !== undefined) throw new Error(`exception ${openExceptionId} is already decided`);
+        if (!decision.reviewer.trim()) throw new Error('a decision names its reviewer');
+        if (decision.kind !== 'approve' && !decision.reason.trim()) throw new Error(`${decision.kind} needs a reason`);
+        if (decision.kind === 'adjust' && !/^-?\d{1,20}(\.\d{1,12})?$/.test(decision.amount)) throw new Error('adjust amount is a decimal string');
+      },
+    },
+  );
+
+  upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
+  const target = { customerId: input.customerId, period: input.period, mode: input.mode, calculationVersion: input.calculationVersion };
+
+  // Wait for period end + grace on a durable timer, or an explicit closeNow.
+  const terms = await database.loadPeriodTerms({ ...target, graceMs: input.graceMs });
+  closesAt = terms.closesAt;
+  const waitMs = Date.parse(terms.closesAt) - Date.now();
+  if (waitMs > 0) await condition(() => closeRequested, waitMs);
+
+  // 1. Snapshot: fix the event set (closing the period for ingest) and fingerprint it.
+  stage = 'snapshotting';
+  const snapshot = await heavy.snapshotPeriod({ ...target, closeRequestedAt: new Date(Date.now()).toISOString() });
+
+  // 2. Rate the whole period, with late usage of earlier periods as adjustments.
+  stage = 'rating';
+  const draft = await heavy.rateDraftInvoice({ ...target, snapshotId: snapshot.snapshotId });
+  invoiceId = draft.invoiceId;
+  if (input.mode === 'shadow') {
+    stage = 'completed';
+    return { stage, invoiceId, invoiceNumber: undefined, total: draft.total, exceptionIds };
+  }
+
+  // 3. Draw down credits against the ledger, keyed to this invoice.
+  await database.drawDownCredits({ invoiceId });
+
+  // 4. Review: a breached threshold waits for a person; a timeout escalates, never approves.
+  const breaches: ReviewBreach[] = await database.evaluateReview({ invoiceId });
+  if (breaches.length > 0) {
+    const decision = await waitForDecision(await database.openException({ invoiceId, kind: 'threshold', breaches }));
+    if (decision.kind === 'reject') {
+      await database.holdInvoice({ invoiceId, exceptionId: decision.exceptionId, reason: decision.reason });
+      stage = 'held';
+      await condition(allHandlersFinished);
+      return { stage, invoiceId, invoiceNumber: undefined, total: draft.total, exceptionIds };
+    }
+    if (decision.kind === 'adjust') {
+      await database.applyReviewAdjustment({ invoiceId, exceptionId: decision.exceptionId, amount: decision.amount, reason: decision.reason, reviewer: decision.reviewer });
+      await database.drawDownCredits({ invoiceId });
+    }
+  }
+
+  // 5. Issue: immutable and numbered.
+  stage = 'issuing';
+  const issued = await database.issueInvoice({ invoiceId });
+
+  // 6. Sync to the billing provider; a permanent failure becomes an exception for a person.
+  stage = 'syncing';
+  for (;;) {
+    try {
+      await provider.syncInvoice({ invoiceId });
+      break;
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      const cause = error.cause instanceof ApplicationFailure ? error.cause : undefined;
+      const exception = await database.openException({
+        invoiceId, kind: 'provider_sync_failed',
+        breaches: [{ rule: 'provider_sync_failed', detail: cause?.message ?? error.message }],
+      });
+      const decision = await waitForDecision(exception);
+      if (decision.kind !== 'approve') {
+        // Rejecting a failed sync leaves the invoice issued but unsynced, on record for ops.
+        await database.markSyncAbandoned({ invoiceId, exceptionId: decision.exceptionId, reason: decision.kind === 'reject' ? decision.reason : 'adjust is not a sync decision' });
+        break;
+      }
+    }
+  }
+
+  // 7. Journal: ASC 606 entries, keyed so that a rerun never double-posts.
+  stage = 'journaling';
+  await database.postJournal({ invoiceId });
+
+  stage = 'completed';
+  await condition(allHandlersFinished);
+  return { stage, invoiceId, invoiceNumber: issued.invoiceNumber, total: issued.total, exceptionIds };
+
+  async function waitForDecision(exception: { exceptionId: string; reviewTimeoutMs: number }): Promise<ReviewDecision> {
+    openExceptionId = exception.exceptionId;
+    exceptionIds.push(exception.exceptionId);
+    pendingDecision = undefined;
+    stage = 'awaiting_review';
+    const timeoutMs = input.reviewTimeoutMs ?? exception.reviewTimeoutMs;
+    if (!(await condition(() => pendingDecision !== undefined, timeoutMs))) {
+      await database.escalateException({ exceptionId: exception.exceptionId, waitedMs: timeoutMs });
+      stage = 'escalated';
+      await condition(() => pendingDecision !== undefined);
+    }
+    const decision = pendingDecision as ReviewDecision | undefined;
+    if (decision === undefined) throw ApplicationFailure.nonRetryable('decision missing after wait', 'internal');
+    openExceptionId = undefined;
+    pendingDecision = undefined;
+    return decision;
+  }
+}
+
+function sameDecision(a: ReviewDecision, b: ReviewDecision): boolean {
+  return a.exceptionId === b.exceptionId && a.kind === b.kind;
+}
