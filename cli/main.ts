@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerInvoiceCommands } from './invoice-commands.ts';
+import { registerPeriodCommands } from './period-commands.ts';
+import { registerReviewCommands } from './review-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 
 /** The `tally` command line. Each command family lives in its own file and registers itself here. */
@@ -12,6 +15,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerStackCommands(program);
   registerDbCommands(program);
   registerDemoCommand(program);
+  registerReviewCommands(program);
+  registerInvoiceCommands(program);
+  registerPeriodCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { parseServicesEnv, type ServiceEndpoints, type ServicesEnv } from '../config/services.ts';
 import { resolveEndpoints, startStack, userStackLayout, type ServiceName, type StackLayout } from '../stack/index.ts';
 
@@ -20,4 +21,18 @@ export async function ensureServices(log: (line: string) => void = (line) => pro
   const services = cliServices();
   if (services.embedded.length > 0) await startStack(services.layout, log, services.embedded);
   return services;
+}
+
+/** A Temporal client on the resolved endpoints; close its connection when done. */
+export async function connectTemporal(endpoints: ServiceEndpoints): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: endpoints.temporalAddress });
+  return { client: new Client({ connection, namespace: endpoints.temporalNamespace }), close: () => connection.close() };
+}
+
+/** Prints rows as an aligned text table. */
+export function printTable(rows: readonly Record<string, string | number | undefined>[], columns: readonly string[]): void {
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length)));
+  const line = (values: readonly string[]) => values.map((value, index) => value.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
+  process.stdout.write(`${line(columns)}\n`);
+  for (const row of rows) process.stdout.write(`${line(columns.map((column) => String(row[column] ?? '')))}\n`);
 }

@@ -12,7 +12,7 @@ export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.met
  */
 export const ServicesEnvSchema = z.object({
   TALLY_STACK_DIR: z.string().min(1).default(path.join(repositoryRoot, '.tally', 'stack')),
-  TALLY_PORT_BASE: portFromEnv.default(54320),
+  TALLY_PORT_BASE: portFromEnv.default(17320),
   TALLY_TOOLS_DIR: z.string().min(1).default(path.join(repositoryRoot, '.tools')),
   TEMPORAL_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('billing'),

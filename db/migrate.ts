@@ -3,11 +3,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { ADVISORY_LOCKS } from './advisory-locks.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 /** Serialises concurrent migrators (the stack, workers and tests may start together). */
-const MIGRATION_LOCK_ID = 7_301_001;
+const MIGRATION_LOCK_ID = ADVISORY_LOCKS.MIGRATIONS;
 
 export class MigrationError extends Error {
   readonly code = 'migration_failed';

@@ -16,12 +16,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await buildStackTools(layout, (line) => process.stderr.write(`[stack] ${line}\n`));
   await stopStack(layout, log);
   await removeStackData(layout);
-  const endpoints = await startStack(layout, log);
-  const pool = createPool(endpoints.databaseUrl, { max: 1 });
+  let endpoints;
   try {
-    await migrate(pool);
-  } finally {
-    await pool.end();
+    endpoints = await startStack(layout, log);
+    const pool = createPool(endpoints.databaseUrl, { max: 1 });
+    try {
+      await migrate(pool);
+    } finally {
+      await pool.end();
+    }
+  } catch (error) {
+    // Leave nothing running behind a failed start.
+    await stopStack(layout, log);
+    throw error;
   }
   project.provide('stack', { layout, endpoints });
   return async () => {

@@ -7,7 +7,7 @@ import type { StackLayout } from '../../stack/index.ts';
  * never meet. TALLY_TEST_PORT_BASE moves it (two checkouts testing at once on one machine).
  */
 export function testStackLayout(env: Record<string, string | undefined> = process.env): StackLayout {
-  const portBase = Number.parseInt(env.TALLY_TEST_PORT_BASE ?? '54340', 10);
+  const portBase = Number.parseInt(env.TALLY_TEST_PORT_BASE ?? '17340', 10);
   return {
     dataDir: path.join(repositoryRoot, '.tally', `test-stack-${portBase}`),
     toolsDir: env.TALLY_TOOLS_DIR ?? path.join(repositoryRoot, '.tools'),

@@ -1,0 +1,12 @@
+/**
+ * Advisory lock ids shared by processes that must agree on an order.
+ *
+ * INGEST_COMMIT: every ingest transaction holds it shared while it writes; closing a period takes it
+ * exclusively for a moment after its closure row commits. When the exclusive lock is granted, every
+ * ingest transaction that could have missed the closure has committed, and every later one sees it
+ * (and marks its events late). So an event is either in the period's snapshot or late, never neither.
+ */
+export const ADVISORY_LOCKS = {
+  MIGRATIONS: 7_301_001,
+  INGEST_COMMIT: 7_301_002,
+} as const;

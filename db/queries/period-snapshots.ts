@@ -1,0 +1,198 @@
+import type pg from 'pg';
+import { ADVISORY_LOCKS } from '../advisory-locks.ts';
+
+/** A rate-card version segment of the period: events at or after `from` (and before the next segment) use `effectiveFrom`. */
+export interface SegmentBoundary {
+  readonly from: string;
+  readonly effectiveFrom: string;
+}
+
+/** One group of in-period events, in the shape of the rating engine's UsageAggregate. */
+export interface AggregateRow {
+  readonly versionEffectiveFrom: string;
+  readonly sku: string;
+  readonly unit: string;
+  readonly metadata: Record<string, string>;
+  readonly eventCount: number;
+  readonly quantitySum: string;
+  readonly quantityMax: string;
+  readonly latestTimestamp: string;
+  readonly latestQuantity: string;
+  readonly latestEventKey: string;
+}
+
+export interface EventSetSummary {
+  readonly eventCount: number;
+  readonly fingerprint: string;
+}
+
+/** Which events of a customer-period a snapshot takes. */
+export interface EventSetFilter {
+  readonly customerId: string;
+  readonly periodStart: string;
+  readonly periodEnd: string;
+  /**
+   * live: the events that were not late (committed before the period closed).
+   * asOf: also late events received up to this instant (re-rating a closed period with its late usage).
+   */
+  readonly includeLateReceivedBy?: string;
+}
+
+/**
+ * Closes a customer-period for ingest: records the closure (first writer wins) and waits until every
+ * ingest transaction that might not have seen it has committed (see ADVISORY_LOCKS.INGEST_COMMIT).
+ * Returns the cut-off that is in force.
+ */
+export async function closePeriodForIngest(pool: pg.Pool, customerId: string, period: string, cutoff: string): Promise<string> {
+  await pool.query(
+    `INSERT INTO period_closures (customer_id, period, event_cutoff, closed_at) VALUES ($1, $2, $3, now())
+     ON CONFLICT (customer_id, period) DO NOTHING`,
+    [customerId, period, cutoff],
+  );
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.INGEST_COMMIT]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+  const { rows } = await pool.query<{ event_cutoff: Date }>(
+    'SELECT event_cutoff FROM period_closures WHERE customer_id = $1 AND period = $2', [customerId, period]);
+  const stored = rows[0]?.event_cutoff;
+  if (stored === undefined) throw new Error(`period ${customerId} ${period} has no closure row after closing`);
+  return stored.toISOString();
+}
+
+function eventSetWhere(filter: EventSetFilter, parameters: unknown[]): string {
+  parameters.push(filter.customerId, filter.periodStart, filter.periodEnd);
+  const base = 'customer_id = $1 AND event_time >= $2 AND event_time < $3';
+  if (filter.includeLateReceivedBy === undefined) return `${base} AND NOT late`;
+  parameters.push(filter.includeLateReceivedBy);
+  return `${base} AND (NOT late OR received_at <= $${parameters.length})`;
+}
+
+/**
+ * Aggregates one customer-period with an index range scan on (customer_id, event_time), grouped by
+ * rate-card version segment, sku, unit and the metadata keys prices filter or count by. Events never
+ * leave Postgres: only the groups do.
+ */
+export async function aggregateEventSet(
+  pool: pg.Pool,
+  filter: EventSetFilter,
+  segments: readonly SegmentBoundary[],
+  groupingKeys: readonly string[],
+): Promise<AggregateRow[]> {
+  if (segments.length === 0) throw new Error('at least one rate-card version segment is needed');
+  const parameters: unknown[] = [];
+  const where = eventSetWhere(filter, parameters);
+  // Segments are in time order; the first covers the period start.
+  const cases = segments.slice(1).map((segment, index) => {
+    parameters.push(segment.from, segments[index]?.effectiveFrom);
+    return `WHEN event_time < $${parameters.length - 1} THEN $${parameters.length}`;
+  });
+  parameters.push(segments[segments.length - 1]?.effectiveFrom);
+  const segmentExpression = cases.length === 0 ? `$${parameters.length}::text` : `CASE ${cases.join(' ')} ELSE $${parameters.length} END`;
+  const keyColumns = groupingKeys.map((key) => {
+    parameters.push(key);
+    return `metadata->>$${parameters.length}`;
+  });
+  // Ties on the latest timestamp go to the greatest `source:event_id`, compared bytewise like the offline path.
+  const latestOrder = `event_time DESC, (source || ':' || event_id) COLLATE "C" DESC`;
+  const sql = `
+    SELECT ${segmentExpression} AS segment, sku, unit,
+           ${keyColumns.length === 0 ? "'[]'::jsonb" : `jsonb_build_array(${keyColumns.join(', ')})`} AS key_values,
+           count(*)::text AS event_count,
+           sum(quantity)::text AS quantity_sum,
+           max(quantity)::text AS quantity_max,
+           (array_agg(event_time ORDER BY ${latestOrder}))[1] AS latest_timestamp,
+           (array_agg(quantity::text ORDER BY ${latestOrder}))[1] AS latest_quantity,
+           (array_agg(source || ':' || event_id ORDER BY ${latestOrder}))[1] AS latest_event_key
+      FROM usage_events
+     WHERE ${where}
+     GROUP BY 1, 2, 3, 4`;
+  const { rows } = await pool.query<{
+    segment: string; sku: string; unit: string; key_values: (string | null)[]; event_count: string;
+    quantity_sum: string; quantity_max: string; latest_timestamp: Date; latest_quantity: string; latest_event_key: string;
+  }>(sql, parameters);
+  return rows.map((row) => {
+    const metadata: Record<string, string> = {};
+    groupingKeys.forEach((key, index) => {
+      const value = row.key_values[index];
+      if (value !== null && value !== undefined) metadata[key] = value;
+    });
+    return {
+      versionEffectiveFrom: new Date(row.segment).toISOString(),
+      sku: row.sku,
+      unit: row.unit,
+      metadata,
+      eventCount: Number.parseInt(row.event_count, 10),
+      quantitySum: row.quantity_sum,
+      quantityMax: row.quantity_max,
+      latestTimestamp: row.latest_timestamp.toISOString(),
+      latestQuantity: row.latest_quantity,
+      latestEventKey: row.latest_event_key,
+    };
+  });
+}
+
+/** Count and sha256 fingerprint of the exact event set: sorted (source, event_id, body hash). */
+export async function summarizeEventSet(pool: pg.Pool, filter: EventSetFilter): Promise<EventSetSummary> {
+  const parameters: unknown[] = [];
+  const where = eventSetWhere(filter, parameters);
+  const { rows } = await pool.query<{ event_count: string; fingerprint: string }>(
+    `SELECT count(*)::text AS event_count,
+            encode(sha256(convert_to(coalesce(string_agg(source || ':' || event_id || ':' || body_sha256, E'\\n'
+              ORDER BY source COLLATE "C", event_id COLLATE "C"), ''), 'UTF8')), 'hex') AS fingerprint
+       FROM usage_events WHERE ${where}`,
+    parameters,
+  );
+  const row = rows[0];
+  return { eventCount: Number.parseInt(row?.event_count ?? '0', 10), fingerprint: row?.fingerprint ?? '' };
+}
+
+export interface SnapshotRecord {
+  readonly snapshotId: string;
+  readonly customerId: string;
+  readonly period: string;
+  readonly mode: 'live' | 'shadow';
+  readonly calculationVersion: string;
+  readonly eventCutoff: string;
+  readonly eventCount: number;
+  readonly eventFingerprint: string;
+  readonly aggregates: readonly AggregateRow[];
+  readonly counters: { read: number; duplicates: number; outside_period: number };
+}
+
+/** Stores a snapshot once; a retried activity gets the first one back (it is the one the invoice cites). */
+export async function saveSnapshot(pool: pg.Pool, snapshot: SnapshotRecord): Promise<SnapshotRecord> {
+  await pool.query(
+    `INSERT INTO period_snapshots (snapshot_id, customer_id, period, mode, calculation_version, event_cutoff, event_count,
+       event_fingerprint, aggregates, counters)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (snapshot_id) DO NOTHING`,
+    [snapshot.snapshotId, snapshot.customerId, snapshot.period, snapshot.mode, snapshot.calculationVersion, snapshot.eventCutoff,
+      snapshot.eventCount, snapshot.eventFingerprint, JSON.stringify(snapshot.aggregates), JSON.stringify(snapshot.counters)],
+  );
+  const stored = await loadSnapshot(pool, snapshot.snapshotId);
+  if (stored === undefined) throw new Error(`snapshot ${snapshot.snapshotId} vanished after insert`);
+  return stored;
+}
+
+export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<SnapshotRecord | undefined> {
+  const { rows } = await pool.query<{
+    snapshot_id: string; customer_id: string; period: string; mode: 'live' | 'shadow'; calculation_version: string;
+    event_cutoff: Date; event_count: string; event_fingerprint: string; aggregates: AggregateRow[];
+    counters: SnapshotRecord['counters'];
+  }>('SELECT * FROM period_snapshots WHERE snapshot_id = $1', [snapshotId]);
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return {
+    snapshotId: row.snapshot_id, customerId: row.customer_id, period: row.period, mode: row.mode,
+    calculationVersion: row.calculation_version, eventCutoff: row.event_cutoff.toISOString(),
+    eventCount: Number.parseInt(row.event_count, 10), eventFingerprint: row.event_fingerprint,
+    aggregates: row.aggregates, counters: row.counters,
+  };
+}

@@ -1,0 +1,2 @@
+// The workflow bundle's entry point: every workflow type the billing worker runs.
+export { customerPeriodWorkflow, type CustomerPeriodResult } from './customer-period.ts';
