@@ -30,6 +30,8 @@ export type TieOutDifferenceReason =
   | 'receivable_mismatch'
   /** An invoice's entries leave Unbilled AR non-zero (something billed was never recognized, or the reverse). */
   | 'unbilled_not_cleared'
+  /** An invoice's entries leave Deferred revenue non-zero (a fee billed but never released, or the reverse). */
+  | 'deferred_not_cleared'
   /** The headline: Σ usage billed for the period ≠ usage revenue recognized for it. */
   | 'usage_revenue_mismatch';
 
@@ -66,7 +68,7 @@ export interface UsageTieOut {
  * - each usage line (and each adjustment correcting usage) is credited to Usage revenue, exactly;
  * - each non-fee line moves Unbilled AR by its signed amount, and each fee line is credited to
  *   Subscription revenue by its amount (the posting carries the invoice line key);
- * - each of the period's invoices is issued (AR = total) and leaves Unbilled AR at zero;
+ * - each of the period's invoices is issued (AR = total) and leaves Unbilled AR and Deferred revenue at zero;
  * - every entry balances; no posting serving the period points at a line that is not there.
  * Every difference comes back with a reason; an empty `differences` means the period ties out.
  *
@@ -176,6 +178,10 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
     const unbilled = net('unbilled_receivables', own);
     if (!unbilled.isZero()) {
       difference({ reason: 'unbilled_not_cleared', invoice_id: invoice.invoice_id, account: 'unbilled_receivables', expected: money(new Decimal(0)), actual: money(unbilled), detail: `invoice ${invoice.invoice_id} leaves ${unbilled.toString()} in Unbilled AR` });
+    }
+    const deferred = net('deferred_revenue_subscriptions', own);
+    if (!deferred.isZero()) {
+      difference({ reason: 'deferred_not_cleared', invoice_id: invoice.invoice_id, account: 'deferred_revenue_subscriptions', expected: money(new Decimal(0)), actual: money(deferred), detail: `invoice ${invoice.invoice_id} leaves ${deferred.toString()} in Deferred revenue` });
     }
   }
 
