@@ -4,7 +4,7 @@ import { JournalEntrySchema, type JournalEntry } from '../../contracts/journal-e
 import {
   assertBalanced, JournalError, journalEntriesForInvoice, type AccountType, type JournalPolicy, type PrepaidCreditTerms,
 } from '../../domain/journal/index.ts';
-import { Decimal } from '../../domain/money.ts';
+import { Decimal, formatMoney } from '../../domain/money.ts';
 import { withTransaction } from '../pool.ts';
 
 /** Anything that runs a query: a pool, or a client inside the caller's transaction. */
@@ -188,14 +188,14 @@ export async function trialBalance(db: Queryable, options: { throughPostingPerio
       ORDER BY e.currency, a.number`,
     [options.throughPostingPeriod ?? null, options.customerId ?? null],
   );
-  const accounts = rows.map((row) => ({ ...row, balance: new Decimal(row.debit).minus(row.credit).toString() }));
+  const accounts = rows.map((row) => ({ ...row, balance: formatMoney(new Decimal(row.debit).minus(row.credit), row.currency) }));
   const byCurrency = new Map<string, { debit: Decimal; credit: Decimal }>();
   for (const row of accounts) {
     const total = byCurrency.get(row.currency) ?? { debit: new Decimal(0), credit: new Decimal(0) };
     byCurrency.set(row.currency, { debit: total.debit.plus(row.debit), credit: total.credit.plus(row.credit) });
   }
   const totals = [...byCurrency].map(([currency, total]) => ({
-    currency, debit: total.debit.toString(), credit: total.credit.toString(), difference: total.debit.minus(total.credit).toString(),
+    currency, debit: formatMoney(total.debit, currency), credit: formatMoney(total.credit, currency), difference: formatMoney(total.debit.minus(total.credit), currency),
   }));
   return { accounts, totals, balanced: totals.every((total) => new Decimal(total.difference).isZero()) };
 }

@@ -184,7 +184,7 @@ describe('the credit ledger', () => {
     await recordCreditExpiries(pool, { asOf: '2027-01-01T00:00:00Z', customerId });
     const accounts = Object.fromEntries((await trialBalance(pool, { customerId })).accounts.map((account) => [account.account, account.balance]));
     expect(accounts).toMatchObject({
-      contract_liability_prepaid_credits: '0',
+      contract_liability_prepaid_credits: '0.00',
       contra_revenue_prepaid_bonus: '155.55',
       breakage_revenue: '-22.22',
       accounts_receivable: '316.67',

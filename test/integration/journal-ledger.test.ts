@@ -7,6 +7,7 @@ import {
   JournalEntryConflictError, loadJournalEntries, postInvoiceJournal, postJournalEntries, trialBalance,
 } from '../../db/queries/journal.ts';
 import { CHART_OF_ACCOUNTS, journalEntriesForInvoice, tieOutUsageRevenue, type JournalPolicy } from '../../domain/journal/index.ts';
+import { Decimal } from '../../domain/money.ts';
 import {
   adjustmentLine, creditLine, discountLine, feeLine, issuedInvoice, trueUpLine, usageLine,
 } from '../builders/issued-invoice.ts';
@@ -149,18 +150,18 @@ describe('the general ledger', () => {
 
     const customer = await trialBalance(pool, { customerId });
     expect(customer.balanced).toBe(true);
-    expect(customer.totals).toEqual([{ currency: 'USD', debit: '5610', credit: '5610', difference: '0' }]);
+    expect(customer.totals).toEqual([{ currency: 'USD', debit: '5610.00', credit: '5610.00', difference: '0.00' }]);
     expect(Object.fromEntries(customer.accounts.map((account) => [account.account, account.balance]))).toEqual({
-      accounts_receivable: '2695', unbilled_receivables: '0', deferred_revenue_subscriptions: '0',
-      usage_revenue: '-1845', subscription_revenue: '-500', breakage_revenue: '-460',
-      contra_revenue_discounts: '60', contra_revenue_promotional_credits: '50',
+      accounts_receivable: '2695.00', unbilled_receivables: '0.00', deferred_revenue_subscriptions: '0.00',
+      usage_revenue: '-1845.00', subscription_revenue: '-500.00', breakage_revenue: '-460.00',
+      contra_revenue_discounts: '60.00', contra_revenue_promotional_credits: '50.00',
     });
     const throughOctober = await trialBalance(pool, { customerId, throughPostingPeriod: '2026-10' });
-    expect(throughOctober.accounts.find((account) => account.account === 'accounts_receivable')?.balance).toBe('1450');
+    expect(throughOctober.accounts.find((account) => account.account === 'accounts_receivable')?.balance).toBe('1450.00');
 
     const whole = await trialBalance(pool);
     expect(whole.balanced).toBe(true);
-    for (const total of whole.totals) expect(total.difference).toBe('0');
+    for (const total of whole.totals) expect(new Decimal(total.difference).isZero()).toBe(true);
 
     const tieOut = tieOutUsageRevenue({
       period: '2026-10', invoices: [october, november], entries: await loadJournalEntries(pool, { invoiceIds: [october.invoice_id, november.invoice_id] }),
