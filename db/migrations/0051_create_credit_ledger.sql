@@ -31,6 +31,8 @@ CREATE TABLE credit_movements (
   customer_id text NOT NULL,
   credit_id text NOT NULL,
   kind text NOT NULL CHECK (kind IN ('grant', 'consumption', 'expiry')),
+  -- the grant's currency, restated so a draw in another currency is refused
+  currency char(3) NOT NULL,
   -- signed: a grant adds, a consumption and an expiry take away
   amount numeric NOT NULL,
   -- consumption only: the issued invoice that drew, its period, and its credit line
@@ -48,10 +50,10 @@ CREATE TABLE credit_movements (
 
 CREATE INDEX credit_movements_consumption_period ON credit_movements (customer_id, credit_id, period) WHERE kind = 'consumption';
 
--- Applies a movement to its grant's balance under the grant's row lock, after checking it:
--- the grant movement is the face value; a consumption needs the credit usable in its period
--- (SPEC §2 rule 10) and not expired; an expiry takes exactly what is left. The balance check
--- (credit_balance_never_negative) then refuses any overdraw, concurrent ones included.
+-- Applies a movement to its grant's balance under the grant's row lock, after checking it: the
+-- currency is the grant's; the grant movement is the face value; a consumption needs the credit
+-- usable in its period (SPEC §2 rule 10) and not expired; an expiry takes exactly what is left.
+-- The balance check (credit_balance_never_negative) then refuses any overdraw, concurrent ones included.
 CREATE FUNCTION credit_movements_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   grant_row credit_grants%ROWTYPE;
@@ -59,6 +61,10 @@ DECLARE
 BEGIN
   SELECT * INTO grant_row FROM credit_grants
     WHERE customer_id = NEW.customer_id AND credit_id = NEW.credit_id FOR UPDATE;
+  IF NEW.currency <> grant_row.currency THEN
+    RAISE EXCEPTION 'credit %/% is in %, the movement in %', NEW.customer_id, NEW.credit_id, grant_row.currency, NEW.currency
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'credit_movement_currency';
+  END IF;
   IF NEW.kind = 'grant' THEN
     IF NEW.amount <> grant_row.amount THEN
       RAISE EXCEPTION 'credit %/%: the grant movement % is not the amount granted %', NEW.customer_id, NEW.credit_id, NEW.amount, grant_row.amount

@@ -15,7 +15,8 @@ export type CreditLedgerWriteErrorCode =
   | 'credit_overdrawn'
   | 'credit_not_usable'
   | 'credit_expired'
-  | 'invalid_credit_movement';
+  | 'invalid_credit_movement'
+  | 'credit_currency_mismatch';
 
 /** A write the credit ledger refuses. Every code is permanent: retrying the same write cannot succeed. */
 export class CreditLedgerWriteError extends Error {
@@ -32,6 +33,7 @@ function translate(error: unknown, what: string): unknown {
     case 'credit_balance_never_negative': return new CreditLedgerWriteError('credit_overdrawn', `${what}: draws more than the credit's remaining balance`);
     case 'credit_usable_in_period': return new CreditLedgerWriteError('credit_not_usable', `${what}: ${error.message}`);
     case 'credit_not_expired': return new CreditLedgerWriteError('credit_expired', `${what}: ${error.message}`);
+    case 'credit_movement_currency': return new CreditLedgerWriteError('credit_currency_mismatch', `${what}: ${error.message}`);
     default:
       if (error.code === '23503') return new CreditLedgerWriteError('credit_grant_not_found', `${what}: no such grant in the credit ledger`);
       return error;
@@ -69,8 +71,8 @@ export async function recordCreditGrants(pool: pg.Pool, input: { customerId: str
         continue;
       }
       await client.query(
-        `INSERT INTO credit_movements (customer_id, credit_id, kind, amount) VALUES ($1, $2, 'grant', $3)`,
-        [input.customerId, grant.id, grant.amount],
+        `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount) VALUES ($1, $2, 'grant', $3, $4)`,
+        [input.customerId, grant.id, input.currency, grant.amount],
       );
       const entry = prepaidCreditPurchasedEntry({ customer_id: input.customerId, currency: input.currency, grant });
       if (entry) await insertJournalEntries(client, [entry]);
@@ -108,7 +110,9 @@ export async function recordCreditConsumptions(pool: pg.Pool, consumptions: read
   return withTransaction(pool, async (client) => {
     let recorded = 0;
     let existing = 0;
-    for (const consumption of consumptions) {
+    // Lock grants in one order (by credit id) so two invoices drawing on the same credits cannot deadlock.
+    const ordered = [...consumptions].sort((a, b) => compareCodeUnits(a.customer_id, b.customer_id) || compareCodeUnits(a.credit_id, b.credit_id));
+    for (const consumption of ordered) {
       const what = `credit ${consumption.customer_id}/${consumption.credit_id} on invoice ${consumption.invoice_id}`;
       if (!new Decimal(consumption.amount).isNegative() || new Decimal(consumption.amount).isZero()) {
         throw new CreditLedgerWriteError('invalid_credit_movement', `${what}: a consumption must be negative, got ${consumption.amount}`);
@@ -116,10 +120,10 @@ export async function recordCreditConsumptions(pool: pg.Pool, consumptions: read
       let insertedRows: number;
       try {
         const inserted = await client.query(
-          `INSERT INTO credit_movements (customer_id, credit_id, kind, amount, invoice_id, period, line_key)
-           VALUES ($1, $2, 'consumption', $3, $4, $5, $6)
+          `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount, invoice_id, period, line_key)
+           VALUES ($1, $2, 'consumption', $3, $4, $5, $6, $7)
            ON CONFLICT (customer_id, credit_id, kind, invoice_id) DO NOTHING`,
-          [consumption.customer_id, consumption.credit_id, consumption.amount, consumption.invoice_id, consumption.period, consumption.line_key],
+          [consumption.customer_id, consumption.credit_id, consumption.currency, consumption.amount, consumption.invoice_id, consumption.period, consumption.line_key],
         );
         insertedRows = inserted.rowCount ?? 0;
       } catch (error) {
@@ -142,6 +146,10 @@ export async function recordCreditConsumptions(pool: pg.Pool, consumptions: read
     }
     return { recorded, existing };
   });
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A credit's balance as the period's drawdown sees it. Amounts are decimal strings. */
@@ -256,8 +264,8 @@ export async function recordCreditExpiries(pool: pg.Pool, input: { asOf: string;
     const expiries: CreditExpiry[] = [];
     for (const row of rows) {
       const inserted = await client.query(
-        `INSERT INTO credit_movements (customer_id, credit_id, kind, amount)
-         SELECT customer_id, credit_id, 'expiry', -remaining FROM credit_grants WHERE customer_id = $1 AND credit_id = $2
+        `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount)
+         SELECT customer_id, credit_id, 'expiry', currency, -remaining FROM credit_grants WHERE customer_id = $1 AND credit_id = $2
          ON CONFLICT (customer_id, credit_id, kind, invoice_id) DO NOTHING`,
         [row.customer_id, row.credit_id],
       );

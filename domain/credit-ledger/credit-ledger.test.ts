@@ -68,8 +68,8 @@ describe('creditMovementsFromInvoice', () => {
       creditLine('prepaid-2', 'prepaid', '0.00'), adjustmentLine('a', '2026-09', '0.00'),
     ]);
     expect(creditMovementsFromInvoice(invoice)).toEqual([
-      { customer_id: 'acme', credit_id: 'promo-q4', credit_kind: 'promotional', invoice_id: 'inv-acme-2026-10', period: '2026-10', amount: '-50.00', line_key: 'credit:promo-q4' },
-      { customer_id: 'acme', credit_id: 'prepaid-1', credit_kind: 'prepaid', invoice_id: 'inv-acme-2026-10', period: '2026-10', amount: '-450.00', line_key: 'credit:prepaid-1' },
+      { customer_id: 'acme', credit_id: 'promo-q4', credit_kind: 'promotional', invoice_id: 'inv-acme-2026-10', currency: 'USD', period: '2026-10', amount: '-50.00', line_key: 'credit:promo-q4' },
+      { customer_id: 'acme', credit_id: 'prepaid-1', credit_kind: 'prepaid', invoice_id: 'inv-acme-2026-10', currency: 'USD', period: '2026-10', amount: '-450.00', line_key: 'credit:prepaid-1' },
     ]);
   });
 

@@ -12,6 +12,8 @@ export interface CreditConsumption {
   readonly credit_id: string;
   readonly credit_kind: CreditKind;
   readonly invoice_id: string;
+  /** The invoice's currency: the ledger refuses a draw in another currency than the grant's. */
+  readonly currency: string;
   /** The invoice's period: the ledger checks the credit was usable in it (SPEC §2 rule 10). */
   readonly period: string;
   readonly amount: string;
@@ -25,7 +27,7 @@ export interface CreditConsumption {
  * same credit, is an invoice the ledger cannot represent: refused with the line key.
  *
  * Worked example: a line `{ kind: 'credit', credit_id: 'promo-q4', amount: '-50.00' }` on invoice
- * `inv-1` for 2026-10 → `{ credit_id: 'promo-q4', invoice_id: 'inv-1', period: '2026-10', amount: '-50.00' }`.
+ * `inv-1` for 2026-10 → `{ credit_id: 'promo-q4', invoice_id: 'inv-1', currency: 'USD', period: '2026-10', amount: '-50.00' }`.
  */
 export function creditMovementsFromInvoice(invoice: IssuedInvoice): CreditConsumption[] {
   const seen = new Set<string>();
@@ -49,6 +51,7 @@ export function creditMovementsFromInvoice(invoice: IssuedInvoice): CreditConsum
       credit_id: line.credit_id,
       credit_kind: line.credit_kind,
       invoice_id: invoice.invoice_id,
+      currency: invoice.currency,
       period: invoice.period,
       amount: formatMoney(amount, invoice.currency),
       line_key: line.line_key,

@@ -23,7 +23,7 @@ const prepaid = (overrides: Partial<CreditGrant> = {}): CreditGrant => ({
 
 function consumption(customerId: string, period: string, amount: string, overrides: Partial<CreditConsumption> = {}): CreditConsumption {
   return {
-    customer_id: customerId, credit_id: 'prepaid-1', credit_kind: 'prepaid', invoice_id: `inv-${customerId}-${period}`, period,
+    customer_id: customerId, credit_id: 'prepaid-1', credit_kind: 'prepaid', invoice_id: `inv-${customerId}-${period}`, currency: 'USD', period,
     amount, line_key: 'credit:prepaid-1', ...overrides,
   };
 }
@@ -60,6 +60,7 @@ describe('the credit ledger', () => {
     await Promise.all([recordCreditConsumptions(pool, [draw]), recordCreditConsumptions(pool, [draw])]);
     expect(await balance(customerId)).toMatchObject({ remaining: '70.00', consumed: '30.00', movements_total: '70.00' });
     await expect(recordCreditConsumptions(pool, [{ ...draw, amount: '-31.00' }])).rejects.toMatchObject({ code: 'credit_movement_conflict' });
+    await expect(recordCreditConsumptions(pool, [{ ...draw, invoice_id: 'inv-in-euros', currency: 'EUR' }])).rejects.toMatchObject({ code: 'credit_currency_mismatch' });
   });
 
   it('never lets a balance go negative, also when two invoices draw at once', async () => {
@@ -90,7 +91,7 @@ describe('the credit ledger', () => {
       `INSERT INTO credit_grants (customer_id, credit_id, kind, currency, amount, granted_at, remaining) VALUES ($1, 'free-money', 'prepaid', 'USD', 10, now(), 10)`,
       [customerId],
     )).rejects.toThrow(/a grant starts at a zero balance/);
-    await expect(refused(`INSERT INTO credit_movements (customer_id, credit_id, kind, amount) VALUES ($1, 'prepaid-1', 'grant', 100)`, [customerId]))
+    await expect(refused(`INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount) VALUES ($1, 'prepaid-1', 'grant', 'USD', 100)`, [customerId]))
       .rejects.toThrow(/credit_movement_once/);
     expect(await balance(customerId)).toMatchObject({ remaining: '100.00', movements_total: '100.00' });
   });
