@@ -4,7 +4,7 @@ import { assertNever } from '../assert-never.ts';
 import { Decimal, roundMoneyHalfUp, sumDecimals } from '../money.ts';
 import { PERIOD_PATTERN } from '../period.ts';
 import type { AccountCode } from './chart-of-accounts.ts';
-import { buildEntry, credit, debit, JournalError, journalEntryKey, type Posting } from './journal-entry.ts';
+import { buildEntry, credit, debit, JournalError, journalEntryKey, type EntryHeader, type Posting } from './journal-entry.ts';
 import type { AdjustmentObligation, JournalPolicy, PrepaidCreditTerms } from './journal-policy.ts';
 
 export interface InvoiceJournalInput {
@@ -44,7 +44,7 @@ export function journalEntriesForInvoice(input: InvoiceJournalInput): JournalEnt
   const { invoice, policy } = input;
   validateInvoice(invoice);
   const currency = invoice.currency;
-  const header = (entryType: JournalEntryType, memo: string, extra?: { sourcePart: string; servicePeriod: string }) => ({
+  const header = (entryType: JournalEntryType, memo: string, extra?: { sourcePart: string; servicePeriod: string }): EntryHeader => ({
     entry_key: journalEntryKey({ kind: 'invoice', parts: extra ? [invoice.invoice_id, extra.sourcePart] : [invoice.invoice_id] }, entryType, invoice.calculation_version),
     entry_type: entryType,
     customer_id: invoice.customer_id,
@@ -115,7 +115,7 @@ function commitEntry(
   invoice: IssuedInvoice,
   policy: JournalPolicy,
   netUsage: Decimal,
-  header: (entryType: JournalEntryType, memo: string) => Parameters<typeof buildEntry>[0],
+  header: (entryType: JournalEntryType, memo: string) => EntryHeader,
 ): JournalEntry | null {
   const trueUps = invoice.lines.filter((line) => line.kind === 'commit_true_up');
   const trueUp = sumDecimals(trueUps.map((line) => new Decimal(line.amount)));
