@@ -4,6 +4,7 @@ import { registerDemoCommand } from './demo-command.ts';
 import { registerInvoiceCommands } from './invoice-commands.ts';
 import { registerPeriodCommands } from './period-commands.ts';
 import { registerReviewCommands } from './review-commands.ts';
+import { registerJournalCommands } from './journal-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 
 /** The `tally` command line. Each command family lives in its own file and registers itself here. */
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerReviewCommands(program);
   registerInvoiceCommands(program);
   registerPeriodCommands(program);
+  registerJournalCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main.ts';
+import { recordCreditGrants } from '../../db/queries/credit-ledger.ts';
+import { postInvoiceJournal } from '../../db/queries/journal.ts';
+import { issuedInvoice, usageLine } from '../builders/issued-invoice.ts';
+import { testPool, testStack } from '../harness/services.ts';
+
+const pool = testPool(2);
+const customerId = `cli-${randomUUID()}`;
+
+beforeAll(async () => {
+  // Point the CLI at the test stack: with all three set, it starts nothing of its own.
+  const { endpoints } = testStack();
+  process.env.DATABASE_URL = endpoints.databaseUrl;
+  process.env.NATS_URL = endpoints.natsUrl;
+  process.env.TEMPORAL_ADDRESS = endpoints.temporalAddress;
+  await recordCreditGrants(pool, { customerId, currency: 'USD', grants: [{ id: 'promo-q4', kind: 'promotional', amount: '50.00', granted_at: '2026-10-01T00:00:00Z', expires_at: '2026-12-31T23:59:59Z' }] });
+  await postInvoiceJournal(pool, { invoice: issuedInvoice([usageLine('tokens-us', '600.00')], { customer_id: customerId, invoice_id: `inv-${customerId}` }), policy: { commitPolicy: 'drawdown' } });
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+async function tally(...args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    await main(['node', 'tally', ...args]);
+  } finally {
+    spy.mockRestore();
+  }
+  return chunks.join('');
+}
+
+describe('tally journal / tally credits', () => {
+  it('prints a customer\'s trial balance as a table, and as JSON', async () => {
+    expect(await tally('journal', 'trial-balance', '--customer', customerId)).toBe([
+      'currency  number  account                        debit  credit  balance',
+      'USD       1100    Accounts receivable           600.00    0.00   600.00',
+      'USD       1150    Unbilled AR / contract asset  600.00  600.00     0.00',
+      'USD       4000    Usage revenue                   0.00  600.00  -600.00',
+      '',
+      'USD: debits 1200.00, credits 1200.00, difference 0.00',
+      '',
+    ].join('\n'));
+    expect(JSON.parse(await tally('journal', 'trial-balance', '--customer', customerId, '--json'))).toMatchObject({ balanced: true });
+  });
+
+  it('prints entries with their lines, and credit balances', async () => {
+    const entries = await tally('journal', 'entries', '--customer', customerId);
+    expect(entries).toContain(`invoice:inv-${customerId}:usage_rated:calc-v1\n  usage_rated, 2026-10, USD: Usage rated`);
+    expect(await tally('credits', 'balances', '--customer', customerId)).toMatch(/promo-q4\s+promotional\s+2026-10-01T00:00:00.000Z\s+2026-12-31T23:59:59.000Z\s+50.00\s+0\s+0\s+50.00/);
+    expect(JSON.parse(await tally('credits', 'usable', '--customer', customerId, '--period', '2026-10', '--json'))).toMatchObject([{ credit_id: 'promo-q4', opening_balance: '50.00' }]);
+  });
+});
