@@ -103,7 +103,7 @@ describe('the fake Stripe server', () => {
 
   it('answers errors shaped like Stripe: unknown customer, unknown parameter, bad key', async () => {
     await expect(stripe.customers.retrieve('cus_nobody')).rejects.toMatchObject({ statusCode: 404, code: 'resource_missing', type: 'StripeInvalidRequestError' });
-    await expect(stripe.invoiceItems.create({ ...itemParams, unit_amount_decimal: '1.5' } as Stripe.InvoiceItemCreateParams))
+    await expect(stripe.invoiceItems.create({ ...itemParams, bogus_param: 'x' } as unknown as Stripe.InvoiceItemCreateParams))
       .rejects.toMatchObject({ statusCode: 400, code: 'parameter_unknown' });
     const wrongKey = createStripeClient({ ...fake.clientOptions(), apiKey: 'sk_test_wrong', maxNetworkRetries: 0 });
     await expect(wrongKey.customers.retrieve('cus_fake1')).rejects.toMatchObject({ statusCode: 401, type: 'StripeAuthenticationError' });
