@@ -103,7 +103,7 @@ export interface FakeInvoice {
   id: string; object: 'invoice'; customer: string; currency: string; status: 'draft' | 'open' | 'paid'; number: string | null;
   auto_advance: boolean; collection_method: string; created: number; description: string | null; metadata: Record<string, string>;
   subtotal: number; total: number; amount_due: number; amount_paid: number; amount_remaining: number; livemode: false;
-  lines: StripeList<FakeInvoiceLine> & { total_count: number };
+  lines: StripeList<FakeInvoiceLine>;
   status_transitions: { finalized_at: number | null; paid_at: number | null; voided_at: null; marked_uncollectible_at: null };
   period_start: number; period_end: number;
 }
@@ -141,7 +141,7 @@ export class FakeStripeServer {
   private clockSeconds: number | undefined;
 
   private constructor(private readonly server: http.Server, options: FakeStripeOptions) {
-    this.apiKey = options.apiKey ?? 'sk_test_tally_fake';
+    this.apiKey = options.apiKey ?? 'sk_test_tallyfake';
     this.validateWith = options.validateWith;
   }
 
@@ -448,7 +448,7 @@ export class FakeStripeServer {
       id: newId('in'), object: 'invoice', customer: customerId, currency, status: 'draft', number: null,
       auto_advance: autoAdvance ?? true, collection_method: collectionMethod, created: now,
       description: optionalString(params, 'description') ?? null, metadata, subtotal: 0, total: 0, amount_due: 0, amount_paid: 0,
-      amount_remaining: 0, livemode: false, lines: { object: 'list', data: [], has_more: false, total_count: 0, url: '' },
+      amount_remaining: 0, livemode: false, lines: { object: 'list', data: [], has_more: false, url: '' },
       status_transitions: { finalized_at: null, paid_at: null, voided_at: null, marked_uncollectible_at: null },
       period_start: now, period_end: now,
     };
@@ -525,7 +525,6 @@ export class FakeStripeServer {
       parent: { type: 'invoice_item_details', invoice_item_details: { invoice_item: item.id, proration: false, subscription: null } },
       quantity: item.quantity,
     }));
-    invoice.lines.total_count = items.length;
     invoice.subtotal = items.reduce((sum, item) => sum + item.amount, 0);
     invoice.total = invoice.subtotal;
     // A negative total is not due: Stripe credits it to the customer's balance.
