@@ -5,10 +5,12 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-/** The Go-built servers of the embedded stack, pinned: `go install module@version` builds exactly this. */
+/** The Go-built servers of the embedded stack and its tests, pinned: `go install module@version` builds exactly this. */
 export const PINNED_TOOLS = {
   temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: 'v1.5.1' },
   'nats-server': { module: 'github.com/nats-io/nats-server/v2', version: 'v2.12.15' },
+  /** Stripe's OpenAPI-validating mock; only the request-shape test builds it (on demand). */
+  'stripe-mock': { module: 'github.com/stripe/stripe-mock', version: 'v0.203.0' },
 } as const;
 export type ToolName = keyof typeof PINNED_TOOLS;
 
@@ -61,13 +63,13 @@ async function findGo(): Promise<{ path: string; version: string }> {
       if (match && (Number(match[1]) > 1 || Number(match[2]) >= 25)) {
         return { path: candidate, version: stdout.trim().split(' ')[2] ?? 'go' };
       }
-      throw new ToolBuildError(`Go >= 1.25 is needed to build the local Temporal and NATS servers; found: ${stdout.trim()}`);
+      throw new ToolBuildError(`Go >= 1.25 is needed to build the local servers (Temporal, NATS, stripe-mock); found: ${stdout.trim()}`);
     } catch (error) {
       if (error instanceof ToolBuildError) throw error;
     }
   }
   throw new ToolBuildError(
-    'Go >= 1.25 is needed to build the local Temporal and NATS servers, and `go` was not found on PATH. ' +
+    'Go >= 1.25 is needed to build the local servers (Temporal, NATS, stripe-mock), and `go` was not found on PATH. ' +
       'Install Go, or point Tally at existing services with TEMPORAL_ADDRESS, NATS_URL and DATABASE_URL.',
   );
 }

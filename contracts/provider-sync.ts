@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/**
+ * Where an issued invoice is synced: the `provider` block of a contract (SPEC §3), e.g.
+ * `provider: { kind: stripe, customer: cus_123 }`. `stripe` names an existing Stripe customer;
+ * `ledger` is the embedded Postgres sink and may name an external customer id (default: the
+ * invoice's customer_id).
+ */
+export const ProviderKindSchema = z.enum(['ledger', 'stripe']);
+export type ProviderKind = z.infer<typeof ProviderKindSchema>;
+
+export const StripeTargetSchema = z.strictObject({
+  kind: z.literal('stripe'),
+  customer: z.string().regex(/^cus_[A-Za-z0-9]{1,250}$/, 'customer is an existing Stripe customer id (cus_…)'),
+});
+export const LedgerTargetSchema = z.strictObject({
+  kind: z.literal('ledger'),
+  customer: z.string().min(1).max(255).optional(),
+});
+export const ProviderTargetSchema = z.discriminatedUnion('kind', [StripeTargetSchema, LedgerTargetSchema]);
+export type StripeTarget = z.infer<typeof StripeTargetSchema>;
+export type LedgerTarget = z.infer<typeof LedgerTargetSchema>;
+export type ProviderTarget = z.infer<typeof ProviderTargetSchema>;
+
+/**
+ * What a provider sync returns and what `provider_sync_records` stores: the external ids of an
+ * issued invoice at its provider. Syncing the same invoice again returns the same ids.
+ */
+export const ProviderSyncResultSchema = z.object({
+  provider: ProviderKindSchema,
+  invoice_id: z.string(),
+  external_customer_id: z.string(),
+  external_invoice_id: z.string(),
+  /** The invoice's status at the provider after the sync: `recorded` (ledger), or Stripe's (`open`, `paid`, …). */
+  status: z.string(),
+  /** line_key → the external id of the item that carries that invoice line. */
+  items: z.record(z.string(), z.string()),
+  synced_at: z.iso.datetime({ offset: true }),
+});
+export type ProviderSyncResult = z.infer<typeof ProviderSyncResultSchema>;
