@@ -6,6 +6,7 @@ import { registerPeriodCommands } from './period-commands.ts';
 import { registerReviewCommands } from './review-commands.ts';
 import { registerJournalCommands } from './journal-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
+import { registerWorkerCommands } from './worker-commands.ts';
 
 /** The `tally` command line. Each command family lives in its own file and registers itself here. */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -19,6 +20,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerReviewCommands(program);
   registerInvoiceCommands(program);
   registerPeriodCommands(program);
+  registerWorkerCommands(program);
   registerJournalCommands(program);
   try {
     await program.parseAsync([...argv]);

@@ -2,8 +2,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { durationMsFromEnv, parseEnv } from './parse-env.ts';
 import { repositoryRoot, ServicesEnvSchema } from './services.ts';
+import { StripeEnvSchema } from './stripe.ts';
 
-/** The billing worker (`tally worker`): Temporal worker for the period workflows, plus the period opener. */
+/**
+ * The billing worker (`tally worker`): Temporal worker for the period workflows, plus the period
+ * opener. Stripe settings (config/stripe.ts) are needed only for contracts whose provider is Stripe.
+ */
 export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   /** Finance's rate cards: `<dir>/<ratecard>/<effective_from>.yaml`. */
   TALLY_RATECARDS_DIR: z.string().min(1).default(path.join(repositoryRoot, 'ratecards')),
@@ -11,14 +15,11 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_CONTRACTS_DIR: z.string().min(1).default(path.join(repositoryRoot, 'customers')),
   /** Where escalations and usage alerts are posted (JSON); unset keeps them on record only. */
   TALLY_WEBHOOK_URL: z.url().optional(),
-  /** Stripe secret key; needed only for contracts whose provider is `stripe`. */
-  STRIPE_API_KEY: z.string().min(1).optional(),
-  /** Another Stripe-compatible endpoint (a local test server), e.g. http://127.0.0.1:12111. */
-  STRIPE_API_URL: z.url().optional(),
   TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default('20').transform((text) => Number.parseInt(text, 10)),
   /** How often the period opener looks for customer-periods without a workflow. */
   TALLY_PERIOD_OPENER_INTERVAL: durationMsFromEnv.default(2000),
-});
+  TALLY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+}).extend(StripeEnvSchema.shape);
 export type BillingWorkerEnv = z.infer<typeof BillingWorkerEnvSchema>;
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerEnv {

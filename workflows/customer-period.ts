@@ -45,8 +45,9 @@ export interface CustomerPeriodResult {
 
 /**
  * One customer's billing period, from open to journal:
- * wait for period end + grace (or closeNow) → 1 snapshot → 2 rate → 3 draw down credits →
- * 4 review when a threshold is crossed → 5 issue → 6 sync to the provider → 7 journal.
+ * wait for period end + grace (or closeNow) → 1 snapshot → 2 rate (credits drawn from the ledger's
+ * opening balances) → 3 review when a threshold is crossed → 4 record the credit draws → 5 issue →
+ * 6 sync to the provider → 7 journal.
  * Shadow runs stop after step 2 and record the draft for comparison.
  */
 export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promise<CustomerPeriodResult> {
@@ -113,13 +114,10 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     return { stage, invoiceId, invoiceNumber: undefined, total: draft.total, exceptionIds };
   }
 
-  // 3. Draw down credits against the ledger, keyed to this invoice.
-  await database.drawDownCredits({ invoiceId });
-
-  // 4. Review: a breached threshold waits for a person; a timeout escalates, never approves.
+  // 3. Review: a breached threshold waits for a person; a timeout escalates, never approves.
   const breaches: ReviewBreach[] = await database.evaluateReview({ invoiceId });
   if (breaches.length > 0) {
-    const decision = await waitForDecision(await database.openException({ invoiceId, kind: 'threshold', breaches }));
+    const decision = await waitForDecision(await database.openException({ invoiceId, kind: 'threshold', sequence: exceptionIds.length + 1, breaches }));
     if (decision.kind === 'reject') {
       await database.holdInvoice({ invoiceId, exceptionId: decision.exceptionId, reason: decision.reason });
       stage = 'held';
@@ -128,9 +126,12 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     }
     if (decision.kind === 'adjust') {
       await database.applyReviewAdjustment({ invoiceId, exceptionId: decision.exceptionId, amount: decision.amount, reason: decision.reason, reviewer: decision.reviewer });
-      await database.drawDownCredits({ invoiceId });
     }
   }
+
+  // 4. Draw down: record the draft's credit draws in the ledger, keyed to this invoice. After review,
+  //    so that a rejected invoice holds no credit; rating already drew from the opening balances.
+  await database.drawDownCredits({ invoiceId });
 
   // 5. Issue: immutable and numbered.
   stage = 'issuing';
@@ -146,7 +147,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause instanceof ApplicationFailure ? error.cause : undefined;
       const exception = await database.openException({
-        invoiceId, kind: 'provider_sync_failed',
+        invoiceId, kind: 'provider_sync_failed', sequence: exceptionIds.length + 1,
         breaches: [{ rule: 'provider_sync_failed', detail: cause?.message ?? error.message }],
       });
       const decision = await waitForDecision(exception);

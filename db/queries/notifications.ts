@@ -57,3 +57,15 @@ export async function listNotifications(pool: pg.Pool, filter: { customerId?: st
     payload: row.payload, deliveredAt: row.delivered_at?.toISOString(), attempts: row.attempts,
   }));
 }
+
+/** Notifications whose webhook delivery has not succeeded yet, oldest first. */
+export async function listUndeliveredNotifications(pool: pg.Pool, limit: number): Promise<NotificationRecord[]> {
+  const { rows } = await pool.query<{
+    notification_key: string; kind: string; customer_id: string; period: string; payload: Record<string, unknown>;
+    delivered_at: Date | null; attempts: number;
+  }>('SELECT * FROM notifications WHERE delivered_at IS NULL ORDER BY created_at, notification_key LIMIT $1', [limit]);
+  return rows.map((row) => ({
+    notificationKey: row.notification_key, kind: row.kind, customerId: row.customer_id, period: row.period,
+    payload: row.payload, deliveredAt: undefined, attempts: row.attempts,
+  }));
+}

@@ -1,25 +1,10 @@
 import type pg from 'pg';
+import { Decimal, formatDecimal } from '../../domain/money.ts';
+import type { UsageAggregate, UsageAggregationPlan } from '../../domain/rating/index.ts';
 import { ADVISORY_LOCKS } from '../advisory-locks.ts';
 
-/** A rate-card version segment of the period: events at or after `from` (and before the next segment) use `effectiveFrom`. */
-export interface SegmentBoundary {
-  readonly from: string;
-  readonly effectiveFrom: string;
-}
-
-/** One group of in-period events, in the shape of the rating engine's UsageAggregate. */
-export interface AggregateRow {
-  readonly versionEffectiveFrom: string;
-  readonly sku: string;
-  readonly unit: string;
-  readonly metadata: Record<string, string>;
-  readonly eventCount: number;
-  readonly quantitySum: string;
-  readonly quantityMax: string;
-  readonly latestTimestamp: string;
-  readonly latestQuantity: string;
-  readonly latestEventKey: string;
-}
+/** One group of in-period events: the rating engine's UsageAggregate, built in SQL. */
+export type AggregateRow = UsageAggregate;
 
 export interface EventSetSummary {
   readonly eventCount: number;
@@ -32,10 +17,11 @@ export interface EventSetFilter {
   readonly periodStart: string;
   readonly periodEnd: string;
   /**
-   * live: the events that were not late (committed before the period closed).
-   * asOf: also late events received up to this instant (re-rating a closed period with its late usage).
+   * Unset: the events that were not late (committed before the period closed): the invoice's set.
+   * An invoice id: also the late events claimed as adjustments of that invoice (re-rating a closed
+   * period with its late usage).
    */
-  readonly includeLateReceivedBy?: string;
+  readonly lateEventsAdjustedFor?: string;
 }
 
 /**
@@ -70,41 +56,36 @@ export async function closePeriodForIngest(pool: pg.Pool, customerId: string, pe
 function eventSetWhere(filter: EventSetFilter, parameters: unknown[]): string {
   parameters.push(filter.customerId, filter.periodStart, filter.periodEnd);
   const base = 'customer_id = $1 AND event_time >= $2 AND event_time < $3';
-  if (filter.includeLateReceivedBy === undefined) return `${base} AND NOT late`;
-  parameters.push(filter.includeLateReceivedBy);
-  return `${base} AND (NOT late OR received_at <= $${parameters.length})`;
+  if (filter.lateEventsAdjustedFor === undefined) return `${base} AND NOT late`;
+  parameters.push(filter.lateEventsAdjustedFor);
+  return `${base} AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments a
+    WHERE a.source = usage_events.source AND a.event_id = usage_events.event_id AND a.corrected_invoice_id = $${parameters.length}))`;
 }
 
 /**
  * Aggregates one customer-period with an index range scan on (customer_id, event_time), grouped by
- * rate-card version segment, sku, unit and the metadata keys prices filter or count by. Events never
- * leave Postgres: only the groups do.
+ * rate-card version segment, sku, unit and, per sku, the metadata keys its prices filter or count
+ * by (the plan of domain/rating). Events never leave Postgres: only the groups do, and they equal
+ * what the offline `aggregateEvents` builds from the same events.
  */
-export async function aggregateEventSet(
-  pool: pg.Pool,
-  filter: EventSetFilter,
-  segments: readonly SegmentBoundary[],
-  groupingKeys: readonly string[],
-): Promise<AggregateRow[]> {
-  if (segments.length === 0) throw new Error('at least one rate-card version segment is needed');
+export async function aggregateEventSet(pool: pg.Pool, filter: EventSetFilter, plan: UsageAggregationPlan): Promise<AggregateRow[]> {
   const parameters: unknown[] = [];
   const where = eventSetWhere(filter, parameters);
-  // Segments are in time order; the first covers the period start.
-  const cases = segments.slice(1).map((segment, index) => {
-    parameters.push(segment.from, segments[index]?.effectiveFrom);
-    return `WHEN event_time < $${parameters.length - 1} THEN $${parameters.length}`;
-  });
-  parameters.push(segments[segments.length - 1]?.effectiveFrom);
-  const segmentExpression = cases.length === 0 ? `$${parameters.length}::text` : `CASE ${cases.join(' ')} ELSE $${parameters.length} END`;
-  const keyColumns = groupingKeys.map((key) => {
-    parameters.push(key);
-    return `metadata->>$${parameters.length}`;
-  });
+  const bind = (value: unknown): string => {
+    parameters.push(value);
+    return `$${parameters.length}`;
+  };
+  // The latest segment whose start is at or before the event (NULL: before the card's first version).
+  const segmentCases = [...plan.segments].reverse()
+    .map((segment) => `WHEN event_time >= ${bind(segment.start)}::timestamptz THEN ${bind(segment.effectiveFrom)}::text`);
+  const segmentExpression = segmentCases.length === 0 ? 'NULL::text' : `CASE ${segmentCases.join(' ')} END`;
+  const keyCases = plan.keysBySku.filter((entry) => entry.keys.length > 0).map((entry) =>
+    `WHEN ${bind(entry.sku)} THEN jsonb_strip_nulls(jsonb_build_object(${entry.keys.map((key) => `${bind(key)}::text, metadata->>${bind(key)}`).join(', ')}))`);
+  const metadataExpression = keyCases.length === 0 ? "'{}'::jsonb" : `CASE sku ${keyCases.join(' ')} ELSE '{}'::jsonb END`;
   // Ties on the latest timestamp go to the greatest `source:event_id`, compared bytewise like the offline path.
   const latestOrder = `event_time DESC, (source || ':' || event_id) COLLATE "C" DESC`;
   const sql = `
-    SELECT ${segmentExpression} AS segment, sku, unit,
-           ${keyColumns.length === 0 ? "'[]'::jsonb" : `jsonb_build_array(${keyColumns.join(', ')})`} AS key_values,
+    SELECT ${segmentExpression} AS segment, sku, unit, ${metadataExpression} AS metadata,
            count(*)::text AS event_count,
            sum(quantity)::text AS quantity_sum,
            max(quantity)::text AS quantity_max,
@@ -115,28 +96,21 @@ export async function aggregateEventSet(
      WHERE ${where}
      GROUP BY 1, 2, 3, 4`;
   const { rows } = await pool.query<{
-    segment: string; sku: string; unit: string; key_values: (string | null)[]; event_count: string;
+    segment: string | null; sku: string; unit: string; metadata: Record<string, string>; event_count: string;
     quantity_sum: string; quantity_max: string; latest_timestamp: Date; latest_quantity: string; latest_event_key: string;
   }>(sql, parameters);
-  return rows.map((row) => {
-    const metadata: Record<string, string> = {};
-    groupingKeys.forEach((key, index) => {
-      const value = row.key_values[index];
-      if (value !== null && value !== undefined) metadata[key] = value;
-    });
-    return {
-      versionEffectiveFrom: new Date(row.segment).toISOString(),
-      sku: row.sku,
-      unit: row.unit,
-      metadata,
-      eventCount: Number.parseInt(row.event_count, 10),
-      quantitySum: row.quantity_sum,
-      quantityMax: row.quantity_max,
-      latestTimestamp: row.latest_timestamp.toISOString(),
-      latestQuantity: row.latest_quantity,
-      latestEventKey: row.latest_event_key,
-    };
-  });
+  return rows.map((row) => ({
+    versionEffectiveFrom: row.segment,
+    sku: row.sku,
+    unit: row.unit,
+    metadata: row.metadata,
+    eventCount: Number.parseInt(row.event_count, 10),
+    quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
+    quantityMax: formatDecimal(new Decimal(row.quantity_max)),
+    latestTimestamp: row.latest_timestamp.toISOString(),
+    latestQuantity: formatDecimal(new Decimal(row.latest_quantity)),
+    latestEventKey: row.latest_event_key,
+  }));
 }
 
 /** Count and sha256 fingerprint of the exact event set: sorted (source, event_id, body hash). */

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { durationToMs } from '../config/parse-env.ts';
+import { loadContractFile, loadRateCard } from '../config/config-files.ts';
+import type { Contract } from '../contracts/contract.ts';
+import type { RateCardVersion } from '../contracts/ratecard.ts';
+
+/** A customer's contract with the versions of its rate card, and the waits it sets. */
+export interface CustomerTerms {
+  readonly contract: Contract;
+  readonly versions: readonly RateCardVersion[];
+  readonly graceMs: number;
+  readonly reviewTimeoutMs: number;
+}
+
+export class CustomerTermsError extends Error {
+  readonly code = 'customer_terms_invalid';
+}
+
+/**
+ * Reads terms from Finance's files: `<contractsDir>/<customer_id>.yaml` and
+ * `<ratecardsDir>/<ratecard>/*.yaml`. Every call reads the files again, so a published rate-card
+ * version is seen by the next step that needs it; the invoice records the hashes it used.
+ */
+export function fileTermsLoader(directories: { contractsDir: string; ratecardsDir: string }): (customerId: string) => Promise<CustomerTerms> {
+  return async (customerId) => {
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(customerId)) throw new CustomerTermsError(`not a customer id: ${JSON.stringify(customerId)}`);
+    const contract = await loadContractFile(path.join(directories.contractsDir, `${customerId}.yaml`));
+    if (contract.customer_id !== customerId) {
+      throw new CustomerTermsError(`${customerId}.yaml is the contract of ${contract.customer_id}`);
+    }
+    const versions = await loadRateCard(directories.ratecardsDir, contract.ratecard);
+    return {
+      contract, versions,
+      graceMs: durationToMs(contract.grace),
+      reviewTimeoutMs: durationToMs(contract.review?.timeout ?? '72h'),
+    };
+  };
+}

@@ -1,0 +1,4 @@
+// Every side effect of the billing workflows. Workflows import the type only.
+export { createBillingActivities, deliverNotification, invoiceIdFor, type BillingActivities, type BillingDependencies } from './billing-activities.ts';
+export { fileTermsLoader, type CustomerTerms } from './customer-terms.ts';
+export { openPendingPeriods } from './open-pending-periods.ts';
