@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerRateCommands } from './rate-commands.ts';
+import { registerRatecardsCommands } from './ratecards-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 
 /** The `tally` command line. Each command family lives in its own file and registers itself here. */
@@ -12,6 +14,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerStackCommands(program);
   registerDbCommands(program);
   registerDemoCommand(program);
+  registerRateCommands(program);
+  registerRatecardsCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
