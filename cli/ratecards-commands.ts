@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import type pg from 'pg';
 import type { Invoice } from '../contracts/invoice.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { ConfigFileError, formatProblem } from '../contracts/yaml-config.ts';
@@ -93,9 +94,10 @@ export function registerRatecardsCommands(program: Command): void {
         if (loaded.problems.length > 0) throw new ConfigFileError(loaded.problems, `nothing published: rate card ${loaded.ratecard} is invalid`);
       }
       const loaded = await Promise.all(files.map(async (file) => ({ file, ...(await loadRateCardFile(file)) })));
-      const { endpoints } = await ensureServices();
+      const { endpoints } = await ensureServices(undefined, ['postgres']);
       const pool = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-ratecards' });
       try {
+        await requireSchema(pool);
         const publishedBy = options.by ?? os.userInfo().username;
         for (const { file, version, text } of loaded) {
           const outcome = await publishRateCardVersion(pool, {
@@ -125,15 +127,22 @@ export function registerRatecardsCommands(program: Command): void {
     .description('list the change log: every published version with its hash, note, who and when')
     .option('--json', 'machine-readable output')
     .action(async (ratecard: string | undefined, options: { json?: boolean }) => {
-      const { endpoints } = await ensureServices();
+      const { endpoints } = await ensureServices(undefined, ['postgres']);
       const pool = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-ratecards' });
       try {
+        await requireSchema(pool);
         const rows = await listRateCardPublications(pool, ratecard);
         out(options.json ? JSON.stringify(rows, null, 2) : formatHistory(rows));
       } finally {
         await pool.end();
       }
     });
+}
+
+/** The change log lives in a migrated database; say how to get one rather than failing on a missing table. */
+async function requireSchema(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ present: boolean }>("SELECT to_regclass('ratecard_publications') IS NOT NULL AS present");
+  if (!rows[0]?.present) throw new RateCardCommandError('schema_missing', 'the database has no rate-card change log yet: run `tally db migrate` first');
 }
 
 async function loadFolders(dir: string): ReturnType<typeof loadRateCardRoot> {

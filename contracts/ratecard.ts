@@ -134,14 +134,14 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
 
   // Ids: invoice lines, legacy imports and shadow comparisons key by them, so one id names one thing.
   const owners = new Map<string, string>();
-  const claim = (id: string, path: FieldPath, what: string): void => {
+  const claim = (id: string, path: FieldPath): void => {
     const owner = owners.get(id);
     if (owner !== undefined) add(path, `id "${id}" is already used by ${owner}; ids are unique across prices, fees and discounts`);
-    else owners.set(id, `${what} ${formatPath(path.slice(0, 2))}`);
+    else owners.set(id, formatPath(path.slice(0, 2)));
   };
-  card.prices.forEach((price, index) => claim(price.id, ['prices', index, 'id'], 'price'));
-  card.fees.forEach((fee, index) => claim(fee.id, ['fees', index, 'id'], 'fee'));
-  card.discounts.forEach((discount, index) => claim(discount.id, ['discounts', index, 'id'], 'discount'));
+  card.prices.forEach((price, index) => claim(price.id, ['prices', index, 'id']));
+  card.fees.forEach((fee, index) => claim(fee.id, ['fees', index, 'id']));
+  card.discounts.forEach((discount, index) => claim(discount.id, ['discounts', index, 'id']));
 
   const unitsBySku = new Map<string, { unit: string; index: number }>();
   card.prices.forEach((price, index) => {

@@ -32,8 +32,11 @@ export interface YamlPositions {
   positionOf(path: FieldPath): SourcePosition;
   /** Whether every step of `path` is written in the file. */
   positionExists(path: FieldPath): boolean;
-  /** A problem at `path`, placed at the field (or at the nearest enclosing field when it is missing). */
-  problemAt(path: FieldPath, message: string): ConfigProblem;
+  /**
+   * A problem at `path`, placed at the field's value (or its key with `at: 'key'`), or at the nearest
+   * enclosing field when it is missing.
+   */
+  problemAt(path: FieldPath, message: string, options?: { at: 'key' | 'value' }): ConfigProblem;
 }
 
 export type ParsedConfig<T> =
@@ -76,13 +79,10 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, file: string,
   if (document.errors.length > 0) {
     return {
       ok: false,
-      problems: document.errors.map((error) => ({
-        file,
-        line: error.linePos?.[0].line ?? 1,
-        column: error.linePos?.[0].col ?? 1,
-        field: '(yaml)',
-        message: firstLine(error.message),
-      })),
+      problems: document.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { file, line, column: col, field: '(yaml)', message: firstLine(error.message) };
+      }),
     };
   }
   const result = schema.safeParse(document.toJS({ maxAliasCount: 0 }));
@@ -94,7 +94,7 @@ export function zodIssuesToProblems(issues: readonly z.core.$ZodIssue[], positio
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push(positions.problemAt([...issue.path, key], `unknown field "${key}"`));
+      for (const key of issue.keys) problems.push(positions.problemAt([...issue.path, key], `unknown field "${key}"`, { at: 'key' }));
       continue;
     }
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
@@ -117,15 +117,16 @@ function yamlPositions(document: Document, lineCounter: LineCounter, file: strin
     return { line, column: col };
   };
   /** The deepest node on `path` and whether the whole path exists. */
-  const walk = (path: FieldPath): { offset: number; complete: boolean } => {
+  const walk = (path: FieldPath, at: 'key' | 'value' = 'value'): { offset: number; complete: boolean } => {
     let node: unknown = document.contents;
     let offset = rangeStart(node) ?? 0;
-    for (const segment of path) {
+    for (const [index, segment] of path.entries()) {
       if (isMap(node)) {
         const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
         if (!pair) return { offset, complete: false };
+        const keyStart = rangeStart(pair.key);
         const valueStart = rangeStart(pair.value);
-        offset = valueStart ?? rangeStart(pair.key) ?? offset;
+        offset = (at === 'key' && index === path.length - 1 ? keyStart : valueStart ?? keyStart) ?? offset;
         node = pair.value;
       } else if (isSeq(node) && typeof segment === 'number') {
         const item = node.items[segment];
@@ -142,7 +143,7 @@ function yamlPositions(document: Document, lineCounter: LineCounter, file: strin
     file,
     positionOf: (path) => toPosition(walk(path).offset),
     positionExists: (path) => walk(path).complete,
-    problemAt: (path, message) => ({ file, ...toPosition(walk(path).offset), field: formatFieldPath(path), message }),
+    problemAt: (path, message, options) => ({ file, ...toPosition(walk(path, options?.at).offset), field: formatFieldPath(path), message }),
   };
 }
 
