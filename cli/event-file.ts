@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { canonicalEventBytes, verifySignature } from '../contracts/event-signature.ts';
+import { verifySignature } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
-import { CompactEventKeys } from './compact-event-keys.ts';
+import { CompactEventKeys, eventBodyFingerprint } from './compact-event-keys.ts';
 
 /** A line of an event file that cannot be used, with the reason ingest would store it under. */
 export interface EventLineProblem {
@@ -97,7 +97,7 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
           continue;
         }
       }
-      const check = seen.check(event.source, event.event_id, canonicalEventBytes(event), line);
+      const check = seen.check(event.source, event.event_id, eventBodyFingerprint(event), line);
       if (check.status === 'conflict') {
         report({ line, reason: 'id_conflict', field: 'event_id', message: `(${event.source}, ${event.event_id}) was first seen at line ${check.firstLine} with a different body` });
         continue;
