@@ -27,6 +27,7 @@ describe('the period quantity of a price (rule 3), split by version segment', ()
     ['latest', '300', ['0', '300']],
   ] as const)('%s → %s', (aggregation, total, bySegment) => {
     expect(quantities(aggregation, groups)).toEqual({ total, bySegment: [...bySegment] });
+    expect(quantities(aggregation, [...groups].reverse())).toEqual({ total, bySegment: [...bySegment] });
   });
 
   it('latest: a timestamp tie goes to the greatest `${source}:${event_id}`', () => {

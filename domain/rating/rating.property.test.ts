@@ -26,8 +26,8 @@ const VERSIONS: RateCardVersion[] = [V1, V2].map((effectiveFrom, index) => build
     buildPrice({ id: 'tokens-us', dimensions: { region: 'us-east-1' }, package_size: '1000', package_rounding: 'up', model: 'graduated',
       tiers: tiers(['100', index === 0 ? '0.10' : '0.08', '1'], ['1000', '0.05'], [null, '0.01', '2']) }),
     buildPrice({ id: 'tokens', model: 'volume', tiers: tiers(['5000', '0.003'], ['50000', '0.002', '3'], [null, index === 0 ? '0.001' : '0.0009', '7']) }),
-    buildPrice({ id: 'storage', sku: 'storage.gb', unit: 'GB-month', aggregation: 'max', unit_price: '0.023' }),
-    buildPrice({ id: 'snapshot', sku: 'storage.gb', unit: 'GB-month', dimensions: { plan: 'pro' }, aggregation: 'latest', unit_price: '0.02' }),
+    buildPrice({ id: 'storage', sku: 'storage.gb', unit: 'GB-month', aggregation: 'max', unit_price: index === 0 ? '0.023' : '0.021' }),
+    buildPrice({ id: 'snapshot', sku: 'storage.gb', unit: 'GB-month', dimensions: { plan: 'pro' }, aggregation: 'latest', unit_price: index === 0 ? '0.02' : '0.03' }),
     buildPrice({ id: 'jobs', sku: 'batch.jobs', unit: 'jobs', aggregation: 'count', package_size: '3', package_rounding: 'down', unit_price: '0.4' }),
     buildPrice({ id: 'users', sku: 'app.active_users', unit: 'users', aggregation: 'unique_count', unique_by: 'user_id', unit_price: index === 0 ? '2' : '1.5' }),
     buildPrice({ id: 'queries', sku: 'db.queries', unit: 'queries', package_size: '7', package_rounding: 'none', unit_price: '0.013' }),
@@ -41,19 +41,35 @@ const SKUS = [
   { sku: 'app.active_users', unit: 'users' }, { sku: 'db.queries', unit: 'queries' }, { sku: 'llm.images', unit: 'images' },
 ];
 
-const quantityArbitrary = fc.tuple(fc.integer({ min: 0, max: 200_000 }), fc.integer({ min: 0, max: 999_999_999_999 }), fc.boolean())
-  .map(([whole, fraction, fractional]) => (fractional ? `${whole}.${String(fraction).padStart(12, '0')}` : String(whole)));
+const quantityArbitrary = fc.oneof(
+  fc.tuple(fc.integer({ min: 0, max: 200_000 }), fc.integer({ min: 0, max: 999_999_999_999 }), fc.boolean())
+    .map(([whole, fraction, fractional]) => (fractional ? `${whole}.${String(fraction).padStart(12, '0')}` : String(whole))),
+  // Small, often equal values: ties for max, zero usage, tier and package boundaries.
+  fc.constantFrom('0', '1', '3', '100', '1000', '5000', '1.5', '1.500'),
+);
 
-const eventArbitrary = fc.record({
-  product: fc.constantFrom(...SKUS),
-  region: fc.option(fc.constantFrom('us-east-1', 'eu-west-1'), { nil: undefined }),
-  plan: fc.option(fc.constantFrom('pro', 'free'), { nil: undefined }),
-  user: fc.constantFrom('u1', 'u2', 'u3', 'u4'),
-  quantity: quantityArbitrary,
-  // Mostly inside October, some just outside; a few exactly at the version boundary.
-  atMs: fc.oneof(fc.integer({ min: START_MS - 86_400_000, max: END_MS + 86_400_000 }), fc.constant(Date.parse(V2))),
-  source: fc.constantFrom('gateway', 'meter'),
-});
+const eventArbitrary = eventsWith(quantityArbitrary);
+
+/** Few distinct values and instants: ties in max, latest and tier positions are common. */
+const tyingEventArbitrary = eventsWith(fc.constantFrom('1', '2', '1000'), fc.integer({ min: 0, max: 8 }).map((step) => START_MS + step * 4 * 86_400_000));
+
+function eventsWith(quantity: fc.Arbitrary<string>, atMs?: fc.Arbitrary<number>) {
+  return fc.record({
+    product: fc.constantFrom(...SKUS),
+    region: fc.option(fc.constantFrom('us-east-1', 'eu-west-1'), { nil: undefined }),
+    plan: fc.option(fc.constantFrom('pro', 'free'), { nil: undefined }),
+    user: fc.constantFrom('u1', 'u2', 'u3', 'u4'),
+    quantity,
+    // Inside October and just outside; often on a coarse grid (so timestamps tie across groups) or
+    // exactly at the version boundary.
+    atMs: atMs ?? fc.oneof(
+      fc.integer({ min: START_MS - 86_400_000, max: END_MS + 86_400_000 }),
+      fc.integer({ min: -4, max: 4 * 32 }).map((quarterDay) => START_MS + quarterDay * 21_600_000),
+      fc.constant(Date.parse(V2)),
+    ),
+    source: fc.constantFrom('gateway', 'meter'),
+  });
+}
 
 type EventRecord = typeof eventArbitrary extends fc.Arbitrary<infer T> ? T : never;
 
@@ -118,6 +134,13 @@ describe('rating invariants (fast-check)', () => {
         const batched = Array.from({ length: batches }, (_unused, batch) => aggregateEvents(shuffled.filter((_item, position) => position % batches === batch), VERSIONS, OCTOBER).aggregates).flat();
         expect(JSON.stringify(rate(contract, shuffle(batched, seed + 1), whole.counters))).toBe(expected);
       }), { numRuns: 150 });
+  });
+
+  it('does not depend on aggregate order when quantities and timestamps tie', () => {
+    fc.assert(fc.property(fc.array(tyingEventArbitrary, { maxLength: 40 }), contractArbitrary, fc.integer({ min: 0, max: 2 ** 31 - 1 }), (records, contract, seed) => {
+      const { aggregates, counters } = aggregateEvents(toEvents(records), VERSIONS, OCTOBER);
+      expect(JSON.stringify(rate(contract, shuffle(aggregates, seed), counters))).toBe(JSON.stringify(rate(contract, aggregates, counters)));
+    }), { numRuns: 200 });
   });
 
   it('re-rating the same input gives byte-identical JSON', () => {
