@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { verifySignature } from '../../contracts/event-signature.ts';
 import { UsageEventSchema } from '../../contracts/usage-event.ts';
 import { TEST_SOURCE_KEYS } from './rating.ts';
-import { demoCustomers, generateUsageEvents, seededRandom } from './usage-events.ts';
+import { parseContractText } from '../../contracts/contract.ts';
+import { contractToYaml, demoContract, demoCustomers, generateUsageEvents, seededRandom } from './usage-events.ts';
 
 describe('the usage generator', () => {
   const options = { customers: demoCustomers(20), period: '2026-10', seed: 3, scale: 0.1, duplicateEvery: 40, unpricedPerCustomer: 2 };
@@ -27,5 +28,14 @@ describe('the usage generator', () => {
     const duplicates = keys.length - new Set(keys).size;
     expect(duplicates).toBe(Math.floor(new Set(keys).size / 40)); // every 40th event is sent twice
     expect(new Set(events.filter((event) => event.metadata.sku === 'llm.images').map((event) => event.event_id)).size).toBe(20 * 2);
+  });
+
+  it('gives every demo customer a valid contract on the card that prices its usage', () => {
+    for (const customer of demoCustomers(20)) {
+      const contract = demoContract(customer);
+      expect(contract).toMatchObject({ customer_id: customer.customerId, ratecard: customer.ratecard, currency: customer.currency });
+      const reparsed = parseContractText(contractToYaml(contract), `${customer.customerId}.yaml`);
+      expect(reparsed.ok && reparsed.contract).toEqual(contract);
+    }
   });
 });

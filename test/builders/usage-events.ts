@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { parseContractText, type Contract } from '../../contracts/contract.ts';
 import { signEvent } from '../../contracts/event-signature.ts';
 import type { UnsignedUsageEvent, UsageEvent } from '../../contracts/usage-event.ts';
 import { billingPeriod } from '../../domain/period.ts';
-import { TEST_SOURCE_KEYS } from './rating.ts';
+import { buildContract, TEST_SOURCE_KEYS } from './rating.ts';
 
 /**
  * A month of realistic usage for N customers, matching the sample rate cards (`ratecards/standard`,
@@ -177,4 +180,36 @@ function hashText(text: string): number {
   let hash = 2_166_136_261;
   for (let index = 0; index < text.length; index += 1) hash = Math.imul(hash ^ text.charCodeAt(index), 16_777_619) >>> 0;
   return hash;
+}
+
+const FIXTURE_CONTRACTS = new Set(['acme', 'globex', 'initech', 'umbrella', 'hooli', 'soylent']);
+const COMMIT_BY_SIZE: Readonly<Record<CustomerSize, string | undefined>> = { small: undefined, medium: '500.00', large: '2000.00' };
+
+/**
+ * The contract of a demo customer: the fixture in test/fixtures/contracts for the first six, else
+ * terms derived from the profile (a commit by size, a welcome credit, review above a total).
+ */
+export function demoContract(customer: DemoCustomer): Contract {
+  if (FIXTURE_CONTRACTS.has(customer.customerId)) {
+    const file = new URL(`../fixtures/contracts/${customer.customerId}.yaml`, import.meta.url);
+    const parsed = parseContractText(readFileSync(file, 'utf8'), file.pathname);
+    if (!parsed.ok) throw new Error(`fixture contract ${customer.customerId} is invalid`);
+    return parsed.contract;
+  }
+  const commit = COMMIT_BY_SIZE[customer.size];
+  return buildContract({
+    customer_id: customer.customerId,
+    ratecard: customer.ratecard,
+    currency: customer.currency,
+    starts_at: '2026-01-01T00:00:00Z',
+    ...(commit !== undefined ? { commit: { amount: commit } } : {}),
+    credits: [{ id: 'welcome', kind: 'promotional', amount: '25.00', granted_at: '2026-09-01T00:00:00Z' }],
+    review: { total_above: '10000.00', change_pct_above: '50' },
+    provider: { kind: 'stripe', customer: `cus_${customer.customerId.replace(/[^A-Za-z0-9]/g, '_')}` },
+  });
+}
+
+/** A contract as the YAML a person would write (for `tally rate --contract`). */
+export function contractToYaml(contract: Contract): string {
+  return stringify(contract, { lineWidth: 0 });
 }
