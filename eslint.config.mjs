@@ -24,6 +24,8 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import-x/no-cycle': 'error',
+      // Workflow state is declared before the handlers that read it and assigned by later steps.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

@@ -12,9 +12,8 @@ import {
 import { postInvoiceJournal } from '../db/queries/journal.ts';
 import { claimLateEvents, lateEventClaims, releaseLateEventClaims } from '../db/queries/late-events.ts';
 import { enqueueNotification, recordDeliveryAttempt } from '../db/queries/notifications.ts';
-import {
-  aggregateEventSet, closePeriodForIngest, loadSnapshot, saveSnapshot, summarizeEventSet, type EventSetFilter,
-} from '../db/queries/period-snapshots.ts';
+import { closePeriodForIngest, loadSnapshot, saveSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
+import { loadUsageAggregates, type UsageAggregateQueryOptions } from '../db/queries/usage-aggregates.ts';
 import {
   findReviewException, markEscalated, openReviewException, priorDecisions, recordReviewDecision,
 } from '../db/queries/review-exceptions.ts';
@@ -65,10 +64,11 @@ export function createBillingActivities(deps: BillingDependencies) {
     return record;
   }
 
-  async function rateSnapshot(target: PeriodTarget, terms: CustomerTerms, filter: EventSetFilter, credits: readonly CreditBalance[]): Promise<Invoice> {
+  /** Rates a period straight from stored events (re-rating a closed period with its late usage). */
+  async function rateStoredEvents(target: PeriodTarget, terms: CustomerTerms, lateEvents: UsageAggregateQueryOptions['lateEvents'], credits: readonly CreditBalance[]): Promise<Invoice> {
     const period = billingPeriod(target.period);
     const plan = usageAggregationPlan(terms.versions, period);
-    const aggregates = await aggregateEventSet(pool, filter, plan);
+    const aggregates = await loadUsageAggregates(pool, plan, { customerId: target.customerId, lateEvents });
     const counters = { read: aggregates.reduce((sum, aggregate) => sum + aggregate.eventCount, 0), duplicates: 0, outside_period: 0 };
     return ratePeriod({
       customerId: target.customerId, period, contract: terms.contract, versions: terms.versions, aggregates, counters,
@@ -83,11 +83,7 @@ export function createBillingActivities(deps: BillingDependencies) {
     const lines: AdjustmentLine[] = [];
     for (const claim of claims) {
       const corrected = await requireInvoice(claim.correctedInvoiceId);
-      const correctedPeriod = billingPeriod(corrected.period);
-      const rerated = await rateSnapshot({ ...target, period: corrected.period }, terms, {
-        customerId: target.customerId, periodStart: correctedPeriod.start, periodEnd: correctedPeriod.end,
-        lateEventsAdjustedFor: claim.correctedInvoiceId,
-      }, []);
+      const rerated = await rateStoredEvents({ ...target, period: corrected.period }, terms, { adjustedFor: claim.correctedInvoiceId }, []);
       const earlier = (await listInvoices(pool, { customerId: target.customerId, status: 'issued' }))
         .flatMap((record) => record.document.lines)
         .filter((line): line is AdjustmentLine => line.kind === 'adjustment' && line.corrects_invoice_id === claim.correctedInvoiceId);
@@ -119,11 +115,9 @@ export function createBillingActivities(deps: BillingDependencies) {
         ? await closePeriodForIngest(pool, input.customerId, input.period, input.closeRequestedAt)
         : input.closeRequestedAt;
       const terms = await deps.loadTerms(input.customerId);
-      const filter: EventSetFilter = { customerId: input.customerId, periodStart: period.start, periodEnd: period.end };
-      const plan = usageAggregationPlan(terms.versions, period);
-      const aggregates = await aggregateEventSet(pool, filter, plan);
+      const aggregates = await loadUsageAggregates(pool, usageAggregationPlan(terms.versions, period), { customerId: input.customerId, lateEvents: 'exclude' });
       Context.current().heartbeat('aggregated');
-      const summary = await summarizeEventSet(pool, filter);
+      const summary = await summarizeEventSet(pool, { customerId: input.customerId, periodStart: period.start, periodEnd: period.end });
       const stored = await saveSnapshot(pool, {
         snapshotId, customerId: input.customerId, period: input.period, mode: input.mode, calculationVersion: input.calculationVersion,
         eventCutoff, eventCount: summary.eventCount, eventFingerprint: summary.fingerprint, aggregates,
@@ -190,7 +184,7 @@ export function createBillingActivities(deps: BillingDependencies) {
     },
 
     /** Step 4b: an exception with everything a reviewer needs: usage, contract, draft, previous invoices, prior decisions. */
-    async openException(input: { invoiceId: string; kind: 'threshold' | 'provider_sync_failed'; sequence: number; breaches: readonly ReviewBreach[] }): Promise<{ exceptionId: string; reviewTimeoutMs: number }> {
+    async openException(input: { invoiceId: string; workflowId: string; kind: 'threshold' | 'provider_sync_failed'; sequence: number; breaches: readonly ReviewBreach[] }): Promise<{ exceptionId: string; reviewTimeoutMs: number }> {
       const record = await requireInvoice(input.invoiceId);
       const terms = await deps.loadTerms(record.customerId);
       const exceptionId = `exc:${input.invoiceId}:${input.kind}:${input.sequence}`;
@@ -198,7 +192,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       const prior = await priorDecisions(pool, record.customerId, exceptionId);
       await openReviewException(pool, {
         exceptionId, invoiceId: input.invoiceId, customerId: record.customerId, period: record.period, kind: input.kind,
-        breaches: input.breaches, workflowId: Context.current().info.workflowExecution.workflowId,
+        breaches: input.breaches, workflowId: input.workflowId,
         context: {
           draft: record.document,
           usage: record.document.lines.filter((line) => line.kind === 'usage'),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { durationToMs } from '../config/parse-env.ts';
+import { durationMs } from '../contracts/config-fields.ts';
 import { loadContractFile, loadRateCard } from '../config/config-files.ts';
 import type { Contract } from '../contracts/contract.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
@@ -31,8 +31,8 @@ export function fileTermsLoader(directories: { contractsDir: string; ratecardsDi
     const versions = await loadRateCard(directories.ratecardsDir, contract.ratecard);
     return {
       contract, versions,
-      graceMs: durationToMs(contract.grace),
-      reviewTimeoutMs: durationToMs(contract.review?.timeout ?? '72h'),
+      graceMs: durationMs(contract.grace),
+      reviewTimeoutMs: durationMs(contract.review?.timeout ?? '72h'),
     };
   };
 }

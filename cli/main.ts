@@ -5,6 +5,8 @@ import { registerInvoiceCommands } from './invoice-commands.ts';
 import { registerPeriodCommands } from './period-commands.ts';
 import { registerReviewCommands } from './review-commands.ts';
 import { registerJournalCommands } from './journal-commands.ts';
+import { registerRateCommands } from './rate-commands.ts';
+import { registerRatecardsCommands } from './ratecards-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 import { registerWorkerCommands } from './worker-commands.ts';
 
@@ -22,6 +24,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerPeriodCommands(program);
   registerWorkerCommands(program);
   registerJournalCommands(program);
+  registerRateCommands(program);
+  registerRatecardsCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

@@ -16,10 +16,17 @@ export function cliServices(): CliServices {
   return { env, layout, ...resolveEndpoints(env, layout) };
 }
 
-/** Makes sure the embedded services are up (starting them if needed) and returns the endpoints. */
-export async function ensureServices(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<CliServices> {
+/**
+ * Makes sure the embedded services are up (starting them if needed) and returns the endpoints.
+ * `needed` limits which are started (a command that only talks to Postgres need not start Temporal).
+ */
+export async function ensureServices(
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  needed: readonly ServiceName[] = ['postgres', 'nats', 'temporal'],
+): Promise<CliServices> {
   const services = cliServices();
-  if (services.embedded.length > 0) await startStack(services.layout, log, services.embedded);
+  const start = services.embedded.filter((service) => needed.includes(service));
+  if (start.length > 0) await startStack(services.layout, log, start);
   return services;
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
-import { durationToMs } from '../config/parse-env.ts';
+import { durationMs } from '../contracts/config-fields.ts';
 import { parseStripeEnv } from '../config/stripe.ts';
 import { runBillingWorker } from '../workers/billing-worker.ts';
 import { ensureServices } from './services.ts';
@@ -18,8 +18,8 @@ export function registerWorkerCommands(program: Command): void {
       await runBillingWorker({
         env, endpoints, signal: controller.signal,
         ...(stripe === undefined ? {} : { stripe }),
-        ...(options.grace === undefined ? {} : { graceMs: durationToMs(options.grace) }),
-        ...(options.reviewTimeout === undefined ? {} : { reviewTimeoutMs: durationToMs(options.reviewTimeout) }),
+        ...(options.grace === undefined ? {} : { graceMs: durationMs(options.grace) }),
+        ...(options.reviewTimeout === undefined ? {} : { reviewTimeoutMs: durationMs(options.reviewTimeout) }),
       });
     });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DurationText, durationMs } from '../contracts/config-fields.ts';
 
 /** Raised when a process's environment does not fit its schema; lists every bad variable at once. */
 export class ConfigError extends Error {
@@ -35,14 +36,4 @@ export const portFromEnv = z
   .refine((port) => port > 0 && port < 65536, 'must be between 1 and 65535');
 
 /** A duration such as `500ms`, `30s`, `5m`, `1h`, `3d`, turned into milliseconds. */
-export const durationMsFromEnv = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m, 1h or 3d')
-  .transform(durationToMs);
-
-export function durationToMs(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  if (!match) throw new Error(`not a duration: ${text}`);
-  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number.parseInt(match[1] as string, 10) * unitMs;
-}
+export const durationMsFromEnv = DurationText.transform(durationMs);

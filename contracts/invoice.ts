@@ -55,7 +55,12 @@ export const DiscountLineSchema = z.object({
 export const CommitTrueUpLineSchema = z.object({
   kind: z.literal('commit_true_up'),
   line_key: z.string(),
+  /** The shortfall billed (0 when usage and discounts reach the commit). */
   amount: Money,
+  /** The commit due for this period (prorated when the contract covers part of it). */
+  commit: Money.optional(),
+  /** Share of the period the contract covers, a decimal in [0, 1], when less than all of it. */
+  proration: z.string().optional(),
 });
 
 export const CreditLineSchema = z.object({
@@ -96,7 +101,16 @@ export const InvoiceSchema = z.object({
   lines: z.array(InvoiceLineSchema),
   subtotal: Money,
   total: Money,
-  unpriced: z.array(z.object({ sku: z.string(), unit: z.string(), event_count: z.number().int().nonnegative() })),
+  /** Usage no price matched (rule 2): reported, never billed at zero. */
+  unpriced: z.array(z.object({
+    sku: z.string(),
+    unit: z.string(),
+    event_count: z.number().int().nonnegative(),
+    /** Sum of the events' quantities. */
+    quantity: Quantity.optional(),
+    /** no_matching_price | unit_mismatch (the sku is priced in another unit) | no_ratecard_version (before the card's first version). */
+    reason: z.enum(['no_matching_price', 'unit_mismatch', 'no_ratecard_version']).optional(),
+  })),
   events: z.object({ read: z.number().int().nonnegative(), duplicates: z.number().int().nonnegative(), outside_period: z.number().int().nonnegative() }),
   ratecard_versions: z.array(RateCardVersionRefSchema),
   calculation_version: z.string(),

@@ -1,4 +1,5 @@
 import { Decimal as DecimalBase } from 'decimal.js';
+import { currencyMinorUnits } from '../contracts/currency.ts';
 
 /**
  * The one decimal type for money and quantities. 60 significant digits hold any quantity of
@@ -9,12 +10,7 @@ import { Decimal as DecimalBase } from 'decimal.js';
 export const Decimal = DecimalBase.clone({ precision: 60, rounding: DecimalBase.ROUND_HALF_UP, toExpNeg: -60, toExpPos: 60 });
 export type Decimal = InstanceType<typeof Decimal>;
 
-/** ISO 4217 minor units of the currencies Tally bills in. A currency missing here is refused at load. */
-export const CURRENCY_MINOR_UNITS: Readonly<Record<string, number>> = {
-  AUD: 2, BRL: 2, CAD: 2, CHF: 2, CNY: 2, CZK: 2, DKK: 2, EUR: 2, GBP: 2, HKD: 2, HUF: 2, IDR: 2,
-  ILS: 2, INR: 2, ISK: 0, JPY: 0, KRW: 0, MXN: 2, NOK: 2, NZD: 2, PLN: 2, SEK: 2, SGD: 2, THB: 2,
-  TRY: 2, TWD: 2, USD: 2, ZAR: 2, BHD: 3, KWD: 3, OMR: 3, JOD: 3, TND: 3, CLP: 0, VND: 0, UGX: 0,
-};
+export { CURRENCY_MINOR_UNITS } from '../contracts/currency.ts';
 
 export class UnknownCurrencyError extends Error {
   readonly code = 'unknown_currency';
@@ -25,7 +21,7 @@ export class UnknownCurrencyError extends Error {
 }
 
 export function minorUnits(currency: string): number {
-  const digits = CURRENCY_MINOR_UNITS[currency];
+  const digits = currencyMinorUnits(currency);
   if (digits === undefined) throw new UnknownCurrencyError(currency);
   return digits;
 }

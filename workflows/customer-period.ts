@@ -6,6 +6,7 @@ import {
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { BillingActivities } from '../activities/index.ts';
 import type { ReviewBreach } from '../domain/review.ts';
@@ -117,7 +118,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   // 3. Review: a breached threshold waits for a person; a timeout escalates, never approves.
   const breaches: ReviewBreach[] = await database.evaluateReview({ invoiceId });
   if (breaches.length > 0) {
-    const decision = await waitForDecision(await database.openException({ invoiceId, kind: 'threshold', sequence: exceptionIds.length + 1, breaches }));
+    const decision = await waitForDecision(await database.openException({ invoiceId, workflowId: workflowInfo().workflowId, kind: 'threshold', sequence: exceptionIds.length + 1, breaches }));
     if (decision.kind === 'reject') {
       await database.holdInvoice({ invoiceId, exceptionId: decision.exceptionId, reason: decision.reason });
       stage = 'held';
@@ -147,7 +148,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause instanceof ApplicationFailure ? error.cause : undefined;
       const exception = await database.openException({
-        invoiceId, kind: 'provider_sync_failed', sequence: exceptionIds.length + 1,
+        invoiceId, workflowId: workflowInfo().workflowId, kind: 'provider_sync_failed', sequence: exceptionIds.length + 1,
         breaches: [{ rule: 'provider_sync_failed', detail: cause?.message ?? error.message }],
       });
       const decision = await waitForDecision(exception);

@@ -1,9 +1,8 @@
 import type pg from 'pg';
-import { Decimal, formatDecimal } from '../../domain/money.ts';
-import type { UsageAggregate, UsageAggregationPlan } from '../../domain/rating/index.ts';
+import type { UsageAggregate } from '../../domain/rating/index.ts';
 import { ADVISORY_LOCKS } from '../advisory-locks.ts';
 
-/** One group of in-period events: the rating engine's UsageAggregate, built in SQL. */
+/** One group of in-period events: the rating engine's UsageAggregate, built in SQL (queries/usage-aggregates.ts). */
 export type AggregateRow = UsageAggregate;
 
 export interface EventSetSummary {
@@ -11,17 +10,11 @@ export interface EventSetSummary {
   readonly fingerprint: string;
 }
 
-/** Which events of a customer-period a snapshot takes. */
+/** The events of a customer-period an invoice is computed from: those not late (committed before the period closed). */
 export interface EventSetFilter {
   readonly customerId: string;
   readonly periodStart: string;
   readonly periodEnd: string;
-  /**
-   * Unset: the events that were not late (committed before the period closed): the invoice's set.
-   * An invoice id: also the late events claimed as adjustments of that invoice (re-rating a closed
-   * period with its late usage).
-   */
-  readonly lateEventsAdjustedFor?: string;
 }
 
 /**
@@ -55,62 +48,7 @@ export async function closePeriodForIngest(pool: pg.Pool, customerId: string, pe
 
 function eventSetWhere(filter: EventSetFilter, parameters: unknown[]): string {
   parameters.push(filter.customerId, filter.periodStart, filter.periodEnd);
-  const base = 'customer_id = $1 AND event_time >= $2 AND event_time < $3';
-  if (filter.lateEventsAdjustedFor === undefined) return `${base} AND NOT late`;
-  parameters.push(filter.lateEventsAdjustedFor);
-  return `${base} AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments a
-    WHERE a.source = usage_events.source AND a.event_id = usage_events.event_id AND a.corrected_invoice_id = $${parameters.length}))`;
-}
-
-/**
- * Aggregates one customer-period with an index range scan on (customer_id, event_time), grouped by
- * rate-card version segment, sku, unit and, per sku, the metadata keys its prices filter or count
- * by (the plan of domain/rating). Events never leave Postgres: only the groups do, and they equal
- * what the offline `aggregateEvents` builds from the same events.
- */
-export async function aggregateEventSet(pool: pg.Pool, filter: EventSetFilter, plan: UsageAggregationPlan): Promise<AggregateRow[]> {
-  const parameters: unknown[] = [];
-  const where = eventSetWhere(filter, parameters);
-  const bind = (value: unknown): string => {
-    parameters.push(value);
-    return `$${parameters.length}`;
-  };
-  // The latest segment whose start is at or before the event (NULL: before the card's first version).
-  const segmentCases = [...plan.segments].reverse()
-    .map((segment) => `WHEN event_time >= ${bind(segment.start)}::timestamptz THEN ${bind(segment.effectiveFrom)}::text`);
-  const segmentExpression = segmentCases.length === 0 ? 'NULL::text' : `CASE ${segmentCases.join(' ')} END`;
-  const keyCases = plan.keysBySku.filter((entry) => entry.keys.length > 0).map((entry) =>
-    `WHEN ${bind(entry.sku)} THEN jsonb_strip_nulls(jsonb_build_object(${entry.keys.map((key) => `${bind(key)}::text, metadata->>${bind(key)}`).join(', ')}))`);
-  const metadataExpression = keyCases.length === 0 ? "'{}'::jsonb" : `CASE sku ${keyCases.join(' ')} ELSE '{}'::jsonb END`;
-  // Ties on the latest timestamp go to the greatest `source:event_id`, compared bytewise like the offline path.
-  const latestOrder = `event_time DESC, (source || ':' || event_id) COLLATE "C" DESC`;
-  const sql = `
-    SELECT ${segmentExpression} AS segment, sku, unit, ${metadataExpression} AS metadata,
-           count(*)::text AS event_count,
-           sum(quantity)::text AS quantity_sum,
-           max(quantity)::text AS quantity_max,
-           (array_agg(event_time ORDER BY ${latestOrder}))[1] AS latest_timestamp,
-           (array_agg(quantity::text ORDER BY ${latestOrder}))[1] AS latest_quantity,
-           (array_agg(source || ':' || event_id ORDER BY ${latestOrder}))[1] AS latest_event_key
-      FROM usage_events
-     WHERE ${where}
-     GROUP BY 1, 2, 3, 4`;
-  const { rows } = await pool.query<{
-    segment: string | null; sku: string; unit: string; metadata: Record<string, string>; event_count: string;
-    quantity_sum: string; quantity_max: string; latest_timestamp: Date; latest_quantity: string; latest_event_key: string;
-  }>(sql, parameters);
-  return rows.map((row) => ({
-    versionEffectiveFrom: row.segment,
-    sku: row.sku,
-    unit: row.unit,
-    metadata: row.metadata,
-    eventCount: Number.parseInt(row.event_count, 10),
-    quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
-    quantityMax: formatDecimal(new Decimal(row.quantity_max)),
-    latestTimestamp: row.latest_timestamp.toISOString(),
-    latestQuantity: formatDecimal(new Decimal(row.latest_quantity)),
-    latestEventKey: row.latest_event_key,
-  }));
+  return 'customer_id = $1 AND event_time >= $2 AND event_time < $3 AND NOT late';
 }
 
 /** Count and sha256 fingerprint of the exact event set: sorted (source, event_id, body hash). */

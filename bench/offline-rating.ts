@@ -1,0 +1,90 @@
+// Offline rating benchmark: `tally rate` over N generated events of one customer, against a
+// baseline measured in the same run on the same file (stream the lines and JSON.parse each).
+//   npx tsx bench/offline-rating.ts [--events 1000000] [--file .tally/bench/rate-1000000.jsonl]
+// Prints a Markdown table for docs/BENCHMARKS.md.
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { repositoryRoot } from '../config/services.ts';
+import { demoCustomers, usageEventStream } from '../test/builders/usage-events.ts';
+
+const args = new Map<string, string>();
+for (let index = 2; index < process.argv.length; index += 2) args.set(process.argv[index] ?? '', process.argv[index + 1] ?? '');
+const events = Number.parseInt(args.get('--events') ?? '1000000', 10);
+const file = path.resolve(args.get('--file') ?? path.join(repositoryRoot, '.tally', 'bench', `rate-${events}.jsonl`));
+const keysFile = path.join(repositoryRoot, 'test', 'fixtures', 'source-keys.json');
+
+async function generate(): Promise<void> {
+  if (existsSync(file)) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  const [acme] = demoCustomers(1);
+  if (acme === undefined) throw new Error('no customer');
+  // A large customer emits about 770 events a month at scale 1 (plus 62 storage readings).
+  const stream = usageEventStream({ customers: [acme], period: '2026-10', seed: 7, scale: Math.ceil(events / 770) + 1, duplicateEvery: 100, unpricedPerCustomer: 50 });
+  const out = createWriteStream(file);
+  let written = 0;
+  for (const event of stream) {
+    if (written === events) break;
+    if (!out.write(`${JSON.stringify(event)}\n`)) await once(out, 'drain');
+    written += 1;
+  }
+  out.end();
+  await once(out, 'finish');
+  if (written < events) throw new Error(`generated only ${written} events`);
+}
+
+async function baseline(): Promise<number> {
+  const started = performance.now();
+  let parsed = 0;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (line !== '') {
+      JSON.parse(line);
+      parsed += 1;
+    }
+  }
+  if (parsed !== events) throw new Error(`baseline read ${parsed} events`);
+  return performance.now() - started;
+}
+
+function timeTally(extra: string[]): Promise<{ ms: number; peakRssMb: number; invoice: { total: string; events: { read: number; duplicates: number } } }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, 'bin/tally.mjs', 'rate', '--ratecards', 'ratecards', '--contract', 'test/fixtures/contracts/acme.yaml',
+      '--events', file, '--period', '2026-10', '--json', ...extra], { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) return reject(new Error(`tally rate exited ${code}: ${stderr}`));
+      const peakKb = Number.parseInt(stderr.trim().split('\n').at(-1) ?? '0', 10);
+      resolve({ ms, peakRssMb: Math.round(peakKb / 1024), invoice: JSON.parse(stdout) });
+    });
+  });
+}
+
+await generate();
+const size = (await stat(file)).size;
+const baselineMs = await baseline();
+const plain = await timeTally([]);
+const signed = await timeTally(['--keys', keysFile]);
+const rows = [
+  ['read + JSON.parse each line (baseline)', baselineMs, undefined],
+  ['`tally rate … --json`', plain.ms, plain.peakRssMb],
+  ['`tally rate … --json --keys` (HMAC verified)', signed.ms, signed.peakRssMb],
+] as const;
+const report = [
+  `${events.toLocaleString('en-US')} events of one customer, ${(size / 1e6).toFixed(0)} MB, ${plain.invoice.events.duplicates} duplicates; invoice total ${plain.invoice.total}.`,
+  '',
+  '| run | seconds | events/s | × baseline | peak RSS |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...rows.map(([name, ms, rss]) => `| ${name} | ${(ms / 1000).toFixed(1)} | ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} | ${(ms / baselineMs).toFixed(1)} | ${rss === undefined ? '—' : `${rss} MB`} |`),
+].join('\n');
+process.stdout.write(`${report}\n`);
+await writeFile(path.join(path.dirname(file), `rate-${events}.md`), `${report}\n`);

@@ -1,0 +1,93 @@
+import { hash } from 'node:crypto';
+
+export type KeyCheck =
+  | { readonly status: 'new' }
+  | { readonly status: 'duplicate'; readonly firstLine: number }
+  | { readonly status: 'conflict'; readonly firstLine: number };
+
+const WORDS_PER_SLOT = 7; // 4 words of key digest, 2 of body digest, 1 first line number
+const MAX_LOAD = 0.7;
+
+/**
+ * The (source, event_id) keys seen in an event file, for rule 1 offline, in 41–83 bytes per key
+ * (29 bytes a slot, the table kept 35–70% full) whatever the key's length: an open-addressing table of 128-bit sha256 prefixes of the key (the
+ * chance that two of a billion distinct keys share one is below 1e-20) with a 64-bit prefix of the
+ * body's sha256, so a repeat with another body is told apart from a plain duplicate (id_conflict),
+ * and the line where the key was first seen.
+ */
+export class CompactEventKeys {
+  private capacity = 1 << 16;
+  private slots = new Uint32Array(this.capacity * WORDS_PER_SLOT);
+  private used = new Uint8Array(this.capacity);
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Records the key if new; otherwise says whether the body is the same (duplicate) or not (conflict).
+   * `bodyFingerprint` is any text that is equal for equal event bodies (see eventBodyFingerprint).
+   */
+  check(source: string, eventId: string, bodyFingerprint: string, line: number): KeyCheck {
+    const key = hash('sha256', `${source}\u0000${eventId}`, 'buffer');
+    const body = hash('sha256', bodyFingerprint, 'buffer');
+    const k0 = key.readUInt32LE(0);
+    const k1 = key.readUInt32LE(4);
+    const k2 = key.readUInt32LE(8);
+    const k3 = key.readUInt32LE(12);
+    const b0 = body.readUInt32LE(0);
+    const b1 = body.readUInt32LE(4);
+    const mask = this.capacity - 1;
+    for (let slot = k0 & mask; ; slot = (slot + 1) & mask) {
+      if (this.used[slot] === 0) {
+        this.write(slot, k0, k1, k2, k3, b0, b1, line);
+        this.count += 1;
+        if (this.count > this.capacity * MAX_LOAD) this.grow();
+        return { status: 'new' };
+      }
+      const base = slot * WORDS_PER_SLOT;
+      const slots = this.slots;
+      if (slots[base] === k0 && slots[base + 1] === k1 && slots[base + 2] === k2 && slots[base + 3] === k3) {
+        const firstLine = slots[base + 6] as number;
+        return slots[base + 4] === b0 && slots[base + 5] === b1 ? { status: 'duplicate', firstLine } : { status: 'conflict', firstLine };
+      }
+    }
+  }
+
+  private write(slot: number, k0: number, k1: number, k2: number, k3: number, b0: number, b1: number, line: number): void {
+    const base = slot * WORDS_PER_SLOT;
+    this.slots.set([k0, k1, k2, k3, b0, b1, line], base);
+    this.used[slot] = 1;
+  }
+
+  private grow(): void {
+    const oldSlots = this.slots;
+    const oldUsed = this.used;
+    this.capacity *= 2;
+    this.slots = new Uint32Array(this.capacity * WORDS_PER_SLOT);
+    this.used = new Uint8Array(this.capacity);
+    const mask = this.capacity - 1;
+    for (let old = 0; old < oldUsed.length; old += 1) {
+      if (oldUsed[old] === 0) continue;
+      const base = old * WORDS_PER_SLOT;
+      let slot = (oldSlots[base] as number) & mask;
+      while (this.used[slot] === 1) slot = (slot + 1) & mask;
+      this.slots.set(oldSlots.subarray(base, base + WORDS_PER_SLOT), slot * WORDS_PER_SLOT);
+      this.used[slot] = 1;
+    }
+  }
+}
+
+/**
+ * Text that is equal exactly when two events have the same body (every field but the signature):
+ * the fields in a fixed order and the metadata sorted by key, as JSON. Cheaper than the RFC 8785
+ * canonical form, and only ever compared with itself.
+ */
+export function eventBodyFingerprint(event: {
+  readonly schema_version: number; readonly event_id: string; readonly source: string; readonly customer_id: string;
+  readonly timestamp: string; readonly unit: string; readonly quantity: string; readonly metadata: Readonly<Record<string, string>>;
+}): string {
+  const metadata = Object.keys(event.metadata).sort().map((key) => [key, event.metadata[key]]);
+  return JSON.stringify([event.schema_version, event.event_id, event.source, event.customer_id, event.timestamp, event.unit, event.quantity, metadata]);
+}

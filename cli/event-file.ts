@@ -1,0 +1,133 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { verifySignature } from '../contracts/event-signature.ts';
+import type { RejectionReason } from '../contracts/rejection-reason.ts';
+import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
+import { UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
+import { CompactEventKeys, eventBodyFingerprint } from './compact-event-keys.ts';
+
+/** A line of an event file that cannot be used, with the reason ingest would store it under. */
+export interface EventLineProblem {
+  readonly line: number;
+  readonly reason: RejectionReason;
+  /** The failing field, e.g. `quantity` or `metadata.sku`; `(line)` for the whole line. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** The failures of an event file: every bad line is listed, and nothing is rated. */
+export class EventFileError extends Error {
+  readonly code = 'invalid_events';
+  constructor(readonly file: string, readonly problems: readonly EventLineProblem[], readonly problemCount: number) {
+    super(`${file}: ${problemCount} bad event line${problemCount === 1 ? '' : 's'}; nothing was rated (fix or remove them and run again):\n${
+      problems.map((problem) => `  ${formatEventProblem(file, problem)}`).join('\n')}${
+      problemCount > problems.length ? `\n  … and ${problemCount - problems.length} more` : ''}`);
+    this.name = 'EventFileError';
+  }
+}
+
+export function formatEventProblem(file: string, problem: EventLineProblem): string {
+  return `${file}:${problem.line} ${problem.field}: ${problem.reason}: ${problem.message}`;
+}
+
+export interface EventFileScan {
+  readonly lines: number;
+  readonly problems: EventLineProblem[];
+  /** All problems, including those not kept in `problems`. */
+  readonly problemCount: number;
+}
+
+export interface ScanOptions {
+  /** Verify each event's signature with its source's key; without keys signatures are not checked. */
+  readonly keys?: SourceKeys;
+  /** Called once per valid event whose (source, event_id) is new; `duplicate` for an exact repeat. */
+  readonly onEvent: (event: UsageEvent, line: number, duplicate: boolean) => void;
+  /** How many problems to keep for the report (all are counted). */
+  readonly keepProblems?: number;
+}
+
+/**
+ * Streams a JSON Lines event file line by line (memory: the compact key set, not the events) and
+ * applies the checks of SPEC §1 that make sense offline: JSON, schema, signature (with `--keys`),
+ * and (source, event_id) identity — an exact repeat is a duplicate, a repeat with another body is an
+ * `id_conflict`. Blank lines are skipped. Receipt-time checks (the accept window) do not apply to a
+ * file. Every problem is collected; the caller decides (the rate command refuses the whole file).
+ */
+export async function scanEventFile(file: string, options: ScanOptions): Promise<EventFileScan> {
+  const keep = options.keepProblems ?? 50;
+  const problems: EventLineProblem[] = [];
+  let problemCount = 0;
+  const report = (problem: EventLineProblem): void => {
+    problemCount += 1;
+    if (problems.length < keep) problems.push(problem);
+  };
+  const seen = new CompactEventKeys();
+  const input = createReadStream(file);
+  const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  let line = 0;
+  try {
+    for await (const text of reader) {
+      line += 1;
+      if (text.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        report({ line, reason: 'malformed_json', field: '(line)', message: error instanceof Error ? error.message : 'not JSON' });
+        continue;
+      }
+      const parsed = UsageEventSchema.safeParse(value);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.length > 0 ? issue.path.join('.') : '(event)';
+          report({ line, reason: 'schema_violation', field, message: issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message });
+        }
+        continue;
+      }
+      const event = parsed.data;
+      if (options.keys !== undefined) {
+        const secret = options.keys[event.source];
+        if (secret === undefined) {
+          report({ line, reason: 'unknown_source', field: 'source', message: `no signing key for source ${event.source} in the key file` });
+          continue;
+        }
+        if (!verifySignature(event, secret)) {
+          report({ line, reason: 'bad_signature', field: 'signature', message: 'the signature does not match the event and its source\'s key' });
+          continue;
+        }
+      }
+      const check = seen.check(event.source, event.event_id, eventBodyFingerprint(event), line);
+      if (check.status === 'conflict') {
+        report({ line, reason: 'id_conflict', field: 'event_id', message: `(${event.source}, ${event.event_id}) was first seen at line ${check.firstLine} with a different body` });
+        continue;
+      }
+      options.onEvent(event, line, check.status === 'duplicate');
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+      throw Object.assign(new Error(`${file}: cannot read the event file (${code})`), { code: 'unreadable_events' });
+    }
+    throw error;
+  } finally {
+    reader.close();
+    input.destroy();
+  }
+  return { lines: line, problems, problemCount };
+}
+
+/** The producers' signing keys, from a JSON key file (`--keys`). */
+export async function loadSourceKeys(file: string): Promise<SourceKeys> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw Object.assign(new Error(`${file}: cannot read the key file as JSON (${error instanceof Error ? error.message : String(error)})`), { code: 'invalid_keys' });
+  }
+  const parsed = SourceKeysSchema.safeParse(value);
+  if (!parsed.success) {
+    throw Object.assign(new Error(`${file}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`).join('; ')}`), { code: 'invalid_keys' });
+  }
+  return parsed.data;
+}

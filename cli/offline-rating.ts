@@ -1,0 +1,86 @@
+import type { Contract } from '../contracts/contract.ts';
+import type { Invoice } from '../contracts/invoice.ts';
+import type { RateCardVersion } from '../contracts/ratecard.ts';
+import type { SourceKeys } from '../contracts/source-keys.ts';
+import { billingPeriod, type BillingPeriod } from '../domain/period.ts';
+import {
+  creditBalancesFromContract, ratePeriod, RATING_CALCULATION_VERSION, UsageAggregator, type EventCounters, type UsageAggregate,
+} from '../domain/rating/index.ts';
+import { loadContractFile, loadRateCard } from '../config/config-files.ts';
+import { EventFileError, loadSourceKeys, scanEventFile } from './event-file.ts';
+
+export interface AggregatedEventFile {
+  /** One result per version set, in the order given. */
+  readonly results: { aggregates: UsageAggregate[]; counters: EventCounters }[];
+  /** Valid events of other customers in the file (skipped). */
+  readonly otherCustomers: number;
+}
+
+/**
+ * Rule 1 over an event file for one customer and period, in one streaming pass, aggregated once
+ * per version set (several when previewing a rate-card change). Refuses the whole file, listing
+ * every bad line, when any line is bad: an invoice over part of the events would mislead.
+ */
+export async function aggregateEventFile(file: string, contract: Contract, period: BillingPeriod, versionSets: readonly (readonly RateCardVersion[])[], keys?: SourceKeys):
+Promise<AggregatedEventFile> {
+  const aggregators = versionSets.map((versions) => new UsageAggregator(versions, period));
+  let read = 0;
+  let duplicates = 0;
+  let outsidePeriod = 0;
+  let otherCustomers = 0;
+  const scan = await scanEventFile(file, {
+    ...(keys !== undefined ? { keys } : {}),
+    onEvent: (event, _line, duplicate) => {
+      if (event.customer_id !== contract.customer_id) {
+        otherCustomers += 1;
+        return;
+      }
+      read += 1;
+      if (duplicate) {
+        duplicates += 1;
+        return;
+      }
+      let inPeriod = false;
+      for (const aggregator of aggregators) inPeriod = aggregator.add(event);
+      if (!inPeriod) outsidePeriod += 1;
+    },
+  });
+  if (scan.problemCount > 0) throw new EventFileError(file, scan.problems, scan.problemCount);
+  const counters: EventCounters = { read, duplicates, outside_period: outsidePeriod };
+  return { results: aggregators.map((aggregator) => ({ aggregates: aggregator.aggregates(), counters })), otherCustomers };
+}
+
+export interface OfflineRatingOptions {
+  readonly ratecardsDir: string;
+  readonly contractFile: string;
+  readonly eventsFile: string;
+  readonly period: string;
+  readonly keysFile?: string;
+}
+
+export interface OfflineRating {
+  readonly invoice: Invoice;
+  readonly otherCustomers: number;
+}
+
+/** `tally rate`: the contract's rate card, its events in the file, the same engine as the workflows. */
+export async function rateOffline(options: OfflineRatingOptions): Promise<OfflineRating> {
+  const period = billingPeriod(options.period);
+  const contract = await loadContractFile(options.contractFile);
+  const versions = await loadRateCard(options.ratecardsDir, contract.ratecard);
+  const keys = options.keysFile === undefined ? undefined : await loadSourceKeys(options.keysFile);
+  const aggregated = await aggregateEventFile(options.eventsFile, contract, period, [versions], keys);
+  const [result] = aggregated.results;
+  if (result === undefined) throw new Error('no aggregation result');
+  const invoice = ratePeriod({
+    customerId: contract.customer_id,
+    period,
+    contract,
+    versions,
+    aggregates: result.aggregates,
+    counters: result.counters,
+    credits: creditBalancesFromContract(contract),
+    calculationVersion: RATING_CALCULATION_VERSION,
+  });
+  return { invoice, otherCustomers: aggregated.otherCustomers };
+}

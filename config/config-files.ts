@@ -1,0 +1,111 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseContractText, type Contract } from '../contracts/contract.ts';
+import { checkRateCardHistory, parseRateCardText, sortVersions, type LocatedRateCardVersion, type RateCardVersion } from '../contracts/ratecard.ts';
+import { ConfigFileError, type ConfigProblem } from '../contracts/yaml-config.ts';
+
+/**
+ * Reads the config files people edit (rate cards, contracts) and hands their text to the pure
+ * parsers in contracts/. Files are read as bytes and decoded as strict UTF-8, so the text hashes
+ * to the file's own sha256 (the content hash recorded on invoices and in the publication log).
+ */
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export type ReadText = { ok: true; text: string } | { ok: false; problem: ConfigProblem };
+
+export async function readConfigText(file: string): Promise<ReadText> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return { ok: false, problem: fileProblem(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`) };
+  }
+  try {
+    return { ok: true, text: utf8.decode(bytes) };
+  } catch {
+    return { ok: false, problem: fileProblem(file, 'is not valid UTF-8') };
+  }
+}
+
+function fileProblem(file: string, message: string): ConfigProblem {
+  return { file, line: 1, column: 1, field: '(file)', message };
+}
+
+export interface RateCardFolder {
+  readonly ratecard: string;
+  readonly versions: RateCardVersion[];
+  readonly problems: ConfigProblem[];
+}
+
+/** Loads every version in `ratecards/<ratecard>/`, checked one by one and against each other. */
+export async function loadRateCardFolder(folder: string): Promise<RateCardFolder> {
+  const ratecard = path.basename(folder);
+  const problems: ConfigProblem[] = [];
+  let names: string[];
+  try {
+    names = (await readdir(folder)).sort();
+  } catch (error) {
+    return { ratecard, versions: [], problems: [fileProblem(folder, `cannot read the rate-card folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)] };
+  }
+  const located: LocatedRateCardVersion[] = [];
+  for (const name of names) {
+    const file = path.join(folder, name);
+    if (name === 'README.md' || name.startsWith('.')) continue;
+    if (!name.endsWith('.yaml')) {
+      problems.push(fileProblem(file, 'only <effective_from>.yaml files belong in a rate-card folder'));
+      continue;
+    }
+    const read = await readConfigText(file);
+    if (!read.ok) {
+      problems.push(read.problem);
+      continue;
+    }
+    const parsed = parseRateCardText(read.text, file);
+    if (parsed.ok) located.push({ version: parsed.version, positions: parsed.positions });
+    else problems.push(...parsed.problems);
+  }
+  if (located.length === 0 && problems.length === 0) problems.push(fileProblem(folder, 'the rate-card folder has no versions'));
+  problems.push(...checkRateCardHistory(located));
+  return { ratecard, versions: sortVersions(located.map((entry) => entry.version)), problems };
+}
+
+/** All rate cards under a root folder (default `ratecards/`): one subfolder per card. */
+export async function loadRateCardRoot(root: string): Promise<RateCardFolder[]> {
+  let names: string[];
+  try {
+    names = (await readdir(root)).sort();
+  } catch (error) {
+    throw new ConfigFileError([fileProblem(root, `cannot read the rate-card folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)], 'no rate cards');
+  }
+  const folders: RateCardFolder[] = [];
+  for (const name of names) {
+    const folder = path.join(root, name);
+    if ((await stat(folder)).isDirectory()) folders.push(await loadRateCardFolder(folder));
+  }
+  return folders;
+}
+
+/** The valid versions of one card under `root`, or a ConfigFileError listing every problem. */
+export async function loadRateCard(root: string, ratecard: string): Promise<RateCardVersion[]> {
+  const folder = await loadRateCardFolder(path.join(root, ratecard));
+  if (folder.problems.length > 0) throw new ConfigFileError(folder.problems, `rate card ${ratecard} is invalid`);
+  return folder.versions;
+}
+
+/** One version file, alone (for diff and publish). */
+export async function loadRateCardFile(file: string): Promise<{ version: RateCardVersion; text: string }> {
+  const read = await readConfigText(file);
+  if (!read.ok) throw new ConfigFileError([read.problem], 'cannot use the rate card');
+  const parsed = parseRateCardText(read.text, file);
+  if (!parsed.ok) throw new ConfigFileError(parsed.problems, 'the rate card is invalid');
+  return { version: parsed.version, text: read.text };
+}
+
+export async function loadContractFile(file: string): Promise<Contract> {
+  const read = await readConfigText(file);
+  if (!read.ok) throw new ConfigFileError([read.problem], 'cannot use the contract');
+  const parsed = parseContractText(read.text, file);
+  if (!parsed.ok) throw new ConfigFileError(parsed.problems, 'the contract is invalid');
+  return parsed.contract;
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import {
+  compareDecimalText, ConfigId, CurrencyCode, decimalText, DurationText, InstantText, isZeroDecimalText, moneyTextProblem, RateCardName,
+} from './config-fields.ts';
+import { parseYamlConfig, type ConfigProblem, type YamlPositions } from './yaml-config.ts';
+
+/**
+ * Customer terms (SPEC §3): which rate card prices a customer's usage, the contract window, the
+ * minimum commit, credits, when a person must review an invoice, and where it is sent. All
+ * instants are normalized to UTC `YYYY-MM-DDTHH:MM:SS.sssZ`; amounts are decimal strings with at
+ * most the currency's minor digits.
+ */
+
+export const CREDIT_KINDS = ['promotional', 'prepaid'] as const;
+export type CreditKind = (typeof CREDIT_KINDS)[number];
+
+/**
+ * How revenue recognition treats the minimum commit (SPEC field notes, ASC 606 rule 5):
+ * - `ratable`: the commit is recognized straight-line over the commitment period, overage as it
+ *   occurs; a shortfall bill only reclassifies.
+ * - `drawdown` (default): recognized as consumed; a shortfall is recognized as breakage.
+ * Rating does not depend on it; the journal does.
+ */
+export const COMMIT_POLICIES = ['ratable', 'drawdown'] as const;
+export type CommitPolicy = (typeof COMMIT_POLICIES)[number];
+
+const CreditSchema = z.strictObject({
+  id: ConfigId,
+  kind: z.enum(CREDIT_KINDS),
+  amount: decimalText('amount'),
+  granted_at: InstantText,
+  expires_at: InstantText.optional(),
+});
+
+const ReviewSchema = z.strictObject({
+  /** Review when the invoice total is above this amount. */
+  total_above: decimalText('total_above').optional(),
+  /** Review when the total changes by more than this percent vs the previous issued invoice. */
+  change_pct_above: decimalText('change_pct_above').optional(),
+  /** Shadow billing: review when the variance vs the legacy biller exceeds this percent… */
+  shadow_variance_pct: decimalText('shadow_variance_pct').optional(),
+  /** …or this absolute amount, per invoice. */
+  shadow_variance_abs: decimalText('shadow_variance_abs').optional(),
+  /** Then escalate; never approve by timeout. */
+  timeout: DurationText.default('72h'),
+});
+
+const ContractShape = z.strictObject({
+  customer_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
+  ratecard: RateCardName,
+  currency: CurrencyCode,
+  starts_at: InstantText.optional(),
+  ends_at: InstantText.optional(),
+  /** Events received by period end + grace are in the period's invoice. */
+  grace: DurationText.default('1h'),
+  commit: z.strictObject({ amount: decimalText('amount') }).optional(),
+  credits: z.array(CreditSchema).default([]),
+  review: ReviewSchema.optional(),
+  provider: z.strictObject({ kind: z.enum(['stripe', 'ledger']), customer: z.string().min(1).max(255) }).optional(),
+  revenue: z.strictObject({ commit_policy: z.enum(COMMIT_POLICIES).default('drawdown') }).default({ commit_policy: 'drawdown' }),
+});
+
+export const ContractSchema = ContractShape.superRefine((contract, context) => {
+  const add = (path: PropertyKey[], message: string): void => {
+    context.addIssue({ code: 'custom', path, message });
+  };
+  const money = (value: string | undefined, path: PropertyKey[]): void => {
+    if (value === undefined) return;
+    const problem = moneyTextProblem(value, contract.currency);
+    if (problem) add(path, problem);
+  };
+  if (contract.starts_at !== undefined && contract.ends_at !== undefined && contract.ends_at <= contract.starts_at) add(['ends_at'], 'ends_at must be after starts_at');
+  money(contract.commit?.amount, ['commit', 'amount']);
+  money(contract.review?.total_above, ['review', 'total_above']);
+  money(contract.review?.shadow_variance_abs, ['review', 'shadow_variance_abs']);
+  const ids = new Set<string>();
+  contract.credits.forEach((credit, index) => {
+    if (ids.has(credit.id)) add(['credits', index, 'id'], `credit id "${credit.id}" is used twice`);
+    ids.add(credit.id);
+    money(credit.amount, ['credits', index, 'amount']);
+    if (isZeroDecimalText(credit.amount)) add(['credits', index, 'amount'], 'a credit grants more than 0');
+    if (credit.expires_at !== undefined && credit.expires_at <= credit.granted_at) add(['credits', index, 'expires_at'], 'expires_at must be after granted_at');
+  });
+  if (contract.review?.change_pct_above !== undefined && compareDecimalText(contract.review.change_pct_above, '0') === 0) {
+    add(['review', 'change_pct_above'], 'a change threshold of 0% would review every invoice; leave it out instead');
+  }
+});
+
+export type Contract = z.output<typeof ContractSchema>;
+export type ContractCredit = Contract['credits'][number];
+
+export type ParsedContract =
+  | { readonly ok: true; readonly contract: Contract; readonly positions: YamlPositions }
+  | { readonly ok: false; readonly problems: ConfigProblem[] };
+
+/** Parses and validates one contract file; problems name the file, line and field. */
+export function parseContractText(text: string, filePath: string): ParsedContract {
+  const parsed = parseYamlConfig(text, filePath, ContractSchema);
+  if (!parsed.ok) return parsed;
+  return { ok: true, contract: parsed.value, positions: parsed.positions };
+}

@@ -1,0 +1,23 @@
+/**
+ * The rating engine (SPEC §2): pure functions from period aggregates, rate-card versions, a
+ * contract and credit balances to the invoice of SPEC §4. The offline `tally rate` and the period
+ * workflows call the same code. See README.md in this folder for the input contract.
+ */
+
+/** Recorded on every invoice; bump it when a change to this engine can change an amount. */
+export const RATING_CALCULATION_VERSION = 'rating-1';
+
+export { ratePeriod, type RatePeriodInput } from './rate-period.ts';
+export {
+  aggregateEvents, compareAggregates, groupingKeys, groupingKeysBySku, UsageAggregator,
+  type EventCounters, type RatableEvent, type UsageAggregate,
+} from './usage-aggregate.ts';
+export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation-plan.ts';
+export { versionSegments, type VersionSegment } from './version-segments.ts';
+export {
+  compareCreditsForDrawdown, creditBalancesFromContract, drawDownCredits, isCreditUsable, type CreditBalance, type CreditUse,
+} from './credits.ts';
+export { instantKey } from './instant-key.ts';
+export type { UnpricedReason } from './price-matching.ts';
+export { RatingInputError, type RatingInputErrorCode } from './rating-input-error.ts';
+export { describeRateCardChanges, type RateCardChange } from './ratecard-changes.ts';

@@ -1,0 +1,20 @@
+/** Why the engine refused its input. Permanent: the same input fails the same way (activities make it non-retryable). */
+export type RatingInputErrorCode =
+  | 'invalid_instant'
+  | 'no_ratecard_versions'
+  | 'ratecard_mismatch'
+  | 'currency_mismatch'
+  | 'customer_mismatch'
+  | 'duplicate_version'
+  | 'unknown_version_segment'
+  | 'ambiguous_price'
+  | 'inconsistent_price'
+  | 'invalid_aggregate'
+  | 'invalid_credit_balance';
+
+export class RatingInputError extends Error {
+  constructor(readonly code: RatingInputErrorCode, message: string) {
+    super(message);
+    this.name = 'RatingInputError';
+  }
+}

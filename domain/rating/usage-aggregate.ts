@@ -1,0 +1,194 @@
+import type { RateCardVersion } from '../../contracts/ratecard.ts';
+import type { UsageEvent } from '../../contracts/usage-event.ts';
+import { Decimal, formatDecimal } from '../money.ts';
+import type { BillingPeriod } from '../period.ts';
+import { instantKey } from './instant-key.ts';
+import { SegmentLocator, sortedVersions, versionSegments } from './version-segments.ts';
+
+/**
+ * One group of deduplicated in-period events that share a rate-card version segment, sku, unit and
+ * the metadata values that matter. The engine rates these, never raw events: the workflow builds
+ * them with one `GROUP BY` in Postgres, the offline command with `aggregateEvents`, and both give
+ * the same groups for the same events.
+ */
+export interface UsageAggregate {
+  /** effective_from of the rate-card version in force at these events' timestamps (see versionSegments); null before the card's first version. */
+  readonly versionEffectiveFrom: string | null;
+  readonly sku: string;
+  readonly unit: string;
+  /** Only the keys of `groupingKeysBySku(versions)[sku]` that the events carry (a missing key is absent, as SQL's NULL). */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly eventCount: number;
+  /** Decimal strings. */
+  readonly quantitySum: string;
+  readonly quantityMax: string;
+  /** The group's latest event, by timestamp then greatest event key: its instant (instantKey form), quantity and `${source}:${event_id}`. */
+  readonly latestTimestamp: string;
+  readonly latestQuantity: string;
+  readonly latestEventKey: string;
+}
+
+export interface EventCounters {
+  /** Events read for this customer and period, duplicates included. */
+  readonly read: number;
+  /** Repeats of an already-counted (source, event_id). */
+  readonly duplicates: number;
+  /** Unique events whose timestamp is outside [period_start, period_end). */
+  readonly outside_period: number;
+}
+
+/** The fields of an event that rating reads. */
+export type RatableEvent = Pick<UsageEvent, 'source' | 'event_id' | 'timestamp' | 'unit' | 'quantity' | 'metadata'>;
+
+/**
+ * The metadata keys that can change how an event is priced, per sku: the dimension keys and
+ * `unique_by` keys of every price of that sku in any of the versions. Aggregates of a sku carry
+ * exactly these keys, so two events in one group are priced alike and `unique_count` stays exact.
+ * (Per sku, not global, so an sku priced by user never splits another sku's groups by user.)
+ */
+export function groupingKeysBySku(versions: readonly RateCardVersion[]): ReadonlyMap<string, readonly string[]> {
+  const keys = new Map<string, Set<string>>();
+  for (const version of versions) {
+    for (const price of version.prices) {
+      const set = keys.get(price.sku) ?? new Set<string>();
+      for (const key of Object.keys(price.dimensions)) set.add(key);
+      if (price.unique_by !== undefined) set.add(price.unique_by);
+      keys.set(price.sku, set);
+    }
+  }
+  return new Map([...keys].sort(([a], [b]) => compareText(a, b)).map(([sku, set]) => [sku, [...set].sort(compareText)]));
+}
+
+/** Every key any price groups by (the union of `groupingKeysBySku`), sorted. */
+export function groupingKeys(versions: readonly RateCardVersion[]): string[] {
+  const all = new Set<string>();
+  for (const keys of groupingKeysBySku(versions).values()) for (const key of keys) all.add(key);
+  return [...all].sort(compareText);
+}
+
+interface Accumulator {
+  readonly segment: number;
+  readonly sku: string;
+  readonly unit: string;
+  readonly metadata: Record<string, string>;
+  eventCount: number;
+  quantitySum: Decimal;
+  quantityMax: Decimal;
+  latestKey: string;
+  latestQuantity: string;
+  latestEventKey: string;
+}
+
+/**
+ * Groups in-period events into UsageAggregates one event at a time, so memory grows with the
+ * number of groups, not events. It does not deduplicate: the caller feeds each (source, event_id)
+ * once (see aggregateEvents).
+ */
+export class UsageAggregator {
+  private readonly locator: SegmentLocator;
+  private readonly keysBySku: ReadonlyMap<string, readonly string[]>;
+  private readonly groups = new Map<string, Accumulator>();
+
+  constructor(versions: readonly RateCardVersion[], readonly period: BillingPeriod) {
+    const sorted = sortedVersions(versions);
+    this.locator = new SegmentLocator(versionSegments(sorted, period));
+    this.keysBySku = groupingKeysBySku(sorted);
+  }
+
+  /** Adds one unique event; returns false (and keeps nothing) when it is outside the period. */
+  add(event: RatableEvent): boolean {
+    const key = instantKey(event.timestamp);
+    const segment = this.locator.indexOf(key);
+    if (segment < 0) return false;
+    const sku = event.metadata.sku ?? '';
+    const groupKeys = this.keysBySku.get(sku) ?? [];
+    let groupKey = `${segment}\u0000${sku}\u0000${event.unit}`;
+    for (const name of groupKeys) {
+      const value = event.metadata[name];
+      groupKey += value === undefined ? '\u0000\u0001' : `\u0000\u0002${value}`;
+    }
+    const quantity = new Decimal(event.quantity);
+    const eventKey = `${event.source}:${event.event_id}`;
+    const group = this.groups.get(groupKey);
+    if (group === undefined) {
+      const metadata: Record<string, string> = {};
+      for (const name of groupKeys) {
+        const value = event.metadata[name];
+        if (value !== undefined) metadata[name] = value;
+      }
+      this.groups.set(groupKey, {
+        segment, sku, unit: event.unit, metadata, eventCount: 1, quantitySum: quantity, quantityMax: quantity,
+        latestKey: key, latestQuantity: event.quantity, latestEventKey: eventKey,
+      });
+      return true;
+    }
+    group.eventCount += 1;
+    group.quantitySum = group.quantitySum.plus(quantity);
+    if (quantity.gt(group.quantityMax)) group.quantityMax = quantity;
+    if (key > group.latestKey || (key === group.latestKey && eventKey > group.latestEventKey)) {
+      group.latestKey = key;
+      group.latestQuantity = event.quantity;
+      group.latestEventKey = eventKey;
+    }
+    return true;
+  }
+
+  /** The groups so far, sorted by compareAggregates. */
+  aggregates(): UsageAggregate[] {
+    return [...this.groups.values()]
+      .map((group): UsageAggregate => ({
+        versionEffectiveFrom: this.locator.segments[group.segment]?.effectiveFrom ?? null,
+        sku: group.sku,
+        unit: group.unit,
+        metadata: group.metadata,
+        eventCount: group.eventCount,
+        quantitySum: formatDecimal(group.quantitySum),
+        quantityMax: formatDecimal(group.quantityMax),
+        latestTimestamp: group.latestKey,
+        latestQuantity: formatDecimal(new Decimal(group.latestQuantity)),
+        latestEventKey: group.latestEventKey,
+      }))
+      .sort(compareAggregates);
+  }
+}
+
+/**
+ * The offline path of rule 1: keeps the first copy of each (source, event_id), then the events with
+ * period_start <= timestamp < period_end, and groups them. `counters` says what was dropped.
+ */
+export function aggregateEvents(events: Iterable<RatableEvent>, versions: readonly RateCardVersion[], period: BillingPeriod):
+{ aggregates: UsageAggregate[]; counters: EventCounters } {
+  const aggregator = new UsageAggregator(versions, period);
+  const seen = new Set<string>();
+  let read = 0;
+  let duplicates = 0;
+  let outsidePeriod = 0;
+  for (const event of events) {
+    read += 1;
+    const key = `${event.source}\u0000${event.event_id}`;
+    if (seen.has(key)) {
+      duplicates += 1;
+      continue;
+    }
+    seen.add(key);
+    if (!aggregator.add(event)) outsidePeriod += 1;
+  }
+  return { aggregates: aggregator.aggregates(), counters: { read, duplicates, outside_period: outsidePeriod } };
+}
+
+/** A total order on aggregates (segment, sku, unit, metadata), the order SQL should `ORDER BY` to compare. */
+export function compareAggregates(a: UsageAggregate, b: UsageAggregate): number {
+  return compareText(a.versionEffectiveFrom ?? '', b.versionEffectiveFrom ?? '')
+    || compareText(a.sku, b.sku)
+    || compareText(a.unit, b.unit)
+    || compareText(metadataText(a.metadata), metadataText(b.metadata));
+}
+
+function metadataText(metadata: Readonly<Record<string, string>>): string {
+  return Object.keys(metadata).sort(compareText).map((key) => `${key}\u0000${metadata[key] as string}`).join('\u0001');
+}
+
+/** Code-unit order, the same in every locale (SQL: COLLATE "C"). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
