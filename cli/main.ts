@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerIngestCommands } from './ingest-commands.ts';
+import { registerSendCommands } from './send-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 
 /** The `tally` command line. Each command family lives in its own file and registers itself here. */
@@ -12,6 +14,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerStackCommands(program);
   registerDbCommands(program);
   registerDemoCommand(program);
+  registerIngestCommands(program);
+  registerSendCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
