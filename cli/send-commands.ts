@@ -77,7 +77,7 @@ export function registerSendCommands(program: Command): void {
           lineNumber++;
           bytesRead += Buffer.byteLength(line) + 1;
           if (line.trim().length === 0) continue;
-          const prepared = prepareEvent(line, { keys, resign: options.resign === true });
+          const prepared = prepareEvent(line, { keys, resign: options.resign === true, subjectPrefix: streamConfig.subjectPrefix });
           if (!prepared.ok) {
             invalid++;
             progress?.stop();

@@ -8,6 +8,8 @@ const positiveInteger = (fallback: number) => wholeNumber.default(fallback);
 /** Where usage events are published: shared by the worker and the producers (`tally send`, the bench). */
 export const UsageStreamEnvSchema = z.object({
   TALLY_INGEST_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a stream name').default('USAGE_EVENTS'),
+  /** Events are published to `<prefix>.<source>`. */
+  TALLY_INGEST_SUBJECT_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'one subject token of [a-z0-9_-]').default('usage'),
   /** JetStream drops a repeated message id inside this window (the publish hop only; Postgres dedupes the rest). */
   TALLY_INGEST_DUPLICATE_WINDOW: durationMsFromEnv.default(120_000),
   /** How long the stream keeps messages; 0ms keeps them until deleted. Must exceed the worst consumer lag. */
@@ -18,6 +20,7 @@ export const UsageStreamEnvSchema = z.object({
 
 export interface UsageStreamConfig {
   readonly streamName: string;
+  readonly subjectPrefix: string;
   readonly consumerName: string;
   readonly duplicateWindowMs: number;
   readonly maxAgeMs: number;
@@ -25,7 +28,7 @@ export interface UsageStreamConfig {
 
 export function parseUsageStreamEnv(env: Record<string, string | undefined> = process.env): UsageStreamConfig {
   const parsed = parseEnv(UsageStreamEnvSchema, env);
-  return { streamName: parsed.TALLY_INGEST_STREAM, consumerName: parsed.TALLY_INGEST_CONSUMER, duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW, maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE };
+  return { streamName: parsed.TALLY_INGEST_STREAM, subjectPrefix: parsed.TALLY_INGEST_SUBJECT_PREFIX, consumerName: parsed.TALLY_INGEST_CONSUMER, duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW, maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE };
 }
 
 /**
@@ -61,6 +64,7 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
 
 export interface IngestWorkerConfig {
   readonly sourceKeysFile: string;
+  readonly subjectPrefix: string;
   readonly apiKeysFile: string | undefined;
   readonly streamName: string;
   readonly consumerName: string;
@@ -86,6 +90,7 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
   const parsed = parseEnv(IngestWorkerEnvSchema, env);
   return {
     sourceKeysFile: parsed.TALLY_SOURCE_KEYS_FILE,
+    subjectPrefix: parsed.TALLY_INGEST_SUBJECT_PREFIX,
     apiKeysFile: parsed.TALLY_INGEST_API_KEYS_FILE,
     streamName: parsed.TALLY_INGEST_STREAM,
     consumerName: parsed.TALLY_INGEST_CONSUMER,

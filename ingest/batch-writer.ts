@@ -147,7 +147,14 @@ export class BatchWriter {
     try {
       await withTransaction(this.pool, (client) => insertRejectedEvents(client, [row]));
     } catch (storeError) {
-      throw toTransient(storeError);
+      if (!isDataError(storeError)) throw toTransient(storeError);
+      // Last resort: the raw bytes (bytea) and a fixed detail always store, so the message is never lost or retried forever.
+      const minimal: RejectedEventRow = { ...row, detail: 'not storable; detail withheld (see raw)', source: null, eventId: null };
+      try {
+        await withTransaction(this.pool, (client) => insertRejectedEvents(client, [minimal]));
+      } catch (minimalError) {
+        throw toTransient(minimalError);
+      }
     }
     return { messages: 1, accepted: 0, late: 0, duplicates: 0, rejected: { [row.reason]: 1 } };
   }

@@ -11,6 +11,7 @@ import { addressUsageMessage } from './usage-stream.ts';
 export interface HttpIngestOptions {
   readonly maxBodyBytes: number;
   readonly maxEvents: number;
+  readonly subjectPrefix: string;
 }
 
 export interface HttpIngestDeps {
@@ -70,7 +71,7 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       const body = await readBody(request, options.maxBodyBytes);
       const items = parseBatch(body, request.headers['content-type']);
       if (items.length > options.maxEvents) throw new HttpError(413, 'too_many_events', `a batch holds at most ${options.maxEvents} events; this one has ${items.length}`);
-      const addressed = items.map((item) => addressUsageMessage(item.raw, item.parsed));
+      const addressed = items.map((item) => addressUsageMessage(item.raw, item.parsed, options.subjectPrefix));
       addressed.forEach((message, index) => {
         if (message.source !== undefined && !key.sources.has(message.source)) {
           throw new HttpError(403, 'source_not_allowed', `item ${index}: API key ${key.id} may not send events of source ${JSON.stringify(message.source)}; nothing in this batch was accepted`);

@@ -9,6 +9,7 @@ export interface PrepareOptions {
   readonly keys: SourceKeys | undefined;
   /** Sign again even when the event carries a signature. */
   readonly resign: boolean;
+  readonly subjectPrefix: string;
 }
 
 export type PreparedEvent =
@@ -27,9 +28,9 @@ export function prepareEvent(line: string, options: PrepareOptions): PreparedEve
   try {
     value = JSON.parse(line);
   } catch (error) {
-    return { ok: false, reason: 'malformed_json', detail: error instanceof Error ? error.message : 'not JSON', message: addressUsageMessage(raw, undefined) };
+    return { ok: false, reason: 'malformed_json', detail: error instanceof Error ? error.message : 'not JSON', message: addressUsageMessage(raw, undefined, options.subjectPrefix) };
   }
-  const rawMessage = addressUsageMessage(raw, value);
+  const rawMessage = addressUsageMessage(raw, value, options.subjectPrefix);
   const record = typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
   const hasSignature = record !== undefined && 'signature' in record;
   if (hasSignature && !options.resign) {
@@ -45,5 +46,5 @@ export function prepareEvent(line: string, options: PrepareOptions): PreparedEve
     return { ok: false, reason: 'unknown_source', detail: `no signing key for source ${JSON.stringify(parsed.data.source)}${options.keys === undefined ? ' (give --keys)' : ' in the key file'}`, message: rawMessage };
   }
   const signed = signEvent(parsed.data, secret);
-  return { ok: true, message: addressUsageMessage(Buffer.from(JSON.stringify(signed), 'utf8'), signed), signed: true };
+  return { ok: true, message: addressUsageMessage(Buffer.from(JSON.stringify(signed), 'utf8'), signed, options.subjectPrefix), signed: true };
 }

@@ -3,9 +3,9 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import type { NatsConnection } from '@nats-io/transport-node';
 
 /** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
-export const USAGE_SUBJECT_PREFIX = 'usage';
-/** Where a producer puts bytes it could not attribute to a source (they will be stored as rejected). */
-export const UNATTRIBUTED_SUBJECT = `${USAGE_SUBJECT_PREFIX}._unattributed`;
+export const DEFAULT_SUBJECT_PREFIX = 'usage';
+/** The subject token for bytes a producer could not attribute to a source (they will be stored as rejected). */
+export const UNATTRIBUTED_TOKEN = '_unattributed';
 /** Duplicate window, consumer settings and the server features they need: 2.10 (nak with delay, consumer metadata, filter_subjects). */
 export const MINIMUM_NATS_SERVER_VERSION = '2.10.0';
 
@@ -14,6 +14,8 @@ const EVENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface UsageStreamOptions {
   readonly streamName: string;
+  /** The stream takes `<subjectPrefix>.>`; `usage` unless several streams share one server (tests). */
+  readonly subjectPrefix: string;
   readonly duplicateWindowMs: number;
   /** 0 keeps messages until deleted; Postgres is the system of record, the stream a buffer and replay log. */
   readonly maxAgeMs: number;
@@ -54,7 +56,7 @@ const nanos = (ms: number): number => ms * 1_000_000;
 /** Creates the usage stream, or brings an existing one's settings to these; safe to call at every start. */
 export async function ensureUsageStream(jsm: JetStreamManager, options: UsageStreamOptions): Promise<void> {
   const config = {
-    subjects: [`${USAGE_SUBJECT_PREFIX}.>`],
+    subjects: [`${options.subjectPrefix}.>`],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
@@ -76,6 +78,7 @@ export async function ensureUsageStream(jsm: JetStreamManager, options: UsageStr
 
 /** Creates the durable pull consumer of the ingest worker, or updates the settings that may change. */
 export async function ensureUsageConsumer(jsm: JetStreamManager, streamName: string, options: UsageConsumerOptions): Promise<void> {
+  const stream = await jsm.streams.info(streamName);
   const existing = await jsm.consumers.info(streamName, options.durableName).catch((error: unknown) => {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -91,7 +94,7 @@ export async function ensureUsageConsumer(jsm: JetStreamManager, streamName: str
       durable_name: options.durableName,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      filter_subject: `${USAGE_SUBJECT_PREFIX}.>`,
+      filter_subjects: stream.config.subjects,
       ...settings,
     });
   } else if (existing.config.ack_wait !== settings.ack_wait || existing.config.max_ack_pending !== settings.max_ack_pending
@@ -116,12 +119,12 @@ export interface OutgoingUsageMessage {
  * always get the same id, so a retry (or the other ingest path) is dropped by the server inside
  * the duplicate window. Nothing is validated here; the worker does that.
  */
-export function addressUsageMessage(data: Uint8Array, parsed?: unknown): OutgoingUsageMessage & { readonly source: string | undefined } {
+export function addressUsageMessage(data: Uint8Array, parsed: unknown, subjectPrefix: string): OutgoingUsageMessage & { readonly source: string | undefined } {
   const value = parsed === undefined ? tryParseJson(data) : parsed;
   const source = isRecord(value) && typeof value.source === 'string' && SOURCE_PATTERN.test(value.source) ? value.source : undefined;
   const eventId = isRecord(value) && typeof value.event_id === 'string' && EVENT_ID_PATTERN.test(value.event_id) ? value.event_id : undefined;
   return {
-    subject: source === undefined ? UNATTRIBUTED_SUBJECT : `${USAGE_SUBJECT_PREFIX}.${source}`,
+    subject: `${subjectPrefix}.${source ?? UNATTRIBUTED_TOKEN}`,
     messageId: source !== undefined && eventId !== undefined ? `${source}:${eventId}` : `raw:${createHash('sha256').update(data).digest('hex')}`,
     data,
     source,

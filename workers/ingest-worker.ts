@@ -45,7 +45,7 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
     nc = await connect({ servers: endpoints.natsUrl, name: 'tally-ingest', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     assertNatsServerVersion(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureUsageStream(jsm, { streamName: config.streamName, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
+    await ensureUsageStream(jsm, { streamName: config.streamName, subjectPrefix: config.subjectPrefix, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
     await ensureUsageConsumer(jsm, config.streamName, { durableName: config.consumerName, ackWaitMs: config.ackWaitMs, maxAckPending: config.maxAckPending });
     const js = jetstream(nc);
     const metrics = new IngestMetrics();
@@ -68,7 +68,7 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
     const publisher = new EventPublisher(js);
     if (config.httpPort !== undefined && apiKeys !== undefined) {
       const server = createHttpIngestServer({ publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
-        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents });
+        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix });
       httpUrl = await listen(server, config.httpPort, config.httpHost);
       servers.push(server);
       logger.info({ url: httpUrl }, 'HTTP ingest endpoint listening');
