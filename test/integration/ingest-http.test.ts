@@ -30,6 +30,12 @@ afterAll(async () => {
   await pool.end();
 });
 
+/** The JSON body of a response, for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test assertions read arbitrary response shapes
+async function json(response: Response): Promise<any> {
+  return response.json();
+}
+
 function post(body: string, options: { token?: string | null; contentType?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/x-ndjson' };
   if (options.token !== null) headers.authorization = `Bearer ${options.token ?? TOKEN}`;
@@ -45,36 +51,36 @@ describe('HTTP ingest endpoint', () => {
   it('401 without a key or with a wrong one, as JSON', async () => {
     const missing = await post(JSON.stringify(event(1)), { token: null });
     expect(missing.status).toBe(401);
-    expect(await missing.json()).toEqual({ error: { code: 'missing_api_key', message: expect.stringContaining('Authorization: Bearer') } });
+    expect(await json(missing)).toEqual({ error: { code: 'missing_api_key', message: expect.stringContaining('Authorization: Bearer') } });
     const wrong = await post(JSON.stringify(event(1)), { token: 'not-a-key-0123456789abcdefgh' });
     expect(wrong.status).toBe(401);
-    expect((await wrong.json()).error.code).toBe('invalid_api_key');
+    expect((await json(wrong)).error.code).toBe('invalid_api_key');
   });
 
   it('400 for a body that is not a batch', async () => {
     const object = await post(JSON.stringify(event(1)), { contentType: 'application/json' });
     expect(object.status).toBe(400);
-    expect((await object.json()).error.code).toBe('not_a_batch');
+    expect((await json(object)).error.code).toBe('not_a_batch');
     const broken = await post('[{"a":', { contentType: 'application/json' });
-    expect((await broken.json()).error.code).toBe('not_a_batch');
+    expect((await json(broken)).error.code).toBe('not_a_batch');
     const empty = await post('   \n');
     expect(empty.status).toBe(400);
-    expect((await empty.json()).error.code).toBe('empty_batch');
+    expect((await json(empty)).error.code).toBe('empty_batch');
   });
 
   it('413 for a batch with too many events or too many bytes', async () => {
     const many = await post(Array.from({ length: 51 }, (_, index) => JSON.stringify(event(index))).join('\n'));
     expect(many.status).toBe(413);
-    expect((await many.json()).error.code).toBe('too_many_events');
+    expect((await json(many)).error.code).toBe('too_many_events');
     const big = await post(`[${'"x",'.repeat(20_000)}"x"]`, { contentType: 'application/json' });
     expect(big.status).toBe(413);
-    expect((await big.json()).error.code).toBe('batch_too_large');
+    expect((await json(big)).error.code).toBe('batch_too_large');
   });
 
   it('403 for an event of a source the key is not bound to, and nothing of that batch is published', async () => {
     const response = await post([JSON.stringify(event(900)), JSON.stringify(event(901, { source: testbed.sources[1] as string }))].join('\n'));
     expect(response.status).toBe(403);
-    expect((await response.json()).error).toMatchObject({ code: 'source_not_allowed', message: expect.stringContaining('item 1') });
+    expect((await json(response)).error).toMatchObject({ code: 'source_not_allowed', message: expect.stringContaining('item 1') });
     const other = await post(JSON.stringify(event(902)), { token: OTHER_TOKEN });
     expect(other.status).toBe(403);
   });
@@ -85,7 +91,7 @@ describe('HTTP ingest endpoint', () => {
     const lines = [...good.map((item) => JSON.stringify(item)), JSON.stringify(badSignature), `{"oops": ${JSON.stringify(testbed.name)}`, JSON.stringify(good[0])];
     const response = await post(`${lines.join('\r\n')}\n`);
     expect(response.status).toBe(202);
-    const body = await response.json();
+    const body = await json(response);
     expect(body).toMatchObject({ received: 6, published: 5, duplicates: 1, failed: 0, expected_rejections: 2 });
     expect(body.items[0]).toEqual({ index: 0, message_id: `${testbed.sources[0]}:http-10`, status: 'published' });
     expect(body.items[3].expected_rejection.reason).toBe('bad_signature');
