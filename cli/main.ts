@@ -7,6 +7,8 @@ import { registerReviewCommands } from './review-commands.ts';
 import { registerJournalCommands } from './journal-commands.ts';
 import { registerRateCommands } from './rate-commands.ts';
 import { registerRatecardsCommands } from './ratecards-commands.ts';
+import { registerIngestCommands } from './ingest-commands.ts';
+import { registerSendCommands } from './send-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 import { registerWorkerCommands } from './worker-commands.ts';
 
@@ -26,6 +28,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerJournalCommands(program);
   registerRateCommands(program);
   registerRatecardsCommands(program);
+  registerIngestCommands(program);
+  registerSendCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

@@ -14,7 +14,11 @@ export function canonicalEventBytes(event: UnsignedUsageEvent | UsageEvent): str
 
 /** `v1=` + lowercase hex HMAC-SHA256, keyed by the source's secret, over the canonical JSON. */
 export function computeSignature(event: UnsignedUsageEvent | UsageEvent, secret: string): string {
-  return SIGNATURE_PREFIX + createHmac('sha256', secret).update(canonicalEventBytes(event), 'utf8').digest('hex');
+  return signCanonical(canonicalEventBytes(event), secret);
+}
+
+function signCanonical(canonical: string, secret: string): string {
+  return SIGNATURE_PREFIX + createHmac('sha256', secret).update(canonical, 'utf8').digest('hex');
 }
 
 /** A producer's helper: the event with its signature. */
@@ -24,7 +28,15 @@ export function signEvent(event: UnsignedUsageEvent, secret: string): UsageEvent
 
 /** Checks the signature in constant time (no early exit on the first differing byte). */
 export function verifySignature(event: UsageEvent, secret: string): boolean {
-  const expected = Buffer.from(computeSignature(event, secret), 'utf8');
-  const given = Buffer.from(event.signature, 'utf8');
+  return verifyCanonicalSignature(canonicalEventBytes(event), event.signature, secret);
+}
+
+/**
+ * The same check over canonical bytes the caller already has (the ingest worker hashes them too,
+ * so it canonicalizes each event once).
+ */
+export function verifyCanonicalSignature(canonical: string, signature: string, secret: string): boolean {
+  const expected = Buffer.from(signCanonical(canonical, secret), 'utf8');
+  const given = Buffer.from(signature, 'utf8');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -9,10 +9,17 @@ const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 export const SIGNATURE_PATTERN = /^v1=[0-9a-f]{64}$/;
 export const METADATA_MAX_KEYS = 32;
 export const METADATA_VALUE_MAX_CHARS = 256;
+/**
+ * Free text (unit, metadata values) must be storable as UTF-8 text: no U+0000 (PostgreSQL text and
+ * jsonb refuse it) and no unpaired surrogate (it would be stored as U+FFFD, not as the signed bytes).
+ */
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const storableText = (text: string): boolean => !UNSTORABLE_TEXT.test(text);
+const STORABLE_TEXT_MESSAGE = 'text must not contain U+0000 or unpaired surrogates';
 
 export const MetadataSchema = z
   .record(z.string().regex(METADATA_KEY_PATTERN, 'metadata keys match ^[a-z][a-z0-9_]{0,63}$'),
-    z.string().max(METADATA_VALUE_MAX_CHARS, `metadata values are at most ${METADATA_VALUE_MAX_CHARS} characters`))
+    z.string().max(METADATA_VALUE_MAX_CHARS, `metadata values are at most ${METADATA_VALUE_MAX_CHARS} characters`).refine(storableText, STORABLE_TEXT_MESSAGE))
   .refine((metadata) => Object.keys(metadata).length <= METADATA_MAX_KEYS, `metadata has at most ${METADATA_MAX_KEYS} keys`)
   .refine((metadata) => typeof metadata.sku === 'string' && metadata.sku.length > 0, { message: 'metadata.sku is required', path: ['sku'] });
 
@@ -23,7 +30,7 @@ export const UnsignedUsageEventSchema = z.strictObject({
   source: z.string().regex(SOURCE_PATTERN, 'source is 1-64 chars of [a-z0-9._-]'),
   customer_id: z.string().regex(ID_PATTERN, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
   timestamp: z.iso.datetime({ offset: true, message: 'timestamp is RFC 3339 with an offset' }),
-  unit: z.string().min(1).max(32),
+  unit: z.string().min(1, 'unit is 1-32 characters').max(32, 'unit is 1-32 characters').refine(storableText, STORABLE_TEXT_MESSAGE),
   quantity: z.string({ message: 'quantity is a decimal string, not a number' }).regex(QUANTITY_PATTERN, 'quantity matches ^\\d{1,20}(\\.\\d{1,12})?$'),
   metadata: MetadataSchema,
 });

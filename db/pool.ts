@@ -9,6 +9,11 @@ export function createPool(databaseUrl: string, options: { max?: number; applica
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10, application_name: options.applicationName ?? 'tally' });
   // An idle client that loses its server (a Postgres restart) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor may a checked-out one between queries (the pool listens only while a client is idle): the
+  // failure still reaches the caller through its next query, and the pool drops the broken client.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 

@@ -57,7 +57,7 @@ export async function summarizeEventSet(pool: pg.Pool, filter: EventSetFilter): 
   const where = eventSetWhere(filter, parameters);
   const { rows } = await pool.query<{ event_count: string; fingerprint: string }>(
     `SELECT count(*)::text AS event_count,
-            encode(sha256(convert_to(coalesce(string_agg(source || ':' || event_id || ':' || body_sha256, E'\\n'
+            encode(sha256(convert_to(coalesce(string_agg(source || ':' || event_id || ':' || encode(body_sha256, 'hex'), E'\\n'
               ORDER BY source COLLATE "C", event_id COLLATE "C"), ''), 'UTF8')), 'hex') AS fingerprint
        FROM usage_events WHERE ${where}`,
     parameters,

@@ -1,0 +1,123 @@
+import type pg from 'pg';
+
+/** One accepted event, ready for the usage tables. Timestamps are ISO 8601 strings, the quantity a decimal string. */
+export interface UsageEventRow {
+  readonly source: string;
+  readonly eventId: string;
+  readonly customerId: string;
+  /** The event's timestamp exactly as signed (RFC 3339 with an offset). */
+  readonly eventTime: string;
+  readonly receivedAt: string;
+  readonly unit: string;
+  readonly sku: string;
+  /** The quantity exactly as signed (a decimal string). */
+  readonly quantity: string;
+  readonly metadataJson: string;
+  readonly schemaVersion: number;
+  readonly signature: string;
+  readonly bodySha256Hex: string;
+  readonly streamSeq: number;
+}
+
+export interface StoredEventKey {
+  readonly source: string;
+  readonly eventId: string;
+  readonly late: boolean;
+}
+
+/**
+ * Inserts events whose key is new, in one statement: the key into the unpartitioned key table (the
+ * cross-partition uniqueness of (source, event_id)), the event into its month partition, marked late
+ * when its customer-period was already closed when it commits (see ADVISORY_LOCKS.INGEST_COMMIT:
+ * an event is then either in the period's snapshot or late, never neither), the running totals and the period
+ * outbox. A key is never claimed without its event: both are in this statement, so in the caller's
+ * transaction. `rows` must be sorted by (source, event_id) and carry each key once; totals and
+ * periods are upserted in key order too, so concurrent writers cannot deadlock on them.
+ *
+ * Returns the keys that were stored; the others already existed (duplicates or conflicts).
+ */
+export async function insertNewUsageEvents(client: pg.ClientBase, rows: readonly UsageEventRow[]): Promise<StoredEventKey[]> {
+  if (rows.length === 0) return [];
+  const result = await client.query<{ source: string; event_id: string; late: boolean }>({
+    name: 'insert-new-usage-events',
+    text: `
+WITH input AS (
+  SELECT t.*, t.signed_timestamp::timestamptz AS event_time, t.signed_quantity::numeric AS quantity
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+              $8::text[], $9::jsonb[], $10::smallint[], $11::text[], $12::text[], $13::bigint[])
+    WITH ORDINALITY AS t(source, event_id, customer_id, signed_timestamp, received_at, unit, sku, signed_quantity, metadata,
+                         schema_version, signature, body_sha256_hex, stream_seq, ord)
+),
+claimed AS (
+  INSERT INTO usage_event_keys (source, event_id, body_sha256, event_time, received_at, stream_seq)
+  SELECT source, event_id, decode(body_sha256_hex, 'hex'), event_time, received_at, stream_seq FROM input ORDER BY ord
+  ON CONFLICT (source, event_id) DO NOTHING
+  RETURNING source, event_id
+),
+stored AS (
+  INSERT INTO usage_events (source, event_id, customer_id, event_time, received_at, period, unit, sku, quantity,
+                            metadata, schema_version, signed_timestamp, signed_quantity, signature, body_sha256, late, stream_seq)
+  SELECT i.source, i.event_id, i.customer_id, i.event_time, i.received_at, p.period, i.unit, i.sku, i.quantity,
+         i.metadata, i.schema_version, i.signed_timestamp, i.signed_quantity, i.signature, decode(i.body_sha256_hex, 'hex'),
+         c.customer_id IS NOT NULL, i.stream_seq
+  FROM input i
+  JOIN claimed k ON k.source = i.source AND k.event_id = i.event_id
+  CROSS JOIN LATERAL (SELECT to_char(i.event_time AT TIME ZONE 'UTC', 'YYYY-MM') AS period) p
+  LEFT JOIN period_closures c ON c.customer_id = i.customer_id AND c.period = p.period
+  ORDER BY i.ord
+  RETURNING source, event_id, customer_id, period, sku, unit, quantity, event_time, received_at, late
+),
+totals AS (
+  INSERT INTO usage_running_totals AS t (customer_id, period, sku, unit, event_count, quantity_sum, updated_at)
+  SELECT customer_id, period, sku, unit, count(*), sum(quantity), now() FROM stored
+  GROUP BY customer_id, period, sku, unit ORDER BY customer_id, period, sku, unit
+  ON CONFLICT (customer_id, period, sku, unit) DO UPDATE
+    SET event_count = t.event_count + excluded.event_count,
+        quantity_sum = t.quantity_sum + excluded.quantity_sum,
+        updated_at = excluded.updated_at
+),
+periods AS (
+  INSERT INTO customer_periods (customer_id, period, first_event_at, first_received_at)
+  SELECT customer_id, period, min(event_time), min(received_at) FROM stored
+  GROUP BY customer_id, period ORDER BY customer_id, period
+  ON CONFLICT (customer_id, period) DO NOTHING
+)
+SELECT source, event_id, late FROM stored`,
+    values: [
+      rows.map((row) => row.source), rows.map((row) => row.eventId), rows.map((row) => row.customerId),
+      rows.map((row) => row.eventTime), rows.map((row) => row.receivedAt), rows.map((row) => row.unit),
+      rows.map((row) => row.sku), rows.map((row) => row.quantity), rows.map((row) => row.metadataJson),
+      rows.map((row) => row.schemaVersion), rows.map((row) => row.signature), rows.map((row) => row.bodySha256Hex),
+      rows.map((row) => row.streamSeq),
+    ],
+  });
+  return result.rows.map((row) => ({ source: row.source, eventId: row.event_id, late: row.late }));
+}
+
+export interface ExistingEventKey {
+  readonly source: string;
+  readonly eventId: string;
+  readonly bodySha256Hex: string;
+  readonly streamSeq: number;
+}
+
+/** The stored body hashes of these keys (committed by anyone, or by the caller's transaction). */
+export async function findEventKeys(client: pg.ClientBase, keys: ReadonlyArray<{ source: string; eventId: string }>): Promise<ExistingEventKey[]> {
+  if (keys.length === 0) return [];
+  const result = await client.query<{ source: string; event_id: string; body: string; stream_seq: string }>({
+    name: 'find-event-keys',
+    text: `SELECT k.source, k.event_id, encode(k.body_sha256, 'hex') AS body, k.stream_seq
+           FROM usage_event_keys k JOIN unnest($1::text[], $2::text[]) AS w(source, event_id)
+             ON k.source = w.source AND k.event_id = w.event_id`,
+    values: [keys.map((key) => key.source), keys.map((key) => key.eventId)],
+  });
+  return result.rows.map((row) => ({ source: row.source, eventId: row.event_id, bodySha256Hex: row.body, streamSeq: Number.parseInt(row.stream_seq, 10) }));
+}
+
+/** Creates the month partitions of usage_events that hold these instants (idempotent, concurrency-safe). */
+export async function ensureUsageEventPartitions(client: pg.ClientBase, instants: readonly string[]): Promise<string[]> {
+  if (instants.length === 0) return [];
+  const result = await client.query<{ name: string }>(
+    'SELECT ensure_usage_events_partition(t) AS name FROM unnest($1::timestamptz[]) AS t', [instants]);
+  return result.rows.map((row) => row.name);
+}

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { Logger } from 'pino';
+import type { ApiKeysFile } from '../contracts/ingest-api-keys.ts';
+import type { SourceKeys } from '../contracts/source-keys.ts';
+import { classifyMessage, type AcceptWindow } from './classify-message.ts';
+import type { EventPublisher, PublishOutcome } from './event-publisher.ts';
+import type { IngestMetrics } from './ingest-metrics.ts';
+import { addressUsageMessage } from './usage-stream.ts';
+
+export interface HttpIngestOptions {
+  readonly maxBodyBytes: number;
+  readonly maxEvents: number;
+  readonly subjectPrefix: string;
+}
+
+export interface HttpIngestDeps {
+  readonly publisher: EventPublisher;
+  readonly apiKeys: ApiKeysFile;
+  /** Used only to tell the caller at once which items the worker will reject; the worker decides. */
+  readonly sourceKeys: SourceKeys;
+  readonly acceptWindow: AcceptWindow;
+  readonly metrics: IngestMetrics;
+  readonly logger: Logger;
+}
+
+interface BoundKey {
+  readonly id: string;
+  readonly sources: ReadonlySet<string>;
+}
+
+interface BatchItem {
+  readonly raw: Buffer;
+  readonly parsed: unknown;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * `POST /v1/events`: a JSON array or NDJSON batch of events, authenticated by a per-source API key
+ * (`Authorization: Bearer <token>`). Every item is published to the usage stream with the same
+ * message id as the NATS path (`<source>:<event_id>`), raw, exactly as received: items that will be
+ * rejected are published too, so the worker stores them in rejected_events like any other
+ * rejection; the response names them at once. 202 means every item is durably in the stream.
+ */
+export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngestOptions): http.Server {
+  const keysBySha = new Map<string, BoundKey>();
+  for (const key of deps.apiKeys.keys) {
+    const sha = 'token' in key ? sha256Hex(key.token) : key.token_sha256;
+    keysBySha.set(sha, { id: key.id, sources: new Set(key.sources) });
+  }
+
+  return http.createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      deps.logger.error({ err: error }, 'http ingest request failed');
+      if (!response.headersSent) send(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
+    });
+  });
+
+  async function handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    try {
+      if (url.pathname === '/healthz') return send(response, 200, { ok: true });
+      if (url.pathname !== '/v1/events') throw new HttpError(404, 'not_found', `no such endpoint: ${url.pathname}`);
+      if (request.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST /v1/events');
+      const key = authenticate(request.headers.authorization);
+      const body = await readBody(request, options.maxBodyBytes);
+      const items = parseBatch(body, request.headers['content-type']);
+      if (items.length > options.maxEvents) throw new HttpError(413, 'too_many_events', `a batch holds at most ${options.maxEvents} events; this one has ${items.length}`);
+      const addressed = items.map((item) => addressUsageMessage(item.raw, item.parsed, options.subjectPrefix));
+      addressed.forEach((message, index) => {
+        if (message.source !== undefined && !key.sources.has(message.source)) {
+          throw new HttpError(403, 'source_not_allowed', `item ${index}: API key ${key.id} may not send events of source ${JSON.stringify(message.source)}; nothing in this batch was accepted`);
+        }
+      });
+      const outcomes: PublishOutcome[] = await Promise.all(addressed.map((message) => deps.publisher.publish(message)));
+      const nowNanos = BigInt(Date.now()) * 1_000_000n;
+      const itemReports = addressed.map((message, index) => {
+        const outcome = outcomes[index] as PublishOutcome;
+        const preview = classifyMessage({ streamSeq: 0, receivedAtNanos: nowNanos, data: message.data }, deps.sourceKeys, deps.acceptWindow);
+        return {
+          index, message_id: message.messageId, status: outcome.status,
+          ...(outcome.status === 'failed' ? { error: outcome.error.message } : {}),
+          ...(preview.kind === 'rejected' ? { expected_rejection: { reason: preview.reason, detail: preview.detail } } : {}),
+        };
+      });
+      const failed = outcomes.filter((outcome) => outcome.status === 'failed').length;
+      const summary = {
+        received: items.length,
+        published: outcomes.filter((outcome) => outcome.status === 'published').length,
+        duplicates: outcomes.filter((outcome) => outcome.status === 'duplicate').length,
+        failed,
+        expected_rejections: itemReports.filter((item) => 'expected_rejection' in item).length,
+        items: itemReports,
+      };
+      if (failed > 0) {
+        // Retrying the whole batch is safe: message ids and Postgres keys make every repeat count once.
+        return send(response, 503, { error: { code: 'stream_unavailable', message: `${failed} of ${items.length} events could not be published; retry the batch` }, ...summary });
+      }
+      return send(response, 202, summary);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      if (error.status === 413) response.setHeader('Connection', 'close');
+      return send(response, error.status, { error: { code: error.code, message: error.message } });
+    }
+  }
+
+  function authenticate(header: string | undefined): BoundKey {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!match) throw new HttpError(401, 'missing_api_key', 'send an API key: Authorization: Bearer <token>');
+    const key = keysBySha.get(sha256Hex(match[1] as string));
+    if (key === undefined) throw new HttpError(401, 'invalid_api_key', 'the API key is not valid');
+    return key;
+  }
+
+  function send(response: http.ServerResponse, status: number, body: unknown): void {
+    deps.metrics.httpRequests.inc({ status: String(status) });
+    const text = JSON.stringify(body);
+    response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    response.end(text);
+  }
+}
+
+async function readBody(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number.parseInt(request.headers['content-length'] ?? '', 10);
+  if (Number.isInteger(declared) && declared > maxBytes) {
+    request.resume();
+    throw new HttpError(413, 'batch_too_large', `the body is ${declared} bytes; a batch is at most ${maxBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) {
+      request.resume();
+      throw new HttpError(413, 'batch_too_large', `the body exceeds ${maxBytes} bytes, the largest batch accepted`);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A JSON array (Content-Type application/json, or a body starting with `[`) or NDJSON (one event per
+ * line). An NDJSON line keeps its exact bytes; an array element is re-serialised (the signature is
+ * over canonical JSON, so its validity does not change).
+ */
+function parseBatch(body: Buffer, contentType: string | undefined): BatchItem[] {
+  const text = body.toString('utf8');
+  const firstChar = text.trimStart()[0];
+  const declaredJson = /^application\/json\b/i.test(contentType ?? '');
+  if (firstChar === undefined) throw new HttpError(400, 'empty_batch', 'the body holds no events');
+  if (declaredJson || firstChar === '[') {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new HttpError(400, 'not_a_batch', `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (!Array.isArray(value)) throw new HttpError(400, 'not_a_batch', 'a JSON body must be an array of events (or send NDJSON, one event per line)');
+    if (value.length === 0) throw new HttpError(400, 'empty_batch', 'the array holds no events');
+    return value.map((element: unknown) => ({ raw: Buffer.from(JSON.stringify(element), 'utf8'), parsed: element }));
+  }
+  const items: BatchItem[] = [];
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(0x0a, start);
+    if (end === -1) end = body.length;
+    let line = body.subarray(start, end);
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    if (line.toString('utf8').trim().length > 0) items.push({ raw: Buffer.from(line), parsed: undefined });
+    start = end + 1;
+  }
+  if (items.length === 0) throw new HttpError(400, 'empty_batch', 'the body holds no events');
+  return items;
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

@@ -1,0 +1,171 @@
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { RejectionReason } from '../contracts/rejection-reason.ts';
+import type { SourceKeys } from '../contracts/source-keys.ts';
+import { TransientDatabaseError, type BatchResult, type BatchWriter } from './batch-writer.ts';
+import { classifyMessage, type AcceptWindow, type IncomingMessage } from './classify-message.ts';
+import type { IngestMetrics } from './ingest-metrics.ts';
+
+export interface IngestConsumerOptions {
+  readonly streamName: string;
+  readonly durableName: string;
+  /** A batch is written when it has this many messages… */
+  readonly batchSize: number;
+  /** …or when its first message has waited this long. */
+  readonly batchMaxWaitMs: number;
+  /** Batches written concurrently (each in its own transaction). */
+  readonly writers: number;
+  /** Redelivery delay asked for when the database fails. */
+  readonly nakDelayMs: number;
+  readonly acceptWindow: AcceptWindow;
+}
+
+export interface IngestTotals {
+  messages: number;
+  accepted: number;
+  late: number;
+  duplicates: number;
+  rejected: Partial<Record<RejectionReason, number>>;
+  batches: number;
+  databaseErrors: number;
+}
+
+/**
+ * The ingest loop: one durable pull consumer, explicit acks. Messages are gathered into batches by
+ * count or time; each batch is classified, written in one transaction, and its messages acked only
+ * after COMMIT. A database failure naks the batch with a delay (and pauses that writer); a bad
+ * message is stored as rejected and acked with the rest, never naked.
+ *
+ * Memory is bounded: the reader stops taking messages while `writers` batches wait, and the server
+ * delivers at most the consumer's max_ack_pending unacked messages.
+ */
+export class IngestConsumer {
+  private stopping = false;
+  private readerDone: Promise<void> = Promise.resolve();
+  private stopReading: (() => void) | undefined;
+  private current: JsMsg[] = [];
+  private currentTimer: NodeJS.Timeout | undefined;
+  private readonly ready: JsMsg[][] = [];
+  private readonly readyWaiters: Array<() => void> = [];
+  private readonly spaceWaiters: Array<() => void> = [];
+  private writerLoops: Array<Promise<void>> = [];
+  readonly totals: IngestTotals = { messages: 0, accepted: 0, late: 0, duplicates: 0, rejected: {}, batches: 0, databaseErrors: 0 };
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly writer: BatchWriter,
+    private readonly keys: SourceKeys,
+    private readonly metrics: IngestMetrics,
+    private readonly logger: Logger,
+    private readonly options: IngestConsumerOptions,
+  ) {}
+
+  /** Starts reading and writing; returns at once. */
+  start(): void {
+    this.readerDone = this.readLoop();
+    this.writerLoops = Array.from({ length: this.options.writers }, (_, index) => this.writeLoop(index));
+  }
+
+  /** Stops fetching, writes and acks what was fetched, and resolves when every writer is idle. */
+  async stop(): Promise<void> {
+    if (this.stopping) return Promise.all(this.writerLoops).then(() => undefined);
+    this.stopping = true;
+    this.stopReading?.();
+    await this.readerDone;
+    this.flushCurrent();
+    this.wakeAll();
+    await Promise.all(this.writerLoops);
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const consumer = await this.js.consumers.get(this.options.streamName, this.options.durableName);
+        const messages = await consumer.consume({ max_messages: Math.max(this.options.batchSize * 2, 100) });
+        this.stopReading = () => messages.stop();
+        if (this.stopping) messages.stop();
+        for await (const message of messages) {
+          this.current.push(message);
+          if (this.current.length === 1) this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
+          if (this.current.length >= this.options.batchSize) this.flushCurrent();
+          // Backpressure: while every writer has a batch waiting, take no more messages.
+          while (this.ready.length >= this.options.writers && !this.stopping) {
+            await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+          }
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.warn({ err: error }, 'consumer interrupted; resuming in 1 s');
+        await sleep(1000);
+      }
+    }
+  }
+
+  private flushCurrent(): void {
+    clearTimeout(this.currentTimer);
+    this.currentTimer = undefined;
+    if (this.current.length === 0) return;
+    this.ready.push(this.current);
+    this.current = [];
+    this.readyWaiters.shift()?.();
+  }
+
+  private wakeAll(): void {
+    for (const resolve of this.readyWaiters.splice(0)) resolve();
+    for (const resolve of this.spaceWaiters.splice(0)) resolve();
+  }
+
+  private async writeLoop(index: number): Promise<void> {
+    for (;;) {
+      const batch = this.ready.shift();
+      if (batch === undefined) {
+        if (this.stopping) return;
+        await new Promise<void>((resolve) => this.readyWaiters.push(resolve));
+        continue;
+      }
+      this.spaceWaiters.shift()?.();
+      await this.processBatch(batch, index);
+    }
+  }
+
+  private async processBatch(batch: readonly JsMsg[], writerIndex: number): Promise<void> {
+    const startedMs = performance.now();
+    const classified = batch.map((message) => classifyMessage(toIncoming(message), this.keys, this.options.acceptWindow));
+    let result: BatchResult;
+    try {
+      result = await this.writer.write(classified);
+    } catch (error) {
+      const sqlState = error instanceof TransientDatabaseError ? error.sqlState : undefined;
+      this.totals.databaseErrors++;
+      this.metrics.databaseErrors.inc({ sqlstate: sqlState ?? 'none' });
+      this.logger.warn({ err: error, writer: writerIndex, messages: batch.length, nakDelayMs: this.options.nakDelayMs }, 'batch not stored; naked for redelivery');
+      for (const message of batch) message.nak(this.options.nakDelayMs);
+      await sleep(this.options.nakDelayMs);
+      return;
+    }
+    const committedAtMs = Date.now();
+    for (const message of batch) message.ack();
+    this.metrics.recordBatch(result, classified.map((message) => message.receivedAtMs), (performance.now() - startedMs) / 1000, committedAtMs);
+    this.addTotals(result);
+    this.logger.debug({ writer: writerIndex, ...result }, 'batch committed');
+  }
+
+  private addTotals(result: BatchResult): void {
+    this.totals.messages += result.messages;
+    this.totals.accepted += result.accepted;
+    this.totals.late += result.late;
+    this.totals.duplicates += result.duplicates;
+    this.totals.batches++;
+    for (const [reason, count] of Object.entries(result.rejected) as Array<[RejectionReason, number]>) {
+      this.totals.rejected[reason] = (this.totals.rejected[reason] ?? 0) + count;
+    }
+  }
+}
+
+function toIncoming(message: JsMsg): IncomingMessage {
+  return { streamSeq: message.seq, receivedAtNanos: message.timestampNanos, data: message.data };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repositoryRoot } from '../../config/services.ts';
+import { signEvent } from '../../contracts/event-signature.ts';
+import { addressUsageMessage } from '../../ingest/usage-stream.ts';
+import { startService, stopService, type ServiceName, type StackLayout } from '../../stack/index.ts';
+import { buildUnsignedEvent } from '../builders/usage-event.ts';
+import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
+import { testPool, testStack } from '../harness/services.ts';
+
+const pool = testPool();
+const testbeds: IngestTestbed[] = [];
+afterAll(async () => {
+  for (const testbed of testbeds) await testbed.close();
+  await pool.end();
+});
+
+const log = (line: string): void => {
+  if (process.env.TALLY_TEST_VERBOSE) process.stderr.write(`[crash-test] ${line}\n`);
+};
+
+async function publishEvents(testbed: IngestTestbed, from: number, to: number): Promise<void> {
+  const source = testbed.sources[0] as string;
+  const secret = testbed.keys[source] as string;
+  const nowMs = Date.now();
+  for (let index = from; index < to; index++) {
+    const event = signEvent(buildUnsignedEvent({
+      source, event_id: `e-${index}`, customer_id: `${testbed.name}-c${index % 97}`,
+      timestamp: new Date(nowMs - (index % 3600) * 1000).toISOString(), quantity: `${index % 1000}.5`,
+    }), secret);
+    await testbed.publisher.enqueue(addressUsageMessage(Buffer.from(JSON.stringify(event)), event, testbed.config.subjectPrefix));
+  }
+  const summary = await testbed.publisher.flush();
+  if (summary.failed > 0) throw new Error(`${summary.failed} publishes failed`);
+}
+
+async function storedCount(testbed: IngestTestbed): Promise<number> {
+  const result = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [testbed.sources[0]]);
+  return result.rows[0]?.n ?? 0;
+}
+
+/** Checks that every event 0..count-1 is stored exactly once, and the running totals and keys agree. */
+async function expectExactlyOnce(testbed: IngestTestbed, count: number): Promise<void> {
+  const source = testbed.sources[0] as string;
+  const events = await pool.query<{ total: number; distinct_ids: number; quantity: string }>(
+    'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct_ids, sum(quantity)::text AS quantity FROM usage_events WHERE source = $1', [source]);
+  expect(events.rows[0]).toMatchObject({ total: count, distinct_ids: count });
+  const keys = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_event_keys WHERE source = $1', [source]);
+  expect(keys.rows[0]?.n).toBe(count);
+  const totals = await pool.query<{ events: string; quantity: string }>(
+    'SELECT sum(event_count)::text AS events, sum(quantity_sum)::text AS quantity FROM usage_running_totals WHERE customer_id LIKE $1', [`${testbed.name}-c%`]);
+  expect(totals.rows[0]).toEqual({ events: String(count), quantity: events.rows[0]?.quantity });
+  const rejected = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rejected_events WHERE source = $1', [source]);
+  expect(rejected.rows[0]?.n).toBe(0);
+}
+
+async function streamDrained(testbed: IngestTestbed): Promise<boolean> {
+  const info = await testbed.jsm.consumers.info(testbed.config.streamName, testbed.config.consumerName).catch(() => undefined);
+  return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
+}
+
+/**
+ * Starts a killed service again. A killed server can linger a moment as a zombie that its lock
+ * file check still sees (Postgres: "lock file postmaster.pid already exists"), so retry for a while.
+ */
+async function restartService(layout: StackLayout, service: ServiceName): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await startService(layout, service, log);
+      return;
+    } catch (error) {
+      if (attempt >= 30) throw error;
+      log(`${service}: restart attempt ${attempt} failed; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+function spawnWorker(testbed: IngestTestbed, label: string): ChildProcess {
+  const output = openSync(path.join(testbed.directory, `worker-${label}.log`), 'a');
+  return spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest'], {
+    env: { ...process.env, ...testbed.childEnv }, stdio: ['ignore', output, output],
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+describe('crash recovery', () => {
+  it('stores every event exactly once when the worker is killed -9 in the middle of 200,000 and restarted', async () => {
+    const total = 200_000;
+    // A short ack wait: what the killed worker had taken but not acked comes back quickly.
+    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 3000, batchSize: 1000 } });
+    testbeds.push(testbed);
+    const first = spawnWorker(testbed, 'first');
+    const publishing = publishEvents(testbed, 0, total);
+    await waitUntil(async () => (await storedCount(testbed)) >= 40_000, 240_000, 'the first worker to store 40,000 events');
+    first.kill('SIGKILL');
+    await exited(first);
+    const atKill = await storedCount(testbed);
+    log(`killed the worker with ${atKill} events stored`);
+    expect(atKill).toBeLessThan(total);
+
+    const second = spawnWorker(testbed, 'second');
+    try {
+      await publishing;
+      await waitUntil(async () => (await storedCount(testbed)) >= total && (await streamDrained(testbed)), 300_000, 'all events stored after the restart');
+    } finally {
+      second.kill('SIGTERM');
+      await exited(second);
+    }
+    expect(second.exitCode).toBe(0);
+    await expectExactlyOnce(testbed, total);
+  }, 600_000);
+
+  it('stores every event exactly once across a NATS server crash and restart', async () => {
+    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 3000 } });
+    testbeds.push(testbed);
+    const worker = await startTestWorker(testbed);
+    const { layout } = testStack();
+    try {
+      await publishEvents(testbed, 0, 10_000);
+      await waitUntil(async () => (await storedCount(testbed)) >= 2000, 120_000, 'some events stored');
+      await stopService(layout, 'nats', log, 'kill');
+      await restartService(layout, 'nats');
+      await publishEvents(testbed, 10_000, 20_000);
+      await waitUntil(async () => (await storedCount(testbed)) >= 20_000 && (await streamDrained(testbed)), 180_000, 'all events stored after the NATS restart');
+    } finally {
+      await restartService(layout, 'nats');
+      await worker.stop();
+    }
+    await expectExactlyOnce(testbed, 20_000);
+  }, 300_000);
+
+  it('stores every event exactly once across a Postgres crash and restart', async () => {
+    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 5000, nakDelayMs: 300 } });
+    testbeds.push(testbed);
+    const worker = await startTestWorker(testbed);
+    const { layout } = testStack();
+    try {
+      const publishing = publishEvents(testbed, 0, 20_000);
+      await waitUntil(async () => (await storedCount(testbed)) >= 2000, 120_000, 'some events stored');
+      await stopService(layout, 'postgres', log, 'kill');
+      await restartService(layout, 'postgres');
+      await publishing;
+      await waitUntil(async () => (await storedCount(testbed).catch(() => 0)) >= 20_000 && (await streamDrained(testbed)), 180_000, 'all events stored after the Postgres restart');
+      expect(worker.consumer.totals.databaseErrors).toBeGreaterThan(0);
+    } finally {
+      await restartService(layout, 'postgres');
+      await worker.stop();
+    }
+    await expectExactlyOnce(testbed, 20_000);
+  }, 300_000);
+});

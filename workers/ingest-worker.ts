@@ -1,0 +1,122 @@
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
+import type { IngestWorkerConfig } from '../config/ingest-worker.ts';
+import { migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
+import { BatchWriter } from '../ingest/batch-writer.ts';
+import { EventPublisher } from '../ingest/event-publisher.ts';
+import { createHttpIngestServer } from '../ingest/http-ingest-server.ts';
+import { IngestConsumer } from '../ingest/ingest-consumer.ts';
+import { createMetricsServer, IngestMetrics } from '../ingest/ingest-metrics.ts';
+import { loadApiKeys, loadSourceKeys } from '../ingest/key-files.ts';
+import { assertNatsServerVersion, ensureUsageConsumer, ensureUsageStream } from '../ingest/usage-stream.ts';
+
+export interface IngestWorkerEndpoints {
+  readonly natsUrl: string;
+  readonly databaseUrl: string;
+}
+
+export interface IngestWorker {
+  readonly consumer: IngestConsumer;
+  readonly metrics: IngestMetrics;
+  /** `http://host:port` of the HTTP ingest endpoint, when it runs. */
+  readonly httpUrl: string | undefined;
+  readonly metricsUrl: string | undefined;
+  /** Stops taking work, writes and acks what was taken, closes every connection. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The ingest worker's composition root: key files, NATS (stream and consumer made idempotently),
+ * Postgres (migrated), the consumer loop, and optionally the HTTP ingest endpoint and /metrics.
+ */
+export async function startIngestWorker(config: IngestWorkerConfig, endpoints: IngestWorkerEndpoints, logger: Logger = pino({ level: config.logLevel })): Promise<IngestWorker> {
+  const sourceKeys = await loadSourceKeys(config.sourceKeysFile);
+  const apiKeys = config.httpPort !== undefined && config.apiKeysFile !== undefined ? await loadApiKeys(config.apiKeysFile) : undefined;
+
+  const pool = createPool(endpoints.databaseUrl, { max: config.writers + 2, applicationName: 'tally-ingest' });
+  let nc: NatsConnection | undefined;
+  const servers: http.Server[] = [];
+  try {
+    await migrate(pool);
+    nc = await connect({ servers: endpoints.natsUrl, name: 'tally-ingest', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    assertNatsServerVersion(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureUsageStream(jsm, { streamName: config.streamName, subjectPrefix: config.subjectPrefix, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
+    await ensureUsageConsumer(jsm, config.streamName, { durableName: config.consumerName, ackWaitMs: config.ackWaitMs, maxAckPending: config.maxAckPending });
+    const js = jetstream(nc);
+    const metrics = new IngestMetrics();
+    const acceptWindow = { pastMs: config.acceptPastMs, futureMs: config.acceptFutureMs };
+    const consumer = new IngestConsumer(js, new BatchWriter(pool), sourceKeys, metrics, logger, {
+      streamName: config.streamName, durableName: config.consumerName, batchSize: config.batchSize,
+      batchMaxWaitMs: config.batchMaxWaitMs, writers: config.writers, nakDelayMs: config.nakDelayMs, acceptWindow,
+    });
+    consumer.start();
+
+    const lagTimer = setInterval(() => {
+      jsm.consumers.info(config.streamName, config.consumerName).then((info) => {
+        metrics.consumerPending.set(info.num_pending);
+        metrics.consumerAckPending.set(info.num_ack_pending);
+      }, () => undefined);
+    }, 5000);
+    lagTimer.unref();
+
+    let httpUrl: string | undefined;
+    const publisher = new EventPublisher(js);
+    if (config.httpPort !== undefined && apiKeys !== undefined) {
+      const server = createHttpIngestServer({ publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
+        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix });
+      httpUrl = await listen(server, config.httpPort, config.httpHost);
+      servers.push(server);
+      logger.info({ url: httpUrl }, 'HTTP ingest endpoint listening');
+    }
+    let metricsUrl: string | undefined;
+    if (config.metricsPort !== undefined) {
+      const server = createMetricsServer(metrics.registry);
+      metricsUrl = `${await listen(server, config.metricsPort, config.httpHost)}/metrics`;
+      servers.push(server);
+    }
+    logger.info({ stream: config.streamName, consumer: config.consumerName, batchSize: config.batchSize, writers: config.writers, natsServer: nc.info?.version }, 'ingest worker running');
+
+    const connection = nc;
+    let stopped: Promise<void> | undefined;
+    return {
+      consumer, metrics, httpUrl, metricsUrl,
+      stop: () => {
+        stopped ??= (async () => {
+          logger.info('ingest worker draining');
+          await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          })));
+          await publisher.flush();
+          await consumer.stop();
+          clearInterval(lagTimer);
+          await connection.drain().catch(() => undefined);
+          await pool.end();
+          logger.info({ ...consumer.totals }, 'ingest worker stopped');
+        })();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    for (const server of servers) server.close();
+    await nc?.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      resolve(`http://${host}:${address.port}`);
+    });
+  });
+}
