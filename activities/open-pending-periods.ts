@@ -1,7 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import {
-  BILLING_TASK_QUEUE,
   CALCULATION_VERSION,
   customerPeriodWorkflowId,
   type CustomerPeriodInput,
@@ -16,7 +15,12 @@ import {
 export async function openPendingPeriods(
   pool: pg.Pool,
   client: Client,
-  options: { limit?: number; graceMs?: number; reviewTimeoutMs?: number } = {},
+  options: {
+    readonly taskQueue: string;
+    readonly limit?: number;
+    /** Waits for the workflows it starts, overriding the contracts' (the demo and tests use seconds). */
+    readonly overrides?: Pick<CustomerPeriodInput, 'graceMs' | 'reviewTimeoutMs' | 'stepTimeoutMs'>;
+  },
 ): Promise<number> {
   const { rows } = await pool.query<{ customer_id: string; period: string }>(
     `SELECT customer_id, period FROM customer_periods WHERE workflow_started_at IS NULL ORDER BY period, customer_id LIMIT $1`,
@@ -24,13 +28,11 @@ export async function openPendingPeriods(
   );
   for (const row of rows) {
     const input: CustomerPeriodInput = {
-      customerId: row.customer_id, period: row.period, mode: 'live', calculationVersion: CALCULATION_VERSION,
-      ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
-      ...(options.reviewTimeoutMs === undefined ? {} : { reviewTimeoutMs: options.reviewTimeoutMs }),
+      customerId: row.customer_id, period: row.period, mode: 'live', calculationVersion: CALCULATION_VERSION, ...options.overrides,
     };
     try {
       await client.workflow.start('customerPeriodWorkflow', {
-        taskQueue: BILLING_TASK_QUEUE,
+        taskQueue: options.taskQueue,
         workflowId: customerPeriodWorkflowId(input),
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { billingPeriod } from '../domain/period.ts';
+import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
-  BILLING_TASK_QUEUE,
   CALCULATION_VERSION,
   closeNowSignal,
   customerPeriodWorkflowId,
@@ -23,7 +23,7 @@ export function registerPeriodCommands(program: Command): void {
       try {
         const input: CustomerPeriodInput = { customerId, period: periodName, mode: 'live', calculationVersion: CALCULATION_VERSION };
         const handle = await temporal.client.workflow.signalWithStart('customerPeriodWorkflow', {
-          taskQueue: BILLING_TASK_QUEUE, workflowId: customerPeriodWorkflowId(input), args: [input],
+          taskQueue: parseBillingWorkerEnv().TALLY_TASK_QUEUE, workflowId: customerPeriodWorkflowId(input), args: [input],
           signal: closeNowSignal, signalArgs: [], workflowIdConflictPolicy: 'USE_EXISTING',
         });
         process.stdout.write(`close requested: ${handle.workflowId}\n`);

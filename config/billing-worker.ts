@@ -18,6 +18,12 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default('20').transform((text) => Number.parseInt(text, 10)),
   /** How often the period opener looks for customer-periods without a workflow. */
   TALLY_PERIOD_OPENER_INTERVAL: durationMsFromEnv.default(2000),
+  /** The Temporal task queue of the billing workflows (one per deployment; tests use their own). */
+  TALLY_TASK_QUEUE: z.string().regex(/^[\w.-]{1,200}$/, 'letters, digits, . _ -').default('billing'),
+  /** A grace or step timeout for workflows this worker opens, overriding the contracts' (demo, tests). */
+  TALLY_OPENER_GRACE: durationMsFromEnv.optional(),
+  TALLY_OPENER_REVIEW_TIMEOUT: durationMsFromEnv.optional(),
+  TALLY_OPENER_STEP_TIMEOUT: durationMsFromEnv.optional(),
   TALLY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 }).extend(StripeEnvSchema.shape);
 export type BillingWorkerEnv = z.infer<typeof BillingWorkerEnvSchema>;

@@ -11,16 +11,12 @@ import { createPool } from '../db/pool.ts';
 import { listUndeliveredNotifications } from '../db/queries/notifications.ts';
 import { createBillingProviders } from '../providers/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
-import { BILLING_TASK_QUEUE } from '../workflows/definitions.ts';
 
 export interface BillingWorkerOptions {
   readonly env: BillingWorkerEnv;
   readonly endpoints: ServiceEndpoints;
   /** Set when contracts sync to Stripe (parseStripeEnv). */
   readonly stripe?: StripeConnection;
-  /** Waits handed to the workflows the opener starts (the demo and tests use seconds). */
-  readonly graceMs?: number;
-  readonly reviewTimeoutMs?: number;
   /** Stop when this signal aborts (SIGTERM/SIGINT in `tally worker`). */
   readonly signal: AbortSignal;
 }
@@ -49,7 +45,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   const worker = await Worker.create({
     connection: workerConnection,
     namespace: endpoints.temporalNamespace,
-    taskQueue: BILLING_TASK_QUEUE,
+    taskQueue: env.TALLY_TASK_QUEUE,
     workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
     activities,
     maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
@@ -59,8 +55,12 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   const loops = [
     repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
       const opened = await openPendingPeriods(pool, client, {
-        ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
-        ...(options.reviewTimeoutMs === undefined ? {} : { reviewTimeoutMs: options.reviewTimeoutMs }),
+        taskQueue: env.TALLY_TASK_QUEUE,
+        overrides: {
+          ...(env.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: env.TALLY_OPENER_GRACE }),
+          ...(env.TALLY_OPENER_REVIEW_TIMEOUT === undefined ? {} : { reviewTimeoutMs: env.TALLY_OPENER_REVIEW_TIMEOUT }),
+          ...(env.TALLY_OPENER_STEP_TIMEOUT === undefined ? {} : { stepTimeoutMs: env.TALLY_OPENER_STEP_TIMEOUT }),
+        },
       });
       if (opened > 0) logger.info({ opened }, 'started period workflows');
     }),
@@ -75,7 +75,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     stopLoops.abort();
     worker.shutdown();
   }, { once: true });
-  logger.info({ taskQueue: BILLING_TASK_QUEUE, temporal: endpoints.temporalAddress }, 'billing worker running');
+  logger.info({ taskQueue: env.TALLY_TASK_QUEUE, temporal: endpoints.temporalAddress }, 'billing worker running');
   try {
     await worker.run();
   } finally {

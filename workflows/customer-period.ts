@@ -20,21 +20,29 @@ import {
   type ReviewDecision,
 } from './definitions.ts';
 
-/** Named activity-option profiles: how long each kind of step may take and how it retries. */
-const database = proxyActivities<BillingActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-const heavy = proxyActivities<BillingActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-/** The provider is a remote API: bounded attempts with backoff, then an exception for a person. */
-const provider = proxyActivities<BillingActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 12 },
-});
+/**
+ * Named activity-option profiles: how long one attempt of each kind of step may take before it is
+ * retried (on another worker, if this one died) and how it backs off. `stepTimeoutMs` scales them
+ * (tests use seconds; a crashed worker's attempt is retried after that long).
+ */
+function activityProfiles(stepTimeoutMs = 120_000) {
+  return {
+    database: proxyActivities<BillingActivities>({
+      startToCloseTimeout: stepTimeoutMs,
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+    }),
+    heavy: proxyActivities<BillingActivities>({
+      startToCloseTimeout: stepTimeoutMs * 5,
+      heartbeatTimeout: stepTimeoutMs,
+      retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+    }),
+    /** The provider is a remote API: bounded attempts with backoff, then an exception for a person. */
+    provider: proxyActivities<BillingActivities>({
+      startToCloseTimeout: stepTimeoutMs,
+      retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 12 },
+    }),
+  };
+}
 
 export interface CustomerPeriodResult {
   readonly stage: Extract<PeriodStage, 'completed' | 'held'>;
@@ -52,6 +60,7 @@ export interface CustomerPeriodResult {
  * Shadow runs stop after step 2 and record the draft for comparison.
  */
 export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promise<CustomerPeriodResult> {
+  const { database, heavy, provider } = activityProfiles(input.stepTimeoutMs);
   // Handlers first: an update that arrives before its handler exists is rejected.
   let stage: PeriodStage = 'open';
   let closeRequested = false;

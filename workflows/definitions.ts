@@ -4,7 +4,6 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-export const BILLING_TASK_QUEUE = 'billing';
 
 /** What the calculation does today. Bump it when rating changes meaning: recalculations under a new version adjust. */
 export const CALCULATION_VERSION = 'calc-2026.11.1';
@@ -24,6 +23,8 @@ export interface CustomerPeriodInput {
    */
   readonly graceMs?: number;
   readonly reviewTimeoutMs?: number;
+  /** How long one attempt of a database step may take (default 2 minutes); tests use seconds. */
+  readonly stepTimeoutMs?: number;
 }
 
 /**

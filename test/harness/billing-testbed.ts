@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import { createBillingActivities, fileTermsLoader } from '../../activities/index.ts';
+import { repositoryRoot } from '../../config/services.ts';
+import type { Contract } from '../../contracts/contract.ts';
+import { canonicalEventBytes } from '../../contracts/event-signature.ts';
+import type { UsageEvent } from '../../contracts/usage-event.ts';
+import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
+import { createPool, withTransaction } from '../../db/pool.ts';
+import { ensureUsageEventPartitions, insertNewUsageEvents } from '../../db/queries/usage-events.ts';
+import { createBillingProviders, type BillingProvidersOptions } from '../../providers/index.ts';
+import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
+import { contractToYaml } from '../builders/usage-events.ts';
+import type { customerPeriodWorkflow } from '../../workflows/customer-period.ts';
+import { CALCULATION_VERSION, closeNowSignal, customerPeriodWorkflowId, type CustomerPeriodInput } from '../../workflows/definitions.ts';
+import { createTestDatabase } from './test-database.ts';
+import { testStack } from './services.ts';
+
+const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/**
+ * Everything a billing workflow test needs on the real stack: its own database and task queue,
+ * a contracts folder, events stored through ingest's write path, a webhook that records what it
+ * is sent, and the billing worker in-process or as a real `tally worker` child process.
+ */
+export class BillingTestbed {
+  private readonly children = new Set<ChildProcess>();
+
+  private constructor(
+    readonly name: string,
+    readonly databaseUrl: string,
+    readonly pool: pg.Pool,
+    readonly client: Client,
+    private readonly connection: Connection,
+    readonly taskQueue: string,
+    readonly contractsDir: string,
+    private readonly webhook: http.Server,
+    readonly webhookUrl: string,
+    /** What the webhook received: escalations, usage alerts. */
+    readonly notifications: { key: string; body: Record<string, unknown> }[],
+  ) {}
+
+  static async create(name: string): Promise<BillingTestbed> {
+    const databaseUrl = await createTestDatabase(name);
+    const pool = createPool(databaseUrl, { max: 8, applicationName: `test-${name}` });
+    const connection = await Connection.connect({ address: testStack().endpoints.temporalAddress });
+    const client = new Client({ connection, namespace: testStack().endpoints.temporalNamespace });
+    const contractsDir = await mkdtemp(path.join(os.tmpdir(), `tally-${name}-contracts-`));
+    const received: { key: string; body: Record<string, unknown> }[] = [];
+    const webhook = http.createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ key: String(request.headers['idempotency-key']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    const address = webhook.address() as { port: number };
+    return new BillingTestbed(name, databaseUrl, pool, client, connection, `billing-test-${name}-${process.pid}`, contractsDir, webhook,
+      `http://127.0.0.1:${address.port}/hooks`, received);
+  }
+
+  /** Writes `<customer_id>.yaml` into the contracts folder the workers read. */
+  async writeContract(contract: Contract): Promise<void> {
+    await writeFile(path.join(this.contractsDir, `${contract.customer_id}.yaml`), contractToYaml(contract));
+  }
+
+  /** Stores events as the ingest worker does (same statement, same commit lock), received at `receivedAt`. */
+  async storeEvents(events: readonly UsageEvent[], receivedAt: string = new Date().toISOString()): Promise<{ stored: number; late: number }> {
+    // Like the batch writer: each key once per statement, in key order.
+    const unique = new Map(events.map((event) => [`${event.source}\u0000${event.event_id}`, event]));
+    const sorted = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, event]) => event);
+    return withTransaction(this.pool, async (client) => {
+      await ensureUsageEventPartitions(client, sorted.map((event) => event.timestamp));
+      await client.query('SELECT pg_advisory_xact_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT]);
+      const stored = await insertNewUsageEvents(client, sorted.map((event, index) => ({
+        source: event.source, eventId: event.event_id, customerId: event.customer_id, eventTime: event.timestamp, receivedAt,
+        unit: event.unit, sku: event.metadata.sku as string, quantity: event.quantity, metadataJson: JSON.stringify(event.metadata),
+        schemaVersion: event.schema_version, signature: event.signature,
+        bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'), streamSeq: index + 1,
+      })));
+      return { stored: stored.length, late: stored.filter((row) => row.late).length };
+    });
+  }
+
+  periodInput(customerId: string, period: string, overrides: Partial<CustomerPeriodInput> = {}): CustomerPeriodInput {
+    return { customerId, period, mode: 'live', calculationVersion: CALCULATION_VERSION, graceMs: 0, reviewTimeoutMs: 60_000, stepTimeoutMs: 5_000, ...overrides };
+  }
+
+  /** Starts the workflow and, like `tally period close`, asks it to close now (periods still running close at once). */
+  async startPeriod(input: CustomerPeriodInput, options: { closeNow?: boolean } = { closeNow: true }): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
+    const start = { taskQueue: this.taskQueue, workflowId: `${this.name}:${customerPeriodWorkflowId(input)}`, args: [input] as [CustomerPeriodInput], workflowIdConflictPolicy: 'USE_EXISTING' as const };
+    if (options.closeNow === false) return this.client.workflow.start<typeof customerPeriodWorkflow>('customerPeriodWorkflow', start);
+    return this.client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>('customerPeriodWorkflow', { ...start, signal: closeNowSignal, signalArgs: [] });
+  }
+
+  /** Runs `work` while an in-process billing worker (this testbed's queue and database) polls. */
+  async withWorker<T>(work: () => Promise<T>, providers: Omit<BillingProvidersOptions, 'pool'> = {}): Promise<T> {
+    const connection = await NativeConnection.connect({ address: testStack().endpoints.temporalAddress });
+    try {
+      const worker = await Worker.create({
+        connection, namespace: testStack().endpoints.temporalNamespace, taskQueue: this.taskQueue, workflowsPath: WORKFLOWS_PATH,
+        activities: createBillingActivities({
+          pool: this.pool,
+          loadTerms: fileTermsLoader({ contractsDir: this.contractsDir, ratecardsDir: path.join(repositoryRoot, 'ratecards') }),
+          providers: createBillingProviders({ pool: this.pool, ...providers }),
+          notifier: createWebhookNotifier(this.webhookUrl),
+        }),
+      });
+      return await worker.runUntil(work());
+    } finally {
+      await connection.close();
+    }
+  }
+
+  /** Starts `tally worker` as a child process on this testbed's database and queue (for kill -9 tests). */
+  async spawnWorker(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+    const { endpoints } = testStack();
+    const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'worker'], {
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME,
+        DATABASE_URL: this.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress,
+        TEMPORAL_NAMESPACE: endpoints.temporalNamespace, TALLY_TASK_QUEUE: this.taskQueue, TALLY_CONTRACTS_DIR: this.contractsDir,
+        TALLY_WEBHOOK_URL: this.webhookUrl, TALLY_OPENER_GRACE: '0ms', TALLY_OPENER_STEP_TIMEOUT: '5s', TALLY_LOG_LEVEL: 'info',
+        TALLY_PERIOD_OPENER_INTERVAL: '500ms', ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.children.add(child);
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.once('exit', () => this.children.delete(child));
+    // Ready when the Temporal worker polls: its workflow bundle is built by then.
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('billing worker running')) {
+      if (child.exitCode !== null) throw new Error(`tally worker exited ${child.exitCode}:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`tally worker did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return child;
+  }
+
+  async close(): Promise<void> {
+    for (const child of this.children) child.kill('SIGKILL');
+    await this.connection.close();
+    await this.pool.end();
+    await new Promise<void>((resolve) => this.webhook.close(() => resolve()));
+    await rm(this.contractsDir, { recursive: true, force: true });
+  }
+}
