@@ -3,6 +3,7 @@ import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerInvoiceCommands } from './invoice-commands.ts';
 import { registerPeriodCommands } from './period-commands.ts';
+import { registerReplayCommands } from './replay-commands.ts';
 import { registerReviewCommands } from './review-commands.ts';
 import { registerJournalCommands } from './journal-commands.ts';
 import { registerRateCommands } from './rate-commands.ts';
@@ -25,6 +26,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerInvoiceCommands(program);
   registerPeriodCommands(program);
   registerWorkerCommands(program);
+  registerReplayCommands(program);
   registerJournalCommands(program);
   registerRateCommands(program);
   registerRatecardsCommands(program);

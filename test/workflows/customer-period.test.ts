@@ -16,6 +16,7 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
 import path from 'node:path';
 
 let testbed: BillingTestbed;
@@ -60,8 +61,12 @@ describe('the customer-period workflow', () => {
     const events = generateUsageEvents({ customers, period: OCTOBER, seed: 3, scale: 0.3, duplicateEvery: 25 });
     await testbed.storeEvents(events);
 
-    const results = await testbed.withWorker(() => Promise.all(contracts.map(async (contract) =>
-      (await testbed.startPeriod(testbed.periodInput(contract.customer_id, OCTOBER))).result())));
+    const results = await testbed.withWorker(() => Promise.all(contracts.map(async (contract, index) => {
+      const handle = await testbed.startPeriod(testbed.periodInput(contract.customer_id, OCTOBER));
+      const result = await handle.result();
+      if (index === 0) await recordHistory(handle, 'issued-and-synced');
+      return result;
+    })));
 
     for (const [index, contract] of contracts.entries()) {
       const result = results[index];
@@ -114,6 +119,7 @@ describe('the customer-period workflow', () => {
         // The same decision again is a no-op, not an error.
         expect(await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana' }] })).toMatchObject({ repeated: true });
         expect((await handle.result()).stage).toBe('completed');
+        await recordHistory(handle, 'review-approved');
         const decided = await findReviewException(testbed.pool, exceptionId);
         expect(decided).toMatchObject({ status: 'approved', reviewer: 'ops-ana' });
       });
@@ -129,6 +135,7 @@ describe('the customer-period workflow', () => {
         const exceptionId = await waitFor('an open exception', async () => (await handle.query(statusQuery)).openExceptionId);
         await handle.executeUpdate(decideUpdate, { args: [{ kind: 'reject', exceptionId, reviewer: 'ops-ben', reason: 'meter double-reported' }] });
         expect((await handle.result()).stage).toBe('held');
+        await recordHistory(handle, 'review-rejected');
       });
       const invoiceId = `inv:${contract.customer_id}:${OCTOBER}`;
       expect(await findInvoice(testbed.pool, invoiceId)).toMatchObject({ status: 'held' });
@@ -156,6 +163,7 @@ describe('the customer-period workflow', () => {
         expect((await findInvoice(testbed.pool, `inv:${contract.customer_id}:${OCTOBER}`))?.status).toBe('draft');
         await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-cy' }] });
         expect((await handle.result()).stage).toBe('completed');
+        await recordHistory(handle, 'review-escalated-then-approved');
       });
     }, 120_000);
   });
@@ -178,7 +186,9 @@ describe('the customer-period workflow', () => {
     await testbed.storeEvents([event('nov-1', '2026-11-03T00:00:00.000Z', '1000')]);
 
     const november = await testbed.withWorker(async () => {
-      await (await testbed.startPeriod(testbed.periodInput(contract.customer_id, '2026-11'))).result();
+      const handle = await testbed.startPeriod(testbed.periodInput(contract.customer_id, '2026-11'));
+      await handle.result();
+      await recordHistory(handle, 'late-usage-adjusted');
       return findInvoice(testbed.pool, `inv:${contract.customer_id}:2026-11`);
     });
     const adjustments = (november?.document.lines ?? []).filter((line) => line.kind === 'adjustment');

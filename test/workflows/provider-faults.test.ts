@@ -9,6 +9,7 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { FakeStripeServer } from '../harness/fake-stripe-server.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
 
 let testbed: BillingTestbed;
 let stripe: FakeStripeServer;
@@ -51,7 +52,12 @@ describe('provider sync under faults', () => {
       { method: 'POST', path: '/v1/invoiceitems', fault: { kind: 'error', status: 503 } },
       { method: 'POST', path: /^\/v1\/invoices\/[^/]+\/finalize$/, fault: { kind: 'lost_response' } },
     );
-    const result = await testbed.withWorker(async () => (await testbed.startPeriod(testbed.periodInput(customerId, OCTOBER))).result(), providers());
+    const result = await testbed.withWorker(async () => {
+      const handle = await testbed.startPeriod(testbed.periodInput(customerId, OCTOBER));
+      const finished = await handle.result();
+      await recordHistory(handle, 'provider-faults-retried');
+      return finished;
+    }, providers());
     expect(result.stage).toBe('completed');
     expect(stripe.pendingFaults()).toBe(0);
 
@@ -89,6 +95,7 @@ describe('provider sync under faults', () => {
       stripe.addCustomer({ id: 'cus_not_yet' });
       await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-dee', note: 'customer created in Stripe' }] });
       expect((await handle.result()).stage).toBe('completed');
+      await recordHistory(handle, 'provider-error-exception-approved');
     }, providers());
     expect(stripe.invoices({ customer: 'cus_not_yet' })).toHaveLength(1);
   }, 120_000);
