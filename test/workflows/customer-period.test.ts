@@ -16,7 +16,9 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { testStack } from '../harness/services.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 let testbed: BillingTestbed;
@@ -212,5 +214,15 @@ describe('the customer-period workflow', () => {
     });
     const december = await findInvoice(testbed.pool, `inv:${contract.customer_id}:2026-12`);
     expect(december?.document.lines.filter((line) => line.kind === 'adjustment')).toEqual([]);
-  }, 180_000);
+
+    // An engineer's check: the three histories replay against the current code.
+    const { endpoints } = testStack();
+    const replay = spawnSync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'replay', '--query',
+      `WorkflowType = 'customerPeriodWorkflow' AND CustomerId = '${contract.customer_id}'`], {
+      env: { PATH: process.env.PATH, DATABASE_URL: testbed.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress },
+      encoding: 'utf8', timeout: 120_000,
+    });
+    expect(replay.stdout).toContain('3 histories replayed, 0 failed');
+    expect(replay.status).toBe(0);
+  }, 240_000);
 });
