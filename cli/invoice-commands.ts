@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import { createPool } from '../db/pool.ts';
+import { fileTermsLoader } from '../activities/customer-terms.ts';
+import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
+import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
 import { findInvoice, listInvoices, type InvoiceRecord, type InvoiceStatus } from '../db/queries/invoices.ts';
+import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
+import { billingPeriod } from '../domain/period.ts';
+import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
 import { ensureServices, printTable } from './services.ts';
 
 export class InvoiceCommandError extends Error {
@@ -28,16 +34,97 @@ export function registerInvoiceCommands(program: Command): void {
       });
     });
 
-  invoice.command('show <invoice>').description('one invoice (SPEC §4 shape with --json)')
+  invoice.command('show <invoice>').description('one invoice (SPEC §4 shape with --json); --lineage traces each line to its events')
     .option('--json', 'machine-readable output')
-    .action(async (invoiceId: string, options: { json?: boolean }) => {
+    .option('--lineage', 'each usage line → its aggregate groups → its events; adjustments → the late events; re-checks the event fingerprint')
+    .option('--events <n>', 'events listed per group with --lineage', '5')
+    .action(async (invoiceId: string, options: { json?: boolean; lineage?: boolean; events: string }) => {
       await withPool(async (pool) => {
         const record = await findInvoice(pool, invoiceId);
         if (record === undefined) throw new InvoiceCommandError(`no invoice ${invoiceId} (see tally invoice list)`);
-        if (options.json) return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
+        if (options.json && !options.lineage) return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
+        if (!options.lineage) return void printInvoice(record);
+        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10));
+        if (options.json) return void process.stdout.write(`${JSON.stringify(lineage, null, 2)}\n`);
         printInvoice(record);
+        printLineage(lineage);
       });
     });
+}
+
+interface LineageGroup {
+  readonly versionEffectiveFrom: string | null;
+  readonly sku: string;
+  readonly unit: string;
+  readonly metadata: Record<string, string>;
+  readonly eventCount: number;
+  readonly quantitySum: string;
+  readonly events: LineageEvent[];
+}
+
+interface InvoiceLineage {
+  readonly invoiceId: string;
+  readonly fingerprint: { readonly recorded: string | undefined; readonly recomputed: string; readonly eventCount: number; readonly matches: boolean };
+  readonly ratecardsMatch: boolean;
+  readonly lines: readonly { lineKey: string; kind: string; amount: string; groups?: LineageGroup[]; lateEvents?: LineageEvent[] }[];
+}
+
+/** A line → its aggregates → its events, from the invoice's snapshot and the immutable event history. */
+async function invoiceLineage(pool: ReturnType<typeof createPool>, record: InvoiceRecord, eventsPerGroup: number): Promise<InvoiceLineage> {
+  const snapshot = await loadSnapshot(pool, record.snapshotId);
+  if (snapshot === undefined) throw new InvoiceCommandError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
+  const env = parseBillingWorkerEnv();
+  const terms = await fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR })(record.customerId);
+  const cited = new Set(record.document.ratecard_versions.map((version) => version.content_hash));
+  const ratecardsMatch = terms.versions.filter((version) => cited.has(version.content_hash)).length === cited.size;
+  const period = billingPeriod(record.period);
+  const plan = usageAggregationPlan(terms.versions, period);
+  const byPrice = aggregatesByPrice(snapshot.aggregates, terms.versions);
+  const summary = await summarizeEventSet(pool, { customerId: record.customerId, periodStart: period.start, periodEnd: period.end });
+  const document = record.document as Partial<IssuedInvoice>;
+  const lines = [];
+  for (const line of record.document.lines) {
+    if (line.kind === 'usage') {
+      const groups: LineageGroup[] = [];
+      for (const aggregate of byPrice.get(line.price_id) ?? []) {
+        const segment = plan.segments.find((candidate) => candidate.effectiveFrom === aggregate.versionEffectiveFrom);
+        if (segment === undefined) continue;
+        const { events } = await eventsOfAggregate(pool, {
+          customerId: record.customerId, segmentStart: segment.start, segmentEnd: segment.end, aggregate,
+          groupingKeys: plan.keysBySku.find((entry) => entry.sku === aggregate.sku)?.keys ?? [], limit: eventsPerGroup,
+        });
+        groups.push({ ...aggregate, metadata: { ...aggregate.metadata }, events });
+      }
+      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount, groups });
+    } else if (line.kind === 'adjustment' && line.line_key.startsWith('adjustment:')) {
+      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount, lateEvents: await lateEventsAdjustedBy(pool, record.invoiceId, line.corrects_invoice_id, eventsPerGroup) });
+    } else {
+      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount });
+    }
+  }
+  return {
+    invoiceId: record.invoiceId,
+    fingerprint: { recorded: document.event_fingerprint ?? snapshot.eventFingerprint, recomputed: summary.fingerprint, eventCount: summary.eventCount, matches: (document.event_fingerprint ?? snapshot.eventFingerprint) === summary.fingerprint },
+    ratecardsMatch,
+    lines,
+  };
+}
+
+function printLineage(lineage: InvoiceLineage): void {
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  out();
+  out(`event set: ${lineage.fingerprint.eventCount} events; fingerprint ${lineage.fingerprint.matches ? 'matches the stored events' : `DIFFERS (recorded ${lineage.fingerprint.recorded ?? '?'}, now ${lineage.fingerprint.recomputed})`}`);
+  if (!lineage.ratecardsMatch) out('warning: the rate-card files on disk differ from the versions this invoice cites; groups are matched with the files on disk');
+  for (const line of lineage.lines) {
+    if (line.groups === undefined && line.lateEvents === undefined) continue;
+    out(`\n${line.lineKey}  ${line.amount}`);
+    for (const group of line.groups ?? []) {
+      out(`  group ${group.sku} ${group.unit} ${JSON.stringify(group.metadata)} version ${group.versionEffectiveFrom ?? 'none'}: ${group.eventCount} events, quantity ${group.quantitySum}`);
+      for (const event of group.events) out(`    ${event.source}:${event.eventId}  ${event.eventTime}  ${event.quantity}`);
+      if (group.eventCount > group.events.length) out(`    … ${group.eventCount - group.events.length} more`);
+    }
+    for (const event of line.lateEvents ?? []) out(`  late ${event.source}:${event.eventId}  ${event.eventTime} received ${event.receivedAt}  ${event.quantity}`);
+  }
 }
 
 async function withPool(work: (pool: ReturnType<typeof createPool>) => Promise<void>): Promise<void> {

@@ -18,6 +18,7 @@ export {
   compareCreditsForDrawdown, creditBalancesFromContract, drawDownCredits, isCreditUsable, type CreditBalance, type CreditUse,
 } from './credits.ts';
 export { instantKey } from './instant-key.ts';
+export { aggregatesByPrice } from './lineage.ts';
 export type { UnpricedReason } from './price-matching.ts';
 export { RatingInputError, type RatingInputErrorCode } from './rating-input-error.ts';
 export { describeRateCardChanges, type RateCardChange } from './ratecard-changes.ts';

@@ -215,13 +215,27 @@ describe('the customer-period workflow', () => {
     const december = await findInvoice(testbed.pool, `inv:${contract.customer_id}:2026-12`);
     expect(december?.document.lines.filter((line) => line.kind === 'adjustment')).toEqual([]);
 
-    // An engineer's check: the three histories replay against the current code.
+    // Lineage: every usage line of October traces to its events, and the event set still hashes to its fingerprint;
+    // November's adjustment traces to the two late events.
     const { endpoints } = testStack();
-    const replay = spawnSync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'replay', '--query',
-      `WorkflowType = 'customerPeriodWorkflow' AND CustomerId = '${contract.customer_id}'`], {
-      env: { PATH: process.env.PATH, DATABASE_URL: testbed.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress },
+    const tally = (...args: string[]) => spawnSync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
+      env: { PATH: process.env.PATH, DATABASE_URL: testbed.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress, TALLY_CONTRACTS_DIR: testbed.contractsDir },
       encoding: 'utf8', timeout: 120_000,
     });
+    const octoberLineage = JSON.parse(tally('invoice', 'show', `inv:${contract.customer_id}:${OCTOBER}`, '--lineage', '--json', '--events', '10').stdout) as {
+      fingerprint: { matches: boolean; eventCount: number }; lines: { lineKey: string; groups?: { eventCount: number; events: { eventId: string }[] }[] }[];
+    };
+    expect(octoberLineage.fingerprint).toMatchObject({ matches: true, eventCount: 2 });
+    const tokens = octoberLineage.lines.find((line) => line.lineKey === 'usage:tokens-us');
+    expect(tokens?.groups?.flatMap((group) => group.events.map((traced) => traced.eventId)).sort()).toEqual(['oct-1', 'oct-2']);
+    const novemberLineage = JSON.parse(tally('invoice', 'show', `inv:${contract.customer_id}:2026-11`, '--lineage', '--json').stdout) as {
+      lines: { kind: string; lateEvents?: { eventId: string }[] }[];
+    };
+    expect(novemberLineage.lines.filter((line) => line.kind === 'adjustment').flatMap((line) => line.lateEvents ?? []).map((traced) => traced.eventId))
+      .toContain('oct-late-1');
+
+    // An engineer's check: the three histories replay against the current code.
+    const replay = tally('replay', '--query', `WorkflowType = 'customerPeriodWorkflow' AND CustomerId = '${contract.customer_id}'`);
     expect(replay.stdout).toContain('3 histories replayed, 0 failed');
     expect(replay.status).toBe(0);
   }, 240_000);
