@@ -180,6 +180,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       }, {
         ...(terms.contract.review?.total_above === undefined ? {} : { totalAbove: terms.contract.review.total_above }),
         ...(terms.contract.review?.change_pct_above === undefined ? {} : { changePctAbove: terms.contract.review.change_pct_above }),
+        ...(terms.contract.review?.adjustment_above === undefined ? {} : { adjustmentAbove: terms.contract.review.adjustment_above }),
       });
     },
 

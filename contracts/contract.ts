@@ -41,6 +41,8 @@ const ReviewSchema = z.strictObject({
   shadow_variance_pct: decimalText('shadow_variance_pct').optional(),
   /** …or this absolute amount, per invoice. */
   shadow_variance_abs: decimalText('shadow_variance_abs').optional(),
+  /** Review when late-usage adjustments on the invoice add up (in absolute value) to more than this amount. */
+  adjustment_above: decimalText('adjustment_above').optional(),
   /** Then escalate; never approve by timeout. */
   timeout: DurationText.default('72h'),
 });
@@ -73,6 +75,7 @@ export const ContractSchema = ContractShape.superRefine((contract, context) => {
   money(contract.commit?.amount, ['commit', 'amount']);
   money(contract.review?.total_above, ['review', 'total_above']);
   money(contract.review?.shadow_variance_abs, ['review', 'shadow_variance_abs']);
+  money(contract.review?.adjustment_above, ['review', 'adjustment_above']);
   const ids = new Set<string>();
   contract.credits.forEach((credit, index) => {
     if (ids.has(credit.id)) add(['credits', index, 'id'], `credit id "${credit.id}" is used twice`);

@@ -171,7 +171,8 @@ describe('the customer-period workflow', () => {
   });
 
   it('bills usage that arrives after close as an adjustment on the next invoice, never touching the issued one', async () => {
-    const contract = onLedger(buildContract({ customer_id: 'late-usage', starts_at: '2026-01-01T00:00:00Z' }));
+    // The late adjustment here is small: under the contract's adjustment threshold, so no review stops it.
+    const contract = onLedger(buildContract({ customer_id: 'late-usage', starts_at: '2026-01-01T00:00:00Z', review: { adjustment_above: '1000.00' } }));
     await testbed.writeContract(contract);
     const event = (id: string, timestamp: string, quantity: string) => buildUsageEvent({ customer_id: contract.customer_id, event_id: id, timestamp, quantity });
     await testbed.storeEvents([event('oct-1', '2026-10-05T00:00:00.000Z', '400000'), event('oct-2', '2026-10-20T00:00:00.000Z', '100000')]);
