@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBenchCommands } from './bench-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerIngestCommands } from './ingest-commands.ts';
@@ -16,6 +17,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerDemoCommand(program);
   registerIngestCommands(program);
   registerSendCommands(program);
+  registerBenchCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
