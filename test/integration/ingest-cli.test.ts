@@ -62,7 +62,7 @@ describe('tally send and tally ingest status', () => {
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { consumer: { pending: number; ack_pending: number }; stream: { messages: number }; tables: { usage_events: string } };
     expect(parsed.stream.messages).toBe(2);
-    expect(parsed.consumer).toMatchObject({ pending: 0, ack_pending: 0 });
+    expect(parsed.consumer).toMatchObject({ pending: 0, ack_pending: 0, committed_before: expect.stringMatching(/^\d{4}-/) });
     expect(Number.parseInt(parsed.tables.usage_events, 10)).toBeGreaterThanOrEqual(2);
     const readable = await tally(['ingest', 'status']);
     expect(readable.stdout).toMatch(/consumer {2}ingest: lag 0/);
