@@ -5,6 +5,7 @@ import { parseIngestWorkerEnv, parseUsageStreamEnv } from '../config/ingest-work
 import { createPool } from '../db/pool.ts';
 import { readIngestTableCounts } from '../db/queries/ingest-status.ts';
 import { startStack } from '../stack/index.ts';
+import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
 import { startIngestWorker } from '../workers/ingest-worker.ts';
 import { cliServices, type CliServices } from './services.ts';
 
@@ -57,11 +58,13 @@ export function registerIngestCommands(program: Command): void {
         const stream = await jsm.streams.info(config.streamName).catch(() => undefined);
         const consumer = await jsm.consumers.info(config.streamName, config.consumerName).catch(() => undefined);
         const tables = await readIngestTableCounts(pool);
+        const watermark = await readIngestWatermark(jsm, config.streamName, config.consumerName);
         const status = {
           stream: stream === undefined ? null : { name: config.streamName, messages: stream.state.messages, bytes: stream.state.bytes, last_seq: stream.state.last_seq },
           consumer: consumer === undefined ? null : {
             name: config.consumerName, pending: consumer.num_pending, ack_pending: consumer.num_ack_pending,
             redelivered: consumer.num_redelivered, delivered_seq: consumer.delivered.stream_seq, ack_floor_seq: consumer.ack_floor.stream_seq,
+            committed_before: watermark.committedBefore,
           },
           tables: {
             usage_events: tables.usageEvents, late_events: tables.lateEvents, rejected_events: tables.rejected,
@@ -75,7 +78,7 @@ export function registerIngestCommands(program: Command): void {
         }
         const lines = [
           status.stream === null ? `stream    ${config.streamName}: not created yet` : `stream    ${config.streamName}: ${status.stream.messages} messages, ${status.stream.bytes} bytes, last seq ${status.stream.last_seq}`,
-          status.consumer === null ? `consumer  ${config.consumerName}: not created yet` : `consumer  ${config.consumerName}: lag ${status.consumer.pending}, awaiting ack ${status.consumer.ack_pending}, redelivered ${status.consumer.redelivered}, ack floor seq ${status.consumer.ack_floor_seq}`,
+          status.consumer === null ? `consumer  ${config.consumerName}: not created yet` : `consumer  ${config.consumerName}: lag ${status.consumer.pending}, awaiting ack ${status.consumer.ack_pending}, redelivered ${status.consumer.redelivered}, ack floor seq ${status.consumer.ack_floor_seq}, everything received before ${status.consumer.committed_before ?? '?'} is committed`,
           `accepted  ${tables.usageEvents} events (${tables.lateEvents} late), last received ${tables.lastReceivedAt ?? 'never'}`,
           `rejected  ${Object.entries(tables.rejected).map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none'}`,
           `periods   ${tables.customerPeriods} customer-periods, ${tables.customerPeriodsAwaitingWorkflow} awaiting their workflow`,

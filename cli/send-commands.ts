@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import readline from 'node:readline';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -10,7 +10,7 @@ import type { SourceKeys } from '../contracts/source-keys.ts';
 import { DEFAULT_PUBLISHER_OPTIONS, EventPublisher } from '../ingest/event-publisher.ts';
 import { loadSourceKeys } from '../ingest/key-files.ts';
 import { prepareEvent } from '../ingest/prepare-event.ts';
-import { assertNatsServerVersion, ensureUsageStream } from '../ingest/usage-stream.ts';
+import { assertNatsServerVersion, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
 import { cliServices } from './services.ts';
 
 interface SendOptions {
@@ -21,6 +21,8 @@ interface SendOptions {
   readonly json?: boolean;
   readonly progress: boolean;
 }
+
+const CHUNK_SIZE = 256;
 
 export class SendError extends Error {
   readonly code = 'send_failed';
@@ -53,7 +55,7 @@ export function registerSendCommands(program: Command): void {
       try {
         assertNatsServerVersion(nc);
         await ensureUsageStream(await jetstreamManager(nc), streamConfig);
-        const publisher = new EventPublisher(jetstream(nc), { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight });
+        const publisher = new EventPublisher(nc, { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight });
         const showProgress = options.progress && process.stderr.isTTY;
         if (showProgress) {
           progress = new cliProgress.SingleBar({
@@ -73,6 +75,16 @@ export function registerSendCommands(program: Command): void {
         let signed = 0;
         let lastUpdateMs = 0;
         const failures: string[] = [];
+        // Lines go out in chunks: messages offered without an await in between leave in one socket write.
+        const chunk: OutgoingUsageMessage[] = [];
+        const lineOf = new Map<OutgoingUsageMessage, number>();
+        const sendChunk = async (): Promise<void> => {
+          await publisher.enqueueMany(chunk, (outcome, message) => {
+            if (outcome.status === 'failed' && failures.length < 20) failures.push(`line ${lineOf.get(message) ?? '?'}: ${outcome.error.message}`);
+            lineOf.delete(message);
+          });
+          chunk.length = 0;
+        };
         for await (const line of lines) {
           lineNumber++;
           bytesRead += Buffer.byteLength(line) + 1;
@@ -87,10 +99,9 @@ export function registerSendCommands(program: Command): void {
           } else if (prepared.signed) {
             signed++;
           }
-          const at = lineNumber;
-          await publisher.enqueue(prepared.message, (outcome) => {
-            if (outcome.status === 'failed' && failures.length < 20) failures.push(`line ${at}: ${outcome.error.message}`);
-          });
+          chunk.push(prepared.message);
+          lineOf.set(prepared.message, lineNumber);
+          if (chunk.length >= CHUNK_SIZE) await sendChunk();
           const nowMs = Date.now();
           if (progress !== undefined && nowMs - lastUpdateMs > 200) {
             lastUpdateMs = nowMs;
@@ -102,7 +113,8 @@ export function registerSendCommands(program: Command): void {
             });
           }
         }
-        const summary = await publisher.flush();
+        await sendChunk();
+        const summary = await publisher.close();
         const seconds = (Date.now() - startedMs) / 1000;
         if (progress !== undefined) {
           progress.update(totalBytes ?? 0, { events: summary.published + summary.duplicates + summary.failed, rate: Math.round((summary.published + summary.duplicates) / Math.max(seconds, 0.001)), duplicates: summary.duplicates, failed: summary.failed, invalid });

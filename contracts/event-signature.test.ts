@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unsignedEventArbitrary } from '../test/builders/usage-event-arbitraries.ts';
 import { buildUnsignedEvent, TEST_SECRET } from '../test/builders/usage-event.ts';
-import { canonicalEventBytes, computeSignature, signEvent, verifySignature } from './event-signature.ts';
+import { canonicalEventBytes, canonicalizeGeneral, computeSignature, signEvent, verifySignature } from './event-signature.ts';
 import { parseUsageEvent, type UsageEvent } from './usage-event.ts';
 
 const secretArbitrary = fc.string({ minLength: 16, maxLength: 64 });
@@ -69,6 +69,14 @@ describe('event signatures', () => {
         const parsed = parseUsageEvent(JSON.stringify(mutated));
         if (parsed.ok) expect(verifySignature(parsed.event, secret)).toBe(false);
       }), { numRuns: 1000 });
+  });
+
+  it('the fast canonical form of an event equals the general RFC 8785 algorithm', () => {
+    const anyMetadata = fc.dictionary(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), { maxKeys: 8 });
+    fc.assert(fc.property(unsignedEventArbitrary, anyMetadata, fc.boolean(), (unsigned, extra, withSignature) => {
+      const event = { ...unsigned, metadata: { ...unsigned.metadata, ...extra }, ...(withSignature ? { signature: 'v1=x' } : {}) };
+      expect(canonicalEventBytes(event)).toBe(canonicalizeGeneral(event));
+    }), { numRuns: 500 });
   });
 
   it('another key never verifies', () => {

@@ -6,10 +6,56 @@ const SIGNATURE_PREFIX = 'v1=';
 
 /** RFC 8785 (JCS) canonical JSON of an event without its `signature` field: the bytes that are signed. */
 export function canonicalEventBytes(event: UnsignedUsageEvent | UsageEvent): string {
+  const fast = canonicalEventShape(event as unknown as Record<string, unknown>);
+  if (fast !== undefined) return fast;
   const { signature: _signature, ...unsigned } = event as UsageEvent;
   const canonical = canonicalize(unsigned);
   if (canonical === undefined) throw new Error('event cannot be canonicalized');
   return canonical;
+}
+
+/** The fields of an unsigned event in JCS order (keys sorted by UTF-16 code units). */
+const EVENT_FIELDS_IN_ORDER = ['customer_id', 'event_id', 'metadata', 'quantity', 'schema_version', 'source', 'timestamp', 'unit'] as const;
+
+/**
+ * JCS for the one shape events have (seven strings, the integer schema version and a flat
+ * string→string metadata object), several times faster than the general algorithm, which the
+ * ingest worker runs once per event. RFC 8785 serialises strings exactly as ECMAScript's
+ * JSON.stringify does and sorts keys by UTF-16 code units, as Array#sort does. Anything of another
+ * shape returns undefined and takes the general path; a property test checks both agree.
+ */
+function canonicalEventShape(event: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(event);
+  const expected = 'signature' in event ? EVENT_FIELDS_IN_ORDER.length + 1 : EVENT_FIELDS_IN_ORDER.length;
+  if (keys.length !== expected || !Number.isSafeInteger(event.schema_version)) return undefined;
+  const metadata = event.metadata;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;
+  let text = '{';
+  for (const field of EVENT_FIELDS_IN_ORDER) {
+    const value = event[field];
+    if (field === 'schema_version') {
+      text += `"schema_version":${String(value)},`;
+    } else if (field === 'metadata') {
+      const entries = Object.keys(metadata).sort();
+      let inner = '{';
+      for (const key of entries) {
+        const item = (metadata as Record<string, unknown>)[key];
+        if (typeof item !== 'string') return undefined;
+        inner += `${inner.length > 1 ? ',' : ''}${JSON.stringify(key)}:${JSON.stringify(item)}`;
+      }
+      text += `"metadata":${inner}},`;
+    } else {
+      if (typeof value !== 'string') return undefined;
+      text += `"${field}":${JSON.stringify(value)},`;
+    }
+  }
+  return `${text.slice(0, -1)}}`;
+}
+
+/** The general RFC 8785 canonicalization of the event without its signature (for tests and odd shapes). */
+export function canonicalizeGeneral(event: Record<string, unknown>): string | undefined {
+  const { signature: _signature, ...unsigned } = event;
+  return canonicalize(unsigned);
 }
 
 /** `v1=` + lowercase hex HMAC-SHA256, keyed by the source's secret, over the canonical JSON. */

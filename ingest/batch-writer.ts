@@ -42,6 +42,8 @@ const MONTH_MS_SLACK = 1000;
  */
 export class BatchWriter {
   private readonly knownMonths = new Set<string>();
+  /** `customer\u0000period` pairs whose customer_periods row this writer saw committed (rows are never removed). */
+  private readonly knownPeriods = new Set<string>();
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -90,7 +92,7 @@ export class BatchWriter {
     return withTransaction(this.pool, async (client) => {
       // Shared with every other ingest transaction; a period close waits for all holders (db/advisory-locks.ts).
       await client.query('SELECT pg_advisory_xact_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT]);
-      const stored = await insertNewUsageEvents(client, sorted.map(usageRow));
+      const stored = await insertNewUsageEvents(client, sorted.map((event) => usageRow(event, !nearMonthBoundary(event.eventTimeMs) && this.knownPeriods.has(periodKey(event)))));
       const storedKeys = new Set(stored.map((row) => `${row.source}\u0000${row.eventId}`));
       const unstored = [...sorted.filter((event) => !storedKeys.has(keyOf(event))), ...repeats];
       let duplicates = 0;
@@ -119,6 +121,11 @@ export class BatchWriter {
       const rejected: Partial<Record<RejectionReason, number>> = {};
       for (const row of rejections) rejected[row.reason] = (rejected[row.reason] ?? 0) + 1;
       return { messages: batch.length, accepted: stored.length, late: stored.filter((row) => row.late).length, duplicates, rejected };
+    }).then((result) => {
+      // Committed: every accepted key now exists, and with it (same transaction, then or earlier) its period row.
+      if (this.knownPeriods.size > 500_000) this.knownPeriods.clear();
+      for (const event of sorted) if (!nearMonthBoundary(event.eventTimeMs)) this.knownPeriods.add(periodKey(event));
+      return result;
     });
   }
 
@@ -128,8 +135,7 @@ export class BatchWriter {
     for (const event of events) {
       const month = monthOf(event.eventTimeMs);
       // Postgres rounds to microseconds, JS to milliseconds: near a month boundary, ask Postgres itself.
-      const nearBoundary = monthOf(event.eventTimeMs - MONTH_MS_SLACK) !== month || monthOf(event.eventTimeMs + MONTH_MS_SLACK) !== month;
-      if (nearBoundary) needed.set(`exact:${event.event.timestamp}`, event.event.timestamp);
+      if (nearMonthBoundary(event.eventTimeMs)) needed.set(`exact:${event.event.timestamp}`, event.event.timestamp);
       else if (!this.knownMonths.has(month)) needed.set(month, event.event.timestamp);
     }
     if (needed.size === 0) return;
@@ -163,13 +169,13 @@ export class BatchWriter {
   }
 }
 
-function usageRow(event: AcceptedEvent): UsageEventRow {
+function usageRow(event: AcceptedEvent, periodKnown: boolean): UsageEventRow {
   return {
     source: event.event.source, eventId: event.event.event_id, customerId: event.event.customer_id,
     eventTime: event.event.timestamp, receivedAt: event.receivedAt, unit: event.event.unit,
     sku: event.event.metadata.sku as string, quantity: event.event.quantity, metadataJson: event.metadataJson,
     schemaVersion: event.event.schema_version, signature: event.event.signature, bodySha256Hex: event.bodySha256,
-    streamSeq: event.message.streamSeq,
+    streamSeq: event.message.streamSeq, periodKnown,
   };
 }
 
@@ -197,8 +203,20 @@ function compareKeys(a: AcceptedEvent, b: AcceptedEvent): number {
   return 0;
 }
 
+/** `YYYY-MM` in UTC. */
 function monthOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
+  const date = new Date(ms);
+  const month = date.getUTCMonth() + 1;
+  return `${date.getUTCFullYear()}-${month < 10 ? '0' : ''}${month}`;
+}
+
+function nearMonthBoundary(ms: number): boolean {
+  const month = monthOf(ms);
+  return monthOf(ms - MONTH_MS_SLACK) !== month || monthOf(ms + MONTH_MS_SLACK) !== month;
+}
+
+function periodKey(event: AcceptedEvent): string {
+  return `${event.event.customer_id}\u0000${monthOf(event.eventTimeMs)}`;
 }
 
 function addResults(a: BatchResult, b: BatchResult): BatchResult {

@@ -41,6 +41,8 @@ export interface IngestTotals {
  */
 export class IngestConsumer {
   private stopping = false;
+  /** Set once the reader has finished and its last partial batch is queued: writers may then exit when idle. */
+  private draining = false;
   private readerDone: Promise<void> = Promise.resolve();
   private stopReading: (() => void) | undefined;
   private current: JsMsg[] = [];
@@ -73,6 +75,7 @@ export class IngestConsumer {
     this.stopReading?.();
     await this.readerDone;
     this.flushCurrent();
+    this.draining = true;
     this.wakeAll();
     await Promise.all(this.writerLoops);
   }
@@ -119,7 +122,7 @@ export class IngestConsumer {
     for (;;) {
       const batch = this.ready.shift();
       if (batch === undefined) {
-        if (this.stopping) return;
+        if (this.draining) return;
         await new Promise<void>((resolve) => this.readyWaiters.push(resolve));
         continue;
       }

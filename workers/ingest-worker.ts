@@ -48,6 +48,7 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
     await ensureUsageStream(jsm, { streamName: config.streamName, subjectPrefix: config.subjectPrefix, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
     await ensureUsageConsumer(jsm, config.streamName, { durableName: config.consumerName, ackWaitMs: config.ackWaitMs, maxAckPending: config.maxAckPending });
     const js = jetstream(nc);
+    const connection = nc;
     const metrics = new IngestMetrics();
     const acceptWindow = { pastMs: config.acceptPastMs, futureMs: config.acceptFutureMs };
     const consumer = new IngestConsumer(js, new BatchWriter(pool), sourceKeys, metrics, logger, {
@@ -65,7 +66,7 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
     lagTimer.unref();
 
     let httpUrl: string | undefined;
-    const publisher = new EventPublisher(js);
+    const publisher = new EventPublisher(connection);
     if (config.httpPort !== undefined && apiKeys !== undefined) {
       const server = createHttpIngestServer({ publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
         { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix });
@@ -81,7 +82,6 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
     }
     logger.info({ stream: config.streamName, consumer: config.consumerName, batchSize: config.batchSize, writers: config.writers, natsServer: nc.info?.version }, 'ingest worker running');
 
-    const connection = nc;
     let stopped: Promise<void> | undefined;
     return {
       consumer, metrics, httpUrl, metricsUrl,
@@ -92,7 +92,7 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
             server.close(() => resolve());
             server.closeIdleConnections();
           })));
-          await publisher.flush();
+          await publisher.close();
           await consumer.stop();
           clearInterval(lagTimer);
           await connection.drain().catch(() => undefined);

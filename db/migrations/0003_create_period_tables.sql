@@ -11,7 +11,7 @@ CREATE TABLE usage_running_totals (
   quantity_sum numeric     NOT NULL,
   updated_at   timestamptz NOT NULL,
   PRIMARY KEY (customer_id, period, sku, unit)
-);
+) WITH (fillfactor = 70); -- room on each page for HOT updates: every ingest batch updates these rows in place
 
 -- The outbox of period workflows: a row appears, in the same transaction as the first stored event of
 -- a customer-period; the billing worker's relay starts the workflow and sets workflow_started_at.

@@ -17,6 +17,11 @@ export interface UsageEventRow {
   readonly signature: string;
   readonly bodySha256Hex: string;
   readonly streamSeq: number;
+  /**
+   * The caller knows the customer_periods row of this event's customer-period exists (it saw one
+   * committed): the outbox upsert skips it. False is always safe.
+   */
+  readonly periodKnown: boolean;
 }
 
 export interface StoredEventKey {
@@ -44,9 +49,9 @@ export async function insertNewUsageEvents(client: pg.ClientBase, rows: readonly
 WITH input AS (
   SELECT t.*, t.signed_timestamp::timestamptz AS event_time, t.signed_quantity::numeric AS quantity
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-              $8::text[], $9::jsonb[], $10::smallint[], $11::text[], $12::text[], $13::bigint[])
+              $8::text[], $9::jsonb[], $10::smallint[], $11::text[], $12::text[], $13::bigint[], $14::boolean[])
     WITH ORDINALITY AS t(source, event_id, customer_id, signed_timestamp, received_at, unit, sku, signed_quantity, metadata,
-                         schema_version, signature, body_sha256_hex, stream_seq, ord)
+                         schema_version, signature, body_sha256_hex, stream_seq, period_known, ord)
 ),
 claimed AS (
   INSERT INTO usage_event_keys (source, event_id, body_sha256, event_time, received_at, stream_seq)
@@ -64,7 +69,6 @@ stored AS (
   JOIN claimed k ON k.source = i.source AND k.event_id = i.event_id
   CROSS JOIN LATERAL (SELECT to_char(i.event_time AT TIME ZONE 'UTC', 'YYYY-MM') AS period) p
   LEFT JOIN period_closures c ON c.customer_id = i.customer_id AND c.period = p.period
-  ORDER BY i.ord
   RETURNING source, event_id, customer_id, period, sku, unit, quantity, event_time, received_at, late
 ),
 totals AS (
@@ -78,8 +82,10 @@ totals AS (
 ),
 periods AS (
   INSERT INTO customer_periods (customer_id, period, first_event_at, first_received_at)
-  SELECT customer_id, period, min(event_time), min(received_at) FROM stored
-  GROUP BY customer_id, period ORDER BY customer_id, period
+  SELECT i.customer_id, to_char(i.event_time AT TIME ZONE 'UTC', 'YYYY-MM'), min(i.event_time), min(i.received_at)
+  FROM input i JOIN claimed k ON k.source = i.source AND k.event_id = i.event_id
+  WHERE NOT i.period_known
+  GROUP BY 1, 2 ORDER BY 1, 2
   ON CONFLICT (customer_id, period) DO NOTHING
 )
 SELECT source, event_id, late FROM stored`,
@@ -88,7 +94,7 @@ SELECT source, event_id, late FROM stored`,
       rows.map((row) => row.eventTime), rows.map((row) => row.receivedAt), rows.map((row) => row.unit),
       rows.map((row) => row.sku), rows.map((row) => row.quantity), rows.map((row) => row.metadataJson),
       rows.map((row) => row.schemaVersion), rows.map((row) => row.signature), rows.map((row) => row.bodySha256Hex),
-      rows.map((row) => row.streamSeq),
+      rows.map((row) => row.streamSeq), rows.map((row) => row.periodKnown),
     ],
   });
   return result.rows.map((row) => ({ source: row.source, eventId: row.event_id, late: row.late }));

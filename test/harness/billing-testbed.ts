@@ -86,7 +86,7 @@ export class BillingTestbed {
         source: event.source, eventId: event.event_id, customerId: event.customer_id, eventTime: event.timestamp, receivedAt,
         unit: event.unit, sku: event.metadata.sku as string, quantity: event.quantity, metadataJson: JSON.stringify(event.metadata),
         schemaVersion: event.schema_version, signature: event.signature,
-        bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'), streamSeq: index + 1,
+        bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'), streamSeq: index + 1, periodKnown: false,
       })));
       return { stored: stored.length, late: stored.filter((row) => row.late).length };
     });

@@ -67,10 +67,11 @@ export async function createIngestTestbed(options: { sources?: number; config?: 
     TALLY_INGEST_MAX_ACK_PENDING: String(config.maxAckPending), TALLY_INGEST_ACK_WAIT: `${config.ackWaitMs}ms`,
     TALLY_INGEST_NAK_DELAY: `${config.nakDelayMs}ms`, TALLY_LOG_LEVEL: config.logLevel,
   };
+  const publisher = new EventPublisher(nc, { maxInFlight: 500, maxAttempts: 20, ackTimeoutMs: 5000 });
   return {
-    name, keys, sources, keysFile, directory, config, childEnv, nc, js, jsm,
-    publisher: new EventPublisher(js, { maxInFlight: 500, maxAttempts: 20, ackTimeoutMs: 5000 }),
+    name, keys, sources, keysFile, directory, config, childEnv, nc, js, jsm, publisher,
     close: async () => {
+      await publisher.close();
       await jsm.streams.delete(config.streamName).catch(() => undefined);
       await nc.close();
     },

@@ -116,6 +116,25 @@ describe('crash recovery', () => {
     await expectExactlyOnce(testbed, total);
   }, 600_000);
 
+  it('drains on SIGTERM: stops fetching, writes and acks what it took, and exits 0', async () => {
+    // A long ack wait: nothing is redelivered while the counts are read.
+    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 600_000, batchSize: 500 } });
+    testbeds.push(testbed);
+    await publishEvents(testbed, 0, 30_000);
+    const worker = spawnWorker(testbed, 'drain');
+    await waitUntil(async () => (await storedCount(testbed)) >= 2000, 120_000, 'the worker to store 2,000 events');
+    worker.kill('SIGTERM');
+    await exited(worker);
+    expect(worker.exitCode).toBe(0);
+    const info = await testbed.jsm.consumers.info(testbed.config.streamName, testbed.config.consumerName);
+    // Every delivered message that was acked is stored and every stored one was acked before exit: the
+    // only unacked deliveries are those still on the wire when it stopped fetching.
+    const stored = await storedCount(testbed);
+    expect(stored).toBeGreaterThanOrEqual(2000);
+    expect(stored).toBe(info.delivered.consumer_seq - info.num_ack_pending);
+    expect(info.num_redelivered).toBe(0);
+  }, 300_000);
+
   it('stores every event exactly once across a NATS server crash and restart', async () => {
     const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 3000 } });
     testbeds.push(testbed);

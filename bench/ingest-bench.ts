@@ -1,0 +1,303 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, openSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { repositoryRoot } from '../config/services.ts';
+import { migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
+import { EventPublisher, type PublishOutcome } from '../ingest/event-publisher.ts';
+import { ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import { removeStackData, startStack, stopService, type StackLayout } from '../stack/index.ts';
+import { generateMessage, type GeneratorOptions } from './event-generator.ts';
+
+export interface IngestBenchOptions {
+  readonly events: number;
+  readonly portBase: number;
+  readonly toolsDir: string;
+  readonly writers: number;
+  readonly batchSize: number;
+  /** Seconds of the paced run (at half the measured maximum rate). */
+  readonly pacedSeconds: number;
+  readonly log: (line: string) => void;
+}
+
+export interface IngestBenchResult {
+  readonly events: number;
+  readonly e2eEventsPerSecond: number;
+  readonly rawCopyRowsPerSecond: number;
+  readonly ratio: number;
+  readonly pacedEventsPerSecond: number;
+  readonly pacedP99Ms: number;
+  readonly maxRateP99Ms: number;
+  readonly peakRssMb: number;
+  readonly stored: number;
+  readonly rejected: number;
+  readonly serverDuplicates: number;
+  readonly databaseDuplicates: number;
+}
+
+const SOURCES = ['api-gateway', 'batch-runner', 'search-edge', 'storage-meter', 'image-service', 'compute-agent'];
+const STREAM = 'USAGE_EVENTS';
+const SUBJECT_PREFIX = 'usage';
+
+/**
+ * The ingest benchmark: its own NATS and Postgres (fresh data, own ports), the real worker as a child
+ * process (`tally ingest`), N signed events published through JetStream as fast as possible (a burst
+ * far above what the worker can take: memory must stay bounded), then a run paced at half the
+ * measured rate for latency, then the raw ceiling: COPY of the same rows into a table of the same shape.
+ */
+export async function runIngestBench(options: IngestBenchOptions): Promise<IngestBenchResult> {
+  const { log } = options;
+  const layout: StackLayout = {
+    dataDir: path.join(repositoryRoot, '.tally', `bench-stack-${options.portBase}`), toolsDir: options.toolsDir,
+    portBase: options.portBase, temporalUi: false, namespace: 'billing',
+  };
+  const quiet = (): void => undefined;
+  await stopService(layout, 'nats', quiet);
+  await stopService(layout, 'postgres', quiet);
+  await removeStackData(layout);
+  log(`starting NATS and Postgres under ${layout.dataDir} (ports from ${options.portBase})`);
+  const endpoints = await startStack(layout, quiet, ['postgres', 'nats']);
+  const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-bench' });
+  const nc = await connect({ servers: endpoints.natsUrl, name: 'tally-bench', maxReconnectAttempts: -1 });
+  let worker: ChildProcess | undefined;
+  try {
+    await migrate(pool);
+    const keys = Object.fromEntries(SOURCES.map((source) => [source, `bench-secret-${source}-0123456789`]));
+    const keysFile = path.join(layout.dataDir, 'keys.json');
+    await writeFile(keysFile, JSON.stringify(keys));
+    const jsm = await jetstreamManager(nc);
+    // A short duplicate window, so that most repeats get past the server and exercise Postgres's dedupe.
+    await ensureUsageStream(jsm, { streamName: STREAM, subjectPrefix: SUBJECT_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
+    const metricsPort = options.portBase + 10;
+    worker = spawnWorker(layout, endpoints.natsUrl, endpoints.databaseUrl, keysFile, metricsPort, options);
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await waitFor(async () => (await fetch(metricsUrl).catch(() => undefined))?.ok === true, 120_000, 'the worker to start');
+    const rss = sampleRss(worker.pid as number);
+
+    const nowMs = Date.now();
+    const generator = (runTag: string): GeneratorOptions => ({
+      sources: SOURCES, keys, customers: 5000, subjectPrefix: SUBJECT_PREFIX, spreadMs: 20 * 86_400_000, nowMs,
+      duplicateDistance: Math.min(100_000, Math.max(1000, Math.floor(options.events / 4))), runTag,
+    });
+    const publisher = new EventPublisher(nc, { maxInFlight: 4000, maxAttempts: 10, ackTimeoutMs: 30_000 });
+
+    // 1. Maximum rate: publish everything as fast as the server takes it, with the worker running.
+    log(`run 1: ${options.events} events at maximum rate (the worker runs throughout)`);
+    const before1 = await readMetrics(metricsUrl);
+    const started1 = Date.now();
+    const published1 = await publishRun(publisher, options.events, generator('max'), undefined, log);
+    const publishedMs = Date.now() - started1;
+    log(`  published in ${(publishedMs / 1000).toFixed(1)} s (${Math.round(options.events / (publishedMs / 1000))} events/s into JetStream); waiting for the worker`);
+    const finished1 = await waitDrained(jsm, metricsUrl, before1.processed + published1.reachedWorker);
+    const e2eSeconds = (finished1 - started1) / 1000;
+    const e2eRate = options.events / e2eSeconds;
+    const after1 = await readMetrics(metricsUrl);
+    const maxRateP99Ms = quantileMs(diffHistogram(after1.latency, before1.latency), 0.99);
+    log(`  e2e ${Math.round(e2eRate)} events/s over ${e2eSeconds.toFixed(1)} s; p99 event→committed ${maxRateP99Ms} ms (queueing included); peak worker RSS ${rss.peakMb()} MB`);
+
+    // 2. Paced at half the maximum: latency when the worker keeps up.
+    const pacedRate = Math.max(100, Math.floor(e2eRate / 2));
+    const pacedEvents = Math.min(options.events, Math.max(1000, pacedRate * options.pacedSeconds));
+    log(`run 2: ${pacedEvents} events paced at ${pacedRate} events/s`);
+    const before2 = await readMetrics(metricsUrl);
+    const published2 = await publishRun(publisher, pacedEvents, generator('paced'), pacedRate, log);
+    await waitDrained(jsm, metricsUrl, before2.processed + published2.reachedWorker);
+    const after2 = await readMetrics(metricsUrl);
+    const pacedP99Ms = quantileMs(diffHistogram(after2.latency, before2.latency), 0.99);
+    log(`  p99 event→committed ${pacedP99Ms} ms; peak worker RSS ${rss.peakMb()} MB`);
+    rss.stop();
+
+    worker.kill('SIGTERM');
+    await new Promise((resolve) => worker?.once('exit', resolve));
+    worker = undefined;
+
+    const counts = await pool.query<{ stored: string; rejected: string }>(
+      'SELECT (SELECT count(*) FROM usage_events) AS stored, (SELECT count(*) FROM rejected_events) AS rejected');
+    const stored = Number.parseInt(counts.rows[0]?.stored ?? '0', 10);
+    const rejected = Number.parseInt(counts.rows[0]?.rejected ?? '0', 10);
+    const expectedStored = published1.events + published2.events;
+    const expectedRejected = published1.malformed + published2.malformed;
+    log(`stored ${stored} events (expected ${expectedStored}), rejected ${rejected} (expected ${expectedRejected}); `
+      + `duplicates: ${published1.serverDuplicates + published2.serverDuplicates} dropped by the server, ${after2.duplicates - before1.duplicates} by Postgres`);
+    if (stored !== expectedStored || rejected !== expectedRejected) throw new Error('the benchmark lost or double-counted events');
+
+    // 3. The raw ceiling: COPY the same rows into a table of the same shape (partitions and index included).
+    log('run 3: raw COPY of the same rows into a table of the same shape');
+    const rawRate = await measureRawCopy(pool, layout.dataDir);
+    log(`  ${Math.round(rawRate)} rows/s`);
+
+    return {
+      events: options.events, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
+      pacedEventsPerSecond: pacedRate, pacedP99Ms, maxRateP99Ms, peakRssMb: rss.peakMb(), stored, rejected,
+      serverDuplicates: published1.serverDuplicates + published2.serverDuplicates, databaseDuplicates: after2.duplicates - before1.duplicates,
+    };
+  } finally {
+    worker?.kill('SIGKILL');
+    await nc.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    await stopService(layout, 'nats', quiet);
+    await stopService(layout, 'postgres', quiet);
+  }
+}
+
+function spawnWorker(layout: StackLayout, natsUrl: string, databaseUrl: string, keysFile: string, metricsPort: number, options: IngestBenchOptions): ChildProcess {
+  const output = openSync(path.join(layout.dataDir, 'logs', 'ingest-worker.log'), 'a');
+  return spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest', '--metrics-port', String(metricsPort)], {
+    env: {
+      ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, TALLY_SOURCE_KEYS_FILE: keysFile,
+      TALLY_INGEST_STREAM: STREAM, TALLY_INGEST_SUBJECT_PREFIX: SUBJECT_PREFIX, TALLY_INGEST_DUPLICATE_WINDOW: '1s', TALLY_INGEST_STREAM_MAX_AGE: '0ms',
+      TALLY_INGEST_WRITERS: String(options.writers), TALLY_INGEST_BATCH_SIZE: String(options.batchSize), TALLY_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', output, output],
+  });
+}
+
+interface RunCounts {
+  /** Messages the server stored (not dropped as duplicates): what the worker will process. */
+  reachedWorker: number;
+  events: number;
+  malformed: number;
+  serverDuplicates: number;
+}
+
+async function publishRun(publisher: EventPublisher, count: number, generator: GeneratorOptions, ratePerSecond: number | undefined, log: (line: string) => void): Promise<RunCounts> {
+  const counts: RunCounts = { reachedWorker: 0, events: 0, malformed: 0, serverDuplicates: 0 };
+  const startedMs = Date.now();
+  let failed = 0;
+  let lastLogMs = startedMs;
+  const onDone = (outcome: PublishOutcome): void => {
+    if (outcome.status === 'published') counts.reachedWorker++;
+    else if (outcome.status === 'duplicate') counts.serverDuplicates++;
+    else failed++;
+  };
+  const chunkSize = 256;
+  for (let chunkStart = 0; chunkStart < count; chunkStart += chunkSize) {
+    if (ratePerSecond !== undefined) {
+      const waitMs = startedMs + (chunkStart / ratePerSecond) * 1000 - Date.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+    const chunk: OutgoingUsageMessage[] = [];
+    for (let position = chunkStart; position < Math.min(count, chunkStart + chunkSize); position++) {
+      const generated = generateMessage(position, generator);
+      if (generated.kind === 'event') counts.events++;
+      if (generated.kind === 'malformed') counts.malformed++;
+      chunk.push(generated.message);
+    }
+    await publisher.enqueueMany(chunk, onDone);
+    if (Date.now() - lastLogMs > 5000) {
+      lastLogMs = Date.now();
+      log(`  … ${chunkStart + chunk.length} published`);
+    }
+  }
+  await publisher.flush();
+  if (failed > 0) throw new Error(`${failed} publishes failed`);
+  return counts;
+}
+
+interface WorkerMetrics {
+  processed: number;
+  duplicates: number;
+  /** Cumulative histogram of event→committed: [upper bound in seconds, count]. */
+  latency: Array<[number, number]>;
+}
+
+async function readMetrics(url: string): Promise<WorkerMetrics> {
+  const text = await (await fetch(url)).text();
+  let processed = 0;
+  let duplicates = 0;
+  const latency: Array<[number, number]> = [];
+  for (const line of text.split('\n')) {
+    const events = /^tally_ingest_events_total\{outcome="(\w+)"\} (\d+)/.exec(line);
+    if (events) {
+      processed += Number.parseInt(events[2] as string, 10);
+      if (events[1] === 'duplicate') duplicates = Number.parseInt(events[2] as string, 10);
+    }
+    const bucket = /^tally_ingest_event_to_commit_seconds_bucket\{le="([^"]+)"\} (\d+)/.exec(line);
+    if (bucket) latency.push([bucket[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number.parseFloat(bucket[1] as string), Number.parseInt(bucket[2] as string, 10)]);
+  }
+  return { processed, duplicates, latency };
+}
+
+function diffHistogram(after: Array<[number, number]>, before: Array<[number, number]>): Array<[number, number]> {
+  return after.map(([bound, count], index) => [bound, count - (before[index]?.[1] ?? 0)]);
+}
+
+/** The quantile from a cumulative histogram, interpolated linearly inside its bucket, in ms. */
+function quantileMs(histogram: Array<[number, number]>, quantile: number): number {
+  const total = histogram[histogram.length - 1]?.[1] ?? 0;
+  if (total === 0) return 0;
+  const rank = quantile * total;
+  let previousBound = 0;
+  let previousCount = 0;
+  for (const [bound, count] of histogram) {
+    if (count >= rank) {
+      if (!Number.isFinite(bound)) return Math.round(previousBound * 1000);
+      const share = count === previousCount ? 1 : (rank - previousCount) / (count - previousCount);
+      return Math.round((previousBound + (bound - previousBound) * share) * 1000);
+    }
+    previousBound = bound;
+    previousCount = count;
+  }
+  return Math.round(previousBound * 1000);
+}
+
+/** Waits until the worker has processed `processed` messages and the consumer has nothing pending; returns when it saw that. */
+async function waitDrained(jsm: JetStreamManager, metricsUrl: string, processed: number): Promise<number> {
+  for (;;) {
+    const metrics = await readMetrics(metricsUrl);
+    if (metrics.processed >= processed) {
+      const info = await jsm.consumers.info(STREAM, 'ingest');
+      if (info.num_pending === 0 && info.num_ack_pending === 0) return Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function sampleRss(pid: number): { peakMb(): number; stop(): void } {
+  let peakKb = 0;
+  const sample = async (): Promise<void> => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (match) peakKb = Math.max(peakKb, Number.parseInt(match[1] as string, 10));
+  };
+  const timer = setInterval(() => void sample(), 200);
+  return { peakMb: () => Math.round(peakKb / 1024), stop: () => clearInterval(timer) };
+}
+
+async function measureRawCopy(pool: pg.Pool, dataDir: string): Promise<number> {
+  const dumpFile = path.join(dataDir, 'raw-copy.tsv');
+  await mkdir(path.dirname(dumpFile), { recursive: true });
+  const client = await pool.connect();
+  try {
+    await pipeline(client.query(copyTo('COPY (SELECT * FROM usage_events) TO STDOUT')), createWriteStream(dumpFile));
+    const rows = Number.parseInt((await client.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n ?? '0', 10);
+    await client.query('CREATE TABLE bench_raw_copy (LIKE usage_events INCLUDING ALL) PARTITION BY RANGE (event_time)');
+    const partitions = await client.query<{ bound: string }>(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_events'::regclass`);
+    for (const [index, partition] of partitions.rows.entries()) {
+      await client.query(`CREATE TABLE bench_raw_copy_${index} PARTITION OF bench_raw_copy ${partition.bound}`);
+    }
+    const startedMs = performance.now();
+    await pipeline(createReadStream(dumpFile), client.query(copyFrom('COPY bench_raw_copy FROM STDIN')));
+    const seconds = (performance.now() - startedMs) / 1000;
+    return rows / seconds;
+  } finally {
+    client.release();
+    await rm(dumpFile, { force: true });
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
