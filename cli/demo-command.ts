@@ -168,7 +168,9 @@ async function runSteps(workspace: DemoWorkspace, options: DemoOptions, resource
     TALLY_LOG_LEVEL: 'warn',
   };
   const ingestConfig = parseIngestWorkerEnv(ingestEnv);
-  resources.ingest = await startIngestWorker(ingestConfig, { natsUrl: endpoints.natsUrl, databaseUrl: workspace.databaseUrl }, logger);
+  resources.temporal = await reach('Temporal', endpoints.temporalAddress, () => connectTemporal(endpoints));
+  const client = resources.temporal.client;
+  resources.ingest = await reach('NATS', endpoints.natsUrl, () => startIngestWorker(ingestConfig, { natsUrl: endpoints.natsUrl, databaseUrl: workspace.databaseUrl }, logger));
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {
@@ -185,15 +187,13 @@ async function runSteps(workspace: DemoWorkspace, options: DemoOptions, resource
   }).catch((error: unknown) => {
     resources.billingWorkerError = error ?? new Error('failed');
   });
-  resources.temporal = await connectTemporal(endpoints);
-  const client = resources.temporal.client;
   resources.pool = createPool(workspace.databaseUrl, { max: 4, applicationName: 'tally-demo' });
   const pool = resources.pool;
   resources.nats = await connect({ servers: endpoints.natsUrl, name: 'tally-demo-producer', maxReconnectAttempts: -1, timeout: 5000 });
   const jsm = await jetstreamManager(resources.nats);
   const publisher = new EventPublisher(jetstream(resources.nats), { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight: 1000 });
   const ingest = resources.ingest;
-  out(`   ingest worker: consumer ${ingestConfig.consumerName} on ${workspace.streamName}, ${ingestConfig.writers} writers × batches of ${ingestConfig.batchSize}; accept window widened to ${Math.ceil(window.pastMs / 86_400_000)} days back (the sample month is past)`);
+  out(`   ingest worker: consumer ${ingestConfig.consumerName} on ${workspace.streamName}, ${ingestConfig.writers} writers × batches of ${ingestConfig.batchSize}; accept window ${Math.ceil(window.pastMs / 86_400_000)} days back, ${Math.ceil(window.futureMs / 86_400_000)} ahead (widened to take the sample months)`);
   out(`   billing worker: task queue ${workspace.taskQueue}, period opener every 0.5 s; workflows wait for the demo's closeNow`);
   workers.done();
 
@@ -294,6 +294,15 @@ async function runSteps(workspace: DemoWorkspace, options: DemoOptions, resource
     problems.push(`expected ${workspace.customers.length + november.length} issued invoices, found ${report.invoices.length}`);
   }
   if (problems.length > 0) throw new DemoError(`the demo run does not add up: ${problems.join('; ')}`);
+}
+
+/** A service the demo cannot reach is named with its address, not as a stack trace. */
+async function reach<T>(service: string, address: string, connectTo: () => Promise<T>): Promise<T> {
+  try {
+    return await connectTo();
+  } catch (error) {
+    throw new DemoError(`cannot reach ${service} at ${address}: ${error instanceof Error ? error.message : String(error)} (is the stack up? tally stack status)`);
+  }
 }
 
 function describePublish(batch: DemoBatch, report: PublishReport): string {
