@@ -19,6 +19,7 @@ import {
 } from '../db/queries/review-exceptions.ts';
 import { appendLinesAfterCredits, lateAdjustmentLines } from '../domain/adjustments.ts';
 import { creditMovementsFromInvoice } from '../domain/credit-ledger/index.ts';
+import { commitDueForPeriod } from '../domain/journal/index.ts';
 import { Decimal, formatMoney } from '../domain/money.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { ratePeriod, usageAggregationPlan, type CreditBalance } from '../domain/rating/index.ts';
@@ -296,7 +297,8 @@ export function createBillingActivities(deps: BillingDependencies) {
       const terms = await deps.loadTerms(record.customerId);
       const result = await postInvoiceJournal(pool, {
         invoice: record.document as IssuedInvoice,
-        policy: { commitPolicy: terms.contract.revenue.commit_policy, commitAmount: terms.contract.commit?.amount ?? null },
+        // The commit the invoice was rated against: prorated when the contract covers part of the period.
+        policy: { commitPolicy: terms.contract.revenue.commit_policy, commitAmount: commitDueForPeriod(record.document.lines, terms.contract.commit?.amount) },
       });
       await recordCreditExpiries(pool, { asOf: billingPeriod(record.period).end, customerId: record.customerId });
       return { posted: result.posted.length, alreadyPosted: result.alreadyPosted.length };

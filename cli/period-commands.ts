@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { billingPeriod } from '../domain/period.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
@@ -9,7 +9,20 @@ import {
   statusQuery,
   type CustomerPeriodInput,
 } from '../workflows/definitions.ts';
+import type { customerPeriodWorkflow } from '../workflows/customer-period.ts';
 import { connectTemporal, ensureServices, printTable } from './services.ts';
+
+/**
+ * Closes a customer-period now: signal-with-start `closeNow` under the business id, so a running
+ * workflow (started by the period opener) is closed and a missing one is started and closed. The
+ * input counts only when this starts the workflow. `tally period close` and the demo use it.
+ */
+export function requestPeriodClose(client: Client, taskQueue: string, input: CustomerPeriodInput): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
+  return client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>('customerPeriodWorkflow', {
+    taskQueue, workflowId: customerPeriodWorkflowId(input), args: [input],
+    signal: closeNowSignal, signalArgs: [], workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+}
 
 /** Ops' view of the customer-period workflows: close early, see where each one stands. */
 export function registerPeriodCommands(program: Command): void {
@@ -22,10 +35,7 @@ export function registerPeriodCommands(program: Command): void {
       const temporal = await connectTemporal(endpoints);
       try {
         const input: CustomerPeriodInput = { customerId, period: periodName, mode: 'live', calculationVersion: CALCULATION_VERSION };
-        const handle = await temporal.client.workflow.signalWithStart('customerPeriodWorkflow', {
-          taskQueue: parseBillingWorkerEnv().TALLY_TASK_QUEUE, workflowId: customerPeriodWorkflowId(input), args: [input],
-          signal: closeNowSignal, signalArgs: [], workflowIdConflictPolicy: 'USE_EXISTING',
-        });
+        const handle = await requestPeriodClose(temporal.client, parseBillingWorkerEnv().TALLY_TASK_QUEUE, input);
         process.stdout.write(`close requested: ${handle.workflowId}\n`);
       } finally {
         await temporal.close();

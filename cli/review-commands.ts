@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { createPool } from '../db/pool.ts';
 import { findReviewException, listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
-import { decideUpdate, type ReviewDecision } from '../workflows/definitions.ts';
+import type { Client } from '@temporalio/client';
+import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
 import { connectTemporal, ensureServices, printTable } from './services.ts';
 
 export class ReviewCommandError extends Error {
@@ -50,10 +51,8 @@ export function registerReviewCommands(program: Command): void {
           : { kind, exceptionId, reviewer, reason: requireOption(options.reason, '--reason'), amount: requireOption(options.amount, '--amount') };
       const temporal = await connectTemporal(endpoints);
       try {
-        const outcome = await temporal.client.workflow.getHandle(exception.workflowId).executeUpdate(decideUpdate, { args: [decision] });
+        const outcome = await sendReviewDecision(temporal.client, exception, decision);
         process.stdout.write(`${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${reviewer}\n`);
-      } catch (error) {
-        throw new ReviewCommandError(`${exceptionId}: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
         await temporal.close();
       }
@@ -70,6 +69,19 @@ export function registerReviewCommands(program: Command): void {
     .option('--reviewer <name>', 'who decides (default: the OS user)').requiredOption('--reason <text>', 'why (printed on the line)')
     .requiredOption('--amount <decimal>', 'signed amount in the invoice currency, e.g. -25.00')
     .action(decide('adjust'));
+}
+
+/**
+ * Sends a person's decision to the workflow that waits on the exception, through its `decide` update:
+ * the one path every caller uses (`tally review approve|reject|adjust`, the demo). The workflow's
+ * validator refuses a decision on anything but the open exception.
+ */
+export async function sendReviewDecision(client: Client, exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'>, decision: ReviewDecision): Promise<DecisionOutcome> {
+  try {
+    return await client.workflow.getHandle(exception.workflowId).executeUpdate(decideUpdate, { args: [decision] });
+  } catch (error) {
+    throw new ReviewCommandError(`${exception.exceptionId}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 async function withPool(work: (pool: ReturnType<typeof createPool>, endpoints: Awaited<ReturnType<typeof ensureServices>>['endpoints']) => Promise<void>): Promise<void> {
@@ -93,7 +105,8 @@ function requireOption(value: string | undefined, name: string): string {
   return value;
 }
 
-function printException(exception: ReviewExceptionRecord): void {
+/** An exception as a reviewer reads it; `contract: false` leaves out the contract's terms (the demo's short view). */
+export function printException(exception: ReviewExceptionRecord, options: { contract?: boolean } = {}): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`${exception.exceptionId}  ${exception.status}`);
   out(`customer ${exception.customerId}, period ${exception.period}, invoice ${exception.invoiceId}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`);
@@ -112,7 +125,7 @@ function printException(exception: ReviewExceptionRecord): void {
     }
     for (const unpriced of context.draft.unpriced ?? []) out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
   }
-  if (context.contract) out(`\ncontract: ${JSON.stringify(context.contract)}`);
+  if (context.contract && options.contract !== false) out(`\ncontract: ${JSON.stringify(context.contract)}`);
   out('\nprevious invoices:');
   for (const previous of context.previousInvoices ?? []) out(`  ${previous.period}  ${previous.invoiceNumber ?? ''}  ${previous.total}`);
   if ((context.previousInvoices ?? []).length === 0) out('  none');

@@ -19,6 +19,8 @@ export interface BillingWorkerOptions {
   readonly stripe?: StripeConnection;
   /** Stop when this signal aborts (SIGTERM/SIGINT in `tally worker`). */
   readonly signal: AbortSignal;
+  /** Where the worker logs; default JSON on stdout at TALLY_LOG_LEVEL (the demo keeps stdout for its report). */
+  readonly logger?: pino.Logger;
 }
 
 
@@ -29,61 +31,67 @@ export interface BillingWorkerOptions {
  */
 export async function runBillingWorker(options: BillingWorkerOptions): Promise<void> {
   const { env, endpoints, stripe } = options;
-  const logger = pino({ name: 'tally-billing-worker', level: env.TALLY_LOG_LEVEL });
+  const logger = options.logger ?? pino({ name: 'tally-billing-worker', level: env.TALLY_LOG_LEVEL });
   const pool = createPool(endpoints.databaseUrl, { max: Math.max(10, env.TALLY_MAX_CONCURRENT_ACTIVITIES + 4), applicationName: 'tally-billing-worker' });
-  await migrate(pool);
-  const notifier = createWebhookNotifier(env.TALLY_WEBHOOK_URL);
-  const activities = createBillingActivities({
-    pool,
-    loadTerms: fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR }),
-    providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
-    notifier,
-  });
-  const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
-  const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: endpoints.temporalNamespace });
-  const worker = await Worker.create({
-    connection: workerConnection,
-    namespace: endpoints.temporalNamespace,
-    taskQueue: env.TALLY_TASK_QUEUE,
-    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    activities,
-    maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
-  });
-
+  // Whatever was opened is closed again, also when a step of the start fails (a caller that goes on,
+  // like the demo, must not be left with open handles).
+  const closers: Array<() => Promise<void>> = [() => pool.end()];
   const stopLoops = new AbortController();
-  const loops = [
-    repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
-      const opened = await openPendingPeriods(pool, client, {
-        taskQueue: env.TALLY_TASK_QUEUE,
-        overrides: {
-          ...(env.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: env.TALLY_OPENER_GRACE }),
-          ...(env.TALLY_OPENER_REVIEW_TIMEOUT === undefined ? {} : { reviewTimeoutMs: env.TALLY_OPENER_REVIEW_TIMEOUT }),
-          ...(env.TALLY_OPENER_STEP_TIMEOUT === undefined ? {} : { stepTimeoutMs: env.TALLY_OPENER_STEP_TIMEOUT }),
-        },
-      });
-      if (opened > 0) logger.info({ opened }, 'started period workflows');
-    }),
-    repeat(logger, 30_000, stopLoops.signal, async () => {
-      for (const notification of await listUndeliveredNotifications(pool, 50)) {
-        await deliverNotification({ pool, notifier }, notification.notificationKey, notification.payload);
-      }
-    }),
-  ];
-  options.signal.addEventListener('abort', () => {
-    logger.info('draining');
-    stopLoops.abort();
-    worker.shutdown();
-  }, { once: true });
-  logger.info({ taskQueue: env.TALLY_TASK_QUEUE, temporal: endpoints.temporalAddress }, 'billing worker running');
+  const loops: Promise<void>[] = [];
   try {
+    await migrate(pool);
+    const notifier = createWebhookNotifier(env.TALLY_WEBHOOK_URL);
+    const activities = createBillingActivities({
+      pool,
+      loadTerms: fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR }),
+      providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
+      notifier,
+    });
+    const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
+    closers.unshift(() => workerConnection.close());
+    const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });
+    closers.unshift(() => clientConnection.close());
+    const client = new Client({ connection: clientConnection, namespace: endpoints.temporalNamespace });
+    const worker = await Worker.create({
+      connection: workerConnection,
+      namespace: endpoints.temporalNamespace,
+      taskQueue: env.TALLY_TASK_QUEUE,
+      workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+      activities,
+      maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
+    });
+    // Aborted while starting (bundling the workflows takes seconds): stop before polling.
+    if (options.signal.aborted) return;
+
+    loops.push(
+      repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
+        const opened = await openPendingPeriods(pool, client, {
+          taskQueue: env.TALLY_TASK_QUEUE,
+          overrides: {
+            ...(env.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: env.TALLY_OPENER_GRACE }),
+            ...(env.TALLY_OPENER_REVIEW_TIMEOUT === undefined ? {} : { reviewTimeoutMs: env.TALLY_OPENER_REVIEW_TIMEOUT }),
+            ...(env.TALLY_OPENER_STEP_TIMEOUT === undefined ? {} : { stepTimeoutMs: env.TALLY_OPENER_STEP_TIMEOUT }),
+          },
+        });
+        if (opened > 0) logger.info({ opened }, 'started period workflows');
+      }),
+      repeat(logger, 30_000, stopLoops.signal, async () => {
+        for (const notification of await listUndeliveredNotifications(pool, 50)) {
+          await deliverNotification({ pool, notifier }, notification.notificationKey, notification.payload);
+        }
+      }),
+    );
+    options.signal.addEventListener('abort', () => {
+      logger.info('draining');
+      stopLoops.abort();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    }, { once: true });
+    logger.info({ taskQueue: env.TALLY_TASK_QUEUE, temporal: endpoints.temporalAddress }, 'billing worker running');
     await worker.run();
   } finally {
     stopLoops.abort();
     await Promise.all(loops);
-    await clientConnection.close();
-    await workerConnection.close();
-    await pool.end();
+    for (const close of closers) await close();
     logger.info('stopped');
   }
 }
@@ -97,11 +105,16 @@ async function repeat(logger: pino.Logger, intervalMs: number, signal: AbortSign
       logger.warn({ err: error }, 'background step failed; retrying');
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => {
+      // The listener goes when the wait ends either way: one per wait would pile up on the signal.
+      const onAbort = (): void => {
         clearTimeout(timer);
         resolve();
-      }, { once: true });
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, intervalMs);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

@@ -11,5 +11,5 @@ export {
   assertBalanced, entryTotals, JournalError, journalEntryKey, netDebitByAccount,
   type EntrySourceKind, type JournalErrorCode,
 } from './journal-entry.ts';
-export type { AdjustmentObligation, CommitPolicy, JournalPolicy, PrepaidCreditTerms } from './journal-policy.ts';
+export { commitDueForPeriod, type AdjustmentObligation, type CommitPolicy, type JournalPolicy, type PrepaidCreditTerms } from './journal-policy.ts';
 export { tieOutUsageRevenue, type TieOutDifference, type TieOutDifferenceReason, type UsageTieOut, type UsageTieOutInput } from './usage-tie-out.ts';

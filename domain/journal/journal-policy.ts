@@ -1,3 +1,5 @@
+import type { InvoiceLine } from '../../contracts/invoice.ts';
+
 /**
  * What the journal needs to know about a customer's terms, beside the invoice. The workflow maps
  * the contract (SPEC §3) onto these shapes; nothing here reads the contract file itself.
@@ -46,4 +48,18 @@ export interface PrepaidCreditTerms {
   readonly consideration_paid: string;
   /** Σ drawn from the credit by invoices of earlier periods, as a positive decimal string. */
   readonly consumed_before: string;
+}
+
+/**
+ * The commit due for an invoice's period, for `JournalPolicy.commitAmount`: the amount its
+ * `commit_true_up` line was computed against (prorated when the contract covers part of the
+ * period), else the contract's monthly `commit.amount`; null without a commit.
+ *
+ * Example: commit 200.00 a month, contract ends 2026-10-20T12:00Z (19.5 of 31 days) → the line's
+ * commit is 125.81, and that, not 200.00, is what the true-up and the commit entry use.
+ */
+export function commitDueForPeriod(lines: readonly InvoiceLine[], contractCommitAmount: string | null | undefined): string | null {
+  const line = lines.find((candidate) => candidate.kind === 'commit_true_up');
+  if (line !== undefined && line.kind === 'commit_true_up' && line.commit !== undefined) return line.commit;
+  return contractCommitAmount ?? null;
 }

@@ -170,6 +170,24 @@ describe('the customer-period workflow', () => {
     }, 120_000);
   });
 
+  it('journals a contract that ends inside the period against its prorated commit', async () => {
+    // Commit 200.00 a month, ratable, contract over the first 15 of October's 31 days: the invoice's
+    // commit is 96.77 and the journal must check the true-up against that, not against 200.00.
+    const contract = onLedger(buildContract({
+      customer_id: 'ends-mid-period', starts_at: '2026-01-01T00:00:00Z', ends_at: '2026-10-16T00:00:00Z',
+      commit: { amount: '200.00' }, revenue: { commit_policy: 'ratable' },
+    }));
+    await testbed.writeContract(contract);
+    await testbed.storeEvents([buildUsageEvent({ customer_id: contract.customer_id, event_id: 'ends-1', timestamp: '2026-10-03T00:00:00.000Z', quantity: '250000' })]);
+    const result = await testbed.withWorker(async () => (await testbed.startPeriod(testbed.periodInput(contract.customer_id, OCTOBER))).result());
+    expect(result.stage).toBe('completed');
+    const issued = (await findInvoice(testbed.pool, `inv:${contract.customer_id}:${OCTOBER}`))?.document as IssuedInvoice;
+    expect(issued.lines.find((line) => line.kind === 'commit_true_up')).toMatchObject({ commit: '96.77' });
+    const { rows } = await testbed.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM journal_entries WHERE invoice_id = $1 AND entry_type = 'commit_recognized'`, [issued.invoice_id]);
+    expect(rows[0]?.n).toBe(1);
+    expect((await trialBalance(testbed.pool, { customerId: contract.customer_id })).balanced).toBe(true);
+  }, 120_000);
+
   it('bills usage that arrives after close as an adjustment on the next invoice, never touching the issued one', async () => {
     // The late adjustment here is small: under the contract's adjustment threshold, so no review stops it.
     const contract = onLedger(buildContract({ customer_id: 'late-usage', starts_at: '2026-01-01T00:00:00Z', review: { adjustment_above: '1000.00' } }));

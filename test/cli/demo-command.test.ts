@@ -1,0 +1,120 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../../db/pool.ts';
+import { listInvoices } from '../../db/queries/invoices.ts';
+import { trialBalance } from '../../db/queries/journal.ts';
+import { listReviewExceptions } from '../../db/queries/review-exceptions.ts';
+import { testStack } from '../harness/services.ts';
+import { runTally, type TallyRun } from './run-tally.ts';
+
+interface RunRecord {
+  readonly runId: string;
+  readonly databaseName: string;
+  readonly customers: readonly string[];
+}
+
+let stackDir: string;
+const pools: pg.Pool[] = [];
+
+beforeAll(async () => {
+  stackDir = await mkdtemp(path.join(os.tmpdir(), 'tally-demo-test-'));
+});
+afterAll(async () => {
+  await Promise.all(pools.map((pool) => pool.end()));
+  await rm(stackDir, { recursive: true, force: true });
+});
+
+/** `tally demo` as a user runs it, on the test stack's services, with its workspace under a temporary stack dir. */
+function runDemo(args: readonly string[] = []): Promise<TallyRun> {
+  const { endpoints } = testStack();
+  return runTally(['demo', ...args], {
+    DATABASE_URL: endpoints.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress,
+    TEMPORAL_NAMESPACE: endpoints.temporalNamespace, TALLY_STACK_DIR: stackDir,
+  });
+}
+
+async function runRecords(): Promise<RunRecord[]> {
+  const runs = await readdir(path.join(stackDir, 'demo'));
+  return Promise.all(runs.sort().map(async (run) => JSON.parse(await readFile(path.join(stackDir, 'demo', run, 'run.json'), 'utf8')) as RunRecord));
+}
+
+function runPool(record: RunRecord): pg.Pool {
+  const url = new URL(testStack().endpoints.databaseUrl);
+  url.pathname = `/${record.databaseName}`;
+  const pool = createPool(url.toString(), { max: 2 });
+  pools.push(pool);
+  return pool;
+}
+
+describe('tally demo', () => {
+  it('bills a month of usage for 20 customers end to end, and a second run is a fresh month of its own', async () => {
+    const first = await runDemo();
+    expect(first.code, first.stderr).toBe(0);
+    const [record] = await runRecords();
+    if (record === undefined) throw new Error('the demo wrote no run.json');
+    expect(record.customers).toHaveLength(20);
+
+    // What it prints: each step, the exception and its approval, the adjustment, the checks.
+    const out = first.stdout;
+    expect(out).toMatch(/published [\d,]+ messages .*: [\d,]+ events, [\d,]+ exact repeats \([\d,]+ dropped by JetStream\), 11 broken/);
+    expect(out).toContain('rejected 11: malformed_json 3, schema_violation 4, bad_signature 2, unknown_source 2');
+    expect(out).toContain('19 issued, 1 waiting for review');
+    expect(out).toMatch(new RegExp(`exc:inv:soylent-${record.runId}:2026-10:threshold:1 +open`));
+    expect(out).toMatch(/- total_above: total [\d.]+ EUR is above 100\.00/);
+    expect(out).toMatch(/draft invoice \(EUR\): subtotal [\d.]+, total [\d.]+/);
+    expect(out).toContain(`tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --reviewer demo: approve`);
+    expect(out).toMatch(new RegExp(`globex-${record.runId} +globex-${record.runId}-0002 +usage:tokens-us +[\\d.]+ +USD +globex-${record.runId}-0001 \\(2026-10\\)`));
+    expect(out).toContain('invoices issued: 22');
+    expect(out).toContain('provider sync: 22 of 22 invoices synced to the ledger sink');
+    expect(out).toContain('0 differences');
+    expect(out).toMatch(/demo finished in [\d.]+ s/);
+
+    // What it left in its database.
+    const pool = runPool(record);
+    const invoices = await listInvoices(pool, { status: 'issued' });
+    expect(invoices.filter((invoice) => invoice.period === '2026-10')).toHaveLength(20);
+    expect(new Set(invoices.map((invoice) => invoice.customerId))).toEqual(new Set(record.customers));
+    const exceptions = await listReviewExceptions(pool, {});
+    expect(exceptions).toHaveLength(1);
+    expect(exceptions[0]).toMatchObject({ customerId: `soylent-${record.runId}`, kind: 'threshold', status: 'approved', reviewer: 'demo' });
+    const rejected = await pool.query<{ reason: string; n: number }>('SELECT reason, count(*)::int AS n FROM rejected_events GROUP BY reason ORDER BY reason');
+    expect(rejected.rows).toEqual([
+      { reason: 'bad_signature', n: 2 }, { reason: 'malformed_json', n: 3 }, { reason: 'schema_violation', n: 4 }, { reason: 'unknown_source', n: 2 },
+    ]);
+    expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE late')).rows[0]?.n).toBe(6);
+    const october = new Map(invoices.filter((invoice) => invoice.period === '2026-10').map((invoice) => [invoice.invoiceId, invoice]));
+    const adjustments = invoices.filter((invoice) => invoice.period === '2026-11').flatMap((invoice) => invoice.document.lines)
+      .filter((line) => line.kind === 'adjustment');
+    expect(adjustments.length).toBeGreaterThan(0);
+    for (const adjustment of adjustments) {
+      expect(adjustment).toMatchObject({ corrects_period: '2026-10' });
+      expect(october.has(adjustment.kind === 'adjustment' ? adjustment.corrects_invoice_id : '')).toBe(true);
+    }
+    const synced = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM provider_ledger_invoices');
+    expect(synced.rows[0]?.n).toBe(invoices.length);
+    const balance = await trialBalance(pool);
+    expect(balance.balanced).toBe(true);
+    expect(balance.totals.map((total) => total.currency).sort()).toEqual(['EUR', 'USD']);
+
+    // A second run (small) is a month of its own: its own run id, database and invoice numbers.
+    const second = await runDemo(['--customers', '6', '--scale', '0.5']);
+    expect(second.code, second.stderr).toBe(0);
+    const records = await runRecords();
+    expect(records).toHaveLength(2);
+    const secondRecord = records.find((candidate) => candidate.runId !== record.runId);
+    if (secondRecord === undefined) throw new Error('the second run wrote no run.json of its own');
+    const secondInvoices = await listInvoices(runPool(secondRecord), { status: 'issued', period: '2026-10' });
+    expect(secondInvoices.map((invoice) => invoice.invoiceNumber).sort()).toEqual(secondRecord.customers.map((customer) => `${customer}-0001`).sort());
+    // The first run's invoices are as they were.
+    expect(await listInvoices(pool, { status: 'issued' })).toEqual(invoices);
+  }, 240_000);
+
+  it('refuses fewer customers than the sample contracts need, before touching anything', async () => {
+    const run = await runTally(['demo', '--customers', '3'], { TALLY_STACK_DIR: stackDir });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/--customers.*at least 6/);
+  });
+});
