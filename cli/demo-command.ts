@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -191,7 +191,7 @@ async function runSteps(workspace: DemoWorkspace, options: DemoOptions, resource
   const pool = resources.pool;
   resources.nats = await connect({ servers: endpoints.natsUrl, name: 'tally-demo-producer', maxReconnectAttempts: -1, timeout: 5000 });
   const jsm = await jetstreamManager(resources.nats);
-  const publisher = new EventPublisher(jetstream(resources.nats), { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight: 1000 });
+  const publisher = new EventPublisher(resources.nats, { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight: 1000 });
   const ingest = resources.ingest;
   out(`   ingest worker: consumer ${ingestConfig.consumerName} on ${workspace.streamName}, ${ingestConfig.writers} writers × batches of ${ingestConfig.batchSize}; accept window ${Math.ceil(window.pastMs / 86_400_000)} days back, ${Math.ceil(window.futureMs / 86_400_000)} ahead (widened to take the sample months)`);
   out(`   billing worker: task queue ${workspace.taskQueue}, period opener every 0.5 s; workflows wait for the demo's closeNow`);
