@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
+import { checkChangedUsageAlerts, createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
 import type { BillingWorkerEnv } from '../config/billing-worker.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
@@ -24,8 +24,9 @@ export interface BillingWorkerOptions {
 
 /**
  * The billing worker: the Temporal worker for the customer-period workflows and their activities,
- * the period opener (outbox relay from `customer_periods`), and redelivery of notifications whose
- * webhook failed. Drains on abort: stops polling, lets running activities finish, closes the pool.
+ * the period opener (outbox relay from `customer_periods`), usage alerts for customer-periods whose
+ * running totals changed, and redelivery of notifications whose webhook failed. Drains on abort:
+ * stops polling, lets running activities finish, closes the pool.
  */
 export async function runBillingWorker(options: BillingWorkerOptions): Promise<void> {
   const { env, endpoints, stripe } = options;
@@ -33,9 +34,10 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   const pool = createPool(endpoints.databaseUrl, { max: Math.max(10, env.TALLY_MAX_CONCURRENT_ACTIVITIES + 4), applicationName: 'tally-billing-worker' });
   await migrate(pool);
   const notifier = createWebhookNotifier(env.TALLY_WEBHOOK_URL);
+  const loadTerms = fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR });
   const activities = createBillingActivities({
     pool,
-    loadTerms: fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR }),
+    loadTerms,
     providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
     notifier,
   });
@@ -52,6 +54,10 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   });
 
   const stopLoops = new AbortController();
+  // Usage alerts: where the last complete pass started (undefined: scan every total), and the
+  // customers already reported as skipped (no usable contract), so each is logged once.
+  let alertsSince: string | undefined;
+  const skippedCustomers = new Set<string>();
   const loops = [
     repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
       const opened = await openPendingPeriods(pool, client, {
@@ -63,6 +69,20 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
         },
       });
       if (opened > 0) logger.info({ opened }, 'started period workflows');
+    }),
+    repeat(logger, env.TALLY_USAGE_ALERT_INTERVAL, stopLoops.signal, async () => {
+      const scan = await checkChangedUsageAlerts({ pool, loadTerms, notifier }, { since: alertsSince });
+      alertsSince = scan.nextSince;
+      for (const result of scan.results) {
+        if (result.status === 'skipped' && !skippedCustomers.has(result.customerId)) {
+          skippedCustomers.add(result.customerId);
+          logger.warn({ customerId: result.customerId, period: result.period, reason: result.reason }, 'usage alerts skipped for this customer');
+        }
+        if (result.status === 'checked' && result.alerts.length > 0) {
+          logger.info({ customerId: result.customerId, period: result.period, alerts: result.alerts.map((alert) => `${alert.basis}:${alert.thresholdPct}`) }, 'usage alerts recorded');
+        }
+      }
+      for (const failure of scan.failures) logger.warn({ customerId: failure.customerId, period: failure.period, err: failure.error }, 'usage alert check failed; retrying');
     }),
     repeat(logger, 30_000, stopLoops.signal, async () => {
       for (const notification of await listUndeliveredNotifications(pool, 50)) {
