@@ -46,7 +46,9 @@ export interface ChangedCustomerPeriod {
  * Customer-periods whose running totals changed since their last alert check: among those with a
  * row updated at or after `since` (all of them when `since` is undefined), the ones whose Σ
  * event_count differs from the checked one. A full scan (no `since`) also returns the skipped ones
- * (no usable contract then), so a start-up sees contract files added since. Oldest period first.
+ * (no usable contract then), so a start-up sees contract files added since. Periods already closed
+ * for ingest are left out: their invoice is the exact figure (and late usage is an adjustment on the
+ * next one). Oldest period first.
  */
 export async function listChangedCustomerPeriods(db: Queryable, options: { since: string | undefined; limit: number }): Promise<ChangedCustomerPeriod[]> {
   const { rows } = await db.query<{ customer_id: string; period: string; event_count: string }>(
@@ -60,8 +62,10 @@ export async function listChangedCustomerPeriods(db: Queryable, options: { since
      )
      SELECT current.customer_id, current.period, current.event_count::text AS event_count
        FROM current LEFT JOIN usage_alert_checks checks USING (customer_id, period)
-      WHERE checks.checked_event_count IS DISTINCT FROM current.event_count
-         OR ($1::timestamptz IS NULL AND checks.skipped_reason IS NOT NULL)
+      WHERE (checks.checked_event_count IS DISTINCT FROM current.event_count
+             OR ($1::timestamptz IS NULL AND checks.skipped_reason IS NOT NULL))
+        AND NOT EXISTS (SELECT 1 FROM period_closures closed
+                         WHERE closed.customer_id = current.customer_id AND closed.period = current.period)
       ORDER BY current.period, current.customer_id COLLATE "C"
       LIMIT $2`,
     [options.since ?? null, options.limit],

@@ -221,6 +221,15 @@ describe('the worker loop: customer-periods whose totals changed', () => {
     expect(mine(restart)).toMatchObject([{ customerId: withoutContract, status: 'checked', usage: '50.05', alerts: [{ thresholdPct: 50 }, { thresholdPct: 75 }, { thresholdPct: 90 }, { thresholdPct: 100 }] }]);
   });
 
+  it('leaves periods closed for ingest to their invoice', async () => {
+    const customerId = 'alerts-closed';
+    await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '10.00' } }));
+    await storeQueries(customerId, '1000000');
+    await testbed.pool.query(`INSERT INTO period_closures (customer_id, period, event_cutoff) VALUES ($1, $2, now())`, [customerId, PERIOD]);
+    expect((await checkChangedUsageAlerts(deps, {})).results.filter((result) => result.customerId === customerId)).toEqual([]);
+    expect(await listUsageAlerts(testbed.pool, { customerId })).toEqual([]);
+  });
+
   it('a change committed late by a long ingest transaction is found within the slack, and by a full scan beyond it', async () => {
     const customerId = 'alerts-slow-ingest';
     await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '100.00' } }));
