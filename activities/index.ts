@@ -2,3 +2,7 @@
 export { createBillingActivities, deliverNotification, invoiceIdFor, type BillingActivities, type BillingDependencies } from './billing-activities.ts';
 export { fileTermsLoader, type CustomerTerms } from './customer-terms.ts';
 export { openPendingPeriods } from './open-pending-periods.ts';
+export {
+  checkChangedUsageAlerts, checkUsageAlerts, usageAlertNotificationKey, TOTALS_COMMIT_SLACK_MS,
+  type RecordedUsageAlert, type UsageAlertCheckResult, type UsageAlertDependencies, type UsageAlertScan,
+} from './check-usage-alerts.ts';

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerBenchCommands } from './bench-commands.ts';
+import { registerAlertsCommands } from './alerts-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerInvoiceCommands } from './invoice-commands.ts';
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerIngestCommands(program);
   registerSendCommands(program);
   registerBenchCommands(program);
+  registerAlertsCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

@@ -5,7 +5,7 @@ import { runBillingWorker } from '../workers/billing-worker.ts';
 import { ensureServices } from './services.ts';
 
 export function registerWorkerCommands(program: Command): void {
-  program.command('worker').description('run the billing worker: period workflows, their activities and the period opener (drains on SIGTERM)')
+  program.command('worker').description('run the billing worker: period workflows, their activities, the period opener and usage alerts (drains on SIGTERM)')
     .action(async () => {
       const env = parseBillingWorkerEnv();
       const stripe = parseStripeEnv();

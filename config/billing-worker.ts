@@ -18,6 +18,8 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default('20').transform((text) => Number.parseInt(text, 10)),
   /** How often the period opener looks for customer-periods without a workflow. */
   TALLY_PERIOD_OPENER_INTERVAL: durationMsFromEnv.default(2000),
+  /** How often the usage-alert loop checks customer-periods whose running totals changed. */
+  TALLY_USAGE_ALERT_INTERVAL: durationMsFromEnv.default(30_000),
   /** The Temporal task queue of the billing workflows (one per deployment; tests use their own). */
   TALLY_TASK_QUEUE: z.string().regex(/^[\w.-]{1,200}$/, 'letters, digits, . _ -').default('billing'),
   /** A grace or step timeout for workflows this worker opens, overriding the contracts' (demo, tests). */

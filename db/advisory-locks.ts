@@ -11,4 +11,9 @@ export const ADVISORY_LOCKS = {
   /** Creating a month partition of usage_events (taken inside ensure_usage_events_partition, migration 0001). */
   USAGE_PARTITIONS: 7_301_002,
   INGEST_COMMIT: 7_301_003,
+  /**
+   * With a hash of `customer:period` as the second key (`pg_advisory_xact_lock(int4, int4)`): one
+   * usage-alert check of a customer-period at a time, so two never both record the same crossing.
+   */
+  USAGE_ALERT_CHECK: 7_301_004,
 } as const;

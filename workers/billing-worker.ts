@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
+import { checkChangedUsageAlerts, createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
 import type { BillingWorkerEnv } from '../config/billing-worker.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
@@ -38,12 +38,17 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   const closers: Array<() => Promise<void>> = [() => pool.end()];
   const stopLoops = new AbortController();
   const loops: Promise<void>[] = [];
+  // Usage alerts: where the last complete pass started (undefined: scan every total), and the
+  // customers already reported as skipped (no usable contract), so each is logged once.
+  let alertsSince: string | undefined;
+  const skippedCustomers = new Set<string>();
   try {
     await migrate(pool);
     const notifier = createWebhookNotifier(env.TALLY_WEBHOOK_URL);
+    const loadTerms = fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR });
     const activities = createBillingActivities({
       pool,
-      loadTerms: fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR }),
+      loadTerms,
       providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
       notifier,
     });
@@ -74,6 +79,20 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
           },
         });
         if (opened > 0) logger.info({ opened }, 'started period workflows');
+      }),
+      repeat(logger, env.TALLY_USAGE_ALERT_INTERVAL, stopLoops.signal, async () => {
+        const scan = await checkChangedUsageAlerts({ pool, loadTerms, notifier }, { since: alertsSince });
+        alertsSince = scan.nextSince;
+        for (const result of scan.results) {
+          if (result.status === 'skipped' && !skippedCustomers.has(result.customerId)) {
+            skippedCustomers.add(result.customerId);
+            logger.warn({ customerId: result.customerId, period: result.period, reason: result.reason }, 'usage alerts skipped for this customer');
+          }
+          if (result.status === 'checked' && result.alerts.length > 0) {
+            logger.info({ customerId: result.customerId, period: result.period, alerts: result.alerts.map((alert) => `${alert.basis}:${alert.thresholdPct}`) }, 'usage alerts recorded');
+          }
+        }
+        for (const failure of scan.failures) logger.warn({ customerId: failure.customerId, period: failure.period, err: failure.error }, 'usage alert check failed; retrying');
       }),
       repeat(logger, 30_000, stopLoops.signal, async () => {
         for (const notification of await listUndeliveredNotifications(pool, 50)) {

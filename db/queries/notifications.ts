@@ -10,12 +10,15 @@ export interface NotificationRecord {
   readonly attempts: number;
 }
 
-/** Records a notification once per key (e.g. `escalation:<exception>`, `usage_alert:<customer>:<period>:75`). */
+/**
+ * Records a notification once per key (e.g. `escalation:<exception>`, `usage_alert:<customer>:<period>:commit:75`).
+ * Takes a pool, or a client inside the caller's transaction (the fact it announces commits with it).
+ */
 export async function enqueueNotification(
-  pool: pg.Pool,
+  db: pg.Pool | pg.ClientBase,
   notification: Pick<NotificationRecord, 'notificationKey' | 'kind' | 'customerId' | 'period' | 'payload'>,
 ): Promise<boolean> {
-  const result = await pool.query(
+  const result = await db.query(
     `INSERT INTO notifications (notification_key, kind, customer_id, period, payload) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (notification_key) DO NOTHING`,
     [notification.notificationKey, notification.kind, notification.customerId, notification.period, JSON.stringify(notification.payload)],

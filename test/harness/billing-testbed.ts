@@ -44,9 +44,15 @@ export class BillingTestbed {
     readonly contractsDir: string,
     private readonly webhook: http.Server,
     readonly webhookUrl: string,
-    /** What the webhook received: escalations, usage alerts. */
-    readonly notifications: { key: string; body: Record<string, unknown> }[],
+    /** What the webhook received (escalations, usage alerts) and the status it answered. */
+    readonly notifications: { key: string; body: Record<string, unknown>; status: number }[],
+    private readonly webhookAnswer: { status: number },
   ) {}
+
+  /** The status the webhook answers from now on (default 204; e.g. 500 to make deliveries fail). */
+  answerWebhookWith(status: number): void {
+    this.webhookAnswer.status = status;
+  }
 
   static async create(name: string): Promise<BillingTestbed> {
     const databaseUrl = await createTestDatabase(name);
@@ -54,19 +60,21 @@ export class BillingTestbed {
     const connection = await Connection.connect({ address: testStack().endpoints.temporalAddress });
     const client = new Client({ connection, namespace: testStack().endpoints.temporalNamespace });
     const contractsDir = await mkdtemp(path.join(os.tmpdir(), `tally-${name}-contracts-`));
-    const received: { key: string; body: Record<string, unknown> }[] = [];
+    const received: { key: string; body: Record<string, unknown>; status: number }[] = [];
+    const answer = { status: 204 };
     const webhook = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        received.push({ key: String(request.headers['idempotency-key']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
-        response.writeHead(204).end();
+        const status = answer.status;
+        received.push({ key: String(request.headers['idempotency-key']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, status });
+        response.writeHead(status).end();
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
     const address = webhook.address() as { port: number };
     return new BillingTestbed(name, databaseUrl, pool, client, connection, `billing-test-${name}-${process.pid}`, contractsDir, webhook,
-      `http://127.0.0.1:${address.port}/hooks`, received);
+      `http://127.0.0.1:${address.port}/hooks`, received, answer);
   }
 
   /** Writes `<customer_id>.yaml` into the contracts folder the workers read. */

@@ -1,0 +1,62 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type pg from 'pg';
+import { createPool } from '../db/pool.ts';
+import { listUsageAlerts, type UsageAlertRecord } from '../db/queries/usage-alerts.ts';
+import { PERIOD_PATTERN } from '../domain/period.ts';
+import { usedPercent } from '../domain/usage-alerts/index.ts';
+import { startStack } from '../stack/index.ts';
+import { cliServices, printTable } from './services.ts';
+
+/** Usage alerts: month-to-date usage against commit or prepaid balance (the billing worker records them). */
+export function registerAlertsCommands(program: Command): void {
+  const alerts = program.command('alerts').description('usage alerts: month-to-date usage at 50/75/90/100 % of the commit or the prepaid balance');
+
+  alerts.command('list').description('recorded usage alerts, oldest period first, with their webhook delivery')
+    .option('--customer <id>', 'one customer only')
+    .option('--period <YYYY-MM>', 'one period only', period)
+    .option('--json', 'machine-readable output')
+    .action(async (options: { customer?: string; period?: string; json?: boolean }) => {
+      const records = await withDatabase((pool) => listUsageAlerts(pool, {
+        ...(options.customer === undefined ? {} : { customerId: options.customer }),
+        ...(options.period === undefined ? {} : { period: options.period }),
+      }));
+      if (options.json) return void process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+      if (records.length === 0) return void process.stdout.write('no usage alerts\n');
+      printTable(records.map(alertRow), ['customer', 'period', 'basis', 'threshold', 'used', 'usage', 'reference', 'currency', 'valuation', 'crossed', 'webhook']);
+    });
+}
+
+function alertRow(record: UsageAlertRecord): Record<string, string> {
+  return {
+    customer: record.customerId,
+    period: record.period,
+    basis: record.basis,
+    threshold: `${record.thresholdPct}%`,
+    used: `${usedPercent(record.usageValue, record.referenceAmount)}%`,
+    usage: record.usageValue,
+    reference: record.referenceAmount,
+    currency: record.currency,
+    valuation: record.valuation,
+    crossed: record.crossedAt,
+    webhook: record.deliveredAt !== undefined
+      ? `delivered ${record.deliveredAt}`
+      : `pending (${record.deliveryAttempts} attempts${record.lastDeliveryError === undefined ? '' : `; ${record.lastDeliveryError}`})`,
+  };
+}
+
+function period(value: string): string {
+  if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');
+  return value;
+}
+
+/** Only Postgres is needed: start the embedded one if no DATABASE_URL points elsewhere. */
+async function withDatabase<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const { layout, embedded, endpoints } = cliServices();
+  if (embedded.includes('postgres')) await startStack(layout, (line) => process.stderr.write(`${line}\n`), ['postgres']);
+  const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-cli' });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
