@@ -96,7 +96,7 @@ async function store(pool: pg.Pool): Promise<{ customerId: string; stored: numbe
       source: event.source, eventId: event.event_id, customerId: event.customer_id, eventTime: event.timestamp, receivedAt: event.timestamp,
       unit: event.unit, sku: event.metadata.sku as string, quantity: event.quantity, metadataJson: JSON.stringify(event.metadata),
       schemaVersion: 1, signature: event.signature, bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'),
-      streamSeq: stored + batch.length + 1,
+      streamSeq: stored + batch.length + 1, periodKnown: false,
     });
     if (batch.length === 2000) await flush();
   }
