@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -58,6 +59,16 @@ describe('docker-compose.yml', () => {
       expect(environment.NATS_URL, name).toBe(`nats://nats:${containerPort.nats}`);
       expect(environment.DATABASE_URL, name).toBe(
         `postgres://${postgres.POSTGRES_USER}:${postgres.POSTGRES_PASSWORD}@postgres:${containerPort.postgres}/${postgres.POSTGRES_DB}`);
+    }
+  });
+
+  it('runs Tally commands that exist, with the options they take', () => {
+    for (const name of ['tally-ingest', 'tally-worker']) {
+      const command = services[name]?.command ?? [];
+      expect(command.slice(0, 2), name).toEqual(['node', 'bin/tally.mjs']);
+      const help = spawnSync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...command.slice(2).filter((word) => !/^\d+$/.test(word)), '--help'], { encoding: 'utf8' });
+      expect(help.status, `${command.join(' ')}: ${help.stderr}`).toBe(0);
+      for (const option of command.filter((word) => word.startsWith('--'))) expect(help.stdout, `${name} ${option}`).toContain(option);
     }
   });
 
