@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { chown, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -266,6 +266,12 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
   const { initdb, pgCtl } = await postgresBinaries();
   const dataDir = postgresDataDir(layout);
   const spawnOptions = await postgresSpawnOptions();
+  if (spawnOptions.uid !== undefined) {
+    // PostgreSQL runs as another user here: it must be able to pass through the stack's folder
+    // (a private 0700 folder, e.g. from mkdtemp, would lock it out). Search permission only.
+    const { mode } = await stat(layout.dataDir);
+    if ((mode & 0o001) === 0) await chmod(layout.dataDir, (mode & 0o777) | 0o711);
+  }
   if (!(await stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false))) {
     log('postgres: initialising a new cluster…');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -286,6 +292,7 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
       await unlink(passwordFile).catch(() => undefined);
     }
   }
+  await removeStalePostmasterPid(dataDir);
   const logPath = logFile(layout, 'postgres');
   if (spawnOptions.uid !== undefined) {
     await writeFile(logPath, '', { flag: 'a' });
@@ -318,6 +325,20 @@ async function ensureDatabase(layout: StackLayout): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * After a kill -9 the postmaster can linger as a zombie until its parent reaps it; PostgreSQL sees
+ * the pid in postmaster.pid still "alive" and refuses to start. A pid that is gone or a zombie holds
+ * nothing, so its lock file is stale.
+ */
+async function removeStalePostmasterPid(dataDir: string): Promise<void> {
+  const lockFile = path.join(dataDir, 'postmaster.pid');
+  const text = await readFile(lockFile, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const pid = Number.parseInt(text.split('\n')[0]?.trim() ?? '', 10);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return;
+  await unlink(lockFile).catch(() => undefined);
 }
 
 function postgresDataDir(layout: StackLayout): string {

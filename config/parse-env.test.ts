@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { parseBillingWorkerEnv } from './billing-worker.ts';
+import { ConfigError } from './parse-env.ts';
+import { parseServicesEnv } from './services.ts';
+
+describe('process configuration', () => {
+  it('lists every bad variable at once, with its value and what it must be', () => {
+    let error: unknown;
+    try {
+      parseBillingWorkerEnv({ TALLY_PORT_BASE: 'lots', DATABASE_URL: 'mysql://x', TALLY_WEBHOOK_URL: 'not a url', TALLY_PERIOD_OPENER_INTERVAL: '5 minutes' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect((error as ConfigError).problems).toHaveLength(4);
+    expect(message).toContain('TALLY_PORT_BASE="lots": must be a port number');
+    expect(message).toContain('DATABASE_URL="mysql://x": must be a postgres:// URL');
+    expect(message).toContain('TALLY_WEBHOOK_URL="not a url"');
+    expect(message).toContain('TALLY_PERIOD_OPENER_INTERVAL="5 minutes"');
+  });
+
+  it('fills defaults: the embedded stack on its own ports, below the ephemeral range', () => {
+    const env = parseServicesEnv({});
+    expect(env.TALLY_PORT_BASE).toBe(17320);
+    expect(env.TEMPORAL_NAMESPACE).toBe('billing');
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(parseBillingWorkerEnv({ TALLY_OPENER_GRACE: '5s' })).toMatchObject({ TALLY_OPENER_GRACE: 5000, TALLY_TASK_QUEUE: 'billing' });
+  });
+});
