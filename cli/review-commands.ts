@@ -76,7 +76,17 @@ export function registerReviewCommands(program: Command): void {
  * the one path every caller uses (`tally review approve|reject|adjust`, the demo). The workflow's
  * validator refuses a decision on anything but the open exception.
  */
-export async function sendReviewDecision(client: Client, exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'>, decision: ReviewDecision): Promise<DecisionOutcome> {
+export async function sendReviewDecision(
+  client: Client,
+  exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'> & Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
+  decision: ReviewDecision,
+): Promise<DecisionOutcome> {
+  // Decided already (the workflow may have finished since): the same decision is a no-op, another is refused.
+  const recorded = exception.decision as { kind?: ReviewDecision['kind'] } | undefined;
+  if (recorded?.kind !== undefined) {
+    if (recorded.kind === decision.kind) return { exceptionId: exception.exceptionId, decision: decision.kind, repeated: true };
+    throw new ReviewCommandError(`${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`);
+  }
   try {
     return await client.workflow.getHandle(exception.workflowId).executeUpdate(decideUpdate, { args: [decision] });
   } catch (error) {

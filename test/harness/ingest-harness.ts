@@ -11,6 +11,7 @@ import { EventPublisher } from '../../ingest/event-publisher.ts';
 import { ensureUsageStream } from '../../ingest/usage-stream.ts';
 import { startIngestWorker, type IngestWorker } from '../../workers/ingest-worker.ts';
 import { testStack } from './services.ts';
+import type { ProvidedStack } from './test-stack.ts';
 
 /** A name unique to this test run, usable as a stream name, subject token and id prefix. */
 export function uniqueName(prefix: string): string {
@@ -23,6 +24,8 @@ export function uniqueName(prefix: string): string {
  * append-only, so tests count rows by their sources).
  */
 export interface IngestTestbed {
+  /** The stack it runs on: the run's shared one, or a private one for tests that restart services. */
+  readonly stack: ProvidedStack;
   readonly name: string;
   readonly keys: SourceKeys;
   readonly sources: readonly string[];
@@ -38,7 +41,8 @@ export interface IngestTestbed {
   close(): Promise<void>;
 }
 
-export async function createIngestTestbed(options: { sources?: number; config?: Partial<IngestWorkerConfig> } = {}): Promise<IngestTestbed> {
+export async function createIngestTestbed(options: { sources?: number; config?: Partial<IngestWorkerConfig>; stack?: ProvidedStack } = {}): Promise<IngestTestbed> {
+  const stack = options.stack ?? testStack();
   const name = uniqueName('t');
   const sources = Array.from({ length: options.sources ?? 2 }, (_, index) => `${name}-src${index}`);
   const keys: SourceKeys = Object.fromEntries(sources.map((source) => [source, `secret-${source}-0123456789`]));
@@ -54,7 +58,7 @@ export async function createIngestTestbed(options: { sources?: number; config?: 
     logLevel: process.env.TALLY_TEST_VERBOSE ? 'debug' : 'warn',
     ...options.config,
   };
-  const { endpoints } = testStack();
+  const { endpoints } = stack;
   const nc = await connect({ servers: endpoints.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const jsm = await jetstreamManager(nc);
   await ensureUsageStream(jsm, { streamName: config.streamName, subjectPrefix: config.subjectPrefix, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
@@ -69,7 +73,7 @@ export async function createIngestTestbed(options: { sources?: number; config?: 
   };
   const publisher = new EventPublisher(nc, { maxInFlight: 500, maxAttempts: 20, ackTimeoutMs: 5000 });
   return {
-    name, keys, sources, keysFile, directory, config, childEnv, nc, js, jsm, publisher,
+    stack, name, keys, sources, keysFile, directory, config, childEnv, nc, js, jsm, publisher,
     close: async () => {
       await publisher.close();
       await jsm.streams.delete(config.streamName).catch(() => undefined);
@@ -79,7 +83,7 @@ export async function createIngestTestbed(options: { sources?: number; config?: 
 }
 
 export async function startTestWorker(testbed: IngestTestbed, overrides: Partial<IngestWorkerConfig> = {}): Promise<IngestWorker> {
-  const { endpoints } = testStack();
+  const { endpoints } = testbed.stack;
   return startIngestWorker({ ...testbed.config, ...overrides }, endpoints, pino({ level: testbed.config.logLevel }));
 }
 

@@ -1,20 +1,39 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../config/services.ts';
 import { signEvent } from '../../contracts/event-signature.ts';
 import { addressUsageMessage } from '../../ingest/usage-stream.ts';
-import { startService, stopService, type ServiceName, type StackLayout } from '../../stack/index.ts';
+import { migrate } from '../../db/migrate.ts';
+import { createPool } from '../../db/pool.ts';
+import { startService, startStack, stopService, stopStack, type ServiceName, type StackLayout } from '../../stack/index.ts';
 import { buildUnsignedEvent } from '../builders/usage-event.ts';
 import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
-import { testPool, testStack } from '../harness/services.ts';
+import { testStack } from '../harness/services.ts';
+import type { ProvidedStack } from '../harness/test-stack.ts';
 
-const pool = testPool();
+// These tests kill and restart NATS and Postgres, so they run on a private NATS + Postgres of their
+// own: the run's shared stack keeps serving the other test files meanwhile.
+let stack: ProvidedStack;
+let pool: pg.Pool;
 const testbeds: IngestTestbed[] = [];
+beforeAll(async () => {
+  const shared = testStack().layout;
+  const layout: StackLayout = { ...shared, portBase: shared.portBase + 200, dataDir: await mkdtemp(path.join(os.tmpdir(), 'tally-ingest-crash-')) };
+  const endpoints = await startStack(layout, log, ['postgres', 'nats']);
+  stack = { layout, endpoints: { ...endpoints, temporalAddress: testStack().endpoints.temporalAddress } };
+  pool = createPool(endpoints.databaseUrl, { max: 5 });
+  await migrate(pool);
+}, 120_000);
 afterAll(async () => {
   for (const testbed of testbeds) await testbed.close();
   await pool.end();
+  await stopStack(stack.layout, log);
+  await rm(stack.layout.dataDir, { recursive: true, force: true });
 });
 
 const log = (line: string): void => {
@@ -93,7 +112,7 @@ describe('crash recovery', () => {
   it('stores every event exactly once when the worker is killed -9 in the middle of 200,000 and restarted', async () => {
     const total = 200_000;
     // A short ack wait: what the killed worker had taken but not acked comes back quickly.
-    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 3000, batchSize: 1000 } });
+    const testbed = await createIngestTestbed({ stack, sources: 1, config: { ackWaitMs: 3000, batchSize: 1000 } });
     testbeds.push(testbed);
     const first = spawnWorker(testbed, 'first');
     const publishing = publishEvents(testbed, 0, total);
@@ -118,7 +137,7 @@ describe('crash recovery', () => {
 
   it('drains on SIGTERM: stops fetching, writes and acks what it took, and exits 0', async () => {
     // A long ack wait: nothing is redelivered while the counts are read.
-    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 600_000, batchSize: 500 } });
+    const testbed = await createIngestTestbed({ stack, sources: 1, config: { ackWaitMs: 600_000, batchSize: 500 } });
     testbeds.push(testbed);
     await publishEvents(testbed, 0, 30_000);
     const worker = spawnWorker(testbed, 'drain');
@@ -136,10 +155,10 @@ describe('crash recovery', () => {
   }, 300_000);
 
   it('stores every event exactly once across a NATS server crash and restart', async () => {
-    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 3000 } });
+    const testbed = await createIngestTestbed({ stack, sources: 1, config: { ackWaitMs: 3000 } });
     testbeds.push(testbed);
     const worker = await startTestWorker(testbed);
-    const { layout } = testStack();
+    const { layout } = stack;
     try {
       await publishEvents(testbed, 0, 10_000);
       await waitUntil(async () => (await storedCount(testbed)) >= 2000, 120_000, 'some events stored');
@@ -155,10 +174,10 @@ describe('crash recovery', () => {
   }, 300_000);
 
   it('stores every event exactly once across a Postgres crash and restart', async () => {
-    const testbed = await createIngestTestbed({ sources: 1, config: { ackWaitMs: 5000, nakDelayMs: 300 } });
+    const testbed = await createIngestTestbed({ stack, sources: 1, config: { ackWaitMs: 5000, nakDelayMs: 300 } });
     testbeds.push(testbed);
     const worker = await startTestWorker(testbed);
-    const { layout } = testStack();
+    const { layout } = stack;
     try {
       const publishing = publishEvents(testbed, 0, 20_000);
       await waitUntil(async () => (await storedCount(testbed)) >= 2000, 120_000, 'some events stored');

@@ -87,7 +87,7 @@ describe('rejections', () => {
 
     const accepted = await pool.query<{ event_id: string; quantity: string }>('SELECT event_id, quantity FROM usage_events WHERE source = $1 ORDER BY event_id', [source]);
     expect(accepted.rows).toEqual([
-      { event_id: 'first', quantity: '5' }, { event_id: 'in-window-old', quantity: '1520' }, { event_id: 'second', quantity: '0.000000000001' },
+      { event_id: 'first', quantity: '5' }, { event_id: 'in-window-old', quantity: '1000' }, { event_id: 'second', quantity: '0.000000000001' },
     ]);
   });
 

@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repositoryRoot } from '../../config/services.ts';
+import { buildContract } from '../builders/rating.ts';
+import { buildUsageEvent } from '../builders/usage-event.ts';
+import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { testStack } from '../harness/services.ts';
+
+// Billing ops' day, through the `tally` command as they run it: close a period, find the exception,
+// read its context, approve it, see the invoice and where the workflow stands.
+let testbed: BillingTestbed;
+beforeAll(async () => {
+  testbed = await BillingTestbed.create('ops_cli');
+});
+afterAll(async () => {
+  await testbed.close();
+});
+
+function tally(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { endpoints } = testStack();
+  const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: testbed.databaseUrl, NATS_URL: endpoints.natsUrl,
+      TEMPORAL_ADDRESS: endpoints.temporalAddress, TALLY_TASK_QUEUE: testbed.taskQueue, TALLY_CONTRACTS_DIR: testbed.contractsDir,
+    },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+describe('the ops commands', () => {
+  it('close a period, review its exception with context, approve it, and list the issued invoice', async () => {
+    const customerId = 'ops-cli';
+    await testbed.writeContract(buildContract({
+      customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', review: { total_above: '1.00', timeout: '72h' },
+      provider: { kind: 'ledger', customer: customerId },
+    }));
+    await testbed.storeEvents([1, 2].map((index) => buildUsageEvent({
+      customer_id: customerId, event_id: `${customerId}-${index}`, timestamp: `2026-10-0${index}T09:00:00.000Z`, quantity: '400000',
+    })));
+    await testbed.withWorker(async () => {
+      const close = await tally('period', 'close', customerId, '2026-10');
+      expect(close.status, close.stderr).toBe(0);
+      expect(close.stdout).toContain(`close requested: billing:${customerId}:2026-10`);
+
+      let exceptionId: string | undefined;
+      const deadline = Date.now() + 60_000;
+      while (exceptionId === undefined) {
+        const list = await tally('review', 'list', '--json');
+        expect(list.status, list.stderr).toBe(0);
+        exceptionId = (JSON.parse(list.stdout) as { exceptionId: string; customerId: string }[]).find((exception) => exception.customerId === customerId)?.exceptionId;
+        if (Date.now() > deadline) throw new Error('no exception listed');
+      }
+      const show = await tally('review', 'show', exceptionId);
+      expect(show.status, show.stderr).toBe(0);
+      expect(show.stdout).toContain('why it stopped:');
+      expect(show.stdout).toMatch(/total_above: total \d+\.\d{2} USD is above 1\.00/);
+      expect(show.stdout).toContain('previous invoices:');
+
+      const reject = await tally('review', 'reject', exceptionId);
+      expect(reject.status).not.toBe(0);
+      expect(reject.stderr).toContain('--reason');
+
+      const approve = await tally('review', 'approve', exceptionId, '--reviewer', 'ops-eve');
+      expect(approve.status, approve.stderr).toBe(0);
+      expect(approve.stdout).toContain(`${exceptionId}: approve by ops-eve`);
+      const again = await tally('review', 'approve', exceptionId, '--reviewer', 'ops-eve');
+      expect(again.stdout).toContain('already recorded; nothing changed');
+
+      expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`).result()).stage).toBe('completed');
+    });
+    const invoices = await tally('invoice', 'list', '--customer', customerId, '--json');
+    expect(JSON.parse(invoices.stdout)).toMatchObject([{ customer_id: customerId, invoice_number: `${customerId}-0001` }]);
+    const shown = await tally('invoice', 'show', `inv:${customerId}:2026-10`);
+    expect(shown.stdout).toContain(`inv:${customerId}:2026-10  issued  no. ${customerId}-0001`);
+    const status = await tally('period', 'status', customerId);
+    expect(status.stdout).toMatch(new RegExp(`billing:${customerId}:2026-10\\s+COMPLETED`));
+  }, 180_000);
+});
