@@ -29,7 +29,7 @@ export function registerBenchCommands(program: Command): void {
         batchSize: positive('--batch-size', options.batchSize), pacedSeconds: positive('--paced-seconds', options.pacedSeconds),
         portBase, toolsDir: parseServicesEnv().TALLY_TOOLS_DIR, log: (line) => process.stdout.write(`${line}\n`),
       });
-      process.stdout.write(`ingest: ${Math.round(result.e2eEventsPerSecond)} events/s e2e, ratio ${result.ratio.toFixed(2)} vs raw copy, `
+      process.stdout.write(`ingest: ${Math.round(result.e2eEventsPerSecond)} events/s e2e (publisher alone ${Math.round(result.publishOnlyEventsPerSecond)}/s), ratio ${result.ratio.toFixed(2)} vs raw copy, `
         + `p99 ${result.pacedP99Ms} ms event->committed, rss ${result.peakRssMb} MB\n`);
     });
 }
