@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -30,6 +30,11 @@ export interface IngestBenchResult {
   readonly events: number;
   /** The publisher alone into a scratch stream with no consumer: what the harness can offer. */
   readonly publishOnlyEventsPerSecond: number;
+  /**
+   * CPU time per event of run 1 (user + system), by process: on a shared machine the rate depends on
+   * the others' load, the CPU spent per event does not (much).
+   */
+  readonly cpuMicrosPerEvent: { readonly workerUs: number; readonly postgresUs: number; readonly natsUs: number };
   readonly e2eEventsPerSecond: number;
   readonly rawCopyRowsPerSecond: number;
   readonly ratio: number;
@@ -100,6 +105,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     // 1. Maximum rate: publish everything as fast as the server takes it, with the worker running.
     log(`run 1: ${options.events} events at maximum rate (the worker runs throughout)`);
     const before1 = await readMetrics(metricsUrl);
+    const cpuBefore = await stackCpu(layout, worker.pid as number);
     const started1 = Date.now();
     const published1 = await publishRun(publisher, run1, undefined, log);
     const publishedMs = Date.now() - started1;
@@ -108,6 +114,13 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const e2eSeconds = (finished1 - started1) / 1000;
     const e2eRate = options.events / e2eSeconds;
     const after1 = await readMetrics(metricsUrl);
+    const cpuAfter = await stackCpu(layout, worker.pid as number);
+    const cpu = {
+      workerUs: (cpuAfter.worker - cpuBefore.worker) * 1e6 / options.events,
+      postgresUs: (cpuAfter.postgres - cpuBefore.postgres) * 1e6 / options.events,
+      natsUs: (cpuAfter.nats - cpuBefore.nats) * 1e6 / options.events,
+    };
+    log(`  CPU per event (run 1, publisher excluded): worker ${cpu.workerUs.toFixed(1)} µs, Postgres ${cpu.postgresUs.toFixed(1)} µs, nats-server ${cpu.natsUs.toFixed(1)} µs; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
     const maxRateP99Ms = quantileMs(diffHistogram(after1.latency, before1.latency), 0.99);
     log(`  e2e ${Math.round(e2eRate)} events/s over ${e2eSeconds.toFixed(1)} s; p99 event→committed ${maxRateP99Ms} ms (queueing included); peak worker RSS ${rss.peakMb()} MB`);
 
@@ -144,7 +157,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     log(`  ${Math.round(rawRate)} rows/s`);
 
     return {
-      events: options.events, publishOnlyEventsPerSecond: publishOnlyRate, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
+      events: options.events, publishOnlyEventsPerSecond: publishOnlyRate, cpuMicrosPerEvent: cpu, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
       pacedEventsPerSecond: pacedRate, pacedP99Ms, maxRateP99Ms, peakRssMb: rss.peakMb(), stored, rejected,
       serverDuplicates: published1.serverDuplicates + published2.serverDuplicates, databaseDuplicates: after2.duplicates - before1.duplicates,
     };
@@ -306,6 +319,31 @@ async function waitDrained(jsm: JetStreamManager, metricsUrl: string, processed:
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** CPU seconds (user + system) so far of the worker, every Postgres process (the postmaster's children) and nats-server. */
+async function stackCpu(layout: StackLayout, workerPid: number): Promise<{ worker: number; postgres: number; nats: number }> {
+  const readPid = async (service: string): Promise<number> => Number.parseInt((await readFile(path.join(layout.dataDir, 'pids', `${service}.pid`), 'utf8')).trim(), 10);
+  const postmaster = await readPid('postgres');
+  const nats = await readPid('nats');
+  const ticks = 100; // USER_HZ: /proc reports CPU time in these on Linux
+  let postgres = 0;
+  let worker = 0;
+  let natsSeconds = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the parenthesised command: state ppid … utime(14) stime(15), 1-based over the whole line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields.length < 13) continue;
+    const pid = Number.parseInt(entry, 10);
+    const ppid = Number.parseInt(fields[1] as string, 10);
+    const seconds = (Number.parseInt(fields[11] as string, 10) + Number.parseInt(fields[12] as string, 10)) / ticks;
+    if (pid === postmaster || ppid === postmaster) postgres += seconds;
+    if (pid === workerPid) worker += seconds;
+    if (pid === nats) natsSeconds += seconds;
+  }
+  return { worker, postgres, nats: natsSeconds };
 }
 
 function sampleRss(pid: number): { peakMb(): number; stop(): void } {
