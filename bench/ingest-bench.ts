@@ -309,13 +309,17 @@ function quantileMs(histogram: Array<[number, number]>, quantile: number): numbe
   return Math.round(previousBound * 1000);
 }
 
-/** Waits until the worker has processed `processed` messages and the consumer has nothing pending; returns when it saw that. */
+/**
+ * Waits until the consumer has nothing pending or unacked and the worker has processed `processed`
+ * messages; returns when it saw that. Polls the (cheap) consumer info, and the worker's metrics only
+ * once the consumer looks drained, so that the polling costs the worker nothing meanwhile.
+ */
 async function waitDrained(jsm: JetStreamManager, metricsUrl: string, processed: number): Promise<number> {
   for (;;) {
-    const metrics = await readMetrics(metricsUrl);
-    if (metrics.processed >= processed) {
-      const info = await jsm.consumers.info(STREAM, 'ingest');
-      if (info.num_pending === 0 && info.num_ack_pending === 0) return Date.now();
+    const info = await jsm.consumers.info(STREAM, 'ingest');
+    if (info.num_pending === 0 && info.num_ack_pending === 0) {
+      const seenMs = Date.now();
+      if ((await readMetrics(metricsUrl)).processed >= processed) return seenMs;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
