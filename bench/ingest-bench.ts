@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -28,6 +28,13 @@ export interface IngestBenchOptions {
 
 export interface IngestBenchResult {
   readonly events: number;
+  /** The publisher alone into a scratch stream with no consumer: what the harness can offer. */
+  readonly publishOnlyEventsPerSecond: number;
+  /**
+   * CPU time per event of run 1 (user + system), by process: on a shared machine the rate depends on
+   * the others' load, the CPU spent per event does not (much).
+   */
+  readonly cpuMicrosPerEvent: { readonly workerUs: number; readonly postgresUs: number; readonly natsUs: number };
   readonly e2eEventsPerSecond: number;
   readonly rawCopyRowsPerSecond: number;
   readonly ratio: number;
@@ -87,17 +94,33 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     });
     const publisher = new EventPublisher(nc, { maxInFlight: 4000, maxAttempts: 10, ackTimeoutMs: 30_000 });
 
+    // Messages are generated and signed before each timed phase: the producer's signing cost is not the worker's.
+    log(`generating and signing ${options.events} messages`);
+    const run1 = generateRun(options.events, generator('max'));
+
+    // 0. The publisher alone (no consumer), into a scratch stream: the rate the harness can offer.
+    const publishOnlyRate = await measurePublishOnly(jsm, publisher, run1.messages);
+    log(`run 0: publisher alone ${Math.round(publishOnlyRate)} events/s into JetStream (scratch stream, no consumer)`);
+
     // 1. Maximum rate: publish everything as fast as the server takes it, with the worker running.
     log(`run 1: ${options.events} events at maximum rate (the worker runs throughout)`);
     const before1 = await readMetrics(metricsUrl);
+    const cpuBefore = await stackCpu(layout, worker.pid as number);
     const started1 = Date.now();
-    const published1 = await publishRun(publisher, options.events, generator('max'), undefined, log);
+    const published1 = await publishRun(publisher, run1, undefined, log);
     const publishedMs = Date.now() - started1;
     log(`  published in ${(publishedMs / 1000).toFixed(1)} s (${Math.round(options.events / (publishedMs / 1000))} events/s into JetStream); waiting for the worker`);
     const finished1 = await waitDrained(jsm, metricsUrl, before1.processed + published1.reachedWorker);
     const e2eSeconds = (finished1 - started1) / 1000;
     const e2eRate = options.events / e2eSeconds;
     const after1 = await readMetrics(metricsUrl);
+    const cpuAfter = await stackCpu(layout, worker.pid as number);
+    const cpu = {
+      workerUs: (cpuAfter.worker - cpuBefore.worker) * 1e6 / options.events,
+      postgresUs: (cpuAfter.postgres - cpuBefore.postgres) * 1e6 / options.events,
+      natsUs: (cpuAfter.nats - cpuBefore.nats) * 1e6 / options.events,
+    };
+    log(`  CPU per event (run 1, publisher excluded): worker ${cpu.workerUs.toFixed(1)} µs, Postgres ${cpu.postgresUs.toFixed(1)} µs, nats-server ${cpu.natsUs.toFixed(1)} µs; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
     const maxRateP99Ms = quantileMs(diffHistogram(after1.latency, before1.latency), 0.99);
     log(`  e2e ${Math.round(e2eRate)} events/s over ${e2eSeconds.toFixed(1)} s; p99 event→committed ${maxRateP99Ms} ms (queueing included); peak worker RSS ${rss.peakMb()} MB`);
 
@@ -105,8 +128,9 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const pacedRate = Math.max(100, Math.floor(e2eRate / 2));
     const pacedEvents = Math.min(options.events, Math.max(1000, pacedRate * options.pacedSeconds));
     log(`run 2: ${pacedEvents} events paced at ${pacedRate} events/s`);
+    const run2 = generateRun(pacedEvents, generator('paced'));
     const before2 = await readMetrics(metricsUrl);
-    const published2 = await publishRun(publisher, pacedEvents, generator('paced'), pacedRate, log);
+    const published2 = await publishRun(publisher, run2, pacedRate, log);
     await waitDrained(jsm, metricsUrl, before2.processed + published2.reachedWorker);
     const after2 = await readMetrics(metricsUrl);
     const pacedP99Ms = quantileMs(diffHistogram(after2.latency, before2.latency), 0.99);
@@ -133,7 +157,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     log(`  ${Math.round(rawRate)} rows/s`);
 
     return {
-      events: options.events, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
+      events: options.events, publishOnlyEventsPerSecond: publishOnlyRate, cpuMicrosPerEvent: cpu, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
       pacedEventsPerSecond: pacedRate, pacedP99Ms, maxRateP99Ms, peakRssMb: rss.peakMb(), stored, rejected,
       serverDuplicates: published1.serverDuplicates + published2.serverDuplicates, databaseDuplicates: after2.duplicates - before1.duplicates,
     };
@@ -148,7 +172,10 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
 
 function spawnWorker(layout: StackLayout, natsUrl: string, databaseUrl: string, keysFile: string, metricsPort: number, options: IngestBenchOptions): ChildProcess {
   const output = openSync(path.join(layout.dataDir, 'logs', 'ingest-worker.log'), 'a');
-  return spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest', '--metrics-port', String(metricsPort)], {
+  // TALLY_BENCH_WORKER_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it exits.
+  const profileDir = process.env.TALLY_BENCH_WORKER_CPU_PROF;
+  const nodeFlags = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  return spawn(process.execPath, [...nodeFlags, path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest', '--metrics-port', String(metricsPort)], {
     env: {
       ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, TALLY_SOURCE_KEYS_FILE: keysFile,
       TALLY_INGEST_STREAM: STREAM, TALLY_INGEST_SUBJECT_PREFIX: SUBJECT_PREFIX, TALLY_INGEST_DUPLICATE_WINDOW: '1s', TALLY_INGEST_STREAM_MAX_AGE: '0ms',
@@ -166,8 +193,48 @@ interface RunCounts {
   serverDuplicates: number;
 }
 
-async function publishRun(publisher: EventPublisher, count: number, generator: GeneratorOptions, ratePerSecond: number | undefined, log: (line: string) => void): Promise<RunCounts> {
-  const counts: RunCounts = { reachedWorker: 0, events: 0, malformed: 0, serverDuplicates: 0 };
+interface GeneratedRun {
+  readonly messages: readonly OutgoingUsageMessage[];
+  /** Valid events among them (duplicates not counted) and malformed ones. */
+  readonly events: number;
+  readonly malformed: number;
+}
+
+function generateRun(count: number, generator: GeneratorOptions): GeneratedRun {
+  const messages: OutgoingUsageMessage[] = [];
+  let events = 0;
+  let malformed = 0;
+  for (let position = 0; position < count; position++) {
+    const generated = generateMessage(position, generator);
+    if (generated.kind === 'event') events++;
+    if (generated.kind === 'malformed') malformed++;
+    messages.push(generated.message);
+  }
+  return { messages, events, malformed };
+}
+
+const PUBLISH_ONLY_STREAM = 'BENCH_PUBLISH_ONLY';
+const PUBLISH_ONLY_PREFIX = 'benchpublish';
+
+/** Publishes the messages into a scratch stream nobody consumes (then deletes it); returns messages per second. */
+async function measurePublishOnly(jsm: JetStreamManager, publisher: EventPublisher, messages: readonly OutgoingUsageMessage[]): Promise<number> {
+  await ensureUsageStream(jsm, { streamName: PUBLISH_ONLY_STREAM, subjectPrefix: PUBLISH_ONLY_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
+  const scratch = messages.map((message) => ({ ...message, subject: `${PUBLISH_ONLY_PREFIX}${message.subject.slice(SUBJECT_PREFIX.length)}` }));
+  let failed = 0;
+  const startedMs = performance.now();
+  const chunkSize = 256;
+  for (let start = 0; start < scratch.length; start += chunkSize) {
+    await publisher.enqueueMany(scratch.slice(start, start + chunkSize), (outcome) => { if (outcome.status === 'failed') failed++; });
+  }
+  await publisher.flush();
+  const seconds = (performance.now() - startedMs) / 1000;
+  await jsm.streams.delete(PUBLISH_ONLY_STREAM);
+  if (failed > 0) throw new Error(`${failed} publishes failed`);
+  return scratch.length / seconds;
+}
+
+async function publishRun(publisher: EventPublisher, run: GeneratedRun, ratePerSecond: number | undefined, log: (line: string) => void): Promise<RunCounts> {
+  const counts: RunCounts = { reachedWorker: 0, events: run.events, malformed: run.malformed, serverDuplicates: 0 };
   const startedMs = Date.now();
   let failed = 0;
   let lastLogMs = startedMs;
@@ -177,18 +244,13 @@ async function publishRun(publisher: EventPublisher, count: number, generator: G
     else failed++;
   };
   const chunkSize = 256;
+  const count = run.messages.length;
   for (let chunkStart = 0; chunkStart < count; chunkStart += chunkSize) {
     if (ratePerSecond !== undefined) {
       const waitMs = startedMs + (chunkStart / ratePerSecond) * 1000 - Date.now();
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
-    const chunk: OutgoingUsageMessage[] = [];
-    for (let position = chunkStart; position < Math.min(count, chunkStart + chunkSize); position++) {
-      const generated = generateMessage(position, generator);
-      if (generated.kind === 'event') counts.events++;
-      if (generated.kind === 'malformed') counts.malformed++;
-      chunk.push(generated.message);
-    }
+    const chunk = run.messages.slice(chunkStart, chunkStart + chunkSize);
     await publisher.enqueueMany(chunk, onDone);
     if (Date.now() - lastLogMs > 5000) {
       lastLogMs = Date.now();
@@ -247,16 +309,45 @@ function quantileMs(histogram: Array<[number, number]>, quantile: number): numbe
   return Math.round(previousBound * 1000);
 }
 
-/** Waits until the worker has processed `processed` messages and the consumer has nothing pending; returns when it saw that. */
+/**
+ * Waits until the consumer has nothing pending or unacked and the worker has processed `processed`
+ * messages; returns when it saw that. Polls the (cheap) consumer info, and the worker's metrics only
+ * once the consumer looks drained, so that the polling costs the worker nothing meanwhile.
+ */
 async function waitDrained(jsm: JetStreamManager, metricsUrl: string, processed: number): Promise<number> {
   for (;;) {
-    const metrics = await readMetrics(metricsUrl);
-    if (metrics.processed >= processed) {
-      const info = await jsm.consumers.info(STREAM, 'ingest');
-      if (info.num_pending === 0 && info.num_ack_pending === 0) return Date.now();
+    const info = await jsm.consumers.info(STREAM, 'ingest');
+    if (info.num_pending === 0 && info.num_ack_pending === 0) {
+      const seenMs = Date.now();
+      if ((await readMetrics(metricsUrl)).processed >= processed) return seenMs;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** CPU seconds (user + system) so far of the worker, every Postgres process (the postmaster's children) and nats-server. */
+async function stackCpu(layout: StackLayout, workerPid: number): Promise<{ worker: number; postgres: number; nats: number }> {
+  const readPid = async (service: string): Promise<number> => Number.parseInt((await readFile(path.join(layout.dataDir, 'pids', `${service}.pid`), 'utf8')).trim(), 10);
+  const postmaster = await readPid('postgres');
+  const nats = await readPid('nats');
+  const ticks = 100; // USER_HZ: /proc reports CPU time in these on Linux
+  let postgres = 0;
+  let worker = 0;
+  let natsSeconds = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the parenthesised command: state ppid … utime(14) stime(15), 1-based over the whole line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields.length < 13) continue;
+    const pid = Number.parseInt(entry, 10);
+    const ppid = Number.parseInt(fields[1] as string, 10);
+    const seconds = (Number.parseInt(fields[11] as string, 10) + Number.parseInt(fields[12] as string, 10)) / ticks;
+    if (pid === postmaster || ppid === postmaster) postgres += seconds;
+    if (pid === workerPid) worker += seconds;
+    if (pid === nats) natsSeconds += seconds;
+  }
+  return { worker, postgres, nats: natsSeconds };
 }
 
 function sampleRss(pid: number): { peakMb(): number; stop(): void } {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import type { SourceKeys } from '../contracts/source-keys.ts';
 import { TransientDatabaseError, type BatchResult, type BatchWriter } from './batch-writer.ts';
-import { classifyMessage, type AcceptWindow, type IncomingMessage } from './classify-message.ts';
+import { classifyMessage, type AcceptWindow, type ClassifiedMessage, type IncomingMessage } from './classify-message.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
 
 export interface IngestConsumerOptions {
@@ -45,9 +45,9 @@ export class IngestConsumer {
   private draining = false;
   private readerDone: Promise<void> = Promise.resolve();
   private stopReading: (() => void) | undefined;
-  private current: JsMsg[] = [];
+  private current: PendingBatch = emptyBatch();
   private currentTimer: NodeJS.Timeout | undefined;
-  private readonly ready: JsMsg[][] = [];
+  private readonly ready: PendingBatch[] = [];
   private readonly readyWaiters: Array<() => void> = [];
   private readonly spaceWaiters: Array<() => void> = [];
   private writerLoops: Array<Promise<void>> = [];
@@ -88,9 +88,11 @@ export class IngestConsumer {
         this.stopReading = () => messages.stop();
         if (this.stopping) messages.stop();
         for await (const message of messages) {
-          this.current.push(message);
-          if (this.current.length === 1) this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
-          if (this.current.length >= this.options.batchSize) this.flushCurrent();
+          // Classified as it arrives: the CPU work of the next batch overlaps the database write of the previous ones.
+          this.current.messages.push(message);
+          this.current.classified.push(classifyMessage(toIncoming(message), this.keys, this.options.acceptWindow));
+          if (this.current.messages.length === 1) this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
+          if (this.current.messages.length >= this.options.batchSize) this.flushCurrent();
           // Backpressure: while every writer has a batch waiting, take no more messages.
           while (this.ready.length >= this.options.writers && !this.stopping) {
             await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
@@ -107,9 +109,9 @@ export class IngestConsumer {
   private flushCurrent(): void {
     clearTimeout(this.currentTimer);
     this.currentTimer = undefined;
-    if (this.current.length === 0) return;
+    if (this.current.messages.length === 0) return;
     this.ready.push(this.current);
-    this.current = [];
+    this.current = emptyBatch();
     this.readyWaiters.shift()?.();
   }
 
@@ -131,9 +133,8 @@ export class IngestConsumer {
     }
   }
 
-  private async processBatch(batch: readonly JsMsg[], writerIndex: number): Promise<void> {
+  private async processBatch({ messages: batch, classified }: PendingBatch, writerIndex: number): Promise<void> {
     const startedMs = performance.now();
-    const classified = batch.map((message) => classifyMessage(toIncoming(message), this.keys, this.options.acceptWindow));
     let result: BatchResult;
     try {
       result = await this.writer.write(classified);
@@ -163,6 +164,16 @@ export class IngestConsumer {
       this.totals.rejected[reason] = (this.totals.rejected[reason] ?? 0) + count;
     }
   }
+}
+
+/** Messages taken from the consumer, each with its classification (same order). */
+interface PendingBatch {
+  readonly messages: JsMsg[];
+  readonly classified: ClassifiedMessage[];
+}
+
+function emptyBatch(): PendingBatch {
+  return { messages: [], classified: [] };
 }
 
 function toIncoming(message: JsMsg): IncomingMessage {

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 
 /** One accepted event, ready for the usage tables. Timestamps are ISO 8601 strings, the quantity a decimal string. */
 export interface UsageEventRow {
@@ -31,31 +34,48 @@ export interface StoredEventKey {
 }
 
 /**
- * Inserts events whose key is new, in one statement: the key into the unpartitioned key table (the
- * cross-partition uniqueness of (source, event_id)), the event into its month partition, marked late
- * when its customer-period was already closed when it commits (see ADVISORY_LOCKS.INGEST_COMMIT:
- * an event is then either in the period's snapshot or late, never neither), the running totals and the period
- * outbox. A key is never claimed without its event: both are in this statement, so in the caller's
- * transaction. `rows` must be sorted by (source, event_id) and carry each key once; totals and
- * periods are upserted in key order too, so concurrent writers cannot deadlock on them.
+ * The per-session staging table of one batch: COPY fills it inside the ingest transaction, one
+ * INSERT … SELECT moves the new keys and events out of it, and COMMIT empties it. Temporary (local
+ * buffers, no WAL), one per connection.
+ */
+const CREATE_STAGING = `
+CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
+  ord int NOT NULL, source text NOT NULL, event_id text NOT NULL, customer_id text NOT NULL, signed_timestamp text NOT NULL,
+  received_at timestamptz NOT NULL, unit text NOT NULL, sku text NOT NULL, signed_quantity text NOT NULL, metadata jsonb NOT NULL,
+  schema_version smallint NOT NULL, signature text NOT NULL, body_sha256 bytea NOT NULL, stream_seq bigint NOT NULL,
+  period_known boolean NOT NULL
+) ON COMMIT DELETE ROWS`;
+
+const COPY_STAGING = 'COPY ingest_staging FROM STDIN';
+
+/**
+ * Inserts events whose key is new: COPY of the batch into the session's staging table, then one
+ * statement inserting the key into the unpartitioned key table (the cross-partition uniqueness of
+ * (source, event_id)) and the event into its month partition, marked late when its customer-period
+ * was already closed when it commits (see ADVISORY_LOCKS.INGEST_COMMIT: an event is then either in
+ * the period's snapshot or late, never neither), the running totals (aggregated in SQL from the rows
+ * stored) and the period outbox. A key is never claimed without its event: both are in one statement,
+ * so in the caller's transaction, which must be open (the staging rows live until its COMMIT). `rows`
+ * must be sorted by (source, event_id) and carry each key once; totals and periods are upserted in
+ * key order too, so concurrent writers cannot deadlock on them.
  *
  * Returns the keys that were stored; the others already existed (duplicates or conflicts).
  */
 export async function insertNewUsageEvents(client: pg.ClientBase, rows: readonly UsageEventRow[]): Promise<StoredEventKey[]> {
   if (rows.length === 0) return [];
+  // Every time: a table created in a transaction that rolled back is gone again; if it exists this is a catalog lookup.
+  await client.query(CREATE_STAGING);
+  await copyIntoStaging(client, stagingText(rows));
   const result = await client.query<{ source: string; event_id: string; late: boolean }>({
-    name: 'insert-new-usage-events',
+    name: 'insert-new-usage-events-from-staging',
     text: `
-WITH input AS (
-  SELECT t.*, t.signed_timestamp::timestamptz AS event_time, t.signed_quantity::numeric AS quantity
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-              $8::text[], $9::jsonb[], $10::smallint[], $11::text[], $12::text[], $13::bigint[], $14::boolean[])
-    WITH ORDINALITY AS t(source, event_id, customer_id, signed_timestamp, received_at, unit, sku, signed_quantity, metadata,
-                         schema_version, signature, body_sha256_hex, stream_seq, period_known, ord)
+WITH input AS MATERIALIZED (
+  SELECT s.*, s.signed_timestamp::timestamptz AS event_time, s.signed_quantity::numeric AS quantity
+  FROM ingest_staging s
 ),
 claimed AS (
   INSERT INTO usage_event_keys (source, event_id, body_sha256, event_time, received_at, stream_seq)
-  SELECT source, event_id, decode(body_sha256_hex, 'hex'), event_time, received_at, stream_seq FROM input ORDER BY ord
+  SELECT source, event_id, body_sha256, event_time, received_at, stream_seq FROM input ORDER BY ord
   ON CONFLICT (source, event_id) DO NOTHING
   RETURNING source, event_id
 ),
@@ -63,7 +83,7 @@ stored AS (
   INSERT INTO usage_events (source, event_id, customer_id, event_time, received_at, period, unit, sku, quantity,
                             metadata, schema_version, signed_timestamp, signed_quantity, signature, body_sha256, late, stream_seq)
   SELECT i.source, i.event_id, i.customer_id, i.event_time, i.received_at, p.period, i.unit, i.sku, i.quantity,
-         i.metadata, i.schema_version, i.signed_timestamp, i.signed_quantity, i.signature, decode(i.body_sha256_hex, 'hex'),
+         i.metadata, i.schema_version, i.signed_timestamp, i.signed_quantity, i.signature, i.body_sha256,
          c.customer_id IS NOT NULL, i.stream_seq
   FROM input i
   JOIN claimed k ON k.source = i.source AND k.event_id = i.event_id
@@ -89,15 +109,33 @@ periods AS (
   ON CONFLICT (customer_id, period) DO NOTHING
 )
 SELECT source, event_id, late FROM stored`,
-    values: [
-      rows.map((row) => row.source), rows.map((row) => row.eventId), rows.map((row) => row.customerId),
-      rows.map((row) => row.eventTime), rows.map((row) => row.receivedAt), rows.map((row) => row.unit),
-      rows.map((row) => row.sku), rows.map((row) => row.quantity), rows.map((row) => row.metadataJson),
-      rows.map((row) => row.schemaVersion), rows.map((row) => row.signature), rows.map((row) => row.bodySha256Hex),
-      rows.map((row) => row.streamSeq), rows.map((row) => row.periodKnown),
-    ],
   });
   return result.rows.map((row) => ({ source: row.source, eventId: row.event_id, late: row.late }));
+}
+
+async function copyIntoStaging(client: pg.ClientBase, text: string): Promise<void> {
+  const stream = client.query(copyFrom(COPY_STAGING));
+  await pipeline(Readable.from([Buffer.from(text, 'utf8')]), stream);
+}
+
+/** The rows in COPY text format, columns in the staging table's order. */
+function stagingText(rows: readonly UsageEventRow[]): string {
+  let text = '';
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index] as UsageEventRow;
+    text += `${index}\t${copyField(row.source)}\t${copyField(row.eventId)}\t${copyField(row.customerId)}\t${copyField(row.eventTime)}\t`
+      + `${copyField(row.receivedAt)}\t${copyField(row.unit)}\t${copyField(row.sku)}\t${copyField(row.quantity)}\t${copyField(row.metadataJson)}\t`
+      + `${row.schemaVersion}\t${copyField(row.signature)}\t\\\\x${copyField(row.bodySha256Hex)}\t${row.streamSeq}\t${row.periodKnown ? 't' : 'f'}\n`;
+  }
+  return text;
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A text value escaped for COPY's text format (backslash, tab, newline and carriage return). */
+export function copyField(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (character) => COPY_ESCAPES[character] as string) : value;
 }
 
 export interface ExistingEventKey {
