@@ -1,11 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type pg from 'pg';
-import { createPool } from '../db/pool.ts';
 import { listUsageAlerts, type UsageAlertRecord } from '../db/queries/usage-alerts.ts';
 import { PERIOD_PATTERN } from '../domain/period.ts';
 import { usedPercent } from '../domain/usage-alerts/index.ts';
-import { startStack } from '../stack/index.ts';
-import { cliServices, printTable } from './services.ts';
+import { printTable, withDatabase } from './services.ts';
 
 /** Usage alerts: month-to-date usage against commit or prepaid balance (the billing worker records them). */
 export function registerAlertsCommands(program: Command): void {
@@ -49,14 +46,3 @@ function period(value: string): string {
   return value;
 }
 
-/** Only Postgres is needed: start the embedded one if no DATABASE_URL points elsewhere. */
-async function withDatabase<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const { layout, embedded, endpoints } = cliServices();
-  if (embedded.includes('postgres')) await startStack(layout, (line) => process.stderr.write(`${line}\n`), ['postgres']);
-  const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-cli' });
-  try {
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
-}

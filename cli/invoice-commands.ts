@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import type pg from 'pg';
 import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
-import { createPool } from '../db/pool.ts';
 import { fileTermsLoader } from '../activities/customer-terms.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
@@ -8,7 +8,7 @@ import { findInvoice, listInvoices, type InvoiceRecord, type InvoiceStatus } fro
 import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
-import { ensureServices, printTable } from './services.ts';
+import { printTable, withDatabase } from './services.ts';
 
 export class InvoiceCommandError extends Error {
   readonly code = 'invoice_failed';
@@ -21,7 +21,7 @@ export function registerInvoiceCommands(program: Command): void {
     .option('--customer <id>').option('--period <YYYY-MM>').option('--status <status>', 'draft | held | issued')
     .option('--json', 'machine-readable output')
     .action(async (options: { customer?: string; period?: string; status?: InvoiceStatus; json?: boolean }) => {
-      await withPool(async (pool) => {
+      await withDatabase(async (pool) => {
         const invoices = await listInvoices(pool, {
           ...(options.customer ? { customerId: options.customer } : {}), ...(options.period ? { period: options.period } : {}),
           ...(options.status ? { status: options.status } : {}),
@@ -39,7 +39,7 @@ export function registerInvoiceCommands(program: Command): void {
     .option('--lineage', 'each usage line → its aggregate groups → its events; adjustments → the late events; re-checks the event fingerprint')
     .option('--events <n>', 'events listed per group with --lineage', '5')
     .action(async (invoiceId: string, options: { json?: boolean; lineage?: boolean; events: string }) => {
-      await withPool(async (pool) => {
+      await withDatabase(async (pool) => {
         const record = await findInvoice(pool, invoiceId);
         if (record === undefined) throw new InvoiceCommandError(`no invoice ${invoiceId} (see tally invoice list)`);
         if (options.json && !options.lineage) return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
@@ -70,7 +70,7 @@ interface InvoiceLineage {
 }
 
 /** A line → its aggregates → its events, from the invoice's snapshot and the immutable event history. */
-async function invoiceLineage(pool: ReturnType<typeof createPool>, record: InvoiceRecord, eventsPerGroup: number): Promise<InvoiceLineage> {
+async function invoiceLineage(pool: pg.Pool, record: InvoiceRecord, eventsPerGroup: number): Promise<InvoiceLineage> {
   const snapshot = await loadSnapshot(pool, record.snapshotId);
   if (snapshot === undefined) throw new InvoiceCommandError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
   const env = parseBillingWorkerEnv();
@@ -127,15 +127,6 @@ function printLineage(lineage: InvoiceLineage): void {
   }
 }
 
-async function withPool(work: (pool: ReturnType<typeof createPool>) => Promise<void>): Promise<void> {
-  const { endpoints } = await ensureServices();
-  const pool = createPool(endpoints.databaseUrl, { max: 2 });
-  try {
-    await work(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 function printInvoice(record: InvoiceRecord): void {
   const document = record.document as Invoice & Partial<IssuedInvoice>;

@@ -1,27 +1,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type pg from 'pg';
-import { createPool } from '../db/pool.ts';
 import { creditBalances, recordCreditExpiries, usableCredits } from '../db/queries/credit-ledger.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
 import { PERIOD_PATTERN } from '../domain/period.ts';
-import { startStack } from '../stack/index.ts';
-import { cliServices } from './services.ts';
+import { withDatabase } from './services.ts';
 
 const write = (text: string): void => {
   process.stdout.write(text);
 };
 
-/** Only Postgres is needed here: start the embedded one if no DATABASE_URL points elsewhere. */
-async function withDatabase<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const { layout, embedded, endpoints } = cliServices();
-  if (embedded.includes('postgres')) await startStack(layout, (line) => process.stderr.write(`${line}\n`), ['postgres']);
-  const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-cli' });
-  try {
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 function period(value: string): string {
   if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');

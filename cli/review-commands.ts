@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
+import type pg from 'pg';
 import { userInfo } from 'node:os';
-import { createPool } from '../db/pool.ts';
 import { findReviewException, listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import type { Client } from '@temporalio/client';
 import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
-import { connectTemporal, ensureServices, printTable } from './services.ts';
+import { connectTemporal, printTable, withDatabase } from './services.ts';
 
 export class ReviewCommandError extends Error {
   readonly code = 'review_failed';
@@ -19,7 +19,7 @@ export function registerReviewCommands(program: Command): void {
     .option('--customer <id>', 'one customer only')
     .option('--json', 'machine-readable output')
     .action(async (options: { all?: boolean; customer?: string; json?: boolean }) => {
-      await withPool(async (pool) => {
+      await withDatabase(async (pool) => {
         const exceptions = await listReviewExceptions(pool, { ...(options.all ? {} : { status: 'waiting' as const }), ...(options.customer ? { customerId: options.customer } : {}) });
         if (options.json) return void process.stdout.write(`${JSON.stringify(exceptions, null, 2)}\n`);
         if (exceptions.length === 0) return void process.stdout.write('no exceptions waiting\n');
@@ -33,7 +33,7 @@ export function registerReviewCommands(program: Command): void {
   review.command('show <exception>').description('one exception with its full context: usage, contract, draft invoice, previous invoices, prior decisions')
     .option('--json', 'machine-readable output')
     .action(async (exceptionId: string, options: { json?: boolean }) => {
-      await withPool(async (pool) => {
+      await withDatabase(async (pool) => {
         const exception = await requireException(pool, exceptionId);
         if (options.json) return void process.stdout.write(`${JSON.stringify(exception, null, 2)}\n`);
         printException(exception);
@@ -41,7 +41,7 @@ export function registerReviewCommands(program: Command): void {
     });
 
   const decide = (kind: ReviewDecision['kind']) => async (exceptionId: string, options: { reviewer?: string; reason?: string; note?: string; amount?: string }) => {
-    await withPool(async (pool, endpoints) => {
+    await withDatabase(async (pool, endpoints) => {
       const exception = await requireException(pool, exceptionId);
       const reviewer = options.reviewer ?? userInfo().username;
       const decision: ReviewDecision = kind === 'approve'
@@ -56,7 +56,7 @@ export function registerReviewCommands(program: Command): void {
       } finally {
         await temporal.close();
       }
-    });
+    }, ['postgres', 'temporal']);
   };
 
   review.command('approve <exception>').description('approve: the invoice is issued and synced')
@@ -94,17 +94,8 @@ export async function sendReviewDecision(
   }
 }
 
-async function withPool(work: (pool: ReturnType<typeof createPool>, endpoints: Awaited<ReturnType<typeof ensureServices>>['endpoints']) => Promise<void>): Promise<void> {
-  const { endpoints } = await ensureServices();
-  const pool = createPool(endpoints.databaseUrl, { max: 2 });
-  try {
-    await work(pool, endpoints);
-  } finally {
-    await pool.end();
-  }
-}
 
-async function requireException(pool: ReturnType<typeof createPool>, exceptionId: string): Promise<ReviewExceptionRecord> {
+async function requireException(pool: pg.Pool, exceptionId: string): Promise<ReviewExceptionRecord> {
   const exception = await findReviewException(pool, exceptionId);
   if (exception === undefined) throw new ReviewCommandError(`no exception ${exceptionId} (see tally review list)`);
   return exception;

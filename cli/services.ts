@@ -1,4 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
+import { createPool } from '../db/pool.ts';
 import { parseServicesEnv, type ServiceEndpoints, type ServicesEnv } from '../config/services.ts';
 import { resolveEndpoints, startStack, userStackLayout, type ServiceName, type StackLayout } from '../stack/index.ts';
 
@@ -28,6 +30,23 @@ export async function ensureServices(
   const start = services.embedded.filter((service) => needed.includes(service));
   if (start.length > 0) await startStack(services.layout, log, start);
   return services;
+}
+
+/**
+ * Runs `work` with a small pool on the resolved database; starts the embedded services named in
+ * `needed` first (Postgres alone by default: most commands read the facts only).
+ */
+export async function withDatabase<T>(
+  work: (pool: pg.Pool, endpoints: ServiceEndpoints) => Promise<T>,
+  needed: readonly ServiceName[] = ['postgres'],
+): Promise<T> {
+  const { endpoints } = await ensureServices(undefined, needed);
+  const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-cli' });
+  try {
+    return await work(pool, endpoints);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** A Temporal client on the resolved endpoints; close its connection when done. */
