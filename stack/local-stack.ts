@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chown, mkdir, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,6 +166,8 @@ export async function stopService(layout: StackLayout, service: ServiceName, log
 
 /** Deletes the stack's data (it must be stopped). */
 export async function removeStackData(layout: StackLayout): Promise<void> {
+  const { home } = postgresFiles(layout);
+  if (home !== undefined) await rm(home, { recursive: true, force: true });
   await rm(layout.dataDir, { recursive: true, force: true });
 }
 
@@ -266,17 +269,16 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
   const { initdb, pgCtl } = await postgresBinaries();
   const dataDir = postgresDataDir(layout);
   const spawnOptions = await postgresSpawnOptions();
-  if (spawnOptions.uid !== undefined) {
-    // PostgreSQL runs as another user here: it must be able to pass through the stack's folder
-    // (a private 0700 folder, e.g. from mkdtemp, would lock it out). Search permission only.
-    const { mode } = await stat(layout.dataDir);
-    if ((mode & 0o001) === 0) await chmod(layout.dataDir, (mode & 0o777) | 0o711);
+  const files = postgresFiles(layout);
+  if (files.home !== undefined) {
+    await mkdir(files.home, { recursive: true, mode: 0o755 });
+    await symlink(dataDir, path.join(layout.dataDir, 'postgres')).catch(() => undefined);
   }
   if (!(await stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false))) {
     log('postgres: initialising a new cluster…');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const passwordFile = path.join(layout.dataDir, 'pids', 'pg-password');
-    await writeFile(passwordFile, `${DATABASE.password}\n`, { mode: 0o644 });
+    const passwordFile = files.passwordFile;
+    await writeFile(passwordFile, `${DATABASE.password}\n`, { mode: 0o600 });
     if (spawnOptions.uid !== undefined) {
       await chown(dataDir, spawnOptions.uid, spawnOptions.gid ?? spawnOptions.uid);
       await chown(passwordFile, spawnOptions.uid, spawnOptions.gid ?? spawnOptions.uid);
@@ -341,8 +343,26 @@ async function removeStalePostmasterPid(dataDir: string): Promise<void> {
   await unlink(lockFile).catch(() => undefined);
 }
 
+/**
+ * Where PostgreSQL keeps its cluster, its log and its start-up password file. Run as the `postgres`
+ * user (because we are root), it must reach them through every parent folder, which a stack folder
+ * inside a private one (a clone under a 0700 temporary folder) does not allow. Then they live in a
+ * folder of their own, one per stack folder, under /var/tmp (kept across reboots), linked from the
+ * stack folder as `postgres`; otherwise inside the stack folder.
+ */
+function postgresFiles(layout: StackLayout): { home: string | undefined; dataDir: string; logPath: string; passwordFile: string } {
+  if (process.getuid?.() !== 0) {
+    return {
+      home: undefined, dataDir: path.join(layout.dataDir, 'postgres'),
+      logPath: path.join(layout.dataDir, 'logs', 'postgres.log'), passwordFile: path.join(layout.dataDir, 'pids', 'pg-password'),
+    };
+  }
+  const home = path.join('/var/tmp/tally-postgres', createHash('sha256').update(path.resolve(layout.dataDir)).digest('hex').slice(0, 16));
+  return { home, dataDir: path.join(home, 'data'), logPath: path.join(home, 'postgres.log'), passwordFile: path.join(home, 'pg-password') };
+}
+
 function postgresDataDir(layout: StackLayout): string {
-  return path.join(layout.dataDir, 'postgres');
+  return postgresFiles(layout).dataDir;
 }
 
 async function postgresBinaries(): Promise<{ initdb: string; pgCtl: string }> {
@@ -451,7 +471,7 @@ function pidFile(layout: StackLayout, service: ServiceName): string {
 }
 
 function logFile(layout: StackLayout, service: ServiceName): string {
-  return path.join(layout.dataDir, 'logs', `${service}.log`);
+  return service === 'postgres' ? postgresFiles(layout).logPath : path.join(layout.dataDir, 'logs', `${service}.log`);
 }
 
 async function logTail(layout: StackLayout, service: ServiceName): Promise<string> {

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../config/services.ts';
+import { removeStackData } from '../../stack/index.ts';
 import { testStack } from '../harness/services.ts';
 
 // `tally stack up | status | down` as a user runs them, on ports and a data folder of their own
@@ -26,7 +27,7 @@ async function runningState(pid: number): Promise<string | undefined> {
 
 afterAll(async () => {
   tally('stack', 'down');
-  await rm(dataDir, { recursive: true, force: true });
+  await removeStackData({ ...testStack().layout, dataDir, portBase });
 });
 
 describe('tally stack', () => {

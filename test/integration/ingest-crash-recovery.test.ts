@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { signEvent } from '../../contracts/event-signature.ts';
 import { addressUsageMessage } from '../../ingest/usage-stream.ts';
 import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
-import { startService, startStack, stopService, stopStack, type ServiceName, type StackLayout } from '../../stack/index.ts';
+import { removeStackData, startService, startStack, stopService, stopStack, type ServiceName, type StackLayout } from '../../stack/index.ts';
 import { buildUnsignedEvent } from '../builders/usage-event.ts';
 import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
 import { testStack } from '../harness/services.ts';
@@ -33,7 +33,7 @@ afterAll(async () => {
   for (const testbed of testbeds) await testbed.close();
   await pool.end();
   await stopStack(stack.layout, log);
-  await rm(stack.layout.dataDir, { recursive: true, force: true });
+  await removeStackData(stack.layout);
 });
 
 const log = (line: string): void => {
