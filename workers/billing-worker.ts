@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import pino from 'pino';
 import { createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
 import type { BillingWorkerEnv } from '../config/billing-worker.ts';
@@ -19,6 +19,13 @@ export interface BillingWorkerOptions {
   readonly stripe?: StripeConnection;
   /** Stop when this signal aborts (SIGTERM/SIGINT in `tally worker`). */
   readonly signal: AbortSignal;
+  /**
+   * Run the period opener (default). Off when another party starts the workflows itself, as the
+   * close benchmark does to control how many are in flight.
+   */
+  readonly openPeriods?: boolean;
+  /** Temporal worker interceptors (the close benchmark times each activity with one). */
+  readonly interceptors?: WorkerInterceptors;
 }
 
 
@@ -49,11 +56,12 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
     activities,
     maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
+    ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
   });
 
   const stopLoops = new AbortController();
   const loops = [
-    repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
+    options.openPeriods === false ? Promise.resolve() : repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
       const opened = await openPendingPeriods(pool, client, {
         taskQueue: env.TALLY_TASK_QUEUE,
         overrides: {
