@@ -47,6 +47,10 @@ export function usageAggregateQuery(plan: UsageAggregationPlan, options: UsageAg
     return `CASE WHEN sku = ANY(${parameter(skus)}::text[]) THEN metadata ->> ${parameter(key)}::text END AS group_${index}`;
   });
   const groupColumns = keys.map((_key, index) => `group_${index}`);
+  // The latest event of a group is the greatest (event time, `source:event_id` as bytes). Each row
+  // carries [fixed-width UTC time, key, quantity] as text compared byte-wise, so max() finds it in
+  // one pass with no sort of the period's rows (an ordered array_agg sorted them all, and spilled).
+  // Keys are unique, so the quantity never decides.
   const cutoff = options.receivedAtOrBefore === undefined ? '' : `AND received_at <= ${parameter(options.receivedAtOrBefore)}::timestamptz`;
   const late = options.lateEvents === undefined ? ''
     : options.lateEvents === 'exclude' ? 'AND NOT late'
@@ -55,7 +59,8 @@ export function usageAggregateQuery(plan: UsageAggregationPlan, options: UsageAg
   const text = `
 WITH period_events AS (
   SELECT CASE ${segmentCases} END AS segment, sku, unit, quantity, event_time,
-         source || ':' || event_id AS event_key${keyColumns.map((column) => `,\n         ${column}`).join('')}
+         ARRAY[to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), source || ':' || event_id, quantity::text] COLLATE "C"
+           AS latest_candidate${keyColumns.map((column) => `,\n         ${column}`).join('')}
   FROM ${table}
   WHERE customer_id = $1 AND event_time >= $2::timestamptz AND event_time < $3::timestamptz ${cutoff} ${late}
 )
@@ -64,8 +69,8 @@ SELECT segment, sku, unit${groupColumns.map((column) => `, ${column}`).join('')}
        sum(quantity)::text AS quantity_sum,
        max(quantity)::text AS quantity_max,
        to_char(max(event_time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS latest_timestamp,
-       (array_agg(quantity::text ORDER BY event_time DESC, event_key COLLATE "C" DESC))[1] AS latest_quantity,
-       (array_agg(event_key ORDER BY event_time DESC, event_key COLLATE "C" DESC))[1] AS latest_event_key
+       (max(latest_candidate))[3] AS latest_quantity,
+       (max(latest_candidate))[2] AS latest_event_key
 FROM period_events
 GROUP BY segment, sku, unit${groupColumns.map((column) => `, ${column}`).join('')}`;
   return { text, values };
