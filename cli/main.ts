@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBenchCommands } from './bench-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerInvoiceCommands } from './invoice-commands.ts';
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerRatecardsCommands(program);
   registerIngestCommands(program);
   registerSendCommands(program);
+  registerBenchCommands(program);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
