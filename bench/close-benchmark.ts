@@ -14,7 +14,7 @@ import { repositoryRoot, type ServiceEndpoints } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { trialBalance } from '../db/queries/journal.ts';
-import { usageAggregateQuery } from '../db/queries/usage-aggregates.ts';
+import { usageAggregateWithEventSetQuery } from '../db/queries/usage-aggregates.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { usageAggregationPlan } from '../domain/rating/index.ts';
 import { removeStackData, startService, startStack, stopService, type StackLayout } from '../stack/index.ts';
@@ -365,12 +365,12 @@ async function runCountBaseline(pool: pg.Pool, customerIds: readonly string[], o
   return performance.now() - startedMs;
 }
 
-/** EXPLAIN ANALYZE of the snapshot's aggregation query for the customer with the most events. */
+/** EXPLAIN ANALYZE of the snapshot's query (aggregates and event-set fingerprint in one read) for the customer with the most events. */
 async function explainAggregation(pool: pg.Pool, contractsDir: string, periodName: string, eventsByCustomer: Readonly<Record<string, number>>): Promise<string> {
   const [customerId] = Object.entries(eventsByCustomer).sort(([, a], [, b]) => b - a)[0] ?? [];
   if (customerId === undefined) throw new Error('no customer to explain');
   const terms = await fileTermsLoader({ contractsDir, ratecardsDir: path.join(repositoryRoot, 'ratecards') })(customerId);
-  const query = usageAggregateQuery(usageAggregationPlan(terms.versions, billingPeriod(periodName)), { customerId, lateEvents: 'exclude' });
+  const query = usageAggregateWithEventSetQuery(usageAggregationPlan(terms.versions, billingPeriod(periodName)), { customerId, lateEvents: 'exclude' });
   const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${query.text}`, query.values);
   const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
   if (/Seq Scan on usage_events/.test(plan) || !/Index Scan|Index Only Scan|Bitmap Index Scan/.test(plan)) {
