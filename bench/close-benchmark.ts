@@ -226,8 +226,8 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     const countBaselineMs = await runCountBaseline(pool, customerIds, options, dataset.manifest.eventsByCustomer);
     log(`baseline: count(*) over each customer's index range, ${options.concurrency} at a time: ${(countBaselineMs / 1000).toFixed(1)} s`);
 
-    // The aggregation query's plan for the largest customer.
-    const plan = await explainAggregation(pool, contractsDir, options.period, dataset.manifest.eventsByCustomer);
+    // The snapshot query's plan for the largest customer.
+    const plan = await explainSnapshotQuery(pool, contractsDir, options.period, dataset.manifest.eventsByCustomer);
 
     const lifetimeMs = lifetimes.reduce((sum, value) => sum + value, 0);
     const steps = STEP_ORDER.map((activity) => ({ activity, ...(timings.get(activity) ?? { count: 0, executeMs: 0, scheduleToStartMs: 0 }) }));
@@ -366,7 +366,7 @@ async function runCountBaseline(pool: pg.Pool, customerIds: readonly string[], o
 }
 
 /** EXPLAIN ANALYZE of the snapshot's query (aggregates and event-set fingerprint in one read) for the customer with the most events. */
-async function explainAggregation(pool: pg.Pool, contractsDir: string, periodName: string, eventsByCustomer: Readonly<Record<string, number>>): Promise<string> {
+async function explainSnapshotQuery(pool: pg.Pool, contractsDir: string, periodName: string, eventsByCustomer: Readonly<Record<string, number>>): Promise<string> {
   const [customerId] = Object.entries(eventsByCustomer).sort(([, a], [, b]) => b - a)[0] ?? [];
   if (customerId === undefined) throw new Error('no customer to explain');
   const terms = await fileTermsLoader({ contractsDir, ratecardsDir: path.join(repositoryRoot, 'ratecards') })(customerId);
@@ -374,7 +374,7 @@ async function explainAggregation(pool: pg.Pool, contractsDir: string, periodNam
   const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${query.text}`, query.values);
   const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
   if (/Seq Scan on usage_events/.test(plan) || !/Index Scan|Index Only Scan|Bitmap Index Scan/.test(plan)) {
-    throw new Error(`the aggregation does not read an index range:\n${plan}`);
+    throw new Error(`the snapshot query does not read an index range:\n${plan}`);
   }
   return `${customerId} (${eventsByCustomer[customerId]} events):\n${plan}`;
 }

@@ -65,7 +65,7 @@ export function registerBenchCommands(program: Command): void {
       write(`baselines: ${result.customerPeriods} skeleton workflows ${seconds(result.skeletonMs)} s (close ${(result.closeMs / result.skeletonMs).toFixed(2)}× that); `
         + `count(*) per customer-period ${seconds(result.countBaselineMs)} s (close ${(result.closeMs / result.countBaselineMs).toFixed(1)}× that)`);
       if (result.approvals > 0) write(`note: ${result.approvals} invoices stopped for review and were approved by the benchmark`);
-      write(`aggregation plan for ${result.plan}`);
+      write(`snapshot query plan for ${result.plan}`);
       write('');
       write(`close: ${result.customerPeriods} customer-periods in ${seconds(result.closeMs)} s = ${result.perSecond.toFixed(1)} customer-periods/s (${result.events} events), `
         + `postgres ${percent(result.postgresShare)}% / temporal ${percent(result.temporalShare)}% of activity time, rss ${result.peakRssMb} MB`);
