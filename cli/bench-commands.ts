@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { runCloseBench } from '../bench/close-benchmark.ts';
 import { parseServicesEnv } from '../config/services.ts';
 import { billingPeriod } from '../domain/period.ts';
 
@@ -31,6 +30,8 @@ export function registerBenchCommands(program: Command): void {
     .action(async (options: { customers: string; events: string; period: string; seed: string; concurrency: string; inFlight: string; keepStack?: boolean; cpuProfile?: string }) => {
       billingPeriod(options.period);
       const portBase = positive('TALLY_BENCH_CLOSE_PORT_BASE', process.env.TALLY_BENCH_CLOSE_PORT_BASE ?? '17520');
+      // Loaded here, not at start-up: the benchmark pulls in the worker and the test data generator.
+      const { runCloseBench } = await import('../bench/close-benchmark.ts');
       const result = await runCloseBench({
         customers: positive('--customers', options.customers), events: positive('--events', options.events), period: options.period,
         seed: positive('--seed', options.seed), concurrency: positive('--concurrency', options.concurrency),
