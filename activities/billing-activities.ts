@@ -12,8 +12,8 @@ import {
 import { postInvoiceJournal } from '../db/queries/journal.ts';
 import { claimLateEvents, lateEventClaims, releaseLateEventClaims } from '../db/queries/late-events.ts';
 import { enqueueNotification, recordDeliveryAttempt } from '../db/queries/notifications.ts';
-import { closePeriodForIngest, loadSnapshot, saveSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
-import { loadUsageAggregates, type UsageAggregateQueryOptions } from '../db/queries/usage-aggregates.ts';
+import { closePeriodForIngest, loadSnapshot, saveSnapshot } from '../db/queries/period-snapshots.ts';
+import { loadUsageAggregates, loadUsageAggregatesWithEventSet, type UsageAggregateQueryOptions } from '../db/queries/usage-aggregates.ts';
 import {
   findReviewException, markEscalated, openReviewException, priorDecisions, recordReviewDecision,
 } from '../db/queries/review-exceptions.ts';
@@ -116,9 +116,12 @@ export function createBillingActivities(deps: BillingDependencies) {
         ? await closePeriodForIngest(pool, input.customerId, input.period, input.closeRequestedAt)
         : input.closeRequestedAt;
       const terms = await deps.loadTerms(input.customerId);
-      const aggregates = await loadUsageAggregates(pool, usageAggregationPlan(terms.versions, period), { customerId: input.customerId, lateEvents: 'exclude' });
+      // One read of the period's rows gives the aggregates and the event set's count and fingerprint
+      // (the events not late: those committed before the closure).
+      const { aggregates, eventSet: summary } = await loadUsageAggregatesWithEventSet(pool, usageAggregationPlan(terms.versions, period), {
+        customerId: input.customerId, lateEvents: 'exclude',
+      });
       Context.current().heartbeat('aggregated');
-      const summary = await summarizeEventSet(pool, { customerId: input.customerId, periodStart: period.start, periodEnd: period.end });
       const stored = await saveSnapshot(pool, {
         snapshotId, customerId: input.customerId, period: input.period, mode: input.mode, calculationVersion: input.calculationVersion,
         eventCutoff, eventCount: summary.eventCount, eventFingerprint: summary.fingerprint, aggregates,

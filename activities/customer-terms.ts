@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { durationMs } from '../contracts/config-fields.ts';
-import { loadContractFile, loadRateCard } from '../config/config-files.ts';
+import { loadContractFile, loadRateCard, ParsedTextCache } from '../config/config-files.ts';
 import type { Contract } from '../contracts/contract.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
 
@@ -19,16 +19,18 @@ export class CustomerTermsError extends Error {
 /**
  * Reads terms from Finance's files: `<contractsDir>/<customer_id>.yaml` and
  * `<ratecardsDir>/<ratecard>/*.yaml`. Every call reads the files again, so a published rate-card
- * version is seen by the next step that needs it; the invoice records the hashes it used.
+ * version is seen by the next step that needs it; the invoice records the hashes it used. Texts seen
+ * before are not parsed again (a period close loads the terms in six steps).
  */
 export function fileTermsLoader(directories: { contractsDir: string; ratecardsDir: string }): (customerId: string) => Promise<CustomerTerms> {
+  const cache = new ParsedTextCache();
   return async (customerId) => {
     if (!/^[A-Za-z0-9._:-]{1,128}$/.test(customerId)) throw new CustomerTermsError(`not a customer id: ${JSON.stringify(customerId)}`);
-    const contract = await loadContractFile(path.join(directories.contractsDir, `${customerId}.yaml`));
+    const contract = await loadContractFile(path.join(directories.contractsDir, `${customerId}.yaml`), cache);
     if (contract.customer_id !== customerId) {
       throw new CustomerTermsError(`${customerId}.yaml is the contract of ${contract.customer_id}`);
     }
-    const versions = await loadRateCard(directories.ratecardsDir, contract.ratecard);
+    const versions = await loadRateCard(directories.ratecardsDir, contract.ratecard, cache);
     return {
       contract, versions,
       graceMs: durationMs(contract.grace),

@@ -12,6 +12,32 @@ import { ConfigFileError, type ConfigProblem } from '../contracts/yaml-config.ts
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * Parse results by file and exact text. A caller that reads the files on every use (the billing
+ * worker does, so that a newly published rate-card version counts from the next step on) parses
+ * each distinct text once: the same bytes give the same result, a changed file is parsed again.
+ * Results are deep-frozen because they are shared.
+ */
+export class ParsedTextCache {
+  private readonly entries = new Map<string, { readonly text: string; readonly value: unknown }>();
+
+  parse<T>(file: string, text: string, parse: () => T): T {
+    const entry = this.entries.get(file);
+    if (entry !== undefined && entry.text === text) return entry.value as T;
+    const value = deepFreeze(parse());
+    this.entries.set(file, { text, value });
+    return value;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
 export type ReadText = { ok: true; text: string } | { ok: false; problem: ConfigProblem };
 
 export async function readConfigText(file: string): Promise<ReadText> {
@@ -39,7 +65,7 @@ export interface RateCardFolder {
 }
 
 /** Loads every version in `ratecards/<ratecard>/`, checked one by one and against each other. */
-export async function loadRateCardFolder(folder: string): Promise<RateCardFolder> {
+export async function loadRateCardFolder(folder: string, cache?: ParsedTextCache): Promise<RateCardFolder> {
   const ratecard = path.basename(folder);
   const problems: ConfigProblem[] = [];
   let names: string[];
@@ -61,7 +87,7 @@ export async function loadRateCardFolder(folder: string): Promise<RateCardFolder
       problems.push(read.problem);
       continue;
     }
-    const parsed = parseRateCardText(read.text, file);
+    const parsed = cache === undefined ? parseRateCardText(read.text, file) : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
     if (parsed.ok) located.push({ version: parsed.version, positions: parsed.positions });
     else problems.push(...parsed.problems);
   }
@@ -87,8 +113,8 @@ export async function loadRateCardRoot(root: string): Promise<RateCardFolder[]> 
 }
 
 /** The valid versions of one card under `root`, or a ConfigFileError listing every problem. */
-export async function loadRateCard(root: string, ratecard: string): Promise<RateCardVersion[]> {
-  const folder = await loadRateCardFolder(path.join(root, ratecard));
+export async function loadRateCard(root: string, ratecard: string, cache?: ParsedTextCache): Promise<RateCardVersion[]> {
+  const folder = await loadRateCardFolder(path.join(root, ratecard), cache);
   if (folder.problems.length > 0) throw new ConfigFileError(folder.problems, `rate card ${ratecard} is invalid`);
   return folder.versions;
 }
@@ -102,10 +128,10 @@ export async function loadRateCardFile(file: string): Promise<{ version: RateCar
   return { version: parsed.version, text: read.text };
 }
 
-export async function loadContractFile(file: string): Promise<Contract> {
+export async function loadContractFile(file: string, cache?: ParsedTextCache): Promise<Contract> {
   const read = await readConfigText(file);
   if (!read.ok) throw new ConfigFileError([read.problem], 'cannot use the contract');
-  const parsed = parseContractText(read.text, file);
+  const parsed = cache === undefined ? parseContractText(read.text, file) : cache.parse(file, read.text, () => parseContractText(read.text, file));
   if (!parsed.ok) throw new ConfigFileError(parsed.problems, 'the contract is invalid');
   return parsed.contract;
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import pino from 'pino';
 import { checkChangedUsageAlerts, createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
 import type { BillingWorkerEnv } from '../config/billing-worker.ts';
@@ -21,6 +21,13 @@ export interface BillingWorkerOptions {
   readonly signal: AbortSignal;
   /** Where the worker logs; default JSON on stdout at TALLY_LOG_LEVEL (the demo keeps stdout for its report). */
   readonly logger?: pino.Logger;
+  /**
+   * Run the period opener (default). Off when another party starts the workflows itself, as the
+   * close benchmark does to control how many are in flight.
+   */
+  readonly openPeriods?: boolean;
+  /** Temporal worker interceptors (the close benchmark times each activity with one). */
+  readonly interceptors?: WorkerInterceptors;
 }
 
 
@@ -64,12 +71,13 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
       activities,
       maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
+      ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
     });
     // Aborted while starting (bundling the workflows takes seconds): stop before polling.
     if (options.signal.aborted) return;
 
     loops.push(
-      repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
+      options.openPeriods === false ? Promise.resolve() : repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
         const opened = await openPendingPeriods(pool, client, {
           taskQueue: env.TALLY_TASK_QUEUE,
           overrides: {

@@ -3,7 +3,9 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,11 +28,20 @@ import {
  * (tests use seconds; a crashed worker's attempt is retried after that long).
  */
 function activityProfiles(stepTimeoutMs = 120_000) {
+  const databaseOptions = {
+    startToCloseTimeout: stepTimeoutMs,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  };
   return {
-    database: proxyActivities<BillingActivities>({
-      startToCloseTimeout: stepTimeoutMs,
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-    }),
+    database: proxyActivities<BillingActivities>(databaseOptions),
+    /**
+     * The quick database steps of an unattended close (terms, review check, credit draws, issue,
+     * journal), run as local activities: in the worker that runs the workflow task, recorded as
+     * markers, without an activity task's round trip through the server. They are idempotent like
+     * every step, so a crash re-running one is harmless. Heavy steps (snapshot, rate), the remote
+     * provider and the review path stay regular activities. See docs/decisions/period-close.md.
+     */
+    localDatabase: proxyLocalActivities<BillingActivities>(databaseOptions),
     heavy: proxyActivities<BillingActivities>({
       startToCloseTimeout: stepTimeoutMs * 5,
       heartbeatTimeout: stepTimeoutMs,
@@ -43,6 +54,9 @@ function activityProfiles(stepTimeoutMs = 120_000) {
     }),
   };
 }
+
+/** Patch: the quick database steps run as local activities (workflows started earlier keep regular ones). */
+export const LOCAL_DATABASE_STEPS = 'local-database-steps';
 
 export interface CustomerPeriodResult {
   readonly stage: Extract<PeriodStage, 'completed' | 'held'>;
@@ -60,7 +74,7 @@ export interface CustomerPeriodResult {
  * Shadow runs stop after step 2 and record the draft for comparison.
  */
 export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promise<CustomerPeriodResult> {
-  const { database, heavy, provider } = activityProfiles(input.stepTimeoutMs);
+  const { database, localDatabase, heavy, provider } = activityProfiles(input.stepTimeoutMs);
   // Handlers first: an update that arrives before its handler exists is rejected.
   let stage: PeriodStage = 'open';
   let closeRequested = false;
@@ -102,11 +116,13 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     },
   );
 
+  // Workflows started before the quick steps became local activities replay them as regular ones.
+  const quick = patched(LOCAL_DATABASE_STEPS) ? localDatabase : database;
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
   const target = { customerId: input.customerId, period: input.period, mode: input.mode, calculationVersion: input.calculationVersion };
 
   // Wait for period end + grace on a durable timer, or an explicit closeNow.
-  const terms = await database.loadPeriodTerms({ ...target, graceMs: input.graceMs });
+  const terms = await quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
   closesAt = terms.closesAt;
   const waitMs = Date.parse(terms.closesAt) - Date.now();
   if (waitMs > 0) await condition(() => closeRequested, waitMs);
@@ -125,7 +141,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   }
 
   // 3. Review: a breached threshold waits for a person; a timeout escalates, never approves.
-  const breaches: ReviewBreach[] = await database.evaluateReview({ invoiceId });
+  const breaches: ReviewBreach[] = await quick.evaluateReview({ invoiceId });
   if (breaches.length > 0) {
     const decision = await waitForDecision(await database.openException({ invoiceId, workflowId: workflowInfo().workflowId, kind: 'threshold', sequence: exceptionIds.length + 1, breaches }));
     if (decision.kind === 'reject') {
@@ -141,11 +157,11 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
 
   // 4. Draw down: record the draft's credit draws in the ledger, keyed to this invoice. After review,
   //    so that a rejected invoice holds no credit; rating already drew from the opening balances.
-  await database.drawDownCredits({ invoiceId });
+  await quick.drawDownCredits({ invoiceId });
 
   // 5. Issue: immutable and numbered.
   stage = 'issuing';
-  const issued = await database.issueInvoice({ invoiceId });
+  const issued = await quick.issueInvoice({ invoiceId });
 
   // 6. Sync to the billing provider; a permanent failure becomes an exception for a person.
   stage = 'syncing';
@@ -171,7 +187,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
 
   // 7. Journal: ASC 606 entries, keyed so that a rerun never double-posts.
   stage = 'journaling';
-  await database.postJournal({ invoiceId });
+  await quick.postJournal({ invoiceId });
 
   stage = 'completed';
   await condition(allHandlersFinished);

@@ -51,14 +51,20 @@ function eventSetWhere(filter: EventSetFilter, parameters: unknown[]): string {
   return 'customer_id = $1 AND event_time >= $2 AND event_time < $3 AND NOT late';
 }
 
+/**
+ * The fingerprint of an event set, as an aggregate over rows with `source`, `event_id` and
+ * `body_sha256`: sha256 of their `source:event_id:body-hash` lines sorted by (source, event_id) as
+ * bytes, joined by newlines. Shared with the snapshot's one-pass query (usage-aggregates.ts).
+ */
+export const EVENT_SET_FINGERPRINT_SQL = `encode(sha256(convert_to(coalesce(string_agg(source || ':' || event_id || ':' || encode(body_sha256, 'hex'), E'\\n'
+              ORDER BY source COLLATE "C", event_id COLLATE "C"), ''), 'UTF8')), 'hex')`;
+
 /** Count and sha256 fingerprint of the exact event set: sorted (source, event_id, body hash). */
 export async function summarizeEventSet(pool: pg.Pool, filter: EventSetFilter): Promise<EventSetSummary> {
   const parameters: unknown[] = [];
   const where = eventSetWhere(filter, parameters);
   const { rows } = await pool.query<{ event_count: string; fingerprint: string }>(
-    `SELECT count(*)::text AS event_count,
-            encode(sha256(convert_to(coalesce(string_agg(source || ':' || event_id || ':' || encode(body_sha256, 'hex'), E'\\n'
-              ORDER BY source COLLATE "C", event_id COLLATE "C"), ''), 'UTF8')), 'hex') AS fingerprint
+    `SELECT count(*)::text AS event_count, ${EVENT_SET_FINGERPRINT_SQL} AS fingerprint
        FROM usage_events WHERE ${where}`,
     parameters,
   );

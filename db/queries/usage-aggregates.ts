@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { Decimal, formatDecimal } from '../../domain/money.ts';
 import { compareAggregates, type UsageAggregate, type UsageAggregationPlan } from '../../domain/rating/index.ts';
+import { EVENT_SET_FINGERPRINT_SQL, type EventSetSummary } from './period-snapshots.ts';
 
 /**
  * The Postgres side of `aggregateEvents`: one GROUP BY over a customer's stored events that yields
@@ -30,6 +31,29 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
  * parameters; the only text spliced in is the table name, checked to be an identifier.
  */
 export function usageAggregateQuery(plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): { text: string; values: unknown[] } {
+  const parts = aggregateQueryParts(plan, options, []);
+  return { text: `\nWITH period_events AS (${parts.periodEvents})\n${parts.groups}`, values: parts.values };
+}
+
+/**
+ * The aggregates and, from the same read of the customer's rows, the count and fingerprint of the
+ * event set they come from (see summarizeEventSet in period-snapshots.ts, which this must equal).
+ * The snapshot needs both: one pass over the index range instead of two, and that range's heap pages
+ * are the close's main Postgres cost (one customer's events are spread over the month's pages).
+ */
+export function usageAggregateWithEventSetQuery(plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): { text: string; values: unknown[] } {
+  const parts = aggregateQueryParts(plan, options, ['source', 'event_id', 'body_sha256']);
+  return {
+    text: `
+WITH period_events AS MATERIALIZED (${parts.periodEvents}),
+event_set AS (SELECT count(*)::text AS set_event_count, ${EVENT_SET_FINGERPRINT_SQL} AS set_fingerprint FROM period_events),
+aggregate_groups AS (${parts.groups})
+SELECT event_set.set_event_count, event_set.set_fingerprint, aggregate_groups.* FROM event_set LEFT JOIN aggregate_groups ON true`,
+    values: parts.values,
+  };
+}
+
+function aggregateQueryParts(plan: UsageAggregationPlan, options: UsageAggregateQueryOptions, extraColumns: readonly string[]): { periodEvents: string; groups: string; values: unknown[] } {
   const table = options.table ?? 'usage_events';
   if (!IDENTIFIER.test(table)) throw new Error(`not a table name: ${table}`);
   const values: unknown[] = [options.customerId, plan.period.start, plan.period.end];
@@ -47,28 +71,33 @@ export function usageAggregateQuery(plan: UsageAggregationPlan, options: UsageAg
     return `CASE WHEN sku = ANY(${parameter(skus)}::text[]) THEN metadata ->> ${parameter(key)}::text END AS group_${index}`;
   });
   const groupColumns = keys.map((_key, index) => `group_${index}`);
+  // The latest event of a group is the greatest (event time, `source:event_id` as bytes). Each row
+  // carries [fixed-width UTC time, key, quantity] as text compared byte-wise, so max() finds it in
+  // one pass with no sort of the period's rows (an ordered array_agg sorted them all, and spilled).
+  // Keys are unique, so the quantity never decides.
   const cutoff = options.receivedAtOrBefore === undefined ? '' : `AND received_at <= ${parameter(options.receivedAtOrBefore)}::timestamptz`;
   const late = options.lateEvents === undefined ? ''
     : options.lateEvents === 'exclude' ? 'AND NOT late'
     : `AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments claimed WHERE claimed.source = ${table}.source
          AND claimed.event_id = ${table}.event_id AND claimed.corrected_invoice_id = ${parameter(options.lateEvents.adjustedFor)}))`;
-  const text = `
-WITH period_events AS (
-  SELECT CASE ${segmentCases} END AS segment, sku, unit, quantity, event_time,
-         source || ':' || event_id AS event_key${keyColumns.map((column) => `,\n         ${column}`).join('')}
+  const periodEvents = `
+  SELECT CASE ${segmentCases} END AS segment, sku, unit, quantity, event_time,${extraColumns.map((column) => ` ${column},`).join('')}
+         ARRAY[to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), source || ':' || event_id, quantity::text] COLLATE "C"
+           AS latest_candidate${keyColumns.map((column) => `,\n         ${column}`).join('')}
   FROM ${table}
   WHERE customer_id = $1 AND event_time >= $2::timestamptz AND event_time < $3::timestamptz ${cutoff} ${late}
-)
+`;
+  const groups = `
 SELECT segment, sku, unit${groupColumns.map((column) => `, ${column}`).join('')},
        count(*) AS event_count,
        sum(quantity)::text AS quantity_sum,
        max(quantity)::text AS quantity_max,
        to_char(max(event_time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS latest_timestamp,
-       (array_agg(quantity::text ORDER BY event_time DESC, event_key COLLATE "C" DESC))[1] AS latest_quantity,
-       (array_agg(event_key ORDER BY event_time DESC, event_key COLLATE "C" DESC))[1] AS latest_event_key
+       (max(latest_candidate))[3] AS latest_quantity,
+       (max(latest_candidate))[2] AS latest_event_key
 FROM period_events
 GROUP BY segment, sku, unit${groupColumns.map((column) => `, ${column}`).join('')}`;
-  return { text, values };
+  return { periodEvents, groups, values };
 }
 
 interface AggregateRow {
@@ -87,8 +116,30 @@ interface AggregateRow {
 /** Runs the query and returns the aggregates in compareAggregates order, quantities as plain decimals. */
 export async function loadUsageAggregates(db: Queryable, plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): Promise<UsageAggregate[]> {
   const query = usageAggregateQuery(plan, options);
-  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
   const { rows } = await db.query<AggregateRow>(query.text, query.values);
+  return rowsToAggregates(plan, rows);
+}
+
+/**
+ * The aggregates and the event set's count and fingerprint in one read (usageAggregateWithEventSetQuery).
+ * The event set is the one the options select: for a snapshot, `lateEvents: 'exclude'` and no cut-off,
+ * which is summarizeEventSet's.
+ */
+export async function loadUsageAggregatesWithEventSet(db: Queryable, plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): Promise<{ aggregates: UsageAggregate[]; eventSet: EventSetSummary }> {
+  const query = usageAggregateWithEventSetQuery(plan, options);
+  const { rows } = await db.query<Partial<AggregateRow> & { set_event_count: string; set_fingerprint: string }>(query.text, query.values);
+  const first = rows[0];
+  if (first === undefined) throw new Error('the event-set query returned no row');
+  // No events: one row of the event set with no group (the LEFT JOIN's nulls).
+  const groups = rows.filter((row): row is AggregateRow & { set_event_count: string; set_fingerprint: string } => row.sku !== null && row.sku !== undefined);
+  return {
+    aggregates: rowsToAggregates(plan, groups),
+    eventSet: { eventCount: Number.parseInt(first.set_event_count, 10), fingerprint: first.set_fingerprint },
+  };
+}
+
+function rowsToAggregates(plan: UsageAggregationPlan, rows: readonly AggregateRow[]): UsageAggregate[] {
+  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
   return rows.map((row): UsageAggregate => {
     const metadata: Record<string, string> = {};
     keys.forEach((key, index) => {

@@ -156,6 +156,19 @@ export function* usageEventStream(options: UsageGenerationOptions): Generator<Us
   }
 }
 
+/**
+ * How many distinct events `usageEventStream` emits for one customer (duplicates aside), without
+ * generating them: the loops above run `ceil(n × factor)` times for each kind, plus one storage
+ * reading a day per region. Lets a benchmark pick the scale that gives a target total.
+ */
+export function usageEventCount(customer: DemoCustomer, options: Pick<UsageGenerationOptions, 'period' | 'scale' | 'unpricedPerCustomer'>): number {
+  const period = billingPeriod(options.period);
+  const days = Math.ceil((Date.parse(period.end) - Date.parse(period.start)) / 86_400_000);
+  const factor = SIZE_FACTOR[customer.size] * (options.scale ?? 1);
+  const loop = (perFactor: number): number => Math.max(0, Math.ceil(perFactor * factor));
+  return loop(40) + loop(10) + loop(8) + loop(6) + days * customer.regions.length + (options.unpricedPerCustomer ?? 0);
+}
+
 export function generateUsageEvents(options: UsageGenerationOptions): UsageEvent[] {
   return [...usageEventStream(options)];
 }

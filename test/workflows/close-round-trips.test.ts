@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findInvoice } from '../../db/queries/invoices.ts';
+import { trialBalance } from '../../db/queries/journal.ts';
+import { buildContract } from '../builders/rating.ts';
+import { buildUsageEvent } from '../builders/usage-event.ts';
+import { BillingTestbed } from '../harness/billing-testbed.ts';
+
+// The unattended close makes three activity round trips through the server (snapshot, rate, sync);
+// the quick database steps run as local activities inside workflow tasks (see
+// docs/decisions/period-close.md). Workflows started before that change replay their regular
+// activities: the recorded histories in test/replay cover that branch.
+
+let testbed: BillingTestbed;
+beforeAll(async () => {
+  testbed = await BillingTestbed.create('round_trips');
+});
+afterAll(async () => {
+  await testbed.close();
+});
+
+describe('the unattended close', () => {
+  it('schedules only the heavy and remote steps as activities; the database steps are local, each once, and the invoice is complete', async () => {
+    const customerId = 'round-trips';
+    await testbed.writeContract(buildContract({
+      customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', commit: { amount: '20.00' },
+      credits: [{ id: 'promo', kind: 'promotional', amount: '3.00', granted_at: '2026-09-01T00:00:00Z' }],
+      provider: { kind: 'ledger', customer: customerId },
+    }));
+    await testbed.storeEvents([1, 2, 3].map((index) => buildUsageEvent({
+      customer_id: customerId, event_id: `${customerId}-${index}`, timestamp: `2026-10-0${index}T08:00:00.000Z`, quantity: '100000',
+    })));
+
+    const { result, history } = await testbed.withWorker(async () => {
+      const handle = await testbed.startPeriod(testbed.periodInput(customerId, '2026-10'));
+      return { result: await handle.result(), history: await handle.fetchHistory() };
+    });
+    expect(result.stage).toBe('completed');
+
+    const events = history.events ?? [];
+    const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(scheduled).toEqual(['snapshotPeriod', 'rateDraftInvoice', 'syncInvoice']);
+    const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
+    // One patch marker, then one marker per local activity: terms, review check, draw down, issue, journal.
+    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(1);
+    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(5);
+    const workflowTasks = events.filter((event) => event.workflowTaskCompletedEventAttributes != null).length;
+    expect(workflowTasks).toBeLessThanOrEqual(5);
+
+    const invoice = await findInvoice(testbed.pool, `inv:${customerId}:2026-10`);
+    expect(invoice).toMatchObject({ status: 'issued', invoiceNumber: `${customerId}-0001` });
+    const count = async (sql: string): Promise<number | undefined> => (await testbed.pool.query<{ n: number }>(sql, [customerId])).rows[0]?.n;
+    expect(await count('SELECT count(*)::int AS n FROM provider_ledger_invoices WHERE customer_id = $1')).toBe(1);
+    expect(await count("SELECT count(*)::int AS n FROM credit_movements WHERE customer_id = $1 AND kind = 'consumption'")).toBe(1);
+    expect(await count('SELECT count(*)::int AS n FROM journal_entries WHERE customer_id = $1')).toBeGreaterThan(0);
+    expect((await trialBalance(testbed.pool, { customerId })).balanced).toBe(true);
+  }, 120_000);
+});
