@@ -139,18 +139,9 @@ export async function recordUsageAlertCheck(db: Queryable, check: UsageAlertChec
   );
 }
 
-export interface UsageAlertRecord {
-  readonly customerId: string;
-  readonly period: string;
-  readonly basis: UsageAlertBasis;
-  readonly thresholdPct: UsageAlertThresholdPct;
-  readonly usageValue: string;
-  readonly referenceAmount: string;
-  readonly currency: string;
-  readonly valuation: 'exact' | 'estimate';
-  readonly eventCount: string;
+/** A recorded crossing: what was recorded, when, and how its webhook delivery went. */
+export interface UsageAlertRecord extends NewUsageAlert {
   readonly crossedAt: string;
-  readonly notificationKey: string;
   /** When the webhook accepted it; undefined while it is still to be delivered. */
   readonly deliveredAt: string | undefined;
   readonly deliveryAttempts: number;

@@ -25,18 +25,9 @@ export function prepaidCreditPurchasedEntry(input: CreditGrantJournalInput): Jou
   const { grant } = input;
   if (grant.kind !== 'prepaid') return null;
   const paid = considerationPaid(grant);
-  const period = periodOf(grant.granted_at).name;
-  return buildEntry({
-    entry_key: journalEntryKey({ kind: 'credit_grant', parts: [input.customer_id, grant.id] }, 'prepaid_credit_purchased', CREDIT_JOURNAL_CALCULATION_VERSION),
-    entry_type: 'prepaid_credit_purchased',
-    customer_id: input.customer_id,
-    invoice_id: null,
-    currency: input.currency,
-    service_period: period,
-    posting_period: period,
-    calculation_version: CREDIT_JOURNAL_CALCULATION_VERSION,
-    memo: `Prepaid credit ${grant.id} purchased: ${grant.amount} of credits for ${paid.toString()} (${input.customer_id})`,
-  }, [debit('accounts_receivable', paid), credit('contract_liability_prepaid_credits', paid)]);
+  return grantEntry(input, 'prepaid_credit_purchased', grant.granted_at,
+    `Prepaid credit ${grant.id} purchased: ${grant.amount} of credits for ${paid.toString()} (${input.customer_id})`,
+    [debit('accounts_receivable', paid), credit('contract_liability_prepaid_credits', paid)]);
 }
 
 /**
@@ -63,16 +54,29 @@ export function prepaidCreditExpiredEntry(input: CreditGrantJournalInput & { rea
   const paid = considerationPaid(grant);
   const released = roundMoneyHalfUp(paid.times(amount.minus(remaining)).dividedBy(amount), input.currency);
   const breakage = paid.minus(released);
-  const period = periodOf(grant.expires_at).name;
+  return grantEntry(input, 'prepaid_credit_expired', grant.expires_at,
+    `Prepaid credit ${grant.id} expired with ${input.remaining} unused: breakage (${input.customer_id})`,
+    [debit('contract_liability_prepaid_credits', breakage), credit('breakage_revenue', breakage)]);
+}
+
+/** An entry about a grant itself (no invoice), keyed by customer and credit, booked in the period of `at`. */
+function grantEntry(
+  input: CreditGrantJournalInput,
+  entryType: 'prepaid_credit_purchased' | 'prepaid_credit_expired',
+  at: string,
+  memo: string,
+  lines: Parameters<typeof buildEntry>[1],
+): JournalEntry | null {
+  const period = periodOf(at).name;
   return buildEntry({
-    entry_key: journalEntryKey({ kind: 'credit_grant', parts: [input.customer_id, grant.id] }, 'prepaid_credit_expired', CREDIT_JOURNAL_CALCULATION_VERSION),
-    entry_type: 'prepaid_credit_expired',
+    entry_key: journalEntryKey({ kind: 'credit_grant', parts: [input.customer_id, input.grant.id] }, entryType, CREDIT_JOURNAL_CALCULATION_VERSION),
+    entry_type: entryType,
     customer_id: input.customer_id,
     invoice_id: null,
     currency: input.currency,
     service_period: period,
     posting_period: period,
     calculation_version: CREDIT_JOURNAL_CALCULATION_VERSION,
-    memo: `Prepaid credit ${grant.id} expired with ${input.remaining} unused: breakage (${input.customer_id})`,
-  }, [debit('contract_liability_prepaid_credits', breakage), credit('breakage_revenue', breakage)]);
+    memo,
+  }, lines);
 }
