@@ -3,15 +3,15 @@ import { createReadStream, createWriteStream, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { repositoryRoot } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { EventPublisher, type PublishOutcome } from '../ingest/event-publisher.ts';
-import { ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import { ensureUsageConsumer, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
 import { removeStackData, startStack, stopService, type StackLayout } from '../stack/index.ts';
 import { generateMessage, type GeneratorOptions } from './event-generator.ts';
 
@@ -30,6 +30,11 @@ export interface IngestBenchResult {
   readonly events: number;
   /** The publisher alone into a scratch stream with no consumer: what the harness can offer. */
   readonly publishOnlyEventsPerSecond: number;
+  /**
+   * Publish, consume with a durable pull consumer and ack each message, all in this process, with no
+   * validation and no database: the most the JetStream hop alone allows on this machine.
+   */
+  readonly transportOnlyEventsPerSecond: number;
   /**
    * CPU time per event of run 1 (user + system), by process: on a shared machine the rate depends on
    * the others' load, the CPU spent per event does not (much).
@@ -101,6 +106,9 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     // 0. The publisher alone (no consumer), into a scratch stream: the rate the harness can offer.
     const publishOnlyRate = await measurePublishOnly(jsm, publisher, run1.messages);
     log(`run 0: publisher alone ${Math.round(publishOnlyRate)} events/s into JetStream (scratch stream, no consumer)`);
+    // 0b. The transport's own ceiling on this machine: publish + pull consumer + an ack per message, no work.
+    const transportOnlyRate = await measureTransportOnly(nc, jsm, publisher, run1.messages);
+    log(`run 0b: transport alone ${Math.round(transportOnlyRate)} events/s (publish, consume, ack each; no validation, no database)`);
 
     // 1. Maximum rate: publish everything as fast as the server takes it, with the worker running.
     log(`run 1: ${options.events} events at maximum rate (the worker runs throughout)`);
@@ -157,7 +165,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     log(`  ${Math.round(rawRate)} rows/s`);
 
     return {
-      events: options.events, publishOnlyEventsPerSecond: publishOnlyRate, cpuMicrosPerEvent: cpu, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
+      events: options.events, publishOnlyEventsPerSecond: publishOnlyRate, transportOnlyEventsPerSecond: transportOnlyRate, cpuMicrosPerEvent: cpu, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
       pacedEventsPerSecond: pacedRate, pacedP99Ms, maxRateP99Ms, peakRssMb: rss.peakMb(), stored, rejected,
       serverDuplicates: published1.serverDuplicates + published2.serverDuplicates, databaseDuplicates: after2.duplicates - before1.duplicates,
     };
@@ -229,6 +237,49 @@ async function measurePublishOnly(jsm: JetStreamManager, publisher: EventPublish
   await publisher.flush();
   const seconds = (performance.now() - startedMs) / 1000;
   await jsm.streams.delete(PUBLISH_ONLY_STREAM);
+  if (failed > 0) throw new Error(`${failed} publishes failed`);
+  return scratch.length / seconds;
+}
+
+const TRANSPORT_ONLY_STREAM = 'BENCH_TRANSPORT_ONLY';
+const TRANSPORT_ONLY_PREFIX = 'benchtransport';
+
+async function measureTransportOnly(nc: NatsConnection, jsm: JetStreamManager, publisher: EventPublisher, messages: readonly OutgoingUsageMessage[]): Promise<number> {
+  await ensureUsageStream(jsm, { streamName: TRANSPORT_ONLY_STREAM, subjectPrefix: TRANSPORT_ONLY_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
+  // The worker's consumer settings (ensureUsageConsumer): explicit acks, a bounded number pending.
+  await ensureUsageConsumer(jsm, TRANSPORT_ONLY_STREAM, { durableName: 'bench', ackWaitMs: 60_000, maxAckPending: 16_000 });
+  const scratch = messages.map((message) => ({ ...message, subject: `${TRANSPORT_ONLY_PREFIX}${message.subject.slice(SUBJECT_PREFIX.length)}` }));
+  let stored = 0;
+  let failed = 0;
+  let published = false;
+  let consumed = 0;
+  let allConsumed: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => { allConsumed = resolve; });
+  const startedMs = performance.now();
+  const consumer = await jetstream(nc).consumers.get(TRANSPORT_ONLY_STREAM, 'bench');
+  const delivered = await consumer.consume({ max_messages: 4000 });
+  const consuming = (async () => {
+    for await (const message of delivered) {
+      message.ack();
+      consumed++;
+      if (published && consumed >= stored) allConsumed();
+    }
+  })();
+  const chunkSize = 256;
+  for (let start = 0; start < scratch.length; start += chunkSize) {
+    await publisher.enqueueMany(scratch.slice(start, start + chunkSize), (outcome) => {
+      if (outcome.status === 'published') stored++;
+      else if (outcome.status === 'failed') failed++;
+    });
+  }
+  await publisher.flush();
+  published = true;
+  if (consumed >= stored) allConsumed();
+  await done;
+  const seconds = (performance.now() - startedMs) / 1000;
+  delivered.stop();
+  await consuming;
+  await jsm.streams.delete(TRANSPORT_ONLY_STREAM);
   if (failed > 0) throw new Error(`${failed} publishes failed`);
   return scratch.length / seconds;
 }

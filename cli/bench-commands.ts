@@ -31,9 +31,10 @@ export function registerBenchCommands(program: Command): void {
         batchSize: positive('--batch-size', options.batchSize), pacedSeconds: positive('--paced-seconds', options.pacedSeconds),
         portBase, toolsDir: parseServicesEnv().TALLY_TOOLS_DIR, log: (line) => process.stdout.write(`${line}\n`),
       });
-      process.stdout.write(`ingest: ${Math.round(result.e2eEventsPerSecond)} events/s e2e (publisher alone ${Math.round(result.publishOnlyEventsPerSecond)}/s), ratio ${result.ratio.toFixed(2)} vs raw copy, `
-        + `p99 ${result.pacedP99Ms} ms event->committed, rss ${result.peakRssMb} MB, `
-        + `cpu/event worker ${result.cpuMicrosPerEvent.workerUs.toFixed(1)} µs + postgres ${result.cpuMicrosPerEvent.postgresUs.toFixed(1)} µs + nats ${result.cpuMicrosPerEvent.natsUs.toFixed(1)} µs\n`);
+      process.stdout.write(`ingest: ${Math.round(result.e2eEventsPerSecond)} events/s e2e, ratio ${result.ratio.toFixed(2)} vs raw copy, `
+        + `p99 ${result.pacedP99Ms} ms event->committed, rss ${result.peakRssMb} MB; `
+        + `raw copy ${Math.round(result.rawCopyRowsPerSecond)} rows/s, transport alone ${Math.round(result.transportOnlyEventsPerSecond)}/s (e2e = ${(result.e2eEventsPerSecond / result.transportOnlyEventsPerSecond).toFixed(2)}×), `
+        + `publisher alone ${Math.round(result.publishOnlyEventsPerSecond)}/s, cpu/event worker ${result.cpuMicrosPerEvent.workerUs.toFixed(1)} µs + postgres ${result.cpuMicrosPerEvent.postgresUs.toFixed(1)} µs + nats ${result.cpuMicrosPerEvent.natsUs.toFixed(1)} µs\n`);
     });
   bench.command('close').description('close N customer-periods through the billing worker: customer-periods/s, Postgres vs Temporal time')
     .option('--customers <n>', 'customer-periods to close', '1000')
