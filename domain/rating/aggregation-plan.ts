@@ -1,6 +1,6 @@
 import type { RateCardVersion } from '../../contracts/ratecard.ts';
 import type { BillingPeriod } from '../period.ts';
-import { groupingKeysBySku } from './usage-aggregate.ts';
+import { groupingKeysBySku, latestSkus } from './usage-aggregate.ts';
 import { sortedVersions, versionSegments, type VersionSegment } from './version-segments.ts';
 
 /**
@@ -13,6 +13,8 @@ export interface UsageAggregationPlan {
   readonly segments: readonly VersionSegment[];
   /** Sorted skus, each with its sorted grouping keys. */
   readonly keysBySku: readonly { readonly sku: string; readonly keys: readonly string[] }[];
+  /** Sorted skus whose aggregates carry their latest event (some price aggregates them by `latest`). */
+  readonly latestSkus: readonly string[];
 }
 
 export function usageAggregationPlan(versions: readonly RateCardVersion[], period: BillingPeriod): UsageAggregationPlan {
@@ -21,5 +23,6 @@ export function usageAggregationPlan(versions: readonly RateCardVersion[], perio
     period,
     segments: versionSegments(sorted, period),
     keysBySku: [...groupingKeysBySku(sorted)].map(([sku, keys]) => ({ sku, keys })),
+    latestSkus: latestSkus(sorted),
   };
 }

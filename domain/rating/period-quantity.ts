@@ -1,6 +1,7 @@
 import type { Aggregation } from '../../contracts/ratecard.ts';
 import { Decimal } from '../money.ts';
 import { instantKey } from './instant-key.ts';
+import { RatingInputError } from './rating-input-error.ts';
 import type { UsageAggregate } from './usage-aggregate.ts';
 
 /** An aggregate matched to a price, with the index of the version segment it belongs to. */
@@ -56,9 +57,13 @@ export function periodQuantity(aggregation: Aggregation, uniqueBy: string | unde
     case 'latest': {
       let best: { segment: number; key: string; eventKey: string; value: Decimal } | undefined;
       for (const { segment, aggregate } of matched) {
-        const key = instantKey(aggregate.latestTimestamp);
-        if (best === undefined || key > best.key || (key === best.key && aggregate.latestEventKey > best.eventKey)) {
-          best = { segment, key, eventKey: aggregate.latestEventKey, value: new Decimal(aggregate.latestQuantity) };
+        const { latestTimestamp, latestEventKey, latestQuantity } = aggregate;
+        if (latestTimestamp === undefined || latestEventKey === undefined || latestQuantity === undefined) {
+          throw new RatingInputError('invalid_aggregate', `aggregate for ${aggregate.sku} (${aggregate.unit}) has no latest event, which a latest price needs: it was built without this price's rate-card version`);
+        }
+        const key = instantKey(latestTimestamp);
+        if (best === undefined || key > best.key || (key === best.key && latestEventKey > best.eventKey)) {
+          best = { segment, key, eventKey: latestEventKey, value: new Decimal(latestQuantity) };
         }
       }
       if (best) addTo(best.segment, best.value);

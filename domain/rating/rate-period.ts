@@ -266,7 +266,7 @@ function normalizedInstant(text: string): string {
 const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
 
 function checkAggregate(aggregate: UsageAggregate): void {
-  const decimals = [aggregate.quantitySum, aggregate.quantityMax, aggregate.latestQuantity];
+  const decimals = [aggregate.quantitySum, aggregate.quantityMax, ...(aggregate.latestQuantity === undefined ? [] : [aggregate.latestQuantity])];
   if (!Number.isSafeInteger(aggregate.eventCount) || aggregate.eventCount <= 0 || decimals.some((text) => !DECIMAL_TEXT.test(text))) {
     throw new RatingInputError('invalid_aggregate', `aggregate for ${aggregate.sku} (${aggregate.unit}) has invalid counts or quantities: ${JSON.stringify(aggregate)}`);
   }

@@ -20,6 +20,18 @@ const versions = [
   }),
 ];
 
+function tokens(overrides: Parameters<typeof buildUnsignedEvent>[0]): ReturnType<typeof buildUnsignedEvent> {
+  return buildUnsignedEvent({ metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro', user_id: 'u1' }, ...overrides });
+}
+
+const groupingEvents = [
+  tokens({ source: 's', event_id: '1', timestamp: '2026-10-20T00:00:00Z', quantity: '5.5', metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro', user_id: 'u1' } }),
+  tokens({ source: 's', event_id: '2', timestamp: '2026-10-21T00:00:00Z', quantity: '2', metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro', user_id: 'u2' } }),
+  tokens({ source: 's', event_id: '10', timestamp: '2026-10-21T00:00:00Z', quantity: '3', metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro' } }),
+  tokens({ source: 's', event_id: '3', timestamp: '2026-10-22T00:00:00Z', quantity: '1', metadata: { sku: 'llm.tokens', region: 'us-east-1' } }),
+  tokens({ source: 's', event_id: '4', timestamp: '2026-10-22T00:00:00Z', unit: 'users', quantity: '1', metadata: { sku: 'app.active_users', user_id: 'u1', region: 'x' } }),
+];
+
 describe('version segments', () => {
   it('split the period at each version boundary inside it', () => {
     expect(versionSegments(versions, OCTOBER)).toEqual([
@@ -48,7 +60,6 @@ describe('grouping keys', () => {
 });
 
 describe('aggregateEvents (rule 1 offline)', () => {
-  const tokens = (overrides: Parameters<typeof buildUnsignedEvent>[0]) => buildUnsignedEvent({ metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro', user_id: 'u1' }, ...overrides });
 
   it('keeps one copy per (source, event_id) and only events with period_start <= timestamp < period_end', () => {
     const first = tokens({ event_id: 'a', timestamp: '2026-10-01T00:00:00Z', quantity: '1' });
@@ -76,27 +87,36 @@ describe('aggregateEvents (rule 1 offline)', () => {
   });
 
   it('groups by sku, unit and the sku\'s grouping keys only, and summarises each group', () => {
-    const { aggregates } = aggregateEvents([
-      tokens({ source: 's', event_id: '1', timestamp: '2026-10-20T00:00:00Z', quantity: '5.5', metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro', user_id: 'u1' } }),
-      tokens({ source: 's', event_id: '2', timestamp: '2026-10-21T00:00:00Z', quantity: '2', metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro', user_id: 'u2' } }),
-      tokens({ source: 's', event_id: '10', timestamp: '2026-10-21T00:00:00Z', quantity: '3', metadata: { sku: 'llm.tokens', region: 'us-east-1', plan: 'pro' } }),
-      tokens({ source: 's', event_id: '3', timestamp: '2026-10-22T00:00:00Z', quantity: '1', metadata: { sku: 'llm.tokens', region: 'us-east-1' } }),
-      tokens({ source: 's', event_id: '4', timestamp: '2026-10-22T00:00:00Z', unit: 'users', quantity: '1', metadata: { sku: 'app.active_users', user_id: 'u1', region: 'x' } }),
-    ], versions, OCTOBER);
+    const { aggregates } = aggregateEvents(groupingEvents, versions, OCTOBER);
     expect(aggregates).toEqual([
       {
-        versionEffectiveFrom: V2, sku: 'app.active_users', unit: 'users', metadata: { user_id: 'u1' }, eventCount: 1,
-        quantitySum: '1', quantityMax: '1', latestTimestamp: '2026-10-22T00:00:00.000000Z', latestQuantity: '1', latestEventKey: 's:4',
+        versionEffectiveFrom: V2, sku: 'app.active_users', unit: 'users', metadata: { user_id: 'u1' }, eventCount: 1, quantitySum: '1', quantityMax: '1',
       },
-      // user_id is not a key of llm.tokens: it does not split the group. Latest: a timestamp tie goes to the greatest key, 's:2' > 's:10'.
+      // user_id is not a key of llm.tokens: it does not split the group. No price aggregates by latest: no latest event.
       {
-        versionEffectiveFrom: V2, sku: 'llm.tokens', unit: 'tokens', metadata: { plan: 'pro', region: 'us-east-1' }, eventCount: 3,
-        quantitySum: '10.5', quantityMax: '5.5', latestTimestamp: '2026-10-21T00:00:00.000000Z', latestQuantity: '2', latestEventKey: 's:2',
+        versionEffectiveFrom: V2, sku: 'llm.tokens', unit: 'tokens', metadata: { plan: 'pro', region: 'us-east-1' }, eventCount: 3, quantitySum: '10.5', quantityMax: '5.5',
       },
       {
-        versionEffectiveFrom: V2, sku: 'llm.tokens', unit: 'tokens', metadata: { region: 'us-east-1' }, eventCount: 1,
-        quantitySum: '1', quantityMax: '1', latestTimestamp: '2026-10-22T00:00:00.000000Z', latestQuantity: '1', latestEventKey: 's:3',
+        versionEffectiveFrom: V2, sku: 'llm.tokens', unit: 'tokens', metadata: { region: 'us-east-1' }, eventCount: 1, quantitySum: '1', quantityMax: '1',
       },
+    ]);
+  });
+
+  it('carries the latest event only for the skus a latest price aggregates, a timestamp tie going to the greatest key', () => {
+    const withGauge = [
+      ...versions,
+      buildRateCardVersion({
+        effective_from: '2026-10-20T00:00:00.000Z',
+        prices: [buildPrice({ id: 'tokens-gauge', aggregation: 'latest', dimensions: { region: 'us-east-1' } })],
+      }),
+    ];
+    const { aggregates } = aggregateEvents(groupingEvents, withGauge, OCTOBER);
+    expect(usageAggregationPlan(withGauge, OCTOBER).latestSkus).toEqual(['llm.tokens']);
+    const latest = aggregates.map((aggregate) => [aggregate.sku, aggregate.metadata, aggregate.latestTimestamp, aggregate.latestQuantity, aggregate.latestEventKey]);
+    expect(latest).toEqual([
+      ['app.active_users', { user_id: 'u1' }, undefined, undefined, undefined],
+      ['llm.tokens', { plan: 'pro', region: 'us-east-1' }, '2026-10-21T00:00:00.000000Z', '2', 's:2'], // 's:2' > 's:10' as text
+      ['llm.tokens', { region: 'us-east-1' }, '2026-10-22T00:00:00.000000Z', '1', 's:3'],
     ]);
   });
 });

@@ -22,10 +22,14 @@ export interface UsageAggregate {
   /** Decimal strings. */
   readonly quantitySum: string;
   readonly quantityMax: string;
-  /** The group's latest event, by timestamp then greatest event key: its instant (instantKey form), quantity and `${source}:${event_id}`. */
-  readonly latestTimestamp: string;
-  readonly latestQuantity: string;
-  readonly latestEventKey: string;
+  /**
+   * The group's latest event, by timestamp then greatest event key: its instant (instantKey form),
+   * quantity and `${source}:${event_id}`. Only for the skus some price aggregates by `latest`
+   * (latestSkus): finding it is a large part of the SQL aggregation's cost, and no other price needs it.
+   */
+  readonly latestTimestamp?: string;
+  readonly latestQuantity?: string;
+  readonly latestEventKey?: string;
 }
 
 export interface EventCounters {
@@ -59,6 +63,13 @@ export function groupingKeysBySku(versions: readonly RateCardVersion[]): Readonl
   return new Map([...keys].sort(([a], [b]) => compareText(a, b)).map(([sku, set]) => [sku, [...set].sort(compareText)]));
 }
 
+/** The skus some price of some version aggregates by `latest`, sorted: only their aggregates carry the latest event. */
+export function latestSkus(versions: readonly RateCardVersion[]): string[] {
+  const skus = new Set<string>();
+  for (const version of versions) for (const price of version.prices) if (price.aggregation === 'latest') skus.add(price.sku);
+  return [...skus].sort(compareText);
+}
+
 /** Every key any price groups by (the union of `groupingKeysBySku`), sorted. */
 export function groupingKeys(versions: readonly RateCardVersion[]): string[] {
   const all = new Set<string>();
@@ -87,12 +98,14 @@ interface Accumulator {
 export class UsageAggregator {
   private readonly locator: SegmentLocator;
   private readonly keysBySku: ReadonlyMap<string, readonly string[]>;
+  private readonly latestSkus: ReadonlySet<string>;
   private readonly groups = new Map<string, Accumulator>();
 
   constructor(versions: readonly RateCardVersion[], readonly period: BillingPeriod) {
     const sorted = sortedVersions(versions);
     this.locator = new SegmentLocator(versionSegments(sorted, period));
     this.keysBySku = groupingKeysBySku(sorted);
+    this.latestSkus = new Set(latestSkus(sorted));
   }
 
   /** Adds one unique event; returns false (and keeps nothing) when it is outside the period. */
@@ -144,9 +157,9 @@ export class UsageAggregator {
         eventCount: group.eventCount,
         quantitySum: formatDecimal(group.quantitySum),
         quantityMax: formatDecimal(group.quantityMax),
-        latestTimestamp: group.latestKey,
-        latestQuantity: formatDecimal(new Decimal(group.latestQuantity)),
-        latestEventKey: group.latestEventKey,
+        ...(this.latestSkus.has(group.sku)
+          ? { latestTimestamp: group.latestKey, latestQuantity: formatDecimal(new Decimal(group.latestQuantity)), latestEventKey: group.latestEventKey }
+          : {}),
       }))
       .sort(compareAggregates);
   }

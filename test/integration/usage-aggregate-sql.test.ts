@@ -68,7 +68,16 @@ describe('aggregating in Postgres', () => {
     const sql = await loadUsageAggregates(client, usageAggregationPlan(versions, OCTOBER), { customerId: 'acme', table: 'rating_events' });
     expect(offline.aggregates.length).toBeGreaterThan(30);
     expect(sql).toEqual(offline.aggregates);
-    expect(sql.find((aggregate) => aggregate.sku === 'storage.gb' && aggregate.latestEventKey === 'z-meter:1')).toMatchObject({ latestQuantity: '7.25', latestTimestamp: '2026-10-31T20:00:00.123456Z' });
+    // No price of this card aggregates by latest: no group carries a latest event.
+    expect(sql.filter((aggregate) => aggregate.latestEventKey !== undefined)).toEqual([]);
+
+    // The europe card prices storage.gb by its latest value: those groups carry it, found alike.
+    const europe = await loadRateCard('ratecards', 'europe');
+    const offlineEurope = aggregateEvents(acme, europe, OCTOBER);
+    const sqlEurope = await loadUsageAggregates(client, usageAggregationPlan(europe, OCTOBER), { customerId: 'acme', table: 'rating_events' });
+    expect(sqlEurope).toEqual(offlineEurope.aggregates);
+    expect(new Set(sqlEurope.filter((aggregate) => aggregate.latestEventKey !== undefined).map((aggregate) => aggregate.sku))).toEqual(new Set(['storage.gb']));
+    expect(sqlEurope.find((aggregate) => aggregate.sku === 'storage.gb' && aggregate.latestEventKey === 'z-meter:1')).toMatchObject({ latestQuantity: '7.25', latestTimestamp: '2026-10-31T20:00:00.123456Z' });
 
     const contract = buildContract({ commit: { amount: '100.00' } });
     const rate = (aggregates: typeof sql): string => JSON.stringify(ratePeriod({
