@@ -121,7 +121,8 @@ export function createBillingActivities(deps: BillingDependencies) {
       const { aggregates, eventSet: summary } = await loadUsageAggregatesWithEventSet(pool, usageAggregationPlan(terms.versions, period), {
         customerId: input.customerId, lateEvents: 'exclude',
       });
-      Context.current().heartbeat('aggregated');
+      // A regular activity reports progress; a local one (the current workflow) has no heartbeat.
+      if (!Context.current().info.isLocal) Context.current().heartbeat('aggregated');
       const stored = await saveSnapshot(pool, {
         snapshotId, customerId: input.customerId, period: input.period, mode: input.mode, calculationVersion: input.calculationVersion,
         eventCutoff, eventCount: summary.eventCount, eventFingerprint: summary.fingerprint, aggregates,

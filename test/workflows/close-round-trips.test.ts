@@ -5,10 +5,10 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 
-// The unattended close makes three activity round trips through the server (snapshot, rate, sync);
-// the quick database steps run as local activities inside workflow tasks (see
-// docs/decisions/period-close.md). Workflows started before that change replay their regular
-// activities: the recorded histories in test/replay cover that branch.
+// The unattended close makes one activity round trip through the server (the provider sync); the
+// database steps, snapshot and rate included, run as local activities inside workflow tasks (see
+// docs/decisions/period-close.md). Workflows started before those changes replay their regular
+// activities: the recorded histories in test/replay cover both earlier shapes.
 
 let testbed: BillingTestbed;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('the unattended close', () => {
-  it('schedules only the heavy and remote steps as activities; the database steps are local, each once, and the invoice is complete', async () => {
+  it('schedules only the remote provider step as an activity; the database steps are local, each once, and the invoice is complete', async () => {
     const customerId = 'round-trips';
     await testbed.writeContract(buildContract({
       customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', commit: { amount: '20.00' },
@@ -38,13 +38,14 @@ describe('the unattended close', () => {
 
     const events = history.events ?? [];
     const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    expect(scheduled).toEqual(['snapshotPeriod', 'rateDraftInvoice', 'syncInvoice']);
+    expect(scheduled).toEqual(['syncInvoice']);
     const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
-    // One patch marker, then one marker per local activity: terms, review check, draw down, issue, journal.
-    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(1);
-    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(5);
+    // Two patch markers, then one marker per local activity: terms, snapshot, rate, review check, draw down, issue, journal.
+    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(2);
+    const localActivities = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [event] : []);
+    expect(localActivities).toHaveLength(7);
     const workflowTasks = events.filter((event) => event.workflowTaskCompletedEventAttributes != null).length;
-    expect(workflowTasks).toBeLessThanOrEqual(5);
+    expect(workflowTasks).toBeLessThanOrEqual(3);
 
     const invoice = await findInvoice(testbed.pool, `inv:${customerId}:2026-10`);
     expect(invoice).toMatchObject({ status: 'issued', invoiceNumber: `${customerId}-0001` });

@@ -49,8 +49,8 @@ const lockTable = (table: string) => async (client: pg.PoolClient) => {
 };
 
 const STEPS: readonly Step[] = [
-  { activity: 'snapshotPeriod', hold: async (client) => void (await client.query('SELECT pg_advisory_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT])) },
-  { activity: 'rateDraftInvoice', hold: lockTable('invoices') },
+  { activity: 'snapshotPeriod', local: true, hold: async (client) => void (await client.query('SELECT pg_advisory_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT])) },
+  { activity: 'rateDraftInvoice', local: true, hold: lockTable('invoices') },
   { activity: 'openException', hold: lockTable('review_exceptions'), review: true },
   // Grants are recorded before the workflow starts (below), so rating only reads them; a draw locks its grant row.
   { activity: 'drawDownCredits', local: true, hold: async (client, customerId) => {
