@@ -98,10 +98,13 @@ export function createBillingActivities(deps: BillingDependencies) {
 
   return {
     /** When the period closes: period end + grace (the input overrides the contract's grace). */
-    async loadPeriodTerms(input: PeriodTarget & { graceMs: number | undefined }): Promise<{ closesAt: string; currency: string }> {
+    async loadPeriodTerms(input: PeriodTarget & { graceMs: number | undefined }): Promise<{ closesAt: string; currency: string; providerKind: 'ledger' | 'stripe' }> {
       const terms = await deps.loadTerms(input.customerId);
       const graceMs = input.graceMs ?? terms.graceMs;
-      return { closesAt: new Date(Date.parse(billingPeriod(input.period).end) + graceMs).toISOString(), currency: terms.contract.currency };
+      return {
+        closesAt: new Date(Date.parse(billingPeriod(input.period).end) + graceMs).toISOString(), currency: terms.contract.currency,
+        providerKind: terms.contract.provider?.kind ?? 'ledger',
+      };
     },
 
     /** Step 1: close the period for ingest (live), then aggregate and fingerprint its exact event set. */

@@ -86,11 +86,6 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const jsm = await jetstreamManager(nc);
     // A short duplicate window, so that most repeats get past the server and exercise Postgres's dedupe.
     await ensureUsageStream(jsm, { streamName: STREAM, subjectPrefix: SUBJECT_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
-    const metricsPort = options.portBase + 10;
-    worker = spawnWorker(layout, endpoints.natsUrl, endpoints.databaseUrl, keysFile, metricsPort, options);
-    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    await waitFor(async () => (await fetch(metricsUrl).catch(() => undefined))?.ok === true, 120_000, 'the worker to start');
-    const rss = sampleRss(worker.pid as number);
 
     const nowMs = Date.now();
     const generator = (runTag: string): GeneratorOptions => ({
@@ -106,9 +101,17 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     // 0. The publisher alone (no consumer), into a scratch stream: the rate the harness can offer.
     const publishOnlyRate = await measurePublishOnly(jsm, publisher, run1.messages);
     log(`run 0: publisher alone ${Math.round(publishOnlyRate)} events/s into JetStream (scratch stream, no consumer)`);
-    // 0b. The transport's own ceiling on this machine: publish + pull consumer + an ack per message, no work.
+    // 0b. The transport's own ceiling on this machine: publish + pull consumer + an ack per message, no work
+    //     (this process publishes and consumes, as the publisher and the worker would in two).
     const transportOnlyRate = await measureTransportOnly(nc, jsm, publisher, run1.messages);
     log(`run 0b: transport alone ${Math.round(transportOnlyRate)} events/s (publish, consume, ack each; no validation, no database)`);
+
+    // The worker starts after the baselines, so that they have the machine to themselves.
+    const metricsPort = options.portBase + 10;
+    worker = spawnWorker(layout, endpoints.natsUrl, endpoints.databaseUrl, keysFile, metricsPort, options);
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await waitFor(async () => (await fetch(metricsUrl).catch(() => undefined))?.ok === true, 120_000, 'the worker to start');
+    const rss = sampleRss(worker.pid as number);
 
     // 1. Maximum rate: publish everything as fast as the server takes it, with the worker running.
     log(`run 1: ${options.events} events at maximum rate (the worker runs throughout)`);

@@ -32,6 +32,10 @@ function activityProfiles(stepTimeoutMs = 120_000) {
     startToCloseTimeout: stepTimeoutMs,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   };
+  const providerOptions = {
+    startToCloseTimeout: stepTimeoutMs,
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 12 },
+  };
   return {
     database: proxyActivities<BillingActivities>(databaseOptions),
     /**
@@ -58,10 +62,12 @@ function activityProfiles(stepTimeoutMs = 120_000) {
       retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
     }),
     /** The provider is a remote API: bounded attempts with backoff, then an exception for a person. */
-    provider: proxyActivities<BillingActivities>({
-      startToCloseTimeout: stepTimeoutMs,
-      retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 12 },
-    }),
+    provider: proxyActivities<BillingActivities>(providerOptions),
+    /**
+     * The Postgres ledger sink (the embedded provider) is a database write like the other quick
+     * steps: a local activity, with the same bounded retries (longer backoffs become timers).
+     */
+    localLedger: proxyLocalActivities<BillingActivities>(providerOptions),
   };
 }
 
@@ -69,6 +75,8 @@ function activityProfiles(stepTimeoutMs = 120_000) {
 export const LOCAL_DATABASE_STEPS = 'local-database-steps';
 /** Patch: snapshot and rate run as local activities too (workflows started earlier keep regular ones). */
 export const LOCAL_HEAVY_STEPS = 'local-snapshot-and-rate';
+/** Patch: a sync to the Postgres ledger sink runs as a local activity (remote providers stay regular). */
+export const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
 
 export interface CustomerPeriodResult {
   readonly stage: Extract<PeriodStage, 'completed' | 'held'>;
@@ -86,7 +94,7 @@ export interface CustomerPeriodResult {
  * Shadow runs stop after step 2 and record the draft for comparison.
  */
 export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promise<CustomerPeriodResult> {
-  const { database, localDatabase, heavy, localHeavy, provider } = activityProfiles(input.stepTimeoutMs);
+  const { database, localDatabase, heavy, localHeavy, provider, localLedger } = activityProfiles(input.stepTimeoutMs);
   // Handlers first: an update that arrives before its handler exists is rejected.
   let stage: PeriodStage = 'open';
   let closeRequested = false;
@@ -178,9 +186,11 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
 
   // 6. Sync to the billing provider; a permanent failure becomes an exception for a person.
   stage = 'syncing';
+  // The provider the contract named when the period's terms were loaded (absent in older histories).
+  const sync = patched(LOCAL_LEDGER_SYNC) && terms.providerKind === 'ledger' ? localLedger : provider;
   for (;;) {
     try {
-      await provider.syncInvoice({ invoiceId });
+      await sync.syncInvoice({ invoiceId });
       break;
     } catch (error) {
       if (!(error instanceof ActivityFailure)) throw error;

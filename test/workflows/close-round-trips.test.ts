@@ -5,10 +5,11 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 
-// The unattended close makes one activity round trip through the server (the provider sync); the
-// database steps, snapshot and rate included, run as local activities inside workflow tasks (see
-// docs/decisions/period-close.md). Workflows started before those changes replay their regular
-// activities: the recorded histories in test/replay cover both earlier shapes.
+// The unattended close of a customer on the Postgres ledger sink makes no activity round trip through
+// the server: every step, snapshot, rate and the ledger sync included, runs as a local activity
+// inside workflow tasks (see docs/decisions/period-close.md); a remote provider (Stripe) stays a
+// regular activity. Workflows started before those changes replay their regular activities: the
+// recorded histories in test/replay cover the earlier shapes.
 
 let testbed: BillingTestbed;
 beforeAll(async () => {
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 describe('the unattended close', () => {
-  it('schedules only the remote provider step as an activity; the database steps are local, each once, and the invoice is complete', async () => {
+  it('runs every step of a ledger-sink close as a local activity, each once, and the invoice is complete', async () => {
     const customerId = 'round-trips';
     await testbed.writeContract(buildContract({
       customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', commit: { amount: '20.00' },
@@ -38,12 +39,11 @@ describe('the unattended close', () => {
 
     const events = history.events ?? [];
     const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    expect(scheduled).toEqual(['syncInvoice']);
+    expect(scheduled).toEqual([]);
     const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
-    // Two patch markers, then one marker per local activity: terms, snapshot, rate, review check, draw down, issue, journal.
-    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(2);
-    const localActivities = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [event] : []);
-    expect(localActivities).toHaveLength(7);
+    // Three patch markers, then one marker per local activity: terms, snapshot, rate, review check, draw down, issue, sync, journal.
+    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(3);
+    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(8);
     const workflowTasks = events.filter((event) => event.workflowTaskCompletedEventAttributes != null).length;
     expect(workflowTasks).toBeLessThanOrEqual(3);
 

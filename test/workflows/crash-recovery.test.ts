@@ -58,7 +58,8 @@ const STEPS: readonly Step[] = [
     await client.query('SELECT credit_id FROM credit_grants WHERE customer_id = $1 FOR UPDATE', [customerId]);
   } },
   { activity: 'issueInvoice', local: true, hold: lockTable('invoice_number_counters') },
-  { activity: 'syncInvoice', hold: lockTable('provider_ledger_invoices') },
+  // The contract's provider is the Postgres ledger sink: its sync is a local step too.
+  { activity: 'syncInvoice', local: true, hold: lockTable('provider_ledger_invoices') },
   { activity: 'postJournal', local: true, hold: lockTable('journal_entries') },
 ];
 

@@ -116,10 +116,20 @@ describe('the customer-period workflow', () => {
 
         await expect(handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId: 'exc:nope', reviewer: 'ops-ana' }] }))
           .rejects.toThrow(WorkflowUpdateFailedError);
-        const outcome = await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana', note: 'expected growth' }] });
-        expect(outcome).toEqual({ exceptionId, decision: 'approve', repeated: false });
-        // The same decision again is a no-op, not an error.
-        expect(await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana' }] })).toMatchObject({ repeated: true });
+        // The steps after approval are quick local ones; hold the ledger sync on a lock so that the
+        // workflow is still running when the same decision arrives a second time.
+        const holder = await testbed.pool.connect();
+        try {
+          await holder.query('BEGIN');
+          await holder.query('LOCK TABLE provider_ledger_invoices IN SHARE ROW EXCLUSIVE MODE');
+          const outcome = await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana', note: 'expected growth' }] });
+          expect(outcome).toEqual({ exceptionId, decision: 'approve', repeated: false });
+          // The same decision again is a no-op, not an error.
+          expect(await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana' }] })).toMatchObject({ repeated: true });
+        } finally {
+          await holder.query('ROLLBACK');
+          holder.release();
+        }
         expect((await handle.result()).stage).toBe('completed');
         await recordHistory(handle, 'review-approved');
         const decided = await findReviewException(testbed.pool, exceptionId);

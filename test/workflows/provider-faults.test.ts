@@ -56,9 +56,12 @@ describe('provider sync under faults', () => {
       const handle = await testbed.startPeriod(testbed.periodInput(customerId, OCTOBER));
       const finished = await handle.result();
       await recordHistory(handle, 'provider-faults-retried');
-      return finished;
+      const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      return { ...finished, scheduled };
     }, providers());
     expect(result.stage).toBe('completed');
+    // A remote provider is a regular activity (server-side retries and backoff), unlike the ledger sink.
+    expect(result.scheduled).toEqual(['syncInvoice']);
     expect(stripe.pendingFaults()).toBe(0);
 
     const issued = (await findInvoice(testbed.pool, `inv:${customerId}:${OCTOBER}`))?.document as IssuedInvoice;
