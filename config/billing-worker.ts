@@ -15,6 +15,10 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_CONTRACTS_DIR: z.string().min(1).default(path.join(repositoryRoot, 'customers')),
   /** Where escalations and usage alerts are posted (JSON); unset keeps them on record only. */
   TALLY_WEBHOOK_URL: z.url().optional(),
+  /**
+   * Steps run at once by this worker, regular and local activities each (most steps are local:
+   * docs/decisions/period-close.md); bounds the worker's load on Postgres.
+   */
   TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default('20').transform((text) => Number.parseInt(text, 10)),
   /** How often the period opener looks for customer-periods without a workflow. */
   TALLY_PERIOD_OPENER_INTERVAL: durationMsFromEnv.default(2000),

@@ -71,6 +71,8 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
       activities,
       maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
+      // Most steps are local activities; without this they would run as many at once as workflows are open.
+      maxConcurrentLocalActivityExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
       ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
     });
     // Aborted while starting (bundling the workflows takes seconds): stop before polling.
