@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { runIngestBench } from '../bench/ingest-bench.ts';
+import { defaultActivityConcurrency } from '../config/billing-worker.ts';
 import { parseServicesEnv } from '../config/services.ts';
 import { billingPeriod } from '../domain/period.ts';
 
@@ -41,7 +42,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--events <n>', 'events in the period, over all customers', '10000000')
     .option('--period <YYYY-MM>', 'the period (past, so it closes at once)', '2026-10')
     .option('--seed <n>', 'the generator seed', '1')
-    .option('--concurrency <n>', 'the billing worker\'s TALLY_MAX_CONCURRENT_ACTIVITIES', '16')
+    .option('--concurrency <n>', 'the billing worker\'s TALLY_MAX_CONCURRENT_ACTIVITIES (default: its default, four per core)', String(defaultActivityConcurrency()))
     .option('--in-flight <n>', 'customer-period workflows started and not finished, at most', '32')
     .option('--keep-stack', 'leave the benchmark\'s stack running with its data')
     .option('--cpu-profile <file>', 'write a CPU profile of the close phase (main thread)')

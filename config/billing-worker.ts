@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { durationMsFromEnv, parseEnv } from './parse-env.ts';
@@ -17,9 +18,10 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_WEBHOOK_URL: z.url().optional(),
   /**
    * Steps run at once by this worker, regular and local activities each (most steps are local:
-   * docs/decisions/period-close.md); bounds the worker's load on Postgres.
+   * docs/decisions/period-close.md); bounds the worker's load on Postgres. Default: four per core.
    */
-  TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default('20').transform((text) => Number.parseInt(text, 10)),
+  TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default(String(defaultActivityConcurrency()))
+    .transform((text) => Number.parseInt(text, 10)).refine((value) => value > 0, 'must be at least 1'),
   /** How often the period opener looks for customer-periods without a workflow. */
   TALLY_PERIOD_OPENER_INTERVAL: durationMsFromEnv.default(2000),
   /** How often the usage-alert loop checks customer-periods whose running totals changed. */
@@ -36,4 +38,12 @@ export type BillingWorkerEnv = z.infer<typeof BillingWorkerEnvSchema>;
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerEnv {
   return parseEnv(BillingWorkerEnvSchema, env);
+}
+
+/**
+ * Four steps at once per core: the steps are mostly Postgres work, and more of them at once only
+ * makes them contend (on two cores, 8 closed 1,000 customer-periods faster than 16; BENCHMARKS.md).
+ */
+export function defaultActivityConcurrency(cores: number = os.availableParallelism()): number {
+  return Math.max(4, 4 * cores);
 }

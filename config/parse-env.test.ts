@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBillingWorkerEnv } from './billing-worker.ts';
+import { defaultActivityConcurrency, parseBillingWorkerEnv } from './billing-worker.ts';
 import { ConfigError } from './parse-env.ts';
 import { parseServicesEnv } from './services.ts';
 
@@ -26,5 +26,12 @@ describe('process configuration', () => {
     expect(env.TEMPORAL_NAMESPACE).toBe('billing');
     expect(env.DATABASE_URL).toBeUndefined();
     expect(parseBillingWorkerEnv({ TALLY_OPENER_GRACE: '5s' })).toMatchObject({ TALLY_OPENER_GRACE: 5000, TALLY_TASK_QUEUE: 'billing' });
+  });
+
+  it('runs four steps at once per core unless told otherwise, and never none', () => {
+    expect([1, 2, 8].map((cores) => defaultActivityConcurrency(cores))).toEqual([4, 8, 32]);
+    expect(parseBillingWorkerEnv({}).TALLY_MAX_CONCURRENT_ACTIVITIES).toBe(defaultActivityConcurrency());
+    expect(parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '3' }).TALLY_MAX_CONCURRENT_ACTIVITIES).toBe(3);
+    expect(() => parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(/TALLY_MAX_CONCURRENT_ACTIVITIES="0": must be at least 1/);
   });
 });
