@@ -4,13 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type pg from 'pg';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import type { IngestWorkerConfig } from '../../config/ingest-worker.ts';
 import type { SourceKeys } from '../../contracts/source-keys.ts';
 import { EventPublisher } from '../../ingest/event-publisher.ts';
 import { ensureUsageStream } from '../../ingest/usage-stream.ts';
 import { startIngestWorker, type IngestWorker } from '../../workers/ingest-worker.ts';
-import { testStack } from './services.ts';
+import { testPool, testStack } from './services.ts';
 import type { ProvidedStack } from './test-stack.ts';
 
 /** A name unique to this test run, usable as a stream name, subject token and id prefix. */
@@ -95,4 +97,33 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The usual set-up of an ingest test file: registers beforeAll/afterAll that create a fresh testbed
+ * (own stream, consumer and sources) with a running worker, and stop both and the shared test pool.
+ * `testbed` and `worker` are there from beforeAll on.
+ */
+export function ingestWorkerSuite(): { readonly pool: pg.Pool; readonly testbed: IngestTestbed; readonly worker: IngestWorker } {
+  const pool = testPool();
+  let testbed: IngestTestbed | undefined;
+  let worker: IngestWorker | undefined;
+  beforeAll(async () => {
+    testbed = await createIngestTestbed();
+    worker = await startTestWorker(testbed);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await testbed?.close();
+    await pool.end();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`the ingest ${what} is created in beforeAll`);
+    return value;
+  };
+  return {
+    pool,
+    get testbed() { return started(testbed, 'testbed'); },
+    get worker() { return started(worker, 'worker'); },
+  };
 }

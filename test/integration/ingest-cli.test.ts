@@ -2,33 +2,19 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../config/services.ts';
 import { signEvent } from '../../contracts/event-signature.ts';
-import type { IngestWorker } from '../../workers/ingest-worker.ts';
 import { buildUnsignedEvent } from '../builders/usage-event.ts';
-import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
-import { testPool } from '../harness/services.ts';
+import { ingestWorkerSuite, waitUntil } from '../harness/ingest-harness.ts';
 
 const execFileAsync = promisify(execFile);
-const pool = testPool();
-let testbed: IngestTestbed;
-let worker: IngestWorker;
-
-beforeAll(async () => {
-  testbed = await createIngestTestbed();
-  worker = await startTestWorker(testbed);
-});
-
-afterAll(async () => {
-  await worker.stop();
-  await testbed.close();
-  await pool.end();
-});
+const suite = ingestWorkerSuite();
+const { pool } = suite;
 
 async function tally(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], { env: { ...process.env, ...testbed.childEnv } });
+    const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], { env: { ...process.env, ...suite.testbed.childEnv } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
@@ -38,20 +24,20 @@ async function tally(args: string[]): Promise<{ code: number; stdout: string; st
 
 describe('tally send and tally ingest status', () => {
   it('signs and publishes a file, names bad lines with file:line and exits 2, and the worker stores the rest', async () => {
-    const source = testbed.sources[0] as string;
+    const source = suite.testbed.sources[0] as string;
     const timestamp = new Date().toISOString();
     const lines = [
-      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${testbed.name}-cli`, event_id: 'cli-1', timestamp })),
-      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${testbed.name}-cli`, event_id: 'cli-2', timestamp, quantity: '0.5' })),
+      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-1', timestamp })),
+      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-2', timestamp, quantity: '0.5' })),
       '{"this is": "not an event"',
       JSON.stringify({ ...buildUnsignedEvent({ source, event_id: 'cli-3', timestamp }), quantity: 3 }),
       '',
-      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${testbed.name}-cli`, event_id: 'cli-1', timestamp })),
+      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-1', timestamp })),
     ];
-    const file = path.join(testbed.directory, 'events.jsonl');
+    const file = path.join(suite.testbed.directory, 'events.jsonl');
     await writeFile(file, `${lines.join('\n')}\n`);
 
-    const sent = await tally(['send', file, '--keys', testbed.keysFile, '--json']);
+    const sent = await tally(['send', file, '--keys', suite.testbed.keysFile, '--json']);
     expect(sent.code).toBe(2);
     expect(JSON.parse(sent.stdout)).toMatchObject({ published: 2, duplicates: 1, failed: 0, invalid: 2, signed: 3 });
     expect(sent.stderr).toContain(`${file}:3: malformed_json`);
@@ -69,9 +55,9 @@ describe('tally send and tally ingest status', () => {
   }, 120_000);
 
   it('refuses to sign without a key for the source, and sends signed events as they are', async () => {
-    const source = testbed.sources[1] as string;
-    const file = path.join(testbed.directory, 'unsigned.jsonl');
-    const signed = signEvent(buildUnsignedEvent({ source, event_id: 'pre-signed', timestamp: new Date().toISOString() }), testbed.keys[source] as string);
+    const source = suite.testbed.sources[1] as string;
+    const file = path.join(suite.testbed.directory, 'unsigned.jsonl');
+    const signed = signEvent(buildUnsignedEvent({ source, event_id: 'pre-signed', timestamp: new Date().toISOString() }), suite.testbed.keys[source] as string);
     await writeFile(file, [
       JSON.stringify(buildUnsignedEvent({ source, event_id: 'no-key', timestamp: new Date().toISOString() })),
       JSON.stringify(signed),

@@ -1,36 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signEvent } from '../../contracts/event-signature.ts';
 import type { RejectionReason } from '../../contracts/rejection-reason.ts';
 import type { UnsignedUsageEvent } from '../../contracts/usage-event.ts';
 import { addressUsageMessage } from '../../ingest/usage-stream.ts';
-import type { IngestWorker } from '../../workers/ingest-worker.ts';
 import { buildUnsignedEvent } from '../builders/usage-event.ts';
 import { SCHEMA_VIOLATIONS } from '../builders/schema-violations.ts';
-import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
-import { testPool } from '../harness/services.ts';
+import { ingestWorkerSuite, waitUntil } from '../harness/ingest-harness.ts';
 
-const pool = testPool();
-let testbed: IngestTestbed;
-let worker: IngestWorker;
-
-beforeAll(async () => {
-  testbed = await createIngestTestbed();
-  worker = await startTestWorker(testbed);
-});
-
-afterAll(async () => {
-  await worker.stop();
-  await testbed.close();
-  await pool.end();
-});
+const suite = ingestWorkerSuite();
+const { pool } = suite;
 
 const DAY_MS = 86_400_000;
 
 describe('rejections', () => {
   it('stores each kind of bad input with its reason; count in = accepted + duplicates + rejected', async () => {
-    const source = testbed.sources[0] as string;
-    const secret = testbed.keys[source] as string;
-    const customer = `${testbed.name}-c1`;
+    const source = suite.testbed.sources[0] as string;
+    const secret = suite.testbed.keys[source] as string;
+    const customer = `${suite.testbed.name}-c1`;
     const nowMs = Date.now();
     const event = (overrides: Partial<UnsignedUsageEvent>): UnsignedUsageEvent =>
       buildUnsignedEvent({ source, customer_id: customer, timestamp: new Date(nowMs).toISOString(), ...overrides });
@@ -39,17 +25,17 @@ describe('rejections', () => {
     const add = (value: unknown, expected: RejectionReason | 'accepted' | 'duplicate', path?: string): void => {
       inputs.push({ bytes: typeof value === 'string' ? value : JSON.stringify(value), expected, path });
     };
-    add(`{"schema_version": 1, "event_id": "${testbed.name}-truncated`, 'malformed_json');
-    add(`not json at all ${testbed.name}`, 'malformed_json');
+    add(`{"schema_version": 1, "event_id": "${suite.testbed.name}-truncated`, 'malformed_json');
+    add(`not json at all ${suite.testbed.name}`, 'malformed_json');
     SCHEMA_VIOLATIONS.forEach((violation, index) => {
       const valid = signEvent(event({ event_id: `schema-${index}` }), secret) as unknown as Record<string, unknown>;
       // Keep the testbed's name in every input, so its rows can be counted in the shared tables.
-      add({ ...violation.mutate(valid), ...(violation.path === 'source' || violation.path === 'customer_id' ? { customer_note: testbed.name } : {}) }, 'schema_violation', violation.path);
+      add({ ...violation.mutate(valid), ...(violation.path === 'source' || violation.path === 'customer_id' ? { customer_note: suite.testbed.name } : {}) }, 'schema_violation', violation.path);
     });
     add(signEvent(event({ event_id: 'bad-signature' }), 'another-secret-0123456789'), 'bad_signature');
     const tampered = signEvent(event({ event_id: 'tampered', quantity: '1' }), secret);
     add({ ...tampered, quantity: '1000' }, 'bad_signature');
-    add(signEvent(event({ event_id: 'stranger', source: `${testbed.name}-unknown` }), 'stranger-secret-0123456789'), 'unknown_source');
+    add(signEvent(event({ event_id: 'stranger', source: `${suite.testbed.name}-unknown` }), 'stranger-secret-0123456789'), 'unknown_source');
     add(signEvent(event({ event_id: 'too-old', timestamp: new Date(nowMs - 36 * DAY_MS).toISOString() }), secret), 'timestamp_too_old');
     add(signEvent(event({ event_id: 'future', timestamp: new Date(nowMs + 10 * 60_000).toISOString() }), secret), 'timestamp_in_future');
     add(signEvent(event({ event_id: 'in-window-old', timestamp: new Date(nowMs - 34 * DAY_MS).toISOString() }), secret), 'accepted');
@@ -58,14 +44,14 @@ describe('rejections', () => {
     add(signEvent(event({ event_id: 'first', quantity: '6' }), secret), 'id_conflict');
     add(signEvent(event({ event_id: 'second', quantity: '0.000000000001' }), secret), 'accepted');
 
-    // Publish one at a time, in order, each with its own message id, so that every input reaches the worker.
+    // Publish one at a time, in order, each with its own message id, so that every input reaches the suite.worker.
     for (const [index, input] of inputs.entries()) {
-      const outcome = await testbed.publisher.publish({ ...addressUsageMessage(Buffer.from(input.bytes), undefined, testbed.config.subjectPrefix), messageId: `${testbed.name}-${index}` });
+      const outcome = await suite.testbed.publisher.publish({ ...addressUsageMessage(Buffer.from(input.bytes), undefined, suite.testbed.config.subjectPrefix), messageId: `${suite.testbed.name}-${index}` });
       expect(outcome.status).toBe('published');
     }
-    await waitUntil(() => worker.consumer.totals.messages >= inputs.length, 30_000, 'every input processed');
+    await waitUntil(() => suite.worker.consumer.totals.messages >= inputs.length, 30_000, 'every input processed');
 
-    const totals = worker.consumer.totals;
+    const totals = suite.worker.consumer.totals;
     const rejectedTotal = Object.values(totals.rejected).reduce((sum, count) => sum + count, 0);
     expect(totals.messages).toBe(inputs.length);
     expect(totals.accepted + totals.duplicates + rejectedTotal).toBe(inputs.length);
@@ -73,7 +59,7 @@ describe('rejections', () => {
     expect(totals.duplicates).toBe(1);
 
     const rejected = await pool.query<{ reason: string; detail: string; raw: Buffer; received_at: Date }>(
-      `SELECT reason, detail, raw, received_at FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0 ORDER BY stream_seq`, [testbed.name]);
+      `SELECT reason, detail, raw, received_at FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0 ORDER BY stream_seq`, [suite.testbed.name]);
     const expectedRejections = inputs.filter((input) => input.expected !== 'accepted' && input.expected !== 'duplicate');
     expect(rejected.rows.map((row) => row.reason)).toEqual(expectedRejections.map((input) => input.expected));
     rejected.rows.forEach((row, index) => {
@@ -92,9 +78,9 @@ describe('rejections', () => {
   });
 
   it('refuses to change or delete stored history', async () => {
-    await expect(pool.query('UPDATE usage_events SET quantity = 0 WHERE source = $1', [testbed.sources[0]])).rejects.toThrow(/append-only/);
+    await expect(pool.query('UPDATE usage_events SET quantity = 0 WHERE source = $1', [suite.testbed.sources[0]])).rejects.toThrow(/append-only/);
     await expect(pool.query('DELETE FROM rejected_events WHERE false')).resolves.toBeDefined();
-    await expect(pool.query('DELETE FROM usage_event_keys WHERE source = $1', [testbed.sources[0]])).rejects.toThrow(/append-only/);
+    await expect(pool.query('DELETE FROM usage_event_keys WHERE source = $1', [suite.testbed.sources[0]])).rejects.toThrow(/append-only/);
     await expect(pool.query('TRUNCATE usage_events')).rejects.toThrow(/append-only/);
   });
 });
