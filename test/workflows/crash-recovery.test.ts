@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type pg from 'pg';
+import { ServiceError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
 import type { IssuedInvoice } from '../../contracts/invoice.ts';
@@ -130,7 +131,16 @@ describe('kill -9 of the billing worker inside each step', () => {
       if (step.review === true) {
         const exceptionId = await (async () => {
           let id: string | undefined;
-          await waitUntil('the exception', async () => (id = (await handle.query(statusQuery)).openExceptionId) !== undefined);
+          // A query needs a polling worker; the new one may not have polled yet (FAILED_PRECONDITION "no poller seen").
+          await waitUntil('the exception', async () => {
+            try {
+              id = (await handle.query(statusQuery)).openExceptionId;
+            } catch (error) {
+              if (error instanceof ServiceError && /no poller seen/.test(String(error.cause))) return false;
+              throw error;
+            }
+            return id !== undefined;
+          });
           return id as string;
         })();
         await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops' }] });
