@@ -31,13 +31,17 @@ export interface LedgerLineRow {
   readonly line: unknown;
 }
 
-/** Inserts the invoice row unless it exists; true when this call inserted it. */
+/**
+ * Inserts the invoice row unless it exists; true when this call inserted it. Every unique key
+ * arbitrates (no conflict target): with only `invoice_id` named, a concurrent insert of the same
+ * invoice could fail on `external_invoice_id` (derived from the invoice id) instead of doing nothing.
+ */
 export async function insertLedgerInvoice(db: Queryable, row: LedgerInvoiceRow): Promise<boolean> {
   const result = await db.query(
     `INSERT INTO provider_ledger_invoices (invoice_id, external_invoice_id, external_customer_id, customer_id, invoice_number,
        period, currency, period_start, period_end, subtotal, total, issued_at, line_count)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::numeric, $11::numeric, $12, $13)
-     ON CONFLICT (invoice_id) DO NOTHING`,
+     ON CONFLICT DO NOTHING`,
     [row.invoice_id, row.external_invoice_id, row.external_customer_id, row.customer_id, row.invoice_number, row.period,
       row.currency, row.period_start, row.period_end, row.subtotal, row.total, row.issued_at, row.line_count]);
   return result.rowCount === 1;
@@ -49,7 +53,7 @@ export async function insertLedgerLines(db: Queryable, lines: readonly LedgerLin
   const result = await db.query(
     `INSERT INTO provider_ledger_lines (invoice_id, line_key, external_item_id, position, kind, description, amount, line)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::numeric[], $8::jsonb[])
-     ON CONFLICT (invoice_id, line_key) DO NOTHING`,
+     ON CONFLICT DO NOTHING`,
     [lines.map((l) => l.invoice_id), lines.map((l) => l.line_key), lines.map((l) => l.external_item_id), lines.map((l) => l.position),
       lines.map((l) => l.kind), lines.map((l) => l.description), lines.map((l) => l.amount), lines.map((l) => JSON.stringify(l.line))]);
   return result.rowCount ?? 0;

@@ -36,15 +36,19 @@ export async function findSyncRecord(db: Queryable, invoiceId: string, provider:
 
 /**
  * Records a completed sync once. A record that exists already wins (the first sync's time and
- * ids stay); the stored record is returned either way, for the caller to compare.
+ * ids stay); the stored record is returned either way, for the caller to compare. Every unique key
+ * arbitrates (no conflict target): with one named, a concurrent insert of the same record could
+ * fail on the other key, (provider, external_invoice_id), instead of doing nothing.
  */
 export async function insertSyncRecord(db: Queryable, record: Omit<ProviderSyncResult, 'synced_at'>): Promise<ProviderSyncResult> {
   await db.query(
     `INSERT INTO provider_sync_records (invoice_id, provider, external_customer_id, external_invoice_id, status, items)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-     ON CONFLICT (invoice_id, provider) DO NOTHING`,
+     ON CONFLICT DO NOTHING`,
     [record.invoice_id, record.provider, record.external_customer_id, record.external_invoice_id, record.status, JSON.stringify(record.items)]);
   const stored = await findSyncRecord(db, record.invoice_id, record.provider);
-  if (stored === undefined) throw new Error(`provider_sync_records: the record of ${record.invoice_id} (${record.provider}) vanished after insert`);
+  if (stored === undefined) {
+    throw new Error(`provider_sync_records: no record of ${record.invoice_id} (${record.provider}) after insert: its external id ${record.external_invoice_id} is recorded for another invoice`);
+  }
   return stored;
 }

@@ -51,12 +51,15 @@ describe('the ledger provider', () => {
   });
 
   it('gives concurrent syncs of one invoice one row set and one answer', async () => {
-    const invoice = buildJpyInvoice();
-    const results = await Promise.all(Array.from({ length: 8 }, () => ledger.syncInvoice(invoice, { kind: 'ledger', customer: 'ACME-ERP-7' })));
+    // Several invoices, eight syncs each at once: enough for the inserts to meet on every unique key.
+    for (let round = 0; round < 12; round++) {
+      const invoice = { ...buildJpyInvoice(), invoice_id: `inv:jpy-concurrent-${round}:2026-10` };
+      const results = await Promise.all(Array.from({ length: 8 }, () => ledger.syncInvoice(invoice, { kind: 'ledger', customer: 'ACME-ERP-7' })));
 
-    for (const result of results) expect(result).toEqual(results[0]);
-    expect(results[0]?.external_customer_id).toBe('ACME-ERP-7');
-    expect(await rowCounts(invoice.invoice_id)).toEqual({ invoices: 1, lines: 4, records: 1 });
+      for (const result of results) expect(result).toEqual(results[0]);
+      expect(results[0]?.external_customer_id).toBe('ACME-ERP-7');
+      expect(await rowCounts(invoice.invoice_id)).toEqual({ invoices: 1, lines: 4, records: 1 });
+    }
   });
 
   it('refuses the same invoice id with different content and keeps what was recorded first', async () => {
