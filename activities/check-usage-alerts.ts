@@ -4,14 +4,25 @@ import { withTransaction } from '../db/pool.ts';
 import { creditBalances, usableCredits } from '../db/queries/credit-ledger.ts';
 import { enqueueNotification } from '../db/queries/notifications.ts';
 import {
-  insertUsageAlert, listChangedCustomerPeriods, loadRunningTotals, lockUsageAlertCheck, recordedThresholds, recordUsageAlertCheck,
+  insertUsageAlert,
+  listChangedCustomerPeriods,
+  loadRunningTotals,
+  lockUsageAlertCheck,
+  recordedThresholds,
+  recordUsageAlertCheck,
   totalsScanStart,
 } from '../db/queries/usage-alerts.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { RatingInputError } from '../domain/rating/index.ts';
 import {
-  newThresholdCrossings, prepaidBalanceAtPeriodStart, usedPercent, valueRunningTotals,
-  type RunningTotalValuation, type UsageAlertBasis, type UsageAlertReferences, type UsageAlertThresholdPct,
+  newThresholdCrossings,
+  prepaidBalanceAtPeriodStart,
+  usedPercent,
+  valueRunningTotals,
+  type RunningTotalValuation,
+  type UsageAlertBasis,
+  type UsageAlertReferences,
+  type UsageAlertThresholdPct,
 } from '../domain/usage-alerts/index.ts';
 import type { WebhookNotifier } from '../providers/webhook-notifier.ts';
 import { deliverNotification } from './billing-activities.ts';
@@ -36,25 +47,30 @@ export interface RecordedUsageAlert {
 
 export type UsageAlertCheckResult =
   | {
-    readonly status: 'checked';
-    readonly customerId: string;
-    readonly period: string;
-    /** Σ event_count of the running totals valued. */
-    readonly eventCount: string;
-    readonly currency: string;
-    /** Month-to-date usage lines plus discounts. */
-    readonly usage: string;
-    readonly exact: boolean;
-    readonly references: UsageAlertReferences;
-    /** The thresholds this check recorded (each once, for good). */
-    readonly alerts: readonly RecordedUsageAlert[];
-  }
+      readonly status: 'checked';
+      readonly customerId: string;
+      readonly period: string;
+      /** Σ event_count of the running totals valued. */
+      readonly eventCount: string;
+      readonly currency: string;
+      /** Month-to-date usage lines plus discounts. */
+      readonly usage: string;
+      readonly exact: boolean;
+      readonly references: UsageAlertReferences;
+      /** The thresholds this check recorded (each once, for good). */
+      readonly alerts: readonly RecordedUsageAlert[];
+    }
   | { readonly status: 'no_usage'; readonly customerId: string; readonly period: string }
   /** The customer's terms cannot be used (no contract file, an invalid one, a rate card the engine refuses). */
   | { readonly status: 'skipped'; readonly customerId: string; readonly period: string; readonly reason: string };
 
 /** `usage_alert:<customer>:<period>:<basis>:<pct>`: one notification per threshold, basis and period. */
-export function usageAlertNotificationKey(customerId: string, period: string, basis: UsageAlertBasis, thresholdPct: UsageAlertThresholdPct): string {
+export function usageAlertNotificationKey(
+  customerId: string,
+  period: string,
+  basis: UsageAlertBasis,
+  thresholdPct: UsageAlertThresholdPct,
+): string {
   return `usage_alert:${customerId}:${period}:${basis}:${thresholdPct}`;
 }
 
@@ -66,20 +82,33 @@ export function usageAlertNotificationKey(customerId: string, period: string, ba
  * nothing; a crash after the commit leaves undelivered notifications for the worker's redelivery
  * loop. Checks of one customer-period are serialised by an advisory lock.
  */
-export async function checkUsageAlerts(deps: UsageAlertDependencies, input: { customerId: string; period: string }): Promise<UsageAlertCheckResult> {
+export async function checkUsageAlerts(
+  deps: UsageAlertDependencies,
+  input: { customerId: string; period: string },
+): Promise<UsageAlertCheckResult> {
   const { pool } = deps;
   const { customerId } = input;
   const period = billingPeriod(input.period);
   const reading = await loadRunningTotals(pool, customerId, period.name);
   if (reading.updatedThrough === undefined) return { status: 'no_usage', customerId, period: period.name };
-  const watermark = { customerId, period: period.name, eventCount: reading.eventCount, checkedThrough: reading.updatedThrough };
+  const watermark = {
+    customerId,
+    period: period.name,
+    eventCount: reading.eventCount,
+    checkedThrough: reading.updatedThrough,
+  };
 
   let terms: CustomerTerms;
   let valuation: RunningTotalValuation;
   try {
     terms = await deps.loadTerms(customerId);
     valuation = valueRunningTotals({
-      customerId, period, contract: terms.contract, versions: terms.versions, totals: reading.totals, asOf: reading.updatedThrough,
+      customerId,
+      period,
+      contract: terms.contract,
+      versions: terms.versions,
+      totals: reading.totals,
+      asOf: reading.updatedThrough,
     });
   } catch (error) {
     if (!isTermsProblem(error)) throw error;
@@ -88,17 +117,26 @@ export async function checkUsageAlerts(deps: UsageAlertDependencies, input: { cu
     return { status: 'skipped', customerId, period: period.name, reason: error.message };
   }
 
-  const [usable, balances] = await Promise.all([usableCredits(pool, { customerId, period: period.name }), creditBalances(pool, customerId)]);
+  const [usable, balances] = await Promise.all([
+    usableCredits(pool, { customerId, period: period.name }),
+    creditBalances(pool, customerId),
+  ]);
   const prepaid = prepaidBalanceAtPeriodStart({
-    period, currency: valuation.currency, contractCredits: terms.contract.credits,
+    period,
+    currency: valuation.currency,
+    contractCredits: terms.contract.credits,
     ledgerCreditIds: balances.map((credit) => credit.credit_id),
-    ledgerUsable: usable.map((credit) => ({ creditId: credit.credit_id, kind: credit.kind, openingBalance: credit.opening_balance })),
+    ledgerUsable: usable.map((credit) => ({
+      creditId: credit.credit_id,
+      kind: credit.kind,
+      openingBalance: credit.opening_balance,
+    })),
   });
   const references: UsageAlertReferences = {
     ...(valuation.commit === undefined ? {} : { commit: valuation.commit }),
     ...(prepaid === undefined ? {} : { prepaid }),
   };
-  const valuationKind = valuation.exact ? 'exact' as const : 'estimate' as const;
+  const valuationKind = valuation.exact ? ('exact' as const) : ('estimate' as const);
 
   const pending = await withTransaction(pool, async (client) => {
     await lockUsageAlertCheck(client, customerId, period.name);
@@ -110,20 +148,58 @@ export async function checkUsageAlerts(deps: UsageAlertDependencies, input: { cu
       const notificationKey = usageAlertNotificationKey(customerId, period.name, crossing.basis, crossing.thresholdPct);
       const usedPct = usedPercent(crossing.usage, crossing.reference);
       const payload = {
-        kind: 'usage_alert', customerId, period: period.name, basis: crossing.basis, thresholdPct: crossing.thresholdPct,
-        usage: crossing.usage, reference: crossing.reference, currency: valuation.currency, usedPct, valuation: valuationKind,
-        approximations: valuation.approximations, eventCount: reading.eventCount, crossedAt,
-        message: `${customerId}: month-to-date usage charges for ${period.name} reached ${usedPct}% of the ${crossing.basis === 'commit' ? 'minimum commit' : 'prepaid balance'} `
-          + `(${crossing.usage} of ${crossing.reference} ${valuation.currency}${valuation.exact ? '' : ', estimated'})`,
+        kind: 'usage_alert',
+        customerId,
+        period: period.name,
+        basis: crossing.basis,
+        thresholdPct: crossing.thresholdPct,
+        usage: crossing.usage,
+        reference: crossing.reference,
+        currency: valuation.currency,
+        usedPct,
+        valuation: valuationKind,
+        approximations: valuation.approximations,
+        eventCount: reading.eventCount,
+        crossedAt,
+        message:
+          `${customerId}: month-to-date usage charges for ${period.name} reached ${usedPct}% of the ${crossing.basis === 'commit' ? 'minimum commit' : 'prepaid balance'} ` +
+          `(${crossing.usage} of ${crossing.reference} ${valuation.currency}${valuation.exact ? '' : ', estimated'})`,
       };
-      await enqueueNotification(client, { notificationKey, kind: 'usage_alert', customerId, period: period.name, payload });
-      const inserted = await insertUsageAlert(client, {
-        customerId, period: period.name, basis: crossing.basis, thresholdPct: crossing.thresholdPct, usageValue: crossing.usage,
-        referenceAmount: crossing.reference, currency: valuation.currency, valuation: valuationKind, eventCount: reading.eventCount, notificationKey,
+      await enqueueNotification(client, {
+        notificationKey,
+        kind: 'usage_alert',
+        customerId,
+        period: period.name,
+        payload,
       });
-      if (inserted) recorded.push({ alert: { basis: crossing.basis, thresholdPct: crossing.thresholdPct, usage: crossing.usage, reference: crossing.reference, notificationKey }, payload });
+      const inserted = await insertUsageAlert(client, {
+        customerId,
+        period: period.name,
+        basis: crossing.basis,
+        thresholdPct: crossing.thresholdPct,
+        usageValue: crossing.usage,
+        referenceAmount: crossing.reference,
+        currency: valuation.currency,
+        valuation: valuationKind,
+        eventCount: reading.eventCount,
+        notificationKey,
+      });
+      if (inserted)
+        recorded.push({
+          alert: {
+            basis: crossing.basis,
+            thresholdPct: crossing.thresholdPct,
+            usage: crossing.usage,
+            reference: crossing.reference,
+            notificationKey,
+          },
+          payload,
+        });
     }
-    await recordUsageAlertCheck(client, { ...watermark, outcome: { usageValue: valuation.usage, currency: valuation.currency, valuation: valuationKind } });
+    await recordUsageAlertCheck(client, {
+      ...watermark,
+      outcome: { usageValue: valuation.usage, currency: valuation.currency, valuation: valuationKind },
+    });
     return recorded;
   });
 
@@ -132,8 +208,15 @@ export async function checkUsageAlerts(deps: UsageAlertDependencies, input: { cu
     alerts.push({ ...alert, delivered: await deliverNotification(deps, alert.notificationKey, payload) });
   }
   return {
-    status: 'checked', customerId, period: period.name, eventCount: reading.eventCount, currency: valuation.currency,
-    usage: valuation.usage, exact: valuation.exact, references, alerts,
+    status: 'checked',
+    customerId,
+    period: period.name,
+    eventCount: reading.eventCount,
+    currency: valuation.currency,
+    usage: valuation.usage,
+    exact: valuation.exact,
+    references,
+    alerts,
   };
 }
 

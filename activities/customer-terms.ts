@@ -22,17 +22,22 @@ export class CustomerTermsError extends Error {
  * version is seen by the next step that needs it; the invoice records the hashes it used. Texts seen
  * before are not parsed again (a period close loads the terms in six steps).
  */
-export function fileTermsLoader(directories: { contractsDir: string; ratecardsDir: string }): (customerId: string) => Promise<CustomerTerms> {
+export function fileTermsLoader(directories: {
+  contractsDir: string;
+  ratecardsDir: string;
+}): (customerId: string) => Promise<CustomerTerms> {
   const cache = new ParsedTextCache();
   return async (customerId) => {
-    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(customerId)) throw new CustomerTermsError(`not a customer id: ${JSON.stringify(customerId)}`);
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(customerId))
+      throw new CustomerTermsError(`not a customer id: ${JSON.stringify(customerId)}`);
     const contract = await loadContractFile(path.join(directories.contractsDir, `${customerId}.yaml`), cache);
     if (contract.customer_id !== customerId) {
       throw new CustomerTermsError(`${customerId}.yaml is the contract of ${contract.customer_id}`);
     }
     const versions = await loadRateCard(directories.ratecardsDir, contract.ratecard, cache);
     return {
-      contract, versions,
+      contract,
+      versions,
       graceMs: durationMs(contract.grace),
       reviewTimeoutMs: durationMs(contract.review?.timeout ?? '72h'),
     };

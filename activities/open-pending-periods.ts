@@ -1,10 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type pg from 'pg';
-import {
-  CALCULATION_VERSION,
-  customerPeriodWorkflowId,
-  type CustomerPeriodInput,
-} from '../workflows/definitions.ts';
+import { CALCULATION_VERSION, customerPeriodWorkflowId, type CustomerPeriodInput } from '../workflows/definitions.ts';
 
 /**
  * The outbox relay: ingest records each customer-period when it first sees usage
@@ -28,7 +24,11 @@ export async function openPendingPeriods(
   );
   for (const row of rows) {
     const input: CustomerPeriodInput = {
-      customerId: row.customer_id, period: row.period, mode: 'live', calculationVersion: CALCULATION_VERSION, ...options.overrides,
+      customerId: row.customer_id,
+      period: row.period,
+      mode: 'live',
+      calculationVersion: CALCULATION_VERSION,
+      ...options.overrides,
     };
     try {
       await client.workflow.start('customerPeriodWorkflow', {

@@ -9,7 +9,14 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Contract } from '../contracts/contract.ts';
 import { canonicalEventBytes } from '../contracts/event-signature.ts';
 import { billingPeriod } from '../domain/period.ts';
-import { contractToYaml, demoContract, demoCustomers, usageEventCount, usageEventStream, type DemoCustomer } from '../test/builders/usage-events.ts';
+import {
+  contractToYaml,
+  demoContract,
+  demoCustomers,
+  usageEventCount,
+  usageEventStream,
+  type DemoCustomer,
+} from '../test/builders/usage-events.ts';
 
 /**
  * The close benchmark's input: N demo customers' month of signed usage from the seeded generator
@@ -76,8 +83,13 @@ export async function writeBenchContracts(customers: readonly DemoCustomer[], co
 }
 
 /** The generator scale whose total is closest to `target` (the count is exact, see usageEventCount). */
-export function scaleForTotal(customers: readonly DemoCustomer[], period: string, target: number): { scale: number; total: number } {
-  const total = (scale: number): number => customers.reduce((sum, customer) => sum + usageEventCount(customer, { period, scale }), 0);
+export function scaleForTotal(
+  customers: readonly DemoCustomer[],
+  period: string,
+  target: number,
+): { scale: number; total: number } {
+  const total = (scale: number): number =>
+    customers.reduce((sum, customer) => sum + usageEventCount(customer, { period, scale }), 0);
   let low = 0;
   let high = 1;
   while (total(high) < target) high *= 2;
@@ -86,16 +98,27 @@ export function scaleForTotal(customers: readonly DemoCustomer[], period: string
     if (total(middle) < target) low = middle;
     else high = middle;
   }
-  return Math.abs(total(low) - target) < Math.abs(total(high) - target) ? { scale: low, total: total(low) } : { scale: high, total: total(high) };
+  return Math.abs(total(low) - target) < Math.abs(total(high) - target)
+    ? { scale: low, total: total(low) }
+    : { scale: high, total: total(high) };
 }
 
 /** Generates the dataset, or finds it in the cache. */
 export async function prepareCloseDataset(options: CloseDatasetOptions): Promise<CloseDataset> {
-  const folder = path.join(options.cacheDir, `${options.period}-c${options.customers}-e${options.events}-s${options.seed}`);
+  const folder = path.join(
+    options.cacheDir,
+    `${options.period}-c${options.customers}-e${options.events}-s${options.seed}`,
+  );
   const dataset = (manifest: DatasetManifest): CloseDataset => ({
-    folder, keysFile: path.join(folder, 'usage_event_keys.copy'), eventsFile: path.join(folder, 'usage_events.copy'), manifest,
+    folder,
+    keysFile: path.join(folder, 'usage_event_keys.copy'),
+    eventsFile: path.join(folder, 'usage_events.copy'),
+    manifest,
   });
-  const cached = await readFile(path.join(folder, 'manifest.json'), 'utf8').then((text) => JSON.parse(text) as DatasetManifest, () => undefined);
+  const cached = await readFile(path.join(folder, 'manifest.json'), 'utf8').then(
+    (text) => JSON.parse(text) as DatasetManifest,
+    () => undefined,
+  );
   if (cached !== undefined) {
     options.log(`dataset: cached in ${folder} (${cached.totalEvents} events, ${(cached.bytes / 1e9).toFixed(2)} GB)`);
     return dataset(cached);
@@ -105,7 +128,9 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
   await mkdir(partsDir, { recursive: true });
   const customers = benchCustomers(options.customers);
   const { scale, total } = scaleForTotal(customers, options.period, options.events);
-  options.log(`dataset: generating ${total} signed events of ${customers.length} customers (generator scale ${scale.toFixed(4)}) into ${folder}`);
+  options.log(
+    `dataset: generating ${total} signed events of ${customers.length} customers (generator scale ${scale.toFixed(4)}) into ${folder}`,
+  );
   const startedMs = performance.now();
 
   // 1. Each customer's events, in time order, as COPY rows prefixed with the receipt time.
@@ -115,7 +140,12 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
   for (const [index, customer] of customers.entries()) {
     const out = createWriteStream(path.join(partsDir, `${index}.rows`), { highWaterMark: 1 << 20 });
     let count = 0;
-    for (const event of usageEventStream({ customers: [customer], period: options.period, seed: options.seed, scale })) {
+    for (const event of usageEventStream({
+      customers: [customer],
+      period: options.period,
+      seed: options.seed,
+      scale,
+    })) {
       const eventMs = Date.parse(event.timestamp);
       const receivedMs = eventMs + RECEIPT_DELAY_MS + (index % 1000);
       const bodySha256 = createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex');
@@ -124,10 +154,25 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
       // The columns of usage_events (see db/queries/usage-events.ts insertNewUsageEvents) but stream_seq,
       // which the merge assigns in arrival order. late is false: no closure exists while ingest writes.
       const row = [
-        event.source, event.event_id, event.customer_id, event.timestamp, new Date(receivedMs).toISOString(),
-        event.timestamp.slice(0, 7), event.unit, sku, event.quantity, JSON.stringify(event.metadata), String(event.schema_version),
-        event.timestamp, event.quantity, event.signature, `\\x${bodySha256}`, 'f',
-      ].map(copyText).join('\t');
+        event.source,
+        event.event_id,
+        event.customer_id,
+        event.timestamp,
+        new Date(receivedMs).toISOString(),
+        event.timestamp.slice(0, 7),
+        event.unit,
+        sku,
+        event.quantity,
+        JSON.stringify(event.metadata),
+        String(event.schema_version),
+        event.timestamp,
+        event.quantity,
+        event.signature,
+        `\\x${bodySha256}`,
+        'f',
+      ]
+        .map(copyText)
+        .join('\t');
       if (!out.write(`${receivedMs}\t${row}\n`)) await once(out, 'drain');
       count += 1;
     }
@@ -137,7 +182,9 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
     generated += count;
     if (performance.now() - lastReportMs > 15_000) {
       lastReportMs = performance.now();
-      options.log(`  ${generated} / ${total} events (${Math.round(generated / ((lastReportMs - startedMs) / 1000))} events/s)`);
+      options.log(
+        `  ${generated} / ${total} events (${Math.round(generated / ((lastReportMs - startedMs) / 1000))} events/s)`,
+      );
     }
   }
   if (generated !== total) throw new Error(`generated ${generated} events, expected ${total}`);
@@ -145,7 +192,9 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
   options.log(`  generated in ${((performance.now() - startedMs) / 1000).toFixed(1)} s; merging into arrival order`);
 
   // 2. k-way merge on the receipt time → the two COPY files, with stream sequence numbers.
-  const readers = await Promise.all(customers.map(async (_customer, index) => LineReader.open(path.join(partsDir, `${index}.rows`))));
+  const readers = await Promise.all(
+    customers.map(async (_customer, index) => LineReader.open(path.join(partsDir, `${index}.rows`))),
+  );
   const heap = new MergeHeap();
   for (const [index, reader] of readers.entries()) {
     const line = await reader.next();
@@ -159,7 +208,8 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
     const row = entry.line.slice(entry.line.indexOf('\t') + 1);
     const fields = row.split('\t');
     const [source, eventId, , eventTime, receivedAt] = fields;
-    if (fields[3] === undefined || fields[3] < period.start || fields[3] >= period.end) throw new Error(`event outside ${options.period}: ${row}`);
+    if (fields[3] === undefined || fields[3] < period.start || fields[3] >= period.end)
+      throw new Error(`event outside ${options.period}: ${row}`);
     const keyRow = `${source}\t${eventId}\t${fields[14]}\t${eventTime}\t${receivedAt}\t${sequence}\n`;
     const keysFull = !keysOut.write(keyRow);
     const eventsFull = !eventsOut.write(`${row}\t${sequence}\n`);
@@ -176,10 +226,18 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
   await rm(partsDir, { recursive: true, force: true });
   await rename(path.join(folder, 'usage_event_keys.copy.partial'), path.join(folder, 'usage_event_keys.copy'));
   await rename(path.join(folder, 'usage_events.copy.partial'), path.join(folder, 'usage_events.copy'));
-  const bytes = (await stat(path.join(folder, 'usage_event_keys.copy'))).size + (await stat(path.join(folder, 'usage_events.copy'))).size;
+  const bytes =
+    (await stat(path.join(folder, 'usage_event_keys.copy'))).size +
+    (await stat(path.join(folder, 'usage_events.copy'))).size;
   const manifest: DatasetManifest = {
-    customers: customers.length, period: options.period, seed: options.seed, scale, totalEvents: total, eventsByCustomer,
-    generateMs: performance.now() - startedMs, bytes,
+    customers: customers.length,
+    period: options.period,
+    seed: options.seed,
+    scale,
+    totalEvents: total,
+    eventsByCustomer,
+    generateMs: performance.now() - startedMs,
+    bytes,
   };
   await writeFile(path.join(folder, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   options.log(`  dataset ready in ${(manifest.generateMs / 1000).toFixed(1)} s (${(bytes / 1e9).toFixed(2)} GB)`);
@@ -191,45 +249,72 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
  * with ensure_usage_events_partition, as ingest does), then the running totals and the period outbox
  * rows that ingest's statement upserts, computed from the stored events; then VACUUM (ANALYZE).
  */
-export async function loadCloseDataset(pool: pg.Pool, dataset: CloseDataset, log: (line: string) => void): Promise<{ loadMs: number }> {
+export async function loadCloseDataset(
+  pool: pg.Pool,
+  dataset: CloseDataset,
+  log: (line: string) => void,
+): Promise<{ loadMs: number }> {
   const startedMs = performance.now();
   const periodStart = billingPeriod(dataset.manifest.period).start;
-  const { rows: [partition] } = await pool.query<{ name: string }>('SELECT ensure_usage_events_partition($1) AS name', [periodStart]);
+  const {
+    rows: [partition],
+  } = await pool.query<{ name: string }>('SELECT ensure_usage_events_partition($1) AS name', [periodStart]);
   if (partition === undefined) throw new Error('no partition');
   log(`load: COPY ${dataset.manifest.totalEvents} events into usage_event_keys and ${partition.name}`);
   const copy = async (table: string, columns: string, file: string): Promise<void> => {
     const client = await pool.connect();
     try {
-      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`)));
+      await pipeline(
+        createReadStream(file, { highWaterMark: 1 << 20 }),
+        client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`)),
+      );
     } finally {
       client.release();
     }
   };
   await Promise.all([
     copy('usage_event_keys', 'source, event_id, body_sha256, event_time, received_at, stream_seq', dataset.keysFile),
-    copy(partition.name, 'source, event_id, customer_id, event_time, received_at, period, unit, sku, quantity, metadata, schema_version, '
-      + 'signed_timestamp, signed_quantity, signature, body_sha256, late, stream_seq', dataset.eventsFile),
+    copy(
+      partition.name,
+      'source, event_id, customer_id, event_time, received_at, period, unit, sku, quantity, metadata, schema_version, ' +
+        'signed_timestamp, signed_quantity, signature, body_sha256, late, stream_seq',
+      dataset.eventsFile,
+    ),
   ]);
   log(`  copied in ${((performance.now() - startedMs) / 1000).toFixed(1)} s; running totals and period outbox`);
   await pool.query(
     `INSERT INTO usage_running_totals (customer_id, period, sku, unit, event_count, quantity_sum, updated_at)
      SELECT customer_id, period, sku, unit, count(*), sum(quantity), max(received_at) FROM usage_events WHERE period = $1
-     GROUP BY customer_id, period, sku, unit`, [dataset.manifest.period]);
+     GROUP BY customer_id, period, sku, unit`,
+    [dataset.manifest.period],
+  );
   // The outbox row as the customer's first ingest batch creates it; workflow_started_at stays empty
   // until the workflow is started (by the benchmark here, the period opener in production).
   await pool.query(
     `INSERT INTO customer_periods (customer_id, period, first_event_at, first_received_at, created_at)
      SELECT DISTINCT ON (customer_id) customer_id, period, event_time, received_at, received_at FROM usage_events WHERE period = $1
-     ORDER BY customer_id, received_at, stream_seq`, [dataset.manifest.period]);
+     ORDER BY customer_id, received_at, stream_seq`,
+    [dataset.manifest.period],
+  );
   // Over a real month autovacuum keeps up with ingest; after a bulk load it would start on the new
   // rows in the middle of the close and take its CPU. So vacuum (and analyze) now, as part of the load.
   await pool.query('VACUUM (ANALYZE) usage_event_keys, usage_events, usage_running_totals, customer_periods');
-  const { rows: [counts] } = await pool.query<{ events: string; keys: string; totals: string; periods: string }>(
+  const {
+    rows: [counts],
+  } = await pool.query<{ events: string; keys: string; totals: string; periods: string }>(
     `SELECT (SELECT count(*) FROM usage_events) AS events, (SELECT count(*) FROM usage_event_keys) AS keys,
-            (SELECT sum(event_count) FROM usage_running_totals) AS totals, (SELECT count(*) FROM customer_periods) AS periods`);
+            (SELECT sum(event_count) FROM usage_running_totals) AS totals, (SELECT count(*) FROM customer_periods) AS periods`,
+  );
   const expected = String(dataset.manifest.totalEvents);
-  if (counts?.events !== expected || counts.keys !== expected || counts.totals !== expected || counts.periods !== String(dataset.manifest.customers)) {
-    throw new Error(`load mismatch: ${JSON.stringify(counts)}, expected ${expected} events of ${dataset.manifest.customers} customers`);
+  if (
+    counts?.events !== expected ||
+    counts.keys !== expected ||
+    counts.totals !== expected ||
+    counts.periods !== String(dataset.manifest.customers)
+  ) {
+    throw new Error(
+      `load mismatch: ${JSON.stringify(counts)}, expected ${expected} events of ${dataset.manifest.customers} customers`,
+    );
   }
   const loadMs = performance.now() - startedMs;
   log(`  loaded and analysed in ${(loadMs / 1000).toFixed(1)} s`);
@@ -238,7 +323,9 @@ export async function loadCloseDataset(pool: pg.Pool, dataset: CloseDataset, log
 
 /** A value in PostgreSQL's COPY text format. */
 function copyText(value: string): string {
-  return /[\\\t\n\r]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : value;
+  return /[\\\t\n\r]/.test(value)
+    ? value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+    : value;
 }
 
 interface MergeEntry {

@@ -59,8 +59,9 @@ export function classifyPosition(position: number): GeneratedMessage['kind'] {
 
 export function buildEvent(index: number, options: GeneratorOptions): UnsignedUsageEvent {
   const product = PRODUCTS[hash(index, 2) % PRODUCTS.length] as (typeof PRODUCTS)[number];
-  const whole = hash(index, 3) % product.max + 1;
-  const fraction = product.decimals === 0 ? '' : `.${String(hash(index, 4) % 10 ** product.decimals).padStart(product.decimals, '0')}`;
+  const whole = (hash(index, 3) % product.max) + 1;
+  const fraction =
+    product.decimals === 0 ? '' : `.${String(hash(index, 4) % 10 ** product.decimals).padStart(product.decimals, '0')}`;
   const metadata: Record<string, string> = {
     sku: product.sku,
     region: REGIONS[hash(index, 5) % REGIONS.length] as string,
@@ -92,17 +93,22 @@ export function generateMessage(position: number, options: GeneratorOptions): Ge
   const kind = classifyPosition(position);
   if (kind === 'event') return { kind, message: signedMessage(position, options) };
   if (kind === 'duplicate') {
-    let earlier = position >= options.duplicateDistance ? position - options.duplicateDistance : Math.floor(position / 2);
+    let earlier =
+      position >= options.duplicateDistance ? position - options.duplicateDistance : Math.floor(position / 2);
     while (earlier > 0 && classifyPosition(earlier) !== 'event') earlier--;
     if (classifyPosition(earlier) !== 'event') return { kind: 'event', message: signedMessage(position, options) };
     return { kind, message: signedMessage(earlier, options) };
   }
   const variant = hash(position, 13) % 3;
-  const valid = signEvent(buildEvent(position, options), options.keys[options.sources[position % options.sources.length] as string] as string);
-  const text = variant === 0
-    ? JSON.stringify(valid).slice(0, 40 + (hash(position, 14) % 60))
-    : variant === 1
-      ? JSON.stringify({ ...valid, quantity: Number.parseFloat(valid.quantity) })
-      : JSON.stringify({ ...valid, quantity: `${valid.quantity}1` });
+  const valid = signEvent(
+    buildEvent(position, options),
+    options.keys[options.sources[position % options.sources.length] as string] as string,
+  );
+  const text =
+    variant === 0
+      ? JSON.stringify(valid).slice(0, 40 + (hash(position, 14) % 60))
+      : variant === 1
+        ? JSON.stringify({ ...valid, quantity: Number.parseFloat(valid.quantity) })
+        : JSON.stringify({ ...valid, quantity: `${valid.quantity}1` });
   return { kind, message: addressUsageMessage(Buffer.from(text), undefined, options.subjectPrefix) };
 }

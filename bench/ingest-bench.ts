@@ -66,8 +66,11 @@ const SUBJECT_PREFIX = 'usage';
 export async function runIngestBench(options: IngestBenchOptions): Promise<IngestBenchResult> {
   const { log } = options;
   const layout: StackLayout = {
-    dataDir: path.join(repositoryRoot, '.tally', `bench-stack-${options.portBase}`), toolsDir: options.toolsDir,
-    portBase: options.portBase, temporalUi: false, namespace: 'billing',
+    dataDir: path.join(repositoryRoot, '.tally', `bench-stack-${options.portBase}`),
+    toolsDir: options.toolsDir,
+    portBase: options.portBase,
+    temporalUi: false,
+    namespace: 'billing',
   };
   const quiet = (): void => undefined;
   await stopService(layout, 'nats', quiet);
@@ -85,12 +88,23 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     await writeFile(keysFile, JSON.stringify(keys));
     const jsm = await jetstreamManager(nc);
     // A short duplicate window, so that most repeats get past the server and exercise Postgres's dedupe.
-    await ensureUsageStream(jsm, { streamName: STREAM, subjectPrefix: SUBJECT_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
+    await ensureUsageStream(jsm, {
+      streamName: STREAM,
+      subjectPrefix: SUBJECT_PREFIX,
+      duplicateWindowMs: 1000,
+      maxAgeMs: 0,
+    });
 
     const nowMs = Date.now();
     const generator = (runTag: string): GeneratorOptions => ({
-      sources: SOURCES, keys, customers: 5000, subjectPrefix: SUBJECT_PREFIX, spreadMs: 20 * 86_400_000, nowMs,
-      duplicateDistance: Math.min(100_000, Math.max(1000, Math.floor(options.events / 4))), runTag,
+      sources: SOURCES,
+      keys,
+      customers: 5000,
+      subjectPrefix: SUBJECT_PREFIX,
+      spreadMs: 20 * 86_400_000,
+      nowMs,
+      duplicateDistance: Math.min(100_000, Math.max(1000, Math.floor(options.events / 4))),
+      runTag,
     });
     const publisher = new EventPublisher(nc, { maxInFlight: 4000, maxAttempts: 10, ackTimeoutMs: 30_000 });
 
@@ -104,13 +118,19 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     // 0b. The transport's own ceiling on this machine: publish + pull consumer + an ack per message, no work
     //     (this process publishes and consumes, as the publisher and the worker would in two).
     const transportOnlyRate = await measureTransportOnly(nc, jsm, publisher, run1.messages);
-    log(`run 0b: transport alone ${Math.round(transportOnlyRate)} events/s (publish, consume, ack each; no validation, no database)`);
+    log(
+      `run 0b: transport alone ${Math.round(transportOnlyRate)} events/s (publish, consume, ack each; no validation, no database)`,
+    );
 
     // The worker starts after the baselines, so that they have the machine to themselves.
     const metricsPort = options.portBase + 10;
     worker = spawnWorker(layout, endpoints.natsUrl, endpoints.databaseUrl, keysFile, metricsPort, options);
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    await waitFor(async () => (await fetch(metricsUrl).catch(() => undefined))?.ok === true, 120_000, 'the worker to start');
+    await waitFor(
+      async () => (await fetch(metricsUrl).catch(() => undefined))?.ok === true,
+      120_000,
+      'the worker to start',
+    );
     const rss = sampleRss(worker.pid as number);
 
     // 1. Maximum rate: publish everything as fast as the server takes it, with the worker running.
@@ -120,20 +140,26 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const started1 = Date.now();
     const published1 = await publishRun(publisher, run1, undefined, log);
     const publishedMs = Date.now() - started1;
-    log(`  published in ${(publishedMs / 1000).toFixed(1)} s (${Math.round(options.events / (publishedMs / 1000))} events/s into JetStream); waiting for the worker`);
+    log(
+      `  published in ${(publishedMs / 1000).toFixed(1)} s (${Math.round(options.events / (publishedMs / 1000))} events/s into JetStream); waiting for the worker`,
+    );
     const finished1 = await waitDrained(jsm, metricsUrl, before1.processed + published1.reachedWorker);
     const e2eSeconds = (finished1 - started1) / 1000;
     const e2eRate = options.events / e2eSeconds;
     const after1 = await readMetrics(metricsUrl);
     const cpuAfter = await stackCpu(layout, worker.pid as number);
     const cpu = {
-      workerUs: (cpuAfter.worker - cpuBefore.worker) * 1e6 / options.events,
-      postgresUs: (cpuAfter.postgres - cpuBefore.postgres) * 1e6 / options.events,
-      natsUs: (cpuAfter.nats - cpuBefore.nats) * 1e6 / options.events,
+      workerUs: ((cpuAfter.worker - cpuBefore.worker) * 1e6) / options.events,
+      postgresUs: ((cpuAfter.postgres - cpuBefore.postgres) * 1e6) / options.events,
+      natsUs: ((cpuAfter.nats - cpuBefore.nats) * 1e6) / options.events,
     };
-    log(`  CPU per event (run 1, publisher excluded): worker ${cpu.workerUs.toFixed(1)} µs, Postgres ${cpu.postgresUs.toFixed(1)} µs, nats-server ${cpu.natsUs.toFixed(1)} µs; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
+    log(
+      `  CPU per event (run 1, publisher excluded): worker ${cpu.workerUs.toFixed(1)} µs, Postgres ${cpu.postgresUs.toFixed(1)} µs, nats-server ${cpu.natsUs.toFixed(1)} µs; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`,
+    );
     const maxRateP99Ms = quantileMs(diffHistogram(after1.latency, before1.latency), 0.99);
-    log(`  e2e ${Math.round(e2eRate)} events/s over ${e2eSeconds.toFixed(1)} s; p99 event→committed ${maxRateP99Ms} ms (queueing included); peak worker RSS ${rss.peakMb()} MB`);
+    log(
+      `  e2e ${Math.round(e2eRate)} events/s over ${e2eSeconds.toFixed(1)} s; p99 event→committed ${maxRateP99Ms} ms (queueing included); peak worker RSS ${rss.peakMb()} MB`,
+    );
 
     // 2. Paced at half the maximum: latency when the worker keeps up.
     const pacedRate = Math.max(100, Math.floor(e2eRate / 2));
@@ -153,14 +179,18 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     worker = undefined;
 
     const counts = await pool.query<{ stored: string; rejected: string }>(
-      'SELECT (SELECT count(*) FROM usage_events) AS stored, (SELECT count(*) FROM rejected_events) AS rejected');
+      'SELECT (SELECT count(*) FROM usage_events) AS stored, (SELECT count(*) FROM rejected_events) AS rejected',
+    );
     const stored = Number.parseInt(counts.rows[0]?.stored ?? '0', 10);
     const rejected = Number.parseInt(counts.rows[0]?.rejected ?? '0', 10);
     const expectedStored = published1.events + published2.events;
     const expectedRejected = published1.malformed + published2.malformed;
-    log(`stored ${stored} events (expected ${expectedStored}), rejected ${rejected} (expected ${expectedRejected}); `
-      + `duplicates: ${published1.serverDuplicates + published2.serverDuplicates} dropped by the server, ${after2.duplicates - before1.duplicates} by Postgres`);
-    if (stored !== expectedStored || rejected !== expectedRejected) throw new Error('the benchmark lost or double-counted events');
+    log(
+      `stored ${stored} events (expected ${expectedStored}), rejected ${rejected} (expected ${expectedRejected}); ` +
+        `duplicates: ${published1.serverDuplicates + published2.serverDuplicates} dropped by the server, ${after2.duplicates - before1.duplicates} by Postgres`,
+    );
+    if (stored !== expectedStored || rejected !== expectedRejected)
+      throw new Error('the benchmark lost or double-counted events');
 
     // 3. The raw ceiling: COPY the same rows into a table of the same shape (partitions and index included).
     log('run 3: raw COPY of the same rows into a table of the same shape');
@@ -168,9 +198,21 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     log(`  ${Math.round(rawRate)} rows/s`);
 
     return {
-      events: options.events, publishOnlyEventsPerSecond: publishOnlyRate, transportOnlyEventsPerSecond: transportOnlyRate, cpuMicrosPerEvent: cpu, e2eEventsPerSecond: e2eRate, rawCopyRowsPerSecond: rawRate, ratio: e2eRate / rawRate,
-      pacedEventsPerSecond: pacedRate, pacedP99Ms, maxRateP99Ms, peakRssMb: rss.peakMb(), stored, rejected,
-      serverDuplicates: published1.serverDuplicates + published2.serverDuplicates, databaseDuplicates: after2.duplicates - before1.duplicates,
+      events: options.events,
+      publishOnlyEventsPerSecond: publishOnlyRate,
+      transportOnlyEventsPerSecond: transportOnlyRate,
+      cpuMicrosPerEvent: cpu,
+      e2eEventsPerSecond: e2eRate,
+      rawCopyRowsPerSecond: rawRate,
+      ratio: e2eRate / rawRate,
+      pacedEventsPerSecond: pacedRate,
+      pacedP99Ms,
+      maxRateP99Ms,
+      peakRssMb: rss.peakMb(),
+      stored,
+      rejected,
+      serverDuplicates: published1.serverDuplicates + published2.serverDuplicates,
+      databaseDuplicates: after2.duplicates - before1.duplicates,
     };
   } finally {
     worker?.kill('SIGKILL');
@@ -181,19 +223,38 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
   }
 }
 
-function spawnWorker(layout: StackLayout, natsUrl: string, databaseUrl: string, keysFile: string, metricsPort: number, options: IngestBenchOptions): ChildProcess {
+function spawnWorker(
+  layout: StackLayout,
+  natsUrl: string,
+  databaseUrl: string,
+  keysFile: string,
+  metricsPort: number,
+  options: IngestBenchOptions,
+): ChildProcess {
   const output = openSync(path.join(layout.dataDir, 'logs', 'ingest-worker.log'), 'a');
   // TALLY_BENCH_WORKER_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it exits.
   const profileDir = process.env.TALLY_BENCH_WORKER_CPU_PROF;
   const nodeFlags = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-  return spawn(process.execPath, [...nodeFlags, path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest', '--metrics-port', String(metricsPort)], {
-    env: {
-      ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, TALLY_SOURCE_KEYS_FILE: keysFile,
-      TALLY_INGEST_STREAM: STREAM, TALLY_INGEST_SUBJECT_PREFIX: SUBJECT_PREFIX, TALLY_INGEST_DUPLICATE_WINDOW: '1s', TALLY_INGEST_STREAM_MAX_AGE: '0ms',
-      TALLY_INGEST_WRITERS: String(options.writers), TALLY_INGEST_BATCH_SIZE: String(options.batchSize), TALLY_LOG_LEVEL: 'warn',
+  return spawn(
+    process.execPath,
+    [...nodeFlags, path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest', '--metrics-port', String(metricsPort)],
+    {
+      env: {
+        ...process.env,
+        NATS_URL: natsUrl,
+        DATABASE_URL: databaseUrl,
+        TALLY_SOURCE_KEYS_FILE: keysFile,
+        TALLY_INGEST_STREAM: STREAM,
+        TALLY_INGEST_SUBJECT_PREFIX: SUBJECT_PREFIX,
+        TALLY_INGEST_DUPLICATE_WINDOW: '1s',
+        TALLY_INGEST_STREAM_MAX_AGE: '0ms',
+        TALLY_INGEST_WRITERS: String(options.writers),
+        TALLY_INGEST_BATCH_SIZE: String(options.batchSize),
+        TALLY_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', output, output],
     },
-    stdio: ['ignore', output, output],
-  });
+  );
 }
 
 interface RunCounts {
@@ -228,14 +289,28 @@ const PUBLISH_ONLY_STREAM = 'BENCH_PUBLISH_ONLY';
 const PUBLISH_ONLY_PREFIX = 'benchpublish';
 
 /** Publishes the messages into a scratch stream nobody consumes (then deletes it); returns messages per second. */
-async function measurePublishOnly(jsm: JetStreamManager, publisher: EventPublisher, messages: readonly OutgoingUsageMessage[]): Promise<number> {
-  await ensureUsageStream(jsm, { streamName: PUBLISH_ONLY_STREAM, subjectPrefix: PUBLISH_ONLY_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
-  const scratch = messages.map((message) => ({ ...message, subject: `${PUBLISH_ONLY_PREFIX}${message.subject.slice(SUBJECT_PREFIX.length)}` }));
+async function measurePublishOnly(
+  jsm: JetStreamManager,
+  publisher: EventPublisher,
+  messages: readonly OutgoingUsageMessage[],
+): Promise<number> {
+  await ensureUsageStream(jsm, {
+    streamName: PUBLISH_ONLY_STREAM,
+    subjectPrefix: PUBLISH_ONLY_PREFIX,
+    duplicateWindowMs: 1000,
+    maxAgeMs: 0,
+  });
+  const scratch = messages.map((message) => ({
+    ...message,
+    subject: `${PUBLISH_ONLY_PREFIX}${message.subject.slice(SUBJECT_PREFIX.length)}`,
+  }));
   let failed = 0;
   const startedMs = performance.now();
   const chunkSize = 256;
   for (let start = 0; start < scratch.length; start += chunkSize) {
-    await publisher.enqueueMany(scratch.slice(start, start + chunkSize), (outcome) => { if (outcome.status === 'failed') failed++; });
+    await publisher.enqueueMany(scratch.slice(start, start + chunkSize), (outcome) => {
+      if (outcome.status === 'failed') failed++;
+    });
   }
   await publisher.flush();
   const seconds = (performance.now() - startedMs) / 1000;
@@ -247,17 +322,36 @@ async function measurePublishOnly(jsm: JetStreamManager, publisher: EventPublish
 const TRANSPORT_ONLY_STREAM = 'BENCH_TRANSPORT_ONLY';
 const TRANSPORT_ONLY_PREFIX = 'benchtransport';
 
-async function measureTransportOnly(nc: NatsConnection, jsm: JetStreamManager, publisher: EventPublisher, messages: readonly OutgoingUsageMessage[]): Promise<number> {
-  await ensureUsageStream(jsm, { streamName: TRANSPORT_ONLY_STREAM, subjectPrefix: TRANSPORT_ONLY_PREFIX, duplicateWindowMs: 1000, maxAgeMs: 0 });
+async function measureTransportOnly(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  publisher: EventPublisher,
+  messages: readonly OutgoingUsageMessage[],
+): Promise<number> {
+  await ensureUsageStream(jsm, {
+    streamName: TRANSPORT_ONLY_STREAM,
+    subjectPrefix: TRANSPORT_ONLY_PREFIX,
+    duplicateWindowMs: 1000,
+    maxAgeMs: 0,
+  });
   // The worker's consumer settings (ensureUsageConsumer): explicit acks, a bounded number pending.
-  await ensureUsageConsumer(jsm, TRANSPORT_ONLY_STREAM, { durableName: 'bench', ackWaitMs: 60_000, maxAckPending: 16_000 });
-  const scratch = messages.map((message) => ({ ...message, subject: `${TRANSPORT_ONLY_PREFIX}${message.subject.slice(SUBJECT_PREFIX.length)}` }));
+  await ensureUsageConsumer(jsm, TRANSPORT_ONLY_STREAM, {
+    durableName: 'bench',
+    ackWaitMs: 60_000,
+    maxAckPending: 16_000,
+  });
+  const scratch = messages.map((message) => ({
+    ...message,
+    subject: `${TRANSPORT_ONLY_PREFIX}${message.subject.slice(SUBJECT_PREFIX.length)}`,
+  }));
   let stored = 0;
   let failed = 0;
   let published = false;
   let consumed = 0;
   let allConsumed: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => { allConsumed = resolve; });
+  const done = new Promise<void>((resolve) => {
+    allConsumed = resolve;
+  });
   const startedMs = performance.now();
   const consumer = await jetstream(nc).consumers.get(TRANSPORT_ONLY_STREAM, 'bench');
   const delivered = await consumer.consume({ max_messages: 4000 });
@@ -287,7 +381,12 @@ async function measureTransportOnly(nc: NatsConnection, jsm: JetStreamManager, p
   return scratch.length / seconds;
 }
 
-async function publishRun(publisher: EventPublisher, run: GeneratedRun, ratePerSecond: number | undefined, log: (line: string) => void): Promise<RunCounts> {
+async function publishRun(
+  publisher: EventPublisher,
+  run: GeneratedRun,
+  ratePerSecond: number | undefined,
+  log: (line: string) => void,
+): Promise<RunCounts> {
   const counts: RunCounts = { reachedWorker: 0, events: run.events, malformed: run.malformed, serverDuplicates: 0 };
   const startedMs = Date.now();
   let failed = 0;
@@ -335,7 +434,11 @@ async function readMetrics(url: string): Promise<WorkerMetrics> {
       if (events[1] === 'duplicate') duplicates = Number.parseInt(events[2] as string, 10);
     }
     const bucket = /^tally_ingest_event_to_commit_seconds_bucket\{le="([^"]+)"\} (\d+)/.exec(line);
-    if (bucket) latency.push([bucket[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number.parseFloat(bucket[1] as string), Number.parseInt(bucket[2] as string, 10)]);
+    if (bucket)
+      latency.push([
+        bucket[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number.parseFloat(bucket[1] as string),
+        Number.parseInt(bucket[2] as string, 10),
+      ]);
   }
   return { processed, duplicates, latency };
 }
@@ -380,8 +483,12 @@ async function waitDrained(jsm: JetStreamManager, metricsUrl: string, processed:
 }
 
 /** CPU seconds (user + system) so far of the worker, every Postgres process (the postmaster's children) and nats-server. */
-async function stackCpu(layout: StackLayout, workerPid: number): Promise<{ worker: number; postgres: number; nats: number }> {
-  const readPid = async (service: string): Promise<number> => Number.parseInt((await readFile(path.join(layout.dataDir, 'pids', `${service}.pid`), 'utf8')).trim(), 10);
+async function stackCpu(
+  layout: StackLayout,
+  workerPid: number,
+): Promise<{ worker: number; postgres: number; nats: number }> {
+  const readPid = async (service: string): Promise<number> =>
+    Number.parseInt((await readFile(path.join(layout.dataDir, 'pids', `${service}.pid`), 'utf8')).trim(), 10);
   const postmaster = await readPid('postgres');
   const nats = await readPid('nats');
   const ticks = 100; // USER_HZ: /proc reports CPU time in these on Linux
@@ -421,10 +528,14 @@ async function measureRawCopy(pool: pg.Pool, dataDir: string): Promise<number> {
   const client = await pool.connect();
   try {
     await pipeline(client.query(copyTo('COPY (SELECT * FROM usage_events) TO STDOUT')), createWriteStream(dumpFile));
-    const rows = Number.parseInt((await client.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n ?? '0', 10);
+    const rows = Number.parseInt(
+      (await client.query<{ n: string }>('SELECT count(*) AS n FROM usage_events')).rows[0]?.n ?? '0',
+      10,
+    );
     await client.query('CREATE TABLE bench_raw_copy (LIKE usage_events INCLUDING ALL) PARTITION BY RANGE (event_time)');
     const partitions = await client.query<{ bound: string }>(
-      `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_events'::regclass`);
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_events'::regclass`,
+    );
     for (const [index, partition] of partitions.rows.entries()) {
       await client.query(`CREATE TABLE bench_raw_copy_${index} PARTITION OF bench_raw_copy ${partition.bound}`);
     }
@@ -445,4 +556,3 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-

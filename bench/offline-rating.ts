@@ -13,7 +13,8 @@ import { repositoryRoot } from '../config/services.ts';
 import { demoCustomers, usageEventStream } from '../test/builders/usage-events.ts';
 
 const args = new Map<string, string>();
-for (let index = 2; index < process.argv.length; index += 2) args.set(process.argv[index] ?? '', process.argv[index + 1] ?? '');
+for (let index = 2; index < process.argv.length; index += 2)
+  args.set(process.argv[index] ?? '', process.argv[index + 1] ?? '');
 const events = Number.parseInt(args.get('--events') ?? '1000000', 10);
 const file = path.resolve(args.get('--file') ?? path.join(repositoryRoot, '.tally', 'bench', `rate-${events}.jsonl`));
 const keysFile = path.join(repositoryRoot, 'test', 'fixtures', 'source-keys.json');
@@ -24,7 +25,14 @@ async function generate(): Promise<void> {
   const [acme] = demoCustomers(1);
   if (acme === undefined) throw new Error('no customer');
   // A large customer emits about 770 events a month at scale 1 (plus 62 storage readings).
-  const stream = usageEventStream({ customers: [acme], period: '2026-10', seed: 7, scale: Math.ceil(events / 770) + 1, duplicateEvery: 100, unpricedPerCustomer: 50 });
+  const stream = usageEventStream({
+    customers: [acme],
+    period: '2026-10',
+    seed: 7,
+    scale: Math.ceil(events / 770) + 1,
+    duplicateEvery: 100,
+    unpricedPerCustomer: 50,
+  });
   const out = createWriteStream(file);
   let written = 0;
   for (const event of stream) {
@@ -50,15 +58,44 @@ async function baseline(): Promise<number> {
   return performance.now() - started;
 }
 
-function timeTally(extra: string[]): Promise<{ ms: number; peakRssMb: number; invoice: { total: string; events: { read: number; duplicates: number } } }> {
+function timeTally(
+  extra: string[],
+): Promise<{
+  ms: number;
+  peakRssMb: number;
+  invoice: { total: string; events: { read: number; duplicates: number } };
+}> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, 'bin/tally.mjs', 'rate', '--ratecards', 'ratecards', '--contract', 'test/fixtures/contracts/acme.yaml',
-      '--events', file, '--period', '2026-10', '--json', ...extra], { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      '/usr/bin/time',
+      [
+        '-f',
+        '%M',
+        process.execPath,
+        'bin/tally.mjs',
+        'rate',
+        '--ratecards',
+        'ratecards',
+        '--contract',
+        'test/fixtures/contracts/acme.yaml',
+        '--events',
+        file,
+        '--period',
+        '2026-10',
+        '--json',
+        ...extra,
+      ],
+      { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - started;
@@ -84,7 +121,10 @@ const report = [
   '',
   '| run | seconds | events/s | × baseline | peak RSS |',
   '| --- | ---: | ---: | ---: | ---: |',
-  ...rows.map(([name, ms, rss]) => `| ${name} | ${(ms / 1000).toFixed(1)} | ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} | ${(ms / baselineMs).toFixed(1)} | ${rss === undefined ? '—' : `${rss} MB`} |`),
+  ...rows.map(
+    ([name, ms, rss]) =>
+      `| ${name} | ${(ms / 1000).toFixed(1)} | ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} | ${(ms / baselineMs).toFixed(1)} | ${rss === undefined ? '—' : `${rss} MB`} |`,
+  ),
 ].join('\n');
 process.stdout.write(`${report}\n`);
 await writeFile(path.join(path.dirname(file), `rate-${events}.md`), `${report}\n`);

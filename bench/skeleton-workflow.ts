@@ -23,7 +23,16 @@ export async function skeletonCloseWorkflow(input: CustomerPeriodInput): Promise
     closeRequested = true;
   });
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: ['bench'] });
-  const steps = ['loadPeriodTerms', 'snapshotPeriod', 'rateDraftInvoice', 'evaluateReview', 'drawDownCredits', 'issueInvoice', 'syncInvoice', 'postJournal'];
+  const steps = [
+    'loadPeriodTerms',
+    'snapshotPeriod',
+    'rateDraftInvoice',
+    'evaluateReview',
+    'drawDownCredits',
+    'issueInvoice',
+    'syncInvoice',
+    'postJournal',
+  ];
   for (const step of steps) await doNothing(step);
   return closeRequested ? steps.length : -1;
 }

@@ -24,7 +24,8 @@ import { resolveEndpoints, startStack, userStackLayout } from '../stack/index.ts
 import { demoCustomers, usageEventStream } from '../test/builders/usage-events.ts';
 
 const args = new Map<string, string>();
-for (let index = 2; index < process.argv.length; index += 2) args.set(process.argv[index] ?? '', process.argv[index + 1] ?? '');
+for (let index = 2; index < process.argv.length; index += 2)
+  args.set(process.argv[index] ?? '', process.argv[index + 1] ?? '');
 const events = Number.parseInt(args.get('--events') ?? '200000', 10);
 const RUNS = 7;
 const PERIOD = '2026-11';
@@ -33,7 +34,8 @@ async function main(): Promise<void> {
   const env = parseServicesEnv();
   const layout = userStackLayout(env);
   const { embedded, endpoints } = resolveEndpoints(env, layout);
-  if (embedded.includes('postgres')) await startStack(layout, (line) => process.stderr.write(`${line}\n`), ['postgres']);
+  if (embedded.includes('postgres'))
+    await startStack(layout, (line) => process.stderr.write(`${line}\n`), ['postgres']);
   const url = new URL(endpoints.databaseUrl);
   const admin = new pg.Client({ connectionString: url.toString() });
   await admin.connect();
@@ -45,7 +47,10 @@ async function main(): Promise<void> {
   try {
     await migrate(pool);
     const { customerId, stored } = await store(pool);
-    const loadTerms = fileTermsLoader({ contractsDir: path.join(repositoryRoot, 'test', 'fixtures', 'contracts'), ratecardsDir: path.join(repositoryRoot, 'ratecards') });
+    const loadTerms = fileTermsLoader({
+      contractsDir: path.join(repositoryRoot, 'test', 'fixtures', 'contracts'),
+      ratecardsDir: path.join(repositoryRoot, 'ratecards'),
+    });
     const deps = { pool, loadTerms, notifier: createWebhookNotifier(undefined) };
     const terms = await loadTerms(customerId);
     const plan = usageAggregationPlan(terms.versions, billingPeriod(PERIOD));
@@ -56,9 +61,17 @@ async function main(): Promise<void> {
     });
     // What the invoice would say about the same events: usage lines plus discounts, rated exactly.
     const exact = ratePeriod({
-      customerId, period: billingPeriod(PERIOD), contract: terms.contract, versions: terms.versions, aggregates,
-      counters: { read: stored, duplicates: 0, outside_period: 0 }, credits: [], calculationVersion: 'bench',
-    }).lines.filter((line) => line.kind === 'usage' || line.kind === 'discount').reduce((sum, line) => sum.plus(line.amount), new Decimal(0));
+      customerId,
+      period: billingPeriod(PERIOD),
+      contract: terms.contract,
+      versions: terms.versions,
+      aggregates,
+      counters: { read: stored, duplicates: 0, outside_period: 0 },
+      credits: [],
+      calculationVersion: 'bench',
+    })
+      .lines.filter((line) => line.kind === 'usage' || line.kind === 'discount')
+      .reduce((sum, line) => sum.plus(line.amount), new Decimal(0));
     let usage = '';
     const check = await median(async () => {
       const result = await checkUsageAlerts(deps, { customerId, period: PERIOD });
@@ -66,10 +79,14 @@ async function main(): Promise<void> {
       usage = `${result.usage} ${result.currency}${result.exact ? '' : ' (estimate)'}`;
     });
     const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM usage_running_totals');
-    process.stdout.write(`${stored.toLocaleString('en-US')} stored events of one customer in ${PERIOD}, ${rows[0]?.n ?? '?'} running totals; month-to-date usage ${usage}; rated exactly from the events ${formatMoney(exact, terms.contract.currency)}.\n\n`);
+    process.stdout.write(
+      `${stored.toLocaleString('en-US')} stored events of one customer in ${PERIOD}, ${rows[0]?.n ?? '?'} running totals; month-to-date usage ${usage}; rated exactly from the events ${formatMoney(exact, terms.contract.currency)}.\n\n`,
+    );
     process.stdout.write('| run (median of 7) | ms | × baseline |\n| --- | ---: | ---: |\n');
     process.stdout.write(`| the snapshot's GROUP BY over the events (baseline) | ${baseline.toFixed(1)} | 1.0 |\n`);
-    process.stdout.write(`| \`checkUsageAlerts\` (totals, terms files, ledger, valuation, transaction) | ${check.toFixed(1)} | ${(check / baseline).toFixed(3)} |\n`);
+    process.stdout.write(
+      `| \`checkUsageAlerts\` (totals, terms files, ledger, valuation, transaction) | ${check.toFixed(1)} | ${(check / baseline).toFixed(3)} |\n`,
+    );
   } finally {
     await pool.end();
   }
@@ -83,7 +100,9 @@ async function store(pool: pg.Pool): Promise<{ customerId: string; stored: numbe
   let batch: UsageEventRow[] = [];
   let stored = 0;
   const flush = async (): Promise<void> => {
-    const sorted = batch.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    const sorted = batch.sort((a, b) =>
+      a.source < b.source ? -1 : a.source > b.source ? 1 : a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0,
+    );
     await withTransaction(pool, async (client) => {
       await ensureUsageEventPartitions(client, [sorted[0]?.eventTime ?? `${PERIOD}-01T00:00:00Z`]);
       stored += (await insertNewUsageEvents(client, sorted)).length;
@@ -93,10 +112,20 @@ async function store(pool: pg.Pool): Promise<{ customerId: string; stored: numbe
   for (const event of stream) {
     if (stored + batch.length === events) break;
     batch.push({
-      source: event.source, eventId: event.event_id, customerId: event.customer_id, eventTime: event.timestamp, receivedAt: event.timestamp,
-      unit: event.unit, sku: event.metadata.sku as string, quantity: event.quantity, metadataJson: JSON.stringify(event.metadata),
-      schemaVersion: 1, signature: event.signature, bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'),
-      streamSeq: stored + batch.length + 1, periodKnown: false,
+      source: event.source,
+      eventId: event.event_id,
+      customerId: event.customer_id,
+      eventTime: event.timestamp,
+      receivedAt: event.timestamp,
+      unit: event.unit,
+      sku: event.metadata.sku as string,
+      quantity: event.quantity,
+      metadataJson: JSON.stringify(event.metadata),
+      schemaVersion: 1,
+      signature: event.signature,
+      bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'),
+      streamSeq: stored + batch.length + 1,
+      periodKnown: false,
     });
     if (batch.length === 2000) await flush();
   }

@@ -6,20 +6,38 @@ import { printTable, withDatabase } from './services.ts';
 
 /** Usage alerts: month-to-date usage against commit or prepaid balance (the billing worker records them). */
 export function registerAlertsCommands(program: Command): void {
-  const alerts = program.command('alerts').description('usage alerts: month-to-date usage at 50/75/90/100 % of the commit or the prepaid balance');
+  const alerts = program
+    .command('alerts')
+    .description('usage alerts: month-to-date usage at 50/75/90/100 % of the commit or the prepaid balance');
 
-  alerts.command('list').description('recorded usage alerts, oldest period first, with their webhook delivery')
+  alerts
+    .command('list')
+    .description('recorded usage alerts, oldest period first, with their webhook delivery')
     .option('--customer <id>', 'one customer only')
     .option('--period <YYYY-MM>', 'one period only', period)
     .option('--json', 'machine-readable output')
     .action(async (options: { customer?: string; period?: string; json?: boolean }) => {
-      const records = await withDatabase((pool) => listUsageAlerts(pool, {
-        ...(options.customer === undefined ? {} : { customerId: options.customer }),
-        ...(options.period === undefined ? {} : { period: options.period }),
-      }));
+      const records = await withDatabase((pool) =>
+        listUsageAlerts(pool, {
+          ...(options.customer === undefined ? {} : { customerId: options.customer }),
+          ...(options.period === undefined ? {} : { period: options.period }),
+        }),
+      );
       if (options.json) return void process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
       if (records.length === 0) return void process.stdout.write('no usage alerts\n');
-      printTable(records.map(alertRow), ['customer', 'period', 'basis', 'threshold', 'used', 'usage', 'reference', 'currency', 'valuation', 'crossed', 'webhook']);
+      printTable(records.map(alertRow), [
+        'customer',
+        'period',
+        'basis',
+        'threshold',
+        'used',
+        'usage',
+        'reference',
+        'currency',
+        'valuation',
+        'crossed',
+        'webhook',
+      ]);
     });
 }
 
@@ -35,9 +53,10 @@ function alertRow(record: UsageAlertRecord): Record<string, string> {
     currency: record.currency,
     valuation: record.valuation,
     crossed: record.crossedAt,
-    webhook: record.deliveredAt !== undefined
-      ? `delivered ${record.deliveredAt}`
-      : `pending (${record.deliveryAttempts} attempts${record.lastDeliveryError === undefined ? '' : `; ${record.lastDeliveryError}`})`,
+    webhook:
+      record.deliveredAt !== undefined
+        ? `delivered ${record.deliveredAt}`
+        : `pending (${record.deliveryAttempts} attempts${record.lastDeliveryError === undefined ? '' : `; ${record.lastDeliveryError}`})`,
   };
 }
 
@@ -45,4 +64,3 @@ function period(value: string): string {
   if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');
   return value;
 }
-

@@ -14,80 +14,129 @@ export class BenchOptionError extends Error {
 }
 
 function positive(name: string, text: string): number {
-  if (!/^\d+$/.test(text) || Number.parseInt(text, 10) < 1) throw new BenchOptionError(`${name} must be a positive whole number, got ${text}`);
+  if (!/^\d+$/.test(text) || Number.parseInt(text, 10) < 1)
+    throw new BenchOptionError(`${name} must be a positive whole number, got ${text}`);
   return Number.parseInt(text, 10);
 }
 
 export function registerBenchCommands(program: Command): void {
   const bench = program.command('bench').description('benchmarks on their own stack (own ports and data)');
-  bench.command('ingest').description('JetStream → Postgres ingest throughput, latency and memory vs a raw COPY')
+  bench
+    .command('ingest')
+    .description('JetStream → Postgres ingest throughput, latency and memory vs a raw COPY')
     .option('--events <n>', 'events to publish in the maximum-rate run', '1000000')
-    .option('--writers <n>', 'the worker\'s concurrent batch writers', '2')
-    .option('--batch-size <n>', 'the worker\'s batch size', '2000')
+    .option('--writers <n>', "the worker's concurrent batch writers", '2')
+    .option('--batch-size <n>', "the worker's batch size", '2000')
     .option('--paced-seconds <n>', 'length of the paced (half-rate) latency run', '20')
     .action(async (options: { events: string; writers: string; batchSize: string; pacedSeconds: string }) => {
       const portBase = positive('TALLY_BENCH_PORT_BASE', process.env.TALLY_BENCH_PORT_BASE ?? '17600');
       const result = await runIngestBench({
-        events: positive('--events', options.events), writers: positive('--writers', options.writers),
-        batchSize: positive('--batch-size', options.batchSize), pacedSeconds: positive('--paced-seconds', options.pacedSeconds),
-        portBase, toolsDir: parseServicesEnv().TALLY_TOOLS_DIR, log: (line) => process.stdout.write(`${line}\n`),
+        events: positive('--events', options.events),
+        writers: positive('--writers', options.writers),
+        batchSize: positive('--batch-size', options.batchSize),
+        pacedSeconds: positive('--paced-seconds', options.pacedSeconds),
+        portBase,
+        toolsDir: parseServicesEnv().TALLY_TOOLS_DIR,
+        log: (line) => process.stdout.write(`${line}\n`),
       });
-      process.stdout.write(`ingest: ${Math.round(result.e2eEventsPerSecond)} events/s e2e, ratio ${result.ratio.toFixed(2)} vs raw copy, `
-        + `p99 ${result.pacedP99Ms} ms event->committed, rss ${result.peakRssMb} MB; `
-        + `raw copy ${Math.round(result.rawCopyRowsPerSecond)} rows/s, transport alone ${Math.round(result.transportOnlyEventsPerSecond)}/s (e2e = ${(result.e2eEventsPerSecond / result.transportOnlyEventsPerSecond).toFixed(2)}×), `
-        + `publisher alone ${Math.round(result.publishOnlyEventsPerSecond)}/s, cpu/event worker ${result.cpuMicrosPerEvent.workerUs.toFixed(1)} µs + postgres ${result.cpuMicrosPerEvent.postgresUs.toFixed(1)} µs + nats ${result.cpuMicrosPerEvent.natsUs.toFixed(1)} µs\n`);
+      process.stdout.write(
+        `ingest: ${Math.round(result.e2eEventsPerSecond)} events/s e2e, ratio ${result.ratio.toFixed(2)} vs raw copy, ` +
+          `p99 ${result.pacedP99Ms} ms event->committed, rss ${result.peakRssMb} MB; ` +
+          `raw copy ${Math.round(result.rawCopyRowsPerSecond)} rows/s, transport alone ${Math.round(result.transportOnlyEventsPerSecond)}/s (e2e = ${(result.e2eEventsPerSecond / result.transportOnlyEventsPerSecond).toFixed(2)}×), ` +
+          `publisher alone ${Math.round(result.publishOnlyEventsPerSecond)}/s, cpu/event worker ${result.cpuMicrosPerEvent.workerUs.toFixed(1)} µs + postgres ${result.cpuMicrosPerEvent.postgresUs.toFixed(1)} µs + nats ${result.cpuMicrosPerEvent.natsUs.toFixed(1)} µs\n`,
+      );
     });
-  bench.command('close').description('close N customer-periods through the billing worker: customer-periods/s, Postgres vs Temporal time')
+  bench
+    .command('close')
+    .description('close N customer-periods through the billing worker: customer-periods/s, Postgres vs Temporal time')
     .option('--customers <n>', 'customer-periods to close', '1000')
     .option('--events <n>', 'events in the period, over all customers', '10000000')
     .option('--period <YYYY-MM>', 'the period (past, so it closes at once)', '2026-10')
     .option('--seed <n>', 'the generator seed', '1')
-    .option('--concurrency <n>', 'the billing worker\'s TALLY_MAX_CONCURRENT_ACTIVITIES (default: its default, four per core)', String(defaultActivityConcurrency()))
+    .option(
+      '--concurrency <n>',
+      "the billing worker's TALLY_MAX_CONCURRENT_ACTIVITIES (default: its default, four per core)",
+      String(defaultActivityConcurrency()),
+    )
     .option('--in-flight <n>', 'customer-period workflows started and not finished, at most', '32')
-    .option('--keep-stack', 'leave the benchmark\'s stack running with its data')
+    .option('--keep-stack', "leave the benchmark's stack running with its data")
     .option('--cpu-profile <file>', 'write a CPU profile of the close phase (main thread)')
-    .action(async (options: { customers: string; events: string; period: string; seed: string; concurrency: string; inFlight: string; keepStack?: boolean; cpuProfile?: string }) => {
-      billingPeriod(options.period);
-      const portBase = positive('TALLY_BENCH_CLOSE_PORT_BASE', process.env.TALLY_BENCH_CLOSE_PORT_BASE ?? '17520');
-      // Loaded here, not at start-up: the benchmark pulls in the worker and the test data generator.
-      const { runCloseBench } = await import('../bench/close-benchmark.ts');
-      const result = await runCloseBench({
-        customers: positive('--customers', options.customers), events: positive('--events', options.events), period: options.period,
-        seed: positive('--seed', options.seed), concurrency: positive('--concurrency', options.concurrency),
-        inFlight: positive('--in-flight', options.inFlight), keepStack: options.keepStack === true,
-        ...(options.cpuProfile === undefined ? {} : { cpuProfileFile: path.resolve(options.cpuProfile) }),
-        portBase, toolsDir: parseServicesEnv().TALLY_TOOLS_DIR, log: (line) => process.stdout.write(`${line}\n`),
-      });
-      const write = (line: string): void => {
-        process.stdout.write(`${line}\n`);
-      };
-      const seconds = (ms: number): string => (ms / 1000).toFixed(1);
-      const percent = (share: number): string => (share * 100).toFixed(0);
-      write('');
-      write(`load (not in the close figure): generate ${seconds(result.generateMs)} s (cached after the first run), load ${seconds(result.loadMs)} s`);
-      write(`close wall ${seconds(result.closeMs)} s; Σ customer-period lifetime ${seconds(result.lifetimeMs)} s, of which activities ${seconds(result.activityMs)} s, `
-        + `Postgres statements ${seconds(result.postgresMs)} s (${result.postgresCalls} calls)`);
-      write(`shares of the summed lifetime: Postgres ${percent(result.postgresShare)}%, Node in activities ${percent(result.nodeShare)}%, Temporal (outside activities) ${percent(result.temporalShare)}%`);
-      write(`CPU during the close: node ${result.cpuSeconds.node.toFixed(0)} s, temporal ${result.cpuSeconds.temporal.toFixed(0)} s, postgres ${result.cpuSeconds.postgres.toFixed(0)} s; `
-        + `machine busy ${result.cpuSeconds.machineBusy.toFixed(0)} of ${result.cpuSeconds.wallCores.toFixed(0)} core-seconds`);
-      write('');
-      write('| step | runs | mean execute ms | mean wait to start ms |');
-      write('| --- | ---: | ---: | ---: |');
-      for (const step of result.steps) {
-        write(`| ${step.activity} | ${step.count} | ${(step.executeMs / Math.max(1, step.count)).toFixed(1)} | ${(step.scheduleToStartMs / Math.max(1, step.count)).toFixed(1)} |`);
-      }
-      write('');
-      write('top statements by Postgres time:');
-      for (const statement of result.topStatements) {
-        write(`  ${seconds(statement.totalMs).padStart(7)} s  ${String(statement.calls).padStart(7)} calls  ${statement.meanMs.toFixed(2).padStart(8)} ms  ${statement.query}`);
-      }
-      write('');
-      write(`baselines: ${result.customerPeriods} skeleton workflows ${seconds(result.skeletonMs)} s (close ${(result.closeMs / result.skeletonMs).toFixed(2)}× that); `
-        + `count(*) per customer-period ${seconds(result.countBaselineMs)} s (close ${(result.closeMs / result.countBaselineMs).toFixed(1)}× that)`);
-      if (result.approvals > 0) write(`note: ${result.approvals} invoices stopped for review and were approved by the benchmark`);
-      write(`snapshot query plan for ${result.plan}`);
-      write('');
-      write(`close: ${result.customerPeriods} customer-periods in ${seconds(result.closeMs)} s = ${result.perSecond.toFixed(1)} customer-periods/s (${result.events} events), `
-        + `postgres ${percent(result.postgresShare)}% / temporal ${percent(result.temporalShare)}% of activity time, rss ${result.peakRssMb} MB`);
-    });
+    .action(
+      async (options: {
+        customers: string;
+        events: string;
+        period: string;
+        seed: string;
+        concurrency: string;
+        inFlight: string;
+        keepStack?: boolean;
+        cpuProfile?: string;
+      }) => {
+        billingPeriod(options.period);
+        const portBase = positive('TALLY_BENCH_CLOSE_PORT_BASE', process.env.TALLY_BENCH_CLOSE_PORT_BASE ?? '17520');
+        // Loaded here, not at start-up: the benchmark pulls in the worker and the test data generator.
+        const { runCloseBench } = await import('../bench/close-benchmark.ts');
+        const result = await runCloseBench({
+          customers: positive('--customers', options.customers),
+          events: positive('--events', options.events),
+          period: options.period,
+          seed: positive('--seed', options.seed),
+          concurrency: positive('--concurrency', options.concurrency),
+          inFlight: positive('--in-flight', options.inFlight),
+          keepStack: options.keepStack === true,
+          ...(options.cpuProfile === undefined ? {} : { cpuProfileFile: path.resolve(options.cpuProfile) }),
+          portBase,
+          toolsDir: parseServicesEnv().TALLY_TOOLS_DIR,
+          log: (line) => process.stdout.write(`${line}\n`),
+        });
+        const write = (line: string): void => {
+          process.stdout.write(`${line}\n`);
+        };
+        const seconds = (ms: number): string => (ms / 1000).toFixed(1);
+        const percent = (share: number): string => (share * 100).toFixed(0);
+        write('');
+        write(
+          `load (not in the close figure): generate ${seconds(result.generateMs)} s (cached after the first run), load ${seconds(result.loadMs)} s`,
+        );
+        write(
+          `close wall ${seconds(result.closeMs)} s; Σ customer-period lifetime ${seconds(result.lifetimeMs)} s, of which activities ${seconds(result.activityMs)} s, ` +
+            `Postgres statements ${seconds(result.postgresMs)} s (${result.postgresCalls} calls)`,
+        );
+        write(
+          `shares of the summed lifetime: Postgres ${percent(result.postgresShare)}%, Node in activities ${percent(result.nodeShare)}%, Temporal (outside activities) ${percent(result.temporalShare)}%`,
+        );
+        write(
+          `CPU during the close: node ${result.cpuSeconds.node.toFixed(0)} s, temporal ${result.cpuSeconds.temporal.toFixed(0)} s, postgres ${result.cpuSeconds.postgres.toFixed(0)} s; ` +
+            `machine busy ${result.cpuSeconds.machineBusy.toFixed(0)} of ${result.cpuSeconds.wallCores.toFixed(0)} core-seconds`,
+        );
+        write('');
+        write('| step | runs | mean execute ms | mean wait to start ms |');
+        write('| --- | ---: | ---: | ---: |');
+        for (const step of result.steps) {
+          write(
+            `| ${step.activity} | ${step.count} | ${(step.executeMs / Math.max(1, step.count)).toFixed(1)} | ${(step.scheduleToStartMs / Math.max(1, step.count)).toFixed(1)} |`,
+          );
+        }
+        write('');
+        write('top statements by Postgres time:');
+        for (const statement of result.topStatements) {
+          write(
+            `  ${seconds(statement.totalMs).padStart(7)} s  ${String(statement.calls).padStart(7)} calls  ${statement.meanMs.toFixed(2).padStart(8)} ms  ${statement.query}`,
+          );
+        }
+        write('');
+        write(
+          `baselines: ${result.customerPeriods} skeleton workflows ${seconds(result.skeletonMs)} s (close ${(result.closeMs / result.skeletonMs).toFixed(2)}× that); ` +
+            `count(*) per customer-period ${seconds(result.countBaselineMs)} s (close ${(result.closeMs / result.countBaselineMs).toFixed(1)}× that)`,
+        );
+        if (result.approvals > 0)
+          write(`note: ${result.approvals} invoices stopped for review and were approved by the benchmark`);
+        write(`snapshot query plan for ${result.plan}`);
+        write('');
+        write(
+          `close: ${result.customerPeriods} customer-periods in ${seconds(result.closeMs)} s = ${result.perSecond.toFixed(1)} customer-periods/s (${result.events} events), ` +
+            `postgres ${percent(result.postgresShare)}% / temporal ${percent(result.temporalShare)}% of activity time, rss ${result.peakRssMb} MB`,
+        );
+      },
+    );
 }

@@ -6,11 +6,18 @@ describe('CompactEventKeys', () => {
   it('tells new keys, exact repeats and conflicting repeats apart, across table growth', () => {
     const keys = new CompactEventKeys();
     const count = 200_000; // grows the table several times
-    for (let index = 0; index < count; index += 1) expect(keys.check('gateway', `evt-${index}`, `body-${index}`, index + 1).status).toBe('new');
+    for (let index = 0; index < count; index += 1)
+      expect(keys.check('gateway', `evt-${index}`, `body-${index}`, index + 1).status).toBe('new');
     expect(keys.size).toBe(count);
     for (const index of [0, 1, 65_535, 65_536, 199_999]) {
-      expect(keys.check('gateway', `evt-${index}`, `body-${index}`, 0)).toEqual({ status: 'duplicate', firstLine: index + 1 });
-      expect(keys.check('gateway', `evt-${index}`, 'another body', 0)).toEqual({ status: 'conflict', firstLine: index + 1 });
+      expect(keys.check('gateway', `evt-${index}`, `body-${index}`, 0)).toEqual({
+        status: 'duplicate',
+        firstLine: index + 1,
+      });
+      expect(keys.check('gateway', `evt-${index}`, 'another body', 0)).toEqual({
+        status: 'conflict',
+        firstLine: index + 1,
+      });
     }
     // The key is (source, event_id): the same id from another source is another event.
     expect(keys.check('meter', 'evt-0', 'body-0', 1).status).toBe('new');
@@ -25,7 +32,9 @@ describe('CompactEventKeys', () => {
     const reordered = { ...event, metadata: { plan: 'pro', region: 'us-east-1', sku: 'llm.tokens' } };
     expect(eventBodyFingerprint(reordered)).toBe(eventBodyFingerprint(event));
     expect(eventBodyFingerprint({ ...event, quantity: '1000.0' })).not.toBe(eventBodyFingerprint(event));
-    expect(eventBodyFingerprint({ ...event, metadata: { ...event.metadata, plan: 'free' } })).not.toBe(eventBodyFingerprint(event));
+    expect(eventBodyFingerprint({ ...event, metadata: { ...event.metadata, plan: 'free' } })).not.toBe(
+      eventBodyFingerprint(event),
+    );
     expect(eventBodyFingerprint({ ...event, signature: 'v1=00' } as typeof event)).toBe(eventBodyFingerprint(event));
   });
 });

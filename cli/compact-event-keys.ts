@@ -50,12 +50,23 @@ export class CompactEventKeys {
       const slots = this.slots;
       if (slots[base] === k0 && slots[base + 1] === k1 && slots[base + 2] === k2 && slots[base + 3] === k3) {
         const firstLine = slots[base + 6] as number;
-        return slots[base + 4] === b0 && slots[base + 5] === b1 ? { status: 'duplicate', firstLine } : { status: 'conflict', firstLine };
+        return slots[base + 4] === b0 && slots[base + 5] === b1
+          ? { status: 'duplicate', firstLine }
+          : { status: 'conflict', firstLine };
       }
     }
   }
 
-  private write(slot: number, k0: number, k1: number, k2: number, k3: number, b0: number, b1: number, line: number): void {
+  private write(
+    slot: number,
+    k0: number,
+    k1: number,
+    k2: number,
+    k3: number,
+    b0: number,
+    b1: number,
+    line: number,
+  ): void {
     const base = slot * WORDS_PER_SLOT;
     this.slots.set([k0, k1, k2, k3, b0, b1, line], base);
     this.used[slot] = 1;
@@ -85,9 +96,26 @@ export class CompactEventKeys {
  * canonical form, and only ever compared with itself.
  */
 export function eventBodyFingerprint(event: {
-  readonly schema_version: number; readonly event_id: string; readonly source: string; readonly customer_id: string;
-  readonly timestamp: string; readonly unit: string; readonly quantity: string; readonly metadata: Readonly<Record<string, string>>;
+  readonly schema_version: number;
+  readonly event_id: string;
+  readonly source: string;
+  readonly customer_id: string;
+  readonly timestamp: string;
+  readonly unit: string;
+  readonly quantity: string;
+  readonly metadata: Readonly<Record<string, string>>;
 }): string {
-  const metadata = Object.keys(event.metadata).sort().map((key) => [key, event.metadata[key]]);
-  return JSON.stringify([event.schema_version, event.event_id, event.source, event.customer_id, event.timestamp, event.unit, event.quantity, metadata]);
+  const metadata = Object.keys(event.metadata)
+    .sort()
+    .map((key) => [key, event.metadata[key]]);
+  return JSON.stringify([
+    event.schema_version,
+    event.event_id,
+    event.source,
+    event.customer_id,
+    event.timestamp,
+    event.unit,
+    event.quantity,
+    metadata,
+  ]);
 }

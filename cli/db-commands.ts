@@ -5,13 +5,18 @@ import { ensureServices } from './services.ts';
 
 export function registerDbCommands(program: Command): void {
   const db = program.command('db').description('the Postgres schema');
-  db.command('migrate').description('apply the forward-only migrations in db/migrations')
+  db.command('migrate')
+    .description('apply the forward-only migrations in db/migrations')
     .action(async () => {
       const { endpoints } = await ensureServices();
       const pool = createPool(endpoints.databaseUrl, { max: 1 });
       try {
         const applied = await migrate(pool);
-        process.stdout.write(applied.length === 0 ? 'schema is current\n' : applied.map((m) => `applied ${String(m.version).padStart(4, '0')}_${m.name}\n`).join(''));
+        process.stdout.write(
+          applied.length === 0
+            ? 'schema is current\n'
+            : applied.map((m) => `applied ${String(m.version).padStart(4, '0')}_${m.name}\n`).join(''),
+        );
       } finally {
         await pool.end();
       }

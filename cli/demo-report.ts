@@ -23,14 +23,23 @@ export interface DemoReport {
 }
 
 export async function readDemoReport(pool: pg.Pool, periods: readonly string[]): Promise<DemoReport> {
-  const invoices = (await listInvoices(pool, { status: 'issued' })).filter((invoice) => periods.includes(invoice.period));
+  const invoices = (await listInvoices(pool, { status: 'issued' })).filter((invoice) =>
+    periods.includes(invoice.period),
+  );
   const currencies = [...new Set(invoices.map((invoice) => invoice.document.currency))].sort();
   const totalsByCurrency = currencies.map((currency) => {
     const mine = invoices.filter((invoice) => invoice.document.currency === currency);
-    return { currency, invoices: mine.length, total: formatMoney(sumDecimals(mine.map((invoice) => new Decimal(invoice.document.total))), currency) };
+    return {
+      currency,
+      invoices: mine.length,
+      total: formatMoney(sumDecimals(mine.map((invoice) => new Decimal(invoice.document.total))), currency),
+    };
   });
-  const count = async (sql: string): Promise<number> => Number.parseInt((await pool.query<{ n: string }>(sql)).rows[0]?.n ?? '0', 10);
-  const rejectedRows = await pool.query<{ reason: RejectionReason; n: string }>('SELECT reason, count(*) AS n FROM rejected_events GROUP BY reason');
+  const count = async (sql: string): Promise<number> =>
+    Number.parseInt((await pool.query<{ n: string }>(sql)).rows[0]?.n ?? '0', 10);
+  const rejectedRows = await pool.query<{ reason: RejectionReason; n: string }>(
+    'SELECT reason, count(*) AS n FROM rejected_events GROUP BY reason',
+  );
   const rejected: Partial<Record<RejectionReason, number>> = {};
   for (const row of rejectedRows.rows) rejected[row.reason] = Number.parseInt(row.n, 10);
 
@@ -39,18 +48,26 @@ export async function readDemoReport(pool: pg.Pool, periods: readonly string[]):
   const tieOuts: UsageTieOut[] = [];
   for (const period of periods) {
     for (const currency of currencies) {
-      const relevant = invoices.filter((invoice) => invoice.document.currency === currency && (invoice.period === period
-        || invoice.document.lines.some((line) => line.kind === 'adjustment' && line.corrects_period === period)));
+      const relevant = invoices.filter(
+        (invoice) =>
+          invoice.document.currency === currency &&
+          (invoice.period === period ||
+            invoice.document.lines.some((line) => line.kind === 'adjustment' && line.corrects_period === period)),
+      );
       if (!relevant.some((invoice) => invoice.period === period)) continue;
       const entries = await loadJournalEntries(pool, { invoiceIds: relevant.map((invoice) => invoice.invoiceId) });
-      tieOuts.push(tieOutUsageRevenue({ period, invoices: relevant.map((invoice) => invoice.document as IssuedInvoice), entries }));
+      tieOuts.push(
+        tieOutUsageRevenue({ period, invoices: relevant.map((invoice) => invoice.document as IssuedInvoice), entries }),
+      );
     }
   }
 
   return {
     invoices,
     totalsByCurrency,
-    syncedToLedger: await count(`SELECT count(*) AS n FROM provider_sync_records s JOIN provider_ledger_invoices l USING (invoice_id) WHERE s.provider = 'ledger'`),
+    syncedToLedger: await count(
+      `SELECT count(*) AS n FROM provider_sync_records s JOIN provider_ledger_invoices l USING (invoice_id) WHERE s.provider = 'ledger'`,
+    ),
     storedEvents: await count('SELECT count(*) AS n FROM usage_events'),
     lateEvents: await count('SELECT count(*) AS n FROM usage_events WHERE late'),
     rejected,
@@ -61,31 +78,70 @@ export async function readDemoReport(pool: pg.Pool, periods: readonly string[]):
 }
 
 export function formatRejected(rejected: Readonly<Partial<Record<RejectionReason, number>>>): string {
-  const parts = REJECTION_REASONS.flatMap((reason) => (rejected[reason] === undefined ? [] : [`${reason} ${rejected[reason]}`]));
+  const parts = REJECTION_REASONS.flatMap((reason) =>
+    rejected[reason] === undefined ? [] : [`${reason} ${rejected[reason]}`],
+  );
   return parts.length === 0 ? 'none' : parts.join(', ');
 }
 
 /** The invoices as a table: customer, number, period, total (amounts right-aligned). */
 export function formatInvoiceList(invoices: readonly InvoiceRecord[]): string {
-  return formatTable(['customer', 'invoice', 'period', 'total', 'currency', 'lines'], invoices.map((invoice) => [
-    invoice.customerId, invoice.invoiceNumber ?? '', invoice.period, invoice.document.total, invoice.document.currency, String(invoice.document.lines.length),
-  ]), [3, 5]);
+  return formatTable(
+    ['customer', 'invoice', 'period', 'total', 'currency', 'lines'],
+    invoices.map((invoice) => [
+      invoice.customerId,
+      invoice.invoiceNumber ?? '',
+      invoice.period,
+      invoice.document.total,
+      invoice.document.currency,
+      String(invoice.document.lines.length),
+    ]),
+    [3, 5],
+  );
 }
 
 /** The adjustment lines of `invoices`: which line of which earlier invoice each corrects, and by how much. */
-export function formatAdjustments(invoices: readonly InvoiceRecord[], numberOf: (invoiceId: string) => string | undefined): string {
-  const rows = invoices.flatMap((invoice) => invoice.document.lines.flatMap((line) => (line.kind !== 'adjustment' ? [] : [[
-    invoice.customerId, invoice.invoiceNumber ?? '', line.line_key.replace(`adjustment:${line.corrects_period}:`, ''), line.amount, invoice.document.currency,
-    `${numberOf(line.corrects_invoice_id) ?? line.corrects_invoice_id} (${line.corrects_period})`,
-  ]])));
+export function formatAdjustments(
+  invoices: readonly InvoiceRecord[],
+  numberOf: (invoiceId: string) => string | undefined,
+): string {
+  const rows = invoices.flatMap((invoice) =>
+    invoice.document.lines.flatMap((line) =>
+      line.kind !== 'adjustment'
+        ? []
+        : [
+            [
+              invoice.customerId,
+              invoice.invoiceNumber ?? '',
+              line.line_key.replace(`adjustment:${line.corrects_period}:`, ''),
+              line.amount,
+              invoice.document.currency,
+              `${numberOf(line.corrects_invoice_id) ?? line.corrects_invoice_id} (${line.corrects_period})`,
+            ],
+          ],
+    ),
+  );
   return formatTable(['customer', 'invoice', 'adjusts', 'amount', 'currency', 'corrects'], rows, [3]);
 }
 
 export function formatTrialBalance(balance: TrialBalance): string {
-  return formatTable(['currency', 'debits', 'credits', 'difference'], balance.totals.map((total) => [total.currency, total.debit, total.credit, total.difference]), [1, 2, 3]);
+  return formatTable(
+    ['currency', 'debits', 'credits', 'difference'],
+    balance.totals.map((total) => [total.currency, total.debit, total.credit, total.difference]),
+    [1, 2, 3],
+  );
 }
 
 export function formatTieOuts(tieOuts: readonly UsageTieOut[]): string {
-  return formatTable(['period', 'currency', 'usage billed', 'usage revenue recognized', 'differences'],
-    tieOuts.map((tieOut) => [tieOut.period, tieOut.currency, tieOut.usage_billed, tieOut.usage_revenue_recognized, String(tieOut.differences.length)]), [2, 3, 4]);
+  return formatTable(
+    ['period', 'currency', 'usage billed', 'usage revenue recognized', 'differences'],
+    tieOuts.map((tieOut) => [
+      tieOut.period,
+      tieOut.currency,
+      tieOut.usage_billed,
+      tieOut.usage_revenue_recognized,
+      String(tieOut.differences.length),
+    ]),
+    [2, 3, 4],
+  );
 }

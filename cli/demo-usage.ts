@@ -6,7 +6,14 @@ import type { UnsignedUsageEvent, UsageEvent } from '../contracts/usage-event.ts
 import type { EventPublisher } from '../ingest/event-publisher.ts';
 import { addressUsageMessage, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
 import { usageEventStream } from '../test/builders/usage-events.ts';
-import { DEMO_LATE_CUSTOMERS, DEMO_NEXT_PERIOD, DEMO_PERIOD, DemoError, type DemoCustomerTerms, type DemoWorkspace } from './demo-workspace.ts';
+import {
+  DEMO_LATE_CUSTOMERS,
+  DEMO_NEXT_PERIOD,
+  DEMO_PERIOD,
+  DemoError,
+  type DemoCustomerTerms,
+  type DemoWorkspace,
+} from './demo-workspace.ts';
 
 /** One message the demo publishes, and what the ingest worker should make of it. */
 export interface DemoMessage {
@@ -30,11 +37,23 @@ export interface DemoBatch {
  * run's ids with the run's keys.
  */
 export function monthOfUsage(workspace: DemoWorkspace, options: { scale: number; duplicateEvery: number }): DemoBatch {
-  const events = rebilled(workspace, workspace.customers, usageEventStream({
-    customers: workspace.customers.map((customer) => customer.sample), period: DEMO_PERIOD, seed: 1, scale: options.scale,
-    duplicateEvery: options.duplicateEvery, keys: workspace.sourceKeys,
-  }), DEMO_PERIOD);
-  const valid = classifyRepeats(events).map(({ event, repeat }) => ({ message: toMessage(workspace, event), expect: repeat ? 'duplicate' as const : 'event' as const }));
+  const events = rebilled(
+    workspace,
+    workspace.customers,
+    usageEventStream({
+      customers: workspace.customers.map((customer) => customer.sample),
+      period: DEMO_PERIOD,
+      seed: 1,
+      scale: options.scale,
+      duplicateEvery: options.duplicateEvery,
+      keys: workspace.sourceKeys,
+    }),
+    DEMO_PERIOD,
+  );
+  const valid = classifyRepeats(events).map(({ event, repeat }) => ({
+    message: toMessage(workspace, event),
+    expect: repeat ? ('duplicate' as const) : ('event' as const),
+  }));
   const template = events[0];
   if (template === undefined) throw new DemoError('the sample usage is empty');
   const broken = brokenMessages(workspace, template);
@@ -52,23 +71,49 @@ export function monthOfUsage(workspace: DemoWorkspace, options: { scale: number;
  */
 export function lateUsage(workspace: DemoWorkspace, options: { scale: number }): DemoBatch & { lateEvents: number } {
   const late = lateCustomers(workspace);
-  const lateEvents: UsageEvent[] = late.flatMap((customer, customerIndex) => [0, 1, 2].map((index) => signEvent({
-    schema_version: 1,
-    event_id: `${DEMO_PERIOD}.${customer.sample.customerId}.llm.tokens.late-${index + 1}`,
-    source: 'api-gateway',
-    customer_id: customer.customerId,
-    timestamp: `2026-10-31T${String(20 + index).padStart(2, '0')}:${String(15 * customerIndex).padStart(2, '0')}:00.000Z`,
-    unit: 'tokens',
-    // A busy evening: enough tokens to move the October invoice (the EUR customer past its commit).
-    quantity: customer.contract.currency === 'EUR' ? '40000000' : '2500000',
-    metadata: { sku: 'llm.tokens', plan: customer.sample.plan, marketplace: 'direct', region: customer.sample.regions[0] ?? 'us-east-1' },
-  }, secretOf(workspace, 'api-gateway'))));
-  const november = rebilled(workspace, late, usageEventStream({
-    customers: late.map((customer) => customer.sample), period: DEMO_NEXT_PERIOD, seed: 2, scale: options.scale, keys: workspace.sourceKeys,
-  }), DEMO_NEXT_PERIOD);
+  const lateEvents: UsageEvent[] = late.flatMap((customer, customerIndex) =>
+    [0, 1, 2].map((index) =>
+      signEvent(
+        {
+          schema_version: 1,
+          event_id: `${DEMO_PERIOD}.${customer.sample.customerId}.llm.tokens.late-${index + 1}`,
+          source: 'api-gateway',
+          customer_id: customer.customerId,
+          timestamp: `2026-10-31T${String(20 + index).padStart(2, '0')}:${String(15 * customerIndex).padStart(2, '0')}:00.000Z`,
+          unit: 'tokens',
+          // A busy evening: enough tokens to move the October invoice (the EUR customer past its commit).
+          quantity: customer.contract.currency === 'EUR' ? '40000000' : '2500000',
+          metadata: {
+            sku: 'llm.tokens',
+            plan: customer.sample.plan,
+            marketplace: 'direct',
+            region: customer.sample.regions[0] ?? 'us-east-1',
+          },
+        },
+        secretOf(workspace, 'api-gateway'),
+      ),
+    ),
+  );
+  const november = rebilled(
+    workspace,
+    late,
+    usageEventStream({
+      customers: late.map((customer) => customer.sample),
+      period: DEMO_NEXT_PERIOD,
+      seed: 2,
+      scale: options.scale,
+      keys: workspace.sourceKeys,
+    }),
+    DEMO_NEXT_PERIOD,
+  );
   const first = lateEvents[0];
   const events = [...lateEvents, ...(first === undefined ? [] : [first]), ...november];
-  const batch = summarize(classifyRepeats(events).map(({ event, repeat }) => ({ message: toMessage(workspace, event), expect: repeat ? 'duplicate' as const : 'event' as const })));
+  const batch = summarize(
+    classifyRepeats(events).map(({ event, repeat }) => ({
+      message: toMessage(workspace, event),
+      expect: repeat ? ('duplicate' as const) : ('event' as const),
+    })),
+  );
   return { ...batch, lateEvents: lateEvents.length };
 }
 
@@ -91,14 +136,24 @@ function secretOf(workspace: DemoWorkspace, source: string): string {
  * event ids count from 1 in every month, so they get the month in front (`2026-11.globex.llm.tokens.0000001`):
  * an id is a producer's promise that the event is that one event, in any month.
  */
-function rebilled(workspace: DemoWorkspace, customers: readonly DemoCustomerTerms[], events: Iterable<UsageEvent>, period: string): UsageEvent[] {
+function rebilled(
+  workspace: DemoWorkspace,
+  customers: readonly DemoCustomerTerms[],
+  events: Iterable<UsageEvent>,
+  period: string,
+): UsageEvent[] {
   const idOf = new Map(customers.map((customer) => [customer.sample.customerId, customer.customerId]));
   const out: UsageEvent[] = [];
   for (const event of events) {
     const { signature: _signature, ...unsigned } = event;
     const customerId = idOf.get(unsigned.customer_id);
     if (customerId === undefined) throw new DemoError(`sample event for unknown customer ${unsigned.customer_id}`);
-    out.push(signEvent({ ...unsigned, event_id: `${period}.${unsigned.event_id}`, customer_id: customerId }, secretOf(workspace, unsigned.source)));
+    out.push(
+      signEvent(
+        { ...unsigned, event_id: `${period}.${unsigned.event_id}`, customer_id: customerId },
+        secretOf(workspace, unsigned.source),
+      ),
+    );
   }
   return out;
 }
@@ -114,35 +169,84 @@ function classifyRepeats(events: readonly UsageEvent[]): { event: UsageEvent; re
 }
 
 function toMessage(workspace: DemoWorkspace, event: unknown): OutgoingUsageMessage {
-  const { source: _source, ...message } = addressUsageMessage(Buffer.from(JSON.stringify(event), 'utf8'), event, workspace.subjectPrefix);
+  const { source: _source, ...message } = addressUsageMessage(
+    Buffer.from(JSON.stringify(event), 'utf8'),
+    event,
+    workspace.subjectPrefix,
+  );
   return message;
 }
 
 function rawMessage(workspace: DemoWorkspace, text: string): OutgoingUsageMessage {
-  const { source: _source, ...message } = addressUsageMessage(Buffer.from(text, 'utf8'), undefined, workspace.subjectPrefix);
+  const { source: _source, ...message } = addressUsageMessage(
+    Buffer.from(text, 'utf8'),
+    undefined,
+    workspace.subjectPrefix,
+  );
   return message;
 }
 
 /** Eleven messages the worker must refuse, each with its own id (so JetStream does not drop it as a repeat). */
 function brokenMessages(workspace: DemoWorkspace, template: UsageEvent): DemoMessage[] {
   const { signature: _signature, ...base } = template;
-  const unsigned = (eventId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> => ({ ...base, event_id: eventId, ...overrides });
-  const signed = (eventId: string, secret: string, overrides: Partial<UnsignedUsageEvent> = {}): UsageEvent => signEvent({ ...base, event_id: eventId, ...overrides }, secret);
-  const withSignature = (event: Record<string, unknown>): Record<string, unknown> => ({ ...event, signature: template.signature });
+  const unsigned = (eventId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+    ...base,
+    event_id: eventId,
+    ...overrides,
+  });
+  const signed = (eventId: string, secret: string, overrides: Partial<UnsignedUsageEvent> = {}): UsageEvent =>
+    signEvent({ ...base, event_id: eventId, ...overrides }, secret);
+  const withSignature = (event: Record<string, unknown>): Record<string, unknown> => ({
+    ...event,
+    signature: template.signature,
+  });
   const stray = 'an-unregistered-secret-0000000001';
   return [
-    { expect: 'malformed_json', message: rawMessage(workspace, JSON.stringify(signed('demo.bad-json.1', secretOf(workspace, base.source))).slice(0, 90)) },
+    {
+      expect: 'malformed_json',
+      message: rawMessage(
+        workspace,
+        JSON.stringify(signed('demo.bad-json.1', secretOf(workspace, base.source))).slice(0, 90),
+      ),
+    },
     { expect: 'malformed_json', message: rawMessage(workspace, '{"schema_version":1,"event_id":"demo.bad-json.2",}') },
     { expect: 'malformed_json', message: rawMessage(workspace, 'customer=acme&quantity=12') },
-    { expect: 'schema_violation', message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.1', { quantity: 1520 }))) },
-    { expect: 'schema_violation', message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.2', { quantity: '-5' }))) },
-    { expect: 'schema_violation', message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.3', { timestamp: '2026-10-14T09:30:00' }))) },
-    { expect: 'schema_violation', message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.4', { metadata: { region: 'us-east-1' } }))) },
+    {
+      expect: 'schema_violation',
+      message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.1', { quantity: 1520 }))),
+    },
+    {
+      expect: 'schema_violation',
+      message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.2', { quantity: '-5' }))),
+    },
+    {
+      expect: 'schema_violation',
+      message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.3', { timestamp: '2026-10-14T09:30:00' }))),
+    },
+    {
+      expect: 'schema_violation',
+      message: toMessage(
+        workspace,
+        withSignature(unsigned('demo.bad-schema.4', { metadata: { region: 'us-east-1' } })),
+      ),
+    },
     // Tampered after signing: the quantity is not the one signed.
-    { expect: 'bad_signature', message: toMessage(workspace, { ...signed('demo.bad-signature.1', secretOf(workspace, base.source)), quantity: '999999' }) },
+    {
+      expect: 'bad_signature',
+      message: toMessage(workspace, {
+        ...signed('demo.bad-signature.1', secretOf(workspace, base.source)),
+        quantity: '999999',
+      }),
+    },
     { expect: 'bad_signature', message: toMessage(workspace, signed('demo.bad-signature.2', stray)) },
-    { expect: 'unknown_source', message: toMessage(workspace, signed('demo.unknown-source.1', stray, { source: 'legacy-export' })) },
-    { expect: 'unknown_source', message: toMessage(workspace, signed('demo.unknown-source.2', stray, { source: 'billing-import' })) },
+    {
+      expect: 'unknown_source',
+      message: toMessage(workspace, signed('demo.unknown-source.1', stray, { source: 'legacy-export' })),
+    },
+    {
+      expect: 'unknown_source',
+      message: toMessage(workspace, signed('demo.unknown-source.2', stray, { source: 'billing-import' })),
+    },
   ];
 }
 
@@ -172,20 +276,34 @@ export interface PublishReport {
  * message id), with a progress bar and rate on a terminal. `committed` reports how many messages the
  * ingest worker has written, for the second bar.
  */
-export async function publishBatch(publisher: EventPublisher, batch: DemoBatch, committed: () => number, label: string): Promise<PublishReport> {
+export async function publishBatch(
+  publisher: EventPublisher,
+  batch: DemoBatch,
+  committed: () => number,
+  label: string,
+): Promise<PublishReport> {
   const startedMs = Date.now();
   const before = publisher.summary();
   const committedBefore = committed();
   const toStore = batch.messages.length - batch.duplicates;
-  const bars = process.stderr.isTTY ? new cliProgress.MultiBar({
-    format: '{label} {bar} {value}/{total} | {rate}/s', stream: process.stderr, hideCursor: true, clearOnComplete: false,
-  }, cliProgress.Presets.shades_classic) : undefined;
+  const bars = process.stderr.isTTY
+    ? new cliProgress.MultiBar(
+        {
+          format: '{label} {bar} {value}/{total} | {rate}/s',
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: false,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   const publishBar = bars?.create(batch.messages.length, 0, { label: `${label} publish`.padEnd(18), rate: 0 });
   const ingestBar = bars?.create(toStore, 0, { label: `${label} ingest`.padEnd(18), rate: 0 });
   const update = (): void => {
     const seconds = Math.max(0.001, (Date.now() - startedMs) / 1000);
     const summary = publisher.summary();
-    const done = summary.published + summary.duplicates + summary.failed - (before.published + before.duplicates + before.failed);
+    const done =
+      summary.published + summary.duplicates + summary.failed - (before.published + before.duplicates + before.failed);
     const stored = committed() - committedBefore;
     publishBar?.update(done, { rate: Math.round(done / seconds) });
     ingestBar?.update(Math.min(stored, toStore), { rate: Math.round(stored / seconds) });
@@ -221,17 +339,32 @@ export async function publishBatch(publisher: EventPublisher, batch: DemoBatch, 
  * 0, nothing awaiting an ack, ack floor at the stream's last sequence. Fails when nothing moves for
  * `stallMs`.
  */
-export async function waitForIngest(jsm: JetStreamManager, streamName: string, consumerName: string, stallMs = 60_000): Promise<void> {
+export async function waitForIngest(
+  jsm: JetStreamManager,
+  streamName: string,
+  consumerName: string,
+  stallMs = 60_000,
+): Promise<void> {
   let lastFloor = -1;
   let movedAtMs = Date.now();
   for (;;) {
-    const [stream, consumer] = await Promise.all([jsm.streams.info(streamName), jsm.consumers.info(streamName, consumerName)]);
-    if (consumer.num_pending === 0 && consumer.num_ack_pending === 0 && consumer.ack_floor.stream_seq >= stream.state.last_seq) return;
+    const [stream, consumer] = await Promise.all([
+      jsm.streams.info(streamName),
+      jsm.consumers.info(streamName, consumerName),
+    ]);
+    if (
+      consumer.num_pending === 0 &&
+      consumer.num_ack_pending === 0 &&
+      consumer.ack_floor.stream_seq >= stream.state.last_seq
+    )
+      return;
     if (consumer.ack_floor.stream_seq !== lastFloor) {
       lastFloor = consumer.ack_floor.stream_seq;
       movedAtMs = Date.now();
     } else if (Date.now() - movedAtMs > stallMs) {
-      throw new DemoError(`ingest made no progress for ${Math.round(stallMs / 1000)} s: ${consumer.num_pending} messages pending, ${consumer.num_ack_pending} awaiting ack`);
+      throw new DemoError(
+        `ingest made no progress for ${Math.round(stallMs / 1000)} s: ${consumer.num_pending} messages pending, ${consumer.num_ack_pending} awaiting ack`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

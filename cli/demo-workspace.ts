@@ -80,8 +80,14 @@ export async function createDemoDatabase(serverUrl: string, databaseName: string
     await admin.query(`CREATE DATABASE ${databaseName}`);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '42P04') throw new DemoError(`database ${databaseName} exists already (another demo started this second?); run the demo again`);
-    if (code === '42501') throw new DemoError(`the database user may not create databases; the demo needs its own database per run (${error instanceof Error ? error.message : String(error)})`);
+    if (code === '42P04')
+      throw new DemoError(
+        `database ${databaseName} exists already (another demo started this second?); run the demo again`,
+      );
+    if (code === '42501')
+      throw new DemoError(
+        `the database user may not create databases; the demo needs its own database per run (${error instanceof Error ? error.message : String(error)})`,
+      );
     throw error;
   } finally {
     await admin.end();
@@ -100,7 +106,11 @@ export async function createDemoDatabase(serverUrl: string, databaseName: string
 /** The contract a demo customer bills under: the sample terms, this run's customer id, the Postgres ledger sink as provider. */
 export function demoCustomerTerms(sample: DemoCustomer, runId: string): DemoCustomerTerms {
   const customerId = `${sample.customerId}-${runId}`;
-  const contract: Contract = { ...demoContract(sample), customer_id: customerId, provider: { kind: 'ledger', customer: customerId } };
+  const contract: Contract = {
+    ...demoContract(sample),
+    customer_id: customerId,
+    provider: { kind: 'ledger', customer: customerId },
+  };
   return { sample, customerId, contract };
 }
 
@@ -128,13 +138,16 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
 
   const customers = demoCustomers(options.customerCount).map((sample) => demoCustomerTerms(sample, runId));
   for (const required of [DEMO_REVIEWED_CUSTOMER, DEMO_MIXED_CREDITS_CUSTOMER, ...DEMO_LATE_CUSTOMERS]) {
-    if (!customers.some((customer) => customer.sample.customerId === required)) throw new DemoError(`the demo needs the sample customer ${required}: use at least 6 customers`);
+    if (!customers.some((customer) => customer.sample.customerId === required))
+      throw new DemoError(`the demo needs the sample customer ${required}: use at least 6 customers`);
   }
   for (const customer of customers) {
     await writeFile(path.join(contractsDir, `${customer.customerId}.yaml`), contractToYaml(customer.contract));
   }
 
-  const sourceKeys: SourceKeys = Object.fromEntries(DEMO_SOURCES.map((source) => [source, randomBytes(24).toString('hex')]));
+  const sourceKeys: SourceKeys = Object.fromEntries(
+    DEMO_SOURCES.map((source) => [source, randomBytes(24).toString('hex')]),
+  );
   const sourceKeysFile = path.join(dir, 'source-keys.json');
   await writeFile(sourceKeysFile, `${JSON.stringify(sourceKeys, null, 2)}\n`, { mode: 0o600 });
 
@@ -155,16 +168,46 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
     TALLY_INGEST_SUBJECT_PREFIX: subjectPrefix,
   };
   const envFile = path.join(dir, 'demo.env');
-  await writeFile(envFile, `# tally demo run ${runId}: \`set -a; . ${envFile}; set +a\` points tally commands at it\n${
-    Object.entries(env).map(([name, value]) => `${name}=${value}`).join('\n')}\n`, { mode: 0o600 });
-  await writeFile(path.join(dir, 'run.json'), `${JSON.stringify({
-    runId, startedAt: options.now.toISOString(), databaseName, taskQueue, streamName, subjectPrefix,
-    period: DEMO_PERIOD, customers: customers.map((customer) => customer.customerId),
-  }, null, 2)}\n`);
+  await writeFile(
+    envFile,
+    `# tally demo run ${runId}: \`set -a; . ${envFile}; set +a\` points tally commands at it\n${Object.entries(env)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
+  await writeFile(
+    path.join(dir, 'run.json'),
+    `${JSON.stringify(
+      {
+        runId,
+        startedAt: options.now.toISOString(),
+        databaseName,
+        taskQueue,
+        streamName,
+        subjectPrefix,
+        period: DEMO_PERIOD,
+        customers: customers.map((customer) => customer.customerId),
+      },
+      null,
+      2,
+    )}\n`,
+  );
 
   return {
-    runId, startedAt: options.now, dir, contractsDir, sourceKeysFile, sourceKeys, databaseName, databaseUrl, taskQueue, streamName, subjectPrefix,
-    customers, env, envFile,
+    runId,
+    startedAt: options.now,
+    dir,
+    contractsDir,
+    sourceKeysFile,
+    sourceKeys,
+    databaseName,
+    databaseUrl,
+    taskQueue,
+    streamName,
+    subjectPrefix,
+    customers,
+    env,
+    envFile,
   };
 }
 

@@ -19,10 +19,16 @@ export interface EventLineProblem {
 /** The failures of an event file: every bad line is listed, and nothing is rated. */
 export class EventFileError extends Error {
   readonly code = 'invalid_events';
-  constructor(readonly file: string, readonly problems: readonly EventLineProblem[], readonly problemCount: number) {
-    super(`${file}: ${problemCount} bad event line${problemCount === 1 ? '' : 's'}; nothing was rated (fix or remove them and run again):\n${
-      problems.map((problem) => `  ${formatEventProblem(file, problem)}`).join('\n')}${
-      problemCount > problems.length ? `\n  … and ${problemCount - problems.length} more` : ''}`);
+  constructor(
+    readonly file: string,
+    readonly problems: readonly EventLineProblem[],
+    readonly problemCount: number,
+  ) {
+    super(
+      `${file}: ${problemCount} bad event line${problemCount === 1 ? '' : 's'}; nothing was rated (fix or remove them and run again):\n${problems
+        .map((problem) => `  ${formatEventProblem(file, problem)}`)
+        .join('\n')}${problemCount > problems.length ? `\n  … and ${problemCount - problems.length} more` : ''}`,
+    );
     this.name = 'EventFileError';
   }
 }
@@ -74,14 +80,29 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
       try {
         value = JSON.parse(text);
       } catch (error) {
-        report({ line, reason: 'malformed_json', field: '(line)', message: error instanceof Error ? error.message : 'not JSON' });
+        report({
+          line,
+          reason: 'malformed_json',
+          field: '(line)',
+          message: error instanceof Error ? error.message : 'not JSON',
+        });
         continue;
       }
       const parsed = UsageEventSchema.safeParse(value);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
-          const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.length > 0 ? issue.path.join('.') : '(event)';
-          report({ line, reason: 'schema_violation', field, message: issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message });
+          const field =
+            issue.code === 'unrecognized_keys'
+              ? issue.keys.join(', ')
+              : issue.path.length > 0
+                ? issue.path.join('.')
+                : '(event)';
+          report({
+            line,
+            reason: 'schema_violation',
+            field,
+            message: issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message,
+          });
         }
         continue;
       }
@@ -89,17 +110,32 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
       if (options.keys !== undefined) {
         const secret = options.keys[event.source];
         if (secret === undefined) {
-          report({ line, reason: 'unknown_source', field: 'source', message: `no signing key for source ${event.source} in the key file` });
+          report({
+            line,
+            reason: 'unknown_source',
+            field: 'source',
+            message: `no signing key for source ${event.source} in the key file`,
+          });
           continue;
         }
         if (!verifySignature(event, secret)) {
-          report({ line, reason: 'bad_signature', field: 'signature', message: 'the signature does not match the event and its source\'s key' });
+          report({
+            line,
+            reason: 'bad_signature',
+            field: 'signature',
+            message: "the signature does not match the event and its source's key",
+          });
           continue;
         }
       }
       const check = seen.check(event.source, event.event_id, eventBodyFingerprint(event), line);
       if (check.status === 'conflict') {
-        report({ line, reason: 'id_conflict', field: 'event_id', message: `(${event.source}, ${event.event_id}) was first seen at line ${check.firstLine} with a different body` });
+        report({
+          line,
+          reason: 'id_conflict',
+          field: 'event_id',
+          message: `(${event.source}, ${event.event_id}) was first seen at line ${check.firstLine} with a different body`,
+        });
         continue;
       }
       options.onEvent(event, line, check.status === 'duplicate');
@@ -123,11 +159,21 @@ export async function loadSourceKeys(file: string): Promise<SourceKeys> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
-    throw Object.assign(new Error(`${file}: cannot read the key file as JSON (${error instanceof Error ? error.message : String(error)})`), { code: 'invalid_keys' });
+    throw Object.assign(
+      new Error(
+        `${file}: cannot read the key file as JSON (${error instanceof Error ? error.message : String(error)})`,
+      ),
+      { code: 'invalid_keys' },
+    );
   }
   const parsed = SourceKeysSchema.safeParse(value);
   if (!parsed.success) {
-    throw Object.assign(new Error(`${file}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`).join('; ')}`), { code: 'invalid_keys' });
+    throw Object.assign(
+      new Error(
+        `${file}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`).join('; ')}`,
+      ),
+      { code: 'invalid_keys' },
+    );
   }
   return parsed.data;
 }

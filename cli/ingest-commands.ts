@@ -17,11 +17,18 @@ interface RunOptions {
 }
 
 export function registerIngestCommands(program: Command): void {
-  const ingest = program.command('ingest').description('the ingest worker: JetStream usage events → validated, deduplicated history in Postgres');
+  const ingest = program
+    .command('ingest')
+    .description('the ingest worker: JetStream usage events → validated, deduplicated history in Postgres');
 
-  ingest.command('run', { isDefault: true }).description('run the ingest worker until SIGTERM/SIGINT (then drain: stop fetching, write, ack, close)')
+  ingest
+    .command('run', { isDefault: true })
+    .description('run the ingest worker until SIGTERM/SIGINT (then drain: stop fetching, write, ack, close)')
     .option('--keys <file>', 'source signing keys, JSON {source: secret} (default: TALLY_SOURCE_KEYS_FILE)')
-    .option('--api-keys <file>', 'HTTP API keys, JSON {keys: [{id, token_sha256, sources}]} (default: TALLY_INGEST_API_KEYS_FILE)')
+    .option(
+      '--api-keys <file>',
+      'HTTP API keys, JSON {keys: [{id, token_sha256, sources}]} (default: TALLY_INGEST_API_KEYS_FILE)',
+    )
     .option('--http-port <port>', 'serve POST /v1/events on this port (default: TALLY_INGEST_HTTP_PORT)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (default: TALLY_INGEST_METRICS_PORT)')
     .action(async (options: RunOptions) => {
@@ -46,7 +53,9 @@ export function registerIngestCommands(program: Command): void {
       await worker.stop();
     });
 
-  ingest.command('status').description('consumer lag and what ingest has stored')
+  ingest
+    .command('status')
+    .description('consumer lag and what ingest has stored')
     .option('--json', 'machine-readable output')
     .action(async (options: { json?: boolean }) => {
       const config = parseUsageStreamEnv();
@@ -60,15 +69,33 @@ export function registerIngestCommands(program: Command): void {
         const tables = await readIngestTableCounts(pool);
         const watermark = await readIngestWatermark(jsm, config.streamName, config.consumerName);
         const status = {
-          stream: stream === undefined ? null : { name: config.streamName, messages: stream.state.messages, bytes: stream.state.bytes, last_seq: stream.state.last_seq },
-          consumer: consumer === undefined ? null : {
-            name: config.consumerName, pending: consumer.num_pending, ack_pending: consumer.num_ack_pending,
-            redelivered: consumer.num_redelivered, delivered_seq: consumer.delivered.stream_seq, ack_floor_seq: consumer.ack_floor.stream_seq,
-            committed_before: watermark.committedBefore,
-          },
+          stream:
+            stream === undefined
+              ? null
+              : {
+                  name: config.streamName,
+                  messages: stream.state.messages,
+                  bytes: stream.state.bytes,
+                  last_seq: stream.state.last_seq,
+                },
+          consumer:
+            consumer === undefined
+              ? null
+              : {
+                  name: config.consumerName,
+                  pending: consumer.num_pending,
+                  ack_pending: consumer.num_ack_pending,
+                  redelivered: consumer.num_redelivered,
+                  delivered_seq: consumer.delivered.stream_seq,
+                  ack_floor_seq: consumer.ack_floor.stream_seq,
+                  committed_before: watermark.committedBefore,
+                },
           tables: {
-            usage_events: tables.usageEvents, late_events: tables.lateEvents, rejected_events: tables.rejected,
-            customer_periods: tables.customerPeriods, customer_periods_awaiting_workflow: tables.customerPeriodsAwaitingWorkflow,
+            usage_events: tables.usageEvents,
+            late_events: tables.lateEvents,
+            rejected_events: tables.rejected,
+            customer_periods: tables.customerPeriods,
+            customer_periods_awaiting_workflow: tables.customerPeriodsAwaitingWorkflow,
             last_received_at: tables.lastReceivedAt,
           },
         };
@@ -77,10 +104,18 @@ export function registerIngestCommands(program: Command): void {
           return;
         }
         const lines = [
-          status.stream === null ? `stream    ${config.streamName}: not created yet` : `stream    ${config.streamName}: ${status.stream.messages} messages, ${status.stream.bytes} bytes, last seq ${status.stream.last_seq}`,
-          status.consumer === null ? `consumer  ${config.consumerName}: not created yet` : `consumer  ${config.consumerName}: lag ${status.consumer.pending}, awaiting ack ${status.consumer.ack_pending}, redelivered ${status.consumer.redelivered}, ack floor seq ${status.consumer.ack_floor_seq}, everything received before ${status.consumer.committed_before ?? '?'} is committed`,
+          status.stream === null
+            ? `stream    ${config.streamName}: not created yet`
+            : `stream    ${config.streamName}: ${status.stream.messages} messages, ${status.stream.bytes} bytes, last seq ${status.stream.last_seq}`,
+          status.consumer === null
+            ? `consumer  ${config.consumerName}: not created yet`
+            : `consumer  ${config.consumerName}: lag ${status.consumer.pending}, awaiting ack ${status.consumer.ack_pending}, redelivered ${status.consumer.redelivered}, ack floor seq ${status.consumer.ack_floor_seq}, everything received before ${status.consumer.committed_before ?? '?'} is committed`,
           `accepted  ${tables.usageEvents} events (${tables.lateEvents} late), last received ${tables.lastReceivedAt ?? 'never'}`,
-          `rejected  ${Object.entries(tables.rejected).map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none'}`,
+          `rejected  ${
+            Object.entries(tables.rejected)
+              .map(([reason, count]) => `${reason} ${count}`)
+              .join(', ') || 'none'
+          }`,
           `periods   ${tables.customerPeriods} customer-periods, ${tables.customerPeriodsAwaitingWorkflow} awaiting their workflow`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

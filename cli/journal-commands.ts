@@ -8,70 +8,119 @@ const write = (text: string): void => {
   process.stdout.write(text);
 };
 
-
 function period(value: string): string {
   if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');
   return value;
 }
 
 function instant(value: string): string {
-  if (Number.isNaN(Date.parse(value)) || !/[zZ]|[+-]\d{2}:\d{2}$/.test(value)) throw new InvalidArgumentError('expected an RFC 3339 instant with an offset');
+  if (Number.isNaN(Date.parse(value)) || !/[zZ]|[+-]\d{2}:\d{2}$/.test(value))
+    throw new InvalidArgumentError('expected an RFC 3339 instant with an offset');
   return value;
 }
 
 /** A plain table: a header, then one row per record, columns padded; numbers right-aligned. */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: readonly number[] = []): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, column) => (rightAligned.includes(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd();
+export function formatTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: readonly number[] = [],
+): string {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) =>
+        rightAligned.includes(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
+      )
+      .join('  ')
+      .trimEnd();
   return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
 }
 
 export function registerJournalCommands(program: Command): void {
   const journal = program.command('journal').description('the revenue journal (general ledger)');
 
-  journal.command('trial-balance').description('per-account totals; debits must equal credits in each currency')
+  journal
+    .command('trial-balance')
+    .description('per-account totals; debits must equal credits in each currency')
     .option('--through <period>', 'only entries posted in this period or before', period)
-    .option('--customer <id>', 'only this customer\'s entries')
+    .option('--customer <id>', "only this customer's entries")
     .option('--json', 'machine-readable output')
     .action(async (options: { through?: string; customer?: string; json?: boolean }) => {
-      const balance = await withDatabase((pool) => trialBalance(pool, { throughPostingPeriod: options.through, customerId: options.customer }));
+      const balance = await withDatabase((pool) =>
+        trialBalance(pool, { throughPostingPeriod: options.through, customerId: options.customer }),
+      );
       if (options.json) {
         write(`${JSON.stringify(balance, null, 2)}\n`);
       } else {
-        write(formatTable(['currency', 'number', 'account', 'debit', 'credit', 'balance'],
-          balance.accounts.map((row) => [row.currency, row.number, row.name, row.debit, row.credit, row.balance]), [3, 4, 5]));
-        for (const total of balance.totals) write(`\n${total.currency}: debits ${total.debit}, credits ${total.credit}, difference ${total.difference}\n`);
+        write(
+          formatTable(
+            ['currency', 'number', 'account', 'debit', 'credit', 'balance'],
+            balance.accounts.map((row) => [row.currency, row.number, row.name, row.debit, row.credit, row.balance]),
+            [3, 4, 5],
+          ),
+        );
+        for (const total of balance.totals)
+          write(
+            `\n${total.currency}: debits ${total.debit}, credits ${total.credit}, difference ${total.difference}\n`,
+          );
         if (balance.totals.length === 0) write('the journal is empty\n');
       }
       if (!balance.balanced) process.exitCode = 3;
     });
 
-  journal.command('entries').description('posted entries and their lines')
+  journal
+    .command('entries')
+    .description('posted entries and their lines')
     .option('--invoice <id>', 'entries of this invoice')
     .option('--customer <id>', 'entries of this customer')
     .option('--service-period <period>', 'entries serving this period', period)
     .option('--posting-period <period>', 'entries booked in this period', period)
     .option('--json', 'machine-readable output')
-    .action(async (options: { invoice?: string; customer?: string; servicePeriod?: string; postingPeriod?: string; json?: boolean }) => {
-      const entries = await withDatabase((pool) => loadJournalEntries(pool, {
-        invoiceIds: options.invoice === undefined ? undefined : [options.invoice],
-        customerId: options.customer, servicePeriod: options.servicePeriod, postingPeriod: options.postingPeriod,
-      }));
-      if (options.json) {
-        write(`${JSON.stringify(entries, null, 2)}\n`);
-        return;
-      }
-      for (const entry of entries) {
-        const periods = entry.service_period === entry.posting_period ? entry.posting_period : `${entry.posting_period} (serves ${entry.service_period})`;
-        write(`${entry.entry_key}\n  ${entry.entry_type}, ${periods}, ${entry.currency}: ${entry.memo}\n`);
-        write(formatTable(['', 'account', 'debit', 'credit', 'invoice line'], entry.lines.map((line) => ['', line.account, line.debit, line.credit, line.source_line_key ?? '']), [2, 3]));
-      }
-      if (entries.length === 0) write('no entries\n');
-    });
+    .action(
+      async (options: {
+        invoice?: string;
+        customer?: string;
+        servicePeriod?: string;
+        postingPeriod?: string;
+        json?: boolean;
+      }) => {
+        const entries = await withDatabase((pool) =>
+          loadJournalEntries(pool, {
+            invoiceIds: options.invoice === undefined ? undefined : [options.invoice],
+            customerId: options.customer,
+            servicePeriod: options.servicePeriod,
+            postingPeriod: options.postingPeriod,
+          }),
+        );
+        if (options.json) {
+          write(`${JSON.stringify(entries, null, 2)}\n`);
+          return;
+        }
+        for (const entry of entries) {
+          const periods =
+            entry.service_period === entry.posting_period
+              ? entry.posting_period
+              : `${entry.posting_period} (serves ${entry.service_period})`;
+          write(`${entry.entry_key}\n  ${entry.entry_type}, ${periods}, ${entry.currency}: ${entry.memo}\n`);
+          write(
+            formatTable(
+              ['', 'account', 'debit', 'credit', 'invoice line'],
+              entry.lines.map((line) => ['', line.account, line.debit, line.credit, line.source_line_key ?? '']),
+              [2, 3],
+            ),
+          );
+        }
+        if (entries.length === 0) write('no entries\n');
+      },
+    );
 
   const credits = program.command('credits').description('the credit ledger: grants, draws, expiry');
 
-  credits.command('balances').description('every grant of a customer with what was consumed, expired and remains')
+  credits
+    .command('balances')
+    .description('every grant of a customer with what was consumed, expired and remains')
     .requiredOption('--customer <id>', 'the customer')
     .option('--json', 'machine-readable output')
     .action(async (options: { customer: string; json?: boolean }) => {
@@ -80,35 +129,89 @@ export function registerJournalCommands(program: Command): void {
         write(`${JSON.stringify(balances, null, 2)}\n`);
         return;
       }
-      write(balances.length === 0 ? `no credits for ${options.customer}\n` : formatTable(['credit', 'kind', 'granted', 'expires', 'amount', 'consumed', 'expired', 'remaining'],
-        balances.map((credit) => [credit.credit_id, credit.kind, credit.granted_at, credit.expires_at ?? 'never', credit.amount, credit.consumed, credit.expired, credit.remaining]), [4, 5, 6, 7]));
+      write(
+        balances.length === 0
+          ? `no credits for ${options.customer}\n`
+          : formatTable(
+              ['credit', 'kind', 'granted', 'expires', 'amount', 'consumed', 'expired', 'remaining'],
+              balances.map((credit) => [
+                credit.credit_id,
+                credit.kind,
+                credit.granted_at,
+                credit.expires_at ?? 'never',
+                credit.amount,
+                credit.consumed,
+                credit.expired,
+                credit.remaining,
+              ]),
+              [4, 5, 6, 7],
+            ),
+      );
     });
 
-  credits.command('usable').description('the credits a period may draw, in drawdown order (SPEC §2 rule 10)')
+  credits
+    .command('usable')
+    .description('the credits a period may draw, in drawdown order (SPEC §2 rule 10)')
     .requiredOption('--customer <id>', 'the customer')
     .requiredOption('--period <period>', 'the billing period YYYY-MM', period)
     .option('--json', 'machine-readable output')
     .action(async (options: { customer: string; period: string; json?: boolean }) => {
-      const usable = await withDatabase((pool) => usableCredits(pool, { customerId: options.customer, period: options.period }));
+      const usable = await withDatabase((pool) =>
+        usableCredits(pool, { customerId: options.customer, period: options.period }),
+      );
       if (options.json) {
         write(`${JSON.stringify(usable, null, 2)}\n`);
         return;
       }
-      write(usable.length === 0 ? `no usable credits for ${options.customer} in ${options.period}\n` : formatTable(['credit', 'kind', 'expires', 'opening balance', 'remaining now'],
-        usable.map((credit) => [credit.credit_id, credit.kind, credit.expires_at ?? 'never', credit.opening_balance, credit.remaining]), [3, 4]));
+      write(
+        usable.length === 0
+          ? `no usable credits for ${options.customer} in ${options.period}\n`
+          : formatTable(
+              ['credit', 'kind', 'expires', 'opening balance', 'remaining now'],
+              usable.map((credit) => [
+                credit.credit_id,
+                credit.kind,
+                credit.expires_at ?? 'never',
+                credit.opening_balance,
+                credit.remaining,
+              ]),
+              [3, 4],
+            ),
+      );
     });
 
-  credits.command('expire').description('record the expiry (and prepaid breakage) of credits expired by an instant; idempotent')
-    .requiredOption('--as-of <instant>', 'expire credits whose expires_at is at or before this instant (no later than the end of the last invoiced period)', instant)
+  credits
+    .command('expire')
+    .description('record the expiry (and prepaid breakage) of credits expired by an instant; idempotent')
+    .requiredOption(
+      '--as-of <instant>',
+      'expire credits whose expires_at is at or before this instant (no later than the end of the last invoiced period)',
+      instant,
+    )
     .option('--customer <id>', 'only this customer')
     .option('--json', 'machine-readable output')
     .action(async (options: { asOf: string; customer?: string; json?: boolean }) => {
-      const expiries = await withDatabase((pool) => recordCreditExpiries(pool, { asOf: options.asOf, customerId: options.customer }));
+      const expiries = await withDatabase((pool) =>
+        recordCreditExpiries(pool, { asOf: options.asOf, customerId: options.customer }),
+      );
       if (options.json) {
         write(`${JSON.stringify(expiries, null, 2)}\n`);
         return;
       }
-      write(expiries.length === 0 ? 'nothing to expire\n' : formatTable(['customer', 'credit', 'kind', 'expired', 'breakage entry'],
-        expiries.map((expiry) => [expiry.customer_id, expiry.credit_id, expiry.kind, expiry.expired, expiry.journal_entry_key ?? '']), [3]));
+      write(
+        expiries.length === 0
+          ? 'nothing to expire\n'
+          : formatTable(
+              ['customer', 'credit', 'kind', 'expired', 'breakage entry'],
+              expiries.map((expiry) => [
+                expiry.customer_id,
+                expiry.credit_id,
+                expiry.kind,
+                expiry.expired,
+                expiry.journal_entry_key ?? '',
+              ]),
+              [3],
+            ),
+      );
     });
 }

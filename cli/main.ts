@@ -53,6 +53,8 @@ function reportError(error: unknown): void {
   if (error instanceof Error && 'code' in error && typeof error.code === 'string') {
     process.stderr.write(`tally: ${error.message}\n`);
   } else {
-    process.stderr.write(`tally: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `tally: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
 }

@@ -4,7 +4,12 @@ import type { RateCardVersion } from '../contracts/ratecard.ts';
 import type { SourceKeys } from '../contracts/source-keys.ts';
 import { billingPeriod, type BillingPeriod } from '../domain/period.ts';
 import {
-  creditBalancesFromContract, ratePeriod, RATING_CALCULATION_VERSION, UsageAggregator, type EventCounters, type UsageAggregate,
+  creditBalancesFromContract,
+  ratePeriod,
+  RATING_CALCULATION_VERSION,
+  UsageAggregator,
+  type EventCounters,
+  type UsageAggregate,
 } from '../domain/rating/index.ts';
 import { loadContractFile, loadRateCard } from '../config/config-files.ts';
 import { EventFileError, loadSourceKeys, scanEventFile } from './event-file.ts';
@@ -21,8 +26,13 @@ export interface AggregatedEventFile {
  * per version set (several when previewing a rate-card change). Refuses the whole file, listing
  * every bad line, when any line is bad: an invoice over part of the events would mislead.
  */
-export async function aggregateEventFile(file: string, contract: Contract, period: BillingPeriod, versionSets: readonly (readonly RateCardVersion[])[], keys?: SourceKeys):
-Promise<AggregatedEventFile> {
+export async function aggregateEventFile(
+  file: string,
+  contract: Contract,
+  period: BillingPeriod,
+  versionSets: readonly (readonly RateCardVersion[])[],
+  keys?: SourceKeys,
+): Promise<AggregatedEventFile> {
   const aggregators = versionSets.map((versions) => new UsageAggregator(versions, period));
   let read = 0;
   let duplicates = 0;
@@ -47,7 +57,10 @@ Promise<AggregatedEventFile> {
   });
   if (scan.problemCount > 0) throw new EventFileError(file, scan.problems, scan.problemCount);
   const counters: EventCounters = { read, duplicates, outside_period: outsidePeriod };
-  return { results: aggregators.map((aggregator) => ({ aggregates: aggregator.aggregates(), counters })), otherCustomers };
+  return {
+    results: aggregators.map((aggregator) => ({ aggregates: aggregator.aggregates(), counters })),
+    otherCustomers,
+  };
 }
 
 export interface OfflineRatingOptions {

@@ -17,10 +17,18 @@ import { connectTemporal, ensureServices, printTable } from './services.ts';
  * workflow (started by the period opener) is closed and a missing one is started and closed. The
  * input counts only when this starts the workflow. `tally period close` and the demo use it.
  */
-export function requestPeriodClose(client: Client, taskQueue: string, input: CustomerPeriodInput): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
+export function requestPeriodClose(
+  client: Client,
+  taskQueue: string,
+  input: CustomerPeriodInput,
+): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
   return client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>('customerPeriodWorkflow', {
-    taskQueue, workflowId: customerPeriodWorkflowId(input), args: [input],
-    signal: closeNowSignal, signalArgs: [], workflowIdConflictPolicy: 'USE_EXISTING',
+    taskQueue,
+    workflowId: customerPeriodWorkflowId(input),
+    args: [input],
+    signal: closeNowSignal,
+    signalArgs: [],
+    workflowIdConflictPolicy: 'USE_EXISTING',
   });
 }
 
@@ -28,13 +36,20 @@ export function requestPeriodClose(client: Client, taskQueue: string, input: Cus
 export function registerPeriodCommands(program: Command): void {
   const period = program.command('period').description('customer-period workflows');
 
-  period.command('close <customer> <period>').description('close the period now instead of at period end + grace (starts the workflow if needed)')
+  period
+    .command('close <customer> <period>')
+    .description('close the period now instead of at period end + grace (starts the workflow if needed)')
     .action(async (customerId: string, periodName: string) => {
       billingPeriod(periodName);
       const { endpoints } = await ensureServices();
       const temporal = await connectTemporal(endpoints);
       try {
-        const input: CustomerPeriodInput = { customerId, period: periodName, mode: 'live', calculationVersion: CALCULATION_VERSION };
+        const input: CustomerPeriodInput = {
+          customerId,
+          period: periodName,
+          mode: 'live',
+          calculationVersion: CALCULATION_VERSION,
+        };
         const handle = await requestPeriodClose(temporal.client, parseBillingWorkerEnv().TALLY_TASK_QUEUE, input);
         process.stdout.write(`close requested: ${handle.workflowId}\n`);
       } finally {
@@ -42,7 +57,9 @@ export function registerPeriodCommands(program: Command): void {
       }
     });
 
-  period.command('status [customer] [period]').description('where each customer-period workflow stands')
+  period
+    .command('status [customer] [period]')
+    .description('where each customer-period workflow stands')
     .option('--json', 'machine-readable output')
     .action(async (customerId: string | undefined, periodName: string | undefined, options: { json?: boolean }) => {
       const { endpoints } = await ensureServices();
@@ -50,11 +67,19 @@ export function registerPeriodCommands(program: Command): void {
       try {
         const ids: string[] = [];
         if (customerId !== undefined && periodName !== undefined) {
-          ids.push(customerPeriodWorkflowId({ customerId, period: periodName, mode: 'live', calculationVersion: CALCULATION_VERSION }));
+          ids.push(
+            customerPeriodWorkflowId({
+              customerId,
+              period: periodName,
+              mode: 'live',
+              calculationVersion: CALCULATION_VERSION,
+            }),
+          );
         } else {
           const clauses = ["WorkflowType = 'customerPeriodWorkflow'", "RunMode = 'live'"];
           if (customerId !== undefined) clauses.push(`CustomerId = '${customerId.replace(/'/g, '')}'`);
-          for await (const execution of temporal.client.workflow.list({ query: clauses.join(' AND ') })) ids.push(execution.workflowId);
+          for await (const execution of temporal.client.workflow.list({ query: clauses.join(' AND ') }))
+            ids.push(execution.workflowId);
         }
         const statuses = [];
         for (const workflowId of [...new Set(ids)].sort()) {
@@ -62,7 +87,13 @@ export function registerPeriodCommands(program: Command): void {
           try {
             const description = await handle.describe();
             const status = description.status.name === 'RUNNING' ? await handle.query(statusQuery) : undefined;
-            statuses.push({ workflowId, execution: description.status.name, stage: status?.stage ?? '-', closesAt: status?.closesAt ?? '-', openException: status?.openExceptionId ?? '-' });
+            statuses.push({
+              workflowId,
+              execution: description.status.name,
+              stage: status?.stage ?? '-',
+              closesAt: status?.closesAt ?? '-',
+              openException: status?.openExceptionId ?? '-',
+            });
           } catch (error) {
             if (!(error instanceof WorkflowNotFoundError)) throw error;
             statuses.push({ workflowId, execution: 'NOT_STARTED', stage: '-', closesAt: '-', openException: '-' });

@@ -18,13 +18,14 @@ interface RateOptions {
  * event line is bad.
  */
 export function registerRateCommands(program: Command): void {
-  program.command('rate')
-    .description('rate one customer\'s period offline from files (no services): the same pricing code as the workflows')
+  program
+    .command('rate')
+    .description("rate one customer's period offline from files (no services): the same pricing code as the workflows")
     .requiredOption('--ratecards <dir>', 'the rate-card root folder (ratecards/<ratecard>/<effective_from>.yaml)')
-    .requiredOption('--contract <file>', 'the customer\'s contract (YAML)')
+    .requiredOption('--contract <file>', "the customer's contract (YAML)")
     .requiredOption('--events <file>', 'usage events, JSON Lines; events of other customers are skipped')
     .requiredOption('--period <YYYY-MM>', 'the billing period (a calendar month in UTC)')
-    .option('--keys <file>', 'JSON file of source signing keys: verify every event\'s signature')
+    .option('--keys <file>', "JSON file of source signing keys: verify every event's signature")
     .option('--json', 'print the invoice as JSON (SPEC §4)')
     .action(async (options: RateOptions) => {
       const { invoice, otherCustomers } = await rateOffline({
@@ -34,10 +35,14 @@ export function registerRateCommands(program: Command): void {
         period: options.period,
         ...(options.keys !== undefined ? { keysFile: options.keys } : {}),
       });
-      process.stdout.write(options.json ? `${JSON.stringify(invoice, null, 2)}\n` : formatInvoiceTable(invoice, { otherCustomers }));
+      process.stdout.write(
+        options.json ? `${JSON.stringify(invoice, null, 2)}\n` : formatInvoiceTable(invoice, { otherCustomers }),
+      );
       if (invoice.unpriced.length > 0) {
         const events = invoice.unpriced.reduce((total, entry) => total + entry.event_count, 0);
-        process.stderr.write(`tally: warning: ${events} event${events === 1 ? '' : 's'} of ${invoice.unpriced.length} sku/unit pair${invoice.unpriced.length === 1 ? '' : 's'} matched no price and ${events === 1 ? 'was' : 'were'} not billed (listed under unpriced)\n`);
+        process.stderr.write(
+          `tally: warning: ${events} event${events === 1 ? '' : 's'} of ${invoice.unpriced.length} sku/unit pair${invoice.unpriced.length === 1 ? '' : 's'} matched no price and ${events === 1 ? 'was' : 'were'} not billed (listed under unpriced)\n`,
+        );
       }
     });
 }

@@ -6,10 +6,19 @@ import type { Invoice } from '../contracts/invoice.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { ConfigFileError, formatProblem } from '../contracts/yaml-config.ts';
 import { createPool } from '../db/pool.ts';
-import { listRateCardPublications, publishRateCardVersion, type RateCardPublication } from '../db/queries/ratecard-publications.ts';
+import {
+  listRateCardPublications,
+  publishRateCardVersion,
+  type RateCardPublication,
+} from '../db/queries/ratecard-publications.ts';
 import { Decimal, formatMoney } from '../domain/money.ts';
 import { billingPeriod } from '../domain/period.ts';
-import { creditBalancesFromContract, describeRateCardChanges, ratePeriod, RATING_CALCULATION_VERSION } from '../domain/rating/index.ts';
+import {
+  creditBalancesFromContract,
+  describeRateCardChanges,
+  ratePeriod,
+  RATING_CALCULATION_VERSION,
+} from '../domain/rating/index.ts';
 import { loadContractFile, loadRateCardFile, loadRateCardFolder, loadRateCardRoot } from '../config/config-files.ts';
 import { loadSourceKeys } from './event-file.ts';
 import { aggregateEventFile } from './offline-rating.ts';
@@ -17,7 +26,10 @@ import { ensureServices } from './services.ts';
 
 /** A refusal with a stable code, printed plainly by cli/main.ts. */
 class RateCardCommandError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'RateCardCommandError';
   }
@@ -28,32 +40,57 @@ const out = (text: string): void => {
 };
 
 export function registerRatecardsCommands(program: Command): void {
-  const ratecards = program.command('ratecards').description('Finance\'s rate-card workflow: validate, preview (diff), publish, history');
+  const ratecards = program
+    .command('ratecards')
+    .description("Finance's rate-card workflow: validate, preview (diff), publish, history");
 
-  ratecards.command('validate').argument('[dir]', 'a rate-card root (folders of versions) or one card\'s folder', 'ratecards')
+  ratecards
+    .command('validate')
+    .argument('[dir]', "a rate-card root (folders of versions) or one card's folder", 'ratecards')
     .description('check every rate-card file; lists each problem with file:line field and exits non-zero')
     .option('--json', 'machine-readable output')
     .action(async (dir: string, options: { json?: boolean }) => {
       const folders = await loadFolders(dir);
       const problems = folders.flatMap((folder) => folder.problems);
       if (options.json) {
-        out(JSON.stringify({ ok: problems.length === 0, ratecards: folders.map((folder) => ({ ratecard: folder.ratecard, versions: folder.versions.map(versionRef) })), problems }, null, 2));
+        out(
+          JSON.stringify(
+            {
+              ok: problems.length === 0,
+              ratecards: folders.map((folder) => ({
+                ratecard: folder.ratecard,
+                versions: folder.versions.map(versionRef),
+              })),
+              problems,
+            },
+            null,
+            2,
+          ),
+        );
       } else {
         for (const folder of folders) {
-          out(`${folder.ratecard}: ${folder.versions.length} valid version${folder.versions.length === 1 ? '' : 's'}${folder.versions.length > 0 ? ` (${folder.versions.map((version) => version.effective_from).join(', ')})` : ''}`);
+          out(
+            `${folder.ratecard}: ${folder.versions.length} valid version${folder.versions.length === 1 ? '' : 's'}${folder.versions.length > 0 ? ` (${folder.versions.map((version) => version.effective_from).join(', ')})` : ''}`,
+          );
         }
         for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);
       }
       if (problems.length > 0) {
-        if (!options.json) process.stderr.write(`tally: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}\n`);
+        if (!options.json)
+          process.stderr.write(`tally: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}\n`);
         process.exitCode = 1;
       }
     });
 
-  ratecards.command('diff').argument('<before>', 'the current version file').argument('<after>', 'the proposed version file')
-    .description('say what changes between two versions; with --contract, --events and --period, what it does to that customer\'s invoice')
+  ratecards
+    .command('diff')
+    .argument('<before>', 'the current version file')
+    .argument('<after>', 'the proposed version file')
+    .description(
+      "say what changes between two versions; with --contract, --events and --period, what it does to that customer's invoice",
+    )
     .option('--contract <file>', 'a customer contract, to re-rate a period with both versions')
-    .option('--events <file>', 'the customer\'s usage events (JSON Lines)')
+    .option('--events <file>', "the customer's usage events (JSON Lines)")
     .option('--period <YYYY-MM>', 'the period to re-rate')
     .option('--keys <file>', 'verify event signatures with these source keys')
     .option('--json', 'machine-readable output')
@@ -63,7 +100,18 @@ export function registerRatecardsCommands(program: Command): void {
       const changes = describeRateCardChanges(before, after);
       const preview = await previewInvoices(before, after, options);
       if (options.json) {
-        out(JSON.stringify({ before: versionRef(before), after: versionRef(after), changes, ...(preview ? { invoice_difference: preview } : {}) }, null, 2));
+        out(
+          JSON.stringify(
+            {
+              before: versionRef(before),
+              after: versionRef(after),
+              changes,
+              ...(preview ? { invoice_difference: preview } : {}),
+            },
+            null,
+            2,
+          ),
+        );
         return;
       }
       out(`${before.ratecard} ${label(before)} → ${after.ratecard} ${label(after)}`);
@@ -79,9 +127,13 @@ export function registerRatecardsCommands(program: Command): void {
       if (preview) out(formatPreview(preview));
     });
 
-  ratecards.command('publish').argument('<files...>', 'version files to publish (ratecards/<ratecard>/<effective_from>.yaml)')
-    .description('record versions in the append-only change log (hash, note, who, when); a published version is never edited')
-    .option('--note <text>', 'why this version exists (default: the file\'s note)')
+  ratecards
+    .command('publish')
+    .argument('<files...>', 'version files to publish (ratecards/<ratecard>/<effective_from>.yaml)')
+    .description(
+      'record versions in the append-only change log (hash, note, who, when); a published version is never edited',
+    )
+    .option('--note <text>', "why this version exists (default: the file's note)")
     .option('--by <name>', 'who publishes (default: the OS user)')
     .action(async (files: string[], options: { note?: string; by?: string }) => {
       // Validate each file with its whole folder first: a version that breaks the card's history is never published.
@@ -91,7 +143,8 @@ export function registerRatecardsCommands(program: Command): void {
         if (checked.has(folder)) continue;
         checked.add(folder);
         const loaded = await loadRateCardFolder(folder);
-        if (loaded.problems.length > 0) throw new ConfigFileError(loaded.problems, `nothing published: rate card ${loaded.ratecard} is invalid`);
+        if (loaded.problems.length > 0)
+          throw new ConfigFileError(loaded.problems, `nothing published: rate card ${loaded.ratecard} is invalid`);
       }
       const loaded = await Promise.all(files.map(async (file) => ({ file, ...(await loadRateCardFile(file)) })));
       const { endpoints } = await ensureServices(undefined, ['postgres']);
@@ -111,19 +164,25 @@ export function registerRatecardsCommands(program: Command): void {
           });
           const name = `${version.ratecard} ${label(version)}`;
           if (outcome.status === 'changed') {
-            throw new RateCardCommandError('published_version_changed',
-              `${file}: ${name} was published on ${outcome.publication.publishedAt} with sha256 ${outcome.publication.contentHash}, and this file differs (sha256 ${version.content_hash}). A published version is never edited: put the change in a new file with a later effective_from.`);
+            throw new RateCardCommandError(
+              'published_version_changed',
+              `${file}: ${name} was published on ${outcome.publication.publishedAt} with sha256 ${outcome.publication.contentHash}, and this file differs (sha256 ${version.content_hash}). A published version is never edited: put the change in a new file with a later effective_from.`,
+            );
           }
-          out(outcome.status === 'published'
-            ? `published ${name} (sha256 ${version.content_hash}) by ${outcome.publication.publishedBy} at ${outcome.publication.publishedAt}`
-            : `${name} is already published with this content (sha256 ${version.content_hash}); nothing to do`);
+          out(
+            outcome.status === 'published'
+              ? `published ${name} (sha256 ${version.content_hash}) by ${outcome.publication.publishedBy} at ${outcome.publication.publishedAt}`
+              : `${name} is already published with this content (sha256 ${version.content_hash}); nothing to do`,
+          );
         }
       } finally {
         await pool.end();
       }
     });
 
-  ratecards.command('history').argument('[ratecard]', 'one rate card (default: all)')
+  ratecards
+    .command('history')
+    .argument('[ratecard]', 'one rate card (default: all)')
     .description('list the change log: every published version with its hash, note, who and when')
     .option('--json', 'machine-readable output')
     .action(async (ratecard: string | undefined, options: { json?: boolean }) => {
@@ -141,8 +200,14 @@ export function registerRatecardsCommands(program: Command): void {
 
 /** The change log lives in a migrated database; say how to get one rather than failing on a missing table. */
 async function requireSchema(pool: pg.Pool): Promise<void> {
-  const { rows } = await pool.query<{ present: boolean }>("SELECT to_regclass('ratecard_publications') IS NOT NULL AS present");
-  if (!rows[0]?.present) throw new RateCardCommandError('schema_missing', 'the database has no rate-card change log yet: run `tally db migrate` first');
+  const { rows } = await pool.query<{ present: boolean }>(
+    "SELECT to_regclass('ratecard_publications') IS NOT NULL AS present",
+  );
+  if (!rows[0]?.present)
+    throw new RateCardCommandError(
+      'schema_missing',
+      'the database has no rate-card change log yet: run `tally db migrate` first',
+    );
 }
 
 async function loadFolders(dir: string): ReturnType<typeof loadRateCardRoot> {
@@ -152,8 +217,18 @@ async function loadFolders(dir: string): ReturnType<typeof loadRateCardRoot> {
   return [await loadRateCardFolder(dir)];
 }
 
-function versionRef(version: RateCardVersion): { ratecard: string; effective_from: string; content_hash: string; file: string } {
-  return { ratecard: version.ratecard, effective_from: version.effective_from, content_hash: version.content_hash, file: version.file };
+function versionRef(version: RateCardVersion): {
+  ratecard: string;
+  effective_from: string;
+  content_hash: string;
+  file: string;
+} {
+  return {
+    ratecard: version.ratecard,
+    effective_from: version.effective_from,
+    content_hash: version.content_hash,
+    file: version.file,
+  };
 }
 
 function label(version: RateCardVersion): string {
@@ -178,37 +253,66 @@ interface InvoicePreview {
 }
 
 /** Re-rates the customer's period as if each version were in force for the whole period. */
-async function previewInvoices(before: RateCardVersion, after: RateCardVersion, options: DiffOptions): Promise<InvoicePreview | undefined> {
+async function previewInvoices(
+  before: RateCardVersion,
+  after: RateCardVersion,
+  options: DiffOptions,
+): Promise<InvoicePreview | undefined> {
   const given = [options.contract, options.events, options.period].filter((value) => value !== undefined).length;
   if (given === 0) return undefined;
-  if (given !== 3) throw new RateCardCommandError('missing_option', 'a preview needs all of --contract, --events and --period');
+  if (given !== 3)
+    throw new RateCardCommandError('missing_option', 'a preview needs all of --contract, --events and --period');
   const period = billingPeriod(options.period as string);
   const contract = await loadContractFile(options.contract as string);
   const whole = (version: RateCardVersion): RateCardVersion => ({ ...version, effective_from: period.start });
   const versionsBefore = [whole(before)];
   const versionsAfter = [whole(after)];
   const keys = options.keys === undefined ? undefined : await loadSourceKeys(options.keys);
-  const aggregated = await aggregateEventFile(options.events as string, contract, period, [versionsBefore, versionsAfter], keys);
+  const aggregated = await aggregateEventFile(
+    options.events as string,
+    contract,
+    period,
+    [versionsBefore, versionsAfter],
+    keys,
+  );
   const [beforeAggregates, afterAggregates] = aggregated.results;
   if (beforeAggregates === undefined || afterAggregates === undefined) throw new Error('missing aggregation results');
-  const rate = (versions: RateCardVersion[], aggregates: typeof beforeAggregates): Invoice => ratePeriod({
-    customerId: contract.customer_id, period, contract, versions, aggregates: aggregates.aggregates, counters: aggregates.counters,
-    credits: creditBalancesFromContract(contract), calculationVersion: RATING_CALCULATION_VERSION,
-  });
+  const rate = (versions: RateCardVersion[], aggregates: typeof beforeAggregates): Invoice =>
+    ratePeriod({
+      customerId: contract.customer_id,
+      period,
+      contract,
+      versions,
+      aggregates: aggregates.aggregates,
+      counters: aggregates.counters,
+      credits: creditBalancesFromContract(contract),
+      calculationVersion: RATING_CALCULATION_VERSION,
+    });
   const invoiceBefore = rate(versionsBefore, beforeAggregates);
   const invoiceAfter = rate(versionsAfter, afterAggregates);
   const currency = invoiceBefore.currency;
-  const amounts = (invoice: Invoice): Map<string, string> => new Map(invoice.lines.map((line) => [line.line_key, line.amount]));
+  const amounts = (invoice: Invoice): Map<string, string> =>
+    new Map(invoice.lines.map((line) => [line.line_key, line.amount]));
   const a = amounts(invoiceBefore);
   const b = amounts(invoiceAfter);
   const keysInOrder = [...new Set([...a.keys(), ...b.keys()])];
-  const difference = (x: string | undefined, y: string | undefined): string => formatMoney(new Decimal(y ?? '0').minus(new Decimal(x ?? '0')), currency);
+  const difference = (x: string | undefined, y: string | undefined): string =>
+    formatMoney(new Decimal(y ?? '0').minus(new Decimal(x ?? '0')), currency);
   return {
     customer_id: contract.customer_id,
     period: period.name,
     currency,
-    lines: keysInOrder.map((key) => ({ line_key: key, before: a.get(key) ?? null, after: b.get(key) ?? null, difference: difference(a.get(key), b.get(key)) })),
-    total: { before: invoiceBefore.total, after: invoiceAfter.total, difference: difference(invoiceBefore.total, invoiceAfter.total) },
+    lines: keysInOrder.map((key) => ({
+      line_key: key,
+      before: a.get(key) ?? null,
+      after: b.get(key) ?? null,
+      difference: difference(a.get(key), b.get(key)),
+    })),
+    total: {
+      before: invoiceBefore.total,
+      after: invoiceAfter.total,
+      difference: difference(invoiceBefore.total, invoiceAfter.total),
+    },
     unpriced: {
       before: invoiceBefore.unpriced.reduce((total, entry) => total + entry.event_count, 0),
       after: invoiceAfter.unpriced.reduce((total, entry) => total + entry.event_count, 0),
@@ -217,11 +321,21 @@ async function previewInvoices(before: RateCardVersion, after: RateCardVersion, 
 }
 
 function formatPreview(preview: InvoicePreview): string {
-  const rows = [['LINE', 'BEFORE', 'AFTER', 'CHANGE'], ...preview.lines.map((line) => [line.line_key, line.before ?? '—', line.after ?? '—', signed(line.difference)]),
-    ['total', preview.total.before, preview.total.after, signed(preview.total.difference)]];
+  const rows = [
+    ['LINE', 'BEFORE', 'AFTER', 'CHANGE'],
+    ...preview.lines.map((line) => [line.line_key, line.before ?? '—', line.after ?? '—', signed(line.difference)]),
+    ['total', preview.total.before, preview.total.after, signed(preview.total.difference)],
+  ];
   const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  const lines = rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  '));
-  const unpriced = preview.unpriced.before + preview.unpriced.after > 0 ? `\nunpriced events: ${preview.unpriced.before} before, ${preview.unpriced.after} after` : '';
+  const lines = rows.map((row) =>
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  '),
+  );
+  const unpriced =
+    preview.unpriced.before + preview.unpriced.after > 0
+      ? `\nunpriced events: ${preview.unpriced.before} before, ${preview.unpriced.after} after`
+      : '';
   return `\nInvoice of ${preview.customer_id} for ${preview.period} (${preview.currency}), each version as if in force all period:\n${lines.join('\n')}${unpriced}`;
 }
 
@@ -231,5 +345,10 @@ function signed(amount: string): string {
 
 function formatHistory(rows: readonly RateCardPublication[]): string {
   if (rows.length === 0) return 'no rate-card versions published yet';
-  return rows.map((row) => `${row.publishedAt}  ${row.ratecard}  in force from ${row.effectiveFrom}  sha256 ${row.contentHash.slice(0, 12)}  by ${row.publishedBy}${row.note ? `  — ${row.note}` : ''}`).join('\n');
+  return rows
+    .map(
+      (row) =>
+        `${row.publishedAt}  ${row.ratecard}  in force from ${row.effectiveFrom}  sha256 ${row.contentHash.slice(0, 12)}  by ${row.publishedBy}${row.note ? `  — ${row.note}` : ''}`,
+    )
+    .join('\n');
 }

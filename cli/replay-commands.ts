@@ -14,7 +14,11 @@ const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.met
 
 /** Engineers' check that new worker code still replays old histories (before a deploy, after a change). */
 export function registerReplayCommands(program: Command): void {
-  program.command('replay').description('replay workflow histories from Temporal against the current workflow code; non-zero on any determinism violation')
+  program
+    .command('replay')
+    .description(
+      'replay workflow histories from Temporal against the current workflow code; non-zero on any determinism violation',
+    )
     .option('--query <visibility query>', 'which workflows', "WorkflowType = 'customerPeriodWorkflow'")
     .option('--limit <n>', 'at most this many histories', '1000')
     .option('--save <dir>', 'also write each history as JSON into this folder (e.g. test/replay/histories)')
@@ -26,20 +30,31 @@ export function registerReplayCommands(program: Command): void {
         const histories = [];
         for await (const execution of temporal.client.workflow.list({ query: options.query })) {
           if (histories.length >= limit) break;
-          const history = await temporal.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+          const history = await temporal.client.workflow
+            .getHandle(execution.workflowId, execution.runId)
+            .fetchHistory();
           histories.push({ workflowId: execution.workflowId, history });
           if (options.save !== undefined) {
             await mkdir(options.save, { recursive: true });
-            await writeFile(path.join(options.save, `${execution.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${historyToJSON(history)}\n`);
+            await writeFile(
+              path.join(options.save, `${execution.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`),
+              `${historyToJSON(history)}\n`,
+            );
           }
         }
         let failures = 0;
-        for await (const result of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH, replayName: 'tally-replay' }, histories)) {
+        for await (const result of Worker.runReplayHistories(
+          { workflowsPath: WORKFLOWS_PATH, replayName: 'tally-replay' },
+          histories,
+        )) {
           if (result.error !== undefined) failures += 1;
-          process.stdout.write(`${result.error === undefined ? 'ok  ' : 'FAIL'} ${result.workflowId}${result.error === undefined ? '' : `: ${result.error.message}`}\n`);
+          process.stdout.write(
+            `${result.error === undefined ? 'ok  ' : 'FAIL'} ${result.workflowId}${result.error === undefined ? '' : `: ${result.error.message}`}\n`,
+          );
         }
         process.stdout.write(`${histories.length} histories replayed, ${failures} failed\n`);
-        if (failures > 0) throw new ReplayError(`${failures} of ${histories.length} histories do not replay against the current code`);
+        if (failures > 0)
+          throw new ReplayError(`${failures} of ${histories.length} histories do not replay against the current code`);
       } finally {
         await temporal.close();
       }

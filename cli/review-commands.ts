@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { userInfo } from 'node:os';
-import { findReviewException, listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
+import {
+  findReviewException,
+  listReviewExceptions,
+  type ReviewExceptionRecord,
+} from '../db/queries/review-exceptions.ts';
 import type { Client } from '@temporalio/client';
 import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
@@ -12,25 +16,44 @@ export class ReviewCommandError extends Error {
 
 /** Billing ops' exception queue. Decisions go through the workflow's `decide` update, the same path for every caller. */
 export function registerReviewCommands(program: Command): void {
-  const review = program.command('review').description("billing ops' exception queue: threshold breaches, unpriced usage, failed syncs");
+  const review = program
+    .command('review')
+    .description("billing ops' exception queue: threshold breaches, unpriced usage, failed syncs");
 
-  review.command('list').description('exceptions waiting for a decision (or all with --all)')
+  review
+    .command('list')
+    .description('exceptions waiting for a decision (or all with --all)')
     .option('--all', 'include decided exceptions')
     .option('--customer <id>', 'one customer only')
     .option('--json', 'machine-readable output')
     .action(async (options: { all?: boolean; customer?: string; json?: boolean }) => {
       await withDatabase(async (pool) => {
-        const exceptions = await listReviewExceptions(pool, { ...(options.all ? {} : { status: 'waiting' as const }), ...(options.customer ? { customerId: options.customer } : {}) });
+        const exceptions = await listReviewExceptions(pool, {
+          ...(options.all ? {} : { status: 'waiting' as const }),
+          ...(options.customer ? { customerId: options.customer } : {}),
+        });
         if (options.json) return void process.stdout.write(`${JSON.stringify(exceptions, null, 2)}\n`);
         if (exceptions.length === 0) return void process.stdout.write('no exceptions waiting\n');
-        printTable(exceptions.map((exception) => ({
-          exception: exception.exceptionId, customer: exception.customerId, period: exception.period, kind: exception.kind,
-          status: exception.status, opened: exception.openedAt, why: exception.breaches.map((breach) => breach.rule).join(', '),
-        })), ['exception', 'customer', 'period', 'kind', 'status', 'opened', 'why']);
+        printTable(
+          exceptions.map((exception) => ({
+            exception: exception.exceptionId,
+            customer: exception.customerId,
+            period: exception.period,
+            kind: exception.kind,
+            status: exception.status,
+            opened: exception.openedAt,
+            why: exception.breaches.map((breach) => breach.rule).join(', '),
+          })),
+          ['exception', 'customer', 'period', 'kind', 'status', 'opened', 'why'],
+        );
       });
     });
 
-  review.command('show <exception>').description('one exception with its full context: usage, contract, draft invoice, previous invoices, prior decisions')
+  review
+    .command('show <exception>')
+    .description(
+      'one exception with its full context: usage, contract, draft invoice, previous invoices, prior decisions',
+    )
     .option('--json', 'machine-readable output')
     .action(async (exceptionId: string, options: { json?: boolean }) => {
       await withDatabase(async (pool) => {
@@ -40,33 +63,56 @@ export function registerReviewCommands(program: Command): void {
       });
     });
 
-  const decide = (kind: ReviewDecision['kind']) => async (exceptionId: string, options: { reviewer?: string; reason?: string; note?: string; amount?: string }) => {
-    await withDatabase(async (pool, endpoints) => {
-      const exception = await requireException(pool, exceptionId);
-      const reviewer = options.reviewer ?? userInfo().username;
-      const decision: ReviewDecision = kind === 'approve'
-        ? { kind, exceptionId, reviewer, ...(options.note ? { note: options.note } : {}) }
-        : kind === 'reject'
-          ? { kind, exceptionId, reviewer, reason: requireOption(options.reason, '--reason') }
-          : { kind, exceptionId, reviewer, reason: requireOption(options.reason, '--reason'), amount: requireOption(options.amount, '--amount') };
-      const temporal = await connectTemporal(endpoints);
-      try {
-        const outcome = await sendReviewDecision(temporal.client, exception, decision);
-        process.stdout.write(`${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${reviewer}\n`);
-      } finally {
-        await temporal.close();
-      }
-    }, ['postgres', 'temporal']);
-  };
+  const decide =
+    (kind: ReviewDecision['kind']) =>
+    async (exceptionId: string, options: { reviewer?: string; reason?: string; note?: string; amount?: string }) => {
+      await withDatabase(
+        async (pool, endpoints) => {
+          const exception = await requireException(pool, exceptionId);
+          const reviewer = options.reviewer ?? userInfo().username;
+          const decision: ReviewDecision =
+            kind === 'approve'
+              ? { kind, exceptionId, reviewer, ...(options.note ? { note: options.note } : {}) }
+              : kind === 'reject'
+                ? { kind, exceptionId, reviewer, reason: requireOption(options.reason, '--reason') }
+                : {
+                    kind,
+                    exceptionId,
+                    reviewer,
+                    reason: requireOption(options.reason, '--reason'),
+                    amount: requireOption(options.amount, '--amount'),
+                  };
+          const temporal = await connectTemporal(endpoints);
+          try {
+            const outcome = await sendReviewDecision(temporal.client, exception, decision);
+            process.stdout.write(
+              `${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${reviewer}\n`,
+            );
+          } finally {
+            await temporal.close();
+          }
+        },
+        ['postgres', 'temporal'],
+      );
+    };
 
-  review.command('approve <exception>').description('approve: the invoice is issued and synced')
-    .option('--reviewer <name>', 'who decides (default: the OS user)').option('--note <text>', 'a note kept with the decision')
+  review
+    .command('approve <exception>')
+    .description('approve: the invoice is issued and synced')
+    .option('--reviewer <name>', 'who decides (default: the OS user)')
+    .option('--note <text>', 'a note kept with the decision')
     .action(decide('approve'));
-  review.command('reject <exception>').description('reject: the invoice is held and nothing is synced')
-    .option('--reviewer <name>', 'who decides (default: the OS user)').requiredOption('--reason <text>', 'why (kept with the decision)')
+  review
+    .command('reject <exception>')
+    .description('reject: the invoice is held and nothing is synced')
+    .option('--reviewer <name>', 'who decides (default: the OS user)')
+    .requiredOption('--reason <text>', 'why (kept with the decision)')
     .action(decide('reject'));
-  review.command('adjust <exception>').description('add an explicit adjustment line, then issue')
-    .option('--reviewer <name>', 'who decides (default: the OS user)').requiredOption('--reason <text>', 'why (printed on the line)')
+  review
+    .command('adjust <exception>')
+    .description('add an explicit adjustment line, then issue')
+    .option('--reviewer <name>', 'who decides (default: the OS user)')
+    .requiredOption('--reason <text>', 'why (printed on the line)')
     .requiredOption('--amount <decimal>', 'signed amount in the invoice currency, e.g. -25.00')
     .action(decide('adjust'));
 }
@@ -78,14 +124,18 @@ export function registerReviewCommands(program: Command): void {
  */
 export async function sendReviewDecision(
   client: Client,
-  exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'> & Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
+  exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'> &
+    Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
   decision: ReviewDecision,
 ): Promise<DecisionOutcome> {
   // Decided already (the workflow may have finished since): the same decision is a no-op, another is refused.
   const recorded = exception.decision as { kind?: ReviewDecision['kind'] } | undefined;
   if (recorded?.kind !== undefined) {
-    if (recorded.kind === decision.kind) return { exceptionId: exception.exceptionId, decision: decision.kind, repeated: true };
-    throw new ReviewCommandError(`${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`);
+    if (recorded.kind === decision.kind)
+      return { exceptionId: exception.exceptionId, decision: decision.kind, repeated: true };
+    throw new ReviewCommandError(
+      `${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
+    );
   }
   try {
     return await client.workflow.getHandle(exception.workflowId).executeUpdate(decideUpdate, { args: [decision] });
@@ -93,7 +143,6 @@ export async function sendReviewDecision(
     throw new ReviewCommandError(`${exception.exceptionId}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
-
 
 async function requireException(pool: pg.Pool, exceptionId: string): Promise<ReviewExceptionRecord> {
   const exception = await findReviewException(pool, exceptionId);
@@ -110,28 +159,46 @@ function requireOption(value: string | undefined, name: string): string {
 export function printException(exception: ReviewExceptionRecord, options: { contract?: boolean } = {}): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`${exception.exceptionId}  ${exception.status}`);
-  out(`customer ${exception.customerId}, period ${exception.period}, invoice ${exception.invoiceId}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`);
+  out(
+    `customer ${exception.customerId}, period ${exception.period}, invoice ${exception.invoiceId}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
+  );
   out('\nwhy it stopped:');
   for (const breach of exception.breaches) out(`  - ${breach.rule}: ${breach.detail}`);
   const context = exception.context as {
-    draft?: { currency: string; subtotal: string; total: string; lines: { kind: string; price_id?: string; credit_id?: string; quantity?: string; amount: string }[]; unpriced?: { sku: string; unit: string; event_count: number }[] };
+    draft?: {
+      currency: string;
+      subtotal: string;
+      total: string;
+      lines: { kind: string; price_id?: string; credit_id?: string; quantity?: string; amount: string }[];
+      unpriced?: { sku: string; unit: string; event_count: number }[];
+    };
     contract?: Record<string, unknown>;
     previousInvoices?: { invoiceNumber?: string; period: string; total: string }[];
     priorDecisions?: { exceptionId: string; status: string; reviewer?: string; decidedAt?: string }[];
   };
   if (context.draft) {
-    out(`\ndraft invoice (${context.draft.currency}): subtotal ${context.draft.subtotal}, total ${context.draft.total}`);
+    out(
+      `\ndraft invoice (${context.draft.currency}): subtotal ${context.draft.subtotal}, total ${context.draft.total}`,
+    );
     for (const line of context.draft.lines) {
-      out(`  ${line.kind.padEnd(15)} ${(line.price_id ?? line.credit_id ?? '').padEnd(22)} ${(line.quantity ?? '').padStart(16)} ${line.amount.padStart(14)}`);
+      out(
+        `  ${line.kind.padEnd(15)} ${(line.price_id ?? line.credit_id ?? '').padEnd(22)} ${(line.quantity ?? '').padStart(16)} ${line.amount.padStart(14)}`,
+      );
     }
-    for (const unpriced of context.draft.unpriced ?? []) out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
+    for (const unpriced of context.draft.unpriced ?? [])
+      out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
   }
   if (context.contract && options.contract !== false) out(`\ncontract: ${JSON.stringify(context.contract)}`);
   out('\nprevious invoices:');
-  for (const previous of context.previousInvoices ?? []) out(`  ${previous.period}  ${previous.invoiceNumber ?? ''}  ${previous.total}`);
+  for (const previous of context.previousInvoices ?? [])
+    out(`  ${previous.period}  ${previous.invoiceNumber ?? ''}  ${previous.total}`);
   if ((context.previousInvoices ?? []).length === 0) out('  none');
   out('prior decisions:');
-  for (const prior of context.priorDecisions ?? []) out(`  ${prior.exceptionId}  ${prior.status} by ${prior.reviewer ?? '?'} at ${prior.decidedAt ?? '?'}`);
+  for (const prior of context.priorDecisions ?? [])
+    out(`  ${prior.exceptionId}  ${prior.status} by ${prior.reviewer ?? '?'} at ${prior.decidedAt ?? '?'}`);
   if ((context.priorDecisions ?? []).length === 0) out('  none');
-  if (exception.decision) out(`\ndecision: ${JSON.stringify(exception.decision)} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`);
+  if (exception.decision)
+    out(
+      `\ndecision: ${JSON.stringify(exception.decision)} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
+    );
 }

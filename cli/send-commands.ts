@@ -33,24 +33,42 @@ export class SendError extends Error {
 }
 
 export function registerSendCommands(program: Command): void {
-  program.command('send').description('sign (given keys) and publish usage events, one JSON object per line, to JetStream')
+  program
+    .command('send')
+    .description('sign (given keys) and publish usage events, one JSON object per line, to JetStream')
     .argument('<file>', 'a JSON Lines file of events, or - for standard input')
-    .option('--keys <file>', 'signing keys, JSON {source: secret}: unsigned events are signed with their source\'s key')
+    .option('--keys <file>', "signing keys, JSON {source: secret}: unsigned events are signed with their source's key")
     .option('--resign', 'sign again events that already carry a signature')
     .option('--publish-invalid', 'publish lines that fail local checks too (the worker stores them as rejected)')
-    .option('--max-in-flight <n>', 'publishes awaiting the server\'s ack at once', String(DEFAULT_PUBLISHER_OPTIONS.maxInFlight))
+    .option(
+      '--max-in-flight <n>',
+      "publishes awaiting the server's ack at once",
+      String(DEFAULT_PUBLISHER_OPTIONS.maxInFlight),
+    )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, options: SendOptions) => {
       const maxInFlight = Number.parseInt(options.maxInFlight, 10);
-      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new SendError(`--max-in-flight must be a positive whole number, got ${options.maxInFlight}`);
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1)
+        throw new SendError(`--max-in-flight must be a positive whole number, got ${options.maxInFlight}`);
       const keys: SourceKeys | undefined = options.keys === undefined ? undefined : await loadSourceKeys(options.keys);
-      const totalBytes = file === '-' ? undefined : await stat(file).then((info) => info.size, () => {
-        throw new SendError(`${file}: no such file`);
-      });
+      const totalBytes =
+        file === '-'
+          ? undefined
+          : await stat(file).then(
+              (info) => info.size,
+              () => {
+                throw new SendError(`${file}: no such file`);
+              },
+            );
       const streamConfig = parseUsageStreamEnv();
       const { endpoints } = cliServices();
-      const nc = await connect({ servers: endpoints.natsUrl, name: 'tally-send', maxReconnectAttempts: -1, timeout: 5000 });
+      const nc = await connect({
+        servers: endpoints.natsUrl,
+        name: 'tally-send',
+        maxReconnectAttempts: -1,
+        timeout: 5000,
+      });
       let progress: cliProgress.SingleBar | undefined;
       try {
         assertNatsServerVersion(nc);
@@ -58,12 +76,17 @@ export function registerSendCommands(program: Command): void {
         const publisher = new EventPublisher(nc, { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight });
         const showProgress = options.progress && process.stderr.isTTY;
         if (showProgress) {
-          progress = new cliProgress.SingleBar({
-            format: totalBytes === undefined
-              ? '{events} events | {rate} events/s | {duplicates} duplicates | {failed} failed | {invalid} invalid'
-              : '{bar} {percentage}% | {events} events | {rate} events/s | {duplicates} duplicates | {failed} failed | {invalid} invalid',
-            stream: process.stderr, hideCursor: true,
-          }, cliProgress.Presets.shades_classic);
+          progress = new cliProgress.SingleBar(
+            {
+              format:
+                totalBytes === undefined
+                  ? '{events} events | {rate} events/s | {duplicates} duplicates | {failed} failed | {invalid} invalid'
+                  : '{bar} {percentage}% | {events} events | {rate} events/s | {duplicates} duplicates | {failed} failed | {invalid} invalid',
+              stream: process.stderr,
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
           progress.start(totalBytes ?? 0, 0, { events: 0, rate: 0, duplicates: 0, failed: 0, invalid: 0 });
         }
         const startedMs = Date.now();
@@ -80,7 +103,8 @@ export function registerSendCommands(program: Command): void {
         const lineOf = new Map<OutgoingUsageMessage, number>();
         const sendChunk = async (): Promise<void> => {
           await publisher.enqueueMany(chunk, (outcome, message) => {
-            if (outcome.status === 'failed' && failures.length < 20) failures.push(`line ${lineOf.get(message) ?? '?'}: ${outcome.error.message}`);
+            if (outcome.status === 'failed' && failures.length < 20)
+              failures.push(`line ${lineOf.get(message) ?? '?'}: ${outcome.error.message}`);
             lineOf.delete(message);
           });
           chunk.length = 0;
@@ -89,11 +113,17 @@ export function registerSendCommands(program: Command): void {
           lineNumber++;
           bytesRead += Buffer.byteLength(line) + 1;
           if (line.trim().length === 0) continue;
-          const prepared = prepareEvent(line, { keys, resign: options.resign === true, subjectPrefix: streamConfig.subjectPrefix });
+          const prepared = prepareEvent(line, {
+            keys,
+            resign: options.resign === true,
+            subjectPrefix: streamConfig.subjectPrefix,
+          });
           if (!prepared.ok) {
             invalid++;
             progress?.stop();
-            process.stderr.write(`${file === '-' ? 'stdin' : file}:${lineNumber}: ${prepared.reason}: ${prepared.detail}${options.publishInvalid ? ' (published anyway)' : ' (not sent)'}\n`);
+            process.stderr.write(
+              `${file === '-' ? 'stdin' : file}:${lineNumber}: ${prepared.reason}: ${prepared.detail}${options.publishInvalid ? ' (published anyway)' : ' (not sent)'}\n`,
+            );
             progress?.start(totalBytes ?? 0, Math.min(bytesRead, totalBytes ?? 0));
             if (!options.publishInvalid) continue;
           } else if (prepared.signed) {
@@ -108,8 +138,11 @@ export function registerSendCommands(program: Command): void {
             const summary = publisher.summary();
             const done = summary.published + summary.duplicates + summary.failed;
             progress.update(Math.min(bytesRead, totalBytes ?? 0), {
-              events: done, rate: Math.round(done / Math.max(0.001, (nowMs - startedMs) / 1000)),
-              duplicates: summary.duplicates, failed: summary.failed, invalid,
+              events: done,
+              rate: Math.round(done / Math.max(0.001, (nowMs - startedMs) / 1000)),
+              duplicates: summary.duplicates,
+              failed: summary.failed,
+              invalid,
             });
           }
         }
@@ -117,24 +150,39 @@ export function registerSendCommands(program: Command): void {
         const summary = await publisher.close();
         const seconds = (Date.now() - startedMs) / 1000;
         if (progress !== undefined) {
-          progress.update(totalBytes ?? 0, { events: summary.published + summary.duplicates + summary.failed, rate: Math.round((summary.published + summary.duplicates) / Math.max(seconds, 0.001)), duplicates: summary.duplicates, failed: summary.failed, invalid });
+          progress.update(totalBytes ?? 0, {
+            events: summary.published + summary.duplicates + summary.failed,
+            rate: Math.round((summary.published + summary.duplicates) / Math.max(seconds, 0.001)),
+            duplicates: summary.duplicates,
+            failed: summary.failed,
+            invalid,
+          });
           progress.stop();
         }
         const result = {
-          published: summary.published, duplicates: summary.duplicates, failed: summary.failed,
-          invalid, invalid_published: options.publishInvalid ? invalid : 0, signed,
+          published: summary.published,
+          duplicates: summary.duplicates,
+          failed: summary.failed,
+          invalid,
+          invalid_published: options.publishInvalid ? invalid : 0,
+          signed,
           seconds: Math.round(seconds * 1000) / 1000,
           events_per_second: Math.round((summary.published + summary.duplicates) / Math.max(seconds, 0.001)),
         };
         if (options.json) {
           process.stdout.write(`${JSON.stringify(result)}\n`);
         } else {
-          process.stdout.write(`published ${result.published}, duplicates acknowledged by the server ${result.duplicates}, failed ${result.failed}`
-            + `${invalid > 0 ? `, invalid ${invalid} (${options.publishInvalid ? 'published anyway' : 'not sent'})` : ''}`
-            + ` in ${result.seconds} s (${result.events_per_second} events/s)\n`);
+          process.stdout.write(
+            `published ${result.published}, duplicates acknowledged by the server ${result.duplicates}, failed ${result.failed}` +
+              `${invalid > 0 ? `, invalid ${invalid} (${options.publishInvalid ? 'published anyway' : 'not sent'})` : ''}` +
+              ` in ${result.seconds} s (${result.events_per_second} events/s)\n`,
+          );
         }
         for (const failure of failures) process.stderr.write(`failed: ${failure}\n`);
-        if (summary.failed > 0) throw new SendError(`${summary.failed} events could not be published; sending the file again is safe (message ids dedupe)`);
+        if (summary.failed > 0)
+          throw new SendError(
+            `${summary.failed} events could not be published; sending the file again is safe (message ids dedupe)`,
+          );
         if (invalid > 0 && !options.publishInvalid) process.exitCode = 2;
       } finally {
         progress?.stop();

@@ -50,15 +50,29 @@ export async function withDatabase<T>(
 }
 
 /** A Temporal client on the resolved endpoints; close its connection when done. */
-export async function connectTemporal(endpoints: ServiceEndpoints): Promise<{ client: Client; close: () => Promise<void> }> {
+export async function connectTemporal(
+  endpoints: ServiceEndpoints,
+): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: endpoints.temporalAddress });
-  return { client: new Client({ connection, namespace: endpoints.temporalNamespace }), close: () => connection.close() };
+  return {
+    client: new Client({ connection, namespace: endpoints.temporalNamespace }),
+    close: () => connection.close(),
+  };
 }
 
 /** Prints rows as an aligned text table. */
-export function printTable(rows: readonly Record<string, string | number | undefined>[], columns: readonly string[]): void {
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length)));
-  const line = (values: readonly string[]) => values.map((value, index) => value.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
+export function printTable(
+  rows: readonly Record<string, string | number | undefined>[],
+  columns: readonly string[],
+): void {
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length)),
+  );
+  const line = (values: readonly string[]) =>
+    values
+      .map((value, index) => value.padEnd(widths[index] ?? 0))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${line(columns)}\n`);
   for (const row of rows) process.stdout.write(`${line(columns.map((column) => String(row[column] ?? '')))}\n`);
 }

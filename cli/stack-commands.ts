@@ -7,40 +7,64 @@ const log = (line: string): void => {
 };
 
 export function registerStackCommands(program: Command): void {
-  const stack = program.command('stack').description('the local Temporal, NATS and Postgres (the embedded default stack)');
+  const stack = program
+    .command('stack')
+    .description('the local Temporal, NATS and Postgres (the embedded default stack)');
 
-  stack.command('up').description('start the stack (builds the Go servers the first time); harmless when it runs already')
+  stack
+    .command('up')
+    .description('start the stack (builds the Go servers the first time); harmless when it runs already')
     .action(async () => {
       const { layout, embedded, endpoints } = cliServices();
       await buildStackTools(layout, log);
       await startStack(layout, log, embedded);
-      log(`\nTEMPORAL_ADDRESS=${endpoints.temporalAddress}\nNATS_URL=${endpoints.natsUrl}\nDATABASE_URL=${endpoints.databaseUrl}`);
-      if (layout.temporalUi && embedded.includes('temporal')) log(`Temporal UI: http://127.0.0.1:${stackPorts(layout).temporalUi}`);
+      log(
+        `\nTEMPORAL_ADDRESS=${endpoints.temporalAddress}\nNATS_URL=${endpoints.natsUrl}\nDATABASE_URL=${endpoints.databaseUrl}`,
+      );
+      if (layout.temporalUi && embedded.includes('temporal'))
+        log(`Temporal UI: http://127.0.0.1:${stackPorts(layout).temporalUi}`);
     });
 
-  stack.command('down').description('stop the stack; leaves no process running (data is kept)')
+  stack
+    .command('down')
+    .description('stop the stack; leaves no process running (data is kept)')
     .action(async () => {
       const { layout } = cliServices();
       await stopStack(layout, log);
     });
 
-  stack.command('status').description('show each service, its port and health')
+  stack
+    .command('status')
+    .description('show each service, its port and health')
     .option('--json', 'machine-readable output')
     .action(async (options: { json?: boolean }) => {
       const { layout, embedded } = cliServices();
-      const statuses = (await stackStatus(layout)).map((status) => ({ ...status, external: !embedded.includes(status.service) }));
+      const statuses = (await stackStatus(layout)).map((status) => ({
+        ...status,
+        external: !embedded.includes(status.service),
+      }));
       if (options.json) {
         log(JSON.stringify(statuses, null, 2));
       } else {
         for (const status of statuses) {
-          const state = status.external ? 'external' : status.healthy ? 'healthy' : status.pid === undefined ? 'stopped' : 'unhealthy';
-          log(`${status.service.padEnd(9)} ${state.padEnd(9)} port ${String(status.port).padEnd(6)} ${status.pid === undefined ? '' : `pid ${status.pid}  `}${status.detail}`);
+          const state = status.external
+            ? 'external'
+            : status.healthy
+              ? 'healthy'
+              : status.pid === undefined
+                ? 'stopped'
+                : 'unhealthy';
+          log(
+            `${status.service.padEnd(9)} ${state.padEnd(9)} port ${String(status.port).padEnd(6)} ${status.pid === undefined ? '' : `pid ${status.pid}  `}${status.detail}`,
+          );
         }
       }
       if (statuses.some((status) => !status.external && !status.healthy)) process.exitCode = 3;
     });
 
-  stack.command('build').description('build the pinned Temporal CLI and nats-server into the tools folder if missing')
+  stack
+    .command('build')
+    .description('build the pinned Temporal CLI and nats-server into the tools folder if missing')
     .action(async () => {
       const { layout } = cliServices();
       await buildStackTools(layout, log);

@@ -5,7 +5,11 @@ import { runBillingWorker } from '../workers/billing-worker.ts';
 import { ensureServices } from './services.ts';
 
 export function registerWorkerCommands(program: Command): void {
-  program.command('worker').description('run the billing worker: period workflows, their activities, the period opener and usage alerts (drains on SIGTERM)')
+  program
+    .command('worker')
+    .description(
+      'run the billing worker: period workflows, their activities, the period opener and usage alerts (drains on SIGTERM)',
+    )
     .action(async () => {
       const env = parseBillingWorkerEnv();
       const stripe = parseStripeEnv();
@@ -13,7 +17,9 @@ export function registerWorkerCommands(program: Command): void {
       const controller = new AbortController();
       for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort());
       await runBillingWorker({
-        env, endpoints, signal: controller.signal,
+        env,
+        endpoints,
+        signal: controller.signal,
         ...(stripe === undefined ? {} : { stripe }),
       });
     });

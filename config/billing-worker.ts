@@ -20,14 +20,21 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
    * Steps run at once by this worker, regular and local activities each (most steps are local:
    * docs/decisions/period-close.md); bounds the worker's load on Postgres. Default: four per core.
    */
-  TALLY_MAX_CONCURRENT_ACTIVITIES: z.string().regex(/^\d+$/, 'must be a whole number').default(String(defaultActivityConcurrency()))
-    .transform((text) => Number.parseInt(text, 10)).refine((value) => value > 0, 'must be at least 1'),
+  TALLY_MAX_CONCURRENT_ACTIVITIES: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .default(String(defaultActivityConcurrency()))
+    .transform((text) => Number.parseInt(text, 10))
+    .refine((value) => value > 0, 'must be at least 1'),
   /** How often the period opener looks for customer-periods without a workflow. */
   TALLY_PERIOD_OPENER_INTERVAL: durationMsFromEnv.default(2000),
   /** How often the usage-alert loop checks customer-periods whose running totals changed. */
   TALLY_USAGE_ALERT_INTERVAL: durationMsFromEnv.default(30_000),
   /** The Temporal task queue of the billing workflows (one per deployment; tests use their own). */
-  TALLY_TASK_QUEUE: z.string().regex(/^[\w.-]{1,200}$/, 'letters, digits, . _ -').default('billing'),
+  TALLY_TASK_QUEUE: z
+    .string()
+    .regex(/^[\w.-]{1,200}$/, 'letters, digits, . _ -')
+    .default('billing'),
   /** A grace or step timeout for workflows this worker opens, overriding the contracts' (demo, tests). */
   TALLY_OPENER_GRACE: durationMsFromEnv.optional(),
   TALLY_OPENER_REVIEW_TIMEOUT: durationMsFromEnv.optional(),

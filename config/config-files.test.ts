@@ -16,7 +16,8 @@ afterAll(async () => {
 describe('the parse cache of config files', () => {
   it('parses a text once, parses a changed file again, and hands out frozen results', async () => {
     const file = path.join(folder, 'acme.yaml');
-    const contract = (commit: string): string => `customer_id: acme\nratecard: standard\ncurrency: USD\ncommit: { amount: "${commit}" }\n`;
+    const contract = (commit: string): string =>
+      `customer_id: acme\nratecard: standard\ncurrency: USD\ncommit: { amount: "${commit}" }\n`;
     const cache = new ParsedTextCache();
     await writeFile(file, contract('100.00'));
     const first = await loadContractFile(file, cache);

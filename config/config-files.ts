@@ -1,7 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseContractText, type Contract } from '../contracts/contract.ts';
-import { checkRateCardHistory, parseRateCardText, sortVersions, type LocatedRateCardVersion, type RateCardVersion } from '../contracts/ratecard.ts';
+import {
+  checkRateCardHistory,
+  parseRateCardText,
+  sortVersions,
+  type LocatedRateCardVersion,
+  type RateCardVersion,
+} from '../contracts/ratecard.ts';
 import { ConfigFileError, type ConfigProblem } from '../contracts/yaml-config.ts';
 
 /**
@@ -45,7 +51,10 @@ export async function readConfigText(file: string): Promise<ReadText> {
   try {
     bytes = await readFile(file);
   } catch (error) {
-    return { ok: false, problem: fileProblem(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`) };
+    return {
+      ok: false,
+      problem: fileProblem(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`),
+    };
   }
   try {
     return { ok: true, text: utf8.decode(bytes) };
@@ -72,7 +81,16 @@ export async function loadRateCardFolder(folder: string, cache?: ParsedTextCache
   try {
     names = (await readdir(folder)).sort();
   } catch (error) {
-    return { ratecard, versions: [], problems: [fileProblem(folder, `cannot read the rate-card folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)] };
+    return {
+      ratecard,
+      versions: [],
+      problems: [
+        fileProblem(
+          folder,
+          `cannot read the rate-card folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        ),
+      ],
+    };
   }
   const located: LocatedRateCardVersion[] = [];
   for (const name of names) {
@@ -87,11 +105,15 @@ export async function loadRateCardFolder(folder: string, cache?: ParsedTextCache
       problems.push(read.problem);
       continue;
     }
-    const parsed = cache === undefined ? parseRateCardText(read.text, file) : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
+    const parsed =
+      cache === undefined
+        ? parseRateCardText(read.text, file)
+        : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
     if (parsed.ok) located.push({ version: parsed.version, positions: parsed.positions });
     else problems.push(...parsed.problems);
   }
-  if (located.length === 0 && problems.length === 0) problems.push(fileProblem(folder, 'the rate-card folder has no versions'));
+  if (located.length === 0 && problems.length === 0)
+    problems.push(fileProblem(folder, 'the rate-card folder has no versions'));
   problems.push(...checkRateCardHistory(located));
   return { ratecard, versions: sortVersions(located.map((entry) => entry.version)), problems };
 }
@@ -102,7 +124,15 @@ export async function loadRateCardRoot(root: string): Promise<RateCardFolder[]> 
   try {
     names = (await readdir(root)).sort();
   } catch (error) {
-    throw new ConfigFileError([fileProblem(root, `cannot read the rate-card folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)], 'no rate cards');
+    throw new ConfigFileError(
+      [
+        fileProblem(
+          root,
+          `cannot read the rate-card folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        ),
+      ],
+      'no rate cards',
+    );
   }
   const folders: RateCardFolder[] = [];
   for (const name of names) {
@@ -113,7 +143,11 @@ export async function loadRateCardRoot(root: string): Promise<RateCardFolder[]> 
 }
 
 /** The valid versions of one card under `root`, or a ConfigFileError listing every problem. */
-export async function loadRateCard(root: string, ratecard: string, cache?: ParsedTextCache): Promise<RateCardVersion[]> {
+export async function loadRateCard(
+  root: string,
+  ratecard: string,
+  cache?: ParsedTextCache,
+): Promise<RateCardVersion[]> {
   const folder = await loadRateCardFolder(path.join(root, ratecard), cache);
   if (folder.problems.length > 0) throw new ConfigFileError(folder.problems, `rate card ${ratecard} is invalid`);
   return folder.versions;
@@ -131,7 +165,10 @@ export async function loadRateCardFile(file: string): Promise<{ version: RateCar
 export async function loadContractFile(file: string, cache?: ParsedTextCache): Promise<Contract> {
   const read = await readConfigText(file);
   if (!read.ok) throw new ConfigFileError([read.problem], 'cannot use the contract');
-  const parsed = cache === undefined ? parseContractText(read.text, file) : cache.parse(file, read.text, () => parseContractText(read.text, file));
+  const parsed =
+    cache === undefined
+      ? parseContractText(read.text, file)
+      : cache.parse(file, read.text, () => parseContractText(read.text, file));
   if (!parsed.ok) throw new ConfigFileError(parsed.problems, 'the contract is invalid');
   return parsed.contract;
 }

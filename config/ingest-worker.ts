@@ -1,21 +1,33 @@
 import { z } from 'zod';
 import { durationMsFromEnv, parseEnv, portFromEnv } from './parse-env.ts';
 
-const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number')
-  .transform((text) => Number.parseInt(text, 10)).refine((value) => value > 0, 'must be at least 1');
+const wholeNumber = z
+  .string()
+  .regex(/^\d+$/, 'must be a whole number')
+  .transform((text) => Number.parseInt(text, 10))
+  .refine((value) => value > 0, 'must be at least 1');
 const positiveInteger = (fallback: number) => wholeNumber.default(fallback);
 
 /** Where usage events are published: shared by the worker and the producers (`tally send`, the bench). */
 export const UsageStreamEnvSchema = z.object({
-  TALLY_INGEST_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a stream name').default('USAGE_EVENTS'),
+  TALLY_INGEST_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a stream name')
+    .default('USAGE_EVENTS'),
   /** Events are published to `<prefix>.<source>`. */
-  TALLY_INGEST_SUBJECT_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'one subject token of [a-z0-9_-]').default('usage'),
+  TALLY_INGEST_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'one subject token of [a-z0-9_-]')
+    .default('usage'),
   /** JetStream drops a repeated message id inside this window (the publish hop only; Postgres dedupes the rest). */
   TALLY_INGEST_DUPLICATE_WINDOW: durationMsFromEnv.default(120_000),
   /** How long the stream keeps messages; 0ms keeps them until deleted. Must exceed the worst consumer lag. */
   TALLY_INGEST_STREAM_MAX_AGE: durationMsFromEnv.default(30 * 86_400_000),
   /** The ingest worker's durable consumer. */
-  TALLY_INGEST_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a consumer name').default('ingest'),
+  TALLY_INGEST_CONSUMER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a consumer name')
+    .default('ingest'),
 });
 
 export interface UsageStreamConfig {
@@ -28,7 +40,13 @@ export interface UsageStreamConfig {
 
 export function parseUsageStreamEnv(env: Record<string, string | undefined> = process.env): UsageStreamConfig {
   const parsed = parseEnv(UsageStreamEnvSchema, env);
-  return { streamName: parsed.TALLY_INGEST_STREAM, subjectPrefix: parsed.TALLY_INGEST_SUBJECT_PREFIX, consumerName: parsed.TALLY_INGEST_CONSUMER, duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW, maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE };
+  return {
+    streamName: parsed.TALLY_INGEST_STREAM,
+    subjectPrefix: parsed.TALLY_INGEST_SUBJECT_PREFIX,
+    consumerName: parsed.TALLY_INGEST_CONSUMER,
+    duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
+    maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
+  };
 }
 
 /**
@@ -58,7 +76,11 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
   TALLY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((env, context) => {
   if (env.TALLY_INGEST_HTTP_PORT !== undefined && env.TALLY_INGEST_API_KEYS_FILE === undefined) {
-    context.addIssue({ code: 'custom', path: ['TALLY_INGEST_API_KEYS_FILE'], message: 'required when TALLY_INGEST_HTTP_PORT is set' });
+    context.addIssue({
+      code: 'custom',
+      path: ['TALLY_INGEST_API_KEYS_FILE'],
+      message: 'required when TALLY_INGEST_HTTP_PORT is set',
+    });
   }
 });
 
@@ -99,7 +121,8 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
     batchSize: parsed.TALLY_INGEST_BATCH_SIZE,
     batchMaxWaitMs: parsed.TALLY_INGEST_BATCH_WAIT,
     writers: parsed.TALLY_INGEST_WRITERS,
-    maxAckPending: parsed.TALLY_INGEST_MAX_ACK_PENDING ?? 4 * parsed.TALLY_INGEST_BATCH_SIZE * parsed.TALLY_INGEST_WRITERS,
+    maxAckPending:
+      parsed.TALLY_INGEST_MAX_ACK_PENDING ?? 4 * parsed.TALLY_INGEST_BATCH_SIZE * parsed.TALLY_INGEST_WRITERS,
     ackWaitMs: parsed.TALLY_INGEST_ACK_WAIT,
     nakDelayMs: parsed.TALLY_INGEST_NAK_DELAY,
     acceptPastMs: parsed.TALLY_INGEST_ACCEPT_PAST,

@@ -7,7 +7,12 @@ describe('process configuration', () => {
   it('lists every bad variable at once, with its value and what it must be', () => {
     let error: unknown;
     try {
-      parseBillingWorkerEnv({ TALLY_PORT_BASE: 'lots', DATABASE_URL: 'mysql://x', TALLY_WEBHOOK_URL: 'not a url', TALLY_PERIOD_OPENER_INTERVAL: '5 minutes' });
+      parseBillingWorkerEnv({
+        TALLY_PORT_BASE: 'lots',
+        DATABASE_URL: 'mysql://x',
+        TALLY_WEBHOOK_URL: 'not a url',
+        TALLY_PERIOD_OPENER_INTERVAL: '5 minutes',
+      });
     } catch (caught) {
       error = caught;
     }
@@ -25,13 +30,18 @@ describe('process configuration', () => {
     expect(env.TALLY_PORT_BASE).toBe(17320);
     expect(env.TEMPORAL_NAMESPACE).toBe('billing');
     expect(env.DATABASE_URL).toBeUndefined();
-    expect(parseBillingWorkerEnv({ TALLY_OPENER_GRACE: '5s' })).toMatchObject({ TALLY_OPENER_GRACE: 5000, TALLY_TASK_QUEUE: 'billing' });
+    expect(parseBillingWorkerEnv({ TALLY_OPENER_GRACE: '5s' })).toMatchObject({
+      TALLY_OPENER_GRACE: 5000,
+      TALLY_TASK_QUEUE: 'billing',
+    });
   });
 
   it('runs four steps at once per core unless told otherwise, and never none', () => {
     expect([1, 2, 8].map((cores) => defaultActivityConcurrency(cores))).toEqual([4, 8, 32]);
     expect(parseBillingWorkerEnv({}).TALLY_MAX_CONCURRENT_ACTIVITIES).toBe(defaultActivityConcurrency());
     expect(parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '3' }).TALLY_MAX_CONCURRENT_ACTIVITIES).toBe(3);
-    expect(() => parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(/TALLY_MAX_CONCURRENT_ACTIVITIES="0": must be at least 1/);
+    expect(() => parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(
+      /TALLY_MAX_CONCURRENT_ACTIVITIES="0": must be at least 1/,
+    );
   });
 });

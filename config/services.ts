@@ -11,13 +11,25 @@ export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.met
  * NATS_URL and DATABASE_URL point at existing services instead.
  */
 export const ServicesEnvSchema = z.object({
-  TALLY_STACK_DIR: z.string().min(1).default(path.join(repositoryRoot, '.tally', 'stack')),
+  TALLY_STACK_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(repositoryRoot, '.tally', 'stack')),
   TALLY_PORT_BASE: portFromEnv.default(17320),
   TALLY_TOOLS_DIR: z.string().min(1).default(path.join(repositoryRoot, '.tools')),
-  TEMPORAL_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[\w.-]+:\d+$/, 'must be host:port')
+    .optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('billing'),
-  NATS_URL: z.string().regex(/^(nats|tls):\/\/\S+$/, 'must be a nats:// URL').optional(),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL').optional(),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls):\/\/\S+$/, 'must be a nats:// URL')
+    .optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')
+    .optional(),
 });
 export type ServicesEnv = z.infer<typeof ServicesEnvSchema>;
 

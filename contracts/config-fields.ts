@@ -13,8 +13,16 @@ const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
 /** A non-negative decimal written as a quoted string ("1000", "0.002"). */
 export function decimalText(what: string) {
   return z
-    .string({ error: (issue) => (issue.input === undefined ? 'is required' : `${what} must be a decimal in quotes, e.g. "0.002" (a YAML number would be a float)`) })
-    .regex(DECIMAL_PATTERN, `${what} must be a non-negative decimal like "1000" or "0.002" (at most 20 digits before the point and 12 after)`);
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required'
+          : `${what} must be a decimal in quotes, e.g. "0.002" (a YAML number would be a float)`,
+    })
+    .regex(
+      DECIMAL_PATTERN,
+      `${what} must be a non-negative decimal like "1000" or "0.002" (at most 20 digits before the point and 12 after)`,
+    );
 }
 
 /** Compares two decimal strings exactly (decimal.js comparison does not round). */
@@ -36,19 +44,27 @@ export function fractionDigits(value: string): number {
 export function moneyTextProblem(value: string, currency: string): string | undefined {
   const digits = currencyMinorUnits(currency);
   if (digits === undefined) return undefined; // the currency field reports itself
-  return fractionDigits(value) > digits ? `${value} has more decimals than ${currency} has minor units (${digits})` : undefined;
+  return fractionDigits(value) > digits
+    ? `${value} has more decimals than ${currency} has minor units (${digits})`
+    : undefined;
 }
 
 export const CurrencyCode = z
   .string()
   .regex(/^[A-Z]{3}$/, 'currency is an ISO 4217 code like "USD"')
-  .refine((code) => currencyMinorUnits(code) !== undefined, { message: 'currency has no known minor unit (ISO 4217); Tally cannot round it' });
+  .refine((code) => currencyMinorUnits(code) !== undefined, {
+    message: 'currency has no known minor unit (ISO 4217); Tally cannot round it',
+  });
 
 /** Stable ids written by people: price ids, fee ids, discount ids, credit ids. */
-export const ConfigId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'ids are 1-64 chars of [A-Za-z0-9._-], starting with a letter or digit');
+export const ConfigId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'ids are 1-64 chars of [A-Za-z0-9._-], starting with a letter or digit');
 
 /** A rate card's name, which is also its folder under ratecards/. */
-export const RateCardName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'rate card names are 1-64 chars of [a-z0-9_-] (the folder name)');
+export const RateCardName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'rate card names are 1-64 chars of [a-z0-9_-] (the folder name)');
 
 /** A metadata key of the event contract. */
 export const MetadataKeyText = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'metadata keys match ^[a-z][a-z0-9_]{0,63}$');
@@ -57,8 +73,14 @@ export const MetadataKeyText = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'metad
  * An RFC 3339 instant with an offset, at most millisecond precision, normalized to UTC
  * `YYYY-MM-DDTHH:MM:SS.sssZ` so that equal instants are equal strings.
  */
-export const InstantText = z
-  .iso.datetime({ offset: true, error: (issue) => (issue.input === undefined ? 'is required' : 'must be an RFC 3339 instant with an offset, e.g. 2026-10-01T00:00:00Z') })
+export const InstantText = z.iso
+  .datetime({
+    offset: true,
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required'
+        : 'must be an RFC 3339 instant with an offset, e.g. 2026-10-01T00:00:00Z',
+  })
   .refine((text) => !/\.\d{4,}/.test(text), { message: 'at most millisecond precision' })
   .transform((text) => new Date(text).toISOString());
 
@@ -66,7 +88,9 @@ const DURATION_PATTERN = /^(\d{1,9})(ms|s|m|h|d)$/;
 const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration like `1h`, `30m`, `72h`, `2d`. */
-export const DurationText = z.string().regex(DURATION_PATTERN, 'a duration like 30m, 1h, 72h or 2d (units ms, s, m, h, d)');
+export const DurationText = z
+  .string()
+  .regex(DURATION_PATTERN, 'a duration like 30m, 1h, 72h or 2d (units ms, s, m, h, d)');
 
 /** Milliseconds of a duration written like `72h`. Throws on text DurationText refuses. */
 export function durationMs(text: string): number {

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import {
-  compareDecimalText, ConfigId, CurrencyCode, decimalText, DurationText, InstantText, isZeroDecimalText, moneyTextProblem, RateCardName,
+  compareDecimalText,
+  ConfigId,
+  CurrencyCode,
+  decimalText,
+  DurationText,
+  InstantText,
+  isZeroDecimalText,
+  moneyTextProblem,
+  RateCardName,
 } from './config-fields.ts';
 import { parseYamlConfig, type ConfigProblem, type YamlPositions } from './yaml-config.ts';
 
@@ -59,7 +67,9 @@ const ContractShape = z.strictObject({
   credits: z.array(CreditSchema).default([]),
   review: ReviewSchema.optional(),
   provider: z.strictObject({ kind: z.enum(['stripe', 'ledger']), customer: z.string().min(1).max(255) }).optional(),
-  revenue: z.strictObject({ commit_policy: z.enum(COMMIT_POLICIES).default('drawdown') }).default({ commit_policy: 'drawdown' }),
+  revenue: z
+    .strictObject({ commit_policy: z.enum(COMMIT_POLICIES).default('drawdown') })
+    .default({ commit_policy: 'drawdown' }),
 });
 
 export const ContractSchema = ContractShape.superRefine((contract, context) => {
@@ -71,7 +81,8 @@ export const ContractSchema = ContractShape.superRefine((contract, context) => {
     const problem = moneyTextProblem(value, contract.currency);
     if (problem) add(path, problem);
   };
-  if (contract.starts_at !== undefined && contract.ends_at !== undefined && contract.ends_at <= contract.starts_at) add(['ends_at'], 'ends_at must be after starts_at');
+  if (contract.starts_at !== undefined && contract.ends_at !== undefined && contract.ends_at <= contract.starts_at)
+    add(['ends_at'], 'ends_at must be after starts_at');
   money(contract.commit?.amount, ['commit', 'amount']);
   money(contract.review?.total_above, ['review', 'total_above']);
   money(contract.review?.shadow_variance_abs, ['review', 'shadow_variance_abs']);
@@ -82,9 +93,13 @@ export const ContractSchema = ContractShape.superRefine((contract, context) => {
     ids.add(credit.id);
     money(credit.amount, ['credits', index, 'amount']);
     if (isZeroDecimalText(credit.amount)) add(['credits', index, 'amount'], 'a credit grants more than 0');
-    if (credit.expires_at !== undefined && credit.expires_at <= credit.granted_at) add(['credits', index, 'expires_at'], 'expires_at must be after granted_at');
+    if (credit.expires_at !== undefined && credit.expires_at <= credit.granted_at)
+      add(['credits', index, 'expires_at'], 'expires_at must be after granted_at');
   });
-  if (contract.review?.change_pct_above !== undefined && compareDecimalText(contract.review.change_pct_above, '0') === 0) {
+  if (
+    contract.review?.change_pct_above !== undefined &&
+    compareDecimalText(contract.review.change_pct_above, '0') === 0
+  ) {
     add(['review', 'change_pct_above'], 'a change threshold of 0% would review every invoice; leave it out instead');
   }
 });

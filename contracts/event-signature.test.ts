@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unsignedEventArbitrary } from '../test/builders/usage-event-arbitraries.ts';
 import { buildUnsignedEvent, TEST_SECRET } from '../test/builders/usage-event.ts';
-import { canonicalEventBytes, canonicalizeGeneral, computeSignature, signEvent, verifySignature } from './event-signature.ts';
+import {
+  canonicalEventBytes,
+  canonicalizeGeneral,
+  computeSignature,
+  signEvent,
+  verifySignature,
+} from './event-signature.ts';
 import { parseUsageEvent, type UsageEvent } from './usage-event.ts';
 
 const secretArbitrary = fc.string({ minLength: 16, maxLength: 64 });
@@ -16,9 +22,25 @@ function changeOneByte(text: string, index: number, byte: number): string {
   return bytes.toString('utf8');
 }
 
-const FIELDS = ['schema_version', 'event_id', 'source', 'customer_id', 'timestamp', 'unit', 'quantity', 'metadata_key', 'metadata_value', 'signature'] as const;
+const FIELDS = [
+  'schema_version',
+  'event_id',
+  'source',
+  'customer_id',
+  'timestamp',
+  'unit',
+  'quantity',
+  'metadata_key',
+  'metadata_value',
+  'signature',
+] as const;
 
-function mutateField(event: UsageEvent, field: (typeof FIELDS)[number], index: number, byte: number): Record<string, unknown> | undefined {
+function mutateField(
+  event: UsageEvent,
+  field: (typeof FIELDS)[number],
+  index: number,
+  byte: number,
+): Record<string, unknown> | undefined {
   const copy: Record<string, unknown> = { ...event, metadata: { ...event.metadata } };
   switch (field) {
     case 'schema_version':
@@ -39,7 +61,8 @@ function mutateField(event: UsageEvent, field: (typeof FIELDS)[number], index: n
       const keys = Object.keys(event.metadata);
       const key = keys[index % keys.length] as string;
       const value = event.metadata[key] as string;
-      if (value.length === 0) return { ...copy, metadata: { ...event.metadata, [key]: String.fromCharCode(byte % 128) } };
+      if (value.length === 0)
+        return { ...copy, metadata: { ...event.metadata, [key]: String.fromCharCode(byte % 128) } };
       const changed = changeOneByte(value, index, byte);
       return changed === value ? undefined : { ...copy, metadata: { ...event.metadata, [key]: changed } };
     }
@@ -53,43 +76,75 @@ function mutateField(event: UsageEvent, field: (typeof FIELDS)[number], index: n
 
 describe('event signatures', () => {
   it('sign → verify round-trips for any valid event and key, through JSON', () => {
-    fc.assert(fc.property(unsignedEventArbitrary, secretArbitrary, (unsigned, secret) => {
-      const parsed = parseUsageEvent(JSON.stringify(signEvent(unsigned, secret)));
-      expect(parsed.ok).toBe(true);
-      if (parsed.ok) expect(verifySignature(parsed.event, secret)).toBe(true);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(unsignedEventArbitrary, secretArbitrary, (unsigned, secret) => {
+        const parsed = parseUsageEvent(JSON.stringify(signEvent(unsigned, secret)));
+        expect(parsed.ok).toBe(true);
+        if (parsed.ok) expect(verifySignature(parsed.event, secret)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('a one-byte change to any field fails verification or fails the schema', () => {
-    fc.assert(fc.property(unsignedEventArbitrary, secretArbitrary, fc.constantFrom(...FIELDS), fc.nat(), fc.integer({ min: 0, max: 255 }),
-      (unsigned, secret, field, index, byte) => {
-        const signed = signEvent(unsigned, secret);
-        const mutated = mutateField(signed, field, index, byte);
-        fc.pre(mutated !== undefined);
-        const parsed = parseUsageEvent(JSON.stringify(mutated));
-        if (parsed.ok) expect(verifySignature(parsed.event, secret)).toBe(false);
-      }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(
+        unsignedEventArbitrary,
+        secretArbitrary,
+        fc.constantFrom(...FIELDS),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (unsigned, secret, field, index, byte) => {
+          const signed = signEvent(unsigned, secret);
+          const mutated = mutateField(signed, field, index, byte);
+          fc.pre(mutated !== undefined);
+          const parsed = parseUsageEvent(JSON.stringify(mutated));
+          if (parsed.ok) expect(verifySignature(parsed.event, secret)).toBe(false);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   it('the fast canonical form of an event equals the general RFC 8785 algorithm', () => {
     const anyMetadata = fc.dictionary(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), { maxKeys: 8 });
-    fc.assert(fc.property(unsignedEventArbitrary, anyMetadata, fc.boolean(), (unsigned, extra, withSignature) => {
-      const event = { ...unsigned, metadata: { ...unsigned.metadata, ...extra }, ...(withSignature ? { signature: 'v1=x' } : {}) };
-      expect(canonicalEventBytes(event)).toBe(canonicalizeGeneral(event));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(unsignedEventArbitrary, anyMetadata, fc.boolean(), (unsigned, extra, withSignature) => {
+        const event = {
+          ...unsigned,
+          metadata: { ...unsigned.metadata, ...extra },
+          ...(withSignature ? { signature: 'v1=x' } : {}),
+        };
+        expect(canonicalEventBytes(event)).toBe(canonicalizeGeneral(event));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('another key never verifies', () => {
-    fc.assert(fc.property(unsignedEventArbitrary, secretArbitrary, secretArbitrary, (unsigned, secret, other) => {
-      fc.pre(secret !== other);
-      expect(verifySignature(signEvent(unsigned, secret), other)).toBe(false);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(unsignedEventArbitrary, secretArbitrary, secretArbitrary, (unsigned, secret, other) => {
+        fc.pre(secret !== other);
+        expect(verifySignature(signEvent(unsigned, secret), other)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('signs the RFC 8785 canonical JSON: key order and escapes do not matter, the signature field is not signed', () => {
-    const event = buildUnsignedEvent({ metadata: { sku: 'llm.tokens', region: 'eu-west-1', a_note: 'caf\u00e9 \u2028' } });
-    const reordered = { metadata: { region: 'eu-west-1', a_note: 'caf\u00e9 \u2028', sku: 'llm.tokens' }, quantity: event.quantity, unit: event.unit,
-      timestamp: event.timestamp, customer_id: event.customer_id, source: event.source, event_id: event.event_id, schema_version: 1 as const };
+    const event = buildUnsignedEvent({
+      metadata: { sku: 'llm.tokens', region: 'eu-west-1', a_note: 'caf\u00e9 \u2028' },
+    });
+    const reordered = {
+      metadata: { region: 'eu-west-1', a_note: 'caf\u00e9 \u2028', sku: 'llm.tokens' },
+      quantity: event.quantity,
+      unit: event.unit,
+      timestamp: event.timestamp,
+      customer_id: event.customer_id,
+      source: event.source,
+      event_id: event.event_id,
+      schema_version: 1 as const,
+    };
     expect(canonicalEventBytes(reordered)).toBe(canonicalEventBytes(event));
     expect(canonicalEventBytes(event).startsWith('{"customer_id":"acme","event_id":')).toBe(true);
     const signed = signEvent(event, TEST_SECRET);

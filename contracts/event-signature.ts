@@ -15,7 +15,16 @@ export function canonicalEventBytes(event: UnsignedUsageEvent | UsageEvent): str
 }
 
 /** The fields of an unsigned event in JCS order (keys sorted by UTF-16 code units). */
-const EVENT_FIELDS_IN_ORDER = ['customer_id', 'event_id', 'metadata', 'quantity', 'schema_version', 'source', 'timestamp', 'unit'] as const;
+const EVENT_FIELDS_IN_ORDER = [
+  'customer_id',
+  'event_id',
+  'metadata',
+  'quantity',
+  'schema_version',
+  'source',
+  'timestamp',
+  'unit',
+] as const;
 
 /**
  * JCS for the one shape events have (seven strings, the integer schema version and a flat

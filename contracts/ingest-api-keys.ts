@@ -11,12 +11,22 @@ import { z } from 'zod';
 const SourceId = z.string().regex(/^[a-z0-9._-]{1,64}$/, 'source ids are 1-64 chars of [a-z0-9._-]');
 
 export const ApiKeySchema = z.union([
-  z.strictObject({ id: z.string().min(1), token: z.string().min(24, 'an API token has at least 24 characters'), sources: z.array(SourceId).min(1) }),
-  z.strictObject({ id: z.string().min(1), token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'token_sha256 is 64 lowercase hex digits'), sources: z.array(SourceId).min(1) }),
+  z.strictObject({
+    id: z.string().min(1),
+    token: z.string().min(24, 'an API token has at least 24 characters'),
+    sources: z.array(SourceId).min(1),
+  }),
+  z.strictObject({
+    id: z.string().min(1),
+    token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'token_sha256 is 64 lowercase hex digits'),
+    sources: z.array(SourceId).min(1),
+  }),
 ]);
 
 export const ApiKeysFileSchema = z.strictObject({
-  keys: z.array(ApiKeySchema).refine((keys) => new Set(keys.map((key) => key.id)).size === keys.length, 'API key ids are unique'),
+  keys: z
+    .array(ApiKeySchema)
+    .refine((keys) => new Set(keys.map((key) => key.id)).size === keys.length, 'API key ids are unique'),
 });
 
 export type ApiKey = z.infer<typeof ApiKeySchema>;

@@ -83,7 +83,12 @@ export const AdjustmentLineSchema = z.object({
 });
 
 export const InvoiceLineSchema = z.discriminatedUnion('kind', [
-  UsageLineSchema, FeeLineSchema, DiscountLineSchema, CommitTrueUpLineSchema, CreditLineSchema, AdjustmentLineSchema,
+  UsageLineSchema,
+  FeeLineSchema,
+  DiscountLineSchema,
+  CommitTrueUpLineSchema,
+  CreditLineSchema,
+  AdjustmentLineSchema,
 ]);
 
 export const RateCardVersionRefSchema = z.object({
@@ -102,16 +107,22 @@ export const InvoiceSchema = z.object({
   subtotal: Money,
   total: Money,
   /** Usage no price matched (rule 2): reported, never billed at zero. */
-  unpriced: z.array(z.object({
-    sku: z.string(),
-    unit: z.string(),
-    event_count: z.number().int().nonnegative(),
-    /** Sum of the events' quantities. */
-    quantity: Quantity.optional(),
-    /** no_matching_price | unit_mismatch (the sku is priced in another unit) | no_ratecard_version (before the card's first version). */
-    reason: z.enum(['no_matching_price', 'unit_mismatch', 'no_ratecard_version']).optional(),
-  })),
-  events: z.object({ read: z.number().int().nonnegative(), duplicates: z.number().int().nonnegative(), outside_period: z.number().int().nonnegative() }),
+  unpriced: z.array(
+    z.object({
+      sku: z.string(),
+      unit: z.string(),
+      event_count: z.number().int().nonnegative(),
+      /** Sum of the events' quantities. */
+      quantity: Quantity.optional(),
+      /** no_matching_price | unit_mismatch (the sku is priced in another unit) | no_ratecard_version (before the card's first version). */
+      reason: z.enum(['no_matching_price', 'unit_mismatch', 'no_ratecard_version']).optional(),
+    }),
+  ),
+  events: z.object({
+    read: z.number().int().nonnegative(),
+    duplicates: z.number().int().nonnegative(),
+    outside_period: z.number().int().nonnegative(),
+  }),
   ratecard_versions: z.array(RateCardVersionRefSchema),
   calculation_version: z.string(),
 });

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
-  compareDecimalText, ConfigId, CurrencyCode, decimalText, InstantText, isZeroDecimalText, MetadataKeyText, moneyTextProblem, RateCardName,
+  compareDecimalText,
+  ConfigId,
+  CurrencyCode,
+  decimalText,
+  InstantText,
+  isZeroDecimalText,
+  MetadataKeyText,
+  moneyTextProblem,
+  RateCardName,
 } from './config-fields.ts';
 import { parseYamlConfig, type ConfigProblem, type FieldPath, type YamlPositions } from './yaml-config.ts';
 
@@ -65,7 +73,8 @@ const RateCardFileShape = z.strictObject({
 
 /** The YAML file's shape with every cross-field rule of one version. */
 export const RateCardFileSchema = RateCardFileShape.superRefine((card, context) => {
-  for (const problem of checkRateCard(card)) context.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
+  for (const problem of checkRateCard(card))
+    context.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
 });
 
 export interface Tier {
@@ -136,7 +145,8 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
   const owners = new Map<string, string>();
   const claim = (id: string, path: FieldPath): void => {
     const owner = owners.get(id);
-    if (owner !== undefined) add(path, `id "${id}" is already used by ${owner}; ids are unique across prices, fees and discounts`);
+    if (owner !== undefined)
+      add(path, `id "${id}" is already used by ${owner}; ids are unique across prices, fees and discounts`);
     else owners.set(id, formatPath(path.slice(0, 2)));
   };
   card.prices.forEach((price, index) => claim(price.id, ['prices', index, 'id']));
@@ -146,27 +156,38 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
   const unitsBySku = new Map<string, { unit: string; index: number }>();
   card.prices.forEach((price, index) => {
     const at = (...rest: PropertyKey[]): FieldPath => ['prices', index, ...rest];
-    if (Object.hasOwn(price.dimensions, 'sku')) add(at('dimensions', 'sku'), 'sku is matched by the price\'s own sku field, not as a dimension');
+    if (Object.hasOwn(price.dimensions, 'sku'))
+      add(at('dimensions', 'sku'), "sku is matched by the price's own sku field, not as a dimension");
 
-    if (price.aggregation === 'unique_count' && price.unique_by === undefined) add(at('unique_by'), 'unique_count needs unique_by: the metadata key whose distinct values are counted');
-    if (price.aggregation !== 'unique_count' && price.unique_by !== undefined) add(at('unique_by'), `unique_by applies to unique_count only (this price aggregates by ${price.aggregation})`);
+    if (price.aggregation === 'unique_count' && price.unique_by === undefined)
+      add(at('unique_by'), 'unique_count needs unique_by: the metadata key whose distinct values are counted');
+    if (price.aggregation !== 'unique_count' && price.unique_by !== undefined)
+      add(at('unique_by'), `unique_by applies to unique_count only (this price aggregates by ${price.aggregation})`);
 
-    if (price.package_size !== undefined && isZeroDecimalText(price.package_size)) add(at('package_size'), 'package_size must be greater than 0');
-    if (price.package_rounding !== undefined && price.package_size === undefined) add(at('package_rounding'), 'package_rounding needs a package_size');
+    if (price.package_size !== undefined && isZeroDecimalText(price.package_size))
+      add(at('package_size'), 'package_size must be greater than 0');
+    if (price.package_rounding !== undefined && price.package_size === undefined)
+      add(at('package_rounding'), 'package_rounding needs a package_size');
 
     if (price.model === 'per_unit') {
       if (price.unit_price === undefined) add(at('unit_price'), 'a per_unit price needs unit_price');
       if (price.tiers !== undefined) add(at('tiers'), 'a per_unit price has no tiers (use model graduated or volume)');
     } else {
-      if (price.unit_price !== undefined) add(at('unit_price'), `a ${price.model} price takes its unit prices from tiers, not unit_price`);
-      if (price.tiers === undefined || price.tiers.length === 0) add(at('tiers'), `a ${price.model} price needs at least one tier`);
+      if (price.unit_price !== undefined)
+        add(at('unit_price'), `a ${price.model} price takes its unit prices from tiers, not unit_price`);
+      if (price.tiers === undefined || price.tiers.length === 0)
+        add(at('tiers'), `a ${price.model} price needs at least one tier`);
       else problems.push(...checkTiers(price.tiers, at('tiers')));
     }
 
     // One sku is measured in one unit: otherwise some of its events could never match a price.
     const seen = unitsBySku.get(price.sku);
     if (seen === undefined) unitsBySku.set(price.sku, { unit: price.unit, index });
-    else if (seen.unit !== price.unit) add(at('unit'), `sku ${price.sku} is priced in "${seen.unit}" by prices[${seen.index}] but in "${price.unit}" here; one sku has one unit`);
+    else if (seen.unit !== price.unit)
+      add(
+        at('unit'),
+        `sku ${price.sku} is priced in "${seen.unit}" by prices[${seen.index}] but in "${price.unit}" here; one sku has one unit`,
+      );
   });
 
   // Rule 2: where several prices match, the most dimension keys wins, and a tie is an error.
@@ -180,8 +201,10 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
       if (aKeys.length !== Object.keys(b.dimensions).length) continue;
       const disjoint = aKeys.some((key) => Object.hasOwn(b.dimensions, key) && b.dimensions[key] !== a.dimensions[key]);
       if (!disjoint) {
-        add(['prices', later, 'dimensions'],
-          `prices "${a.id}" and "${b.id}" (sku ${a.sku}, ${aKeys.length} dimension key${aKeys.length === 1 ? '' : 's'} each) could both match the same event; give one of them more dimensions or make a shared dimension differ`);
+        add(
+          ['prices', later, 'dimensions'],
+          `prices "${a.id}" and "${b.id}" (sku ${a.sku}, ${aKeys.length} dimension key${aKeys.length === 1 ? '' : 's'} each) could both match the same event; give one of them more dimensions or make a shared dimension differ`,
+        );
       }
     }
   }
@@ -193,10 +216,15 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
 
   const priceIds = new Set(card.prices.map((price) => price.id));
   card.discounts.forEach((discount, index) => {
-    if (isZeroDecimalText(discount.percent) || compareDecimalText(discount.percent, '100') > 0) add(['discounts', index, 'percent'], 'percent must be greater than 0 and at most 100');
+    if (isZeroDecimalText(discount.percent) || compareDecimalText(discount.percent, '100') > 0)
+      add(['discounts', index, 'percent'], 'percent must be greater than 0 and at most 100');
     const named = new Set<string>();
     discount.applies_to.forEach((id, position) => {
-      if (!priceIds.has(id)) add(['discounts', index, 'applies_to', position], `unknown price id "${id}" (this version's prices: ${[...priceIds].join(', ') || 'none'})`);
+      if (!priceIds.has(id))
+        add(
+          ['discounts', index, 'applies_to', position],
+          `unknown price id "${id}" (this version's prices: ${[...priceIds].join(', ') || 'none'})`,
+        );
       if (named.has(id)) add(['discounts', index, 'applies_to', position], `price id "${id}" is named twice`);
       named.add(id);
     });
@@ -210,15 +238,25 @@ function checkTiers(tiers: readonly z.output<typeof TierSchema>[], path: FieldPa
   tiers.forEach((tier, index) => {
     const last = index === tiers.length - 1;
     if (last) {
-      if (tier.up_to !== null) problems.push({ path: [...path, index, 'up_to'], message: 'the last tier has up_to: null (it covers everything above the previous bound)' });
+      if (tier.up_to !== null)
+        problems.push({
+          path: [...path, index, 'up_to'],
+          message: 'the last tier has up_to: null (it covers everything above the previous bound)',
+        });
       return;
     }
     if (tier.up_to === null) {
-      problems.push({ path: [...path, index, 'up_to'], message: 'only the last tier may have up_to: null; give this tier an upper bound' });
+      problems.push({
+        path: [...path, index, 'up_to'],
+        message: 'only the last tier may have up_to: null; give this tier an upper bound',
+      });
       return;
     }
     if (compareDecimalText(tier.up_to, lower) <= 0) {
-      problems.push({ path: [...path, index, 'up_to'], message: `tier bounds must increase: ${tier.up_to} is not above ${index === 0 ? 'zero' : `the previous tier's ${lower}`}` });
+      problems.push({
+        path: [...path, index, 'up_to'],
+        message: `tier bounds must increase: ${tier.up_to} is not above ${index === 0 ? 'zero' : `the previous tier's ${lower}`}`,
+      });
     }
     lower = tier.up_to;
   });
@@ -226,15 +264,25 @@ function checkTiers(tiers: readonly z.output<typeof TierSchema>[], path: FieldPa
 }
 
 function formatPath(path: FieldPath): string {
-  return path.map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index === 0 ? String(segment) : `.${String(segment)}`)).join('');
+  return path
+    .map((segment, index) =>
+      typeof segment === 'number' ? `[${segment}]` : index === 0 ? String(segment) : `.${String(segment)}`,
+    )
+    .join('');
 }
 
 function toVersion(card: RawRateCard, contentHash: string, file: string): RateCardVersion {
   const prices = card.prices.map((raw): Price => {
     const common: PriceCommon = {
-      id: raw.id, sku: raw.sku, unit: raw.unit, dimensions: raw.dimensions, aggregation: raw.aggregation,
+      id: raw.id,
+      sku: raw.sku,
+      unit: raw.unit,
+      dimensions: raw.dimensions,
+      aggregation: raw.aggregation,
       ...(raw.unique_by !== undefined ? { unique_by: raw.unique_by } : {}),
-      ...(raw.package_size !== undefined ? { package_size: raw.package_size, package_rounding: raw.package_rounding ?? 'up' } : {}),
+      ...(raw.package_size !== undefined
+        ? { package_size: raw.package_size, package_rounding: raw.package_rounding ?? 'up' }
+        : {}),
     };
     return raw.model === 'per_unit'
       ? { ...common, model: 'per_unit', unit_price: raw.unit_price as string }
@@ -273,14 +321,24 @@ export function parseRateCardText(text: string, filePath: string): ParsedRateCar
   const card = parsed.value;
   const problems: ConfigProblem[] = [];
   const { directory, stem, extension } = splitPath(filePath);
-  if (extension !== '.yaml') problems.push(parsed.positions.problemAt([], 'rate-card files are named <effective_from>.yaml'));
+  if (extension !== '.yaml')
+    problems.push(parsed.positions.problemAt([], 'rate-card files are named <effective_from>.yaml'));
   const named = instantFromFileStem(stem);
   if (named === undefined || named !== card.effective_from) {
-    problems.push(parsed.positions.problemAt(['effective_from'],
-      `the file name says ${JSON.stringify(stem)} but effective_from is ${card.effective_from}; name the file ${fileStemFor(card.effective_from)}.yaml`));
+    problems.push(
+      parsed.positions.problemAt(
+        ['effective_from'],
+        `the file name says ${JSON.stringify(stem)} but effective_from is ${card.effective_from}; name the file ${fileStemFor(card.effective_from)}.yaml`,
+      ),
+    );
   }
   if (directory !== undefined && directory !== card.ratecard) {
-    problems.push(parsed.positions.problemAt(['ratecard'], `the file is in folder "${directory}" but says ratecard: ${card.ratecard}; a rate card's versions live in ratecards/<ratecard>/`));
+    problems.push(
+      parsed.positions.problemAt(
+        ['ratecard'],
+        `the file is in folder "${directory}" but says ratecard: ${card.ratecard}; a rate card's versions live in ratecards/<ratecard>/`,
+      ),
+    );
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, version: toVersion(card, contentHash(text), filePath), positions: parsed.positions };
@@ -303,7 +361,11 @@ function splitPath(filePath: string): { directory: string | undefined; stem: str
   const parts = filePath.split(/[\\/]/).filter((part) => part !== '' && part !== '.');
   const base = parts.at(-1) ?? '';
   const dot = base.lastIndexOf('.');
-  return { directory: parts.at(-2), stem: dot > 0 ? base.slice(0, dot) : base, extension: dot > 0 ? base.slice(dot) : '' };
+  return {
+    directory: parts.at(-2),
+    stem: dot > 0 ? base.slice(0, dot) : base,
+    extension: dot > 0 ? base.slice(dot) : '',
+  };
 }
 
 /** A parsed version and where its fields are written, for problems found across versions. */
@@ -329,11 +391,28 @@ export function checkRateCardHistory(files: readonly LocatedRateCardVersion[]): 
   for (const located of sorted) {
     const { version, positions } = located;
     const earlier = seenAt.get(version.effective_from);
-    if (earlier) problems.push(positions.problemAt(['effective_from'], `${earlier.version.file} takes effect at the same instant (${version.effective_from})`));
+    if (earlier)
+      problems.push(
+        positions.problemAt(
+          ['effective_from'],
+          `${earlier.version.file} takes effect at the same instant (${version.effective_from})`,
+        ),
+      );
     seenAt.set(version.effective_from, located);
-    if (version.ratecard !== first.version.ratecard) problems.push(positions.problemAt(['ratecard'], `versions of one card share its name; ${first.version.file} says ${first.version.ratecard}`));
+    if (version.ratecard !== first.version.ratecard)
+      problems.push(
+        positions.problemAt(
+          ['ratecard'],
+          `versions of one card share its name; ${first.version.file} says ${first.version.ratecard}`,
+        ),
+      );
     if (version.currency !== first.version.currency) {
-      problems.push(positions.problemAt(['currency'], `the currency of a rate card cannot change between versions (${first.version.file} bills in ${first.version.currency}); start a new rate card instead`));
+      problems.push(
+        positions.problemAt(
+          ['currency'],
+          `the currency of a rate card cannot change between versions (${first.version.file} bills in ${first.version.currency}); start a new rate card instead`,
+        ),
+      );
     }
     version.prices.forEach((price, index) => {
       const origin = priceOrigin.get(price.id);
@@ -343,8 +422,12 @@ export function checkRateCardHistory(files: readonly LocatedRateCardVersion[]): 
       }
       for (const field of ['sku', 'unit', 'aggregation', 'unique_by', 'package_size', 'package_rounding'] as const) {
         if (price[field] !== origin.price[field]) {
-          problems.push(positions.problemAt(['prices', index, field],
-            `price "${price.id}" has ${field} ${JSON.stringify(origin.price[field] ?? null)} in ${origin.file}; a price id keeps what it measures across versions (use a new id)`));
+          problems.push(
+            positions.problemAt(
+              ['prices', index, field],
+              `price "${price.id}" has ${field} ${JSON.stringify(origin.price[field] ?? null)} in ${origin.file}; a price id keeps what it measures across versions (use a new id)`,
+            ),
+          );
         }
       }
     });

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describeIssues, isPlainValidEvent, parseUsageEvent, UsageEventSchema, type ParsedEvent } from './usage-event.ts';
+import {
+  describeIssues,
+  isPlainValidEvent,
+  parseUsageEvent,
+  UsageEventSchema,
+  type ParsedEvent,
+} from './usage-event.ts';
 
 /** What parseUsageEvent returned before its fast path: the schema alone. */
 function parseWithSchemaOnly(raw: string): ParsedEvent {
@@ -11,7 +17,9 @@ function parseWithSchemaOnly(raw: string): ParsedEvent {
     return { ok: false, reason: 'malformed_json', detail: error instanceof Error ? error.message : 'not JSON' };
   }
   const result = UsageEventSchema.safeParse(value);
-  return result.success ? { ok: true, event: result.data } : { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
+  return result.success
+    ? { ok: true, event: result.data }
+    : { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
 }
 
 /** Strings near every pattern's edges: valid ones, one character too many, forbidden characters, NUL, lone surrogates. */
@@ -26,7 +34,22 @@ const edgyString = fc.oneof(
   fc.stringMatching(/^v1=[0-9a-fA-F]{63,65}$/),
   fc.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/),
   fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
-  fc.constantFrom('', 'a', 'tokens', 'a\u0000b', '\uD800', 'x\uDC00', '\uD83D\uDE00', 'x'.repeat(32), 'x'.repeat(33), 'é'.repeat(256), 'é'.repeat(257), '__proto__', 'sku', 'constructor'),
+  fc.constantFrom(
+    '',
+    'a',
+    'tokens',
+    'a\u0000b',
+    '\uD800',
+    'x\uDC00',
+    '\uD83D\uDE00',
+    'x'.repeat(32),
+    'x'.repeat(33),
+    'é'.repeat(256),
+    'é'.repeat(257),
+    '__proto__',
+    'sku',
+    'constructor',
+  ),
 );
 const anyJson = fc.oneof(edgyString, fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(1, 0, 2, 1.5, -1, null, true, '1'));
 
@@ -35,27 +58,49 @@ const validEvent = fc.record({
   event_id: fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/),
   source: fc.stringMatching(/^[a-z0-9._-]{1,64}$/),
   customer_id: fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/),
-  timestamp: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true }).map((date) => date.toISOString()),
+  timestamp: fc
+    .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true })
+    .map((date) => date.toISOString()),
   unit: fc.string({ minLength: 1, maxLength: 32 }),
   quantity: fc.stringMatching(/^\d{1,20}(\.\d{1,12})?$/),
-  metadata: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,63}$/), fc.string({ maxLength: 256 }), { maxKeys: 31 })
+  metadata: fc
+    .dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,63}$/), fc.string({ maxLength: 256 }), { maxKeys: 31 })
     .chain((extra) => fc.string({ minLength: 1, maxLength: 20 }).map((sku) => ({ ...extra, sku }))),
   signature: fc.stringMatching(/^v1=[0-9a-f]{64}$/),
 });
 
 /** A valid event with some fields replaced, removed or added: most results sit right at a rule's edge. */
-const mutatedEvent = fc.tuple(
-  validEvent,
-  fc.array(fc.tuple(fc.constantFrom('schema_version', 'event_id', 'source', 'customer_id', 'timestamp', 'unit', 'quantity', 'metadata', 'signature', 'extra', '__proto__'),
-    fc.oneof(anyJson, fc.constant(undefined), fc.dictionary(edgyString, anyJson, { maxKeys: 34 }))), { maxLength: 3 }),
-  fc.array(fc.tuple(edgyString, fc.oneof(anyJson, fc.constant(undefined))), { maxLength: 3 }),
-).map(([event, fieldChanges, metadataChanges]) => {
-  const record: Record<string, unknown> = { ...event, metadata: { ...event.metadata } };
-  const metadata = record.metadata as Record<string, unknown>;
-  for (const [key, value] of metadataChanges) metadata[key] = value;
-  for (const [key, value] of fieldChanges) record[key] = value;
-  return record;
-});
+const mutatedEvent = fc
+  .tuple(
+    validEvent,
+    fc.array(
+      fc.tuple(
+        fc.constantFrom(
+          'schema_version',
+          'event_id',
+          'source',
+          'customer_id',
+          'timestamp',
+          'unit',
+          'quantity',
+          'metadata',
+          'signature',
+          'extra',
+          '__proto__',
+        ),
+        fc.oneof(anyJson, fc.constant(undefined), fc.dictionary(edgyString, anyJson, { maxKeys: 34 })),
+      ),
+      { maxLength: 3 },
+    ),
+    fc.array(fc.tuple(edgyString, fc.oneof(anyJson, fc.constant(undefined))), { maxLength: 3 }),
+  )
+  .map(([event, fieldChanges, metadataChanges]) => {
+    const record: Record<string, unknown> = { ...event, metadata: { ...event.metadata } };
+    const metadata = record.metadata as Record<string, unknown>;
+    for (const [key, value] of metadataChanges) metadata[key] = value;
+    for (const [key, value] of fieldChanges) record[key] = value;
+    return record;
+  });
 
 /** As the worker sees it: text, parsed by JSON.parse (own `__proto__` keys included). */
 const eventText = fc.oneof(
@@ -67,26 +112,32 @@ const eventText = fc.oneof(
 );
 
 describe('the fast path of parseUsageEvent', () => {
-  it('accepts exactly what the schema accepts, returns the value the schema returns, and rejects with the schema\'s reason and detail', () => {
-    fc.assert(fc.property(eventText, (text) => {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        value = undefined;
-      }
-      if (value !== undefined) {
-        const schema = UsageEventSchema.safeParse(value);
-        expect(isPlainValidEvent(value)).toBe(schema.success);
-        if (schema.success) expect(value).toStrictEqual(schema.data);
-      }
-      expect(parseUsageEvent(text)).toStrictEqual(parseWithSchemaOnly(text));
-    }), { numRuns: 5000 });
+  it("accepts exactly what the schema accepts, returns the value the schema returns, and rejects with the schema's reason and detail", () => {
+    fc.assert(
+      fc.property(eventText, (text) => {
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          value = undefined;
+        }
+        if (value !== undefined) {
+          const schema = UsageEventSchema.safeParse(value);
+          expect(isPlainValidEvent(value)).toBe(schema.success);
+          if (schema.success) expect(value).toStrictEqual(schema.data);
+        }
+        expect(parseUsageEvent(text)).toStrictEqual(parseWithSchemaOnly(text));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('takes the fast path for valid events', () => {
-    fc.assert(fc.property(validEvent, (event) => {
-      expect(isPlainValidEvent(JSON.parse(JSON.stringify(event)))).toBe(true);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(validEvent, (event) => {
+        expect(isPlainValidEvent(JSON.parse(JSON.stringify(event)))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -10,11 +10,15 @@ describe('parseUsageEvent', () => {
   });
 
   it('accepts an offset other than Z and sub-millisecond digits', () => {
-    expect(parseUsageEvent(JSON.stringify(buildSignedEvent({ timestamp: '2026-10-14T11:30:00.123456+02:00' }))).ok).toBe(true);
+    expect(
+      parseUsageEvent(JSON.stringify(buildSignedEvent({ timestamp: '2026-10-14T11:30:00.123456+02:00' }))).ok,
+    ).toBe(true);
   });
 
   it('accepts the largest quantity the contract allows', () => {
-    expect(parseUsageEvent(JSON.stringify(buildSignedEvent({ quantity: '99999999999999999999.999999999999' }))).ok).toBe(true);
+    expect(
+      parseUsageEvent(JSON.stringify(buildSignedEvent({ quantity: '99999999999999999999.999999999999' }))).ok,
+    ).toBe(true);
   });
 
   it('rejects text that is not JSON as malformed_json', () => {
@@ -37,6 +41,9 @@ describe('parseUsageEvent', () => {
   });
 
   it('keeps unsigned events apart: the signed schema requires the signature', () => {
-    expect(parseUsageEvent(JSON.stringify(buildUnsignedEvent()))).toMatchObject({ ok: false, reason: 'schema_violation' });
+    expect(parseUsageEvent(JSON.stringify(buildUnsignedEvent()))).toMatchObject({
+      ok: false,
+      reason: 'schema_violation',
+    });
   });
 });

@@ -18,10 +18,21 @@ const storableText = (text: string): boolean => !UNSTORABLE_TEXT.test(text);
 const STORABLE_TEXT_MESSAGE = 'text must not contain U+0000 or unpaired surrogates';
 
 export const MetadataSchema = z
-  .record(z.string().regex(METADATA_KEY_PATTERN, 'metadata keys match ^[a-z][a-z0-9_]{0,63}$'),
-    z.string().max(METADATA_VALUE_MAX_CHARS, `metadata values are at most ${METADATA_VALUE_MAX_CHARS} characters`).refine(storableText, STORABLE_TEXT_MESSAGE))
-  .refine((metadata) => Object.keys(metadata).length <= METADATA_MAX_KEYS, `metadata has at most ${METADATA_MAX_KEYS} keys`)
-  .refine((metadata) => typeof metadata.sku === 'string' && metadata.sku.length > 0, { message: 'metadata.sku is required', path: ['sku'] });
+  .record(
+    z.string().regex(METADATA_KEY_PATTERN, 'metadata keys match ^[a-z][a-z0-9_]{0,63}$'),
+    z
+      .string()
+      .max(METADATA_VALUE_MAX_CHARS, `metadata values are at most ${METADATA_VALUE_MAX_CHARS} characters`)
+      .refine(storableText, STORABLE_TEXT_MESSAGE),
+  )
+  .refine(
+    (metadata) => Object.keys(metadata).length <= METADATA_MAX_KEYS,
+    `metadata has at most ${METADATA_MAX_KEYS} keys`,
+  )
+  .refine((metadata) => typeof metadata.sku === 'string' && metadata.sku.length > 0, {
+    message: 'metadata.sku is required',
+    path: ['sku'],
+  });
 
 /** The fields of a usage event that its signature covers (everything but `signature`). */
 export const UnsignedUsageEventSchema = z.strictObject({
@@ -30,8 +41,14 @@ export const UnsignedUsageEventSchema = z.strictObject({
   source: z.string().regex(SOURCE_PATTERN, 'source is 1-64 chars of [a-z0-9._-]'),
   customer_id: z.string().regex(ID_PATTERN, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
   timestamp: z.iso.datetime({ offset: true, message: 'timestamp is RFC 3339 with an offset' }),
-  unit: z.string().min(1, 'unit is 1-32 characters').max(32, 'unit is 1-32 characters').refine(storableText, STORABLE_TEXT_MESSAGE),
-  quantity: z.string({ message: 'quantity is a decimal string, not a number' }).regex(QUANTITY_PATTERN, 'quantity matches ^\\d{1,20}(\\.\\d{1,12})?$'),
+  unit: z
+    .string()
+    .min(1, 'unit is 1-32 characters')
+    .max(32, 'unit is 1-32 characters')
+    .refine(storableText, STORABLE_TEXT_MESSAGE),
+  quantity: z
+    .string({ message: 'quantity is a decimal string, not a number' })
+    .regex(QUANTITY_PATTERN, 'quantity matches ^\\d{1,20}(\\.\\d{1,12})?$'),
   metadata: MetadataSchema,
 });
 export type UnsignedUsageEvent = z.infer<typeof UnsignedUsageEventSchema>;
@@ -44,7 +61,11 @@ export type UsageEvent = z.infer<typeof UsageEventSchema>;
 
 export type ParsedEvent =
   | { readonly ok: true; readonly event: UsageEvent }
-  | { readonly ok: false; readonly reason: Extract<RejectionReason, 'malformed_json' | 'schema_violation'>; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly reason: Extract<RejectionReason, 'malformed_json' | 'schema_violation'>;
+      readonly detail: string;
+    };
 
 /**
  * Parses one event from its raw text. Structure only: the signature, the source's key and the
@@ -85,23 +106,57 @@ export function isPlainValidEvent(value: unknown): value is UsageEvent {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const record = value as Record<string, unknown>;
   if (Object.keys(record).length !== EVENT_FIELD_COUNT) return false;
-  const { schema_version: version, event_id: eventId, source, customer_id: customerId, timestamp, unit, quantity, metadata, signature } = record;
+  const {
+    schema_version: version,
+    event_id: eventId,
+    source,
+    customer_id: customerId,
+    timestamp,
+    unit,
+    quantity,
+    metadata,
+    signature,
+  } = record;
   if (version !== 1 || !Object.hasOwn(record, 'schema_version')) return false;
   if (typeof eventId !== 'string' || !ID_PATTERN.test(eventId) || !Object.hasOwn(record, 'event_id')) return false;
   if (typeof source !== 'string' || !SOURCE_PATTERN.test(source) || !Object.hasOwn(record, 'source')) return false;
-  if (typeof customerId !== 'string' || !ID_PATTERN.test(customerId) || !Object.hasOwn(record, 'customer_id')) return false;
-  if (typeof timestamp !== 'string' || !TIMESTAMP_PATTERN.test(timestamp) || !Object.hasOwn(record, 'timestamp')) return false;
-  if (typeof unit !== 'string' || unit.length < 1 || unit.length > 32 || !storableText(unit) || !Object.hasOwn(record, 'unit')) return false;
-  if (typeof quantity !== 'string' || !QUANTITY_PATTERN.test(quantity) || !Object.hasOwn(record, 'quantity')) return false;
-  if (typeof signature !== 'string' || !SIGNATURE_PATTERN.test(signature) || !Object.hasOwn(record, 'signature')) return false;
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || !Object.hasOwn(record, 'metadata')) return false;
-  if (Object.getPrototypeOf(record) !== Object.prototype || Object.getPrototypeOf(metadata) !== Object.prototype) return false;
+  if (typeof customerId !== 'string' || !ID_PATTERN.test(customerId) || !Object.hasOwn(record, 'customer_id'))
+    return false;
+  if (typeof timestamp !== 'string' || !TIMESTAMP_PATTERN.test(timestamp) || !Object.hasOwn(record, 'timestamp'))
+    return false;
+  if (
+    typeof unit !== 'string' ||
+    unit.length < 1 ||
+    unit.length > 32 ||
+    !storableText(unit) ||
+    !Object.hasOwn(record, 'unit')
+  )
+    return false;
+  if (typeof quantity !== 'string' || !QUANTITY_PATTERN.test(quantity) || !Object.hasOwn(record, 'quantity'))
+    return false;
+  if (typeof signature !== 'string' || !SIGNATURE_PATTERN.test(signature) || !Object.hasOwn(record, 'signature'))
+    return false;
+  if (
+    typeof metadata !== 'object' ||
+    metadata === null ||
+    Array.isArray(metadata) ||
+    !Object.hasOwn(record, 'metadata')
+  )
+    return false;
+  if (Object.getPrototypeOf(record) !== Object.prototype || Object.getPrototypeOf(metadata) !== Object.prototype)
+    return false;
   const entries = metadata as Record<string, unknown>;
   const keys = Object.keys(entries);
   if (keys.length > METADATA_MAX_KEYS) return false;
   for (const key of keys) {
     const item = entries[key];
-    if (!METADATA_KEY_PATTERN.test(key) || typeof item !== 'string' || item.length > METADATA_VALUE_MAX_CHARS || !storableText(item)) return false;
+    if (
+      !METADATA_KEY_PATTERN.test(key) ||
+      typeof item !== 'string' ||
+      item.length > METADATA_VALUE_MAX_CHARS ||
+      !storableText(item)
+    )
+      return false;
   }
   return typeof entries.sku === 'string' && entries.sku.length > 0 && Object.hasOwn(entries, 'sku');
 }

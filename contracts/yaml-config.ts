@@ -46,7 +46,10 @@ export type ParsedConfig<T> =
 /** A config file that cannot be used. `problems` lists every problem found, each with file, line and field. */
 export class ConfigFileError extends Error {
   readonly code = 'invalid_config';
-  constructor(readonly problems: readonly ConfigProblem[], summary = 'invalid configuration') {
+  constructor(
+    readonly problems: readonly ConfigProblem[],
+    summary = 'invalid configuration',
+  ) {
     super(`${summary}:\n${problems.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`);
     this.name = 'ConfigFileError';
   }
@@ -74,7 +77,13 @@ export function formatFieldPath(path: FieldPath): string {
  */
 export function parseYamlConfig<S extends z.ZodType>(text: string, file: string, schema: S): ParsedConfig<z.output<S>> {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, schema: 'core', uniqueKeys: true, prettyErrors: false, strict: true });
+  const document = parseDocument(text, {
+    lineCounter,
+    schema: 'core',
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+  });
   const positions = yamlPositions(document, lineCounter, file);
   if (document.errors.length > 0) {
     return {
@@ -94,14 +103,23 @@ export function zodIssuesToProblems(issues: readonly z.core.$ZodIssue[], positio
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push(positions.problemAt([...issue.path, key], `unknown field "${key}"`, { at: 'key' }));
+      for (const key of issue.keys)
+        problems.push(positions.problemAt([...issue.path, key], `unknown field "${key}"`, { at: 'key' }));
       continue;
     }
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
       // Report the branch that got furthest rather than "invalid input".
-      const deepest = issue.errors.reduce((best, branch) => (branch.length > 0 && (best.length === 0 || branch.length < best.length) ? branch : best), [] as z.core.$ZodIssue[]);
+      const deepest = issue.errors.reduce(
+        (best, branch) => (branch.length > 0 && (best.length === 0 || branch.length < best.length) ? branch : best),
+        [] as z.core.$ZodIssue[],
+      );
       if (deepest.length > 0) {
-        problems.push(...zodIssuesToProblems(deepest.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] })), positions));
+        problems.push(
+          ...zodIssuesToProblems(
+            deepest.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] })),
+            positions,
+          ),
+        );
         continue;
       }
     }
@@ -122,11 +140,13 @@ function yamlPositions(document: Document, lineCounter: LineCounter, file: strin
     let offset = rangeStart(node) ?? 0;
     for (const [index, segment] of path.entries()) {
       if (isMap(node)) {
-        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+        const pair = node.items.find(
+          (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
+        );
         if (!pair) return { offset, complete: false };
         const keyStart = rangeStart(pair.key);
         const valueStart = rangeStart(pair.value);
-        offset = (at === 'key' && index === path.length - 1 ? keyStart : valueStart ?? keyStart) ?? offset;
+        offset = (at === 'key' && index === path.length - 1 ? keyStart : (valueStart ?? keyStart)) ?? offset;
         node = pair.value;
       } else if (isSeq(node) && typeof segment === 'number') {
         const item = node.items[segment];
@@ -143,7 +163,12 @@ function yamlPositions(document: Document, lineCounter: LineCounter, file: strin
     file,
     positionOf: (path) => toPosition(walk(path).offset),
     positionExists: (path) => walk(path).complete,
-    problemAt: (path, message, options) => ({ file, ...toPosition(walk(path, options?.at).offset), field: formatFieldPath(path), message }),
+    problemAt: (path, message, options) => ({
+      file,
+      ...toPosition(walk(path, options?.at).offset),
+      field: formatFieldPath(path),
+      message,
+    }),
   };
 }
 

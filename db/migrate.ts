@@ -30,20 +30,32 @@ export interface AppliedMigration {
  */
 export async function migrate(pool: pg.Pool, directory: string = MIGRATIONS_DIR): Promise<AppliedMigration[]> {
   const files = (await readdir(directory)).filter((name) => name.endsWith('.sql')).sort();
-  const migrations = await Promise.all(files.map(async (file) => {
-    const match = FILE_NAME.exec(file);
-    if (!match) throw new MigrationError(`${path.join(directory, file)}: migration files are named NNNN_verb_noun.sql`);
-    const sql = await readFile(path.join(directory, file), 'utf8');
-    return { version: Number.parseInt(match[1] as string, 10), name: match[2] as string, file, sql, checksum: createHash('sha256').update(sql).digest('hex') };
-  }));
+  const migrations = await Promise.all(
+    files.map(async (file) => {
+      const match = FILE_NAME.exec(file);
+      if (!match)
+        throw new MigrationError(`${path.join(directory, file)}: migration files are named NNNN_verb_noun.sql`);
+      const sql = await readFile(path.join(directory, file), 'utf8');
+      return {
+        version: Number.parseInt(match[1] as string, 10),
+        name: match[2] as string,
+        file,
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+      };
+    }),
+  );
 
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const applied = new Map((await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows
-      .map((row) => [row.version, row.checksum]));
+    const applied = new Map(
+      (
+        await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')
+      ).rows.map((row) => [row.version, row.checksum]),
+    );
     const done: AppliedMigration[] = [];
     for (const migration of migrations) {
       const checksum = applied.get(migration.version);
@@ -56,7 +68,11 @@ export async function migrate(pool: pg.Pool, directory: string = MIGRATIONS_DIR)
       try {
         await client.query('BEGIN');
         await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [migration.version, migration.name, migration.checksum]);
+        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          migration.checksum,
+        ]);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');

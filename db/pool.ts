@@ -6,7 +6,11 @@ import pg from 'pg';
  * never select `array_agg(numeric)`; cast to text[].)
  */
 export function createPool(databaseUrl: string, options: { max?: number; applicationName?: string } = {}): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10, application_name: options.applicationName ?? 'tally' });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'tally',
+  });
   // An idle client that loses its server (a Postgres restart) must not crash the process.
   pool.on('error', () => undefined);
   // Nor may a checked-out one between queries (the pool listens only while a client is idle): the

@@ -40,7 +40,8 @@ export function lateAdjustmentLines(input: LateAdjustmentInput): AdjustmentLine[
   }
   const target = new Map<string, { amount: Decimal; priceId: string | undefined }>();
   for (const line of rerated.lines) {
-    if (USAGE_DRIVEN_KINDS.has(line.kind)) target.set(line.line_key, { amount: new Decimal(line.amount), priceId: linePriceId(line) });
+    if (USAGE_DRIVEN_KINDS.has(line.kind))
+      target.set(line.line_key, { amount: new Decimal(line.amount), priceId: linePriceId(line) });
   }
   const keys = [...new Set([...billed.keys(), ...target.keys()])].sort();
   const lines: AdjustmentLine[] = [];

@@ -7,7 +7,12 @@ import { currencyMinorUnits } from '../contracts/currency.ts';
  * no arithmetic step rounds implicitly; rounding happens only in the named helpers below, each
  * stating its direction.
  */
-export const Decimal = DecimalBase.clone({ precision: 60, rounding: DecimalBase.ROUND_HALF_UP, toExpNeg: -60, toExpPos: 60 });
+export const Decimal = DecimalBase.clone({
+  precision: 60,
+  rounding: DecimalBase.ROUND_HALF_UP,
+  toExpNeg: -60,
+  toExpPos: 60,
+});
 export type Decimal = InstanceType<typeof Decimal>;
 
 export { CURRENCY_MINOR_UNITS } from '../contracts/currency.ts';

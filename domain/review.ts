@@ -12,7 +12,8 @@ export interface ReviewPolicy {
   readonly adjustmentAbove?: string;
 }
 
-export type ReviewRule = 'total_above' | 'change_pct_above' | 'unpriced_usage' | 'adjustment_above' | 'provider_sync_failed';
+export type ReviewRule =
+  'total_above' | 'change_pct_above' | 'unpriced_usage' | 'adjustment_above' | 'provider_sync_failed';
 
 export interface ReviewBreach {
   readonly rule: ReviewRule;
@@ -40,7 +41,10 @@ export function evaluateReview(facts: ReviewFacts, policy: ReviewPolicy): Review
   const breaches: ReviewBreach[] = [];
   const total = new Decimal(facts.total);
   if (policy.totalAbove !== undefined && total.greaterThan(policy.totalAbove)) {
-    breaches.push({ rule: 'total_above', detail: `total ${facts.total} ${facts.currency} is above ${policy.totalAbove}` });
+    breaches.push({
+      rule: 'total_above',
+      detail: `total ${facts.total} ${facts.currency} is above ${policy.totalAbove}`,
+    });
   }
   if (policy.changePctAbove !== undefined && facts.previousTotal !== undefined) {
     const previous = new Decimal(facts.previousTotal);
@@ -55,12 +59,18 @@ export function evaluateReview(facts: ReviewFacts, policy: ReviewPolicy): Review
     }
   }
   if (facts.unpricedEventCount > 0) {
-    breaches.push({ rule: 'unpriced_usage', detail: `${facts.unpricedEventCount} events match no price and are not billed` });
+    breaches.push({
+      rule: 'unpriced_usage',
+      detail: `${facts.unpricedEventCount} events match no price and are not billed`,
+    });
   }
   if (policy.adjustmentAbove !== undefined && facts.adjustmentLines.length > 0) {
     const adjusted = facts.adjustmentLines.reduce((sum, amount) => sum.plus(new Decimal(amount).abs()), new Decimal(0));
     if (adjusted.greaterThan(policy.adjustmentAbove)) {
-      breaches.push({ rule: 'adjustment_above', detail: `late-usage adjustments of ${adjusted.toString()} ${facts.currency} are above ${policy.adjustmentAbove}` });
+      breaches.push({
+        rule: 'adjustment_above',
+        detail: `late-usage adjustments of ${adjusted.toString()} ${facts.currency} are above ${policy.adjustmentAbove}`,
+      });
     }
   }
   return breaches;

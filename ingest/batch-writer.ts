@@ -3,7 +3,12 @@ import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
 import { withTransaction } from '../db/pool.ts';
 import { insertRejectedEvents, type RejectedEventRow } from '../db/queries/rejected-events.ts';
-import { ensureUsageEventPartitions, findEventKeys, insertNewUsageEvents, type UsageEventRow } from '../db/queries/usage-events.ts';
+import {
+  ensureUsageEventPartitions,
+  findEventKeys,
+  insertNewUsageEvents,
+  type UsageEventRow,
+} from '../db/queries/usage-events.ts';
 import type { AcceptedEvent, ClassifiedMessage, RejectedEvent } from './classify-message.ts';
 
 export interface BatchResult {
@@ -21,8 +26,14 @@ export interface BatchResult {
 /** A database failure that is worth retrying later (connection lost, server restarting, lock trouble). */
 export class TransientDatabaseError extends Error {
   readonly code = 'database_unavailable';
-  constructor(readonly sqlState: string | undefined, cause: unknown) {
-    super(`database error${sqlState ? ` ${sqlState}` : ''}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(
+    readonly sqlState: string | undefined,
+    cause: unknown,
+  ) {
+    super(
+      `database error${sqlState ? ` ${sqlState}` : ''}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.name = 'TransientDatabaseError';
   }
 }
@@ -92,13 +103,19 @@ export class BatchWriter {
     return withTransaction(this.pool, async (client) => {
       // Shared with every other ingest transaction; a period close waits for all holders (db/advisory-locks.ts).
       await client.query('SELECT pg_advisory_xact_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT]);
-      const stored = await insertNewUsageEvents(client, sorted.map((event) => usageRow(event, !nearMonthBoundary(event.eventTimeMs) && this.knownPeriods.has(periodKey(event)))));
+      const stored = await insertNewUsageEvents(
+        client,
+        sorted.map((event) =>
+          usageRow(event, !nearMonthBoundary(event.eventTimeMs) && this.knownPeriods.has(periodKey(event))),
+        ),
+      );
       const storedKeys = new Set(stored.map((row) => `${row.source}\u0000${row.eventId}`));
       const unstored = [...sorted.filter((event) => !storedKeys.has(keyOf(event))), ...repeats];
       let duplicates = 0;
       if (unstored.length > 0) {
-        const existing = new Map((await findEventKeys(client, uniqueKeys(unstored)))
-          .map((row) => [`${row.source}\u0000${row.eventId}`, row]));
+        const existing = new Map(
+          (await findEventKeys(client, uniqueKeys(unstored))).map((row) => [`${row.source}\u0000${row.eventId}`, row]),
+        );
         for (const event of unstored) {
           const first = existing.get(keyOf(event));
           if (first === undefined) {
@@ -109,10 +126,15 @@ export class BatchWriter {
             duplicates++;
           } else {
             rejections.push({
-              receivedAt: event.receivedAt, reason: 'id_conflict', source: event.event.source, eventId: event.event.event_id,
-              detail: `(${event.event.source}, ${event.event.event_id}) is already stored with body sha256 ${first.bodySha256Hex} `
-                + `(stream seq ${first.streamSeq}); this body has sha256 ${event.bodySha256}`,
-              raw: event.message.data, streamSeq: event.message.streamSeq,
+              receivedAt: event.receivedAt,
+              reason: 'id_conflict',
+              source: event.event.source,
+              eventId: event.event.event_id,
+              detail:
+                `(${event.event.source}, ${event.event.event_id}) is already stored with body sha256 ${first.bodySha256Hex} ` +
+                `(stream seq ${first.streamSeq}); this body has sha256 ${event.bodySha256}`,
+              raw: event.message.data,
+              streamSeq: event.message.streamSeq,
             });
           }
         }
@@ -120,7 +142,13 @@ export class BatchWriter {
       await insertRejectedEvents(client, rejections);
       const rejected: Partial<Record<RejectionReason, number>> = {};
       for (const row of rejections) rejected[row.reason] = (rejected[row.reason] ?? 0) + 1;
-      return { messages: batch.length, accepted: stored.length, late: stored.filter((row) => row.late).length, duplicates, rejected };
+      return {
+        messages: batch.length,
+        accepted: stored.length,
+        late: stored.filter((row) => row.late).length,
+        duplicates,
+        rejected,
+      };
     }).then((result) => {
       // Committed: every accepted key now exists, and with it (same transaction, then or earlier) its period row.
       if (this.knownPeriods.size > 500_000) this.knownPeriods.clear();
@@ -150,15 +178,29 @@ export class BatchWriter {
 
   private async writeUnstorable(message: ClassifiedMessage, error: unknown): Promise<BatchResult> {
     const detail = `not storable: ${error instanceof Error ? error.message : String(error)}`;
-    const row: RejectedEventRow = message.kind === 'rejected'
-      ? { ...rejectedRow(message), detail: `${message.detail}; ${detail}` }
-      : { receivedAt: message.receivedAt, reason: 'schema_violation', detail, source: message.event.source, eventId: message.event.event_id, raw: message.message.data, streamSeq: message.message.streamSeq };
+    const row: RejectedEventRow =
+      message.kind === 'rejected'
+        ? { ...rejectedRow(message), detail: `${message.detail}; ${detail}` }
+        : {
+            receivedAt: message.receivedAt,
+            reason: 'schema_violation',
+            detail,
+            source: message.event.source,
+            eventId: message.event.event_id,
+            raw: message.message.data,
+            streamSeq: message.message.streamSeq,
+          };
     try {
       await withTransaction(this.pool, (client) => insertRejectedEvents(client, [row]));
     } catch (storeError) {
       if (!isDataError(storeError)) throw toTransient(storeError);
       // Last resort: the raw bytes (bytea) and a fixed detail always store, so the message is never lost or retried forever.
-      const minimal: RejectedEventRow = { ...row, detail: 'not storable; detail withheld (see raw)', source: null, eventId: null };
+      const minimal: RejectedEventRow = {
+        ...row,
+        detail: 'not storable; detail withheld (see raw)',
+        source: null,
+        eventId: null,
+      };
       try {
         await withTransaction(this.pool, (client) => insertRejectedEvents(client, [minimal]));
       } catch (minimalError) {
@@ -171,18 +213,32 @@ export class BatchWriter {
 
 function usageRow(event: AcceptedEvent, periodKnown: boolean): UsageEventRow {
   return {
-    source: event.event.source, eventId: event.event.event_id, customerId: event.event.customer_id,
-    eventTime: event.event.timestamp, receivedAt: event.receivedAt, unit: event.event.unit,
-    sku: event.event.metadata.sku as string, quantity: event.event.quantity, metadataJson: event.metadataJson,
-    schemaVersion: event.event.schema_version, signature: event.event.signature, bodySha256Hex: event.bodySha256,
-    streamSeq: event.message.streamSeq, periodKnown,
+    source: event.event.source,
+    eventId: event.event.event_id,
+    customerId: event.event.customer_id,
+    eventTime: event.event.timestamp,
+    receivedAt: event.receivedAt,
+    unit: event.event.unit,
+    sku: event.event.metadata.sku as string,
+    quantity: event.event.quantity,
+    metadataJson: event.metadataJson,
+    schemaVersion: event.event.schema_version,
+    signature: event.event.signature,
+    bodySha256Hex: event.bodySha256,
+    streamSeq: event.message.streamSeq,
+    periodKnown,
   };
 }
 
 function rejectedRow(message: RejectedEvent): RejectedEventRow {
   return {
-    receivedAt: message.receivedAt, reason: message.reason, detail: message.detail, source: message.source,
-    eventId: message.eventId, raw: message.message.data, streamSeq: message.message.streamSeq,
+    receivedAt: message.receivedAt,
+    reason: message.reason,
+    detail: message.detail,
+    source: message.source,
+    eventId: message.eventId,
+    raw: message.message.data,
+    streamSeq: message.message.streamSeq,
   };
 }
 
@@ -221,18 +277,34 @@ function periodKey(event: AcceptedEvent): string {
 
 function addResults(a: BatchResult, b: BatchResult): BatchResult {
   const rejected: Partial<Record<RejectionReason, number>> = { ...a.rejected };
-  for (const [reason, count] of Object.entries(b.rejected) as Array<[RejectionReason, number]>) rejected[reason] = (rejected[reason] ?? 0) + count;
-  return { messages: a.messages + b.messages, accepted: a.accepted + b.accepted, late: a.late + b.late, duplicates: a.duplicates + b.duplicates, rejected };
+  for (const [reason, count] of Object.entries(b.rejected) as Array<[RejectionReason, number]>)
+    rejected[reason] = (rejected[reason] ?? 0) + count;
+  return {
+    messages: a.messages + b.messages,
+    accepted: a.accepted + b.accepted,
+    late: a.late + b.late,
+    duplicates: a.duplicates + b.duplicates,
+    rejected,
+  };
 }
 
 function sqlState(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code) ? error.code : undefined;
+  return typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(error.code)
+    ? error.code
+    : undefined;
 }
 
 /** Postgres refused the data itself (class 22 data exception, 23 integrity, 54 limits): retrying the same rows cannot help. */
 function isDataError(error: unknown): boolean {
   const state = sqlState(error);
-  return state !== undefined && (state.startsWith('22') || (state.startsWith('23') && state !== '23505') || state.startsWith('54'));
+  return (
+    state !== undefined &&
+    (state.startsWith('22') || (state.startsWith('23') && state !== '23505') || state.startsWith('54'))
+  );
 }
 
 function toTransient(error: unknown): TransientDatabaseError {

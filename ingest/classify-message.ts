@@ -59,8 +59,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function classifyMessage(message: IncomingMessage, keys: SourceKeys, window: AcceptWindow): ClassifiedMessage {
   const receivedAtMs = Number(message.receivedAtNanos / 1_000_000n);
   const receivedAt = nanosToIsoMicros(message.receivedAtNanos);
-  const reject = (reason: RejectionReason, detail: string, source: string | null = null, eventId: string | null = null): RejectedEvent =>
-    ({ kind: 'rejected', message, receivedAt, receivedAtMs, reason, detail, source, eventId });
+  const reject = (
+    reason: RejectionReason,
+    detail: string,
+    source: string | null = null,
+    eventId: string | null = null,
+  ): RejectedEvent => ({ kind: 'rejected', message, receivedAt, receivedAtMs, reason, detail, source, eventId });
 
   let text: string;
   try {
@@ -75,20 +79,46 @@ export function classifyMessage(message: IncomingMessage, keys: SourceKeys, wind
   }
   const event = parsed.event;
   const secret = Object.hasOwn(keys, event.source) ? keys[event.source] : undefined;
-  if (secret === undefined) return reject('unknown_source', `no signing key for source ${JSON.stringify(event.source)}`, event.source, event.event_id);
+  if (secret === undefined)
+    return reject(
+      'unknown_source',
+      `no signing key for source ${JSON.stringify(event.source)}`,
+      event.source,
+      event.event_id,
+    );
   const canonical = canonicalEventBytes(event);
   if (!verifyCanonicalSignature(canonical, event.signature, secret)) {
-    return reject('bad_signature', `the signature does not match the body under the key of source ${JSON.stringify(event.source)}`, event.source, event.event_id);
+    return reject(
+      'bad_signature',
+      `the signature does not match the body under the key of source ${JSON.stringify(event.source)}`,
+      event.source,
+      event.event_id,
+    );
   }
   const eventTimeMs = Date.parse(event.timestamp);
   if (eventTimeMs < receivedAtMs - window.pastMs) {
-    return reject('timestamp_too_old', `timestamp ${event.timestamp} is more than ${describeMs(window.pastMs)} before its receipt at ${receivedAt}`, event.source, event.event_id);
+    return reject(
+      'timestamp_too_old',
+      `timestamp ${event.timestamp} is more than ${describeMs(window.pastMs)} before its receipt at ${receivedAt}`,
+      event.source,
+      event.event_id,
+    );
   }
   if (eventTimeMs > receivedAtMs + window.futureMs) {
-    return reject('timestamp_in_future', `timestamp ${event.timestamp} is more than ${describeMs(window.futureMs)} after its receipt at ${receivedAt}`, event.source, event.event_id);
+    return reject(
+      'timestamp_in_future',
+      `timestamp ${event.timestamp} is more than ${describeMs(window.futureMs)} after its receipt at ${receivedAt}`,
+      event.source,
+      event.event_id,
+    );
   }
   return {
-    kind: 'accepted', message, event, receivedAt, receivedAtMs, eventTimeMs,
+    kind: 'accepted',
+    message,
+    event,
+    receivedAt,
+    receivedAtMs,
+    eventTimeMs,
     bodySha256: createHash('sha256').update(canonical, 'utf8').digest('hex'),
     metadataJson: JSON.stringify(event.metadata),
   };
@@ -102,7 +132,10 @@ function namedKey(text: string): { source: string | null; eventId: string | null
     const record = value as Record<string, unknown>;
     return {
       source: typeof record.source === 'string' && /^[a-z0-9._-]{1,64}$/.test(record.source) ? record.source : null,
-      eventId: typeof record.event_id === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(record.event_id) ? record.event_id : null,
+      eventId:
+        typeof record.event_id === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(record.event_id)
+          ? record.event_id
+          : null,
     };
   } catch {
     return { source: null, eventId: null };

@@ -54,7 +54,10 @@ export class EventPublisher {
   private duplicates = 0;
   private failed = 0;
 
-  constructor(private readonly nc: NatsConnection, private readonly options: PublisherOptions = DEFAULT_PUBLISHER_OPTIONS) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: PublisherOptions = DEFAULT_PUBLISHER_OPTIONS,
+  ) {
     this.subscription = nc.subscribe(`${this.replyPrefix}.*`, { callback: (_error, reply) => this.onReply(reply) });
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -76,7 +79,10 @@ export class EventPublisher {
    * in between leave in one socket write (the client flushes once per microtask turn), which is what
    * makes a producer fast; `enqueue` in a loop flushes once per message.
    */
-  async enqueueMany(messages: Iterable<OutgoingUsageMessage>, onDone?: (outcome: PublishOutcome, message: OutgoingUsageMessage) => void): Promise<void> {
+  async enqueueMany(
+    messages: Iterable<OutgoingUsageMessage>,
+    onDone?: (outcome: PublishOutcome, message: OutgoingUsageMessage) => void,
+  ): Promise<void> {
     for (const message of messages) {
       const done = onDone === undefined ? undefined : (outcome: PublishOutcome) => onDone(outcome, message);
       while (!this.offer(message, done)) {
@@ -125,7 +131,10 @@ export class EventPublisher {
     const messageHeaders = headers();
     messageHeaders.set('Nats-Msg-Id', entry.message.messageId);
     try {
-      this.nc.publish(entry.message.subject, entry.message.data, { headers: messageHeaders, reply: `${this.replyPrefix}.${token}` });
+      this.nc.publish(entry.message.subject, entry.message.data, {
+        headers: messageHeaders,
+        reply: `${this.replyPrefix}.${token}`,
+      });
     } catch (error) {
       this.pending.delete(token);
       this.retryOrFail(entry, error instanceof Error ? error : new Error(String(error)));
@@ -139,7 +148,14 @@ export class EventPublisher {
     this.pending.delete(token);
     const status = reply.headers?.code ?? 0;
     if (status >= 400 || reply.data.length === 0) {
-      this.retryOrFail(entry, new Error(status === 503 ? `no stream takes subject ${entry.message.subject} (503 no responders)` : `publish refused (status ${status})`));
+      this.retryOrFail(
+        entry,
+        new Error(
+          status === 503
+            ? `no stream takes subject ${entry.message.subject} (503 no responders)`
+            : `publish refused (status ${status})`,
+        ),
+      );
       return;
     }
     let ack: { seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
@@ -150,7 +166,10 @@ export class EventPublisher {
       return;
     }
     if (ack.error !== undefined || typeof ack.seq !== 'number') {
-      this.retryOrFail(entry, new Error(`JetStream refused the message: ${ack.error?.description ?? 'no sequence in the acknowledgement'}`));
+      this.retryOrFail(
+        entry,
+        new Error(`JetStream refused the message: ${ack.error?.description ?? 'no sequence in the acknowledgement'}`),
+      );
       return;
     }
     this.finish(entry, { status: ack.duplicate === true ? 'duplicate' : 'published', sequence: ack.seq });

@@ -35,7 +35,11 @@ interface BatchItem {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -70,22 +74,39 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       const key = authenticate(request.headers.authorization);
       const body = await readBody(request, options.maxBodyBytes);
       const items = parseBatch(body, request.headers['content-type']);
-      if (items.length > options.maxEvents) throw new HttpError(413, 'too_many_events', `a batch holds at most ${options.maxEvents} events; this one has ${items.length}`);
+      if (items.length > options.maxEvents)
+        throw new HttpError(
+          413,
+          'too_many_events',
+          `a batch holds at most ${options.maxEvents} events; this one has ${items.length}`,
+        );
       const addressed = items.map((item) => addressUsageMessage(item.raw, item.parsed, options.subjectPrefix));
       addressed.forEach((message, index) => {
         if (message.source !== undefined && !key.sources.has(message.source)) {
-          throw new HttpError(403, 'source_not_allowed', `item ${index}: API key ${key.id} may not send events of source ${JSON.stringify(message.source)}; nothing in this batch was accepted`);
+          throw new HttpError(
+            403,
+            'source_not_allowed',
+            `item ${index}: API key ${key.id} may not send events of source ${JSON.stringify(message.source)}; nothing in this batch was accepted`,
+          );
         }
       });
       const outcomes: PublishOutcome[] = await Promise.all(addressed.map((message) => deps.publisher.publish(message)));
       const nowNanos = BigInt(Date.now()) * 1_000_000n;
       const itemReports = addressed.map((message, index) => {
         const outcome = outcomes[index] as PublishOutcome;
-        const preview = classifyMessage({ streamSeq: 0, receivedAtNanos: nowNanos, data: message.data }, deps.sourceKeys, deps.acceptWindow);
+        const preview = classifyMessage(
+          { streamSeq: 0, receivedAtNanos: nowNanos, data: message.data },
+          deps.sourceKeys,
+          deps.acceptWindow,
+        );
         return {
-          index, message_id: message.messageId, status: outcome.status,
+          index,
+          message_id: message.messageId,
+          status: outcome.status,
           ...(outcome.status === 'failed' ? { error: outcome.error.message } : {}),
-          ...(preview.kind === 'rejected' ? { expected_rejection: { reason: preview.reason, detail: preview.detail } } : {}),
+          ...(preview.kind === 'rejected'
+            ? { expected_rejection: { reason: preview.reason, detail: preview.detail } }
+            : {}),
         };
       });
       const failed = outcomes.filter((outcome) => outcome.status === 'failed').length;
@@ -99,7 +120,13 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       };
       if (failed > 0) {
         // Retrying the whole batch is safe: message ids and Postgres keys make every repeat count once.
-        return send(response, 503, { error: { code: 'stream_unavailable', message: `${failed} of ${items.length} events could not be published; retry the batch` }, ...summary });
+        return send(response, 503, {
+          error: {
+            code: 'stream_unavailable',
+            message: `${failed} of ${items.length} events could not be published; retry the batch`,
+          },
+          ...summary,
+        });
       }
       return send(response, 202, summary);
     } catch (error) {
@@ -120,7 +147,10 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
   function send(response: http.ServerResponse, status: number, body: unknown): void {
     deps.metrics.httpRequests.inc({ status: String(status) });
     const text = JSON.stringify(body);
-    response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    response.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
     response.end(text);
   }
 }
@@ -160,9 +190,18 @@ function parseBatch(body: Buffer, contentType: string | undefined): BatchItem[] 
     try {
       value = JSON.parse(text);
     } catch (error) {
-      throw new HttpError(400, 'not_a_batch', `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+      throw new HttpError(
+        400,
+        'not_a_batch',
+        `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
-    if (!Array.isArray(value)) throw new HttpError(400, 'not_a_batch', 'a JSON body must be an array of events (or send NDJSON, one event per line)');
+    if (!Array.isArray(value))
+      throw new HttpError(
+        400,
+        'not_a_batch',
+        'a JSON body must be an array of events (or send NDJSON, one event per line)',
+      );
     if (value.length === 0) throw new HttpError(400, 'empty_batch', 'the array holds no events');
     return value.map((element: unknown) => ({ raw: Buffer.from(JSON.stringify(element), 'utf8'), parsed: element }));
   }

@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import type { SourceKeys } from '../contracts/source-keys.ts';
 import { TransientDatabaseError, type BatchResult, type BatchWriter } from './batch-writer.ts';
-import { classifyMessage, type AcceptWindow, type ClassifiedMessage, type IncomingMessage } from './classify-message.ts';
+import {
+  classifyMessage,
+  type AcceptWindow,
+  type ClassifiedMessage,
+  type IncomingMessage,
+} from './classify-message.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
 
 export interface IngestConsumerOptions {
@@ -51,7 +56,15 @@ export class IngestConsumer {
   private readonly readyWaiters: Array<() => void> = [];
   private readonly spaceWaiters: Array<() => void> = [];
   private writerLoops: Array<Promise<void>> = [];
-  readonly totals: IngestTotals = { messages: 0, accepted: 0, late: 0, duplicates: 0, rejected: {}, batches: 0, databaseErrors: 0 };
+  readonly totals: IngestTotals = {
+    messages: 0,
+    accepted: 0,
+    late: 0,
+    duplicates: 0,
+    rejected: {},
+    batches: 0,
+    databaseErrors: 0,
+  };
 
   constructor(
     private readonly js: JetStreamClient,
@@ -91,7 +104,8 @@ export class IngestConsumer {
           // Classified as it arrives: the CPU work of the next batch overlaps the database write of the previous ones.
           this.current.messages.push(message);
           this.current.classified.push(classifyMessage(toIncoming(message), this.keys, this.options.acceptWindow));
-          if (this.current.messages.length === 1) this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
+          if (this.current.messages.length === 1)
+            this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
           if (this.current.messages.length >= this.options.batchSize) this.flushCurrent();
           // Backpressure: while every writer has a batch waiting, take no more messages.
           while (this.ready.length >= this.options.writers && !this.stopping) {
@@ -142,14 +156,22 @@ export class IngestConsumer {
       const sqlState = error instanceof TransientDatabaseError ? error.sqlState : undefined;
       this.totals.databaseErrors++;
       this.metrics.databaseErrors.inc({ sqlstate: sqlState ?? 'none' });
-      this.logger.warn({ err: error, writer: writerIndex, messages: batch.length, nakDelayMs: this.options.nakDelayMs }, 'batch not stored; naked for redelivery');
+      this.logger.warn(
+        { err: error, writer: writerIndex, messages: batch.length, nakDelayMs: this.options.nakDelayMs },
+        'batch not stored; naked for redelivery',
+      );
       for (const message of batch) message.nak(this.options.nakDelayMs);
       await sleep(this.options.nakDelayMs);
       return;
     }
     const committedAtMs = Date.now();
     for (const message of batch) message.ack();
-    this.metrics.recordBatch(result, classified.map((message) => message.receivedAtMs), (performance.now() - startedMs) / 1000, committedAtMs);
+    this.metrics.recordBatch(
+      result,
+      classified.map((message) => message.receivedAtMs),
+      (performance.now() - startedMs) / 1000,
+      committedAtMs,
+    );
     this.addTotals(result);
     this.logger.debug({ writer: writerIndex, ...result }, 'batch committed');
   }

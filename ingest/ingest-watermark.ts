@@ -19,7 +19,11 @@ export interface IngestWatermark {
  * so everything received before the first message after the floor is committed. When nothing is
  * pending at all, the watermark is the server's time of the answer.
  */
-export async function readIngestWatermark(jsm: JetStreamManager, streamName: string, consumerName: string): Promise<IngestWatermark> {
+export async function readIngestWatermark(
+  jsm: JetStreamManager,
+  streamName: string,
+  consumerName: string,
+): Promise<IngestWatermark> {
   const info = await jsm.consumers.info(streamName, consumerName).catch(() => undefined);
   if (info === undefined) return { committedBefore: null, pending: 0, ackPending: 0 };
   const counts = { pending: info.num_pending, ackPending: info.num_ack_pending };

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 
 /** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
@@ -42,7 +49,8 @@ export function assertNatsServerVersion(nc: NatsConnection): void {
 }
 
 export function compareVersions(a: string, b: string): number {
-  const parse = (text: string): number[] => (/^(\d+)\.(\d+)\.(\d+)/.exec(text) ?? ['', '0', '0', '0']).slice(1).map((part) => Number.parseInt(part, 10));
+  const parse = (text: string): number[] =>
+    (/^(\d+)\.(\d+)\.(\d+)/.exec(text) ?? ['', '0', '0', '0']).slice(1).map((part) => Number.parseInt(part, 10));
   const [left, right] = [parse(a), parse(b)];
   for (let index = 0; index < 3; index++) {
     const difference = (left[index] ?? 0) - (right[index] ?? 0);
@@ -69,15 +77,26 @@ export async function ensureUsageStream(jsm: JetStreamManager, options: UsageStr
   });
   if (existing === undefined) {
     await jsm.streams.add({ name: options.streamName, ...config });
-  } else if (existing.config.duplicate_window !== config.duplicate_window || existing.config.max_age !== config.max_age
-    || existing.config.subjects.join(',') !== config.subjects.join(',')) {
+  } else if (
+    existing.config.duplicate_window !== config.duplicate_window ||
+    existing.config.max_age !== config.max_age ||
+    existing.config.subjects.join(',') !== config.subjects.join(',')
+  ) {
     // Storage type cannot change in place; subjects, duplicate window and max age can.
-    await jsm.streams.update(options.streamName, { subjects: config.subjects, duplicate_window: config.duplicate_window, max_age: config.max_age });
+    await jsm.streams.update(options.streamName, {
+      subjects: config.subjects,
+      duplicate_window: config.duplicate_window,
+      max_age: config.max_age,
+    });
   }
 }
 
 /** Creates the durable pull consumer of the ingest worker, or updates the settings that may change. */
-export async function ensureUsageConsumer(jsm: JetStreamManager, streamName: string, options: UsageConsumerOptions): Promise<void> {
+export async function ensureUsageConsumer(
+  jsm: JetStreamManager,
+  streamName: string,
+  options: UsageConsumerOptions,
+): Promise<void> {
   const stream = await jsm.streams.info(streamName);
   const existing = await jsm.consumers.info(streamName, options.durableName).catch((error: unknown) => {
     if (isNotFound(error)) return undefined;
@@ -97,8 +116,11 @@ export async function ensureUsageConsumer(jsm: JetStreamManager, streamName: str
       filter_subjects: stream.config.subjects,
       ...settings,
     });
-  } else if (existing.config.ack_wait !== settings.ack_wait || existing.config.max_ack_pending !== settings.max_ack_pending
-    || existing.config.max_deliver !== settings.max_deliver) {
+  } else if (
+    existing.config.ack_wait !== settings.ack_wait ||
+    existing.config.max_ack_pending !== settings.max_ack_pending ||
+    existing.config.max_deliver !== settings.max_deliver
+  ) {
     await jsm.consumers.update(streamName, options.durableName, settings);
   }
 }
@@ -119,13 +141,24 @@ export interface OutgoingUsageMessage {
  * always get the same id, so a retry (or the other ingest path) is dropped by the server inside
  * the duplicate window. Nothing is validated here; the worker does that.
  */
-export function addressUsageMessage(data: Uint8Array, parsed: unknown, subjectPrefix: string): OutgoingUsageMessage & { readonly source: string | undefined } {
+export function addressUsageMessage(
+  data: Uint8Array,
+  parsed: unknown,
+  subjectPrefix: string,
+): OutgoingUsageMessage & { readonly source: string | undefined } {
   const value = parsed === undefined ? tryParseJson(data) : parsed;
-  const source = isRecord(value) && typeof value.source === 'string' && SOURCE_PATTERN.test(value.source) ? value.source : undefined;
-  const eventId = isRecord(value) && typeof value.event_id === 'string' && EVENT_ID_PATTERN.test(value.event_id) ? value.event_id : undefined;
+  const source =
+    isRecord(value) && typeof value.source === 'string' && SOURCE_PATTERN.test(value.source) ? value.source : undefined;
+  const eventId =
+    isRecord(value) && typeof value.event_id === 'string' && EVENT_ID_PATTERN.test(value.event_id)
+      ? value.event_id
+      : undefined;
   return {
     subject: `${subjectPrefix}.${source ?? UNATTRIBUTED_TOKEN}`,
-    messageId: source !== undefined && eventId !== undefined ? `${source}:${eventId}` : `raw:${createHash('sha256').update(data).digest('hex')}`,
+    messageId:
+      source !== undefined && eventId !== undefined
+        ? `${source}:${eventId}`
+        : `raw:${createHash('sha256').update(data).digest('hex')}`,
     data,
     source,
   };

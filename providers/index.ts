@@ -4,12 +4,28 @@ import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import type { BillingProvider } from './billing-provider.ts';
 import { LedgerBillingProvider } from './ledger-provider.ts';
 import { ProviderError } from './provider-error.ts';
-import { createStripeClient, StripeBillingProvider, type StripeClientOptions, type StripeProviderOptions } from './stripe-provider.ts';
+import {
+  createStripeClient,
+  StripeBillingProvider,
+  type StripeClientOptions,
+  type StripeProviderOptions,
+} from './stripe-provider.ts';
 
 export type { BillingProvider } from './billing-provider.ts';
 export { LedgerBillingProvider, ledgerInvoiceId, ledgerItemId, type LedgerProviderOptions } from './ledger-provider.ts';
-export { PROVIDER_ERROR_CODES, ProviderError, type ProviderErrorCode, type ProviderErrorDetails } from './provider-error.ts';
-export { createStripeClient, StripeBillingProvider, stripeErrorToProviderError, type StripeClientOptions, type StripeProviderOptions } from './stripe-provider.ts';
+export {
+  PROVIDER_ERROR_CODES,
+  ProviderError,
+  type ProviderErrorCode,
+  type ProviderErrorDetails,
+} from './provider-error.ts';
+export {
+  createStripeClient,
+  StripeBillingProvider,
+  stripeErrorToProviderError,
+  type StripeClientOptions,
+  type StripeProviderOptions,
+} from './stripe-provider.ts';
 export { STRIPE_MAX_INVOICE_ITEMS } from './stripe-invoice-plan.ts';
 
 /** The providers of one process, chosen per contract by `target.kind`. */
@@ -26,16 +42,25 @@ export interface BillingProvidersOptions {
 
 export function createBillingProviders(options: BillingProvidersOptions): BillingProviders {
   const ledger = new LedgerBillingProvider({ pool: options.pool });
-  const stripeClient = options.stripe === undefined ? undefined
-    : options.stripe instanceof Stripe ? options.stripe : createStripeClient(options.stripe);
-  const stripe = stripeClient === undefined ? undefined
-    : new StripeBillingProvider({ ...options.stripeProvider, stripe: stripeClient, pool: options.pool });
+  const stripeClient =
+    options.stripe === undefined
+      ? undefined
+      : options.stripe instanceof Stripe
+        ? options.stripe
+        : createStripeClient(options.stripe);
+  const stripe =
+    stripeClient === undefined
+      ? undefined
+      : new StripeBillingProvider({ ...options.stripeProvider, stripe: stripeClient, pool: options.pool });
   return {
     forTarget(target) {
       if (target.kind === 'ledger') return ledger;
       if (stripe === undefined) {
-        throw new ProviderError('stripe', 'provider_not_configured',
-          `the contract syncs to Stripe customer ${target.customer}, but this process has no Stripe API key (set STRIPE_API_KEY)`);
+        throw new ProviderError(
+          'stripe',
+          'provider_not_configured',
+          `the contract syncs to Stripe customer ${target.customer}, but this process has no Stripe API key (set STRIPE_API_KEY)`,
+        );
       }
       return stripe;
     },

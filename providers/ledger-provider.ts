@@ -2,7 +2,13 @@ import type pg from 'pg';
 import type { IssuedInvoice } from '../contracts/invoice.ts';
 import type { ProviderSyncResult, ProviderTarget } from '../contracts/provider-sync.ts';
 import { withTransaction } from '../db/pool.ts';
-import { findLedgerInvoice, insertLedgerInvoice, insertLedgerLines, type LedgerInvoiceRow, type LedgerLineRow } from '../db/queries/provider-ledger.ts';
+import {
+  findLedgerInvoice,
+  insertLedgerInvoice,
+  insertLedgerLines,
+  type LedgerInvoiceRow,
+  type LedgerLineRow,
+} from '../db/queries/provider-ledger.ts';
 import { insertSyncRecord } from '../db/queries/provider-sync-records.ts';
 import { decimal } from '../domain/money.ts';
 import type { BillingProvider } from './billing-provider.ts';
@@ -34,7 +40,11 @@ export class LedgerBillingProvider implements BillingProvider {
 
   async syncInvoice(invoice: IssuedInvoice, target: ProviderTarget): Promise<ProviderSyncResult> {
     if (target.kind !== 'ledger') {
-      throw new ProviderError('ledger', 'provider_not_configured', `invoice ${invoice.invoice_id} targets provider ${target.kind}, not the ledger`);
+      throw new ProviderError(
+        'ledger',
+        'provider_not_configured',
+        `invoice ${invoice.invoice_id} targets provider ${target.kind}, not the ledger`,
+      );
     }
     const externalCustomerId = target.customer ?? invoice.customer_id;
     const invoiceRow = toInvoiceRow(invoice, externalCustomerId);
@@ -45,7 +55,8 @@ export class LedgerBillingProvider implements BillingProvider {
         // a second writer (blocked on the primary key until the first commits) inserts nothing.
         if (await insertLedgerInvoice(client, invoiceRow)) await insertLedgerLines(client, lineRows);
         const stored = await findLedgerInvoice(client, invoice.invoice_id);
-        if (stored === undefined) throw new Error(`ledger invoice ${invoice.invoice_id} vanished inside its transaction`);
+        if (stored === undefined)
+          throw new Error(`ledger invoice ${invoice.invoice_id} vanished inside its transaction`);
         assertSameInvoice(invoiceRow, lineRows, stored);
         const record = await insertSyncRecord(client, {
           provider: 'ledger',
@@ -56,8 +67,11 @@ export class LedgerBillingProvider implements BillingProvider {
           items: Object.fromEntries(stored.lines.map((line) => [line.line_key, line.external_item_id])),
         });
         if (record.external_invoice_id !== stored.invoice.external_invoice_id) {
-          throw new ProviderError('ledger', 'provider_invoice_conflict',
-            `invoice ${invoice.invoice_id} has sync record ${record.external_invoice_id}, not ${stored.invoice.external_invoice_id}`);
+          throw new ProviderError(
+            'ledger',
+            'provider_invoice_conflict',
+            `invoice ${invoice.invoice_id} has sync record ${record.external_invoice_id}, not ${stored.invoice.external_invoice_id}`,
+          );
         }
         return record;
       });
@@ -89,7 +103,11 @@ function toLineRows(invoice: IssuedInvoice): LedgerLineRow[] {
   const seen = new Set<string>();
   return invoice.lines.map((line, position) => {
     if (seen.has(line.line_key)) {
-      throw new ProviderError('ledger', 'provider_unrepresentable_line', `invoice ${invoice.invoice_id} has line_key ${line.line_key} twice`);
+      throw new ProviderError(
+        'ledger',
+        'provider_unrepresentable_line',
+        `invoice ${invoice.invoice_id} has line_key ${line.line_key} twice`,
+      );
     }
     seen.add(line.line_key);
     return {
@@ -109,27 +127,38 @@ function toLineRows(invoice: IssuedInvoice): LedgerLineRow[] {
  * The stored copy must be the invoice being synced: an issued invoice is immutable, so the same
  * id with other money or other lines means something upstream broke, and the ledger keeps the first.
  */
-function assertSameInvoice(expected: LedgerInvoiceRow, expectedLines: readonly LedgerLineRow[], stored: { invoice: LedgerInvoiceRow; lines: LedgerLineRow[] }): void {
+function assertSameInvoice(
+  expected: LedgerInvoiceRow,
+  expectedLines: readonly LedgerLineRow[],
+  stored: { invoice: LedgerInvoiceRow; lines: LedgerLineRow[] },
+): void {
   const problems: string[] = [];
   const have = stored.invoice;
   for (const field of ['customer_id', 'currency', 'invoice_number', 'period', 'external_customer_id'] as const) {
     if (have[field] !== expected[field]) problems.push(`${field} is ${have[field]}, not ${expected[field]}`);
   }
   for (const field of ['subtotal', 'total'] as const) {
-    if (!decimal(have[field]).equals(decimal(expected[field]))) problems.push(`${field} is ${have[field]}, not ${expected[field]}`);
+    if (!decimal(have[field]).equals(decimal(expected[field])))
+      problems.push(`${field} is ${have[field]}, not ${expected[field]}`);
   }
   const storedByKey = new Map(stored.lines.map((line) => [line.line_key, line]));
   for (const line of expectedLines) {
     const storedLine = storedByKey.get(line.line_key);
     if (storedLine === undefined) problems.push(`line ${line.line_key} is missing`);
     else if (storedLine.kind !== line.kind || !decimal(storedLine.amount).equals(decimal(line.amount))) {
-      problems.push(`line ${line.line_key} is ${storedLine.kind} ${storedLine.amount}, not ${line.kind} ${line.amount}`);
+      problems.push(
+        `line ${line.line_key} is ${storedLine.kind} ${storedLine.amount}, not ${line.kind} ${line.amount}`,
+      );
     }
   }
   const expectedKeys = new Set(expectedLines.map((line) => line.line_key));
-  for (const line of stored.lines) if (!expectedKeys.has(line.line_key)) problems.push(`line ${line.line_key} is not on the invoice being synced`);
+  for (const line of stored.lines)
+    if (!expectedKeys.has(line.line_key)) problems.push(`line ${line.line_key} is not on the invoice being synced`);
   if (problems.length > 0) {
-    throw new ProviderError('ledger', 'provider_invoice_conflict',
-      `invoice ${expected.invoice_id} is already recorded with different content (an issued invoice never changes): ${problems.join('; ')}`);
+    throw new ProviderError(
+      'ledger',
+      'provider_invoice_conflict',
+      `invoice ${expected.invoice_id} is already recorded with different content (an issued invoice never changes): ${problems.join('; ')}`,
+    );
   }
 }

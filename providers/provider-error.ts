@@ -81,13 +81,20 @@ export class ProviderError extends Error {
 export function providerErrorCodeForStatus(httpStatus: number | undefined): ProviderErrorCode {
   if (httpStatus === undefined || httpStatus >= 500) return 'provider_unavailable';
   switch (httpStatus) {
-    case 409: return 'provider_conflict';
-    case 429: return 'provider_rate_limited';
-    case 401: return 'provider_authentication_failed';
-    case 402: return 'provider_payment_required';
-    case 403: return 'provider_permission_denied';
-    case 404: return 'provider_not_found';
-    default: return 'provider_invalid_request';
+    case 409:
+      return 'provider_conflict';
+    case 429:
+      return 'provider_rate_limited';
+    case 401:
+      return 'provider_authentication_failed';
+    case 402:
+      return 'provider_payment_required';
+    case 403:
+      return 'provider_permission_denied';
+    case 404:
+      return 'provider_not_found';
+    default:
+      return 'provider_invalid_request';
   }
 }
 
@@ -98,11 +105,19 @@ const RETRYABLE_NODE_CODES = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'
 /** Turns a Postgres (or pool) failure into a ProviderError with the right retry classification. */
 export function storageError(provider: ProviderKind, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : '';
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : '';
   const message = error instanceof Error ? error.message : String(error);
-  const retryable = RETRYABLE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) && /^[0-9A-Z]{5}$/.test(code)
-    || RETRYABLE_NODE_CODES.includes(code)
-    || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
-  return new ProviderError(provider, retryable ? 'provider_storage_unavailable' : 'provider_storage_error',
-    `database: ${message}`, { providerCode: code || undefined, cause: error });
+  const retryable =
+    (RETRYABLE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) && /^[0-9A-Z]{5}$/.test(code)) ||
+    RETRYABLE_NODE_CODES.includes(code) ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      message,
+    );
+  return new ProviderError(
+    provider,
+    retryable ? 'provider_storage_unavailable' : 'provider_storage_error',
+    `database: ${message}`,
+    { providerCode: code || undefined, cause: error },
+  );
 }

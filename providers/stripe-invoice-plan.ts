@@ -28,7 +28,11 @@ export interface StripeItemPlan {
   readonly amount: number;
   readonly keyBase: string;
   /** Everything but `invoice`, which is known only once the draft exists. */
-  readonly params: Omit<Stripe.InvoiceItemCreateParams, 'invoice'> & { amount: number; currency: string; metadata: Record<string, string> };
+  readonly params: Omit<Stripe.InvoiceItemCreateParams, 'invoice'> & {
+    amount: number;
+    currency: string;
+    metadata: Record<string, string>;
+  };
 }
 
 export interface StripeInvoicePlan {
@@ -51,11 +55,17 @@ export interface StripeInvoicePlan {
 export function planStripeInvoice(invoice: IssuedInvoice, customer: string): StripeInvoicePlan {
   const id = invoice.invoice_id;
   if (invoice.lines.length > STRIPE_MAX_INVOICE_ITEMS) {
-    throw new ProviderError('stripe', 'provider_too_many_lines',
-      `invoice ${id} has ${invoice.lines.length} lines; a Stripe invoice takes at most ${STRIPE_MAX_INVOICE_ITEMS} invoice items`);
+    throw new ProviderError(
+      'stripe',
+      'provider_too_many_lines',
+      `invoice ${id} has ${invoice.lines.length} lines; a Stripe invoice takes at most ${STRIPE_MAX_INVOICE_ITEMS} invoice items`,
+    );
   }
   const currency = invoice.currency.toLowerCase();
-  const period = { start: unixSeconds(invoice.period_start, id, 'period_start'), end: unixSeconds(invoice.period_end, id, 'period_end') };
+  const period = {
+    start: unixSeconds(invoice.period_start, id, 'period_start'),
+    end: unixSeconds(invoice.period_end, id, 'period_end'),
+  };
   const invoiceMetadata = metadata(id, {
     tally_invoice_id: id,
     tally_invoice_number: invoice.invoice_number,
@@ -68,7 +78,12 @@ export function planStripeInvoice(invoice: IssuedInvoice, customer: string): Str
     seen.add(line.line_key);
     const description = describeInvoiceLine(line);
     const amount = minorUnitsToStripeAmount(line.amount, invoice.currency, id, line.line_key);
-    if (description.length > STRIPE_DESCRIPTION_MAX_CHARS) throw unrepresentable(id, line.line_key, `its description is longer than ${STRIPE_DESCRIPTION_MAX_CHARS} characters`);
+    if (description.length > STRIPE_DESCRIPTION_MAX_CHARS)
+      throw unrepresentable(
+        id,
+        line.line_key,
+        `its description is longer than ${STRIPE_DESCRIPTION_MAX_CHARS} characters`,
+      );
     return {
       lineKey: line.line_key,
       amount,
@@ -121,7 +136,12 @@ export function minorUnitsToStripeAmount(amount: string, currency: string, invoi
     if (error instanceof UnknownCurrencyError) throw unrepresentable(invoiceId, lineKey, error.message);
     throw unrepresentable(invoiceId, lineKey, `amount ${amount} ${currency} is not a whole number of minor units`);
   }
-  if (!/^-?\d+$/.test(minor) || decimal(minor).abs().greaterThan(decimal(String(Number.MAX_SAFE_INTEGER)))) {
+  if (
+    !/^-?\d+$/.test(minor) ||
+    decimal(minor)
+      .abs()
+      .greaterThan(decimal(String(Number.MAX_SAFE_INTEGER)))
+  ) {
     throw unrepresentable(invoiceId, lineKey, `amount ${amount} ${currency} is out of range for Stripe`);
   }
   // The one documented conversion to a JS number: an integer string within the safe range.
@@ -142,8 +162,11 @@ export function idempotencyKey(keyBase: string, generation: number): string {
 function metadata(invoiceId: string, values: Record<string, string>): Record<string, string> {
   for (const [key, value] of Object.entries(values)) {
     if (value.length > STRIPE_METADATA_VALUE_MAX_CHARS) {
-      throw new ProviderError('stripe', 'provider_unrepresentable_line',
-        `invoice ${invoiceId}: metadata ${key} is longer than Stripe's ${STRIPE_METADATA_VALUE_MAX_CHARS} characters`);
+      throw new ProviderError(
+        'stripe',
+        'provider_unrepresentable_line',
+        `invoice ${invoiceId}: metadata ${key} is longer than Stripe's ${STRIPE_METADATA_VALUE_MAX_CHARS} characters`,
+      );
     }
   }
   return values;
@@ -151,7 +174,12 @@ function metadata(invoiceId: string, values: Record<string, string>): Record<str
 
 function unixSeconds(instant: string, invoiceId: string, field: string): number {
   const ms = Date.parse(instant);
-  if (!Number.isFinite(ms)) throw new ProviderError('stripe', 'provider_unrepresentable_line', `invoice ${invoiceId}: ${field} ${instant} is not a date`);
+  if (!Number.isFinite(ms))
+    throw new ProviderError(
+      'stripe',
+      'provider_unrepresentable_line',
+      `invoice ${invoiceId}: ${field} ${instant} is not a date`,
+    );
   return Math.floor(ms / 1000);
 }
 

@@ -5,7 +5,12 @@ import type { ProviderSyncResult, ProviderTarget } from '../contracts/provider-s
 import { findSyncRecord, insertSyncRecord } from '../db/queries/provider-sync-records.ts';
 import type { BillingProvider } from './billing-provider.ts';
 import { ProviderError, providerErrorCodeForStatus, storageError } from './provider-error.ts';
-import { idempotencyKey, planStripeInvoice, type StripeInvoicePlan, type StripeItemPlan } from './stripe-invoice-plan.ts';
+import {
+  idempotencyKey,
+  planStripeInvoice,
+  type StripeInvoicePlan,
+  type StripeItemPlan,
+} from './stripe-invoice-plan.ts';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
@@ -71,7 +76,11 @@ const PAGE_SIZE = 100;
 export class StripeBillingProvider implements BillingProvider {
   readonly kind = 'stripe' as const;
   private readonly stripe: Stripe;
-  private readonly rateLimitRetry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
+  private readonly rateLimitRetry: {
+    readonly attempts: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+  };
   private readonly maxKeyGenerations: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -84,7 +93,11 @@ export class StripeBillingProvider implements BillingProvider {
 
   async syncInvoice(invoice: IssuedInvoice, target: ProviderTarget): Promise<ProviderSyncResult> {
     if (target.kind !== 'stripe') {
-      throw new ProviderError('stripe', 'provider_not_configured', `invoice ${invoice.invoice_id} targets provider ${target.kind}, not Stripe`);
+      throw new ProviderError(
+        'stripe',
+        'provider_not_configured',
+        `invoice ${invoice.invoice_id} targets provider ${target.kind}, not Stripe`,
+      );
     }
     const plan = planStripeInvoice(invoice, target.customer);
 
@@ -92,8 +105,11 @@ export class StripeBillingProvider implements BillingProvider {
     const recorded = await this.storage(() => findSyncRecord(this.options.pool, invoice.invoice_id, 'stripe'));
     if (recorded !== undefined) {
       if (recorded.external_customer_id !== target.customer) {
-        throw new ProviderError('stripe', 'provider_invoice_conflict',
-          `invoice ${invoice.invoice_id} was synced to Stripe customer ${recorded.external_customer_id} (${recorded.external_invoice_id}), not ${target.customer}`);
+        throw new ProviderError(
+          'stripe',
+          'provider_invoice_conflict',
+          `invoice ${invoice.invoice_id} was synced to Stripe customer ${recorded.external_customer_id} (${recorded.external_invoice_id}), not ${target.customer}`,
+        );
       }
       return recorded;
     }
@@ -102,36 +118,48 @@ export class StripeBillingProvider implements BillingProvider {
     await this.ensureCustomer(plan.customer, invoice.invoice_id);
 
     // 2. The draft (or the invoice a previous attempt already created).
-    let stripeInvoice = await this.findInvoice(plan) ?? await this.createWithKeyWalk(
-      plan.invoiceKeyBase, `create the invoice of ${plan.invoiceId}`,
-      (key) => this.stripe.invoices.create(plan.invoiceParams, { idempotencyKey: key }),
-      () => this.findInvoice(plan));
+    let stripeInvoice =
+      (await this.findInvoice(plan)) ??
+      (await this.createWithKeyWalk(
+        plan.invoiceKeyBase,
+        `create the invoice of ${plan.invoiceId}`,
+        (key) => this.stripe.invoices.create(plan.invoiceParams, { idempotencyKey: key }),
+        () => this.findInvoice(plan),
+      ));
     const externalInvoiceId = requireId(stripeInvoice);
     if (stripeInvoice.currency !== plan.currency) {
       throw mismatch(plan, `Stripe invoice ${externalInvoiceId} is in ${stripeInvoice.currency}, not ${plan.currency}`);
     }
 
     // 3. The items, then a check of the whole invoice before it is finalized.
-    const items = stripeInvoice.status === 'draft'
-      ? await this.ensureItems(plan, externalInvoiceId)
-      : await this.listOurItems(plan, externalInvoiceId);
+    const items =
+      stripeInvoice.status === 'draft'
+        ? await this.ensureItems(plan, externalInvoiceId)
+        : await this.listOurItems(plan, externalInvoiceId);
     verifyItems(plan, externalInvoiceId, items);
 
     // 4. Finalize.
     if (stripeInvoice.status === 'draft') stripeInvoice = await this.finalize(plan, externalInvoiceId);
 
     // 5. Record and return.
-    const record = await this.storage(() => insertSyncRecord(this.options.pool, {
-      provider: 'stripe',
-      invoice_id: plan.invoiceId,
-      external_customer_id: plan.customer,
-      external_invoice_id: externalInvoiceId,
-      status: stripeInvoice.status ?? 'unknown',
-      items: Object.fromEntries(plan.items.map((item) => [item.lineKey, (items.byLineKey.get(item.lineKey) as Stripe.InvoiceItem).id])),
-    }));
+    const record = await this.storage(() =>
+      insertSyncRecord(this.options.pool, {
+        provider: 'stripe',
+        invoice_id: plan.invoiceId,
+        external_customer_id: plan.customer,
+        external_invoice_id: externalInvoiceId,
+        status: stripeInvoice.status ?? 'unknown',
+        items: Object.fromEntries(
+          plan.items.map((item) => [item.lineKey, (items.byLineKey.get(item.lineKey) as Stripe.InvoiceItem).id]),
+        ),
+      }),
+    );
     if (record.external_invoice_id !== externalInvoiceId) {
-      throw new ProviderError('stripe', 'provider_invoice_conflict',
-        `invoice ${plan.invoiceId} has sync record ${record.external_invoice_id}, but Stripe holds it as ${externalInvoiceId}`);
+      throw new ProviderError(
+        'stripe',
+        'provider_invoice_conflict',
+        `invoice ${plan.invoiceId} has sync record ${record.external_invoice_id}, but Stripe holds it as ${externalInvoiceId}`,
+      );
     }
     return record;
   }
@@ -142,14 +170,21 @@ export class StripeBillingProvider implements BillingProvider {
       found = await this.request(`retrieve customer ${customer}`, () => this.stripe.customers.retrieve(customer));
     } catch (error) {
       if (error instanceof ProviderError && error.code === 'provider_not_found') {
-        throw new ProviderError('stripe', 'provider_customer_not_found',
-          `Stripe customer ${customer} (the contract's provider.customer for invoice ${invoiceId}) does not exist`, error.details);
+        throw new ProviderError(
+          'stripe',
+          'provider_customer_not_found',
+          `Stripe customer ${customer} (the contract's provider.customer for invoice ${invoiceId}) does not exist`,
+          error.details,
+        );
       }
       throw error;
     }
     if (found.deleted === true) {
-      throw new ProviderError('stripe', 'provider_customer_not_found',
-        `Stripe customer ${customer} (the contract's provider.customer for invoice ${invoiceId}) was deleted`);
+      throw new ProviderError(
+        'stripe',
+        'provider_customer_not_found',
+        `Stripe customer ${customer} (the contract's provider.customer for invoice ${invoiceId}) was deleted`,
+      );
     }
   }
 
@@ -160,13 +195,18 @@ export class StripeBillingProvider implements BillingProvider {
    */
   private async findInvoice(plan: StripeInvoicePlan): Promise<Stripe.Invoice | undefined> {
     const found: Stripe.Invoice[] = [];
-    await this.request(`list the invoices of ${plan.customer}`, () => this.stripe.invoices
-      .list({ customer: plan.customer, created: { gte: plan.createdAfterUnixSeconds }, limit: PAGE_SIZE })
-      .autoPagingEach((stripeInvoice) => {
-        if (stripeInvoice.metadata?.tally_invoice_id === plan.invoiceId) found.push(stripeInvoice);
-      }));
+    await this.request(`list the invoices of ${plan.customer}`, () =>
+      this.stripe.invoices
+        .list({ customer: plan.customer, created: { gte: plan.createdAfterUnixSeconds }, limit: PAGE_SIZE })
+        .autoPagingEach((stripeInvoice) => {
+          if (stripeInvoice.metadata?.tally_invoice_id === plan.invoiceId) found.push(stripeInvoice);
+        }),
+    );
     if (found.length > 1) {
-      throw mismatch(plan, `Stripe holds ${found.length} invoices for it (${found.map((each) => each.id).join(', ')}); void all but one`);
+      throw mismatch(
+        plan,
+        `Stripe holds ${found.length} invoices for it (${found.map((each) => each.id).join(', ')}); void all but one`,
+      );
     }
     return found[0];
   }
@@ -178,12 +218,15 @@ export class StripeBillingProvider implements BillingProvider {
     for (const item of plan.items) {
       if (items.byLineKey.has(item.lineKey)) continue;
       const created = await this.createWithKeyWalk(
-        item.keyBase, `create the item of line ${item.lineKey} on ${plan.invoiceId}`,
-        (key) => this.stripe.invoiceItems.create({ ...item.params, invoice: externalInvoiceId }, { idempotencyKey: key }),
+        item.keyBase,
+        `create the item of line ${item.lineKey} on ${plan.invoiceId}`,
+        (key) =>
+          this.stripe.invoiceItems.create({ ...item.params, invoice: externalInvoiceId }, { idempotencyKey: key }),
         async () => {
           items = await this.listOurItems(plan, externalInvoiceId);
           return items.byLineKey.get(item.lineKey);
-        });
+        },
+      );
       items.byLineKey.set(item.lineKey, created);
     }
     // Read back what the invoice holds now: the check runs on Stripe's state, not on our requests.
@@ -193,26 +236,30 @@ export class StripeBillingProvider implements BillingProvider {
   /** The invoice items on a Stripe invoice, split into ours (by line_key) and anything else. */
   private async listOurItems(plan: StripeInvoicePlan, externalInvoiceId: string): Promise<OurItems> {
     const result: OurItems = { byLineKey: new Map(), duplicates: [], foreign: [] };
-    await this.request(`list the items of ${externalInvoiceId}`, () => this.stripe.invoiceItems
-      .list({ invoice: externalInvoiceId, limit: PAGE_SIZE })
-      .autoPagingEach((item) => {
+    await this.request(`list the items of ${externalInvoiceId}`, () =>
+      this.stripe.invoiceItems.list({ invoice: externalInvoiceId, limit: PAGE_SIZE }).autoPagingEach((item) => {
         const lineKey = item.metadata?.tally_line_key;
         if (item.metadata?.tally_invoice_id !== plan.invoiceId || lineKey === undefined) result.foreign.push(item.id);
         else if (result.byLineKey.has(lineKey)) result.duplicates.push(item.id);
         else result.byLineKey.set(lineKey, item);
-      }));
+      }),
+    );
     return result;
   }
 
   private async finalize(plan: StripeInvoicePlan, externalInvoiceId: string): Promise<Stripe.Invoice> {
     const params: Stripe.InvoiceFinalizeInvoiceParams = { auto_advance: this.options.autoAdvanceOnFinalize ?? true };
     return this.createWithKeyWalk(
-      plan.finalizeKeyBase, `finalize ${externalInvoiceId} (${plan.invoiceId})`,
+      plan.finalizeKeyBase,
+      `finalize ${externalInvoiceId} (${plan.invoiceId})`,
       (key) => this.stripe.invoices.finalizeInvoice(externalInvoiceId, params, { idempotencyKey: key }),
       async () => {
-        const current = await this.request(`retrieve ${externalInvoiceId}`, () => this.stripe.invoices.retrieve(externalInvoiceId));
+        const current = await this.request(`retrieve ${externalInvoiceId}`, () =>
+          this.stripe.invoices.retrieve(externalInvoiceId),
+        );
         return current.status === 'draft' ? undefined : current;
-      });
+      },
+    );
   }
 
   /**
@@ -222,19 +269,28 @@ export class StripeBillingProvider implements BillingProvider {
    * all) and, only if it is absent, walks on to the step's next key generation. Every attempt walks
    * the same keys in the same order, so concurrent or repeated attempts still share keys.
    */
-  private async createWithKeyWalk<T>(keyBase: string, what: string, send: (key: string) => Promise<T>, lookup: () => Promise<T | undefined>): Promise<T> {
+  private async createWithKeyWalk<T>(
+    keyBase: string,
+    what: string,
+    send: (key: string) => Promise<T>,
+    lookup: () => Promise<T | undefined>,
+  ): Promise<T> {
     for (let generation = 1; generation <= this.maxKeyGenerations; generation += 1) {
       try {
         return await this.request(what, () => send(idempotencyKey(keyBase, generation)));
       } catch (error) {
-        if (!(error instanceof ProviderError && error.code === 'provider_unavailable' && error.replayedServerError)) throw error;
+        if (!(error instanceof ProviderError && error.code === 'provider_unavailable' && error.replayedServerError))
+          throw error;
         const found = await lookup();
         if (found !== undefined) return found;
       }
     }
-    throw new ProviderError('stripe', 'provider_idempotency_keys_exhausted',
+    throw new ProviderError(
+      'stripe',
+      'provider_idempotency_keys_exhausted',
       `${what}: each of ${this.maxKeyGenerations} idempotency keys from ${keyBase} replays a stored Stripe server error; ` +
-      'Stripe keeps keys for 24 hours: retry after that or investigate');
+        'Stripe keeps keys for 24 hours: retry after that or investigate',
+    );
   }
 
   /** One API call: 429 gets a bounded backoff here; every failure leaves as a classified ProviderError. */
@@ -244,8 +300,11 @@ export class StripeBillingProvider implements BillingProvider {
         return await send();
       } catch (error) {
         const providerError = stripeErrorToProviderError(what, error);
-        if (providerError.code !== 'provider_rate_limited' || attempt >= this.rateLimitRetry.attempts) throw providerError;
-        await this.sleep(Math.min(this.rateLimitRetry.initialDelayMs * 2 ** (attempt - 1), this.rateLimitRetry.maxDelayMs));
+        if (providerError.code !== 'provider_rate_limited' || attempt >= this.rateLimitRetry.attempts)
+          throw providerError;
+        await this.sleep(
+          Math.min(this.rateLimitRetry.initialDelayMs * 2 ** (attempt - 1), this.rateLimitRetry.maxDelayMs),
+        );
       }
     }
   }
@@ -280,13 +339,17 @@ function verifyItems(plan: StripeInvoicePlan, externalInvoiceId: string, items: 
       problems.push(`line ${item.lineKey} is ${held.amount} ${held.currency}, not ${item.amount} ${plan.currency}`);
     }
   }
-  for (const lineKey of items.byLineKey.keys()) if (!planned.has(lineKey)) problems.push(`line ${lineKey} is not on the issued invoice`);
+  for (const lineKey of items.byLineKey.keys())
+    if (!planned.has(lineKey)) problems.push(`line ${lineKey} is not on the issued invoice`);
   if (problems.length > 0) throw mismatch(plan, `Stripe invoice ${externalInvoiceId}: ${problems.join('; ')}`);
 }
 
 function mismatch(plan: StripeInvoicePlan, detail: string): ProviderError {
-  return new ProviderError('stripe', 'provider_invoice_mismatch',
-    `invoice ${plan.invoiceId} does not match what Stripe holds for it (left unfinalized where still a draft): ${detail}`);
+  return new ProviderError(
+    'stripe',
+    'provider_invoice_mismatch',
+    `invoice ${plan.invoiceId} does not match what Stripe holds for it (left unfinalized where still a draft): ${detail}`,
+  );
 }
 
 function requireId(stripeInvoice: Stripe.Invoice): string {
@@ -316,13 +379,21 @@ export function stripeErrorToProviderError(what: string, error: unknown): Provid
   const details = { httpStatus, providerCode, requestId, cause: error };
   const suffix = `${httpStatus === undefined ? 'no response' : `HTTP ${httpStatus}`}${providerCode === undefined ? '' : ` ${providerCode}`}${requestId === undefined ? '' : `, request ${requestId}`}`;
   if (error.rawType === 'idempotency_error' && httpStatus === 400) {
-    return new ProviderError('stripe', 'provider_idempotency_conflict',
+    return new ProviderError(
+      'stripe',
+      'provider_idempotency_conflict',
       `${what}: Stripe refused a reused idempotency key with different parameters: the invoice's content differs from a previous sync attempt ` +
-      `(an issued invoice must never change): ${error.message} (${suffix})`, details);
+        `(an issued invoice must never change): ${error.message} (${suffix})`,
+      details,
+    );
   }
   const code = providerErrorCodeForStatus(httpStatus);
   const headers = (error.headers ?? {}) as Record<string, unknown>;
   const replayed = headers['idempotent-replayed'] === 'true';
-  return new ProviderError('stripe', code, `${what}: ${error.message || 'request failed'} (${suffix}${replayed ? ', replayed' : ''})`,
-    { ...details, replayedServerError: replayed && httpStatus !== undefined && httpStatus >= 500 });
+  return new ProviderError(
+    'stripe',
+    code,
+    `${what}: ${error.message || 'request failed'} (${suffix}${replayed ? ', replayed' : ''})`,
+    { ...details, replayedServerError: replayed && httpStatus !== undefined && httpStatus >= 500 },
+  );
 }

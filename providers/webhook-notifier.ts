@@ -4,7 +4,10 @@
  */
 export class WebhookError extends Error {
   readonly code = 'webhook_failed';
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super(message);
     this.name = 'WebhookError';
   }
@@ -28,7 +31,10 @@ export function createWebhookNotifier(url: string | undefined, timeoutMs = 10_00
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
-        throw new WebhookError(`webhook ${url} unreachable: ${error instanceof Error ? error.message : String(error)}`, true);
+        throw new WebhookError(
+          `webhook ${url} unreachable: ${error instanceof Error ? error.message : String(error)}`,
+          true,
+        );
       }
       if (response.ok) return;
       const retryable = response.status >= 500 || response.status === 429 || response.status === 408;

@@ -6,14 +6,23 @@ export { ensureTool, PINNED_TOOLS, ToolBuildError } from './tools.ts';
 
 /** The user's stack (`tally stack up`, the demo), from the services environment. */
 export function userStackLayout(env: ServicesEnv): StackLayout {
-  return { dataDir: env.TALLY_STACK_DIR, toolsDir: env.TALLY_TOOLS_DIR, portBase: env.TALLY_PORT_BASE, temporalUi: true, namespace: env.TEMPORAL_NAMESPACE };
+  return {
+    dataDir: env.TALLY_STACK_DIR,
+    toolsDir: env.TALLY_TOOLS_DIR,
+    portBase: env.TALLY_PORT_BASE,
+    temporalUi: true,
+    namespace: env.TEMPORAL_NAMESPACE,
+  };
 }
 
 /**
  * Where each service is: the embedded stack's, unless an environment variable points at an
  * existing service. `embedded` lists the services the stack must run itself.
  */
-export function resolveEndpoints(env: ServicesEnv, layout: StackLayout): { endpoints: ServiceEndpoints; embedded: ServiceName[] } {
+export function resolveEndpoints(
+  env: ServicesEnv,
+  layout: StackLayout,
+): { endpoints: ServiceEndpoints; embedded: ServiceName[] } {
   const local = stackEndpoints(layout);
   const embedded: ServiceName[] = [];
   if (env.DATABASE_URL === undefined) embedded.push('postgres');

@@ -98,7 +98,11 @@ export async function buildStackTools(layout: StackLayout, log: Log): Promise<vo
 }
 
 /** Starts every service that is not already running and healthy; harmless to call twice. */
-export async function startStack(layout: StackLayout, log: Log, services: readonly ServiceName[] = SERVICE_NAMES): Promise<ServiceEndpoints> {
+export async function startStack(
+  layout: StackLayout,
+  log: Log,
+  services: readonly ServiceName[] = SERVICE_NAMES,
+): Promise<ServiceEndpoints> {
   await mkdir(path.join(layout.dataDir, 'logs'), { recursive: true });
   await mkdir(path.join(layout.dataDir, 'pids'), { recursive: true });
   // Start all three at once: Temporal takes the longest, Postgres needs initdb the first time.
@@ -144,13 +148,21 @@ export async function startService(layout: StackLayout, service: ServiceName, lo
 }
 
 /** Stops one service gracefully (SIGTERM, then SIGKILL after 15 s); `kill` sends SIGKILL at once, as a crash would. */
-export async function stopService(layout: StackLayout, service: ServiceName, log: Log, mode: 'graceful' | 'kill' = 'graceful'): Promise<void> {
+export async function stopService(
+  layout: StackLayout,
+  service: ServiceName,
+  log: Log,
+  mode: 'graceful' | 'kill' = 'graceful',
+): Promise<void> {
   const pid = await runningPid(layout, service);
   if (pid === undefined) return;
   if (service === 'postgres' && mode === 'graceful') {
     const { pgCtl } = await postgresBinaries();
-    await execFileAsync(pgCtl, ['stop', '-D', postgresDataDir(layout), '-m', 'fast', '-w', '-t', '30'], await postgresSpawnOptions())
-      .catch(() => undefined);
+    await execFileAsync(
+      pgCtl,
+      ['stop', '-D', postgresDataDir(layout), '-m', 'fast', '-w', '-t', '30'],
+      await postgresSpawnOptions(),
+    ).catch(() => undefined);
   } else {
     process.kill(pid, mode === 'kill' ? 'SIGKILL' : 'SIGTERM');
   }
@@ -187,7 +199,10 @@ async function checkHealth(layout: StackLayout, service: ServiceName): Promise<{
   try {
     switch (service) {
       case 'postgres': {
-        const client = new pg.Client({ connectionString: stackEndpoints(layout).databaseUrl, connectionTimeoutMillis: 2000 });
+        const client = new pg.Client({
+          connectionString: stackEndpoints(layout).databaseUrl,
+          connectionTimeoutMillis: 2000,
+        });
         await client.connect();
         try {
           const result = await client.query<{ server_version: string }>('SHOW server_version');
@@ -197,21 +212,47 @@ async function checkHealth(layout: StackLayout, service: ServiceName): Promise<{
         }
       }
       case 'nats': {
-        const response = await fetch(`http://127.0.0.1:${ports.natsMonitor}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2000) });
+        const response = await fetch(`http://127.0.0.1:${ports.natsMonitor}/healthz?js-enabled-only=true`, {
+          signal: AbortSignal.timeout(2000),
+        });
         if (!response.ok) return { healthy: false, detail: `healthz ${response.status}` };
-        const varz = (await (await fetch(`http://127.0.0.1:${ports.natsMonitor}/varz`, { signal: AbortSignal.timeout(2000) })).json()) as { version?: string };
+        const varz = (await (
+          await fetch(`http://127.0.0.1:${ports.natsMonitor}/varz`, { signal: AbortSignal.timeout(2000) })
+        ).json()) as { version?: string };
         return { healthy: true, detail: `nats-server ${varz.version ?? '?'} with JetStream` };
       }
       case 'temporal': {
         const binary = path.join(layout.toolsDir, 'bin', 'temporal');
-        const { stdout } = await execFileAsync(binary, ['operator', 'cluster', 'health', '--address', `127.0.0.1:${ports.temporal}`], { timeout: 5000 });
+        const { stdout } = await execFileAsync(
+          binary,
+          ['operator', 'cluster', 'health', '--address', `127.0.0.1:${ports.temporal}`],
+          { timeout: 5000 },
+        );
         if (!/SERVING/.test(stdout)) return { healthy: false, detail: stdout.trim() };
-        await execFileAsync(binary, ['operator', 'namespace', 'describe', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', layout.namespace], { timeout: 5000 });
-        return { healthy: true, detail: `Temporal dev server, namespace ${layout.namespace}${layout.temporalUi ? `, UI http://127.0.0.1:${ports.temporalUi}` : ''}` };
+        await execFileAsync(
+          binary,
+          [
+            'operator',
+            'namespace',
+            'describe',
+            '--address',
+            `127.0.0.1:${ports.temporal}`,
+            '--namespace',
+            layout.namespace,
+          ],
+          { timeout: 5000 },
+        );
+        return {
+          healthy: true,
+          detail: `Temporal dev server, namespace ${layout.namespace}${layout.temporalUi ? `, UI http://127.0.0.1:${ports.temporalUi}` : ''}`,
+        };
       }
     }
   } catch (error) {
-    return { healthy: false, detail: error instanceof Error ? error.message.split('\n')[0] ?? 'unhealthy' : 'unhealthy' };
+    return {
+      healthy: false,
+      detail: error instanceof Error ? (error.message.split('\n')[0] ?? 'unhealthy') : 'unhealthy',
+    };
   }
 }
 
@@ -221,14 +262,18 @@ async function waitHealthy(layout: StackLayout, service: ServiceName): Promise<v
   while (Date.now() < deadline) {
     const pid = await runningPid(layout, service);
     if (pid === undefined) {
-      throw new StackError(`${service} exited during start-up; see ${logFile(layout, service)}:\n${await logTail(layout, service)}`);
+      throw new StackError(
+        `${service} exited during start-up; see ${logFile(layout, service)}:\n${await logTail(layout, service)}`,
+      );
     }
     const health = await checkHealth(layout, service);
     if (health.healthy) return;
     last = health.detail;
     await sleep(250);
   }
-  throw new StackError(`${service} did not become healthy within ${HEALTH_TIMEOUT_MS / 1000} s (${last}); see ${logFile(layout, service)}`);
+  throw new StackError(
+    `${service} did not become healthy within ${HEALTH_TIMEOUT_MS / 1000} s (${last}); see ${logFile(layout, service)}`,
+  );
 }
 
 async function startNats(layout: StackLayout): Promise<void> {
@@ -237,10 +282,17 @@ async function startNats(layout: StackLayout): Promise<void> {
   const storeDir = path.join(layout.dataDir, 'nats');
   await mkdir(storeDir, { recursive: true });
   spawnDetached(layout, 'nats', binary, [
-    '--addr', '127.0.0.1', '--port', String(ports.nats),
-    '--http_port', String(ports.natsMonitor),
-    '--jetstream', '--store_dir', storeDir,
-    '--server_name', `tally-local-${ports.nats}`,
+    '--addr',
+    '127.0.0.1',
+    '--port',
+    String(ports.nats),
+    '--http_port',
+    String(ports.natsMonitor),
+    '--jetstream',
+    '--store_dir',
+    storeDir,
+    '--server_name',
+    `tally-local-${ports.nats}`,
   ]);
 }
 
@@ -248,16 +300,28 @@ async function startTemporal(layout: StackLayout): Promise<void> {
   const ports = stackPorts(layout);
   const binary = await ensureTool(layout.toolsDir, 'temporal', () => undefined);
   spawnDetached(layout, 'temporal', binary, [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1', '--port', String(ports.temporal),
-    '--http-port', String(ports.temporalHttp),
-    '--metrics-port', String(ports.temporalMetrics),
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(ports.temporal),
+    '--http-port',
+    String(ports.temporalHttp),
+    '--metrics-port',
+    String(ports.temporalMetrics),
     ...(layout.temporalUi ? ['--ui-port', String(ports.temporalUi)] : ['--headless']),
-    '--db-filename', path.join(layout.dataDir, 'temporal.sqlite'),
-    '--namespace', layout.namespace,
+    '--db-filename',
+    path.join(layout.dataDir, 'temporal.sqlite'),
+    '--namespace',
+    layout.namespace,
     ...SEARCH_ATTRIBUTES.flatMap((attribute) => ['--search-attribute', attribute]),
-    '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF',
-    '--log-level', 'warn',
+    '--sqlite-pragma',
+    'journal_mode=WAL',
+    '--sqlite-pragma',
+    'synchronous=OFF',
+    '--log-level',
+    'warn',
   ]);
 }
 
@@ -276,7 +340,12 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
     await mkdir(files.home, { recursive: true, mode: 0o755 });
     await symlink(dataDir, path.join(layout.dataDir, 'postgres')).catch(() => undefined);
   }
-  if (!(await stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false))) {
+  if (
+    !(await stat(path.join(dataDir, 'PG_VERSION')).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     log('postgres: initialising a new cluster…');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const passwordFile = files.passwordFile;
@@ -286,10 +355,18 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
       await chown(passwordFile, spawnOptions.uid, spawnOptions.gid ?? spawnOptions.uid);
     }
     try {
-      await execFileAsync(initdb, [
-        `--pgdata=${dataDir}`, `--username=${DATABASE.user}`, `--pwfile=${passwordFile}`,
-        '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C',
-      ], spawnOptions);
+      await execFileAsync(
+        initdb,
+        [
+          `--pgdata=${dataDir}`,
+          `--username=${DATABASE.user}`,
+          `--pwfile=${passwordFile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--locale=C',
+        ],
+        spawnOptions,
+      );
     } catch (error) {
       throw new StackError(`initdb failed: ${(error as { stderr?: string }).stderr ?? String(error)}`);
     } finally {
@@ -305,14 +382,27 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
   // fsync=off: the local stack survives process crashes (the tests kill it) but not power loss;
   // production points DATABASE_URL at a real, durable server.
   const serverOptions = [
-    `-p ${ports.postgres}`, "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
-    '-c fsync=off', '-c full_page_writes=off', '-c max_connections=200', `-c shared_buffers=${postgresSharedBuffersMb(os.totalmem())}MB`,
-    '-c max_wal_size=2GB', '-c checkpoint_timeout=15min', '-c work_mem=32MB',
+    `-p ${ports.postgres}`,
+    '-c listen_addresses=127.0.0.1',
+    "-c unix_socket_directories=''",
+    '-c fsync=off',
+    '-c full_page_writes=off',
+    '-c max_connections=200',
+    `-c shared_buffers=${postgresSharedBuffersMb(os.totalmem())}MB`,
+    '-c max_wal_size=2GB',
+    '-c checkpoint_timeout=15min',
+    '-c work_mem=32MB',
   ].join(' ');
   try {
-    await execFileAsync(pgCtl, ['start', '-D', dataDir, '-l', logPath, '-o', serverOptions, '-w', '-t', '60'], spawnOptions);
+    await execFileAsync(
+      pgCtl,
+      ['start', '-D', dataDir, '-l', logPath, '-o', serverOptions, '-w', '-t', '60'],
+      spawnOptions,
+    );
   } catch (error) {
-    throw new StackError(`postgres did not start: ${(error as { stderr?: string }).stderr ?? String(error)}\n${await logTail(layout, 'postgres')}`);
+    throw new StackError(
+      `postgres did not start: ${(error as { stderr?: string }).stderr ?? String(error)}\n${await logTail(layout, 'postgres')}`,
+    );
   }
   const postmasterPid = (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]?.trim() ?? '';
   await writeFile(pidFile(layout, 'postgres'), `${postmasterPid}\n`);
@@ -321,7 +411,13 @@ async function startPostgres(layout: StackLayout, log: Log): Promise<void> {
 
 async function ensureDatabase(layout: StackLayout): Promise<void> {
   const ports = stackPorts(layout);
-  const client = new pg.Client({ host: '127.0.0.1', port: ports.postgres, user: DATABASE.user, password: DATABASE.password, database: 'postgres' });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: ports.postgres,
+    user: DATABASE.user,
+    password: DATABASE.password,
+    database: 'postgres',
+  });
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE.name]);
@@ -352,15 +448,30 @@ async function removeStalePostmasterPid(dataDir: string): Promise<void> {
  * folder of their own, one per stack folder, under /var/tmp (kept across reboots), linked from the
  * stack folder as `postgres`; otherwise inside the stack folder.
  */
-function postgresFiles(layout: StackLayout): { home: string | undefined; dataDir: string; logPath: string; passwordFile: string } {
+function postgresFiles(layout: StackLayout): {
+  home: string | undefined;
+  dataDir: string;
+  logPath: string;
+  passwordFile: string;
+} {
   if (process.getuid?.() !== 0) {
     return {
-      home: undefined, dataDir: path.join(layout.dataDir, 'postgres'),
-      logPath: path.join(layout.dataDir, 'logs', 'postgres.log'), passwordFile: path.join(layout.dataDir, 'pids', 'pg-password'),
+      home: undefined,
+      dataDir: path.join(layout.dataDir, 'postgres'),
+      logPath: path.join(layout.dataDir, 'logs', 'postgres.log'),
+      passwordFile: path.join(layout.dataDir, 'pids', 'pg-password'),
     };
   }
-  const home = path.join(POSTGRES_ROOT_HOME, createHash('sha256').update(path.resolve(layout.dataDir)).digest('hex').slice(0, 16));
-  return { home, dataDir: path.join(home, 'data'), logPath: path.join(home, 'postgres.log'), passwordFile: path.join(home, 'pg-password') };
+  const home = path.join(
+    POSTGRES_ROOT_HOME,
+    createHash('sha256').update(path.resolve(layout.dataDir)).digest('hex').slice(0, 16),
+  );
+  return {
+    home,
+    dataDir: path.join(home, 'data'),
+    logPath: path.join(home, 'postgres.log'),
+    passwordFile: path.join(home, 'pg-password'),
+  };
 }
 
 function postgresDataDir(layout: StackLayout): string {
@@ -379,13 +490,20 @@ async function postgresBinaries(): Promise<{ initdb: string; pgCtl: string }> {
   try {
     binaries = (await import(packageName)) as { initdb: string; pg_ctl: string };
   } catch {
-    throw new StackError(`no PostgreSQL binaries for ${os.platform()}-${os.arch()} (npm package ${packageName}); set DATABASE_URL to use an existing server`);
+    throw new StackError(
+      `no PostgreSQL binaries for ${os.platform()}-${os.arch()} (npm package ${packageName}); set DATABASE_URL to use an existing server`,
+    );
   }
   if (process.getuid?.() !== 0) return { initdb: binaries.initdb, pgCtl: binaries.pg_ctl };
   const nativeDir = path.dirname(path.dirname(binaries.initdb));
   const version = JSON.parse(await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
   const copyDir = path.join(POSTGRES_ROOT_HOME, `binaries-${os.platform()}-${os.arch()}-${version.version}`);
-  if (!(await stat(copyDir).then(() => true, () => false))) {
+  if (
+    !(await stat(copyDir).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     // Copied aside, then renamed into place: two stacks starting at once never see half a copy.
     await mkdir(POSTGRES_ROOT_HOME, { recursive: true, mode: 0o755 });
     const staging = `${copyDir}.partial-${process.pid}`;
@@ -408,9 +526,13 @@ async function postgresSpawnOptions(): Promise<{ uid?: number; gid?: number }> {
     try {
       return await lookup();
     } catch {
-      await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']).catch((error: unknown) => {
-        throw new StackError(`running as root, PostgreSQL needs a non-root user and creating 'postgres' failed: ${String(error)}`);
-      });
+      await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']).catch(
+        (error: unknown) => {
+          throw new StackError(
+            `running as root, PostgreSQL needs a non-root user and creating 'postgres' failed: ${String(error)}`,
+          );
+        },
+      );
       return lookup();
     }
   })();
@@ -479,7 +601,9 @@ function processState(pid: number): string | undefined {
 
 async function assertPortFree(port: number, service: ServiceName): Promise<void> {
   if (!(await isPortFree(port))) {
-    throw new StackError(`${service}: port ${port} is already in use by another program; choose other ports with TALLY_PORT_BASE`);
+    throw new StackError(
+      `${service}: port ${port} is already in use by another program; choose other ports with TALLY_PORT_BASE`,
+    );
   }
 }
 

@@ -34,7 +34,10 @@ export async function ensureTool(toolsDir: string, name: ToolName, log: (line: s
   const { module, version } = PINNED_TOOLS[name];
   const binary = toolPath(toolsDir, name);
   const stampFile = `${binary}.version`;
-  const built = await readFile(stampFile, 'utf8').then((text) => text.trim(), () => '');
+  const built = await readFile(stampFile, 'utf8').then(
+    (text) => text.trim(),
+    () => '',
+  );
   if (built === `${module}@${version}` && (await exists(binary))) return binary;
 
   const go = await findGo();
@@ -63,7 +66,9 @@ async function findGo(): Promise<{ path: string; version: string }> {
       if (match && (Number(match[1]) > 1 || Number(match[2]) >= 25)) {
         return { path: candidate, version: stdout.trim().split(' ')[2] ?? 'go' };
       }
-      throw new ToolBuildError(`Go >= 1.25 is needed to build the local servers (Temporal, NATS, stripe-mock); found: ${stdout.trim()}`);
+      throw new ToolBuildError(
+        `Go >= 1.25 is needed to build the local servers (Temporal, NATS, stripe-mock); found: ${stdout.trim()}`,
+      );
     } catch (error) {
       if (error instanceof ToolBuildError) throw error;
     }
@@ -75,5 +80,8 @@ async function findGo(): Promise<{ path: string; version: string }> {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -2,7 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import pino from 'pino';
-import { checkChangedUsageAlerts, createBillingActivities, deliverNotification, fileTermsLoader, openPendingPeriods } from '../activities/index.ts';
+import {
+  checkChangedUsageAlerts,
+  createBillingActivities,
+  deliverNotification,
+  fileTermsLoader,
+  openPendingPeriods,
+} from '../activities/index.ts';
 import type { BillingWorkerEnv } from '../config/billing-worker.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
@@ -30,7 +36,6 @@ export interface BillingWorkerOptions {
   readonly interceptors?: WorkerInterceptors;
 }
 
-
 /**
  * The billing worker: the Temporal worker for the customer-period workflows and their activities,
  * the period opener (outbox relay from `customer_periods`), and redelivery of notifications whose
@@ -39,7 +44,10 @@ export interface BillingWorkerOptions {
 export async function runBillingWorker(options: BillingWorkerOptions): Promise<void> {
   const { env, endpoints, stripe } = options;
   const logger = options.logger ?? pino({ name: 'tally-billing-worker', level: env.TALLY_LOG_LEVEL });
-  const pool = createPool(endpoints.databaseUrl, { max: Math.max(10, env.TALLY_MAX_CONCURRENT_ACTIVITIES + 4), applicationName: 'tally-billing-worker' });
+  const pool = createPool(endpoints.databaseUrl, {
+    max: Math.max(10, env.TALLY_MAX_CONCURRENT_ACTIVITIES + 4),
+    applicationName: 'tally-billing-worker',
+  });
   // Whatever was opened is closed again, also when a step of the start fails (a caller that goes on,
   // like the demo, must not be left with open handles).
   const closers: Array<() => Promise<void>> = [() => pool.end()];
@@ -79,30 +87,50 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     if (options.signal.aborted) return;
 
     loops.push(
-      options.openPeriods === false ? Promise.resolve() : repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
-        const opened = await openPendingPeriods(pool, client, {
-          taskQueue: env.TALLY_TASK_QUEUE,
-          overrides: {
-            ...(env.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: env.TALLY_OPENER_GRACE }),
-            ...(env.TALLY_OPENER_REVIEW_TIMEOUT === undefined ? {} : { reviewTimeoutMs: env.TALLY_OPENER_REVIEW_TIMEOUT }),
-            ...(env.TALLY_OPENER_STEP_TIMEOUT === undefined ? {} : { stepTimeoutMs: env.TALLY_OPENER_STEP_TIMEOUT }),
-          },
-        });
-        if (opened > 0) logger.info({ opened }, 'started period workflows');
-      }),
+      options.openPeriods === false
+        ? Promise.resolve()
+        : repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
+            const opened = await openPendingPeriods(pool, client, {
+              taskQueue: env.TALLY_TASK_QUEUE,
+              overrides: {
+                ...(env.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: env.TALLY_OPENER_GRACE }),
+                ...(env.TALLY_OPENER_REVIEW_TIMEOUT === undefined
+                  ? {}
+                  : { reviewTimeoutMs: env.TALLY_OPENER_REVIEW_TIMEOUT }),
+                ...(env.TALLY_OPENER_STEP_TIMEOUT === undefined
+                  ? {}
+                  : { stepTimeoutMs: env.TALLY_OPENER_STEP_TIMEOUT }),
+              },
+            });
+            if (opened > 0) logger.info({ opened }, 'started period workflows');
+          }),
       repeat(logger, env.TALLY_USAGE_ALERT_INTERVAL, stopLoops.signal, async () => {
         const scan = await checkChangedUsageAlerts({ pool, loadTerms, notifier }, { since: alertsSince });
         alertsSince = scan.nextSince;
         for (const result of scan.results) {
           if (result.status === 'skipped' && !skippedCustomers.has(result.customerId)) {
             skippedCustomers.add(result.customerId);
-            logger.warn({ customerId: result.customerId, period: result.period, reason: result.reason }, 'usage alerts skipped for this customer');
+            logger.warn(
+              { customerId: result.customerId, period: result.period, reason: result.reason },
+              'usage alerts skipped for this customer',
+            );
           }
           if (result.status === 'checked' && result.alerts.length > 0) {
-            logger.info({ customerId: result.customerId, period: result.period, alerts: result.alerts.map((alert) => `${alert.basis}:${alert.thresholdPct}`) }, 'usage alerts recorded');
+            logger.info(
+              {
+                customerId: result.customerId,
+                period: result.period,
+                alerts: result.alerts.map((alert) => `${alert.basis}:${alert.thresholdPct}`),
+              },
+              'usage alerts recorded',
+            );
           }
         }
-        for (const failure of scan.failures) logger.warn({ customerId: failure.customerId, period: failure.period, err: failure.error }, 'usage alert check failed; retrying');
+        for (const failure of scan.failures)
+          logger.warn(
+            { customerId: failure.customerId, period: failure.period, err: failure.error },
+            'usage alert check failed; retrying',
+          );
       }),
       repeat(logger, 30_000, stopLoops.signal, async () => {
         for (const notification of await listUndeliveredNotifications(pool, 50)) {
@@ -110,11 +138,15 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
         }
       }),
     );
-    options.signal.addEventListener('abort', () => {
-      logger.info('draining');
-      stopLoops.abort();
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-    }, { once: true });
+    options.signal.addEventListener(
+      'abort',
+      () => {
+        logger.info('draining');
+        stopLoops.abort();
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      },
+      { once: true },
+    );
     logger.info({ taskQueue: env.TALLY_TASK_QUEUE, temporal: endpoints.temporalAddress }, 'billing worker running');
     await worker.run();
   } finally {
@@ -126,7 +158,12 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
 }
 
 /** Runs `work` every `intervalMs` until aborted; a failure is logged and tried again next time. */
-async function repeat(logger: pino.Logger, intervalMs: number, signal: AbortSignal, work: () => Promise<void>): Promise<void> {
+async function repeat(
+  logger: pino.Logger,
+  intervalMs: number,
+  signal: AbortSignal,
+  work: () => Promise<void>,
+): Promise<void> {
   while (!signal.aborted) {
     try {
       await work();

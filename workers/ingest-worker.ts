@@ -33,43 +33,74 @@ export interface IngestWorker {
  * The ingest worker's composition root: key files, NATS (stream and consumer made idempotently),
  * Postgres (migrated), the consumer loop, and optionally the HTTP ingest endpoint and /metrics.
  */
-export async function startIngestWorker(config: IngestWorkerConfig, endpoints: IngestWorkerEndpoints, logger: Logger = pino({ level: config.logLevel })): Promise<IngestWorker> {
+export async function startIngestWorker(
+  config: IngestWorkerConfig,
+  endpoints: IngestWorkerEndpoints,
+  logger: Logger = pino({ level: config.logLevel }),
+): Promise<IngestWorker> {
   const sourceKeys = await loadSourceKeys(config.sourceKeysFile);
-  const apiKeys = config.httpPort !== undefined && config.apiKeysFile !== undefined ? await loadApiKeys(config.apiKeysFile) : undefined;
+  const apiKeys =
+    config.httpPort !== undefined && config.apiKeysFile !== undefined
+      ? await loadApiKeys(config.apiKeysFile)
+      : undefined;
 
   const pool = createPool(endpoints.databaseUrl, { max: config.writers + 2, applicationName: 'tally-ingest' });
   let nc: NatsConnection | undefined;
   const servers: http.Server[] = [];
   try {
     await migrate(pool);
-    nc = await connect({ servers: endpoints.natsUrl, name: 'tally-ingest', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    nc = await connect({
+      servers: endpoints.natsUrl,
+      name: 'tally-ingest',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
     assertNatsServerVersion(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureUsageStream(jsm, { streamName: config.streamName, subjectPrefix: config.subjectPrefix, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
-    await ensureUsageConsumer(jsm, config.streamName, { durableName: config.consumerName, ackWaitMs: config.ackWaitMs, maxAckPending: config.maxAckPending });
+    await ensureUsageStream(jsm, {
+      streamName: config.streamName,
+      subjectPrefix: config.subjectPrefix,
+      duplicateWindowMs: config.duplicateWindowMs,
+      maxAgeMs: config.streamMaxAgeMs,
+    });
+    await ensureUsageConsumer(jsm, config.streamName, {
+      durableName: config.consumerName,
+      ackWaitMs: config.ackWaitMs,
+      maxAckPending: config.maxAckPending,
+    });
     const js = jetstream(nc);
     const connection = nc;
     const metrics = new IngestMetrics();
     const acceptWindow = { pastMs: config.acceptPastMs, futureMs: config.acceptFutureMs };
     const consumer = new IngestConsumer(js, new BatchWriter(pool), sourceKeys, metrics, logger, {
-      streamName: config.streamName, durableName: config.consumerName, batchSize: config.batchSize,
-      batchMaxWaitMs: config.batchMaxWaitMs, writers: config.writers, nakDelayMs: config.nakDelayMs, acceptWindow,
+      streamName: config.streamName,
+      durableName: config.consumerName,
+      batchSize: config.batchSize,
+      batchMaxWaitMs: config.batchMaxWaitMs,
+      writers: config.writers,
+      nakDelayMs: config.nakDelayMs,
+      acceptWindow,
     });
     consumer.start();
 
     const lagTimer = setInterval(() => {
-      jsm.consumers.info(config.streamName, config.consumerName).then((info) => {
-        metrics.consumerPending.set(info.num_pending);
-        metrics.consumerAckPending.set(info.num_ack_pending);
-      }, () => undefined);
+      jsm.consumers.info(config.streamName, config.consumerName).then(
+        (info) => {
+          metrics.consumerPending.set(info.num_pending);
+          metrics.consumerAckPending.set(info.num_ack_pending);
+        },
+        () => undefined,
+      );
     }, 5000);
     lagTimer.unref();
 
     let httpUrl: string | undefined;
     const publisher = new EventPublisher(connection);
     if (config.httpPort !== undefined && apiKeys !== undefined) {
-      const server = createHttpIngestServer({ publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
-        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix });
+      const server = createHttpIngestServer(
+        { publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
+        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix },
+      );
       httpUrl = await listen(server, config.httpPort, config.httpHost);
       servers.push(server);
       logger.info({ url: httpUrl }, 'HTTP ingest endpoint listening');
@@ -80,18 +111,35 @@ export async function startIngestWorker(config: IngestWorkerConfig, endpoints: I
       metricsUrl = `${await listen(server, config.metricsPort, config.httpHost)}/metrics`;
       servers.push(server);
     }
-    logger.info({ stream: config.streamName, consumer: config.consumerName, batchSize: config.batchSize, writers: config.writers, natsServer: nc.info?.version }, 'ingest worker running');
+    logger.info(
+      {
+        stream: config.streamName,
+        consumer: config.consumerName,
+        batchSize: config.batchSize,
+        writers: config.writers,
+        natsServer: nc.info?.version,
+      },
+      'ingest worker running',
+    );
 
     let stopped: Promise<void> | undefined;
     return {
-      consumer, metrics, httpUrl, metricsUrl,
+      consumer,
+      metrics,
+      httpUrl,
+      metricsUrl,
       stop: () => {
         stopped ??= (async () => {
           logger.info('ingest worker draining');
-          await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
-          })));
+          await Promise.all(
+            servers.map(
+              (server) =>
+                new Promise<void>((resolve) => {
+                  server.close(() => resolve());
+                  server.closeIdleConnections();
+                }),
+            ),
+          );
           await publisher.close();
           await consumer.stop();
           clearInterval(lagTimer);

@@ -109,7 +109,13 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     closeRequested = true;
   });
   setHandler(statusQuery, () => ({
-    customerId: input.customerId, period: input.period, stage, closesAt, invoiceId, openExceptionId, decisions: [...decisions],
+    customerId: input.customerId,
+    period: input.period,
+    stage,
+    closesAt,
+    invoiceId,
+    openExceptionId,
+    decisions: [...decisions],
   }));
   setHandler(
     decideUpdate,
@@ -127,11 +133,13 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
       validator: (decision) => {
         if (decisions.some((applied) => sameDecision(applied, decision))) return;
         if (openExceptionId === undefined) throw new Error('no exception is waiting for a decision');
-        if (decision.exceptionId !== openExceptionId) throw new Error(`exception ${decision.exceptionId} is not the open one (${openExceptionId})`);
+        if (decision.exceptionId !== openExceptionId)
+          throw new Error(`exception ${decision.exceptionId} is not the open one (${openExceptionId})`);
         if (pendingDecision !== undefined) throw new Error(`exception ${openExceptionId} is already decided`);
         if (!decision.reviewer.trim()) throw new Error('a decision names its reviewer');
         if (decision.kind !== 'approve' && !decision.reason.trim()) throw new Error(`${decision.kind} needs a reason`);
-        if (decision.kind === 'adjust' && !/^-?\d{1,20}(\.\d{1,12})?$/.test(decision.amount)) throw new Error('adjust amount is a decimal string');
+        if (decision.kind === 'adjust' && !/^-?\d{1,20}(\.\d{1,12})?$/.test(decision.amount))
+          throw new Error('adjust amount is a decimal string');
       },
     },
   );
@@ -139,7 +147,12 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   // Workflows started before the quick steps became local activities replay them as regular ones.
   const quick = patched(LOCAL_DATABASE_STEPS) ? localDatabase : database;
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
-  const target = { customerId: input.customerId, period: input.period, mode: input.mode, calculationVersion: input.calculationVersion };
+  const target = {
+    customerId: input.customerId,
+    period: input.period,
+    mode: input.mode,
+    calculationVersion: input.calculationVersion,
+  };
 
   // Wait for period end + grace on a durable timer, or an explicit closeNow.
   const terms = await quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
@@ -150,7 +163,10 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   // 1. Snapshot: fix the event set (closing the period for ingest) and fingerprint it.
   stage = 'snapshotting';
   const readAndRate = patched(LOCAL_HEAVY_STEPS) ? localHeavy : heavy;
-  const snapshot = await readAndRate.snapshotPeriod({ ...target, closeRequestedAt: new Date(Date.now()).toISOString() });
+  const snapshot = await readAndRate.snapshotPeriod({
+    ...target,
+    closeRequestedAt: new Date(Date.now()).toISOString(),
+  });
 
   // 2. Rate the whole period, with late usage of earlier periods as adjustments.
   stage = 'rating';
@@ -164,7 +180,15 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   // 3. Review: a breached threshold waits for a person; a timeout escalates, never approves.
   const breaches: ReviewBreach[] = await quick.evaluateReview({ invoiceId });
   if (breaches.length > 0) {
-    const decision = await waitForDecision(await database.openException({ invoiceId, workflowId: workflowInfo().workflowId, kind: 'threshold', sequence: exceptionIds.length + 1, breaches }));
+    const decision = await waitForDecision(
+      await database.openException({
+        invoiceId,
+        workflowId: workflowInfo().workflowId,
+        kind: 'threshold',
+        sequence: exceptionIds.length + 1,
+        breaches,
+      }),
+    );
     if (decision.kind === 'reject') {
       await database.holdInvoice({ invoiceId, exceptionId: decision.exceptionId, reason: decision.reason });
       stage = 'held';
@@ -172,7 +196,13 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
       return { stage, invoiceId, invoiceNumber: undefined, total: draft.total, exceptionIds };
     }
     if (decision.kind === 'adjust') {
-      await database.applyReviewAdjustment({ invoiceId, exceptionId: decision.exceptionId, amount: decision.amount, reason: decision.reason, reviewer: decision.reviewer });
+      await database.applyReviewAdjustment({
+        invoiceId,
+        exceptionId: decision.exceptionId,
+        amount: decision.amount,
+        reason: decision.reason,
+        reviewer: decision.reviewer,
+      });
     }
   }
 
@@ -196,13 +226,20 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause instanceof ApplicationFailure ? error.cause : undefined;
       const exception = await database.openException({
-        invoiceId, workflowId: workflowInfo().workflowId, kind: 'provider_sync_failed', sequence: exceptionIds.length + 1,
+        invoiceId,
+        workflowId: workflowInfo().workflowId,
+        kind: 'provider_sync_failed',
+        sequence: exceptionIds.length + 1,
         breaches: [{ rule: 'provider_sync_failed', detail: cause?.message ?? error.message }],
       });
       const decision = await waitForDecision(exception);
       if (decision.kind !== 'approve') {
         // Rejecting a failed sync leaves the invoice issued but unsynced, on record for ops.
-        await database.markSyncAbandoned({ invoiceId, exceptionId: decision.exceptionId, reason: decision.kind === 'reject' ? decision.reason : 'adjust is not a sync decision' });
+        await database.markSyncAbandoned({
+          invoiceId,
+          exceptionId: decision.exceptionId,
+          reason: decision.kind === 'reject' ? decision.reason : 'adjust is not a sync decision',
+        });
         break;
       }
     }

@@ -4,7 +4,6 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-
 /** What the calculation does today. Bump it when rating changes meaning: recalculations under a new version adjust. */
 export const CALCULATION_VERSION = 'calc-2026.11.1';
 
@@ -31,7 +30,9 @@ export interface CustomerPeriodInput {
  * Business ids as workflow ids: one live workflow per customer and period, so starting it twice
  * finds the running one. A deliberate recalculation or a shadow run runs under its own id.
  */
-export function customerPeriodWorkflowId(input: Pick<CustomerPeriodInput, 'customerId' | 'period' | 'mode' | 'calculationVersion'>): string {
+export function customerPeriodWorkflowId(
+  input: Pick<CustomerPeriodInput, 'customerId' | 'period' | 'mode' | 'calculationVersion'>,
+): string {
   const base = `billing:${input.customerId}:${input.period}`;
   return input.mode === 'shadow' ? `${base}:shadow:${input.calculationVersion}` : base;
 }
@@ -39,7 +40,13 @@ export function customerPeriodWorkflowId(input: Pick<CustomerPeriodInput, 'custo
 export type ReviewDecision =
   | { readonly kind: 'approve'; readonly exceptionId: string; readonly reviewer: string; readonly note?: string }
   | { readonly kind: 'reject'; readonly exceptionId: string; readonly reviewer: string; readonly reason: string }
-  | { readonly kind: 'adjust'; readonly exceptionId: string; readonly reviewer: string; readonly reason: string; readonly amount: string };
+  | {
+      readonly kind: 'adjust';
+      readonly exceptionId: string;
+      readonly reviewer: string;
+      readonly reason: string;
+      readonly amount: string;
+    };
 
 export type PeriodStage =
   | 'open'

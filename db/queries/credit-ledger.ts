@@ -1,6 +1,9 @@
 import pg from 'pg';
 import {
-  validateCreditGrant, type CreditConsumption, type CreditGrant, type CreditKind,
+  validateCreditGrant,
+  type CreditConsumption,
+  type CreditGrant,
+  type CreditKind,
 } from '../../domain/credit-ledger/index.ts';
 import { prepaidCreditExpiredEntry, prepaidCreditPurchasedEntry } from '../../domain/journal/index.ts';
 import { Decimal } from '../../domain/money.ts';
@@ -20,7 +23,10 @@ export type CreditLedgerWriteErrorCode =
 
 /** A write the credit ledger refuses. Every code is permanent: retrying the same write cannot succeed. */
 export class CreditLedgerWriteError extends Error {
-  constructor(readonly code: CreditLedgerWriteErrorCode, message: string) {
+  constructor(
+    readonly code: CreditLedgerWriteErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'CreditLedgerWriteError';
   }
@@ -30,12 +36,17 @@ export class CreditLedgerWriteError extends Error {
 function translate(error: unknown, what: string): unknown {
   if (!(error instanceof pg.DatabaseError)) return error;
   switch (error.constraint) {
-    case 'credit_balance_never_negative': return new CreditLedgerWriteError('credit_overdrawn', `${what}: draws more than the credit's remaining balance`);
-    case 'credit_usable_in_period': return new CreditLedgerWriteError('credit_not_usable', `${what}: ${error.message}`);
-    case 'credit_not_expired': return new CreditLedgerWriteError('credit_expired', `${what}: ${error.message}`);
-    case 'credit_movement_currency': return new CreditLedgerWriteError('credit_currency_mismatch', `${what}: ${error.message}`);
+    case 'credit_balance_never_negative':
+      return new CreditLedgerWriteError('credit_overdrawn', `${what}: draws more than the credit's remaining balance`);
+    case 'credit_usable_in_period':
+      return new CreditLedgerWriteError('credit_not_usable', `${what}: ${error.message}`);
+    case 'credit_not_expired':
+      return new CreditLedgerWriteError('credit_expired', `${what}: ${error.message}`);
+    case 'credit_movement_currency':
+      return new CreditLedgerWriteError('credit_currency_mismatch', `${what}: ${error.message}`);
     default:
-      if (error.code === '23503') return new CreditLedgerWriteError('credit_grant_not_found', `${what}: no such grant in the credit ledger`);
+      if (error.code === '23503')
+        return new CreditLedgerWriteError('credit_grant_not_found', `${what}: no such grant in the credit ledger`);
       return error;
   }
 }
@@ -52,7 +63,10 @@ export interface RecordGrantsResult {
  * with the same terms is left alone; one whose terms changed is refused (`credit_grant_conflict`):
  * grants are fixed once recorded; a change is a new grant id.
  */
-export async function recordCreditGrants(pool: pg.Pool, input: { customerId: string; currency: string; grants: readonly CreditGrant[] }): Promise<RecordGrantsResult> {
+export async function recordCreditGrants(
+  pool: pg.Pool,
+  input: { customerId: string; currency: string; grants: readonly CreditGrant[] },
+): Promise<RecordGrantsResult> {
   for (const grant of input.grants) validateCreditGrant(grant, input.currency);
   return withTransaction(pool, async (client) => {
     const recorded: string[] = [];
@@ -63,7 +77,16 @@ export async function recordCreditGrants(pool: pg.Pool, input: { customerId: str
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (customer_id, credit_id) DO NOTHING
          RETURNING credit_id`,
-        [input.customerId, grant.id, grant.kind, input.currency, grant.amount, grant.consideration_paid ?? null, grant.granted_at, grant.expires_at ?? null],
+        [
+          input.customerId,
+          grant.id,
+          grant.kind,
+          input.currency,
+          grant.amount,
+          grant.consideration_paid ?? null,
+          grant.granted_at,
+          grant.expires_at ?? null,
+        ],
       );
       if (inserted.rowCount === 0) {
         await assertSameGrant(client, input.customerId, input.currency, grant);
@@ -82,15 +105,32 @@ export async function recordCreditGrants(pool: pg.Pool, input: { customerId: str
   });
 }
 
-async function assertSameGrant(client: pg.ClientBase, customerId: string, currency: string, grant: CreditGrant): Promise<void> {
+async function assertSameGrant(
+  client: pg.ClientBase,
+  customerId: string,
+  currency: string,
+  grant: CreditGrant,
+): Promise<void> {
   const { rows } = await client.query<{ same: boolean }>(
     `SELECT (kind = $3 AND currency = $4 AND amount = $5::numeric AND consideration_paid IS NOT DISTINCT FROM $6::numeric
              AND granted_at = $7::timestamptz AND expires_at IS NOT DISTINCT FROM $8::timestamptz) AS same
        FROM credit_grants WHERE customer_id = $1 AND credit_id = $2`,
-    [customerId, grant.id, grant.kind, currency, grant.amount, grant.consideration_paid ?? null, grant.granted_at, grant.expires_at ?? null],
+    [
+      customerId,
+      grant.id,
+      grant.kind,
+      currency,
+      grant.amount,
+      grant.consideration_paid ?? null,
+      grant.granted_at,
+      grant.expires_at ?? null,
+    ],
   );
   if (rows[0]?.same !== true) {
-    throw new CreditLedgerWriteError('credit_grant_conflict', `credit ${customerId}/${grant.id} is already recorded with different terms; grants are fixed once recorded (issue a new credit id)`);
+    throw new CreditLedgerWriteError(
+      'credit_grant_conflict',
+      `credit ${customerId}/${grant.id} is already recorded with different terms; grants are fixed once recorded (issue a new credit id)`,
+    );
   }
 }
 
@@ -106,16 +146,24 @@ export interface RecordConsumptionsResult {
  * remaining balance (`credit_overdrawn`, also when two draws race), on a credit not usable in the
  * invoice's period (`credit_not_usable`) or already expired (`credit_expired`).
  */
-export async function recordCreditConsumptions(pool: pg.Pool, consumptions: readonly CreditConsumption[]): Promise<RecordConsumptionsResult> {
+export async function recordCreditConsumptions(
+  pool: pg.Pool,
+  consumptions: readonly CreditConsumption[],
+): Promise<RecordConsumptionsResult> {
   return withTransaction(pool, async (client) => {
     let recorded = 0;
     let existing = 0;
     // Lock grants in one order (by credit id) so two invoices drawing on the same credits cannot deadlock.
-    const ordered = [...consumptions].sort((a, b) => compareCodeUnits(a.customer_id, b.customer_id) || compareCodeUnits(a.credit_id, b.credit_id));
+    const ordered = [...consumptions].sort(
+      (a, b) => compareCodeUnits(a.customer_id, b.customer_id) || compareCodeUnits(a.credit_id, b.credit_id),
+    );
     for (const consumption of ordered) {
       const what = `credit ${consumption.customer_id}/${consumption.credit_id} on invoice ${consumption.invoice_id}`;
       if (!new Decimal(consumption.amount).isNegative() || new Decimal(consumption.amount).isZero()) {
-        throw new CreditLedgerWriteError('invalid_credit_movement', `${what}: a consumption must be negative, got ${consumption.amount}`);
+        throw new CreditLedgerWriteError(
+          'invalid_credit_movement',
+          `${what}: a consumption must be negative, got ${consumption.amount}`,
+        );
       }
       let insertedRows: number;
       try {
@@ -123,7 +171,15 @@ export async function recordCreditConsumptions(pool: pg.Pool, consumptions: read
           `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount, invoice_id, period, line_key)
            VALUES ($1, $2, 'consumption', $3, $4, $5, $6, $7)
            ON CONFLICT (customer_id, credit_id, kind, invoice_id) DO NOTHING`,
-          [consumption.customer_id, consumption.credit_id, consumption.currency, consumption.amount, consumption.invoice_id, consumption.period, consumption.line_key],
+          [
+            consumption.customer_id,
+            consumption.credit_id,
+            consumption.currency,
+            consumption.amount,
+            consumption.invoice_id,
+            consumption.period,
+            consumption.line_key,
+          ],
         );
         insertedRows = inserted.rowCount ?? 0;
       } catch (error) {
@@ -140,7 +196,10 @@ export async function recordCreditConsumptions(pool: pg.Pool, consumptions: read
       );
       const [previous] = rows;
       if (!previous || !new Decimal(previous.amount).eq(consumption.amount) || previous.period !== consumption.period) {
-        throw new CreditLedgerWriteError('credit_movement_conflict', `${what}: already recorded as ${previous?.amount ?? '?'} in ${previous?.period ?? '?'}, now offered as ${consumption.amount} in ${consumption.period}`);
+        throw new CreditLedgerWriteError(
+          'credit_movement_conflict',
+          `${what}: already recorded as ${previous?.amount ?? '?'} in ${previous?.period ?? '?'}, now offered as ${consumption.amount} in ${consumption.period}`,
+        );
       }
       existing += 1;
     }
@@ -177,9 +236,14 @@ export interface UsableCredit {
  * promotional before prepaid; earliest `expires_at` first, never-expiring last; then earliest
  * `granted_at`; then `credit_id` (byte order).
  */
-export async function usableCredits(db: Queryable, input: { customerId: string; period: string }): Promise<UsableCredit[]> {
+export async function usableCredits(
+  db: Queryable,
+  input: { customerId: string; period: string },
+): Promise<UsableCredit[]> {
   const period = billingPeriod(input.period);
-  const { rows } = await db.query<Omit<UsableCredit, 'granted_at' | 'expires_at'> & { granted_at: Date; expires_at: Date | null }>(
+  const { rows } = await db.query<
+    Omit<UsableCredit, 'granted_at' | 'expires_at'> & { granted_at: Date; expires_at: Date | null }
+  >(
     `SELECT * FROM (
        SELECT g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount, g.consideration_paid::text AS consideration_paid,
               g.granted_at, g.expires_at, g.remaining::text AS remaining,
@@ -193,7 +257,11 @@ export async function usableCredits(db: Queryable, input: { customerId: string; 
      ORDER BY (kind = 'prepaid'), expires_at ASC NULLS LAST, granted_at ASC, credit_id COLLATE "C" ASC`,
     [input.customerId, input.period, period.end],
   );
-  return rows.map((row) => ({ ...row, granted_at: row.granted_at.toISOString(), expires_at: row.expires_at?.toISOString() ?? null }));
+  return rows.map((row) => ({
+    ...row,
+    granted_at: row.granted_at.toISOString(),
+    expires_at: row.expires_at?.toISOString() ?? null,
+  }));
 }
 
 export interface CreditBalance {
@@ -212,7 +280,9 @@ export interface CreditBalance {
 
 /** Every grant of a customer with what was consumed, what expired and what remains, in rule-10 order. */
 export async function creditBalances(db: Queryable, customerId: string): Promise<CreditBalance[]> {
-  const { rows } = await db.query<Omit<CreditBalance, 'granted_at' | 'expires_at'> & { granted_at: Date; expires_at: Date | null }>(
+  const { rows } = await db.query<
+    Omit<CreditBalance, 'granted_at' | 'expires_at'> & { granted_at: Date; expires_at: Date | null }
+  >(
     `SELECT g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount, g.granted_at, g.expires_at, g.remaining::text AS remaining,
             (-coalesce(sum(m.amount) FILTER (WHERE m.kind = 'consumption'), 0))::text AS consumed,
             (-coalesce(sum(m.amount) FILTER (WHERE m.kind = 'expiry'), 0))::text AS expired,
@@ -224,7 +294,11 @@ export async function creditBalances(db: Queryable, customerId: string): Promise
       ORDER BY (g.kind = 'prepaid'), g.expires_at ASC NULLS LAST, g.granted_at ASC, g.credit_id COLLATE "C" ASC`,
     [customerId],
   );
-  return rows.map((row) => ({ ...row, granted_at: row.granted_at.toISOString(), expires_at: row.expires_at?.toISOString() ?? null }));
+  return rows.map((row) => ({
+    ...row,
+    granted_at: row.granted_at.toISOString(),
+    expires_at: row.expires_at?.toISOString() ?? null,
+  }));
 }
 
 export interface CreditExpiry {
@@ -245,11 +319,21 @@ export interface CreditExpiry {
  * the latest period whose invoice is issued (and whose draws are recorded), so no credit is expired
  * while a period it was usable in can still draw on it. (A draw after expiry is refused anyway.)
  */
-export async function recordCreditExpiries(pool: pg.Pool, input: { asOf: string; customerId?: string }): Promise<CreditExpiry[]> {
+export async function recordCreditExpiries(
+  pool: pg.Pool,
+  input: { asOf: string; customerId?: string },
+): Promise<CreditExpiry[]> {
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{
-      customer_id: string; credit_id: string; kind: CreditKind; currency: string; amount: string; consideration_paid: string | null;
-      granted_at: Date; expires_at: Date; remaining: string;
+      customer_id: string;
+      credit_id: string;
+      kind: CreditKind;
+      currency: string;
+      amount: string;
+      consideration_paid: string | null;
+      granted_at: Date;
+      expires_at: Date;
+      remaining: string;
     }>(
       `SELECT g.customer_id, g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount, g.consideration_paid::text AS consideration_paid,
               g.granted_at, g.expires_at, g.remaining::text AS remaining
@@ -272,12 +356,27 @@ export async function recordCreditExpiries(pool: pg.Pool, input: { asOf: string;
       // A concurrent run expired it first (this run waited on the row lock): nothing left to do.
       if (inserted.rowCount === 0) continue;
       const grant: CreditGrant = {
-        id: row.credit_id, kind: row.kind, amount: row.amount, consideration_paid: row.consideration_paid,
-        granted_at: row.granted_at.toISOString(), expires_at: row.expires_at.toISOString(),
+        id: row.credit_id,
+        kind: row.kind,
+        amount: row.amount,
+        consideration_paid: row.consideration_paid,
+        granted_at: row.granted_at.toISOString(),
+        expires_at: row.expires_at.toISOString(),
       };
-      const entry = prepaidCreditExpiredEntry({ customer_id: row.customer_id, currency: row.currency, grant, remaining: row.remaining });
+      const entry = prepaidCreditExpiredEntry({
+        customer_id: row.customer_id,
+        currency: row.currency,
+        grant,
+        remaining: row.remaining,
+      });
       if (entry) await insertJournalEntries(client, [entry]);
-      expiries.push({ customer_id: row.customer_id, credit_id: row.credit_id, kind: row.kind, expired: row.remaining, journal_entry_key: entry?.entry_key ?? null });
+      expiries.push({
+        customer_id: row.customer_id,
+        credit_id: row.credit_id,
+        kind: row.kind,
+        expired: row.remaining,
+        journal_entry_key: entry?.entry_key ?? null,
+      });
     }
     return expiries;
   });

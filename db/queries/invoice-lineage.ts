@@ -17,9 +17,22 @@ export interface LineageEvent {
  */
 export async function eventsOfAggregate(
   pool: pg.Pool,
-  input: { customerId: string; segmentStart: string; segmentEnd: string; aggregate: UsageAggregate; groupingKeys: readonly string[]; limit: number },
+  input: {
+    customerId: string;
+    segmentStart: string;
+    segmentEnd: string;
+    aggregate: UsageAggregate;
+    groupingKeys: readonly string[];
+    limit: number;
+  },
 ): Promise<{ events: LineageEvent[]; total: number }> {
-  const parameters: unknown[] = [input.customerId, input.segmentStart, input.segmentEnd, input.aggregate.sku, input.aggregate.unit];
+  const parameters: unknown[] = [
+    input.customerId,
+    input.segmentStart,
+    input.segmentEnd,
+    input.aggregate.sku,
+    input.aggregate.unit,
+  ];
   const conditions = input.groupingKeys.map((key) => {
     parameters.push(key);
     const keyParameter = `$${parameters.length}`;
@@ -29,9 +42,19 @@ export async function eventsOfAggregate(
     return `metadata->>${keyParameter} = $${parameters.length}`;
   });
   const where = `customer_id = $1 AND event_time >= $2 AND event_time < $3 AND NOT late AND sku = $4 AND unit = $5${conditions.map((condition) => ` AND ${condition}`).join('')}`;
-  const total = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM usage_events WHERE ${where}`, parameters);
+  const total = await pool.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM usage_events WHERE ${where}`,
+    parameters,
+  );
   parameters.push(input.limit);
-  const { rows } = await pool.query<{ source: string; event_id: string; event_time: Date; received_at: Date; quantity: string; metadata: Record<string, string> }>(
+  const { rows } = await pool.query<{
+    source: string;
+    event_id: string;
+    event_time: Date;
+    received_at: Date;
+    quantity: string;
+    metadata: Record<string, string>;
+  }>(
     `SELECT source, event_id, event_time, received_at, quantity::text AS quantity, metadata FROM usage_events WHERE ${where}
       ORDER BY event_time, source COLLATE "C", event_id COLLATE "C" LIMIT $${parameters.length}`,
     parameters,
@@ -39,15 +62,31 @@ export async function eventsOfAggregate(
   return {
     total: Number.parseInt(total.rows[0]?.n ?? '0', 10),
     events: rows.map((row) => ({
-      source: row.source, eventId: row.event_id, eventTime: row.event_time.toISOString(), receivedAt: row.received_at.toISOString(),
-      quantity: row.quantity, metadata: row.metadata,
+      source: row.source,
+      eventId: row.event_id,
+      eventTime: row.event_time.toISOString(),
+      receivedAt: row.received_at.toISOString(),
+      quantity: row.quantity,
+      metadata: row.metadata,
     })),
   };
 }
 
 /** The late events an invoice bills as adjustments of an earlier invoice. */
-export async function lateEventsAdjustedBy(pool: pg.Pool, adjustingInvoiceId: string, correctedInvoiceId: string, limit: number): Promise<LineageEvent[]> {
-  const { rows } = await pool.query<{ source: string; event_id: string; event_time: Date; received_at: Date; quantity: string; metadata: Record<string, string> }>(
+export async function lateEventsAdjustedBy(
+  pool: pg.Pool,
+  adjustingInvoiceId: string,
+  correctedInvoiceId: string,
+  limit: number,
+): Promise<LineageEvent[]> {
+  const { rows } = await pool.query<{
+    source: string;
+    event_id: string;
+    event_time: Date;
+    received_at: Date;
+    quantity: string;
+    metadata: Record<string, string>;
+  }>(
     `SELECT e.source, e.event_id, e.event_time, e.received_at, e.quantity::text AS quantity, e.metadata
        FROM late_event_adjustments a
        JOIN usage_event_keys k ON k.source = a.source AND k.event_id = a.event_id
@@ -57,7 +96,11 @@ export async function lateEventsAdjustedBy(pool: pg.Pool, adjustingInvoiceId: st
     [adjustingInvoiceId, correctedInvoiceId, limit],
   );
   return rows.map((row) => ({
-    source: row.source, eventId: row.event_id, eventTime: row.event_time.toISOString(), receivedAt: row.received_at.toISOString(),
-    quantity: row.quantity, metadata: row.metadata,
+    source: row.source,
+    eventId: row.event_id,
+    eventTime: row.event_time.toISOString(),
+    receivedAt: row.received_at.toISOString(),
+    quantity: row.quantity,
+    metadata: row.metadata,
   }));
 }

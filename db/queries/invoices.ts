@@ -19,17 +19,32 @@ export interface InvoiceRecord {
 }
 
 interface InvoiceRow {
-  invoice_id: string; customer_id: string; period: string; mode: 'live' | 'shadow'; calculation_version: string;
-  snapshot_id: string; status: InvoiceStatus; invoice_number: string | null; issued_at: Date | null;
-  held_reason: string | null; document: Invoice | IssuedInvoice;
+  invoice_id: string;
+  customer_id: string;
+  period: string;
+  mode: 'live' | 'shadow';
+  calculation_version: string;
+  snapshot_id: string;
+  status: InvoiceStatus;
+  invoice_number: string | null;
+  issued_at: Date | null;
+  held_reason: string | null;
+  document: Invoice | IssuedInvoice;
 }
 
 function rowToRecord(row: InvoiceRow): InvoiceRecord {
   return {
-    invoiceId: row.invoice_id, customerId: row.customer_id, period: row.period, mode: row.mode,
-    calculationVersion: row.calculation_version, snapshotId: row.snapshot_id, status: row.status,
-    invoiceNumber: row.invoice_number ?? undefined, issuedAt: row.issued_at?.toISOString(),
-    heldReason: row.held_reason ?? undefined, document: row.document,
+    invoiceId: row.invoice_id,
+    customerId: row.customer_id,
+    period: row.period,
+    mode: row.mode,
+    calculationVersion: row.calculation_version,
+    snapshotId: row.snapshot_id,
+    status: row.status,
+    invoiceNumber: row.invoice_number ?? undefined,
+    issuedAt: row.issued_at?.toISOString(),
+    heldReason: row.held_reason ?? undefined,
+    document: row.document,
   };
 }
 
@@ -41,7 +56,13 @@ type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
  */
 export async function saveDraftInvoice(
   db: Queryable,
-  draft: { invoiceId: string; mode: 'live' | 'shadow'; calculationVersion: string; snapshotId: string; document: Invoice },
+  draft: {
+    invoiceId: string;
+    mode: 'live' | 'shadow';
+    calculationVersion: string;
+    snapshotId: string;
+    document: Invoice;
+  },
 ): Promise<InvoiceRecord> {
   const { document } = draft;
   await db.query(
@@ -51,8 +72,18 @@ export async function saveDraftInvoice(
         SET document = EXCLUDED.document, subtotal = EXCLUDED.subtotal, total = EXCLUDED.total,
             snapshot_id = EXCLUDED.snapshot_id, updated_at = now()
       WHERE invoices.status = 'draft'`,
-    [draft.invoiceId, document.customer_id, document.period, draft.mode, draft.calculationVersion, draft.snapshotId,
-      document.currency, document.subtotal, document.total, JSON.stringify(document)],
+    [
+      draft.invoiceId,
+      document.customer_id,
+      document.period,
+      draft.mode,
+      draft.calculationVersion,
+      draft.snapshotId,
+      document.currency,
+      document.subtotal,
+      document.total,
+      JSON.stringify(document),
+    ],
   );
   const stored = await findInvoice(db, draft.invoiceId);
   if (stored === undefined) throw new Error(`invoice ${draft.invoiceId} vanished after insert`);
@@ -66,7 +97,9 @@ export async function findInvoice(db: Queryable, invoiceId: string): Promise<Inv
 
 /** Locks the invoice row for the rest of the caller's transaction. */
 export async function lockInvoice(client: pg.PoolClient, invoiceId: string): Promise<InvoiceRecord> {
-  const { rows } = await client.query<InvoiceRow>('SELECT * FROM invoices WHERE invoice_id = $1 FOR UPDATE', [invoiceId]);
+  const { rows } = await client.query<InvoiceRow>('SELECT * FROM invoices WHERE invoice_id = $1 FOR UPDATE', [
+    invoiceId,
+  ]);
   if (rows[0] === undefined) throw new Error(`invoice ${invoiceId} does not exist`);
   return rowToRecord(rows[0]);
 }
@@ -105,7 +138,12 @@ export async function markHeld(db: Queryable, invoiceId: string, reason: string)
 }
 
 /** The latest issued live invoice of a customer before `period` (for change checks and context). */
-export async function previousIssuedInvoices(db: Queryable, customerId: string, beforePeriod: string, limit = 3): Promise<InvoiceRecord[]> {
+export async function previousIssuedInvoices(
+  db: Queryable,
+  customerId: string,
+  beforePeriod: string,
+  limit = 3,
+): Promise<InvoiceRecord[]> {
   const { rows } = await db.query<InvoiceRow>(
     `SELECT * FROM invoices WHERE customer_id = $1 AND mode = 'live' AND status = 'issued' AND period < $2
       ORDER BY period DESC LIMIT $3`,
@@ -124,7 +162,12 @@ export interface InvoiceListFilter {
 export async function listInvoices(db: Queryable, filter: InvoiceListFilter, limit = 500): Promise<InvoiceRecord[]> {
   const conditions: string[] = [];
   const parameters: unknown[] = [];
-  for (const [column, value] of [['customer_id', filter.customerId], ['period', filter.period], ['status', filter.status], ['mode', filter.mode ?? 'live']] as const) {
+  for (const [column, value] of [
+    ['customer_id', filter.customerId],
+    ['period', filter.period],
+    ['status', filter.status],
+    ['mode', filter.mode ?? 'live'],
+  ] as const) {
     if (value === undefined) continue;
     parameters.push(value);
     conditions.push(`${column} = $${parameters.length}`);

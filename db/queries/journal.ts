@@ -2,7 +2,12 @@ import type pg from 'pg';
 import type { IssuedInvoice } from '../../contracts/invoice.ts';
 import { JournalEntrySchema, type JournalEntry } from '../../contracts/journal-entry.ts';
 import {
-  assertBalanced, JournalError, journalEntriesForInvoice, type AccountType, type JournalPolicy, type PrepaidCreditTerms,
+  assertBalanced,
+  JournalError,
+  journalEntriesForInvoice,
+  type AccountType,
+  type JournalPolicy,
+  type PrepaidCreditTerms,
 } from '../../domain/journal/index.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
 import { withTransaction } from '../pool.ts';
@@ -13,8 +18,13 @@ export type Queryable = pg.Pool | pg.ClientBase;
 /** A repost under an existing key whose content differs: the journal rules or their inputs changed. Not retryable. */
 export class JournalEntryConflictError extends Error {
   readonly code = 'journal_entry_conflict';
-  constructor(readonly entryKey: string, detail: string) {
-    super(`journal entry ${entryKey} is already posted with different content (${detail}); post a correcting entry instead`);
+  constructor(
+    readonly entryKey: string,
+    detail: string,
+  ) {
+    super(
+      `journal entry ${entryKey} is already posted with different content (${detail}); post a correcting entry instead`,
+    );
     this.name = 'JournalEntryConflictError';
   }
 }
@@ -32,7 +42,10 @@ export interface PostJournalResult {
  * identical is a no-op, different is a JournalEntryConflictError (the ledger is never rewritten).
  * The database checks again, at commit, that every entry balances.
  */
-export async function insertJournalEntries(client: pg.ClientBase, entries: readonly JournalEntry[]): Promise<PostJournalResult> {
+export async function insertJournalEntries(
+  client: pg.ClientBase,
+  entries: readonly JournalEntry[],
+): Promise<PostJournalResult> {
   const posted: string[] = [];
   const alreadyPosted: string[] = [];
   for (const offered of entries) {
@@ -43,8 +56,18 @@ export async function insertJournalEntries(client: pg.ClientBase, entries: reado
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (entry_key) DO NOTHING
        RETURNING entry_key`,
-      [entry.entry_key, entry.entry_type, entry.customer_id, entry.invoice_id, entry.currency, entry.service_period, entry.posting_period,
-        entry.calculation_version, entry.memo, entry.lines.length],
+      [
+        entry.entry_key,
+        entry.entry_type,
+        entry.customer_id,
+        entry.invoice_id,
+        entry.currency,
+        entry.service_period,
+        entry.posting_period,
+        entry.calculation_version,
+        entry.memo,
+        entry.lines.length,
+      ],
     );
     if (inserted.rowCount === 0) {
       const [existing] = await loadJournalEntries(client, { entryKeys: [entry.entry_key] });
@@ -58,8 +81,14 @@ export async function insertJournalEntries(client: pg.ClientBase, entries: reado
       `INSERT INTO journal_lines (entry_key, line_no, account, debit, credit, source_line_key)
        SELECT $1, line_no, account, debit, credit, source_line_key
          FROM unnest($2::int[], $3::text[], $4::numeric[], $5::numeric[], $6::text[]) AS l(line_no, account, debit, credit, source_line_key)`,
-      [entry.entry_key, entry.lines.map((line) => line.line_no), entry.lines.map((line) => line.account),
-        entry.lines.map((line) => line.debit), entry.lines.map((line) => line.credit), entry.lines.map((line) => line.source_line_key)],
+      [
+        entry.entry_key,
+        entry.lines.map((line) => line.line_no),
+        entry.lines.map((line) => line.account),
+        entry.lines.map((line) => line.debit),
+        entry.lines.map((line) => line.credit),
+        entry.lines.map((line) => line.source_line_key),
+      ],
     );
     posted.push(entry.entry_key);
   }
@@ -77,7 +106,10 @@ export async function postJournalEntries(pool: pg.Pool, entries: readonly Journa
  * transaction. Idempotent: a rerun posts nothing new. Record the invoice's credit consumptions
  * (db/queries/credit-ledger.ts) before or after; the terms read here never depend on them.
  */
-export async function postInvoiceJournal(pool: pg.Pool, input: { invoice: IssuedInvoice; policy: JournalPolicy }): Promise<PostJournalResult & { entries: JournalEntry[] }> {
+export async function postInvoiceJournal(
+  pool: pg.Pool,
+  input: { invoice: IssuedInvoice; policy: JournalPolicy },
+): Promise<PostJournalResult & { entries: JournalEntry[] }> {
   return withTransaction(pool, async (client) => {
     const prepaidCredits = await prepaidCreditTermsForInvoice(client, input.invoice);
     const entries = journalEntriesForInvoice({ invoice: input.invoice, policy: input.policy, prepaidCredits });
@@ -92,8 +124,15 @@ export async function postInvoiceJournal(pool: pg.Pool, input: { invoice: Issued
  * figure never includes the invoice's own draw, so it is the same before and after the invoice's
  * consumption is recorded, and a rerun builds the same entries.
  */
-export async function prepaidCreditTermsForInvoice(db: Queryable, invoice: IssuedInvoice): Promise<PrepaidCreditTerms[]> {
-  const creditIds = invoice.lines.flatMap((line) => (line.kind === 'credit' && line.credit_kind === 'prepaid' && !new Decimal(line.amount).isZero() ? [line.credit_id] : []));
+export async function prepaidCreditTermsForInvoice(
+  db: Queryable,
+  invoice: IssuedInvoice,
+): Promise<PrepaidCreditTerms[]> {
+  const creditIds = invoice.lines.flatMap((line) =>
+    line.kind === 'credit' && line.credit_kind === 'prepaid' && !new Decimal(line.amount).isZero()
+      ? [line.credit_id]
+      : [],
+  );
   if (creditIds.length === 0) return [];
   const { rows } = await db.query<PrepaidCreditTerms & { kind: string; currency: string }>(
     `SELECT g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount,
@@ -107,12 +146,24 @@ export async function prepaidCreditTermsForInvoice(db: Queryable, invoice: Issue
   );
   for (const creditId of creditIds) {
     const row = rows.find((candidate) => candidate.credit_id === creditId);
-    if (!row) throw new JournalError('prepaid_credit_terms_missing', `invoice ${invoice.invoice_id}: credit ${creditId} is not in the credit ledger for ${invoice.customer_id}`);
+    if (!row)
+      throw new JournalError(
+        'prepaid_credit_terms_missing',
+        `invoice ${invoice.invoice_id}: credit ${creditId} is not in the credit ledger for ${invoice.customer_id}`,
+      );
     if (row.kind !== 'prepaid' || row.currency !== invoice.currency) {
-      throw new JournalError('invalid_prepaid_credit_terms', `invoice ${invoice.invoice_id}: credit ${creditId} is a ${row.kind} grant in ${row.currency}, the invoice draws it as prepaid ${invoice.currency}`);
+      throw new JournalError(
+        'invalid_prepaid_credit_terms',
+        `invoice ${invoice.invoice_id}: credit ${creditId} is a ${row.kind} grant in ${row.currency}, the invoice draws it as prepaid ${invoice.currency}`,
+      );
     }
   }
-  return rows.map(({ credit_id, amount, consideration_paid, consumed_before }) => ({ credit_id, amount, consideration_paid, consumed_before }));
+  return rows.map(({ credit_id, amount, consideration_paid, consumed_before }) => ({
+    credit_id,
+    amount,
+    consideration_paid,
+    consumed_before,
+  }));
 }
 
 export interface JournalEntryFilter {
@@ -126,8 +177,16 @@ export interface JournalEntryFilter {
 /** Posted entries with their lines, ordered by posting time then key. Every filter given must hold. */
 export async function loadJournalEntries(db: Queryable, filter: JournalEntryFilter): Promise<JournalEntry[]> {
   const { rows } = await db.query<{
-    entry_key: string; entry_type: string; customer_id: string; invoice_id: string | null; currency: string; service_period: string;
-    posting_period: string; calculation_version: string; memo: string; lines: { line_no: number; account: string; debit: string; credit: string; source_line_key: string | null }[];
+    entry_key: string;
+    entry_type: string;
+    customer_id: string;
+    invoice_id: string | null;
+    currency: string;
+    service_period: string;
+    posting_period: string;
+    calculation_version: string;
+    memo: string;
+    lines: { line_no: number; account: string; debit: string; credit: string; source_line_key: string | null }[];
   }>(
     `SELECT e.entry_key, e.entry_type, e.customer_id, e.invoice_id, e.currency, e.service_period, e.posting_period, e.calculation_version, e.memo,
             (SELECT json_agg(json_build_object('line_no', l.line_no, 'account', l.account, 'debit', l.debit::text, 'credit', l.credit::text,
@@ -140,7 +199,13 @@ export async function loadJournalEntries(db: Queryable, filter: JournalEntryFilt
         AND ($4::text IS NULL OR e.service_period = $4)
         AND ($5::text IS NULL OR e.posting_period = $5)
       ORDER BY e.posted_at, e.entry_key`,
-    [filter.entryKeys ?? null, filter.invoiceIds ?? null, filter.customerId ?? null, filter.servicePeriod ?? null, filter.postingPeriod ?? null],
+    [
+      filter.entryKeys ?? null,
+      filter.invoiceIds ?? null,
+      filter.customerId ?? null,
+      filter.servicePeriod ?? null,
+      filter.postingPeriod ?? null,
+    ],
   );
   return rows.map((row) => JournalEntrySchema.parse({ ...row, lines: row.lines ?? [] }));
 }
@@ -176,7 +241,10 @@ export interface TrialBalance {
  * per currency, and whether Σ debits = Σ credits in each currency. Sums run in NUMERIC and come back
  * as decimal strings.
  */
-export async function trialBalance(db: Queryable, options: { throughPostingPeriod?: string; customerId?: string } = {}): Promise<TrialBalance> {
+export async function trialBalance(
+  db: Queryable,
+  options: { throughPostingPeriod?: string; customerId?: string } = {},
+): Promise<TrialBalance> {
   const { rows } = await db.query<Omit<TrialBalanceAccount, 'balance'>>(
     `SELECT e.currency::text AS currency, l.account, a.number, a.name, a.type, sum(l.debit)::text AS debit, sum(l.credit)::text AS credit
        FROM journal_lines l
@@ -188,27 +256,48 @@ export async function trialBalance(db: Queryable, options: { throughPostingPerio
       ORDER BY e.currency, a.number`,
     [options.throughPostingPeriod ?? null, options.customerId ?? null],
   );
-  const accounts = rows.map((row) => ({ ...row, balance: formatMoney(new Decimal(row.debit).minus(row.credit), row.currency) }));
+  const accounts = rows.map((row) => ({
+    ...row,
+    balance: formatMoney(new Decimal(row.debit).minus(row.credit), row.currency),
+  }));
   const byCurrency = new Map<string, { debit: Decimal; credit: Decimal }>();
   for (const row of accounts) {
     const total = byCurrency.get(row.currency) ?? { debit: new Decimal(0), credit: new Decimal(0) };
     byCurrency.set(row.currency, { debit: total.debit.plus(row.debit), credit: total.credit.plus(row.credit) });
   }
   const totals = [...byCurrency].map(([currency, total]) => ({
-    currency, debit: formatMoney(total.debit, currency), credit: formatMoney(total.credit, currency), difference: formatMoney(total.debit.minus(total.credit), currency),
+    currency,
+    debit: formatMoney(total.debit, currency),
+    credit: formatMoney(total.credit, currency),
+    difference: formatMoney(total.debit.minus(total.credit), currency),
   }));
   return { accounts, totals, balanced: totals.every((total) => new Decimal(total.difference).isZero()) };
 }
 
 function describeDifference(existing: JournalEntry, offered: JournalEntry): string | null {
-  for (const field of ['entry_type', 'customer_id', 'invoice_id', 'currency', 'service_period', 'posting_period', 'calculation_version'] as const) {
-    if (existing[field] !== offered[field]) return `${field}: posted ${JSON.stringify(existing[field])}, offered ${JSON.stringify(offered[field])}`;
+  for (const field of [
+    'entry_type',
+    'customer_id',
+    'invoice_id',
+    'currency',
+    'service_period',
+    'posting_period',
+    'calculation_version',
+  ] as const) {
+    if (existing[field] !== offered[field])
+      return `${field}: posted ${JSON.stringify(existing[field])}, offered ${JSON.stringify(offered[field])}`;
   }
-  if (existing.lines.length !== offered.lines.length) return `posted with ${existing.lines.length} lines, offered ${offered.lines.length}`;
+  if (existing.lines.length !== offered.lines.length)
+    return `posted with ${existing.lines.length} lines, offered ${offered.lines.length}`;
   for (const [index, line] of existing.lines.entries()) {
     const other = offered.lines[index];
-    if (!other || line.account !== other.account || line.source_line_key !== other.source_line_key
-      || !new Decimal(line.debit).eq(other.debit) || !new Decimal(line.credit).eq(other.credit)) {
+    if (
+      !other ||
+      line.account !== other.account ||
+      line.source_line_key !== other.source_line_key ||
+      !new Decimal(line.debit).eq(other.debit) ||
+      !new Decimal(line.credit).eq(other.credit)
+    ) {
       return `line ${line.line_no}: posted ${line.account} ${line.debit}/${line.credit}, offered ${other ? `${other.account} ${other.debit}/${other.credit}` : 'nothing'}`;
     }
   }

@@ -41,7 +41,10 @@ export async function lateEventClaims(pool: pg.Pool, adjustingInvoiceId: string)
       WHERE adjusting_invoice_id = $1 GROUP BY corrected_invoice_id ORDER BY corrected_invoice_id`,
     [adjustingInvoiceId],
   );
-  return rows.map((row) => ({ correctedInvoiceId: row.corrected_invoice_id, eventCount: Number.parseInt(row.event_count, 10) }));
+  return rows.map((row) => ({
+    correctedInvoiceId: row.corrected_invoice_id,
+    eventCount: Number.parseInt(row.event_count, 10),
+  }));
 }
 
 /** A held (rejected) invoice gives its claims back, so the next invoice bills them. */

@@ -22,7 +22,12 @@ export interface EventSetFilter {
  * ingest transaction that might not have seen it has committed (see ADVISORY_LOCKS.INGEST_COMMIT).
  * Returns the cut-off that is in force.
  */
-export async function closePeriodForIngest(pool: pg.Pool, customerId: string, period: string, cutoff: string): Promise<string> {
+export async function closePeriodForIngest(
+  pool: pg.Pool,
+  customerId: string,
+  period: string,
+  cutoff: string,
+): Promise<string> {
   await pool.query(
     `INSERT INTO period_closures (customer_id, period, event_cutoff, closed_at) VALUES ($1, $2, $3, now())
      ON CONFLICT (customer_id, period) DO NOTHING`,
@@ -40,7 +45,9 @@ export async function closePeriodForIngest(pool: pg.Pool, customerId: string, pe
     client.release();
   }
   const { rows } = await pool.query<{ event_cutoff: Date }>(
-    'SELECT event_cutoff FROM period_closures WHERE customer_id = $1 AND period = $2', [customerId, period]);
+    'SELECT event_cutoff FROM period_closures WHERE customer_id = $1 AND period = $2',
+    [customerId, period],
+  );
   const stored = rows[0]?.event_cutoff;
   if (stored === undefined) throw new Error(`period ${customerId} ${period} has no closure row after closing`);
   return stored.toISOString();
@@ -93,8 +100,18 @@ export async function saveSnapshot(pool: pg.Pool, snapshot: SnapshotRecord): Pro
     `INSERT INTO period_snapshots (snapshot_id, customer_id, period, mode, calculation_version, event_cutoff, event_count,
        event_fingerprint, aggregates, counters)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (snapshot_id) DO NOTHING`,
-    [snapshot.snapshotId, snapshot.customerId, snapshot.period, snapshot.mode, snapshot.calculationVersion, snapshot.eventCutoff,
-      snapshot.eventCount, snapshot.eventFingerprint, JSON.stringify(snapshot.aggregates), JSON.stringify(snapshot.counters)],
+    [
+      snapshot.snapshotId,
+      snapshot.customerId,
+      snapshot.period,
+      snapshot.mode,
+      snapshot.calculationVersion,
+      snapshot.eventCutoff,
+      snapshot.eventCount,
+      snapshot.eventFingerprint,
+      JSON.stringify(snapshot.aggregates),
+      JSON.stringify(snapshot.counters),
+    ],
   );
   const stored = await loadSnapshot(pool, snapshot.snapshotId);
   if (stored === undefined) throw new Error(`snapshot ${snapshot.snapshotId} vanished after insert`);
@@ -103,16 +120,29 @@ export async function saveSnapshot(pool: pg.Pool, snapshot: SnapshotRecord): Pro
 
 export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<SnapshotRecord | undefined> {
   const { rows } = await pool.query<{
-    snapshot_id: string; customer_id: string; period: string; mode: 'live' | 'shadow'; calculation_version: string;
-    event_cutoff: Date; event_count: string; event_fingerprint: string; aggregates: AggregateRow[];
+    snapshot_id: string;
+    customer_id: string;
+    period: string;
+    mode: 'live' | 'shadow';
+    calculation_version: string;
+    event_cutoff: Date;
+    event_count: string;
+    event_fingerprint: string;
+    aggregates: AggregateRow[];
     counters: SnapshotRecord['counters'];
   }>('SELECT * FROM period_snapshots WHERE snapshot_id = $1', [snapshotId]);
   const row = rows[0];
   if (row === undefined) return undefined;
   return {
-    snapshotId: row.snapshot_id, customerId: row.customer_id, period: row.period, mode: row.mode,
-    calculationVersion: row.calculation_version, eventCutoff: row.event_cutoff.toISOString(),
-    eventCount: Number.parseInt(row.event_count, 10), eventFingerprint: row.event_fingerprint,
-    aggregates: row.aggregates, counters: row.counters,
+    snapshotId: row.snapshot_id,
+    customerId: row.customer_id,
+    period: row.period,
+    mode: row.mode,
+    calculationVersion: row.calculation_version,
+    eventCutoff: row.event_cutoff.toISOString(),
+    eventCount: Number.parseInt(row.event_count, 10),
+    eventFingerprint: row.event_fingerprint,
+    aggregates: row.aggregates,
+    counters: row.counters,
   };
 }

@@ -28,9 +28,15 @@ function rowToResult(row: SyncRecordRow): ProviderSyncResult {
 }
 
 /** The completed sync of an invoice to a provider, if there is one. */
-export async function findSyncRecord(db: Queryable, invoiceId: string, provider: ProviderKind): Promise<ProviderSyncResult | undefined> {
+export async function findSyncRecord(
+  db: Queryable,
+  invoiceId: string,
+  provider: ProviderKind,
+): Promise<ProviderSyncResult | undefined> {
   const { rows } = await db.query<SyncRecordRow>(
-    `SELECT ${COLUMNS} FROM provider_sync_records WHERE invoice_id = $1 AND provider = $2`, [invoiceId, provider]);
+    `SELECT ${COLUMNS} FROM provider_sync_records WHERE invoice_id = $1 AND provider = $2`,
+    [invoiceId, provider],
+  );
   return rows[0] === undefined ? undefined : rowToResult(rows[0]);
 }
 
@@ -40,15 +46,28 @@ export async function findSyncRecord(db: Queryable, invoiceId: string, provider:
  * arbitrates (no conflict target): with one named, a concurrent insert of the same record could
  * fail on the other key, (provider, external_invoice_id), instead of doing nothing.
  */
-export async function insertSyncRecord(db: Queryable, record: Omit<ProviderSyncResult, 'synced_at'>): Promise<ProviderSyncResult> {
+export async function insertSyncRecord(
+  db: Queryable,
+  record: Omit<ProviderSyncResult, 'synced_at'>,
+): Promise<ProviderSyncResult> {
   await db.query(
     `INSERT INTO provider_sync_records (invoice_id, provider, external_customer_id, external_invoice_id, status, items)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb)
      ON CONFLICT DO NOTHING`,
-    [record.invoice_id, record.provider, record.external_customer_id, record.external_invoice_id, record.status, JSON.stringify(record.items)]);
+    [
+      record.invoice_id,
+      record.provider,
+      record.external_customer_id,
+      record.external_invoice_id,
+      record.status,
+      JSON.stringify(record.items),
+    ],
+  );
   const stored = await findSyncRecord(db, record.invoice_id, record.provider);
   if (stored === undefined) {
-    throw new Error(`provider_sync_records: no record of ${record.invoice_id} (${record.provider}) after insert: its external id ${record.external_invoice_id} is recorded for another invoice`);
+    throw new Error(
+      `provider_sync_records: no record of ${record.invoice_id} (${record.provider}) after insert: its external id ${record.external_invoice_id} is recorded for another invoice`,
+    );
   }
   return stored;
 }

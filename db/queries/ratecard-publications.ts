@@ -70,7 +70,15 @@ export async function publishRateCardVersion(db: Queryable, input: PublishRateCa
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT ON CONSTRAINT ratecard_publications_version_key DO NOTHING
      RETURNING ${COLUMNS}`,
-    [input.ratecard, input.effectiveFrom, input.contentHash, input.content, input.fileName, input.note, input.publishedBy],
+    [
+      input.ratecard,
+      input.effectiveFrom,
+      input.contentHash,
+      input.content,
+      input.fileName,
+      input.note,
+      input.publishedBy,
+    ],
   );
   const row = inserted.rows[0];
   if (row !== undefined) return { status: 'published', publication: toPublication(row) };
@@ -79,7 +87,8 @@ export async function publishRateCardVersion(db: Queryable, input: PublishRateCa
     [input.ratecard, input.effectiveFrom],
   );
   const found = existing.rows[0];
-  if (found === undefined) throw new Error(`publication of ${input.ratecard} ${input.effectiveFrom} neither inserted nor found`);
+  if (found === undefined)
+    throw new Error(`publication of ${input.ratecard} ${input.effectiveFrom} neither inserted nor found`);
   const publication = toPublication(found);
   return { status: publication.contentHash === input.contentHash ? 'already_published' : 'changed', publication };
 }
@@ -99,7 +108,10 @@ export async function listRateCardPublications(db: Queryable, ratecard?: string)
  * The published text of every version of a card, by effective_from: what a workflow parses (with
  * parseRateCardText) to rate with exactly the published versions.
  */
-export async function loadPublishedRateCardTexts(db: Queryable, ratecard: string): Promise<{ fileName: string; contentHash: string; content: string }[]> {
+export async function loadPublishedRateCardTexts(
+  db: Queryable,
+  ratecard: string,
+): Promise<{ fileName: string; contentHash: string; content: string }[]> {
   const result = await db.query<{ file_name: string; content_hash: string; content: string }>(
     'SELECT file_name, content_hash, content FROM ratecard_publications WHERE ratecard = $1 ORDER BY effective_from',
     [ratecard],

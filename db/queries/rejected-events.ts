@@ -16,8 +16,10 @@ export interface RejectedEventRow {
  * from the raw input) become visible escapes. The raw bytes themselves are bytea and kept exactly.
  */
 export function storableText(text: string): string {
-  return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
-    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Stores rejected messages; a redelivered one (same stream sequence and receipt time) is stored once. Returns how many were new. */
@@ -30,9 +32,11 @@ export async function insertRejectedEvents(client: pg.ClientBase, rows: readonly
            SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
            ON CONFLICT ON CONSTRAINT rejected_events_message_key DO NOTHING`,
     values: [
-      sorted.map((row) => row.receivedAt), sorted.map((row) => row.reason), sorted.map((row) => storableText(row.detail)),
-      sorted.map((row) => row.source === null ? null : storableText(row.source)),
-      sorted.map((row) => row.eventId === null ? null : storableText(row.eventId)),
+      sorted.map((row) => row.receivedAt),
+      sorted.map((row) => row.reason),
+      sorted.map((row) => storableText(row.detail)),
+      sorted.map((row) => (row.source === null ? null : storableText(row.source))),
+      sorted.map((row) => (row.eventId === null ? null : storableText(row.eventId))),
       sorted.map((row) => Buffer.from(row.raw.buffer, row.raw.byteOffset, row.raw.byteLength)),
       sorted.map((row) => row.streamSeq),
     ],

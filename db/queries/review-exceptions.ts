@@ -21,39 +21,75 @@ export interface ReviewExceptionRecord {
 }
 
 interface ExceptionRow {
-  exception_id: string; invoice_id: string; customer_id: string; period: string; kind: ExceptionKind;
-  breaches: { rule: string; detail: string }[]; context: Record<string, unknown>; workflow_id: string;
-  status: ExceptionStatus; opened_at: Date; escalated_at: Date | null; decided_at: Date | null;
-  reviewer: string | null; decision: Record<string, unknown> | null;
+  exception_id: string;
+  invoice_id: string;
+  customer_id: string;
+  period: string;
+  kind: ExceptionKind;
+  breaches: { rule: string; detail: string }[];
+  context: Record<string, unknown>;
+  workflow_id: string;
+  status: ExceptionStatus;
+  opened_at: Date;
+  escalated_at: Date | null;
+  decided_at: Date | null;
+  reviewer: string | null;
+  decision: Record<string, unknown> | null;
 }
 
 function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
   return {
-    exceptionId: row.exception_id, invoiceId: row.invoice_id, customerId: row.customer_id, period: row.period,
-    kind: row.kind, breaches: row.breaches, context: row.context, workflowId: row.workflow_id, status: row.status,
-    openedAt: row.opened_at.toISOString(), escalatedAt: row.escalated_at?.toISOString(),
-    decidedAt: row.decided_at?.toISOString(), reviewer: row.reviewer ?? undefined, decision: row.decision ?? undefined,
+    exceptionId: row.exception_id,
+    invoiceId: row.invoice_id,
+    customerId: row.customer_id,
+    period: row.period,
+    kind: row.kind,
+    breaches: row.breaches,
+    context: row.context,
+    workflowId: row.workflow_id,
+    status: row.status,
+    openedAt: row.opened_at.toISOString(),
+    escalatedAt: row.escalated_at?.toISOString(),
+    decidedAt: row.decided_at?.toISOString(),
+    reviewer: row.reviewer ?? undefined,
+    decision: row.decision ?? undefined,
   };
 }
 
 /** Opens an exception once; a retried activity finds the first one. */
 export async function openReviewException(
   pool: pg.Pool,
-  exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'>,
+  exception: Pick<
+    ReviewExceptionRecord,
+    'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'
+  >,
 ): Promise<ReviewExceptionRecord> {
   await pool.query(
     `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') ON CONFLICT (exception_id) DO NOTHING`,
-    [exception.exceptionId, exception.invoiceId, exception.customerId, exception.period, exception.kind,
-      JSON.stringify(exception.breaches), JSON.stringify(exception.context), exception.workflowId],
+    [
+      exception.exceptionId,
+      exception.invoiceId,
+      exception.customerId,
+      exception.period,
+      exception.kind,
+      JSON.stringify(exception.breaches),
+      JSON.stringify(exception.context),
+      exception.workflowId,
+    ],
   );
   const stored = await findReviewException(pool, exception.exceptionId);
   if (stored === undefined) throw new Error(`exception ${exception.exceptionId} vanished after insert`);
   return stored;
 }
 
-export async function findReviewException(pool: pg.Pool, exceptionId: string): Promise<ReviewExceptionRecord | undefined> {
-  const { rows } = await pool.query<ExceptionRow>('SELECT * FROM review_exceptions WHERE exception_id = $1', [exceptionId]);
+export async function findReviewException(
+  pool: pg.Pool,
+  exceptionId: string,
+): Promise<ReviewExceptionRecord | undefined> {
+  const { rows } = await pool.query<ExceptionRow>('SELECT * FROM review_exceptions WHERE exception_id = $1', [
+    exceptionId,
+  ]);
   return rows[0] === undefined ? undefined : rowToRecord(rows[0]);
 }
 
@@ -63,7 +99,8 @@ export async function recordReviewDecision(
   exceptionId: string,
   decision: { kind: 'approve' | 'reject' | 'adjust'; reviewer: string } & Record<string, unknown>,
 ): Promise<void> {
-  const status: ExceptionStatus = decision.kind === 'approve' ? 'approved' : decision.kind === 'reject' ? 'rejected' : 'adjusted';
+  const status: ExceptionStatus =
+    decision.kind === 'approve' ? 'approved' : decision.kind === 'reject' ? 'rejected' : 'adjusted';
   await pool.query(
     `UPDATE review_exceptions SET status = $2, reviewer = $3, decision = $4, decided_at = now()
       WHERE exception_id = $1 AND decided_at IS NULL`,
@@ -102,7 +139,12 @@ export async function listReviewExceptions(
 }
 
 /** Earlier decisions for the same customer: part of the context a reviewer sees. */
-export async function priorDecisions(pool: pg.Pool, customerId: string, beforeExceptionId: string, limit = 10): Promise<ReviewExceptionRecord[]> {
+export async function priorDecisions(
+  pool: pg.Pool,
+  customerId: string,
+  beforeExceptionId: string,
+  limit = 10,
+): Promise<ReviewExceptionRecord[]> {
   const { rows } = await pool.query<ExceptionRow>(
     `SELECT * FROM review_exceptions WHERE customer_id = $1 AND exception_id <> $2 AND decided_at IS NOT NULL
       ORDER BY decided_at DESC LIMIT $3`,

@@ -30,7 +30,10 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
  * The query text and parameters. Segment boundaries and grouping keys come from the plan as
  * parameters; the only text spliced in is the table name, checked to be an identifier.
  */
-export function usageAggregateQuery(plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): { text: string; values: unknown[] } {
+export function usageAggregateQuery(
+  plan: UsageAggregationPlan,
+  options: UsageAggregateQueryOptions,
+): { text: string; values: unknown[] } {
   const parts = aggregateQueryParts(plan, options, []);
   return { text: `\nWITH period_events AS (${parts.periodEvents})\n${parts.groups}`, values: parts.values };
 }
@@ -41,7 +44,10 @@ export function usageAggregateQuery(plan: UsageAggregationPlan, options: UsageAg
  * The snapshot needs both: one pass over the index range instead of two, and that range's heap pages
  * are the close's main Postgres cost (one customer's events are spread over the month's pages).
  */
-export function usageAggregateWithEventSetQuery(plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): { text: string; values: unknown[] } {
+export function usageAggregateWithEventSetQuery(
+  plan: UsageAggregationPlan,
+  options: UsageAggregateQueryOptions,
+): { text: string; values: unknown[] } {
   const parts = aggregateQueryParts(plan, options, ['body_sha256']);
   return {
     text: `
@@ -53,7 +59,11 @@ SELECT event_set.set_event_count, event_set.set_fingerprint, aggregate_groups.* 
   };
 }
 
-function aggregateQueryParts(plan: UsageAggregationPlan, options: UsageAggregateQueryOptions, extraColumns: readonly string[]): { periodEvents: string; groups: string; values: unknown[] } {
+function aggregateQueryParts(
+  plan: UsageAggregationPlan,
+  options: UsageAggregateQueryOptions,
+  extraColumns: readonly string[],
+): { periodEvents: string; groups: string; values: unknown[] } {
   const table = options.table ?? 'usage_events';
   if (!IDENTIFIER.test(table)) throw new Error(`not a table name: ${table}`);
   const values: unknown[] = [options.customerId, plan.period.start, plan.period.end];
@@ -62,8 +72,12 @@ function aggregateQueryParts(plan: UsageAggregationPlan, options: UsageAggregate
     return `$${values.length}`;
   };
   // Latest segment first: the first start the event is not before decides its segment.
-  const segmentCases = [...plan.segments].reverse()
-    .map((segment) => `WHEN event_time >= ${parameter(segment.start)}::timestamptz THEN ${segment.effectiveFrom === null ? 'NULL' : `${parameter(segment.effectiveFrom)}::text`}`)
+  const segmentCases = [...plan.segments]
+    .reverse()
+    .map(
+      (segment) =>
+        `WHEN event_time >= ${parameter(segment.start)}::timestamptz THEN ${segment.effectiveFrom === null ? 'NULL' : `${parameter(segment.effectiveFrom)}::text`}`,
+    )
     .join(' ');
   const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
   const keyColumns = keys.map((key, index) => {
@@ -76,12 +90,20 @@ function aggregateQueryParts(plan: UsageAggregationPlan, options: UsageAggregate
   // one pass with no sort of the period's rows (an ordered array_agg sorted them all, and spilled).
   // Keys are unique, so the quantity never decides. Only rows of skus with a `latest` price build
   // the array (to_char and the array were a quarter of the query's time); the others give NULL.
-  const latestCandidate = plan.latestSkus.length === 0 ? 'NULL::text[]'
-    : `CASE WHEN sku = ANY(${parameter(plan.latestSkus)}::text[]) THEN ARRAY[to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), source || ':' || event_id, quantity::text] COLLATE "C" END`;
-  const cutoff = options.receivedAtOrBefore === undefined ? '' : `AND received_at <= ${parameter(options.receivedAtOrBefore)}::timestamptz`;
-  const late = options.lateEvents === undefined ? ''
-    : options.lateEvents === 'exclude' ? 'AND NOT late'
-    : `AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments claimed WHERE claimed.source = ${table}.source
+  const latestCandidate =
+    plan.latestSkus.length === 0
+      ? 'NULL::text[]'
+      : `CASE WHEN sku = ANY(${parameter(plan.latestSkus)}::text[]) THEN ARRAY[to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), source || ':' || event_id, quantity::text] COLLATE "C" END`;
+  const cutoff =
+    options.receivedAtOrBefore === undefined
+      ? ''
+      : `AND received_at <= ${parameter(options.receivedAtOrBefore)}::timestamptz`;
+  const late =
+    options.lateEvents === undefined
+      ? ''
+      : options.lateEvents === 'exclude'
+        ? 'AND NOT late'
+        : `AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments claimed WHERE claimed.source = ${table}.source
          AND claimed.event_id = ${table}.event_id AND claimed.corrected_invoice_id = ${parameter(options.lateEvents.adjustedFor)}))`;
   const periodEvents = `
   SELECT CASE ${segmentCases} END AS segment, sku, unit, quantity, event_time,${extraColumns.map((column) => ` ${column},`).join('')}
@@ -117,7 +139,11 @@ interface AggregateRow {
 }
 
 /** Runs the query and returns the aggregates in compareAggregates order, quantities as plain decimals. */
-export async function loadUsageAggregates(db: Queryable, plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): Promise<UsageAggregate[]> {
+export async function loadUsageAggregates(
+  db: Queryable,
+  plan: UsageAggregationPlan,
+  options: UsageAggregateQueryOptions,
+): Promise<UsageAggregate[]> {
   const query = usageAggregateQuery(plan, options);
   const { rows } = await db.query<AggregateRow>(query.text, query.values);
   return rowsToAggregates(plan, rows);
@@ -128,13 +154,23 @@ export async function loadUsageAggregates(db: Queryable, plan: UsageAggregationP
  * The event set is the one the options select: for a snapshot, `lateEvents: 'exclude'` and no cut-off,
  * which is summarizeEventSet's.
  */
-export async function loadUsageAggregatesWithEventSet(db: Queryable, plan: UsageAggregationPlan, options: UsageAggregateQueryOptions): Promise<{ aggregates: UsageAggregate[]; eventSet: EventSetSummary }> {
+export async function loadUsageAggregatesWithEventSet(
+  db: Queryable,
+  plan: UsageAggregationPlan,
+  options: UsageAggregateQueryOptions,
+): Promise<{ aggregates: UsageAggregate[]; eventSet: EventSetSummary }> {
   const query = usageAggregateWithEventSetQuery(plan, options);
-  const { rows } = await db.query<Partial<AggregateRow> & { set_event_count: string; set_fingerprint: string }>(query.text, query.values);
+  const { rows } = await db.query<Partial<AggregateRow> & { set_event_count: string; set_fingerprint: string }>(
+    query.text,
+    query.values,
+  );
   const first = rows[0];
   if (first === undefined) throw new Error('the event-set query returned no row');
   // No events: one row of the event set with no group (the LEFT JOIN's nulls).
-  const groups = rows.filter((row): row is AggregateRow & { set_event_count: string; set_fingerprint: string } => row.sku !== null && row.sku !== undefined);
+  const groups = rows.filter(
+    (row): row is AggregateRow & { set_event_count: string; set_fingerprint: string } =>
+      row.sku !== null && row.sku !== undefined,
+  );
   return {
     aggregates: rowsToAggregates(plan, groups),
     eventSet: { eventCount: Number.parseInt(first.set_event_count, 10), fingerprint: first.set_fingerprint },
@@ -143,25 +179,29 @@ export async function loadUsageAggregatesWithEventSet(db: Queryable, plan: Usage
 
 function rowsToAggregates(plan: UsageAggregationPlan, rows: readonly AggregateRow[]): UsageAggregate[] {
   const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
-  return rows.map((row): UsageAggregate => {
-    const metadata: Record<string, string> = {};
-    keys.forEach((key, index) => {
-      const value = row[`group_${index}`];
-      if (value !== null && value !== undefined) metadata[key] = value;
-    });
-    return {
-      versionEffectiveFrom: row.segment,
-      sku: row.sku,
-      unit: row.unit,
-      metadata,
-      eventCount: Number.parseInt(row.event_count, 10),
-      quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
-      quantityMax: formatDecimal(new Decimal(row.quantity_max)),
-      ...(row.latest_event_key === null ? {} : {
-        latestTimestamp: row.latest_timestamp,
-        latestQuantity: formatDecimal(new Decimal(row.latest_quantity as string)),
-        latestEventKey: row.latest_event_key,
-      }),
-    };
-  }).sort(compareAggregates);
+  return rows
+    .map((row): UsageAggregate => {
+      const metadata: Record<string, string> = {};
+      keys.forEach((key, index) => {
+        const value = row[`group_${index}`];
+        if (value !== null && value !== undefined) metadata[key] = value;
+      });
+      return {
+        versionEffectiveFrom: row.segment,
+        sku: row.sku,
+        unit: row.unit,
+        metadata,
+        eventCount: Number.parseInt(row.event_count, 10),
+        quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
+        quantityMax: formatDecimal(new Decimal(row.quantity_max)),
+        ...(row.latest_event_key === null
+          ? {}
+          : {
+              latestTimestamp: row.latest_timestamp,
+              latestQuantity: formatDecimal(new Decimal(row.latest_quantity as string)),
+              latestEventKey: row.latest_event_key,
+            }),
+      };
+    })
+    .sort(compareAggregates);
 }

@@ -61,7 +61,10 @@ const COPY_STAGING = 'COPY ingest_staging FROM STDIN';
  *
  * Returns the keys that were stored; the others already existed (duplicates or conflicts).
  */
-export async function insertNewUsageEvents(client: pg.ClientBase, rows: readonly UsageEventRow[]): Promise<StoredEventKey[]> {
+export async function insertNewUsageEvents(
+  client: pg.ClientBase,
+  rows: readonly UsageEventRow[],
+): Promise<StoredEventKey[]> {
   if (rows.length === 0) return [];
   // Every time: a table created in a transaction that rolled back is gone again; if it exists this is a catalog lookup.
   await client.query(CREATE_STAGING);
@@ -123,9 +126,10 @@ function stagingText(rows: readonly UsageEventRow[]): string {
   let text = '';
   for (let index = 0; index < rows.length; index++) {
     const row = rows[index] as UsageEventRow;
-    text += `${index}\t${copyField(row.source)}\t${copyField(row.eventId)}\t${copyField(row.customerId)}\t${copyField(row.eventTime)}\t`
-      + `${copyField(row.receivedAt)}\t${copyField(row.unit)}\t${copyField(row.sku)}\t${copyField(row.quantity)}\t${copyField(row.metadataJson)}\t`
-      + `${row.schemaVersion}\t${copyField(row.signature)}\t\\\\x${copyField(row.bodySha256Hex)}\t${row.streamSeq}\t${row.periodKnown ? 't' : 'f'}\n`;
+    text +=
+      `${index}\t${copyField(row.source)}\t${copyField(row.eventId)}\t${copyField(row.customerId)}\t${copyField(row.eventTime)}\t` +
+      `${copyField(row.receivedAt)}\t${copyField(row.unit)}\t${copyField(row.sku)}\t${copyField(row.quantity)}\t${copyField(row.metadataJson)}\t` +
+      `${row.schemaVersion}\t${copyField(row.signature)}\t\\\\x${copyField(row.bodySha256Hex)}\t${row.streamSeq}\t${row.periodKnown ? 't' : 'f'}\n`;
   }
   return text;
 }
@@ -135,7 +139,9 @@ const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': 
 
 /** A text value escaped for COPY's text format (backslash, tab, newline and carriage return). */
 export function copyField(value: string): string {
-  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (character) => COPY_ESCAPES[character] as string) : value;
+  return COPY_SPECIAL.test(value)
+    ? value.replace(/[\\\t\n\r]/g, (character) => COPY_ESCAPES[character] as string)
+    : value;
 }
 
 export interface ExistingEventKey {
@@ -146,7 +152,10 @@ export interface ExistingEventKey {
 }
 
 /** The stored body hashes of these keys (committed by anyone, or by the caller's transaction). */
-export async function findEventKeys(client: pg.ClientBase, keys: ReadonlyArray<{ source: string; eventId: string }>): Promise<ExistingEventKey[]> {
+export async function findEventKeys(
+  client: pg.ClientBase,
+  keys: ReadonlyArray<{ source: string; eventId: string }>,
+): Promise<ExistingEventKey[]> {
   if (keys.length === 0) return [];
   const result = await client.query<{ source: string; event_id: string; body: string; stream_seq: string }>({
     name: 'find-event-keys',
@@ -155,13 +164,23 @@ export async function findEventKeys(client: pg.ClientBase, keys: ReadonlyArray<{
              ON k.source = w.source AND k.event_id = w.event_id`,
     values: [keys.map((key) => key.source), keys.map((key) => key.eventId)],
   });
-  return result.rows.map((row) => ({ source: row.source, eventId: row.event_id, bodySha256Hex: row.body, streamSeq: Number.parseInt(row.stream_seq, 10) }));
+  return result.rows.map((row) => ({
+    source: row.source,
+    eventId: row.event_id,
+    bodySha256Hex: row.body,
+    streamSeq: Number.parseInt(row.stream_seq, 10),
+  }));
 }
 
 /** Creates the month partitions of usage_events that hold these instants (idempotent, concurrency-safe). */
-export async function ensureUsageEventPartitions(client: pg.ClientBase, instants: readonly string[]): Promise<string[]> {
+export async function ensureUsageEventPartitions(
+  client: pg.ClientBase,
+  instants: readonly string[],
+): Promise<string[]> {
   if (instants.length === 0) return [];
   const result = await client.query<{ name: string }>(
-    'SELECT ensure_usage_events_partition(t) AS name FROM unnest($1::timestamptz[]) AS t', [instants]);
+    'SELECT ensure_usage_events_partition(t) AS name FROM unnest($1::timestamptz[]) AS t',
+    [instants],
+  );
   return result.rows.map((row) => row.name);
 }

@@ -25,7 +25,10 @@ export interface CreditGrant {
 export type CreditLedgerErrorCode = 'invalid_credit_grant' | 'invalid_credit_line';
 
 export class CreditLedgerError extends Error {
-  constructor(readonly code: CreditLedgerErrorCode, message: string) {
+  constructor(
+    readonly code: CreditLedgerErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'CreditLedgerError';
   }
@@ -39,11 +42,13 @@ export function validateCreditGrant(grant: CreditGrant, currency: string): void 
     throw new CreditLedgerError('invalid_credit_grant', `credit ${JSON.stringify(grant.id)}: ${field} ${problem}`);
   };
   if (grant.id.length === 0) fail('id', 'is empty');
-  if (grant.kind !== 'promotional' && grant.kind !== 'prepaid') fail('kind', `must be promotional or prepaid, got ${JSON.stringify(grant.kind)}`);
+  if (grant.kind !== 'promotional' && grant.kind !== 'prepaid')
+    fail('kind', `must be promotional or prepaid, got ${JSON.stringify(grant.kind)}`);
   if (!DECIMAL.test(grant.amount)) fail('amount', `must be a decimal string, got ${JSON.stringify(grant.amount)}`);
   const amount = new Decimal(grant.amount);
   if (!amount.isPositive() || amount.isZero()) fail('amount', 'must be positive');
-  if (!roundMoneyHalfUp(amount, currency).eq(amount)) fail('amount', `must be a whole number of ${currency} minor units`);
+  if (!roundMoneyHalfUp(amount, currency).eq(amount))
+    fail('amount', `must be a whole number of ${currency} minor units`);
   const grantedAt = Date.parse(grant.granted_at);
   if (Number.isNaN(grantedAt)) fail('granted_at', `is not an instant: ${JSON.stringify(grant.granted_at)}`);
   if (grant.expires_at !== undefined && grant.expires_at !== null) {
@@ -53,10 +58,13 @@ export function validateCreditGrant(grant: CreditGrant, currency: string): void 
   }
   if (grant.consideration_paid !== undefined && grant.consideration_paid !== null) {
     if (grant.kind !== 'prepaid') fail('consideration_paid', 'is only for prepaid credits');
-    if (!DECIMAL.test(grant.consideration_paid)) fail('consideration_paid', `must be a decimal string, got ${JSON.stringify(grant.consideration_paid)}`);
+    if (!DECIMAL.test(grant.consideration_paid))
+      fail('consideration_paid', `must be a decimal string, got ${JSON.stringify(grant.consideration_paid)}`);
     const paid = new Decimal(grant.consideration_paid);
-    if (!roundMoneyHalfUp(paid, currency).eq(paid)) fail('consideration_paid', `must be a whole number of ${currency} minor units`);
-    if (paid.gt(amount)) fail('consideration_paid', 'exceeds the amount granted (credits are never sold above face value)');
+    if (!roundMoneyHalfUp(paid, currency).eq(paid))
+      fail('consideration_paid', `must be a whole number of ${currency} minor units`);
+    if (paid.gt(amount))
+      fail('consideration_paid', 'exceeds the amount granted (credits are never sold above face value)');
   }
 }
 
@@ -79,7 +87,10 @@ export function effectivePricePerCredit(grant: Pick<CreditGrant, 'kind' | 'amoun
  * expired before it ends, i.e. `granted_at < period.end` and (`expires_at` absent or
  * `expires_at >= period.end`). The credit-ledger query applies the same predicate in SQL.
  */
-export function isCreditUsableInPeriod(grant: Pick<CreditGrant, 'granted_at' | 'expires_at'>, period: BillingPeriod): boolean {
+export function isCreditUsableInPeriod(
+  grant: Pick<CreditGrant, 'granted_at' | 'expires_at'>,
+  period: BillingPeriod,
+): boolean {
   const end = Date.parse(period.end);
   if (Date.parse(grant.granted_at) >= end) return false;
   return grant.expires_at === undefined || grant.expires_at === null || Date.parse(grant.expires_at) >= end;
@@ -89,7 +100,10 @@ export function isCreditUsableInPeriod(grant: Pick<CreditGrant, 'granted_at' | '
  * SPEC §2 rule 10 drawdown order: promotional before prepaid; within a kind, earliest `expires_at`
  * first (never-expiring last), then earliest `granted_at`, then `id` (code-unit order). A comparator for `Array#sort`.
  */
-export function compareCreditsForDrawdown(a: Pick<CreditGrant, 'id' | 'kind' | 'granted_at' | 'expires_at'>, b: Pick<CreditGrant, 'id' | 'kind' | 'granted_at' | 'expires_at'>): number {
+export function compareCreditsForDrawdown(
+  a: Pick<CreditGrant, 'id' | 'kind' | 'granted_at' | 'expires_at'>,
+  b: Pick<CreditGrant, 'id' | 'kind' | 'granted_at' | 'expires_at'>,
+): number {
   if (a.kind !== b.kind) return a.kind === 'promotional' ? -1 : 1;
   const expiresA = a.expires_at ? Date.parse(a.expires_at) : Number.POSITIVE_INFINITY;
   const expiresB = b.expires_at ? Date.parse(b.expires_at) : Number.POSITIVE_INFINITY;

@@ -36,13 +36,22 @@ export function creditMovementsFromInvoice(invoice: IssuedInvoice): CreditConsum
     if (line.kind !== 'credit') continue;
     const amount = new Decimal(line.amount);
     if (amount.isPositive() && !amount.isZero()) {
-      throw new CreditLedgerError('invalid_credit_line', `invoice ${invoice.invoice_id} line ${line.line_key}: a credit line draws a credit down, its amount must not be positive (got ${line.amount})`);
+      throw new CreditLedgerError(
+        'invalid_credit_line',
+        `invoice ${invoice.invoice_id} line ${line.line_key}: a credit line draws a credit down, its amount must not be positive (got ${line.amount})`,
+      );
     }
     if (!roundMoneyHalfUp(amount, invoice.currency).eq(amount)) {
-      throw new CreditLedgerError('invalid_credit_line', `invoice ${invoice.invoice_id} line ${line.line_key}: ${line.amount} is not a whole number of ${invoice.currency} minor units`);
+      throw new CreditLedgerError(
+        'invalid_credit_line',
+        `invoice ${invoice.invoice_id} line ${line.line_key}: ${line.amount} is not a whole number of ${invoice.currency} minor units`,
+      );
     }
     if (seen.has(line.credit_id)) {
-      throw new CreditLedgerError('invalid_credit_line', `invoice ${invoice.invoice_id} line ${line.line_key}: credit ${line.credit_id} is drawn by more than one line`);
+      throw new CreditLedgerError(
+        'invalid_credit_line',
+        `invoice ${invoice.invoice_id} line ${line.line_key}: credit ${line.credit_id} is drawn by more than one line`,
+      );
     }
     seen.add(line.credit_id);
     if (amount.isZero()) continue;

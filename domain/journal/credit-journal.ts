@@ -25,9 +25,13 @@ export function prepaidCreditPurchasedEntry(input: CreditGrantJournalInput): Jou
   const { grant } = input;
   if (grant.kind !== 'prepaid') return null;
   const paid = considerationPaid(grant);
-  return grantEntry(input, 'prepaid_credit_purchased', grant.granted_at,
+  return grantEntry(
+    input,
+    'prepaid_credit_purchased',
+    grant.granted_at,
     `Prepaid credit ${grant.id} purchased: ${grant.amount} of credits for ${paid.toString()} (${input.customer_id})`,
-    [debit('accounts_receivable', paid), credit('contract_liability_prepaid_credits', paid)]);
+    [debit('accounts_receivable', paid), credit('contract_liability_prepaid_credits', paid)],
+  );
 }
 
 /**
@@ -40,23 +44,35 @@ export function prepaidCreditPurchasedEntry(input: CreditGrantJournalInput): Jou
  * Worked example: 900.00 paid for 1000.00, 400.00 unused at expiry → consumed 600.00, released
  * 540.00, breakage 360.00.
  */
-export function prepaidCreditExpiredEntry(input: CreditGrantJournalInput & { readonly remaining: string }): JournalEntry | null {
+export function prepaidCreditExpiredEntry(
+  input: CreditGrantJournalInput & { readonly remaining: string },
+): JournalEntry | null {
   const { grant } = input;
   if (grant.kind !== 'prepaid') return null;
   if (grant.expires_at === undefined || grant.expires_at === null) {
-    throw new JournalError('invalid_prepaid_credit_terms', `credit ${grant.id}: a grant without expires_at never expires`);
+    throw new JournalError(
+      'invalid_prepaid_credit_terms',
+      `credit ${grant.id}: a grant without expires_at never expires`,
+    );
   }
   const amount = new Decimal(grant.amount);
   const remaining = new Decimal(input.remaining);
   if (remaining.lt(0) || remaining.gt(amount)) {
-    throw new JournalError('invalid_prepaid_credit_terms', `credit ${grant.id}: remaining ${input.remaining} is outside [0, ${grant.amount}]`);
+    throw new JournalError(
+      'invalid_prepaid_credit_terms',
+      `credit ${grant.id}: remaining ${input.remaining} is outside [0, ${grant.amount}]`,
+    );
   }
   const paid = considerationPaid(grant);
   const released = roundMoneyHalfUp(paid.times(amount.minus(remaining)).dividedBy(amount), input.currency);
   const breakage = paid.minus(released);
-  return grantEntry(input, 'prepaid_credit_expired', grant.expires_at,
+  return grantEntry(
+    input,
+    'prepaid_credit_expired',
+    grant.expires_at,
     `Prepaid credit ${grant.id} expired with ${input.remaining} unused: breakage (${input.customer_id})`,
-    [debit('contract_liability_prepaid_credits', breakage), credit('breakage_revenue', breakage)]);
+    [debit('contract_liability_prepaid_credits', breakage), credit('breakage_revenue', breakage)],
+  );
 }
 
 /** An entry about a grant itself (no invoice), keyed by customer and credit, booked in the period of `at`. */
@@ -68,15 +84,22 @@ function grantEntry(
   lines: Parameters<typeof buildEntry>[1],
 ): JournalEntry | null {
   const period = periodOf(at).name;
-  return buildEntry({
-    entry_key: journalEntryKey({ kind: 'credit_grant', parts: [input.customer_id, input.grant.id] }, entryType, CREDIT_JOURNAL_CALCULATION_VERSION),
-    entry_type: entryType,
-    customer_id: input.customer_id,
-    invoice_id: null,
-    currency: input.currency,
-    service_period: period,
-    posting_period: period,
-    calculation_version: CREDIT_JOURNAL_CALCULATION_VERSION,
-    memo,
-  }, lines);
+  return buildEntry(
+    {
+      entry_key: journalEntryKey(
+        { kind: 'credit_grant', parts: [input.customer_id, input.grant.id] },
+        entryType,
+        CREDIT_JOURNAL_CALCULATION_VERSION,
+      ),
+      entry_type: entryType,
+      customer_id: input.customer_id,
+      invoice_id: null,
+      currency: input.currency,
+      service_period: period,
+      posting_period: period,
+      calculation_version: CREDIT_JOURNAL_CALCULATION_VERSION,
+      memo,
+    },
+    lines,
+  );
 }

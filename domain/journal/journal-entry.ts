@@ -12,7 +12,10 @@ export type JournalErrorCode =
 
 /** A permanent error of the journal rules: retrying cannot fix it; a person must look. */
 export class JournalError extends Error {
-  constructor(readonly code: JournalErrorCode, message: string) {
+  constructor(
+    readonly code: JournalErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'JournalError';
   }
@@ -25,8 +28,14 @@ export type EntrySourceKind = 'invoice' | 'credit_grant';
  * Source-id parts are joined by `/`; `%`, `:` and `/` inside a part are percent-escaped, so two
  * different sources can never produce the same key (ids may contain `:`).
  */
-export function journalEntryKey(source: { kind: EntrySourceKind; parts: readonly string[] }, entryType: JournalEntryType, calculationVersion: string): string {
-  return [source.kind, source.parts.map(escapeKeyPart).join('/'), entryType, escapeKeyPart(calculationVersion)].join(':');
+export function journalEntryKey(
+  source: { kind: EntrySourceKind; parts: readonly string[] },
+  entryType: JournalEntryType,
+  calculationVersion: string,
+): string {
+  return [source.kind, source.parts.map(escapeKeyPart).join('/'), entryType, escapeKeyPart(calculationVersion)].join(
+    ':',
+  );
 }
 
 function escapeKeyPart(part: string): string {
@@ -71,7 +80,10 @@ export function buildEntry(header: EntryHeader, postings: readonly Posting[]): J
     if (posting.amount.isZero()) continue;
     const amount = formatMoney(posting.amount.abs(), header.currency);
     if (!roundMoneyHalfUp(posting.amount, header.currency).eq(posting.amount)) {
-      throw new JournalError('invalid_journal_entry', `${header.entry_key}: ${posting.account} ${posting.amount.toString()} is not a whole number of ${header.currency} minor units`);
+      throw new JournalError(
+        'invalid_journal_entry',
+        `${header.entry_key}: ${posting.account} ${posting.amount.toString()} is not a whole number of ${header.currency} minor units`,
+      );
     }
     lines.push({
       line_no: lines.length + 1,
@@ -100,19 +112,32 @@ export function entryTotals(entry: Pick<JournalEntry, 'lines'>): { debit: Decima
  */
 export function assertBalanced(entry: Pick<JournalEntry, 'entry_key' | 'lines'>): void {
   if (entry.lines.length < 2) {
-    throw new JournalError('unbalanced_journal_entry', `${entry.entry_key}: an entry needs at least two lines, has ${entry.lines.length}`);
+    throw new JournalError(
+      'unbalanced_journal_entry',
+      `${entry.entry_key}: an entry needs at least two lines, has ${entry.lines.length}`,
+    );
   }
   for (const line of entry.lines) {
-    if (!isAccountCode(line.account)) throw new JournalError('invalid_journal_entry', `${entry.entry_key} line ${line.line_no}: unknown account ${JSON.stringify(line.account)}`);
+    if (!isAccountCode(line.account))
+      throw new JournalError(
+        'invalid_journal_entry',
+        `${entry.entry_key} line ${line.line_no}: unknown account ${JSON.stringify(line.account)}`,
+      );
     const lineDebit = new Decimal(line.debit);
     const lineCredit = new Decimal(line.credit);
     if (lineDebit.isNegative() || lineCredit.isNegative() || lineDebit.isZero() === lineCredit.isZero()) {
-      throw new JournalError('invalid_journal_entry', `${entry.entry_key} line ${line.line_no}: exactly one of debit (${line.debit}) and credit (${line.credit}) must be positive`);
+      throw new JournalError(
+        'invalid_journal_entry',
+        `${entry.entry_key} line ${line.line_no}: exactly one of debit (${line.debit}) and credit (${line.credit}) must be positive`,
+      );
     }
   }
   const totals = entryTotals(entry);
   if (!totals.debit.eq(totals.credit)) {
-    throw new JournalError('unbalanced_journal_entry', `${entry.entry_key}: debits ${totals.debit.toString()} ≠ credits ${totals.credit.toString()}`);
+    throw new JournalError(
+      'unbalanced_journal_entry',
+      `${entry.entry_key}: debits ${totals.debit.toString()} ≠ credits ${totals.credit.toString()}`,
+    );
   }
 }
 

@@ -58,7 +58,10 @@ export interface PrepaidCreditTerms {
  * Example: commit 200.00 a month, contract ends 2026-10-20T12:00Z (19.5 of 31 days) → the line's
  * commit is 125.81, and that, not 200.00, is what the true-up and the commit entry use.
  */
-export function commitDueForPeriod(lines: readonly InvoiceLine[], contractCommitAmount: string | null | undefined): string | null {
+export function commitDueForPeriod(
+  lines: readonly InvoiceLine[],
+  contractCommitAmount: string | null | undefined,
+): string | null {
   const line = lines.find((candidate) => candidate.kind === 'commit_true_up');
   if (line !== undefined && line.kind === 'commit_true_up' && line.commit !== undefined) return line.commit;
   return contractCommitAmount ?? null;

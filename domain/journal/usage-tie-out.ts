@@ -78,19 +78,36 @@ export interface UsageTieOut {
 export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
   const { period } = input;
   const currencies = new Set(input.invoices.map((invoice) => invoice.currency));
-  if (currencies.size > 1) throw new JournalError('invalid_invoice_for_journal', `tie-out for ${period}: invoices in more than one currency (${[...currencies].join(', ')}); tie out each currency alone`);
+  if (currencies.size > 1)
+    throw new JournalError(
+      'invalid_invoice_for_journal',
+      `tie-out for ${period}: invoices in more than one currency (${[...currencies].join(', ')}); tie out each currency alone`,
+    );
   const currency = [...currencies][0] ?? input.entries[0]?.currency ?? 'USD';
   const money = (value: Decimal): string => formatMoney(value, currency);
   const differences: TieOutDifference[] = [];
   const difference = (fields: Partial<TieOutDifference> & Pick<TieOutDifference, 'reason' | 'detail'>): void => {
-    differences.push({ invoice_id: null, line_key: null, entry_key: null, account: null, expected: '', actual: '', ...fields });
+    differences.push({
+      invoice_id: null,
+      line_key: null,
+      entry_key: null,
+      account: null,
+      expected: '',
+      actual: '',
+      ...fields,
+    });
   };
 
   for (const entry of input.entries) {
     try {
       assertBalanced(entry);
     } catch (error) {
-      difference({ reason: 'entry_unbalanced', entry_key: entry.entry_key, invoice_id: entry.invoice_id, detail: error instanceof Error ? error.message : String(error) });
+      difference({
+        reason: 'entry_unbalanced',
+        entry_key: entry.entry_key,
+        invoice_id: entry.invoice_id,
+        detail: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
@@ -112,7 +129,9 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
         continue;
       }
       expect(invoice.invoice_id, line, 'unbilled_receivables', amount);
-      const correctsUsage = line.kind === 'adjustment' && (line.price_id === undefined || (input.policy?.adjustmentObligations?.[line.price_id] ?? 'usage') === 'usage');
+      const correctsUsage =
+        line.kind === 'adjustment' &&
+        (line.price_id === undefined || (input.policy?.adjustmentObligations?.[line.price_id] ?? 'usage') === 'usage');
       if (line.kind === 'usage' || correctsUsage) {
         expect(invoice.invoice_id, line, 'usage_revenue', amount.negated());
         usageBilled = usageBilled.plus(amount);
@@ -130,14 +149,25 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
     if (entry.service_period !== period) continue;
     for (const line of entry.lines) {
       const netDebit = new Decimal(line.debit).minus(line.credit);
-      if (line.account === 'usage_revenue' && (entry.entry_type === 'usage_rated' || entry.entry_type === 'adjustment_posted')) usageRecognized = usageRecognized.minus(netDebit);
-      if (line.account === 'usage_revenue' && entry.entry_type === 'commit_recognized') commitReclassified = commitReclassified.plus(netDebit);
+      if (
+        line.account === 'usage_revenue' &&
+        (entry.entry_type === 'usage_rated' || entry.entry_type === 'adjustment_posted')
+      )
+        usageRecognized = usageRecognized.minus(netDebit);
+      if (line.account === 'usage_revenue' && entry.entry_type === 'commit_recognized')
+        commitReclassified = commitReclassified.plus(netDebit);
       if (line.account === 'contra_revenue_discounts') discounts = discounts.plus(netDebit);
       if (line.source_line_key === null || entry.invoice_id === null) continue;
       if (!linesInScope.has(lineId(entry.invoice_id, line.source_line_key))) {
         difference({
-          reason: 'posting_without_line', invoice_id: entry.invoice_id, line_key: line.source_line_key, entry_key: entry.entry_key, account: line.account as AccountCode,
-          expected: money(new Decimal(0)), actual: money(netDebit), detail: `${entry.entry_key} line ${line.line_no} posts to ${line.account} for line ${line.source_line_key}, which is not a line of invoice ${entry.invoice_id} serving ${period}`,
+          reason: 'posting_without_line',
+          invoice_id: entry.invoice_id,
+          line_key: line.source_line_key,
+          entry_key: entry.entry_key,
+          account: line.account as AccountCode,
+          expected: money(new Decimal(0)),
+          actual: money(netDebit),
+          detail: `${entry.entry_key} line ${line.line_no} posts to ${line.account} for line ${line.source_line_key}, which is not a line of invoice ${entry.invoice_id} serving ${period}`,
         });
         continue;
       }
@@ -149,13 +179,30 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
 
   for (const [key, expectation] of expected) {
     const posted = actual.get(key);
-    const where = { invoice_id: expectation.invoiceId, line_key: expectation.lineKey, account: expectation.account, entry_key: entryOf.get(key) ?? null };
+    const where = {
+      invoice_id: expectation.invoiceId,
+      line_key: expectation.lineKey,
+      account: expectation.account,
+      entry_key: entryOf.get(key) ?? null,
+    };
     if (posted === undefined) {
       if (!expectation.netDebit.isZero()) {
-        difference({ reason: 'line_not_posted', ...where, expected: money(expectation.netDebit), actual: money(new Decimal(0)), detail: `line ${expectation.lineKey} of invoice ${expectation.invoiceId} has no posting to ${expectation.account}` });
+        difference({
+          reason: 'line_not_posted',
+          ...where,
+          expected: money(expectation.netDebit),
+          actual: money(new Decimal(0)),
+          detail: `line ${expectation.lineKey} of invoice ${expectation.invoiceId} has no posting to ${expectation.account}`,
+        });
       }
     } else if (!posted.eq(expectation.netDebit)) {
-      difference({ reason: 'amount_mismatch', ...where, expected: money(expectation.netDebit), actual: money(posted), detail: `line ${expectation.lineKey} of invoice ${expectation.invoiceId}: ${expectation.account} moved by ${posted.toString()} (net debit), the line says ${expectation.netDebit.toString()}` });
+      difference({
+        reason: 'amount_mismatch',
+        ...where,
+        expected: money(expectation.netDebit),
+        actual: money(posted),
+        detail: `line ${expectation.lineKey} of invoice ${expectation.invoiceId}: ${expectation.account} moved by ${posted.toString()} (net debit), the line says ${expectation.netDebit.toString()}`,
+      });
     }
   }
 
@@ -163,30 +210,72 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
     if (invoice.period !== period) continue;
     const own = input.entries.filter((entry) => entry.invoice_id === invoice.invoice_id);
     const issued = own.filter((entry) => entry.entry_type === 'invoice_issued');
-    const net = (account: AccountCode, entries: readonly JournalEntry[]): Decimal => sumDecimals(entries.flatMap((entry) => entry.lines
-      .filter((line) => line.account === account)
-      .map((line) => new Decimal(line.debit).minus(line.credit))));
-    const somethingToIssue = !new Decimal(invoice.total).isZero() || invoice.lines.some((line) => line.kind === 'fee' && !new Decimal(line.amount).isZero());
+    const net = (account: AccountCode, entries: readonly JournalEntry[]): Decimal =>
+      sumDecimals(
+        entries.flatMap((entry) =>
+          entry.lines
+            .filter((line) => line.account === account)
+            .map((line) => new Decimal(line.debit).minus(line.credit)),
+        ),
+      );
+    const somethingToIssue =
+      !new Decimal(invoice.total).isZero() ||
+      invoice.lines.some((line) => line.kind === 'fee' && !new Decimal(line.amount).isZero());
     if (issued.length === 0) {
-      if (somethingToIssue) difference({ reason: 'invoice_not_issued', invoice_id: invoice.invoice_id, expected: invoice.total, actual: money(new Decimal(0)), detail: `invoice ${invoice.invoice_id} has no invoice_issued entry` });
+      if (somethingToIssue)
+        difference({
+          reason: 'invoice_not_issued',
+          invoice_id: invoice.invoice_id,
+          expected: invoice.total,
+          actual: money(new Decimal(0)),
+          detail: `invoice ${invoice.invoice_id} has no invoice_issued entry`,
+        });
     } else {
       const receivable = net('accounts_receivable', issued);
       if (!receivable.eq(invoice.total)) {
-        difference({ reason: 'receivable_mismatch', invoice_id: invoice.invoice_id, entry_key: issued[0]?.entry_key ?? null, account: 'accounts_receivable', expected: invoice.total, actual: money(receivable), detail: `invoice ${invoice.invoice_id}: AR ${receivable.toString()} ≠ total ${invoice.total}` });
+        difference({
+          reason: 'receivable_mismatch',
+          invoice_id: invoice.invoice_id,
+          entry_key: issued[0]?.entry_key ?? null,
+          account: 'accounts_receivable',
+          expected: invoice.total,
+          actual: money(receivable),
+          detail: `invoice ${invoice.invoice_id}: AR ${receivable.toString()} ≠ total ${invoice.total}`,
+        });
       }
     }
     const unbilled = net('unbilled_receivables', own);
     if (!unbilled.isZero()) {
-      difference({ reason: 'unbilled_not_cleared', invoice_id: invoice.invoice_id, account: 'unbilled_receivables', expected: money(new Decimal(0)), actual: money(unbilled), detail: `invoice ${invoice.invoice_id} leaves ${unbilled.toString()} in Unbilled AR` });
+      difference({
+        reason: 'unbilled_not_cleared',
+        invoice_id: invoice.invoice_id,
+        account: 'unbilled_receivables',
+        expected: money(new Decimal(0)),
+        actual: money(unbilled),
+        detail: `invoice ${invoice.invoice_id} leaves ${unbilled.toString()} in Unbilled AR`,
+      });
     }
     const deferred = net('deferred_revenue_subscriptions', own);
     if (!deferred.isZero()) {
-      difference({ reason: 'deferred_not_cleared', invoice_id: invoice.invoice_id, account: 'deferred_revenue_subscriptions', expected: money(new Decimal(0)), actual: money(deferred), detail: `invoice ${invoice.invoice_id} leaves ${deferred.toString()} in Deferred revenue` });
+      difference({
+        reason: 'deferred_not_cleared',
+        invoice_id: invoice.invoice_id,
+        account: 'deferred_revenue_subscriptions',
+        expected: money(new Decimal(0)),
+        actual: money(deferred),
+        detail: `invoice ${invoice.invoice_id} leaves ${deferred.toString()} in Deferred revenue`,
+      });
     }
   }
 
   if (!usageBilled.eq(usageRecognized)) {
-    difference({ reason: 'usage_revenue_mismatch', account: 'usage_revenue', expected: money(usageBilled), actual: money(usageRecognized), detail: `${period}: usage billed ${usageBilled.toString()} ≠ usage revenue recognized ${usageRecognized.toString()}` });
+    difference({
+      reason: 'usage_revenue_mismatch',
+      account: 'usage_revenue',
+      expected: money(usageBilled),
+      actual: money(usageRecognized),
+      detail: `${period}: usage billed ${usageBilled.toString()} ≠ usage revenue recognized ${usageRecognized.toString()}`,
+    });
   }
 
   return {

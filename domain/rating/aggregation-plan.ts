@@ -17,7 +17,10 @@ export interface UsageAggregationPlan {
   readonly latestSkus: readonly string[];
 }
 
-export function usageAggregationPlan(versions: readonly RateCardVersion[], period: BillingPeriod): UsageAggregationPlan {
+export function usageAggregationPlan(
+  versions: readonly RateCardVersion[],
+  period: BillingPeriod,
+): UsageAggregationPlan {
   const sorted = sortedVersions(versions);
   return {
     period,

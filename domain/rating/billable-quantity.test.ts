@@ -20,11 +20,14 @@ describe('billable quantity (rule 4)', () => {
     ['1000', '3', 'up', '334'],
     ['1000', '3', 'down', '333'],
   ] as const)('%s with package %s rounded %s → %s', (quantity, size, rounding, billable) => {
-    expect(billableQuantity(new Decimal(quantity), size, rounding as PackageRounding | undefined).toString()).toBe(billable);
+    expect(billableQuantity(new Decimal(quantity), size, rounding as PackageRounding | undefined).toString()).toBe(
+      billable,
+    );
   });
 
-  it('rounds the cumulative usage, not each version\'s part: 700 + 800 in packages of 1000, up → 1 + 1 = ⌈1.5⌉', () => {
-    const parts = (rounding: PackageRounding): string[] => billableBySegment([new Decimal(700), new Decimal(800)], '1000', rounding).map(String);
+  it("rounds the cumulative usage, not each version's part: 700 + 800 in packages of 1000, up → 1 + 1 = ⌈1.5⌉", () => {
+    const parts = (rounding: PackageRounding): string[] =>
+      billableBySegment([new Decimal(700), new Decimal(800)], '1000', rounding).map(String);
     expect(parts('up')).toEqual(['1', '1']);
     expect(parts('down')).toEqual(['0', '1']);
     expect(parts('none')).toEqual(['0.7', '0.8']);

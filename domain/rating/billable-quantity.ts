@@ -8,7 +8,11 @@ import { Decimal } from '../money.ts';
  *
  * @example 2500 tokens, package 1000: up → 3, down → 2, none → 2.5; no package → 2500.
  */
-export function billableQuantity(quantity: Decimal, packageSize: string | undefined, rounding: PackageRounding | undefined): Decimal {
+export function billableQuantity(
+  quantity: Decimal,
+  packageSize: string | undefined,
+  rounding: PackageRounding | undefined,
+): Decimal {
   if (packageSize === undefined) return quantity;
   const packages = quantity.div(new Decimal(packageSize));
   const mode = rounding ?? 'up';
@@ -31,7 +35,11 @@ export function billableQuantity(quantity: Decimal, packageSize: string | undefi
  *
  * @example package 1000, up: segments [700, 800] → cumulative 700 → 1 package, 1500 → 2 packages → [1, 1] (total 2 = ⌈1500/1000⌉).
  */
-export function billableBySegment(bySegment: readonly Decimal[], packageSize: string | undefined, rounding: PackageRounding | undefined): Decimal[] {
+export function billableBySegment(
+  bySegment: readonly Decimal[],
+  packageSize: string | undefined,
+  rounding: PackageRounding | undefined,
+): Decimal[] {
   let cumulative = new Decimal(0);
   let billableSoFar = new Decimal(0);
   return bySegment.map((quantity) => {

@@ -19,8 +19,17 @@ export interface CommitTrueUp {
  * @example commit 1000.00, usage 1200.00 → true-up 0.00.
  * @example commit 1000.00, contract from 2026-10-17 (15 of 31 days), usage 100.00 → commit 483.87, true-up 383.87.
  */
-export function commitTrueUp(commitAmount: string, activeMs: number, periodMs: number, usageAndDiscounts: Decimal, currency: string): CommitTrueUp {
-  const commit = roundMoneyHalfUp(new Decimal(commitAmount).times(msDecimal(activeMs)).div(msDecimal(periodMs)), currency);
+export function commitTrueUp(
+  commitAmount: string,
+  activeMs: number,
+  periodMs: number,
+  usageAndDiscounts: Decimal,
+  currency: string,
+): CommitTrueUp {
+  const commit = roundMoneyHalfUp(
+    new Decimal(commitAmount).times(msDecimal(activeMs)).div(msDecimal(periodMs)),
+    currency,
+  );
   const shortfall = commit.minus(usageAndDiscounts);
   return {
     commit,

@@ -6,7 +6,11 @@ import { RatingInputError } from './rating-input-error.ts';
 
 const OCTOBER = billingPeriod('2026-10');
 const credit = (id: string, overrides: Partial<CreditBalance> = {}): CreditBalance => ({
-  id, kind: 'prepaid', remaining: '100.00', granted_at: '2026-01-01T00:00:00Z', ...overrides,
+  id,
+  kind: 'prepaid',
+  remaining: '100.00',
+  granted_at: '2026-01-01T00:00:00Z',
+  ...overrides,
 });
 
 describe('credit drawdown order (rule 10)', () => {
@@ -16,13 +20,21 @@ describe('credit drawdown order (rule 10)', () => {
       credit('prepaid-late-expiry', { expires_at: '2027-06-01T00:00:00Z' }),
       credit('prepaid-early-expiry-b', { expires_at: '2027-01-01T00:00:00Z', granted_at: '2026-03-01T00:00:00Z' }),
       credit('prepaid-early-expiry-a', { expires_at: '2027-01-01T00:00:00Z', granted_at: '2026-03-01T00:00:00Z' }),
-      credit('prepaid-early-expiry-older', { expires_at: '2027-01-01T00:00:00+00:00', granted_at: '2026-02-01T00:00:00Z' }),
+      credit('prepaid-early-expiry-older', {
+        expires_at: '2027-01-01T00:00:00+00:00',
+        granted_at: '2026-02-01T00:00:00Z',
+      }),
       credit('promo-forever', { kind: 'promotional' }),
       credit('promo-expiring', { kind: 'promotional', expires_at: '2027-12-01T00:00:00Z' }),
     ];
     expect([...credits].sort(compareCreditsForDrawdown).map((item) => item.id)).toEqual([
-      'promo-expiring', 'promo-forever',
-      'prepaid-early-expiry-older', 'prepaid-early-expiry-a', 'prepaid-early-expiry-b', 'prepaid-late-expiry', 'prepaid-forever',
+      'promo-expiring',
+      'promo-forever',
+      'prepaid-early-expiry-older',
+      'prepaid-early-expiry-a',
+      'prepaid-early-expiry-b',
+      'prepaid-late-expiry',
+      'prepaid-forever',
     ]);
   });
 });
@@ -44,10 +56,15 @@ describe('credit usability window (rule 10)', () => {
 
 describe('drawing credits down', () => {
   const uses = (credits: CreditBalance[], due: string): string[] =>
-    drawDownCredits(credits, new Decimal(due), OCTOBER, 'USD').map((use) => `${use.credit.id} ${formatMoney(use.amount, 'USD')}`);
+    drawDownCredits(credits, new Decimal(due), OCTOBER, 'USD').map(
+      (use) => `${use.credit.id} ${formatMoney(use.amount, 'USD')}`,
+    );
 
   it('takes each credit up to its balance and never past zero due', () => {
-    const credits = [credit('prepaid-1', { remaining: '2000.00' }), credit('promo-q4', { kind: 'promotional', remaining: '50.00' })];
+    const credits = [
+      credit('prepaid-1', { remaining: '2000.00' }),
+      credit('promo-q4', { kind: 'promotional', remaining: '50.00' }),
+    ];
     expect(uses(credits, '990.00')).toEqual(['promo-q4 50.00', 'prepaid-1 940.00']);
     expect(uses(credits, '30.00')).toEqual(['promo-q4 30.00']);
     expect(uses(credits, '5000.00')).toEqual(['promo-q4 50.00', 'prepaid-1 2000.00']);

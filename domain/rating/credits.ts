@@ -29,7 +29,9 @@ export interface CreditUse {
  */
 export function isCreditUsable(credit: CreditBalance, period: BillingPeriod): boolean {
   const end = instantKey(period.end);
-  return instantKey(credit.granted_at) < end && (credit.expires_at === undefined || instantKey(credit.expires_at) >= end);
+  return (
+    instantKey(credit.granted_at) < end && (credit.expires_at === undefined || instantKey(credit.expires_at) >= end)
+  );
 }
 
 /**
@@ -57,7 +59,12 @@ export function compareCreditsForDrawdown(a: CreditBalance, b: CreditBalance): n
  *
  * @example due 990.00; promo-q4 (promotional, 50.00), prepaid-1 (prepaid, 2000.00) → promo-q4 50.00, prepaid-1 940.00, total 0.00.
  */
-export function drawDownCredits(credits: readonly CreditBalance[], due: Decimal, period: BillingPeriod, currency: string): CreditUse[] {
+export function drawDownCredits(
+  credits: readonly CreditBalance[],
+  due: Decimal,
+  period: BillingPeriod,
+  currency: string,
+): CreditUse[] {
   const digits = minorUnits(currency);
   const ids = new Set<string>();
   for (const credit of credits) {
@@ -65,12 +72,17 @@ export function drawDownCredits(credits: readonly CreditBalance[], due: Decimal,
     ids.add(credit.id);
     const remaining = new Decimal(credit.remaining);
     if (remaining.isNegative() || remaining.decimalPlaces() > digits) {
-      throw new RatingInputError('invalid_credit_balance', `credit ${credit.id} has remaining ${credit.remaining}: expected a non-negative whole number of ${currency} minor units`);
+      throw new RatingInputError(
+        'invalid_credit_balance',
+        `credit ${credit.id} has remaining ${credit.remaining}: expected a non-negative whole number of ${currency} minor units`,
+      );
     }
   }
   const uses: CreditUse[] = [];
   let left = due.gt(0) ? due : new Decimal(0);
-  for (const credit of credits.filter((candidate) => isCreditUsable(candidate, period)).sort(compareCreditsForDrawdown)) {
+  for (const credit of credits
+    .filter((candidate) => isCreditUsable(candidate, period))
+    .sort(compareCreditsForDrawdown)) {
     if (left.isZero()) break;
     const amount = Decimal.min(new Decimal(credit.remaining), left);
     if (amount.isZero()) continue;

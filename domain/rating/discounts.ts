@@ -33,7 +33,11 @@ export interface DiscountCharge {
  * @example 10% only in the second version, tokens-us priced 100 (unrounded) before and 300 after, rounded line 400.00:
  *   -(400.00 × (0% × 100 + 10% × 300) / 400) = -30.00.
  */
-export function rateDiscounts(segments: readonly SegmentWithVersion[], lines: readonly DiscountableLine[], currency: string): DiscountCharge[] {
+export function rateDiscounts(
+  segments: readonly SegmentWithVersion[],
+  lines: readonly DiscountableLine[],
+  currency: string,
+): DiscountCharge[] {
   const order: string[] = [];
   const described = new Map<string, string | undefined>();
   // percent of discount id, per segment, per price id
@@ -67,6 +71,10 @@ export function rateDiscounts(segments: readonly SegmentWithVersion[], lines: re
       base = base.plus(line.rounded.times(weighted).div(line.unrounded));
     }
     const description = described.get(id);
-    return { id, ...(description !== undefined ? { description } : {}), amount: roundMoneyHalfUp(base.div(100), currency).negated() };
+    return {
+      id,
+      ...(description !== undefined ? { description } : {}),
+      amount: roundMoneyHalfUp(base.div(100), currency).negated(),
+    };
   });
 }

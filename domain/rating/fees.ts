@@ -21,7 +21,12 @@ export interface FeeCharge {
  * @example fee 500.00 until 2026-10-16, 450.00 from then (rule 11), contract active all month:
  *   500 × 15/31 + 450 × 16/31 = 241.935… + 232.258… = 474.193… → 474.19.
  */
-export function rateFees(segments: readonly SegmentWithVersion[], contract: TimeRange, period: TimeRange, currency: string): FeeCharge[] {
+export function rateFees(
+  segments: readonly SegmentWithVersion[],
+  contract: TimeRange,
+  period: TimeRange,
+  currency: string,
+): FeeCharge[] {
   const periodMs = period.endMs - period.startMs;
   const order: string[] = [];
   const totals = new Map<string, { weighted: Decimal; billedMs: number; description: string }>();

@@ -7,18 +7,34 @@ import { MID_OCTOBER, rows, slice, total } from './test-slices.ts';
 const SPEC_TIERS = tiers(['1000', '0.10'], ['10000', '0.05'], [null, '0.01']);
 const price = buildPrice({ model: 'graduated', tiers: SPEC_TIERS });
 
-describe('graduated: units in each tier at that tier\'s price', () => {
+describe("graduated: units in each tier at that tier's price", () => {
   it.each([
     { units: '0', amount: '0', breakdown: [] },
     { units: '1', amount: '0.1', breakdown: ['tier 1: 1 × 0.10 = 0.1'] },
     { units: '1000', amount: '100', breakdown: ['tier 1: 1000 × 0.10 = 100'] },
     { units: '1001', amount: '100.05', breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 1 × 0.05 = 0.05'] },
     { units: '10000', amount: '550', breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 9000 × 0.05 = 450'] },
-    { units: '10001', amount: '550.01', breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 9000 × 0.05 = 450', 'tier 3: 1 × 0.01 = 0.01'] },
-    { units: '15000', amount: '600', breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 9000 × 0.05 = 450', 'tier 3: 5000 × 0.01 = 50'] },
+    {
+      units: '10001',
+      amount: '550.01',
+      breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 9000 × 0.05 = 450', 'tier 3: 1 × 0.01 = 0.01'],
+    },
+    {
+      units: '15000',
+      amount: '600',
+      breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 9000 × 0.05 = 450', 'tier 3: 5000 × 0.01 = 50'],
+    },
     // 12 decimals: a hair above the first bound puts 1e-12 units in tier 2.
-    { units: '1000.000000000001', amount: '100.00000000000005', breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 0.000000000001 × 0.05 = 0.00000000000005'] },
-    { units: '0.000000000001', amount: '0.0000000000001', breakdown: ['tier 1: 0.000000000001 × 0.10 = 0.0000000000001'] },
+    {
+      units: '1000.000000000001',
+      amount: '100.00000000000005',
+      breakdown: ['tier 1: 1000 × 0.10 = 100', 'tier 2: 0.000000000001 × 0.05 = 0.00000000000005'],
+    },
+    {
+      units: '0.000000000001',
+      amount: '0.0000000000001',
+      breakdown: ['tier 1: 0.000000000001 × 0.10 = 0.0000000000001'],
+    },
   ])('$units units → $amount', ({ units, amount, breakdown }) => {
     const charges = graduatedCharges(slice(price, units), SPEC_TIERS, new Set());
     expect(rows(charges)).toEqual(breakdown);
@@ -50,20 +66,32 @@ describe('graduated across a mid-period version change (rule 11)', () => {
       ...graduatedCharges(slice(price, '800'), SPEC_TIERS, charged),
       ...graduatedCharges(slice(v2, '700', '800', 1, MID_OCTOBER), V2_TIERS, charged),
     ];
-    expect(rows(charges)).toEqual(['tier 1: 800 × 0.10 = 80', 'v2 tier 1: 200 × 0.08 = 16', 'v2 tier 2: 500 × 0.04 = 20']);
+    expect(rows(charges)).toEqual([
+      'tier 1: 800 × 0.10 = 80',
+      'v2 tier 1: 200 × 0.08 = 16',
+      'v2 tier 2: 500 × 0.04 = 20',
+    ]);
     expect(total(charges)).toBe('116');
   });
 
-  it('charges a tier\'s flat fee once, by the version in force when the tier first got units', () => {
+  it("charges a tier's flat fee once, by the version in force when the tier first got units", () => {
     const V1_FLAT = tiers(['100', '1', '10'], [null, '0.5', '20']);
     const V2_FLAT = tiers(['100', '1', '12'], [null, '0.5', '30']);
     const charged = new Set<number>();
     const charges = [
       ...graduatedCharges(slice(buildPrice({ model: 'graduated', tiers: V1_FLAT }), '50'), V1_FLAT, charged),
-      ...graduatedCharges(slice(buildPrice({ model: 'graduated', tiers: V2_FLAT }), '100', '50', 1, MID_OCTOBER), V2_FLAT, charged),
+      ...graduatedCharges(
+        slice(buildPrice({ model: 'graduated', tiers: V2_FLAT }), '100', '50', 1, MID_OCTOBER),
+        V2_FLAT,
+        charged,
+      ),
     ];
     // v1: 50 × 1 + 10 (tier 1 entered); v2: 50 × 1 (tier 1 already charged) and 50 × 0.5 + 30 (tier 2 entered in v2).
-    expect(rows(charges)).toEqual(['tier 1: 50 × 1 + 10 = 60', 'v2 tier 1: 50 × 1 = 50', 'v2 tier 2: 50 × 0.5 + 30 = 55']);
+    expect(rows(charges)).toEqual([
+      'tier 1: 50 × 1 + 10 = 60',
+      'v2 tier 1: 50 × 1 = 50',
+      'v2 tier 2: 50 × 0.5 + 30 = 55',
+    ]);
     expect(total(charges)).toBe('165');
   });
 });

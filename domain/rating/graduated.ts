@@ -18,7 +18,11 @@ import type { PriceSlice, TierCharge } from './tier-charge.ts';
  *   700 units after → version 1: tier 1 800 × 0.10 = 80; version 2 starts at 800: tier 1 200 × 0.08 = 16,
  *   tier 2 500 × 0.04 = 20 → 116.
  */
-export function graduatedCharges(slice: PriceSlice, tiers: readonly Tier[], flatFeesCharged: Set<number>): TierCharge[] {
+export function graduatedCharges(
+  slice: PriceSlice,
+  tiers: readonly Tier[],
+  flatFeesCharged: Set<number>,
+): TierCharge[] {
   const charges: TierCharge[] = [];
   if (slice.billable.isZero()) return charges;
   const low = slice.before;

@@ -9,13 +9,24 @@ export const RATING_CALCULATION_VERSION = 'rating-1';
 
 export { ratePeriod, type RatePeriodInput } from './rate-period.ts';
 export {
-  aggregateEvents, compareAggregates, groupingKeys, groupingKeysBySku, UsageAggregator,
-  type EventCounters, type RatableEvent, type UsageAggregate,
+  aggregateEvents,
+  compareAggregates,
+  groupingKeys,
+  groupingKeysBySku,
+  UsageAggregator,
+  type EventCounters,
+  type RatableEvent,
+  type UsageAggregate,
 } from './usage-aggregate.ts';
 export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation-plan.ts';
 export { versionSegments, type VersionSegment } from './version-segments.ts';
 export {
-  compareCreditsForDrawdown, creditBalancesFromContract, drawDownCredits, isCreditUsable, type CreditBalance, type CreditUse,
+  compareCreditsForDrawdown,
+  creditBalancesFromContract,
+  drawDownCredits,
+  isCreditUsable,
+  type CreditBalance,
+  type CreditUse,
 } from './credits.ts';
 export { instantKey } from './instant-key.ts';
 export { aggregatesByPrice } from './lineage.ts';

@@ -22,7 +22,8 @@ export function instantKey(text: string): string {
   if (!match) throw new RatingInputError('invalid_instant', `not an RFC 3339 instant: ${JSON.stringify(text)}`);
   const offset = match[4] === 'z' ? 'Z' : (match[4] as string);
   let wholeSecondsMs = Date.parse(`${match[1] as string}T${match[2] as string}${offset}`);
-  if (Number.isNaN(wholeSecondsMs)) throw new RatingInputError('invalid_instant', `not a valid instant: ${JSON.stringify(text)}`);
+  if (Number.isNaN(wholeSecondsMs))
+    throw new RatingInputError('invalid_instant', `not a valid instant: ${JSON.stringify(text)}`);
   const digits = match[3] ?? '';
   let micros = digits.slice(0, 6).padEnd(6, '0');
   if (digits.length > 6 && (digits[6] as string) >= '5') {

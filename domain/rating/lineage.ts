@@ -11,8 +11,13 @@ import { sortedVersions } from './version-segments.ts';
  * Example: groups {llm.tokens, tokens, region us-east-1, v2026-10-01} and {… v2026-10-16} both
  * rate under `tokens-us`; {llm.images, images} is under null.
  */
-export function aggregatesByPrice(aggregates: readonly UsageAggregate[], versions: readonly RateCardVersion[]): Map<string | null, UsageAggregate[]> {
-  const matchers = new Map(sortedVersions(versions).map((version) => [version.effective_from, new PriceMatcher(version)]));
+export function aggregatesByPrice(
+  aggregates: readonly UsageAggregate[],
+  versions: readonly RateCardVersion[],
+): Map<string | null, UsageAggregate[]> {
+  const matchers = new Map(
+    sortedVersions(versions).map((version) => [version.effective_from, new PriceMatcher(version)]),
+  );
   const byPrice = new Map<string | null, UsageAggregate[]>();
   for (const aggregate of aggregates) {
     const matcher = aggregate.versionEffectiveFrom === null ? undefined : matchers.get(aggregate.versionEffectiveFrom);

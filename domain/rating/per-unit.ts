@@ -10,12 +10,14 @@ import type { PriceSlice, TierCharge } from './tier-charge.ts';
  */
 export function perUnitCharges(slice: PriceSlice, price: PerUnitPrice): TierCharge[] {
   if (slice.billable.isZero()) return [];
-  return [{
-    segment: slice.segment,
-    effectiveFrom: slice.effectiveFrom,
-    tier: 1,
-    quantity: slice.billable,
-    unitPrice: price.unit_price,
-    amount: slice.billable.times(new Decimal(price.unit_price)),
-  }];
+  return [
+    {
+      segment: slice.segment,
+      effectiveFrom: slice.effectiveFrom,
+      tier: 1,
+      quantity: slice.billable,
+      unitPrice: price.unit_price,
+      amount: slice.billable.times(new Decimal(price.unit_price)),
+    },
+  ];
 }

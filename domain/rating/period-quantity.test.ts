@@ -4,18 +4,46 @@ import { buildAggregate } from '../../test/builders/rating.ts';
 import { periodQuantity, type MatchedAggregate } from './period-quantity.ts';
 import type { UsageAggregate } from './usage-aggregate.ts';
 
-const at = (segment: number, overrides: Partial<UsageAggregate>): MatchedAggregate => ({ segment, aggregate: buildAggregate(overrides) });
+const at = (segment: number, overrides: Partial<UsageAggregate>): MatchedAggregate => ({
+  segment,
+  aggregate: buildAggregate(overrides),
+});
 
-function quantities(aggregation: Aggregation, matched: MatchedAggregate[], uniqueBy?: string): { total: string; bySegment: string[] } {
+function quantities(
+  aggregation: Aggregation,
+  matched: MatchedAggregate[],
+  uniqueBy?: string,
+): { total: string; bySegment: string[] } {
   const result = periodQuantity(aggregation, uniqueBy, matched, 2);
   return { total: result.total.toString(), bySegment: result.bySegment.map(String) };
 }
 
 describe('the period quantity of a price (rule 3), split by version segment', () => {
   const groups = [
-    at(0, { eventCount: 3, quantitySum: '700', quantityMax: '400', latestTimestamp: '2026-10-10T00:00:00.000000Z', latestQuantity: '100', latestEventKey: 'a:1' }),
-    at(0, { eventCount: 1, quantitySum: '0.000000000001', quantityMax: '0.000000000001', latestTimestamp: '2026-10-11T00:00:00.000000Z', latestQuantity: '0.000000000001', latestEventKey: 'a:2' }),
-    at(1, { eventCount: 2, quantitySum: '800', quantityMax: '400', latestTimestamp: '2026-10-20T00:00:00.000000Z', latestQuantity: '300', latestEventKey: 'a:3' }),
+    at(0, {
+      eventCount: 3,
+      quantitySum: '700',
+      quantityMax: '400',
+      latestTimestamp: '2026-10-10T00:00:00.000000Z',
+      latestQuantity: '100',
+      latestEventKey: 'a:1',
+    }),
+    at(0, {
+      eventCount: 1,
+      quantitySum: '0.000000000001',
+      quantityMax: '0.000000000001',
+      latestTimestamp: '2026-10-11T00:00:00.000000Z',
+      latestQuantity: '0.000000000001',
+      latestEventKey: 'a:2',
+    }),
+    at(1, {
+      eventCount: 2,
+      quantitySum: '800',
+      quantityMax: '400',
+      latestTimestamp: '2026-10-20T00:00:00.000000Z',
+      latestQuantity: '300',
+      latestEventKey: 'a:3',
+    }),
   ];
 
   it.each([
@@ -41,8 +69,10 @@ describe('the period quantity of a price (rule 3), split by version segment', ()
 
   it('unique_count counts each value once, in the segment where it first appeared', () => {
     const users = [
-      at(0, { metadata: { user_id: 'a' } }), at(0, { metadata: { user_id: 'b' } }),
-      at(1, { metadata: { user_id: 'b' } }), at(1, { metadata: { user_id: 'c' } }),
+      at(0, { metadata: { user_id: 'a' } }),
+      at(0, { metadata: { user_id: 'b' } }),
+      at(1, { metadata: { user_id: 'b' } }),
+      at(1, { metadata: { user_id: 'c' } }),
       at(1, { metadata: {} }), // no user_id: adds no value
     ];
     expect(quantities('unique_count', users, 'user_id')).toEqual({ total: '3', bySegment: ['2', '1'] });

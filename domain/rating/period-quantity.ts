@@ -33,7 +33,12 @@ export interface PeriodQuantity {
  * @example sum over segment 0 {quantitySum "700"} and segment 1 {quantitySum "800"} → total 1500, bySegment [700, 800].
  * @example unique_count by user_id: segment 0 users {a, b}, segment 1 users {b, c} → total 3, bySegment [2, 1].
  */
-export function periodQuantity(aggregation: Aggregation, uniqueBy: string | undefined, matched: readonly MatchedAggregate[], segmentCount: number): PeriodQuantity {
+export function periodQuantity(
+  aggregation: Aggregation,
+  uniqueBy: string | undefined,
+  matched: readonly MatchedAggregate[],
+  segmentCount: number,
+): PeriodQuantity {
   const bySegment: Decimal[] = Array.from({ length: segmentCount }, () => new Decimal(0));
   const addTo = (segment: number, value: Decimal): void => {
     bySegment[segment] = (bySegment[segment] as Decimal).plus(value);
@@ -49,7 +54,8 @@ export function periodQuantity(aggregation: Aggregation, uniqueBy: string | unde
       let best: { segment: number; value: Decimal } | undefined;
       for (const { segment, aggregate } of matched) {
         const value = new Decimal(aggregate.quantityMax);
-        if (best === undefined || value.gt(best.value) || (value.eq(best.value) && segment < best.segment)) best = { segment, value };
+        if (best === undefined || value.gt(best.value) || (value.eq(best.value) && segment < best.segment))
+          best = { segment, value };
       }
       if (best) addTo(best.segment, best.value);
       break;
@@ -59,7 +65,10 @@ export function periodQuantity(aggregation: Aggregation, uniqueBy: string | unde
       for (const { segment, aggregate } of matched) {
         const { latestTimestamp, latestEventKey, latestQuantity } = aggregate;
         if (latestTimestamp === undefined || latestEventKey === undefined || latestQuantity === undefined) {
-          throw new RatingInputError('invalid_aggregate', `aggregate for ${aggregate.sku} (${aggregate.unit}) has no latest event, which a latest price needs: it was built without this price's rate-card version`);
+          throw new RatingInputError(
+            'invalid_aggregate',
+            `aggregate for ${aggregate.sku} (${aggregate.unit}) has no latest event, which a latest price needs: it was built without this price's rate-card version`,
+          );
         }
         const key = instantKey(latestTimestamp);
         if (best === undefined || key > best.key || (key === best.key && latestEventKey > best.eventKey)) {

@@ -4,8 +4,7 @@ import { RatingInputError } from './rating-input-error.ts';
 export type UnpricedReason = 'no_matching_price' | 'unit_mismatch' | 'no_ratecard_version';
 
 export type PriceMatch =
-  | { readonly priced: true; readonly price: Price }
-  | { readonly priced: false; readonly reason: UnpricedReason };
+  { readonly priced: true; readonly price: Price } | { readonly priced: false; readonly reason: UnpricedReason };
 
 /**
  * Rule 2 for one version: the price whose sku and unit equal the event's and whose dimensions all
@@ -28,19 +27,24 @@ export class PriceMatcher {
       this.bySkuUnit.set(key, list);
       this.skus.add(price.sku);
     }
-    for (const list of this.bySkuUnit.values()) list.sort((a, b) => Object.keys(b.dimensions).length - Object.keys(a.dimensions).length);
+    for (const list of this.bySkuUnit.values())
+      list.sort((a, b) => Object.keys(b.dimensions).length - Object.keys(a.dimensions).length);
   }
 
   match(sku: string, unit: string, metadata: Readonly<Record<string, string>>): PriceMatch {
     const candidates = this.bySkuUnit.get(`${sku}\u0000${unit}`);
-    if (candidates === undefined) return { priced: false, reason: this.skus.has(sku) ? 'unit_mismatch' : 'no_matching_price' };
+    if (candidates === undefined)
+      return { priced: false, reason: this.skus.has(sku) ? 'unit_mismatch' : 'no_matching_price' };
     let found: Price | undefined;
     for (const price of candidates) {
       const keys = Object.keys(price.dimensions);
       if (found !== undefined && keys.length < Object.keys(found.dimensions).length) break;
       if (!keys.every((key) => metadata[key] === price.dimensions[key])) continue;
       if (found !== undefined) {
-        throw new RatingInputError('ambiguous_price', `prices ${found.id} and ${price.id} of rate card ${this.version.ratecard} (${this.version.effective_from}) both match sku ${sku} with equally many dimensions`);
+        throw new RatingInputError(
+          'ambiguous_price',
+          `prices ${found.id} and ${price.id} of rate card ${this.version.ratecard} (${this.version.effective_from}) both match sku ${sku} with equally many dimensions`,
+        );
       }
       found = price;
     }

@@ -1,6 +1,14 @@
 import type { Contract } from '../../contracts/contract.ts';
 import type {
-  CommitTrueUpLine, CreditLine, DiscountLine, FeeLine, Invoice, InvoiceLine, RateCardVersionRef, TierBreakdown, UsageLine,
+  CommitTrueUpLine,
+  CreditLine,
+  DiscountLine,
+  FeeLine,
+  Invoice,
+  InvoiceLine,
+  RateCardVersionRef,
+  TierBreakdown,
+  UsageLine,
 } from '../../contracts/invoice.ts';
 import type { Price, RateCardVersion } from '../../contracts/ratecard.ts';
 import { Decimal, formatDecimal, formatMoney, roundMoneyHalfUp } from '../money.ts';
@@ -54,16 +62,26 @@ export function ratePeriod(input: RatePeriodInput): Invoice {
   const { contract, period } = input;
   const currency = contract.currency;
   if (contract.customer_id !== input.customerId) {
-    throw new RatingInputError('customer_mismatch', `the contract is for ${contract.customer_id}, not ${input.customerId}`);
+    throw new RatingInputError(
+      'customer_mismatch',
+      `the contract is for ${contract.customer_id}, not ${input.customerId}`,
+    );
   }
-  if (input.versions.length === 0) throw new RatingInputError('no_ratecard_versions', `rate card ${contract.ratecard} has no versions`);
+  if (input.versions.length === 0)
+    throw new RatingInputError('no_ratecard_versions', `rate card ${contract.ratecard} has no versions`);
   const versions = sortedVersions(input.versions);
   for (const version of versions) {
     if (version.ratecard !== contract.ratecard) {
-      throw new RatingInputError('ratecard_mismatch', `the contract uses rate card ${contract.ratecard}, but a version of ${version.ratecard} was given`);
+      throw new RatingInputError(
+        'ratecard_mismatch',
+        `the contract uses rate card ${contract.ratecard}, but a version of ${version.ratecard} was given`,
+      );
     }
     if (version.currency !== currency) {
-      throw new RatingInputError('currency_mismatch', `the contract bills in ${currency}, but rate card ${version.ratecard} (${version.effective_from}) prices in ${version.currency}`);
+      throw new RatingInputError(
+        'currency_mismatch',
+        `the contract bills in ${currency}, but rate card ${version.ratecard} (${version.effective_from}) prices in ${version.currency}`,
+      );
     }
   }
 
@@ -80,19 +98,35 @@ export function ratePeriod(input: RatePeriodInput): Invoice {
 
   // 2. Match each aggregate to a price of its segment's version (rule 2); the rest is unpriced.
   const buckets = new Map<string, PriceBucket>();
-  const unpriced = new Map<string, { sku: string; unit: string; reason: UnpricedReason; eventCount: number; quantity: Decimal }>();
+  const unpriced = new Map<
+    string,
+    { sku: string; unit: string; reason: UnpricedReason; eventCount: number; quantity: Decimal }
+  >();
   for (const aggregate of input.aggregates) {
-    const index = segmentIndex.get(aggregate.versionEffectiveFrom === null ? '' : normalizedInstant(aggregate.versionEffectiveFrom));
+    const index = segmentIndex.get(
+      aggregate.versionEffectiveFrom === null ? '' : normalizedInstant(aggregate.versionEffectiveFrom),
+    );
     if (index === undefined) {
-      throw new RatingInputError('unknown_version_segment',
-        `an aggregate is for version ${aggregate.versionEffectiveFrom ?? '(none)'}, which is not a segment of ${period.name} (segments: ${segments.map(({ segment }) => segment.effectiveFrom ?? '(none)').join(', ')})`);
+      throw new RatingInputError(
+        'unknown_version_segment',
+        `an aggregate is for version ${aggregate.versionEffectiveFrom ?? '(none)'}, which is not a segment of ${period.name} (segments: ${segments.map(({ segment }) => segment.effectiveFrom ?? '(none)').join(', ')})`,
+      );
     }
     checkAggregate(aggregate);
     const matcher = matchers[index] ?? null;
-    const match = matcher === null ? { priced: false as const, reason: 'no_ratecard_version' as const } : matcher.match(aggregate.sku, aggregate.unit, aggregate.metadata);
+    const match =
+      matcher === null
+        ? { priced: false as const, reason: 'no_ratecard_version' as const }
+        : matcher.match(aggregate.sku, aggregate.unit, aggregate.metadata);
     if (!match.priced) {
       const key = `${aggregate.sku}\u0000${aggregate.unit}\u0000${match.reason}`;
-      const entry = unpriced.get(key) ?? { sku: aggregate.sku, unit: aggregate.unit, reason: match.reason, eventCount: 0, quantity: new Decimal(0) };
+      const entry = unpriced.get(key) ?? {
+        sku: aggregate.sku,
+        unit: aggregate.unit,
+        reason: match.reason,
+        eventCount: 0,
+        quantity: new Decimal(0),
+      };
       entry.eventCount += aggregate.eventCount;
       entry.quantity = entry.quantity.plus(new Decimal(aggregate.quantitySum));
       unpriced.set(key, entry);
@@ -167,10 +201,19 @@ export function ratePeriod(input: RatePeriodInput): Invoice {
   }));
 
   // 6. Commit true-up (rule 9): usage lines plus discounts against the (prorated) commit.
-  const usageAndDiscounts = sum([...discountable.map((line) => line.rounded), ...discounts.map((discount) => discount.amount)]);
+  const usageAndDiscounts = sum([
+    ...discountable.map((line) => line.rounded),
+    ...discounts.map((discount) => discount.amount),
+  ]);
   const commitLines: CommitTrueUpLine[] = [];
   if (contract.commit !== undefined) {
-    const trueUp = commitTrueUp(contract.commit.amount, overlapMs(periodRange, contractWindow), periodMs, usageAndDiscounts, currency);
+    const trueUp = commitTrueUp(
+      contract.commit.amount,
+      overlapMs(periodRange, contractWindow),
+      periodMs,
+      usageAndDiscounts,
+      currency,
+    );
     commitLines.push({
       kind: 'commit_true_up',
       line_key: 'commit_true_up',
@@ -192,11 +235,17 @@ export function ratePeriod(input: RatePeriodInput): Invoice {
   }));
   const total = subtotal.plus(sum(creditLines.map((line) => new Decimal(line.amount))));
 
-  const versionRefs: RateCardVersionRef[] = segments.flatMap(({ version }) => (version === null ? [] : [{
-    ratecard: version.ratecard,
-    effective_from: version.effective_from,
-    content_hash: version.content_hash,
-  }]));
+  const versionRefs: RateCardVersionRef[] = segments.flatMap(({ version }) =>
+    version === null
+      ? []
+      : [
+          {
+            ratecard: version.ratecard,
+            effective_from: version.effective_from,
+            content_hash: version.content_hash,
+          },
+        ],
+  );
 
   return {
     customer_id: input.customerId,
@@ -209,8 +258,18 @@ export function ratePeriod(input: RatePeriodInput): Invoice {
     total: formatMoney(total, currency),
     unpriced: [...unpriced.values()]
       .sort((a, b) => compareText(a.sku, b.sku) || compareText(a.unit, b.unit) || compareText(a.reason, b.reason))
-      .map((entry) => ({ sku: entry.sku, unit: entry.unit, event_count: entry.eventCount, quantity: formatDecimal(entry.quantity), reason: entry.reason })),
-    events: { read: input.counters.read, duplicates: input.counters.duplicates, outside_period: input.counters.outside_period },
+      .map((entry) => ({
+        sku: entry.sku,
+        unit: entry.unit,
+        event_count: entry.eventCount,
+        quantity: formatDecimal(entry.quantity),
+        reason: entry.reason,
+      })),
+    events: {
+      read: input.counters.read,
+      duplicates: input.counters.duplicates,
+      outside_period: input.counters.outside_period,
+    },
     ratecard_versions: versionRefs,
     calculation_version: input.calculationVersion,
   };
@@ -228,7 +287,10 @@ function tierBreakdown(charge: TierCharge, split: boolean): TierBreakdown {
 }
 
 /** Ids in the order the versions in force list them, each once (earliest version first). */
-function idsInOrder(segments: readonly SegmentWithVersion[], list: (version: RateCardVersion) => readonly { id: string }[]): string[] {
+function idsInOrder(
+  segments: readonly SegmentWithVersion[],
+  list: (version: RateCardVersion) => readonly { id: string }[],
+): string[] {
   const ids: string[] = [];
   const seen = new Set<string>();
   for (const { version } of segments) {
@@ -252,7 +314,10 @@ function consistentDefinition(priceId: string, definitions: readonly Price[]): P
   for (const other of definitions) {
     for (const field of ['sku', 'unit', 'aggregation', 'unique_by', 'package_size', 'package_rounding'] as const) {
       if (other[field] !== first[field]) {
-        throw new RatingInputError('inconsistent_price', `price ${priceId} has ${field} ${String(first[field])} in one version and ${String(other[field])} in another`);
+        throw new RatingInputError(
+          'inconsistent_price',
+          `price ${priceId} has ${field} ${String(first[field])} in one version and ${String(other[field])} in another`,
+        );
       }
     }
   }
@@ -266,9 +331,20 @@ function normalizedInstant(text: string): string {
 const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
 
 function checkAggregate(aggregate: UsageAggregate): void {
-  const decimals = [aggregate.quantitySum, aggregate.quantityMax, ...(aggregate.latestQuantity === undefined ? [] : [aggregate.latestQuantity])];
-  if (!Number.isSafeInteger(aggregate.eventCount) || aggregate.eventCount <= 0 || decimals.some((text) => !DECIMAL_TEXT.test(text))) {
-    throw new RatingInputError('invalid_aggregate', `aggregate for ${aggregate.sku} (${aggregate.unit}) has invalid counts or quantities: ${JSON.stringify(aggregate)}`);
+  const decimals = [
+    aggregate.quantitySum,
+    aggregate.quantityMax,
+    ...(aggregate.latestQuantity === undefined ? [] : [aggregate.latestQuantity]),
+  ];
+  if (
+    !Number.isSafeInteger(aggregate.eventCount) ||
+    aggregate.eventCount <= 0 ||
+    decimals.some((text) => !DECIMAL_TEXT.test(text))
+  ) {
+    throw new RatingInputError(
+      'invalid_aggregate',
+      `aggregate for ${aggregate.sku} (${aggregate.unit}) has invalid counts or quantities: ${JSON.stringify(aggregate)}`,
+    );
   }
 }
 

@@ -5,7 +5,12 @@ import { describeRateCardChanges } from './ratecard-changes.ts';
 describe('describeRateCardChanges: what a new version changes, in words', () => {
   const before = buildRateCardVersion({
     prices: [
-      buildPrice({ id: 'tokens-us', model: 'graduated', dimensions: { region: 'us-east-1' }, tiers: tiers(['1000', '0.010'], [null, '0.005']) }),
+      buildPrice({
+        id: 'tokens-us',
+        model: 'graduated',
+        dimensions: { region: 'us-east-1' },
+        tiers: tiers(['1000', '0.010'], [null, '0.005']),
+      }),
       buildPrice({ id: 'storage', sku: 'storage.gb', unit: 'GB-month', aggregation: 'max', unit_price: '0.023' }),
       buildPrice({ id: 'old', sku: 'legacy', unit: 'calls', unit_price: '1' }),
     ],
@@ -22,9 +27,29 @@ describe('describeRateCardChanges: what a new version changes, in words', () => 
       effective_from: '2026-10-16T00:00:00.000Z',
       note: 'Mid-October cut',
       prices: [
-        buildPrice({ id: 'tokens-us', model: 'graduated', dimensions: { region: 'us-east-1' }, tiers: tiers(['1000', '0.009'], [null, '0.005', '5']) }),
-        buildPrice({ id: 'storage', sku: 'storage.gb', unit: 'GB-month', aggregation: 'max', model: 'graduated', tiers: tiers(['500', '0.02'], [null, '0.01']) }),
-        buildPrice({ id: 'jobs', sku: 'batch.jobs', unit: 'jobs', aggregation: 'count', package_size: '10', package_rounding: 'down', unit_price: '0.5' }),
+        buildPrice({
+          id: 'tokens-us',
+          model: 'graduated',
+          dimensions: { region: 'us-east-1' },
+          tiers: tiers(['1000', '0.009'], [null, '0.005', '5']),
+        }),
+        buildPrice({
+          id: 'storage',
+          sku: 'storage.gb',
+          unit: 'GB-month',
+          aggregation: 'max',
+          model: 'graduated',
+          tiers: tiers(['500', '0.02'], [null, '0.01']),
+        }),
+        buildPrice({
+          id: 'jobs',
+          sku: 'batch.jobs',
+          unit: 'jobs',
+          aggregation: 'count',
+          package_size: '10',
+          package_rounding: 'down',
+          unit_price: '0.5',
+        }),
       ],
       fees: [buildFee({ amount: '450.00' }), buildFee({ id: 'support', description: 'Support', amount: '99.00' })],
       discounts: [{ id: 'launch-10', percent: '15', applies_to: ['tokens-us', 'storage'] }],
@@ -45,7 +70,18 @@ describe('describeRateCardChanges: what a new version changes, in words', () => 
   });
 
   it('describes changed tier bounds as a whole', () => {
-    const after = { ...before, prices: [buildPrice({ id: 'tokens-us', model: 'graduated', dimensions: { region: 'us-east-1' }, tiers: tiers(['2000', '0.010'], [null, '0.005']) }), ...before.prices.slice(1)] };
+    const after = {
+      ...before,
+      prices: [
+        buildPrice({
+          id: 'tokens-us',
+          model: 'graduated',
+          dimensions: { region: 'us-east-1' },
+          tiers: tiers(['2000', '0.010'], [null, '0.005']),
+        }),
+        ...before.prices.slice(1),
+      ],
+    };
     expect(describeRateCardChanges(before, after).map((change) => change.text)).toEqual([
       'tiers [up to 1000 at 0.010; above 1000 at 0.005] → [up to 2000 at 0.010; above 2000 at 0.005]',
     ]);

@@ -23,28 +23,50 @@ export function describeRateCardChanges(before: RateCardVersion, after: RateCard
   };
   if (before.ratecard !== after.ratecard) card(`rate card ${before.ratecard} → ${after.ratecard}`);
   if (before.currency !== after.currency) card(`currency ${before.currency} → ${after.currency}`);
-  if (before.effective_from !== after.effective_from) card(`in force from ${before.effective_from} → ${after.effective_from}`);
+  if (before.effective_from !== after.effective_from)
+    card(`in force from ${before.effective_from} → ${after.effective_from}`);
   if ((before.note ?? '') !== (after.note ?? '')) card(`note "${before.note ?? ''}" → "${after.note ?? ''}"`);
 
   compareById(before.prices, after.prices, (price) => `price ${price.id}`, describePrice, priceChanges, changes);
-  compareById(before.fees, after.fees, (fee) => `fee ${fee.id}`, (fee) => `${fee.description}: ${fee.amount} per period`, feeChanges, changes);
-  compareById(before.discounts, after.discounts, (discount) => `discount ${discount.id}`, describeDiscount, discountChanges, changes);
+  compareById(
+    before.fees,
+    after.fees,
+    (fee) => `fee ${fee.id}`,
+    (fee) => `${fee.description}: ${fee.amount} per period`,
+    feeChanges,
+    changes,
+  );
+  compareById(
+    before.discounts,
+    after.discounts,
+    (discount) => `discount ${discount.id}`,
+    describeDiscount,
+    discountChanges,
+    changes,
+  );
   return changes;
 }
 
 function compareById<T extends { readonly id: string }>(
-  before: readonly T[], after: readonly T[], subject: (item: T) => string, describe: (item: T) => string,
-  differences: (a: T, b: T) => string[], changes: RateCardChange[],
+  before: readonly T[],
+  after: readonly T[],
+  subject: (item: T) => string,
+  describe: (item: T) => string,
+  differences: (a: T, b: T) => string[],
+  changes: RateCardChange[],
 ): void {
   const old = new Map(before.map((item) => [item.id, item]));
   const next = new Map(after.map((item) => [item.id, item]));
   for (const item of after) {
     const previous = old.get(item.id);
-    if (previous === undefined) changes.push({ subject: subject(item), change: 'added', text: `new: ${describe(item)}` });
-    else for (const text of differences(previous, item)) changes.push({ subject: subject(item), change: 'changed', text });
+    if (previous === undefined)
+      changes.push({ subject: subject(item), change: 'added', text: `new: ${describe(item)}` });
+    else
+      for (const text of differences(previous, item)) changes.push({ subject: subject(item), change: 'changed', text });
   }
   for (const item of before) {
-    if (!next.has(item.id)) changes.push({ subject: subject(item), change: 'removed', text: `removed (was: ${describe(item)})` });
+    if (!next.has(item.id))
+      changes.push({ subject: subject(item), change: 'removed', text: `removed (was: ${describe(item)})` });
   }
 }
 
@@ -96,13 +118,15 @@ function discountChanges(a: Discount, b: Discount): string[] {
   const before = [...a.applies_to].sort().join(', ');
   const after = [...b.applies_to].sort().join(', ');
   if (before !== after) out.push(`applies to ${before} → ${after}`);
-  if ((a.description ?? '') !== (b.description ?? '')) out.push(`description "${a.description ?? ''}" → "${b.description ?? ''}"`);
+  if ((a.description ?? '') !== (b.description ?? ''))
+    out.push(`description "${a.description ?? ''}" → "${b.description ?? ''}"`);
   return out;
 }
 
 function describePrice(price: Price): string {
-  return `${price.sku} in ${price.unit}${Object.keys(price.dimensions).length > 0 ? ` where ${describeDimensions(price.dimensions)}` : ''}, ${describeAggregation(price)}, ${
-    describePackage(price)}, ${describeModel(price)}`;
+  return `${price.sku} in ${price.unit}${Object.keys(price.dimensions).length > 0 ? ` where ${describeDimensions(price.dimensions)}` : ''}, ${describeAggregation(price)}, ${describePackage(
+    price,
+  )}, ${describeModel(price)}`;
 }
 
 function describeDiscount(discount: Discount): string {
@@ -116,11 +140,16 @@ function describeDimensions(dimensions: Readonly<Record<string, string>>): strin
 
 function describeAggregation(price: Price): string {
   switch (price.aggregation) {
-    case 'sum': return 'total quantity of the period';
-    case 'count': return 'number of events';
-    case 'max': return 'highest quantity of the period';
-    case 'latest': return 'latest quantity of the period';
-    case 'unique_count': return `number of distinct ${price.unique_by ?? '?'}`;
+    case 'sum':
+      return 'total quantity of the period';
+    case 'count':
+      return 'number of events';
+    case 'max':
+      return 'highest quantity of the period';
+    case 'latest':
+      return 'latest quantity of the period';
+    case 'unique_count':
+      return `number of distinct ${price.unique_by ?? '?'}`;
   }
   return price.aggregation;
 }

@@ -13,7 +13,10 @@ export type RatingInputErrorCode =
   | 'invalid_credit_balance';
 
 export class RatingInputError extends Error {
-  constructor(readonly code: RatingInputErrorCode, message: string) {
+  constructor(
+    readonly code: RatingInputErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'RatingInputError';
   }

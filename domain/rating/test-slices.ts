@@ -12,8 +12,12 @@ export function slice(price: Price, billable: string, before = '0', segment = 0,
 
 /** Charges as plain rows a reader compares with the worked examples. */
 export function rows(charges: readonly TierCharge[]): string[] {
-  return charges.map((charge) => `${charge.effectiveFrom === OCTOBER ? '' : 'v2 '}tier ${charge.tier}: ${charge.quantity.toString()} × ${charge.unitPrice}${
-    charge.flatFee ? ` + ${charge.flatFee.toString()}` : ''} = ${charge.amount.toString()}`);
+  return charges.map(
+    (charge) =>
+      `${charge.effectiveFrom === OCTOBER ? '' : 'v2 '}tier ${charge.tier}: ${charge.quantity.toString()} × ${charge.unitPrice}${
+        charge.flatFee ? ` + ${charge.flatFee.toString()}` : ''
+      } = ${charge.amount.toString()}`,
+  );
 }
 
 export function total(charges: readonly TierCharge[]): string {

@@ -60,13 +60,16 @@ export function groupingKeysBySku(versions: readonly RateCardVersion[]): Readonl
       keys.set(price.sku, set);
     }
   }
-  return new Map([...keys].sort(([a], [b]) => compareText(a, b)).map(([sku, set]) => [sku, [...set].sort(compareText)]));
+  return new Map(
+    [...keys].sort(([a], [b]) => compareText(a, b)).map(([sku, set]) => [sku, [...set].sort(compareText)]),
+  );
 }
 
 /** The skus some price of some version aggregates by `latest`, sorted: only their aggregates carry the latest event. */
 export function latestSkus(versions: readonly RateCardVersion[]): string[] {
   const skus = new Set<string>();
-  for (const version of versions) for (const price of version.prices) if (price.aggregation === 'latest') skus.add(price.sku);
+  for (const version of versions)
+    for (const price of version.prices) if (price.aggregation === 'latest') skus.add(price.sku);
   return [...skus].sort(compareText);
 }
 
@@ -101,7 +104,10 @@ export class UsageAggregator {
   private readonly latestSkus: ReadonlySet<string>;
   private readonly groups = new Map<string, Accumulator>();
 
-  constructor(versions: readonly RateCardVersion[], readonly period: BillingPeriod) {
+  constructor(
+    versions: readonly RateCardVersion[],
+    readonly period: BillingPeriod,
+  ) {
     const sorted = sortedVersions(versions);
     this.locator = new SegmentLocator(versionSegments(sorted, period));
     this.keysBySku = groupingKeysBySku(sorted);
@@ -130,8 +136,16 @@ export class UsageAggregator {
         if (value !== undefined) metadata[name] = value;
       }
       this.groups.set(groupKey, {
-        segment, sku, unit: event.unit, metadata, eventCount: 1, quantitySum: quantity, quantityMax: quantity,
-        latestKey: key, latestQuantity: event.quantity, latestEventKey: eventKey,
+        segment,
+        sku,
+        unit: event.unit,
+        metadata,
+        eventCount: 1,
+        quantitySum: quantity,
+        quantityMax: quantity,
+        latestKey: key,
+        latestQuantity: event.quantity,
+        latestEventKey: eventKey,
       });
       return true;
     }
@@ -158,7 +172,11 @@ export class UsageAggregator {
         quantitySum: formatDecimal(group.quantitySum),
         quantityMax: formatDecimal(group.quantityMax),
         ...(this.latestSkus.has(group.sku)
-          ? { latestTimestamp: group.latestKey, latestQuantity: formatDecimal(new Decimal(group.latestQuantity)), latestEventKey: group.latestEventKey }
+          ? {
+              latestTimestamp: group.latestKey,
+              latestQuantity: formatDecimal(new Decimal(group.latestQuantity)),
+              latestEventKey: group.latestEventKey,
+            }
           : {}),
       }))
       .sort(compareAggregates);
@@ -169,8 +187,11 @@ export class UsageAggregator {
  * The offline path of rule 1: keeps the first copy of each (source, event_id), then the events with
  * period_start <= timestamp < period_end, and groups them. `counters` says what was dropped.
  */
-export function aggregateEvents(events: Iterable<RatableEvent>, versions: readonly RateCardVersion[], period: BillingPeriod):
-{ aggregates: UsageAggregate[]; counters: EventCounters } {
+export function aggregateEvents(
+  events: Iterable<RatableEvent>,
+  versions: readonly RateCardVersion[],
+  period: BillingPeriod,
+): { aggregates: UsageAggregate[]; counters: EventCounters } {
   const aggregator = new UsageAggregator(versions, period);
   const seen = new Set<string>();
   let read = 0;
@@ -191,14 +212,19 @@ export function aggregateEvents(events: Iterable<RatableEvent>, versions: readon
 
 /** A total order on aggregates (segment, sku, unit, metadata), the order SQL should `ORDER BY` to compare. */
 export function compareAggregates(a: UsageAggregate, b: UsageAggregate): number {
-  return compareText(a.versionEffectiveFrom ?? '', b.versionEffectiveFrom ?? '')
-    || compareText(a.sku, b.sku)
-    || compareText(a.unit, b.unit)
-    || compareText(metadataText(a.metadata), metadataText(b.metadata));
+  return (
+    compareText(a.versionEffectiveFrom ?? '', b.versionEffectiveFrom ?? '') ||
+    compareText(a.sku, b.sku) ||
+    compareText(a.unit, b.unit) ||
+    compareText(metadataText(a.metadata), metadataText(b.metadata))
+  );
 }
 
 function metadataText(metadata: Readonly<Record<string, string>>): string {
-  return Object.keys(metadata).sort(compareText).map((key) => `${key}\u0000${metadata[key] as string}`).join('\u0001');
+  return Object.keys(metadata)
+    .sort(compareText)
+    .map((key) => `${key}\u0000${metadata[key] as string}`)
+    .join('\u0001');
 }
 
 /** Code-unit order, the same in every locale (SQL: COLLATE "C"). */

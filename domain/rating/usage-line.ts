@@ -21,7 +21,9 @@ export interface PricedUsage {
  */
 export function priceUsage(slices: readonly PriceSlice[], totalBillable: Decimal): PricedUsage {
   const flatFeesCharged = new Set<number>();
-  const volumeSlices = slices.flatMap((slice) => (slice.price.model === 'volume' ? [{ slice, tiers: slice.price.tiers as readonly Tier[] }] : []));
+  const volumeSlices = slices.flatMap((slice) =>
+    slice.price.model === 'volume' ? [{ slice, tiers: slice.price.tiers as readonly Tier[] }] : [],
+  );
   const volumeFlatFee = volumeFlatFeeSlice(volumeSlices, totalBillable);
   const charges: TierCharge[] = [];
   for (const slice of slices) {

@@ -47,14 +47,22 @@ export function versionSegments(versions: readonly RateCardVersion[], period: Bi
 
 /** The versions sorted by effective_from; refuses two versions of one instant or of different cards. */
 export function sortedVersions(versions: readonly RateCardVersion[]): RateCardVersion[] {
-  const sorted = [...versions].sort((a, b) => (a.effective_from < b.effective_from ? -1 : a.effective_from > b.effective_from ? 1 : 0));
+  const sorted = [...versions].sort((a, b) =>
+    a.effective_from < b.effective_from ? -1 : a.effective_from > b.effective_from ? 1 : 0,
+  );
   sorted.forEach((version, index) => {
     const previous = sorted[index - 1];
     if (previous && previous.effective_from === version.effective_from) {
-      throw new RatingInputError('duplicate_version', `two versions of rate card ${version.ratecard} take effect at ${version.effective_from}`);
+      throw new RatingInputError(
+        'duplicate_version',
+        `two versions of rate card ${version.ratecard} take effect at ${version.effective_from}`,
+      );
     }
     if (previous && previous.ratecard !== version.ratecard) {
-      throw new RatingInputError('ratecard_mismatch', `versions of different rate cards (${previous.ratecard}, ${version.ratecard}) cannot rate one period`);
+      throw new RatingInputError(
+        'ratecard_mismatch',
+        `versions of different rate cards (${previous.ratecard}, ${version.ratecard}) cannot rate one period`,
+      );
     }
   });
   return sorted;

@@ -16,7 +16,11 @@ describe('volume: all units at the price of the tier the total reaches', () => {
     { units: '101', amount: '50.4', breakdown: ['tier 2: 101 × 0.40 + 10 = 50.4'] },
     { units: '1000', amount: '410', breakdown: ['tier 2: 1000 × 0.40 + 10 = 410'] },
     { units: '1001', amount: '325.3', breakdown: ['tier 3: 1001 × 0.30 + 25 = 325.3'] },
-    { units: '100.000000000001', amount: '50.0000000000004', breakdown: ['tier 2: 100.000000000001 × 0.40 + 10 = 50.0000000000004'] },
+    {
+      units: '100.000000000001',
+      amount: '50.0000000000004',
+      breakdown: ['tier 2: 100.000000000001 × 0.40 + 10 = 50.0000000000004'],
+    },
   ])('$units units → $amount', ({ units, amount, breakdown }) => {
     const charges = volumeCharges(slice(price, units), JOBS, new Decimal(units), true);
     expect(rows(charges)).toEqual(breakdown);
@@ -24,7 +28,12 @@ describe('volume: all units at the price of the tier the total reaches', () => {
   });
 
   it.each([
-    ['0', -1], ['0.5', 0], ['100', 0], ['100.000000000001', 1], ['1000', 1], ['1000000000', 2],
+    ['0', -1],
+    ['0.5', 0],
+    ['100', 0],
+    ['100.000000000001', 1],
+    ['1000', 1],
+    ['1000000000', 2],
   ] as const)('the tier containing %s is index %i', (units, index) => {
     expect(volumeTierIndex(JOBS, new Decimal(units))).toBe(index);
   });
@@ -41,7 +50,13 @@ describe('volume across a mid-period version change (rule 11)', () => {
     const first = slice(price, '600');
     const second = slice(v2, '500', '600', 1, MID_OCTOBER);
     const totalUnits = new Decimal(1100);
-    const flatFeeSlice = volumeFlatFeeSlice([{ slice: first, tiers: JOBS }, { slice: second, tiers: V2 }], totalUnits);
+    const flatFeeSlice = volumeFlatFeeSlice(
+      [
+        { slice: first, tiers: JOBS },
+        { slice: second, tiers: V2 },
+      ],
+      totalUnits,
+    );
     expect(flatFeeSlice).toBe(second);
     const charges = [
       ...volumeCharges(first, JOBS, totalUnits, flatFeeSlice === first),
@@ -54,7 +69,15 @@ describe('volume across a mid-period version change (rule 11)', () => {
   it('charges the flat fee in the first version when usage already reached the tier there', () => {
     const first = slice(price, '1200');
     const second = slice(v2, '300', '1200', 1, MID_OCTOBER);
-    expect(volumeFlatFeeSlice([{ slice: first, tiers: JOBS }, { slice: second, tiers: V2 }], new Decimal(1500))).toBe(first);
+    expect(
+      volumeFlatFeeSlice(
+        [
+          { slice: first, tiers: JOBS },
+          { slice: second, tiers: V2 },
+        ],
+        new Decimal(1500),
+      ),
+    ).toBe(first);
   });
 
   it('charges no flat fee when no slice has units', () => {

@@ -16,7 +16,12 @@ import type { PriceSlice, TierCharge } from './tier-charge.ts';
  *   500 after → total 1100 is tier 3 in both: 600 × 0.30 + 500 × 0.25 = 305, + flat 25 from version 2
  *   (usage passed 1000 there) → 330.
  */
-export function volumeCharges(slice: PriceSlice, tiers: readonly Tier[], total: Decimal, chargeFlatFee: boolean): TierCharge[] {
+export function volumeCharges(
+  slice: PriceSlice,
+  tiers: readonly Tier[],
+  total: Decimal,
+  chargeFlatFee: boolean,
+): TierCharge[] {
   if (slice.billable.isZero()) return [];
   const index = volumeTierIndex(tiers, total);
   const tier = tiers[index];
@@ -24,15 +29,17 @@ export function volumeCharges(slice: PriceSlice, tiers: readonly Tier[], total: 
   const flatFee = new Decimal(tier.flat_fee);
   const withFlatFee = chargeFlatFee && !flatFee.isZero();
   const units = slice.billable.times(new Decimal(tier.unit_price));
-  return [{
-    segment: slice.segment,
-    effectiveFrom: slice.effectiveFrom,
-    tier: index + 1,
-    quantity: slice.billable,
-    unitPrice: tier.unit_price,
-    ...(withFlatFee ? { flatFee } : {}),
-    amount: withFlatFee ? units.plus(flatFee) : units,
-  }];
+  return [
+    {
+      segment: slice.segment,
+      effectiveFrom: slice.effectiveFrom,
+      tier: index + 1,
+      quantity: slice.billable,
+      unitPrice: tier.unit_price,
+      ...(withFlatFee ? { flatFee } : {}),
+      amount: withFlatFee ? units.plus(flatFee) : units,
+    },
+  ];
 }
 
 /** The 0-based index of the tier whose range (previous up_to, up_to] contains `total`; -1 for zero. */
@@ -47,7 +54,10 @@ export function volumeTierIndex(tiers: readonly Tier[], total: Decimal): number 
  * which the cumulative usage lies above the lower bound of the tier containing the total (under
  * that slice's version). The last slice with units always qualifies, so one slice always does.
  */
-export function volumeFlatFeeSlice(slices: readonly { slice: PriceSlice; tiers: readonly Tier[] }[], total: Decimal): PriceSlice | undefined {
+export function volumeFlatFeeSlice(
+  slices: readonly { slice: PriceSlice; tiers: readonly Tier[] }[],
+  total: Decimal,
+): PriceSlice | undefined {
   let last: PriceSlice | undefined;
   for (const { slice, tiers } of slices) {
     if (slice.billable.isZero()) continue;

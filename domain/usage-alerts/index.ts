@@ -4,10 +4,22 @@
  * Storage and delivery live in db/queries/usage-alerts.ts and activities/check-usage-alerts.ts.
  */
 export {
-  newThresholdCrossings, usedPercent, USAGE_ALERT_BASES, USAGE_ALERT_THRESHOLDS_PCT, UsageAlertInputError,
-  type NotifiedThreshold, type ThresholdCrossing, type UsageAlertBasis, type UsageAlertReferences, type UsageAlertThresholdPct,
+  newThresholdCrossings,
+  usedPercent,
+  USAGE_ALERT_BASES,
+  USAGE_ALERT_THRESHOLDS_PCT,
+  UsageAlertInputError,
+  type NotifiedThreshold,
+  type ThresholdCrossing,
+  type UsageAlertBasis,
+  type UsageAlertReferences,
+  type UsageAlertThresholdPct,
 } from './threshold-crossings.ts';
 export {
-  valueRunningTotals, type RunningTotal, type RunningTotalValuation, type RunningTotalValuationInput, type ValuationApproximation,
+  valueRunningTotals,
+  type RunningTotal,
+  type RunningTotalValuation,
+  type RunningTotalValuationInput,
+  type ValuationApproximation,
 } from './running-total-valuation.ts';
 export { prepaidBalanceAtPeriodStart, type LedgerCreditBalance } from './prepaid-balance.ts';

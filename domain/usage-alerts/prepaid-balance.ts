@@ -41,7 +41,13 @@ export function prepaidBalanceAtPeriodStart(input: {
   }
   for (const credit of input.contractCredits) {
     if (credit.kind !== 'prepaid' || known.has(credit.id)) continue;
-    const balance = { id: credit.id, kind: credit.kind, remaining: credit.amount, granted_at: credit.granted_at, ...(credit.expires_at === undefined ? {} : { expires_at: credit.expires_at }) };
+    const balance = {
+      id: credit.id,
+      kind: credit.kind,
+      remaining: credit.amount,
+      granted_at: credit.granted_at,
+      ...(credit.expires_at === undefined ? {} : { expires_at: credit.expires_at }),
+    };
     if (!isCreditUsable(balance, input.period)) continue;
     total = total.plus(credit.amount);
     any = true;

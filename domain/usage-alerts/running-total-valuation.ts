@@ -33,9 +33,21 @@ export type ValuationApproximation =
   /** A version takes effect inside the period; the totals have no event times, so all usage is priced by one version. */
   | { readonly kind: 'version_split'; readonly pricedBy: string | null; readonly segments: number }
   /** The sku's prices filter on dimensions the totals do not carry: all its usage is valued at the dearest candidate. */
-  | { readonly kind: 'dimensions_unknown'; readonly sku: string; readonly unit: string; readonly candidates: readonly string[]; readonly chosen: string }
+  | {
+      readonly kind: 'dimensions_unknown';
+      readonly sku: string;
+      readonly unit: string;
+      readonly candidates: readonly string[];
+      readonly chosen: string;
+    }
   /** A sum and a count cannot give a maximum, a latest value or a distinct count (see valueRunningTotals). */
-  | { readonly kind: 'non_additive'; readonly sku: string; readonly unit: string; readonly priceId: string; readonly aggregation: Exclude<Aggregation, 'sum' | 'count'> };
+  | {
+      readonly kind: 'non_additive';
+      readonly sku: string;
+      readonly unit: string;
+      readonly priceId: string;
+      readonly aggregation: Exclude<Aggregation, 'sum' | 'count'>;
+    };
 
 export interface RunningTotalValuation {
   readonly currency: string;
@@ -82,15 +94,29 @@ const MEAN_FRACTION_DIGITS = 12;
 export function valueRunningTotals(input: RunningTotalValuationInput): RunningTotalValuation {
   const segments = versionSegments(input.versions, input.period);
   const segment = segmentAt(segments, input.asOf);
-  const version = segment.effectiveFrom === null ? undefined : input.versions.find((candidate) => candidate.effective_from === segment.effectiveFrom);
+  const version =
+    segment.effectiveFrom === null
+      ? undefined
+      : input.versions.find((candidate) => candidate.effective_from === segment.effectiveFrom);
   const approximations: ValuationApproximation[] = [];
-  if (segments.length > 1) approximations.push({ kind: 'version_split', pricedBy: segment.effectiveFrom, segments: segments.length });
+  if (segments.length > 1)
+    approximations.push({ kind: 'version_split', pricedBy: segment.effectiveFrom, segments: segments.length });
 
-  const rate = (aggregates: readonly UsageAggregate[]): Invoice => ratePeriod({
-    customerId: input.customerId, period: input.period, contract: input.contract, versions: input.versions, aggregates,
-    counters: { read: aggregates.reduce((sum, aggregate) => sum + aggregate.eventCount, 0), duplicates: 0, outside_period: 0 },
-    credits: [], calculationVersion: ESTIMATE_CALCULATION_VERSION,
-  });
+  const rate = (aggregates: readonly UsageAggregate[]): Invoice =>
+    ratePeriod({
+      customerId: input.customerId,
+      period: input.period,
+      contract: input.contract,
+      versions: input.versions,
+      aggregates,
+      counters: {
+        read: aggregates.reduce((sum, aggregate) => sum + aggregate.eventCount, 0),
+        duplicates: 0,
+        outside_period: 0,
+      },
+      credits: [],
+      calculationVersion: ESTIMATE_CALCULATION_VERSION,
+    });
 
   const aggregates: UsageAggregate[] = [];
   for (const total of input.totals) {
@@ -106,17 +132,33 @@ export function valueRunningTotals(input: RunningTotalValuationInput): RunningTo
     if (only !== undefined && Object.keys(only.dimensions).length === 0) {
       chosen = only;
     } else {
-      chosen = dearest(candidates, (price) => usageAndDiscounts(rate([aggregateFor(total, segment, price.dimensions)])));
-      approximations.push({ kind: 'dimensions_unknown', sku: total.sku, unit: total.unit, candidates: candidates.map((price) => price.id), chosen: chosen.id });
+      chosen = dearest(candidates, (price) =>
+        usageAndDiscounts(rate([aggregateFor(total, segment, price.dimensions)])),
+      );
+      approximations.push({
+        kind: 'dimensions_unknown',
+        sku: total.sku,
+        unit: total.unit,
+        candidates: candidates.map((price) => price.id),
+        chosen: chosen.id,
+      });
     }
     if (chosen.aggregation !== 'sum' && chosen.aggregation !== 'count') {
-      approximations.push({ kind: 'non_additive', sku: total.sku, unit: total.unit, priceId: chosen.id, aggregation: chosen.aggregation });
+      approximations.push({
+        kind: 'non_additive',
+        sku: total.sku,
+        unit: total.unit,
+        priceId: chosen.id,
+        aggregation: chosen.aggregation,
+      });
     }
     aggregates.push(aggregateFor(total, segment, chosen.dimensions));
   }
 
   const invoice = rate(aggregates);
-  const lines = invoice.lines.filter((line): line is UsageLine | DiscountLine => line.kind === 'usage' || line.kind === 'discount');
+  const lines = invoice.lines.filter(
+    (line): line is UsageLine | DiscountLine => line.kind === 'usage' || line.kind === 'discount',
+  );
   const commitLine = invoice.lines.find((line) => line.kind === 'commit_true_up');
   return {
     currency: invoice.currency,
@@ -144,7 +186,11 @@ function segmentAt(segments: readonly VersionSegment[], asOf: string): VersionSe
  * matches that price. Max and latest quantities are the mean per event (rounded down); the latest
  * instant is the segment's start (one aggregate per price: nothing to order it against).
  */
-function aggregateFor(total: RunningTotal, segment: VersionSegment, metadata: Readonly<Record<string, string>>): UsageAggregate {
+function aggregateFor(
+  total: RunningTotal,
+  segment: VersionSegment,
+  metadata: Readonly<Record<string, string>>,
+): UsageAggregate {
   const sum = new Decimal(total.quantitySum);
   const mean = formatDecimal(sum.div(total.eventCount).toDecimalPlaces(MEAN_FRACTION_DIGITS, Decimal.ROUND_DOWN));
   return {

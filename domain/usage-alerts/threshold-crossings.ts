@@ -88,6 +88,7 @@ export function usedPercent(usage: string, reference: string): string {
 }
 
 function parseDecimal(text: string, what: string): Decimal {
-  if (!DECIMAL_TEXT.test(text)) throw new UsageAlertInputError(`${what} must be a decimal string, got ${JSON.stringify(text)}`);
+  if (!DECIMAL_TEXT.test(text))
+    throw new UsageAlertInputError(`${what} must be a decimal string, got ${JSON.stringify(text)}`);
   return new Decimal(text);
 }

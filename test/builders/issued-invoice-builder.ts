@@ -12,13 +12,37 @@ export function newInvoiceId(prefix = 'inv_test'): string {
 /** The lines of SPEC §4's example, with line keys: usage, fee, discount, commit true-up, credit. */
 export function exampleUsdLines(): InvoiceLine[] {
   return [
-    { kind: 'usage', line_key: 'usage:tokens-us', price_id: 'tokens-us', sku: 'llm.tokens', unit: 'tokens', quantity: '15000',
-      billable_quantity: '15000', amount: '600.00', event_count: 412,
-      tiers: [{ tier: 1, quantity: '1000', unit_price: '0.10', amount: '100' }, { tier: 2, quantity: '14000', unit_price: '0.0357142857', amount: '500' }] },
+    {
+      kind: 'usage',
+      line_key: 'usage:tokens-us',
+      price_id: 'tokens-us',
+      sku: 'llm.tokens',
+      unit: 'tokens',
+      quantity: '15000',
+      billable_quantity: '15000',
+      amount: '600.00',
+      event_count: 412,
+      tiers: [
+        { tier: 1, quantity: '1000', unit_price: '0.10', amount: '100' },
+        { tier: 2, quantity: '14000', unit_price: '0.0357142857', amount: '500' },
+      ],
+    },
     { kind: 'fee', line_key: 'fee:platform', price_id: 'platform', description: 'Platform fee', amount: '500.00' },
-    { kind: 'discount', line_key: 'discount:launch-10', price_id: 'launch-10', description: 'Launch discount 10%', amount: '-60.00' },
+    {
+      kind: 'discount',
+      line_key: 'discount:launch-10',
+      price_id: 'launch-10',
+      description: 'Launch discount 10%',
+      amount: '-60.00',
+    },
     { kind: 'commit_true_up', line_key: 'commit_true_up', amount: '0.00' },
-    { kind: 'credit', line_key: 'credit:promo-q4', credit_id: 'promo-q4', credit_kind: 'promotional', amount: '-50.00' },
+    {
+      kind: 'credit',
+      line_key: 'credit:promo-q4',
+      credit_id: 'promo-q4',
+      credit_kind: 'promotional',
+      amount: '-50.00',
+    },
   ];
 }
 
@@ -52,8 +76,18 @@ export function buildJpyInvoice(overrides: Partial<IssuedInvoice> = {}): IssuedI
   return buildIssuedInvoice({
     currency: 'JPY',
     lines: [
-      { kind: 'usage', line_key: 'usage:tokens-jp', price_id: 'tokens-jp', sku: 'llm.tokens', unit: 'tokens', quantity: '12000',
-        billable_quantity: '12000', amount: '1200', event_count: 40, tiers: [] },
+      {
+        kind: 'usage',
+        line_key: 'usage:tokens-jp',
+        price_id: 'tokens-jp',
+        sku: 'llm.tokens',
+        unit: 'tokens',
+        quantity: '12000',
+        billable_quantity: '12000',
+        amount: '1200',
+        event_count: 40,
+        tiers: [],
+      },
       { kind: 'fee', line_key: 'fee:platform', price_id: 'platform', description: 'Platform fee', amount: '50000' },
       { kind: 'discount', line_key: 'discount:launch-10', price_id: 'launch-10', amount: '-120' },
       { kind: 'credit', line_key: 'credit:prepaid-1', credit_id: 'prepaid-1', credit_kind: 'prepaid', amount: '-1080' },

@@ -1,5 +1,12 @@
 import type {
-  AdjustmentLine, CommitTrueUpLine, CreditLine, DiscountLine, FeeLine, InvoiceLine, IssuedInvoice, UsageLine,
+  AdjustmentLine,
+  CommitTrueUpLine,
+  CreditLine,
+  DiscountLine,
+  FeeLine,
+  InvoiceLine,
+  IssuedInvoice,
+  UsageLine,
 } from '../../contracts/invoice.ts';
 import { Decimal, formatMoney, sumDecimals } from '../../domain/money.ts';
 import { billingPeriod } from '../../domain/period.ts';
@@ -9,8 +16,17 @@ export const NOW = '2026-11-01T02:00:00.000Z';
 
 export function usageLine(lineKey: string, amount: string, overrides: Partial<UsageLine> = {}): UsageLine {
   return {
-    kind: 'usage', line_key: lineKey, price_id: lineKey, sku: 'llm.tokens', unit: 'tokens',
-    quantity: '1000', billable_quantity: '1000', amount, event_count: 1, tiers: [], ...overrides,
+    kind: 'usage',
+    line_key: lineKey,
+    price_id: lineKey,
+    sku: 'llm.tokens',
+    unit: 'tokens',
+    quantity: '1000',
+    billable_quantity: '1000',
+    amount,
+    event_count: 1,
+    tiers: [],
+    ...overrides,
   };
 }
 
@@ -30,10 +46,20 @@ export function creditLine(creditId: string, creditKind: CreditLine['credit_kind
   return { kind: 'credit', line_key: `credit:${creditId}`, credit_id: creditId, credit_kind: creditKind, amount };
 }
 
-export function adjustmentLine(lineKey: string, correctsPeriod: string, amount: string, overrides: Partial<AdjustmentLine> = {}): AdjustmentLine {
+export function adjustmentLine(
+  lineKey: string,
+  correctsPeriod: string,
+  amount: string,
+  overrides: Partial<AdjustmentLine> = {},
+): AdjustmentLine {
   return {
-    kind: 'adjustment', line_key: lineKey, corrects_period: correctsPeriod, corrects_invoice_id: `inv-acme-${correctsPeriod}`,
-    reason: 'late usage', amount, ...overrides,
+    kind: 'adjustment',
+    line_key: lineKey,
+    corrects_period: correctsPeriod,
+    corrects_invoice_id: `inv-acme-${correctsPeriod}`,
+    reason: 'late usage',
+    amount,
+    ...overrides,
   };
 }
 
@@ -45,7 +71,8 @@ export function issuedInvoice(lines: readonly InvoiceLine[], overrides: Partial<
   const periodName = overrides.period ?? '2026-10';
   const period = billingPeriod(periodName);
   const currency = overrides.currency ?? 'USD';
-  const sum = (selected: readonly InvoiceLine[]): string => formatMoney(sumDecimals(selected.map((line) => new Decimal(line.amount))), currency);
+  const sum = (selected: readonly InvoiceLine[]): string =>
+    formatMoney(sumDecimals(selected.map((line) => new Decimal(line.amount))), currency);
   const customerId = overrides.customer_id ?? 'acme';
   return {
     customer_id: customerId,

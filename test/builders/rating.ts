@@ -4,14 +4,17 @@ import type { UsageAggregate } from '../../domain/rating/index.ts';
 
 /** Builders for rating tests: plain objects with sensible defaults and overrides. */
 
-
 export function tiers(...rows: [upTo: string | null, unitPrice: string, flatFee?: string][]): Tier[] {
   return rows.map(([upTo, unitPrice, flatFee]) => ({ up_to: upTo, unit_price: unitPrice, flat_fee: flatFee ?? '0' }));
 }
 
 export function buildPrice(overrides: Partial<Price> & { model?: Price['model'] } = {}): Price {
   const base = {
-    id: 'tokens', sku: 'llm.tokens', unit: 'tokens', dimensions: {}, aggregation: 'sum' as const,
+    id: 'tokens',
+    sku: 'llm.tokens',
+    unit: 'tokens',
+    dimensions: {},
+    aggregation: 'sum' as const,
   };
   const model = overrides.model ?? 'per_unit';
   if (model === 'per_unit') return { ...base, model: 'per_unit', unit_price: '0.002', ...overrides } as Price;

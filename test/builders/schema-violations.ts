@@ -17,7 +17,11 @@ const setMetadata = (metadata: unknown) => (event: Record<string, unknown>) => (
 
 export const SCHEMA_VIOLATIONS: readonly SchemaViolationCase[] = [
   { rule: 'schema_version is the number 1, not 2', path: 'schema_version', mutate: set('schema_version', 2) },
-  { rule: 'schema_version is the number 1, not the string "1"', path: 'schema_version', mutate: set('schema_version', '1') },
+  {
+    rule: 'schema_version is the number 1, not the string "1"',
+    path: 'schema_version',
+    mutate: set('schema_version', '1'),
+  },
   { rule: 'schema_version is required', path: 'schema_version', mutate: without('schema_version') },
   { rule: 'event_id has at least 1 char', path: 'event_id', mutate: set('event_id', '') },
   { rule: 'event_id has at most 128 chars', path: 'event_id', mutate: set('event_id', 'e'.repeat(129)) },
@@ -42,14 +46,36 @@ export const SCHEMA_VIOLATIONS: readonly SchemaViolationCase[] = [
   { rule: 'quantity has at most 12 decimals', path: 'quantity', mutate: set('quantity', '1.1234567890123') },
   { rule: 'quantity has an integer part', path: 'quantity', mutate: set('quantity', '.5') },
   { rule: 'metadata is an object', path: 'metadata', mutate: setMetadata(['sku']) },
-  { rule: 'metadata has at most 32 keys', path: 'metadata', mutate: setMetadata(Object.fromEntries([['sku', 'x'], ...Array.from({ length: 32 }, (_, index) => [`k${index}`, 'v'])])) },
-  { rule: 'metadata keys match ^[a-z][a-z0-9_]{0,63}$', path: 'metadata', mutate: setMetadata({ sku: 'x', Region: 'us' }) },
-  { rule: 'metadata keys are at most 64 chars', path: 'metadata', mutate: setMetadata({ sku: 'x', ['k'.repeat(65)]: 'v' }) },
-  { rule: 'metadata values are at most 256 chars', path: 'metadata.region', mutate: setMetadata({ sku: 'x', region: 'r'.repeat(257) }) },
+  {
+    rule: 'metadata has at most 32 keys',
+    path: 'metadata',
+    mutate: setMetadata(
+      Object.fromEntries([['sku', 'x'], ...Array.from({ length: 32 }, (_, index) => [`k${index}`, 'v'])]),
+    ),
+  },
+  {
+    rule: 'metadata keys match ^[a-z][a-z0-9_]{0,63}$',
+    path: 'metadata',
+    mutate: setMetadata({ sku: 'x', Region: 'us' }),
+  },
+  {
+    rule: 'metadata keys are at most 64 chars',
+    path: 'metadata',
+    mutate: setMetadata({ sku: 'x', ['k'.repeat(65)]: 'v' }),
+  },
+  {
+    rule: 'metadata values are at most 256 chars',
+    path: 'metadata.region',
+    mutate: setMetadata({ sku: 'x', region: 'r'.repeat(257) }),
+  },
   { rule: 'metadata values are strings', path: 'metadata.region', mutate: setMetadata({ sku: 'x', region: 1 }) },
   { rule: 'metadata.sku is required', path: 'metadata.sku', mutate: setMetadata({ region: 'us-east-1' }) },
   { rule: 'metadata.sku is not empty', path: 'metadata.sku', mutate: setMetadata({ sku: '' }) },
-  { rule: 'signature is v1= and lowercase hex', path: 'signature', mutate: (event) => ({ ...event, signature: String(event.signature ?? 'v1=').toUpperCase() }) },
+  {
+    rule: 'signature is v1= and lowercase hex',
+    path: 'signature',
+    mutate: (event) => ({ ...event, signature: String(event.signature ?? 'v1=').toUpperCase() }),
+  },
   { rule: 'signature is required', path: 'signature', mutate: without('signature') },
   { rule: 'no fields beyond the contract', path: '(event)', mutate: set('price', '0.01') },
 ];

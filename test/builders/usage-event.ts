@@ -39,6 +39,9 @@ export function buildUsageEvent(overrides: Partial<UnsignedUsageEvent> = {}): Us
 }
 
 /** A signed event, with one given secret. */
-export function buildSignedEvent(overrides: Partial<UnsignedUsageEvent> = {}, secret: string = TEST_SECRET): UsageEvent {
+export function buildSignedEvent(
+  overrides: Partial<UnsignedUsageEvent> = {},
+  secret: string = TEST_SECRET,
+): UsageEvent {
   return signEvent(buildUnsignedEvent(overrides), secret);
 }

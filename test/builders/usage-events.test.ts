@@ -3,14 +3,30 @@ import { verifySignature } from '../../contracts/event-signature.ts';
 import { UsageEventSchema } from '../../contracts/usage-event.ts';
 import { TEST_SOURCE_KEYS } from './rating.ts';
 import { parseContractText } from '../../contracts/contract.ts';
-import { contractToYaml, demoContract, demoCustomers, generateUsageEvents, seededRandom, usageEventCount } from './usage-events.ts';
+import {
+  contractToYaml,
+  demoContract,
+  demoCustomers,
+  generateUsageEvents,
+  seededRandom,
+  usageEventCount,
+} from './usage-events.ts';
 
 describe('the usage generator', () => {
-  const options = { customers: demoCustomers(20), period: '2026-10', seed: 3, scale: 0.1, duplicateEvery: 40, unpricedPerCustomer: 2 };
+  const options = {
+    customers: demoCustomers(20),
+    period: '2026-10',
+    seed: 3,
+    scale: 0.1,
+    duplicateEvery: 40,
+    unpricedPerCustomer: 2,
+  };
 
   it('is deterministic: the same options give the same events, byte for byte', () => {
     expect(JSON.stringify(generateUsageEvents(options))).toBe(JSON.stringify(generateUsageEvents(options)));
-    expect(JSON.stringify(generateUsageEvents({ ...options, seed: 4 }))).not.toBe(JSON.stringify(generateUsageEvents(options)));
+    expect(JSON.stringify(generateUsageEvents({ ...options, seed: 4 }))).not.toBe(
+      JSON.stringify(generateUsageEvents(options)),
+    );
     const [a, b] = [seededRandom(1), seededRandom(1)];
     expect([a(), a(), a()]).toEqual([b(), b(), b()]);
   });
@@ -27,13 +43,21 @@ describe('the usage generator', () => {
     const keys = events.map((event) => `${event.source}:${event.event_id}`);
     const duplicates = keys.length - new Set(keys).size;
     expect(duplicates).toBe(Math.floor(new Set(keys).size / 40)); // every 40th event is sent twice
-    expect(new Set(events.filter((event) => event.metadata.sku === 'llm.images').map((event) => event.event_id)).size).toBe(20 * 2);
+    expect(
+      new Set(events.filter((event) => event.metadata.sku === 'llm.images').map((event) => event.event_id)).size,
+    ).toBe(20 * 2);
   });
 
   it('counts the events it will emit for a customer without generating them', () => {
     for (const customer of demoCustomers(8, 5)) {
       for (const scale of [0.1, 0.37, 1, 2.5]) {
-        const generated = generateUsageEvents({ customers: [customer], period: '2026-02', seed: 9, scale, unpricedPerCustomer: 3 });
+        const generated = generateUsageEvents({
+          customers: [customer],
+          period: '2026-02',
+          seed: 9,
+          scale,
+          unpricedPerCustomer: 3,
+        });
         expect(usageEventCount(customer, { period: '2026-02', scale, unpricedPerCustomer: 3 })).toBe(generated.length);
       }
     }
@@ -42,7 +66,11 @@ describe('the usage generator', () => {
   it('gives every demo customer a valid contract on the card that prices its usage', () => {
     for (const customer of demoCustomers(20)) {
       const contract = demoContract(customer);
-      expect(contract).toMatchObject({ customer_id: customer.customerId, ratecard: customer.ratecard, currency: customer.currency });
+      expect(contract).toMatchObject({
+        customer_id: customer.customerId,
+        ratecard: customer.ratecard,
+        currency: customer.currency,
+      });
       const reparsed = parseContractText(contractToYaml(contract), `${customer.customerId}.yaml`);
       expect(reparsed.ok && reparsed.contract).toEqual(contract);
     }

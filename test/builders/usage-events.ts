@@ -26,20 +26,73 @@ export interface DemoCustomer {
 }
 
 const NAMES = [
-  'acme', 'globex', 'initech', 'umbrella', 'hooli', 'soylent', 'stark', 'wayne', 'wonka', 'tyrell',
-  'cyberdyne', 'aperture', 'oscorp', 'massive', 'vandelay', 'gringotts', 'monarch', 'nakatomi', 'pied-piper', 'dunder',
+  'acme',
+  'globex',
+  'initech',
+  'umbrella',
+  'hooli',
+  'soylent',
+  'stark',
+  'wayne',
+  'wonka',
+  'tyrell',
+  'cyberdyne',
+  'aperture',
+  'oscorp',
+  'massive',
+  'vandelay',
+  'gringotts',
+  'monarch',
+  'nakatomi',
+  'pied-piper',
+  'dunder',
 ];
 
 /** `count` customers with deterministic profiles; the first six are those of test/fixtures/contracts. */
 export function demoCustomers(count: number, seed = 1): DemoCustomer[] {
   const random = seededRandom(seed);
   const fixed: DemoCustomer[] = [
-    { customerId: 'acme', ratecard: 'standard', currency: 'USD', regions: ['us-east-1', 'eu-west-1'], size: 'large', plan: 'enterprise' },
-    { customerId: 'globex', ratecard: 'standard', currency: 'USD', regions: ['us-east-1'], size: 'medium', plan: 'pro' },
+    {
+      customerId: 'acme',
+      ratecard: 'standard',
+      currency: 'USD',
+      regions: ['us-east-1', 'eu-west-1'],
+      size: 'large',
+      plan: 'enterprise',
+    },
+    {
+      customerId: 'globex',
+      ratecard: 'standard',
+      currency: 'USD',
+      regions: ['us-east-1'],
+      size: 'medium',
+      plan: 'pro',
+    },
     { customerId: 'initech', ratecard: 'europe', currency: 'EUR', regions: ['eu-west-1'], size: 'medium', plan: 'pro' },
-    { customerId: 'umbrella', ratecard: 'standard', currency: 'USD', regions: ['us-east-1'], size: 'small', plan: 'starter' },
-    { customerId: 'hooli', ratecard: 'standard', currency: 'USD', regions: ['eu-west-1', 'us-east-1'], size: 'medium', plan: 'pro' },
-    { customerId: 'soylent', ratecard: 'europe', currency: 'EUR', regions: ['eu-west-1', 'us-east-1'], size: 'large', plan: 'enterprise' },
+    {
+      customerId: 'umbrella',
+      ratecard: 'standard',
+      currency: 'USD',
+      regions: ['us-east-1'],
+      size: 'small',
+      plan: 'starter',
+    },
+    {
+      customerId: 'hooli',
+      ratecard: 'standard',
+      currency: 'USD',
+      regions: ['eu-west-1', 'us-east-1'],
+      size: 'medium',
+      plan: 'pro',
+    },
+    {
+      customerId: 'soylent',
+      ratecard: 'europe',
+      currency: 'EUR',
+      regions: ['eu-west-1', 'us-east-1'],
+      size: 'large',
+      plan: 'enterprise',
+    },
   ];
   const customers: DemoCustomer[] = [];
   for (let index = 0; index < count; index += 1) {
@@ -97,7 +150,14 @@ export function* usageEventStream(options: UsageGenerationOptions): Generator<Us
     const factor = SIZE_FACTOR[customer.size] * scale;
     const events: UnsignedUsageEvent[] = [];
     let sequence = 0;
-    const add = (source: string, sku: string, unit: string, quantity: string, atMs: number, metadata: Record<string, string> = {}): void => {
+    const add = (
+      source: string,
+      sku: string,
+      unit: string,
+      quantity: string,
+      atMs: number,
+      metadata: Record<string, string> = {},
+    ): void => {
       sequence += 1;
       events.push({
         schema_version: 1,
@@ -115,23 +175,34 @@ export function* usageEventStream(options: UsageGenerationOptions): Generator<Us
 
     // LLM tokens: many requests of 50–20,000 tokens.
     for (let index = 0; index < 40 * factor; index += 1) {
-      add('api-gateway', 'llm.tokens', 'tokens', String(50 + Math.floor(random() * 20_000)), anyTime(), { region: region() });
+      add('api-gateway', 'llm.tokens', 'tokens', String(50 + Math.floor(random() * 20_000)), anyTime(), {
+        region: region(),
+      });
     }
     // Database queries, in batches reported by the gateway.
     for (let index = 0; index < 10 * factor; index += 1) {
-      add('api-gateway', 'db.queries', 'queries', String(1 + Math.floor(random() * 5_000)), anyTime(), { region: region() });
+      add('api-gateway', 'db.queries', 'queries', String(1 + Math.floor(random() * 5_000)), anyTime(), {
+        region: region(),
+      });
     }
     // Storage: one reading a day per region, in GB with three decimals, slowly growing.
     for (const storageRegion of customer.regions) {
       let gigabytes = 20 * SIZE_FACTOR[customer.size] * 1000 + Math.floor(random() * 50_000);
       for (let day = 0; day * 86_400_000 < spanMs; day += 1) {
         gigabytes += Math.floor(random() * 2_000);
-        add('storage-meter', 'storage.gb', 'GB-month', `${Math.floor(gigabytes / 1000)}.${String(gigabytes % 1000).padStart(3, '0')}`,
-          startMs + day * 86_400_000 + 3_600_000, { region: storageRegion });
+        add(
+          'storage-meter',
+          'storage.gb',
+          'GB-month',
+          `${Math.floor(gigabytes / 1000)}.${String(gigabytes % 1000).padStart(3, '0')}`,
+          startMs + day * 86_400_000 + 3_600_000,
+          { region: storageRegion },
+        );
       }
     }
     // Batch jobs: one event per job.
-    for (let index = 0; index < 8 * factor; index += 1) add('job-runner', 'batch.jobs', 'jobs', '1', anyTime(), { region: region() });
+    for (let index = 0; index < 8 * factor; index += 1)
+      add('job-runner', 'batch.jobs', 'jobs', '1', anyTime(), { region: region() });
     // Active users: logins of a pool of users.
     const users = USERS_PER_SIZE[customer.size];
     for (let index = 0; index < 6 * factor; index += 1) {
@@ -141,7 +212,9 @@ export function* usageEventStream(options: UsageGenerationOptions): Generator<Us
       add('api-gateway', 'llm.images', 'images', String(1 + Math.floor(random() * 4)), anyTime(), { region: region() });
     }
 
-    events.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.event_id < b.event_id ? -1 : 1));
+    events.sort((a, b) =>
+      a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.event_id < b.event_id ? -1 : 1,
+    );
     const pending: UsageEvent[] = [];
     for (const unsigned of events) {
       const secret = keys[unsigned.source];
@@ -161,7 +234,10 @@ export function* usageEventStream(options: UsageGenerationOptions): Generator<Us
  * generating them: the loops above run `ceil(n × factor)` times for each kind, plus one storage
  * reading a day per region. Lets a benchmark pick the scale that gives a target total.
  */
-export function usageEventCount(customer: DemoCustomer, options: Pick<UsageGenerationOptions, 'period' | 'scale' | 'unpricedPerCustomer'>): number {
+export function usageEventCount(
+  customer: DemoCustomer,
+  options: Pick<UsageGenerationOptions, 'period' | 'scale' | 'unpricedPerCustomer'>,
+): number {
   const period = billingPeriod(options.period);
   const days = Math.ceil((Date.parse(period.end) - Date.parse(period.start)) / 86_400_000);
   const factor = SIZE_FACTOR[customer.size] * (options.scale ?? 1);
@@ -191,12 +267,17 @@ function pick<T>(random: () => number, items: readonly T[]): T {
 
 function hashText(text: string): number {
   let hash = 2_166_136_261;
-  for (let index = 0; index < text.length; index += 1) hash = Math.imul(hash ^ text.charCodeAt(index), 16_777_619) >>> 0;
+  for (let index = 0; index < text.length; index += 1)
+    hash = Math.imul(hash ^ text.charCodeAt(index), 16_777_619) >>> 0;
   return hash;
 }
 
 const FIXTURE_CONTRACTS = new Set(['acme', 'globex', 'initech', 'umbrella', 'hooli', 'soylent']);
-const COMMIT_BY_SIZE: Readonly<Record<CustomerSize, string | undefined>> = { small: undefined, medium: '500.00', large: '2000.00' };
+const COMMIT_BY_SIZE: Readonly<Record<CustomerSize, string | undefined>> = {
+  small: undefined,
+  medium: '500.00',
+  large: '2000.00',
+};
 
 /**
  * The contract of a demo customer: the fixture in test/fixtures/contracts for the first six, else

@@ -31,14 +31,23 @@ afterAll(async () => {
 function runDemo(args: readonly string[] = []): Promise<TallyRun> {
   const { endpoints } = testStack();
   return runTally(['demo', ...args], {
-    DATABASE_URL: endpoints.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress,
-    TEMPORAL_NAMESPACE: endpoints.temporalNamespace, TALLY_STACK_DIR: stackDir,
+    DATABASE_URL: endpoints.databaseUrl,
+    NATS_URL: endpoints.natsUrl,
+    TEMPORAL_ADDRESS: endpoints.temporalAddress,
+    TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
+    TALLY_STACK_DIR: stackDir,
   });
 }
 
 async function runRecords(): Promise<RunRecord[]> {
   const runs = await readdir(path.join(stackDir, 'demo'));
-  return Promise.all(runs.sort().map(async (run) => JSON.parse(await readFile(path.join(stackDir, 'demo', run, 'run.json'), 'utf8')) as RunRecord));
+  return Promise.all(
+    runs
+      .sort()
+      .map(
+        async (run) => JSON.parse(await readFile(path.join(stackDir, 'demo', run, 'run.json'), 'utf8')) as RunRecord,
+      ),
+  );
 }
 
 function runPool(record: RunRecord): pg.Pool {
@@ -59,14 +68,22 @@ describe('tally demo', () => {
 
     // What it prints: each step, the exception and its approval, the adjustment, the checks.
     const out = first.stdout;
-    expect(out).toMatch(/published [\d,]+ messages .*: [\d,]+ events, [\d,]+ exact repeats \([\d,]+ dropped by JetStream\), 11 broken/);
+    expect(out).toMatch(
+      /published [\d,]+ messages .*: [\d,]+ events, [\d,]+ exact repeats \([\d,]+ dropped by JetStream\), 11 broken/,
+    );
     expect(out).toContain('rejected 11: malformed_json 3, schema_violation 4, bad_signature 2, unknown_source 2');
     expect(out).toContain('19 issued, 1 waiting for review');
     expect(out).toMatch(new RegExp(`exc:inv:soylent-${record.runId}:2026-10:threshold:1 +open`));
     expect(out).toMatch(/- total_above: total [\d.]+ EUR is above 100\.00/);
     expect(out).toMatch(/draft invoice \(EUR\): subtotal [\d.]+, total [\d.]+/);
-    expect(out).toContain(`tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --reviewer demo: approve`);
-    expect(out).toMatch(new RegExp(`globex-${record.runId} +globex-${record.runId}-0002 +usage:tokens-us +[\\d.]+ +USD +globex-${record.runId}-0001 \\(2026-10\\)`));
+    expect(out).toContain(
+      `tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --reviewer demo: approve`,
+    );
+    expect(out).toMatch(
+      new RegExp(
+        `globex-${record.runId} +globex-${record.runId}-0002 +usage:tokens-us +[\\d.]+ +USD +globex-${record.runId}-0001 \\(2026-10\\)`,
+      ),
+    );
     expect(out).toContain('invoices issued: 22');
     expect(out).toContain('provider sync: 22 of 22 invoices synced to the ledger sink');
     expect(out).toContain('0 differences');
@@ -79,14 +96,30 @@ describe('tally demo', () => {
     expect(new Set(invoices.map((invoice) => invoice.customerId))).toEqual(new Set(record.customers));
     const exceptions = await listReviewExceptions(pool, {});
     expect(exceptions).toHaveLength(1);
-    expect(exceptions[0]).toMatchObject({ customerId: `soylent-${record.runId}`, kind: 'threshold', status: 'approved', reviewer: 'demo' });
-    const rejected = await pool.query<{ reason: string; n: number }>('SELECT reason, count(*)::int AS n FROM rejected_events GROUP BY reason ORDER BY reason');
+    expect(exceptions[0]).toMatchObject({
+      customerId: `soylent-${record.runId}`,
+      kind: 'threshold',
+      status: 'approved',
+      reviewer: 'demo',
+    });
+    const rejected = await pool.query<{ reason: string; n: number }>(
+      'SELECT reason, count(*)::int AS n FROM rejected_events GROUP BY reason ORDER BY reason',
+    );
     expect(rejected.rows).toEqual([
-      { reason: 'bad_signature', n: 2 }, { reason: 'malformed_json', n: 3 }, { reason: 'schema_violation', n: 4 }, { reason: 'unknown_source', n: 2 },
+      { reason: 'bad_signature', n: 2 },
+      { reason: 'malformed_json', n: 3 },
+      { reason: 'schema_violation', n: 4 },
+      { reason: 'unknown_source', n: 2 },
     ]);
-    expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE late')).rows[0]?.n).toBe(6);
-    const october = new Map(invoices.filter((invoice) => invoice.period === '2026-10').map((invoice) => [invoice.invoiceId, invoice]));
-    const adjustments = invoices.filter((invoice) => invoice.period === '2026-11').flatMap((invoice) => invoice.document.lines)
+    expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE late')).rows[0]?.n).toBe(
+      6,
+    );
+    const october = new Map(
+      invoices.filter((invoice) => invoice.period === '2026-10').map((invoice) => [invoice.invoiceId, invoice]),
+    );
+    const adjustments = invoices
+      .filter((invoice) => invoice.period === '2026-11')
+      .flatMap((invoice) => invoice.document.lines)
       .filter((line) => line.kind === 'adjustment');
     expect(adjustments.length).toBeGreaterThan(0);
     for (const adjustment of adjustments) {
@@ -107,7 +140,9 @@ describe('tally demo', () => {
     const secondRecord = records.find((candidate) => candidate.runId !== record.runId);
     if (secondRecord === undefined) throw new Error('the second run wrote no run.json of its own');
     const secondInvoices = await listInvoices(runPool(secondRecord), { status: 'issued', period: '2026-10' });
-    expect(secondInvoices.map((invoice) => invoice.invoiceNumber).sort()).toEqual(secondRecord.customers.map((customer) => `${customer}-0001`).sort());
+    expect(secondInvoices.map((invoice) => invoice.invoiceNumber).sort()).toEqual(
+      secondRecord.customers.map((customer) => `${customer}-0001`).sort(),
+    );
     // The first run's invoices are as they were.
     expect(await listInvoices(pool, { status: 'issued' })).toEqual(invoices);
   }, 240_000);

@@ -21,8 +21,13 @@ function tally(...args: string[]): Promise<{ status: number | null; stdout: stri
   const { endpoints } = testStack();
   const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
     env: {
-      PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: testbed.databaseUrl, NATS_URL: endpoints.natsUrl,
-      TEMPORAL_ADDRESS: endpoints.temporalAddress, TALLY_TASK_QUEUE: testbed.taskQueue, TALLY_CONTRACTS_DIR: testbed.contractsDir,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: testbed.databaseUrl,
+      NATS_URL: endpoints.natsUrl,
+      TEMPORAL_ADDRESS: endpoints.temporalAddress,
+      TALLY_TASK_QUEUE: testbed.taskQueue,
+      TALLY_CONTRACTS_DIR: testbed.contractsDir,
     },
   });
   let stdout = '';
@@ -35,13 +40,24 @@ function tally(...args: string[]): Promise<{ status: number | null; stdout: stri
 describe('the ops commands', () => {
   it('close a period, review its exception with context, approve it, and list the issued invoice', async () => {
     const customerId = 'ops-cli';
-    await testbed.writeContract(buildContract({
-      customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', review: { total_above: '1.00', timeout: '72h' },
-      provider: { kind: 'ledger', customer: customerId },
-    }));
-    await testbed.storeEvents([1, 2].map((index) => buildUsageEvent({
-      customer_id: customerId, event_id: `${customerId}-${index}`, timestamp: `2026-10-0${index}T09:00:00.000Z`, quantity: '400000',
-    })));
+    await testbed.writeContract(
+      buildContract({
+        customer_id: customerId,
+        starts_at: '2026-01-01T00:00:00Z',
+        review: { total_above: '1.00', timeout: '72h' },
+        provider: { kind: 'ledger', customer: customerId },
+      }),
+    );
+    await testbed.storeEvents(
+      [1, 2].map((index) =>
+        buildUsageEvent({
+          customer_id: customerId,
+          event_id: `${customerId}-${index}`,
+          timestamp: `2026-10-0${index}T09:00:00.000Z`,
+          quantity: '400000',
+        }),
+      ),
+    );
     await testbed.withWorker(async () => {
       const close = await tally('period', 'close', customerId, '2026-10');
       expect(close.status, close.stderr).toBe(0);
@@ -52,7 +68,9 @@ describe('the ops commands', () => {
       while (exceptionId === undefined) {
         const list = await tally('review', 'list', '--json');
         expect(list.status, list.stderr).toBe(0);
-        exceptionId = (JSON.parse(list.stdout) as { exceptionId: string; customerId: string }[]).find((exception) => exception.customerId === customerId)?.exceptionId;
+        exceptionId = (JSON.parse(list.stdout) as { exceptionId: string; customerId: string }[]).find(
+          (exception) => exception.customerId === customerId,
+        )?.exceptionId;
         if (Date.now() > deadline) throw new Error('no exception listed');
       }
       const show = await tally('review', 'show', exceptionId);
@@ -71,10 +89,14 @@ describe('the ops commands', () => {
       const again = await tally('review', 'approve', exceptionId, '--reviewer', 'ops-eve');
       expect(again.stdout).toContain('already recorded; nothing changed');
 
-      expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`).result()).stage).toBe('completed');
+      expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`).result()).stage).toBe(
+        'completed',
+      );
     });
     const invoices = await tally('invoice', 'list', '--customer', customerId, '--json');
-    expect(JSON.parse(invoices.stdout)).toMatchObject([{ customer_id: customerId, invoice_number: `${customerId}-0001` }]);
+    expect(JSON.parse(invoices.stdout)).toMatchObject([
+      { customer_id: customerId, invoice_number: `${customerId}-0001` },
+    ]);
     const shown = await tally('invoice', 'show', `inv:${customerId}:2026-10`);
     expect(shown.stdout).toContain(`inv:${customerId}:2026-10  issued  no. ${customerId}-0001`);
     const status = await tally('period', 'status', customerId);

@@ -9,8 +9,17 @@ import { runTally } from './run-tally.ts';
 
 /** `tally rate` for the acme contract and period, with another event file or rate-card folder when given. */
 function acme(overrides: { events?: string; ratecards?: string } = {}): string[] {
-  return ['rate', '--ratecards', overrides.ratecards ?? 'ratecards', '--contract', 'test/fixtures/contracts/acme.yaml',
-    '--events', overrides.events ?? 'test/fixtures/events/acme-2026-10.jsonl', '--period', '2026-10'];
+  return [
+    'rate',
+    '--ratecards',
+    overrides.ratecards ?? 'ratecards',
+    '--contract',
+    'test/fixtures/contracts/acme.yaml',
+    '--events',
+    overrides.events ?? 'test/fixtures/events/acme-2026-10.jsonl',
+    '--period',
+    '2026-10',
+  ];
 }
 
 async function scratch(): Promise<string> {
@@ -37,12 +46,19 @@ describe('tally rate (offline)', () => {
       'credit:prepaid-1': '-1450.00', // then prepaid, down to zero due
     });
     expect(invoice).toMatchObject({
-      customer_id: 'acme', period: '2026-10', currency: 'USD', subtotal: '1500.00', total: '0.00',
+      customer_id: 'acme',
+      period: '2026-10',
+      currency: 'USD',
+      subtotal: '1500.00',
+      total: '0.00',
       events: { read: 20, duplicates: 1, outside_period: 2 },
       unpriced: [{ sku: 'llm.images', unit: 'images', event_count: 3, quantity: '7', reason: 'no_matching_price' }],
       calculation_version: 'rating-1',
     });
-    expect(invoice.ratecard_versions.map((ref) => ref.effective_from)).toEqual(['2026-10-01T00:00:00.000Z', '2026-10-16T00:00:00.000Z']);
+    expect(invoice.ratecard_versions.map((ref) => ref.effective_from)).toEqual([
+      '2026-10-01T00:00:00.000Z',
+      '2026-10-16T00:00:00.000Z',
+    ]);
     expect(run.stderr).toContain('3 events of 1 sku/unit pair matched no price and were not billed');
   });
 
@@ -52,7 +68,9 @@ describe('tally rate (offline)', () => {
     expect(run.stdout).toContain('tier 2: 900 × 0.007 = 6.3   [version 2026-10-16]');
     expect(run.stdout).toMatch(/usage\s+tokens-us\s+2000000 tokens \(3 events\)\s+2000\s+17\.10/);
     expect(run.stdout).toMatch(/TOTAL USD\s+0\.00/);
-    expect(run.stdout).toContain('llm.images (images): 3 events, quantity 7 — no price matches this sku, unit and metadata');
+    expect(run.stdout).toContain(
+      'llm.images (images): 3 events, quantity 7 — no price matches this sku, unit and metadata',
+    );
     expect(run.stdout).toContain('Events: 20 read, 1 duplicate, 2 outside the period; 1 of other customers skipped');
   });
 
@@ -61,11 +79,16 @@ describe('tally rate (offline)', () => {
     await cp('ratecards', path.join(dir, 'ratecards'), { recursive: true });
     const file = path.join(dir, 'ratecards', 'standard', '2026-10-16.yaml');
     const text = await readFile(file, 'utf8');
-    await writeFile(file, text.replace('{ up_to: "10000", unit_price: "0.007" }', '{ up_to: "900", unit_price: "0.007" }'));
+    await writeFile(
+      file,
+      text.replace('{ up_to: "10000", unit_price: "0.007" }', '{ up_to: "900", unit_price: "0.007" }'),
+    );
     const run = await runTally(acme({ ratecards: path.join(dir, 'ratecards') }));
     expect(run.code).not.toBe(0);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toContain(`${file}:17:18 prices[0].tiers[1].up_to: tier bounds must increase: 900 is not above the previous tier's 1000`);
+    expect(run.stderr).toContain(
+      `${file}:17:18 prices[0].tiers[1].up_to: tier bounds must increase: 900 is not above the previous tier's 1000`,
+    );
   });
 
   it('refuses a malformed event file, listing every bad line with file:line and field, and rates nothing', async () => {
@@ -88,14 +111,19 @@ describe('tally rate (offline)', () => {
     expect(run.stderr).toContain(`${file}:2 quantity: schema_violation: quantity is a decimal string, not a number`);
     expect(run.stderr).toContain(`${file}:3 (line): malformed_json:`);
     expect(run.stderr).toContain(`${file}:5 metadata.sku: schema_violation: metadata.sku is required`);
-    expect(run.stderr).toContain(`${file}:6 event_id: id_conflict: (api-gateway, ok-1) was first seen at line 1 with a different body`);
+    expect(run.stderr).toContain(
+      `${file}:6 event_id: id_conflict: (api-gateway, ok-1) was first seen at line 1 with a different body`,
+    );
   });
 
   it('verifies signatures only when given --keys', async () => {
     const dir = await scratch();
     const file = path.join(dir, 'events.jsonl');
     const event = buildUsageEvent({ event_id: 'tampered' });
-    await writeFile(file, `${JSON.stringify({ ...event, quantity: '999999' })}\n${JSON.stringify(buildUsageEvent({ source: 'unknown-meter' }))}\n`);
+    await writeFile(
+      file,
+      `${JSON.stringify({ ...event, quantity: '999999' })}\n${JSON.stringify(buildUsageEvent({ source: 'unknown-meter' }))}\n`,
+    );
     const args = acme({ events: file });
     const unchecked = await runTally([...args, '--json']);
     expect(unchecked.code).toBe(0);
@@ -108,21 +136,55 @@ describe('tally rate (offline)', () => {
   it('refuses a contract whose currency differs from its rate card', async () => {
     const dir = await scratch();
     const contract = path.join(dir, 'acme.yaml');
-    await writeFile(contract, (await readFile('test/fixtures/contracts/acme.yaml', 'utf8')).replace('currency: USD', 'currency: EUR'));
-    const run = await runTally(['rate', '--ratecards', 'ratecards', '--contract', contract, '--events', 'test/fixtures/events/acme-2026-10.jsonl', '--period', '2026-10']);
+    await writeFile(
+      contract,
+      (await readFile('test/fixtures/contracts/acme.yaml', 'utf8')).replace('currency: USD', 'currency: EUR'),
+    );
+    const run = await runTally([
+      'rate',
+      '--ratecards',
+      'ratecards',
+      '--contract',
+      contract,
+      '--events',
+      'test/fixtures/events/acme-2026-10.jsonl',
+      '--period',
+      '2026-10',
+    ]);
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain('tally: the contract bills in EUR, but rate card standard (2026-10-01T00:00:00.000Z) prices in USD');
+    expect(run.stderr).toContain(
+      'tally: the contract bills in EUR, but rate card standard (2026-10-01T00:00:00.000Z) prices in USD',
+    );
   });
 
   it('rates every fixture contract over generated usage with every event priced', async () => {
     const dir = await scratch();
     const file = path.join(dir, 'month.jsonl');
-    const events = generateUsageEvents({ customers: demoCustomers(6), period: '2026-10', seed: 42, scale: 0.25, duplicateEvery: 50 });
+    const events = generateUsageEvents({
+      customers: demoCustomers(6),
+      period: '2026-10',
+      seed: 42,
+      scale: 0.25,
+      duplicateEvery: 50,
+    });
     await writeFile(file, `${events.map((event) => JSON.stringify(event)).join('\n')}\n`);
     const contracts = (await readdir('test/fixtures/contracts')).filter((name) => name.endsWith('.yaml')).sort();
     expect(contracts).toHaveLength(6);
     for (const name of contracts) {
-      const run = await runTally(['rate', '--ratecards', 'ratecards', '--contract', `test/fixtures/contracts/${name}`, '--events', file, '--period', '2026-10', '--json', '--keys', 'test/fixtures/source-keys.json']);
+      const run = await runTally([
+        'rate',
+        '--ratecards',
+        'ratecards',
+        '--contract',
+        `test/fixtures/contracts/${name}`,
+        '--events',
+        file,
+        '--period',
+        '2026-10',
+        '--json',
+        '--keys',
+        'test/fixtures/source-keys.json',
+      ]);
       expect(run.code, `${name}: ${run.stderr}`).toBe(0);
       const invoice = InvoiceSchema.parse(JSON.parse(run.stdout));
       expect(invoice.unpriced, name).toEqual([]);

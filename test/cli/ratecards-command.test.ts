@@ -22,15 +22,28 @@ describe('tally ratecards validate', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tally-validate-'));
     await cp('ratecards', dir, { recursive: true });
     const broken = path.join(dir, 'standard', '2026-10-16.yaml');
-    await writeFile(broken, (await readFile(broken, 'utf8'))
-      .replace('applies_to: [tokens-us, tokens-eu]', 'applies_to: [tokens-us, tokens-asia]')
-      .replace('unit: GB-month\n    dimensions: { region: us-east-1 }', 'unit: GB\n    dimensions: { region: us-east-1 }'));
-    await writeFile(path.join(dir, 'europe', '2026-11-01.yaml'), (await readFile(path.join(dir, 'europe', '2026-10-01.yaml'), 'utf8')));
+    await writeFile(
+      broken,
+      (await readFile(broken, 'utf8'))
+        .replace('applies_to: [tokens-us, tokens-eu]', 'applies_to: [tokens-us, tokens-asia]')
+        .replace(
+          'unit: GB-month\n    dimensions: { region: us-east-1 }',
+          'unit: GB\n    dimensions: { region: us-east-1 }',
+        ),
+    );
+    await writeFile(
+      path.join(dir, 'europe', '2026-11-01.yaml'),
+      await readFile(path.join(dir, 'europe', '2026-10-01.yaml'), 'utf8'),
+    );
     const run = await runTally(['ratecards', 'validate', dir]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`${broken}:87:101 discounts[0].applies_to[1]: unknown price id "tokens-asia"`);
-    expect(run.stderr).toContain(`${broken}:41:11 prices[3].unit: sku storage.gb is priced in "GB" by prices[2] but in "GB-month" here; one sku has one unit`);
-    expect(run.stderr).toContain(`${path.join(dir, 'europe', '2026-11-01.yaml')}:2:17 effective_from: the file name says "2026-11-01" but effective_from is 2026-10-01T00:00:00.000Z`);
+    expect(run.stderr).toContain(
+      `${broken}:41:11 prices[3].unit: sku storage.gb is priced in "GB" by prices[2] but in "GB-month" here; one sku has one unit`,
+    );
+    expect(run.stderr).toContain(
+      `${path.join(dir, 'europe', '2026-11-01.yaml')}:2:17 effective_from: the file name says "2026-11-01" but effective_from is 2026-10-01T00:00:00.000Z`,
+    );
     expect(run.stderr).toMatch(/tally: \d+ problems in /);
   });
 });
@@ -44,14 +57,33 @@ describe('tally ratecards diff', () => {
     expect(run.stdout).not.toContain('price storage-us');
   });
 
-  it('re-rates a customer\'s period with each version and prints the difference per line', async () => {
-    const run = await runTally(['ratecards', 'diff', V1, V2, '--contract', 'test/fixtures/contracts/acme.yaml', '--events', 'test/fixtures/events/acme-2026-10.jsonl', '--period', '2026-10', '--json']);
+  it("re-rates a customer's period with each version and prints the difference per line", async () => {
+    const run = await runTally([
+      'ratecards',
+      'diff',
+      V1,
+      V2,
+      '--contract',
+      'test/fixtures/contracts/acme.yaml',
+      '--events',
+      'test/fixtures/events/acme-2026-10.jsonl',
+      '--period',
+      '2026-10',
+      '--json',
+    ]);
     expect(run.code).toBe(0);
-    const diff = JSON.parse(run.stdout) as { invoice_difference: { lines: { line_key: string; before: string; after: string; difference: string }[] } };
+    const diff = JSON.parse(run.stdout) as {
+      invoice_difference: { lines: { line_key: string; before: string; after: string; difference: string }[] };
+    };
     const tokens = diff.invoice_difference.lines.find((line) => line.line_key === 'usage:tokens-us');
     // 2000 packages: v1 all month 1000 × 0.010 + 1000 × 0.008 = 18.00; v2 all month 1000 × 0.009 + 1000 × 0.007 = 16.00
     expect(tokens).toEqual({ line_key: 'usage:tokens-us', before: '18.00', after: '16.00', difference: '-2.00' });
-    expect(diff.invoice_difference.lines.find((line) => line.line_key === 'usage:jobs')).toEqual({ line_key: 'usage:jobs', before: '1.50', after: '1.35', difference: '-0.15' });
+    expect(diff.invoice_difference.lines.find((line) => line.line_key === 'usage:jobs')).toEqual({
+      line_key: 'usage:jobs',
+      before: '1.50',
+      after: '1.35',
+      difference: '-0.15',
+    });
   });
 });
 
@@ -61,7 +93,11 @@ describe('tally ratecards publish and history (Postgres)', () => {
     await pool.end();
   });
   const { endpoints } = testStack();
-  const env = { DATABASE_URL: endpoints.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress };
+  const env = {
+    DATABASE_URL: endpoints.databaseUrl,
+    NATS_URL: endpoints.natsUrl,
+    TEMPORAL_ADDRESS: endpoints.temporalAddress,
+  };
 
   it('records each version once, is a no-op for the identical file, refuses a changed one, and lists the log', async () => {
     const name = `published-${process.pid}-${Date.now() % 1_000_000}`;
@@ -72,12 +108,16 @@ describe('tally ratecards publish and history (Postgres)', () => {
     const second = path.join(folder, '2026-10-16.yaml');
     const rename = (text: string): string => text.replace('ratecard: standard', `ratecard: ${name}`);
     await writeFile(first, rename(await readFile(V1, 'utf8')));
-    const firstHash = createHash('sha256').update(await readFile(first)).digest('hex');
+    const firstHash = createHash('sha256')
+      .update(await readFile(first))
+      .digest('hex');
 
     const published = await runTally(['ratecards', 'publish', first, '--by', 'finance@example.com'], env);
     expect(published.stderr).toBe('');
     expect(published.code).toBe(0);
-    expect(published.stdout).toContain(`published ${name} (in force from 2026-10-01T00:00:00.000Z) (sha256 ${firstHash}) by finance@example.com`);
+    expect(published.stdout).toContain(
+      `published ${name} (in force from 2026-10-01T00:00:00.000Z) (sha256 ${firstHash}) by finance@example.com`,
+    );
 
     const again = await runTally(['ratecards', 'publish', first], env);
     expect(again.code).toBe(0);
@@ -87,29 +127,67 @@ describe('tally ratecards publish and history (Postgres)', () => {
     const changed = await runTally(['ratecards', 'publish', first], env);
     expect(changed.code).not.toBe(0);
     expect(changed.stderr).toContain(`was published on`);
-    expect(changed.stderr).toContain('A published version is never edited: put the change in a new file with a later effective_from.');
+    expect(changed.stderr).toContain(
+      'A published version is never edited: put the change in a new file with a later effective_from.',
+    );
     await writeFile(first, rename(await readFile(V1, 'utf8')));
 
     await writeFile(second, rename(await readFile(V2, 'utf8')));
-    const superseded = await runTally(['ratecards', 'publish', second, '--note', 'Mid-October cut, approved by the pricing committee', '--by', 'finance@example.com'], env);
+    const superseded = await runTally(
+      [
+        'ratecards',
+        'publish',
+        second,
+        '--note',
+        'Mid-October cut, approved by the pricing committee',
+        '--by',
+        'finance@example.com',
+      ],
+      env,
+    );
     expect(superseded.code).toBe(0);
 
     const history = await runTally(['ratecards', 'history', name, '--json'], env);
     expect(history.code).toBe(0);
-    const rows = JSON.parse(history.stdout) as { ratecard: string; effectiveFrom: string; contentHash: string; note: string; publishedBy: string; fileName: string }[];
+    const rows = JSON.parse(history.stdout) as {
+      ratecard: string;
+      effectiveFrom: string;
+      contentHash: string;
+      note: string;
+      publishedBy: string;
+      fileName: string;
+    }[];
     expect(rows.map((row) => [row.effectiveFrom, row.note, row.publishedBy, row.fileName])).toEqual([
       ['2026-10-01T00:00:00.000Z', 'Launch prices for Q4 2026', 'finance@example.com', `${name}/2026-10-01.yaml`],
-      ['2026-10-16T00:00:00.000Z', 'Mid-October cut, approved by the pricing committee', 'finance@example.com', `${name}/2026-10-16.yaml`],
+      [
+        '2026-10-16T00:00:00.000Z',
+        'Mid-October cut, approved by the pricing committee',
+        'finance@example.com',
+        `${name}/2026-10-16.yaml`,
+      ],
     ]);
     expect(rows[0]?.contentHash).toBe(firstHash);
     const table = await runTally(['ratecards', 'history', name], env);
-    expect(table.stdout).toContain(`${name}  in force from 2026-10-16T00:00:00.000Z  sha256 ${rows[1]?.contentHash.slice(0, 12)}  by finance@example.com  — Mid-October cut`);
+    expect(table.stdout).toContain(
+      `${name}  in force from 2026-10-16T00:00:00.000Z  sha256 ${rows[1]?.contentHash.slice(0, 12)}  by finance@example.com  — Mid-October cut`,
+    );
 
     // The log is append-only in the database itself, not only in the command.
-    await expect(pool.query('UPDATE ratecard_publications SET note = $1 WHERE ratecard = $2', ['edited', name])).rejects.toThrow(/append-only/);
-    await expect(pool.query('DELETE FROM ratecard_publications WHERE ratecard = $1', [name])).rejects.toThrow(/append-only/);
-    const { rows: stored } = await pool.query<{ content: string }>('SELECT content FROM ratecard_publications WHERE ratecard = $1 ORDER BY effective_from', [name]);
-    expect(createHash('sha256').update(stored[0]?.content ?? '', 'utf8').digest('hex')).toBe(firstHash);
+    await expect(
+      pool.query('UPDATE ratecard_publications SET note = $1 WHERE ratecard = $2', ['edited', name]),
+    ).rejects.toThrow(/append-only/);
+    await expect(pool.query('DELETE FROM ratecard_publications WHERE ratecard = $1', [name])).rejects.toThrow(
+      /append-only/,
+    );
+    const { rows: stored } = await pool.query<{ content: string }>(
+      'SELECT content FROM ratecard_publications WHERE ratecard = $1 ORDER BY effective_from',
+      [name],
+    );
+    expect(
+      createHash('sha256')
+        .update(stored[0]?.content ?? '', 'utf8')
+        .digest('hex'),
+    ).toBe(firstHash);
   });
 
   it('publishes nothing from a folder with an invalid version', async () => {
@@ -118,7 +196,12 @@ describe('tally ratecards publish and history (Postgres)', () => {
     await mkdir(folder);
     const text = (await readFile(V1, 'utf8')).replace('ratecard: standard', `ratecard: ${name}`);
     await writeFile(path.join(folder, '2026-10-01.yaml'), text);
-    await writeFile(path.join(folder, '2026-10-16.yaml'), text.replace('effective_from: 2026-10-01T00:00:00Z', 'effective_from: 2026-10-16T00:00:00Z').replace('currency: USD', 'currency: EUR'));
+    await writeFile(
+      path.join(folder, '2026-10-16.yaml'),
+      text
+        .replace('effective_from: 2026-10-01T00:00:00Z', 'effective_from: 2026-10-16T00:00:00Z')
+        .replace('currency: USD', 'currency: EUR'),
+    );
     const run = await runTally(['ratecards', 'publish', path.join(folder, '2026-10-01.yaml')], env);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(`nothing published: rate card ${name} is invalid`);

@@ -14,8 +14,15 @@ let dataDir: string;
 
 function tally(...args: string[]) {
   return spawnSync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, TALLY_PORT_BASE: String(portBase), TALLY_STACK_DIR: dataDir, TALLY_TOOLS_DIR: testStack().layout.toolsDir },
-    encoding: 'utf8', timeout: 180_000,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TALLY_PORT_BASE: String(portBase),
+      TALLY_STACK_DIR: dataDir,
+      TALLY_TOOLS_DIR: testStack().layout.toolsDir,
+    },
+    encoding: 'utf8',
+    timeout: 180_000,
   });
 }
 
@@ -41,7 +48,9 @@ describe('tally stack', () => {
     expect(status.status, status.stderr).toBe(0);
     const services = JSON.parse(status.stdout) as { service: string; healthy: boolean; port: number; pid: number }[];
     expect(services.map((service) => [service.service, service.healthy, service.port])).toEqual([
-      ['postgres', true, portBase], ['nats', true, portBase + 1], ['temporal', true, portBase + 3],
+      ['postgres', true, portBase],
+      ['nats', true, portBase + 1],
+      ['temporal', true, portBase + 3],
     ]);
 
     const again = tally('stack', 'up');
@@ -51,7 +60,11 @@ describe('tally stack', () => {
     expect(tally('stack', 'down').status).toBe(0);
     const after = tally('stack', 'status', '--json');
     expect(after.status).toBe(3);
-    expect((JSON.parse(after.stdout) as { healthy: boolean; pid?: number }[]).every((service) => !service.healthy && service.pid === undefined)).toBe(true);
+    expect(
+      (JSON.parse(after.stdout) as { healthy: boolean; pid?: number }[]).every(
+        (service) => !service.healthy && service.pid === undefined,
+      ),
+    ).toBe(true);
     // Gone, or a zombie waiting for its reaper (exited, holding nothing): never still running.
     for (const { pid } of services) expect(await runningState(pid), `pid ${pid}`).toBeUndefined();
   }, 240_000);

@@ -20,7 +20,12 @@ import { createBillingProviders, type BillingProvidersOptions } from '../../prov
 import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
 import { contractToYaml } from '../builders/usage-events.ts';
 import type { customerPeriodWorkflow } from '../../workflows/customer-period.ts';
-import { CALCULATION_VERSION, closeNowSignal, customerPeriodWorkflowId, type CustomerPeriodInput } from '../../workflows/definitions.ts';
+import {
+  CALCULATION_VERSION,
+  closeNowSignal,
+  customerPeriodWorkflowId,
+  type CustomerPeriodInput,
+} from '../../workflows/definitions.ts';
 import { createTestDatabase } from './test-database.ts';
 import { testStack } from './services.ts';
 
@@ -67,14 +72,29 @@ export class BillingTestbed {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const status = answer.status;
-        received.push({ key: String(request.headers['idempotency-key']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, status });
+        received.push({
+          key: String(request.headers['idempotency-key']),
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          status,
+        });
         response.writeHead(status).end();
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
     const address = webhook.address() as { port: number };
-    return new BillingTestbed(name, databaseUrl, pool, client, connection, `billing-test-${name}-${process.pid}`, contractsDir, webhook,
-      `http://127.0.0.1:${address.port}/hooks`, received, answer);
+    return new BillingTestbed(
+      name,
+      databaseUrl,
+      pool,
+      client,
+      connection,
+      `billing-test-${name}-${process.pid}`,
+      contractsDir,
+      webhook,
+      `http://127.0.0.1:${address.port}/hooks`,
+      received,
+      answer,
+    );
   }
 
   /** Writes `<customer_id>.yaml` into the contracts folder the workers read. */
@@ -83,32 +103,73 @@ export class BillingTestbed {
   }
 
   /** Stores events as the ingest worker does (same statement, same commit lock), received at `receivedAt`. */
-  async storeEvents(events: readonly UsageEvent[], receivedAt: string = new Date().toISOString()): Promise<{ stored: number; late: number }> {
+  async storeEvents(
+    events: readonly UsageEvent[],
+    receivedAt: string = new Date().toISOString(),
+  ): Promise<{ stored: number; late: number }> {
     // Like the batch writer: each key once per statement, in key order.
     const unique = new Map(events.map((event) => [`${event.source}\u0000${event.event_id}`, event]));
     const sorted = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, event]) => event);
     return withTransaction(this.pool, async (client) => {
-      await ensureUsageEventPartitions(client, sorted.map((event) => event.timestamp));
+      await ensureUsageEventPartitions(
+        client,
+        sorted.map((event) => event.timestamp),
+      );
       await client.query('SELECT pg_advisory_xact_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT]);
-      const stored = await insertNewUsageEvents(client, sorted.map((event, index) => ({
-        source: event.source, eventId: event.event_id, customerId: event.customer_id, eventTime: event.timestamp, receivedAt,
-        unit: event.unit, sku: event.metadata.sku as string, quantity: event.quantity, metadataJson: JSON.stringify(event.metadata),
-        schemaVersion: event.schema_version, signature: event.signature,
-        bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'), streamSeq: index + 1, periodKnown: false,
-      })));
+      const stored = await insertNewUsageEvents(
+        client,
+        sorted.map((event, index) => ({
+          source: event.source,
+          eventId: event.event_id,
+          customerId: event.customer_id,
+          eventTime: event.timestamp,
+          receivedAt,
+          unit: event.unit,
+          sku: event.metadata.sku as string,
+          quantity: event.quantity,
+          metadataJson: JSON.stringify(event.metadata),
+          schemaVersion: event.schema_version,
+          signature: event.signature,
+          bodySha256Hex: createHash('sha256').update(canonicalEventBytes(event), 'utf8').digest('hex'),
+          streamSeq: index + 1,
+          periodKnown: false,
+        })),
+      );
       return { stored: stored.length, late: stored.filter((row) => row.late).length };
     });
   }
 
   periodInput(customerId: string, period: string, overrides: Partial<CustomerPeriodInput> = {}): CustomerPeriodInput {
-    return { customerId, period, mode: 'live', calculationVersion: CALCULATION_VERSION, graceMs: 0, reviewTimeoutMs: 60_000, stepTimeoutMs: 5_000, ...overrides };
+    return {
+      customerId,
+      period,
+      mode: 'live',
+      calculationVersion: CALCULATION_VERSION,
+      graceMs: 0,
+      reviewTimeoutMs: 60_000,
+      stepTimeoutMs: 5_000,
+      ...overrides,
+    };
   }
 
   /** Starts the workflow and, like `tally period close`, asks it to close now (periods still running close at once). */
-  async startPeriod(input: CustomerPeriodInput, options: { closeNow?: boolean } = { closeNow: true }): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
-    const start = { taskQueue: this.taskQueue, workflowId: `${this.name}:${customerPeriodWorkflowId(input)}`, args: [input] as [CustomerPeriodInput], workflowIdConflictPolicy: 'USE_EXISTING' as const };
-    if (options.closeNow === false) return this.client.workflow.start<typeof customerPeriodWorkflow>('customerPeriodWorkflow', start);
-    return this.client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>('customerPeriodWorkflow', { ...start, signal: closeNowSignal, signalArgs: [] });
+  async startPeriod(
+    input: CustomerPeriodInput,
+    options: { closeNow?: boolean } = { closeNow: true },
+  ): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
+    const start = {
+      taskQueue: this.taskQueue,
+      workflowId: `${this.name}:${customerPeriodWorkflowId(input)}`,
+      args: [input] as [CustomerPeriodInput],
+      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    };
+    if (options.closeNow === false)
+      return this.client.workflow.start<typeof customerPeriodWorkflow>('customerPeriodWorkflow', start);
+    return this.client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>('customerPeriodWorkflow', {
+      ...start,
+      signal: closeNowSignal,
+      signalArgs: [],
+    });
   }
 
   /** Runs `work` while an in-process billing worker (this testbed's queue and database) polls. */
@@ -116,10 +177,16 @@ export class BillingTestbed {
     const connection = await NativeConnection.connect({ address: testStack().endpoints.temporalAddress });
     try {
       const worker = await Worker.create({
-        connection, namespace: testStack().endpoints.temporalNamespace, taskQueue: this.taskQueue, workflowsPath: WORKFLOWS_PATH,
+        connection,
+        namespace: testStack().endpoints.temporalNamespace,
+        taskQueue: this.taskQueue,
+        workflowsPath: WORKFLOWS_PATH,
         activities: createBillingActivities({
           pool: this.pool,
-          loadTerms: fileTermsLoader({ contractsDir: this.contractsDir, ratecardsDir: path.join(repositoryRoot, 'ratecards') }),
+          loadTerms: fileTermsLoader({
+            contractsDir: this.contractsDir,
+            ratecardsDir: path.join(repositoryRoot, 'ratecards'),
+          }),
           providers: createBillingProviders({ pool: this.pool, ...providers }),
           notifier: createWebhookNotifier(this.webhookUrl),
         }),
@@ -135,11 +202,20 @@ export class BillingTestbed {
     const { endpoints } = testStack();
     const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'worker'], {
       env: {
-        PATH: process.env.PATH, HOME: process.env.HOME,
-        DATABASE_URL: this.databaseUrl, NATS_URL: endpoints.natsUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress,
-        TEMPORAL_NAMESPACE: endpoints.temporalNamespace, TALLY_TASK_QUEUE: this.taskQueue, TALLY_CONTRACTS_DIR: this.contractsDir,
-        TALLY_WEBHOOK_URL: this.webhookUrl, TALLY_OPENER_GRACE: '0ms', TALLY_OPENER_STEP_TIMEOUT: '5s', TALLY_LOG_LEVEL: 'info',
-        TALLY_PERIOD_OPENER_INTERVAL: '500ms', ...extraEnv,
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: this.databaseUrl,
+        NATS_URL: endpoints.natsUrl,
+        TEMPORAL_ADDRESS: endpoints.temporalAddress,
+        TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
+        TALLY_TASK_QUEUE: this.taskQueue,
+        TALLY_CONTRACTS_DIR: this.contractsDir,
+        TALLY_WEBHOOK_URL: this.webhookUrl,
+        TALLY_OPENER_GRACE: '0ms',
+        TALLY_OPENER_STEP_TIMEOUT: '5s',
+        TALLY_LOG_LEVEL: 'info',
+        TALLY_PERIOD_OPENER_INTERVAL: '500ms',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -30,18 +30,18 @@ import type { AddressInfo } from 'node:net';
 
 export type FakeStripeFault =
   | {
-    readonly kind: 'error';
-    readonly status: number;
-    readonly type?: string;
-    readonly code?: string;
-    readonly message?: string;
-    /**
-     * Stored under the idempotency key and replayed (a failure inside the endpoint). Default: a 5xx
-     * other than 502/503/504, which come from the edge before the endpoint runs.
-     */
-    readonly stored?: boolean;
-    readonly headers?: Readonly<Record<string, string>>;
-  }
+      readonly kind: 'error';
+      readonly status: number;
+      readonly type?: string;
+      readonly code?: string;
+      readonly message?: string;
+      /**
+       * Stored under the idempotency key and replayed (a failure inside the endpoint). Default: a 5xx
+       * other than 502/503/504, which come from the edge before the endpoint runs.
+       */
+      readonly stored?: boolean;
+      readonly headers?: Readonly<Record<string, string>>;
+    }
   /** The request commits, then the connection is destroyed without a response. */
   | { readonly kind: 'lost_response' }
   /** The request is held until the client times out; `commit` (default true) processes it first. */
@@ -78,42 +78,112 @@ export interface FakeStripeShapeRejection {
   readonly body: string;
 }
 
-interface StripeList<T> { object: 'list'; data: T[]; has_more: boolean; url: string }
+interface StripeList<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  url: string;
+}
 
 export interface FakeCustomer {
-  id: string; object: 'customer'; created: number; email: string | null; name: string | null; currency: string | null;
-  metadata: Record<string, string>; livemode: false; deleted?: true;
+  id: string;
+  object: 'customer';
+  created: number;
+  email: string | null;
+  name: string | null;
+  currency: string | null;
+  metadata: Record<string, string>;
+  livemode: false;
+  deleted?: true;
 }
 
 export interface FakeInvoiceItem {
-  id: string; object: 'invoiceitem'; amount: number; currency: string; customer: string; date: number;
-  description: string | null; discountable: boolean; invoice: string | null; livemode: false;
-  metadata: Record<string, string>; period: { start: number; end: number }; proration: false; quantity: number;
-  parent: null; pricing: null; tax_rates: []; test_clock: null;
+  id: string;
+  object: 'invoiceitem';
+  amount: number;
+  currency: string;
+  customer: string;
+  date: number;
+  description: string | null;
+  discountable: boolean;
+  invoice: string | null;
+  livemode: false;
+  metadata: Record<string, string>;
+  period: { start: number; end: number };
+  proration: false;
+  quantity: number;
+  parent: null;
+  pricing: null;
+  tax_rates: [];
+  test_clock: null;
 }
 
 export interface FakeInvoiceLine {
-  id: string; object: 'line_item'; amount: number; currency: string; description: string | null; invoice: string;
-  livemode: false; metadata: Record<string, string>; period: { start: number; end: number };
-  parent: { type: 'invoice_item_details'; invoice_item_details: { invoice_item: string; proration: false; subscription: null } };
+  id: string;
+  object: 'line_item';
+  amount: number;
+  currency: string;
+  description: string | null;
+  invoice: string;
+  livemode: false;
+  metadata: Record<string, string>;
+  period: { start: number; end: number };
+  parent: {
+    type: 'invoice_item_details';
+    invoice_item_details: { invoice_item: string; proration: false; subscription: null };
+  };
   quantity: number;
 }
 
 export interface FakeInvoice {
-  id: string; object: 'invoice'; customer: string; currency: string; status: 'draft' | 'open' | 'paid'; number: string | null;
-  auto_advance: boolean; collection_method: string; created: number; description: string | null; metadata: Record<string, string>;
-  subtotal: number; total: number; amount_due: number; amount_paid: number; amount_remaining: number; livemode: false;
+  id: string;
+  object: 'invoice';
+  customer: string;
+  currency: string;
+  status: 'draft' | 'open' | 'paid';
+  number: string | null;
+  auto_advance: boolean;
+  collection_method: string;
+  created: number;
+  description: string | null;
+  metadata: Record<string, string>;
+  subtotal: number;
+  total: number;
+  amount_due: number;
+  amount_paid: number;
+  amount_remaining: number;
+  livemode: false;
   lines: StripeList<FakeInvoiceLine>;
-  status_transitions: { finalized_at: number | null; paid_at: number | null; voided_at: null; marked_uncollectible_at: null };
-  period_start: number; period_end: number;
+  status_transitions: {
+    finalized_at: number | null;
+    paid_at: number | null;
+    voided_at: null;
+    marked_uncollectible_at: null;
+  };
+  period_start: number;
+  period_end: number;
 }
 
-interface HandlerResult { status: number; body: unknown; stage: 'validation' | 'execution' }
-interface StoredResponse { fingerprint: string; status: number; body: string }
+interface HandlerResult {
+  status: number;
+  body: unknown;
+  stage: 'validation' | 'execution';
+}
+interface StoredResponse {
+  fingerprint: string;
+  status: number;
+  body: string;
+}
 
 class ApiError extends Error {
-  constructor(readonly status: number, readonly type: string, message: string, readonly code?: string, readonly param?: string,
-    readonly stage: 'validation' | 'execution' = 'validation') {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly code?: string,
+    readonly param?: string,
+    readonly stage: 'validation' | 'execution' = 'validation',
+  ) {
     super(message);
   }
 }
@@ -140,7 +210,10 @@ export class FakeStripeServer {
   private invoiceNumber = 0;
   private clockSeconds: number | undefined;
 
-  private constructor(private readonly server: http.Server, options: FakeStripeOptions) {
+  private constructor(
+    private readonly server: http.Server,
+    options: FakeStripeOptions,
+  ) {
     this.apiKey = options.apiKey ?? 'sk_test_tallyfake';
     this.validateWith = options.validateWith;
   }
@@ -186,18 +259,43 @@ export class FakeStripeServer {
   }
 
   /** A customer as if created in the dashboard (ids are the caller's, e.g. `cus_acme`). */
-  addCustomer(customer: { id: string; email?: string; name?: string; currency?: string; deleted?: boolean }): FakeCustomer {
+  addCustomer(customer: {
+    id: string;
+    email?: string;
+    name?: string;
+    currency?: string;
+    deleted?: boolean;
+  }): FakeCustomer {
     const created: FakeCustomer = {
-      id: customer.id, object: 'customer', created: this.now(), email: customer.email ?? null, name: customer.name ?? null,
-      currency: customer.currency ?? null, metadata: {}, livemode: false, ...(customer.deleted === true ? { deleted: true as const } : {}),
+      id: customer.id,
+      object: 'customer',
+      created: this.now(),
+      email: customer.email ?? null,
+      name: customer.name ?? null,
+      currency: customer.currency ?? null,
+      metadata: {},
+      livemode: false,
+      ...(customer.deleted === true ? { deleted: true as const } : {}),
     };
     this.customers.set(customer.id, created);
     return clone(created);
   }
 
   /** Adds a pending invoice item directly, as another integration or a person in the dashboard would. */
-  addPendingItem(item: { customer: string; amount: number; currency: string; description?: string; metadata?: Record<string, string> }): FakeInvoiceItem {
-    const created = this.newItem({ ...item, description: item.description ?? null, metadata: item.metadata ?? {}, invoice: null, period: { start: this.now(), end: this.now() } });
+  addPendingItem(item: {
+    customer: string;
+    amount: number;
+    currency: string;
+    description?: string;
+    metadata?: Record<string, string>;
+  }): FakeInvoiceItem {
+    const created = this.newItem({
+      ...item,
+      description: item.description ?? null,
+      metadata: item.metadata ?? {},
+      invoice: null,
+      period: { start: this.now(), end: this.now() },
+    });
     return clone(created);
   }
 
@@ -217,7 +315,9 @@ export class FakeStripeServer {
   }
 
   invoices(filter: { customer?: string } = {}): FakeInvoice[] {
-    return [...this.invoiceStore.values()].filter((each) => filter.customer === undefined || each.customer === filter.customer).map(clone);
+    return [...this.invoiceStore.values()]
+      .filter((each) => filter.customer === undefined || each.customer === filter.customer)
+      .map(clone);
   }
 
   invoiceItems(filter: { customer?: string; invoice?: string | null } = {}): FakeInvoiceItem[] {
@@ -244,7 +344,16 @@ export class FakeStripeServer {
     const query = parseForm(url.search.slice(1));
     const fault = this.takeFault(method, path);
     const record: FakeStripeRequestRecord = {
-      seq: ++this.sequence, method, path, query, params, idempotencyKey, outcome: 0, replayed: false, committed: false, fault: fault?.kind,
+      seq: ++this.sequence,
+      method,
+      path,
+      query,
+      params,
+      idempotencyKey,
+      outcome: 0,
+      replayed: false,
+      committed: false,
+      fault: fault?.kind,
     };
     this.requests.push(record);
 
@@ -265,11 +374,23 @@ export class FakeStripeServer {
       return;
     }
     if (fault?.kind === 'error' && !(fault.stored ?? storedByDefault(fault.status))) {
-      this.respond(res, record, fault.status, errorBody(fault.type ?? defaultErrorType(fault.status), fault.message ?? `injected ${fault.status}`, fault.code), fault.headers ?? {});
+      this.respond(
+        res,
+        record,
+        fault.status,
+        errorBody(
+          fault.type ?? defaultErrorType(fault.status),
+          fault.message ?? `injected ${fault.status}`,
+          fault.code,
+        ),
+        fault.headers ?? {},
+      );
       return;
     }
     if (fault?.kind === 'timeout' && fault.commit === false) {
-      holdUntilClientLeaves(req, res, () => { record.outcome = 'timeout'; });
+      holdUntilClientLeaves(req, res, () => {
+        record.outcome = 'timeout';
+      });
       return;
     }
 
@@ -281,8 +402,12 @@ export class FakeStripeServer {
     const fingerprint = `${method} ${path} ${canonicalJson(params)}`;
     if (stored !== undefined && stored.fingerprint !== fingerprint) {
       status = 400;
-      responseBody = JSON.stringify(errorBody('idempotency_error',
-        `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`));
+      responseBody = JSON.stringify(
+        errorBody(
+          'idempotency_error',
+          `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`,
+        ),
+      );
     } else if (stored !== undefined) {
       status = stored.status;
       responseBody = stored.body;
@@ -291,7 +416,15 @@ export class FakeStripeServer {
     } else {
       let result: HandlerResult;
       if (fault?.kind === 'error') {
-        result = { status: fault.status, body: errorBody(fault.type ?? defaultErrorType(fault.status), fault.message ?? `injected ${fault.status}`, fault.code), stage: 'execution' };
+        result = {
+          status: fault.status,
+          body: errorBody(
+            fault.type ?? defaultErrorType(fault.status),
+            fault.message ?? `injected ${fault.status}`,
+            fault.code,
+          ),
+          stage: 'execution',
+        };
       } else {
         result = this.route(method, path, params, query);
       }
@@ -309,16 +442,28 @@ export class FakeStripeServer {
       return;
     }
     if (fault?.kind === 'timeout') {
-      holdUntilClientLeaves(req, res, () => { record.outcome = 'timeout'; });
+      holdUntilClientLeaves(req, res, () => {
+        record.outcome = 'timeout';
+      });
       return;
     }
-    const headers = { ...replayHeaders, ...(idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }), ...(fault?.kind === 'error' ? fault.headers ?? {} : {}) };
+    const headers = {
+      ...replayHeaders,
+      ...(idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }),
+      ...(fault?.kind === 'error' ? (fault.headers ?? {}) : {}),
+    };
     record.outcome = status;
     res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId(), ...headers });
     res.end(responseBody);
   }
 
-  private respond(res: http.ServerResponse, record: FakeStripeRequestRecord, status: number, body: unknown, headers: Record<string, string>): void {
+  private respond(
+    res: http.ServerResponse,
+    record: FakeStripeRequestRecord,
+    status: number,
+    body: unknown,
+    headers: Record<string, string>,
+  ): void {
     record.outcome = status;
     res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId(), ...headers });
     res.end(JSON.stringify(body));
@@ -329,32 +474,47 @@ export class FakeStripeServer {
       if (entry.remaining <= 0) continue;
       const { rule } = entry;
       if (rule.method !== undefined && rule.method !== method) continue;
-      if (rule.path !== undefined && !(typeof rule.path === 'string' ? rule.path === path : rule.path.test(path))) continue;
+      if (rule.path !== undefined && !(typeof rule.path === 'string' ? rule.path === path : rule.path.test(path)))
+        continue;
       entry.remaining -= 1;
       return rule.fault;
     }
     return undefined;
   }
 
-  private route(method: string, path: string, params: Record<string, unknown>, query: Record<string, unknown>): HandlerResult {
+  private route(
+    method: string,
+    path: string,
+    params: Record<string, unknown>,
+    query: Record<string, unknown>,
+  ): HandlerResult {
     try {
       const segments = path.split('/').filter((part) => part.length > 0);
       if (segments[0] !== 'v1') throw unrecognized(method, path);
       const [, resource, id, action] = segments;
       if (resource === 'customers' && method === 'POST' && id === undefined) return ok(this.createCustomer(params));
-      if (resource === 'customers' && method === 'GET' && id !== undefined && action === undefined) return ok(this.retrieveCustomer(id));
-      if (resource === 'invoiceitems' && method === 'POST' && id === undefined) return ok(this.createInvoiceItem(params));
+      if (resource === 'customers' && method === 'GET' && id !== undefined && action === undefined)
+        return ok(this.retrieveCustomer(id));
+      if (resource === 'invoiceitems' && method === 'POST' && id === undefined)
+        return ok(this.createInvoiceItem(params));
       if (resource === 'invoiceitems' && method === 'GET' && id === undefined) return ok(this.listInvoiceItems(query));
-      if (resource === 'invoiceitems' && method === 'GET' && id !== undefined && action === undefined) return ok(clone(this.requireItem(id)));
+      if (resource === 'invoiceitems' && method === 'GET' && id !== undefined && action === undefined)
+        return ok(clone(this.requireItem(id)));
       if (resource === 'invoices' && method === 'POST' && id === undefined) return ok(this.createInvoice(params));
       if (resource === 'invoices' && method === 'GET' && id === 'search') return ok(this.searchInvoices(query));
       if (resource === 'invoices' && method === 'GET' && id === undefined) return ok(this.listInvoices(query));
-      if (resource === 'invoices' && method === 'GET' && id !== undefined && action === undefined) return ok(clone(this.requireInvoice(id)));
-      if (resource === 'invoices' && method === 'POST' && id !== undefined && action === 'finalize') return ok(this.finalizeInvoice(id, params));
+      if (resource === 'invoices' && method === 'GET' && id !== undefined && action === undefined)
+        return ok(clone(this.requireInvoice(id)));
+      if (resource === 'invoices' && method === 'POST' && id !== undefined && action === 'finalize')
+        return ok(this.finalizeInvoice(id, params));
       throw unrecognized(method, path);
     } catch (error) {
       if (error instanceof ApiError) {
-        return { status: error.status, body: errorBody(error.type, error.message, error.code, error.param), stage: error.stage };
+        return {
+          status: error.status,
+          body: errorBody(error.type, error.message, error.code, error.param),
+          stage: error.stage,
+        };
       }
       throw error;
     }
@@ -363,8 +523,14 @@ export class FakeStripeServer {
   private createCustomer(params: Record<string, unknown>): FakeCustomer {
     allowOnly(params, ['email', 'name', 'metadata', 'description', 'expand']);
     const customer: FakeCustomer = {
-      id: newId('cus'), object: 'customer', created: this.now(), email: optionalString(params, 'email') ?? null,
-      name: optionalString(params, 'name') ?? null, currency: null, metadata: metadataParam(params), livemode: false,
+      id: newId('cus'),
+      object: 'customer',
+      created: this.now(),
+      email: optionalString(params, 'email') ?? null,
+      name: optionalString(params, 'name') ?? null,
+      currency: null,
+      metadata: metadataParam(params),
+      livemode: false,
     };
     this.customers.set(customer.id, customer);
     return clone(customer);
@@ -372,39 +538,135 @@ export class FakeStripeServer {
 
   private retrieveCustomer(id: string): FakeCustomer | { id: string; object: 'customer'; deleted: true } {
     const customer = this.customers.get(id);
-    if (customer === undefined) throw new ApiError(404, 'invalid_request_error', `No such customer: '${id}'`, 'resource_missing', 'id', 'execution');
+    if (customer === undefined)
+      throw new ApiError(
+        404,
+        'invalid_request_error',
+        `No such customer: '${id}'`,
+        'resource_missing',
+        'id',
+        'execution',
+      );
     return customer.deleted === true ? { id, object: 'customer', deleted: true } : clone(customer);
   }
 
   private createInvoiceItem(params: Record<string, unknown>): FakeInvoiceItem {
-    allowOnly(params, ['customer', 'amount', 'currency', 'description', 'period', 'metadata', 'invoice', 'discountable', 'expand']);
+    allowOnly(params, [
+      'customer',
+      'amount',
+      'currency',
+      'description',
+      'period',
+      'metadata',
+      'invoice',
+      'discountable',
+      'expand',
+    ]);
     const customerId = requiredString(params, 'customer');
     const amount = integerParam(params, 'amount', true) as number;
     const currency = requiredString(params, 'currency').toLowerCase();
-    if (!/^[a-z]{3}$/.test(currency)) throw new ApiError(400, 'invalid_request_error', `Invalid currency: ${currency}`, 'parameter_invalid_string', 'currency');
+    if (!/^[a-z]{3}$/.test(currency))
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `Invalid currency: ${currency}`,
+        'parameter_invalid_string',
+        'currency',
+      );
     const period = periodParam(params);
     const metadata = metadataParam(params);
     const invoiceId = optionalString(params, 'invoice');
     const customer = this.customers.get(customerId);
-    if (customer === undefined || customer.deleted === true) throw new ApiError(400, 'invalid_request_error', `No such customer: '${customerId}'`, 'resource_missing', 'customer', 'execution');
+    if (customer === undefined || customer.deleted === true)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `No such customer: '${customerId}'`,
+        'resource_missing',
+        'customer',
+        'execution',
+      );
     let invoice: FakeInvoice | undefined;
     if (invoiceId !== undefined) {
       invoice = this.invoiceStore.get(invoiceId);
-      if (invoice === undefined) throw new ApiError(400, 'invalid_request_error', `No such invoice: '${invoiceId}'`, 'resource_missing', 'invoice', 'execution');
-      if (invoice.customer !== customerId) throw new ApiError(400, 'invalid_request_error', `Invoice ${invoiceId} belongs to another customer`, undefined, 'invoice', 'execution');
-      if (invoice.status !== 'draft') throw new ApiError(400, 'invalid_request_error', `You can only add invoice items to draft invoices; ${invoiceId} is ${invoice.status}`, 'invoice_not_editable', 'invoice', 'execution');
-      if (invoice.currency !== currency) throw new ApiError(400, 'invalid_request_error', `The currency of the invoice item (${currency}) must match the invoice's (${invoice.currency})`, undefined, 'currency', 'execution');
+      if (invoice === undefined)
+        throw new ApiError(
+          400,
+          'invalid_request_error',
+          `No such invoice: '${invoiceId}'`,
+          'resource_missing',
+          'invoice',
+          'execution',
+        );
+      if (invoice.customer !== customerId)
+        throw new ApiError(
+          400,
+          'invalid_request_error',
+          `Invoice ${invoiceId} belongs to another customer`,
+          undefined,
+          'invoice',
+          'execution',
+        );
+      if (invoice.status !== 'draft')
+        throw new ApiError(
+          400,
+          'invalid_request_error',
+          `You can only add invoice items to draft invoices; ${invoiceId} is ${invoice.status}`,
+          'invoice_not_editable',
+          'invoice',
+          'execution',
+        );
+      if (invoice.currency !== currency)
+        throw new ApiError(
+          400,
+          'invalid_request_error',
+          `The currency of the invoice item (${currency}) must match the invoice's (${invoice.currency})`,
+          undefined,
+          'currency',
+          'execution',
+        );
     }
-    const item = this.newItem({ customer: customerId, amount, currency, description: optionalString(params, 'description') ?? null, metadata, invoice: invoiceId ?? null, period: period ?? { start: this.now(), end: this.now() } });
+    const item = this.newItem({
+      customer: customerId,
+      amount,
+      currency,
+      description: optionalString(params, 'description') ?? null,
+      metadata,
+      invoice: invoiceId ?? null,
+      period: period ?? { start: this.now(), end: this.now() },
+    });
     if (invoice !== undefined) this.recomputeInvoice(invoice);
     return clone(item);
   }
 
-  private newItem(fields: { customer: string; amount: number; currency: string; description: string | null; metadata: Record<string, string>; invoice: string | null; period: { start: number; end: number } }): FakeInvoiceItem {
+  private newItem(fields: {
+    customer: string;
+    amount: number;
+    currency: string;
+    description: string | null;
+    metadata: Record<string, string>;
+    invoice: string | null;
+    period: { start: number; end: number };
+  }): FakeInvoiceItem {
     const item: FakeInvoiceItem = {
-      id: newId('ii'), object: 'invoiceitem', amount: fields.amount, currency: fields.currency, customer: fields.customer, date: this.now(),
-      description: fields.description, discountable: true, invoice: fields.invoice, livemode: false, metadata: fields.metadata,
-      period: fields.period, proration: false, quantity: 1, parent: null, pricing: null, tax_rates: [], test_clock: null,
+      id: newId('ii'),
+      object: 'invoiceitem',
+      amount: fields.amount,
+      currency: fields.currency,
+      customer: fields.customer,
+      date: this.now(),
+      description: fields.description,
+      discountable: true,
+      invoice: fields.invoice,
+      livemode: false,
+      metadata: fields.metadata,
+      period: fields.period,
+      proration: false,
+      quantity: 1,
+      parent: null,
+      pricing: null,
+      tax_rates: [],
+      test_clock: null,
     };
     this.items.set(item.id, item);
     this.creationOrder.set(item.id, this.creationOrder.size);
@@ -412,52 +674,112 @@ export class FakeStripeServer {
   }
 
   private listInvoiceItems(query: Record<string, unknown>): StripeList<FakeInvoiceItem> {
-    allowOnly(query, ['customer', 'invoice', 'pending', 'limit', 'starting_after', 'ending_before', 'created', 'expand']);
+    allowOnly(query, [
+      'customer',
+      'invoice',
+      'pending',
+      'limit',
+      'starting_after',
+      'ending_before',
+      'created',
+      'expand',
+    ]);
     const customer = optionalString(query, 'customer');
     const invoice = optionalString(query, 'invoice');
     const pending = optionalString(query, 'pending');
     const created = rangeParam(query, 'created');
-    const matches = [...this.items.values()].filter((item) => (customer === undefined || item.customer === customer)
-      && (invoice === undefined || item.invoice === invoice)
-      && (pending === undefined || (pending === 'true') === (item.invoice === null))
-      && created(item.date));
+    const matches = [...this.items.values()].filter(
+      (item) =>
+        (customer === undefined || item.customer === customer) &&
+        (invoice === undefined || item.invoice === invoice) &&
+        (pending === undefined || (pending === 'true') === (item.invoice === null)) &&
+        created(item.date),
+    );
     return this.page(matches, query, '/v1/invoiceitems', (item) => item.date);
   }
 
   private requireItem(id: string): FakeInvoiceItem {
     const item = this.items.get(id);
-    if (item === undefined) throw new ApiError(404, 'invalid_request_error', `No such invoiceitem: '${id}'`, 'resource_missing', 'id', 'execution');
+    if (item === undefined)
+      throw new ApiError(
+        404,
+        'invalid_request_error',
+        `No such invoiceitem: '${id}'`,
+        'resource_missing',
+        'id',
+        'execution',
+      );
     return item;
   }
 
   private createInvoice(params: Record<string, unknown>): FakeInvoice {
-    allowOnly(params, ['customer', 'currency', 'auto_advance', 'collection_method', 'days_until_due', 'description', 'metadata', 'pending_invoice_items_behavior', 'expand']);
+    allowOnly(params, [
+      'customer',
+      'currency',
+      'auto_advance',
+      'collection_method',
+      'days_until_due',
+      'description',
+      'metadata',
+      'pending_invoice_items_behavior',
+      'expand',
+    ]);
     const customerId = requiredString(params, 'customer');
     const behavior = optionalString(params, 'pending_invoice_items_behavior') ?? 'exclude';
     if (behavior !== 'include' && behavior !== 'exclude') {
-      throw new ApiError(400, 'invalid_request_error', `Invalid pending_invoice_items_behavior: must be one of include or exclude`, 'parameter_invalid_string', 'pending_invoice_items_behavior');
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `Invalid pending_invoice_items_behavior: must be one of include or exclude`,
+        'parameter_invalid_string',
+        'pending_invoice_items_behavior',
+      );
     }
     const collectionMethod = optionalString(params, 'collection_method') ?? 'charge_automatically';
     const autoAdvance = booleanParam(params, 'auto_advance');
     const metadata = metadataParam(params);
     const customer = this.customers.get(customerId);
-    if (customer === undefined || customer.deleted === true) throw new ApiError(400, 'invalid_request_error', `No such customer: '${customerId}'`, 'resource_missing', 'customer', 'execution');
+    if (customer === undefined || customer.deleted === true)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `No such customer: '${customerId}'`,
+        'resource_missing',
+        'customer',
+        'execution',
+      );
     const currency = (optionalString(params, 'currency') ?? customer.currency ?? 'usd').toLowerCase();
     const now = this.now();
     const invoice: FakeInvoice = {
-      id: newId('in'), object: 'invoice', customer: customerId, currency, status: 'draft', number: null,
-      auto_advance: autoAdvance ?? true, collection_method: collectionMethod, created: now,
-      description: optionalString(params, 'description') ?? null, metadata, subtotal: 0, total: 0, amount_due: 0, amount_paid: 0,
-      amount_remaining: 0, livemode: false, lines: { object: 'list', data: [], has_more: false, url: '' },
+      id: newId('in'),
+      object: 'invoice',
+      customer: customerId,
+      currency,
+      status: 'draft',
+      number: null,
+      auto_advance: autoAdvance ?? true,
+      collection_method: collectionMethod,
+      created: now,
+      description: optionalString(params, 'description') ?? null,
+      metadata,
+      subtotal: 0,
+      total: 0,
+      amount_due: 0,
+      amount_paid: 0,
+      amount_remaining: 0,
+      livemode: false,
+      lines: { object: 'list', data: [], has_more: false, url: '' },
       status_transitions: { finalized_at: null, paid_at: null, voided_at: null, marked_uncollectible_at: null },
-      period_start: now, period_end: now,
+      period_start: now,
+      period_end: now,
     };
     invoice.lines.url = `/v1/invoices/${invoice.id}/lines`;
     this.invoiceStore.set(invoice.id, invoice);
     this.creationOrder.set(invoice.id, this.creationOrder.size);
     if (behavior === 'include') {
       for (const item of this.items.values()) {
-        if (item.customer === customerId && item.invoice === null && item.currency === currency) item.invoice = invoice.id;
+        if (item.customer === customerId && item.invoice === null && item.currency === currency)
+          item.invoice = invoice.id;
       }
     }
     this.recomputeInvoice(invoice);
@@ -465,33 +787,77 @@ export class FakeStripeServer {
   }
 
   private listInvoices(query: Record<string, unknown>): StripeList<FakeInvoice> {
-    allowOnly(query, ['customer', 'status', 'limit', 'starting_after', 'ending_before', 'created', 'collection_method', 'expand']);
+    allowOnly(query, [
+      'customer',
+      'status',
+      'limit',
+      'starting_after',
+      'ending_before',
+      'created',
+      'collection_method',
+      'expand',
+    ]);
     const customer = optionalString(query, 'customer');
     const status = optionalString(query, 'status');
     const created = rangeParam(query, 'created');
-    const matches = [...this.invoiceStore.values()].filter((invoice) => (customer === undefined || invoice.customer === customer)
-      && (status === undefined || invoice.status === status) && created(invoice.created));
+    const matches = [...this.invoiceStore.values()].filter(
+      (invoice) =>
+        (customer === undefined || invoice.customer === customer) &&
+        (status === undefined || invoice.status === status) &&
+        created(invoice.created),
+    );
     return this.page(matches, query, '/v1/invoices', (invoice) => invoice.created);
   }
 
   /** The search API, for the query forms `metadata['k']:'v'` and `customer:'cus_…'` joined by AND. */
-  private searchInvoices(query: Record<string, unknown>): { object: 'search_result'; data: FakeInvoice[]; has_more: false; next_page: null; url: string } {
+  private searchInvoices(query: Record<string, unknown>): {
+    object: 'search_result';
+    data: FakeInvoice[];
+    has_more: false;
+    next_page: null;
+    url: string;
+  } {
     allowOnly(query, ['query', 'limit', 'page', 'expand']);
     const text = requiredString(query, 'query');
     const clauses = text.split(/\s+AND\s+/i).map((clause) => {
       const match = /^(?:metadata\['([^']+)'\]|(customer|status|currency)):'([^']*)'$/.exec(clause.trim());
-      if (match === null) throw new ApiError(400, 'invalid_request_error', `Unsupported search query clause: ${clause}`, 'parameter_invalid_string', 'query');
+      if (match === null)
+        throw new ApiError(
+          400,
+          'invalid_request_error',
+          `Unsupported search query clause: ${clause}`,
+          'parameter_invalid_string',
+          'query',
+        );
       return { metadataKey: match[1], field: match[2], value: match[3] as string };
     });
-    const data = [...this.invoiceStore.values()].filter((invoice) => clauses.every((clause) => clause.metadataKey !== undefined
-      ? invoice.metadata[clause.metadataKey] === clause.value
-      : String(invoice[clause.field as 'customer' | 'status' | 'currency']) === clause.value));
-    return { object: 'search_result', data: data.map(clone), has_more: false, next_page: null, url: '/v1/invoices/search' };
+    const data = [...this.invoiceStore.values()].filter((invoice) =>
+      clauses.every((clause) =>
+        clause.metadataKey !== undefined
+          ? invoice.metadata[clause.metadataKey] === clause.value
+          : String(invoice[clause.field as 'customer' | 'status' | 'currency']) === clause.value,
+      ),
+    );
+    return {
+      object: 'search_result',
+      data: data.map(clone),
+      has_more: false,
+      next_page: null,
+      url: '/v1/invoices/search',
+    };
   }
 
   private requireInvoice(id: string): FakeInvoice {
     const invoice = this.invoiceStore.get(id);
-    if (invoice === undefined) throw new ApiError(404, 'invalid_request_error', `No such invoice: '${id}'`, 'resource_missing', 'id', 'execution');
+    if (invoice === undefined)
+      throw new ApiError(
+        404,
+        'invalid_request_error',
+        `No such invoice: '${id}'`,
+        'resource_missing',
+        'id',
+        'execution',
+      );
     return invoice;
   }
 
@@ -500,7 +866,14 @@ export class FakeStripeServer {
     const autoAdvance = booleanParam(params, 'auto_advance');
     const invoice = this.requireInvoice(id);
     if (invoice.status !== 'draft') {
-      throw new ApiError(400, 'invalid_request_error', "This invoice is already finalized, you can't re-finalize a non-draft invoice.", 'invoice_not_editable', undefined, 'execution');
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+        'invoice_not_editable',
+        undefined,
+        'execution',
+      );
     }
     this.recomputeInvoice(invoice);
     this.invoiceNumber += 1;
@@ -517,12 +890,23 @@ export class FakeStripeServer {
   }
 
   private recomputeInvoice(invoice: FakeInvoice): void {
-    const items = [...this.items.values()].filter((item) => item.invoice === invoice.id)
+    const items = [...this.items.values()]
+      .filter((item) => item.invoice === invoice.id)
       .sort((a, b) => (this.creationOrder.get(a.id) ?? 0) - (this.creationOrder.get(b.id) ?? 0));
     invoice.lines.data = items.map((item) => ({
-      id: `il_${item.id.slice(3)}`, object: 'line_item', amount: item.amount, currency: item.currency, description: item.description,
-      invoice: invoice.id, livemode: false, metadata: item.metadata, period: item.period,
-      parent: { type: 'invoice_item_details', invoice_item_details: { invoice_item: item.id, proration: false, subscription: null } },
+      id: `il_${item.id.slice(3)}`,
+      object: 'line_item',
+      amount: item.amount,
+      currency: item.currency,
+      description: item.description,
+      invoice: invoice.id,
+      livemode: false,
+      metadata: item.metadata,
+      period: item.period,
+      parent: {
+        type: 'invoice_item_details',
+        invoice_item_details: { invoice_item: item.id, proration: false, subscription: null },
+      },
       quantity: item.quantity,
     }));
     invoice.subtotal = items.reduce((sum, item) => sum + item.amount, 0);
@@ -537,15 +921,37 @@ export class FakeStripeServer {
   }
 
   /** Stripe's list pagination: newest first, `limit` (1-100, default 10), `starting_after`. */
-  private page<T extends { id: string }>(matches: T[], query: Record<string, unknown>, url: string, createdOf: (each: T) => number): StripeList<T> {
+  private page<T extends { id: string }>(
+    matches: T[],
+    query: Record<string, unknown>,
+    url: string,
+    createdOf: (each: T) => number,
+  ): StripeList<T> {
     const limit = integerParam(query, 'limit', false) ?? 10;
-    if (limit < 1 || limit > 100) throw new ApiError(400, 'invalid_request_error', 'limit must be between 1 and 100', 'parameter_invalid_integer', 'limit');
-    const sorted = [...matches].sort((a, b) => createdOf(b) - createdOf(a) || (this.creationOrder.get(b.id) ?? 0) - (this.creationOrder.get(a.id) ?? 0));
+    if (limit < 1 || limit > 100)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        'limit must be between 1 and 100',
+        'parameter_invalid_integer',
+        'limit',
+      );
+    const sorted = [...matches].sort(
+      (a, b) =>
+        createdOf(b) - createdOf(a) || (this.creationOrder.get(b.id) ?? 0) - (this.creationOrder.get(a.id) ?? 0),
+    );
     const after = optionalString(query, 'starting_after');
     let start = 0;
     if (after !== undefined) {
       const index = sorted.findIndex((each) => each.id === after);
-      if (index < 0) throw new ApiError(400, 'invalid_request_error', `No such object: '${after}'`, 'resource_missing', 'starting_after');
+      if (index < 0)
+        throw new ApiError(
+          400,
+          'invalid_request_error',
+          `No such object: '${after}'`,
+          'resource_missing',
+          'starting_after',
+        );
       start = index + 1;
     }
     const data = sorted.slice(start, start + limit);
@@ -564,7 +970,9 @@ function ok(body: unknown): HandlerResult {
 }
 
 function errorBody(type: string, message: string, code?: string, param?: string): { error: Record<string, string> } {
-  return { error: { type, message, ...(code === undefined ? {} : { code }), ...(param === undefined ? {} : { param }) } };
+  return {
+    error: { type, message, ...(code === undefined ? {} : { code }), ...(param === undefined ? {} : { param }) },
+  };
 }
 
 function storedByDefault(status: number): boolean {
@@ -629,7 +1037,10 @@ export function parseForm(text: string): Record<string, unknown> {
   for (const [rawKey, value] of new URLSearchParams(text)) {
     const match = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(rawKey);
     if (match === null) throw new ApiError(400, 'invalid_request_error', `Invalid parameter name: ${rawKey}`);
-    const parts = [match[1] as string, ...[...(match[2] ?? '').matchAll(/\[([^[\]]*)\]/g)].map((part) => part[1] as string)];
+    const parts = [
+      match[1] as string,
+      ...[...(match[2] ?? '').matchAll(/\[([^[\]]*)\]/g)].map((part) => part[1] as string),
+    ];
     let node: Record<string, unknown> | unknown[] = root;
     parts.forEach((part, index) => {
       const last = index === parts.length - 1;
@@ -649,38 +1060,57 @@ export function parseForm(text: string): Record<string, unknown> {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
 function allowOnly(params: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(params)) {
-    if (!allowed.includes(key)) throw new ApiError(400, 'invalid_request_error', `Received unknown parameter: ${key}`, 'parameter_unknown', key);
+    if (!allowed.includes(key))
+      throw new ApiError(400, 'invalid_request_error', `Received unknown parameter: ${key}`, 'parameter_unknown', key);
   }
 }
 
 function requiredString(params: Record<string, unknown>, name: string): string {
   const value = optionalString(params, name);
-  if (value === undefined || value === '') throw new ApiError(400, 'invalid_request_error', `Missing required param: ${name}.`, 'parameter_missing', name);
+  if (value === undefined || value === '')
+    throw new ApiError(400, 'invalid_request_error', `Missing required param: ${name}.`, 'parameter_missing', name);
   return value;
 }
 
 function optionalString(params: Record<string, unknown>, name: string): string | undefined {
   const value = params[name];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new ApiError(400, 'invalid_request_error', `Invalid ${name}: must be a string`, 'parameter_invalid_string', name);
+  if (typeof value !== 'string')
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      `Invalid ${name}: must be a string`,
+      'parameter_invalid_string',
+      name,
+    );
   return value;
 }
 
 function integerParam(params: Record<string, unknown>, name: string, required: boolean): number | undefined {
   const value = params[name];
   if (value === undefined) {
-    if (required) throw new ApiError(400, 'invalid_request_error', `Missing required param: ${name}.`, 'parameter_missing', name);
+    if (required)
+      throw new ApiError(400, 'invalid_request_error', `Missing required param: ${name}.`, 'parameter_missing', name);
     return undefined;
   }
   if (typeof value !== 'string' || !/^-?\d{1,16}$/.test(value)) {
-    throw new ApiError(400, 'invalid_request_error', `Invalid integer: ${String(value)}`, 'parameter_invalid_integer', name);
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      `Invalid integer: ${String(value)}`,
+      'parameter_invalid_integer',
+      name,
+    );
   }
   return Number.parseInt(value, 10);
 }
@@ -688,20 +1118,55 @@ function integerParam(params: Record<string, unknown>, name: string, required: b
 function booleanParam(params: Record<string, unknown>, name: string): boolean | undefined {
   const value = params[name];
   if (value === undefined) return undefined;
-  if (value !== 'true' && value !== 'false') throw new ApiError(400, 'invalid_request_error', `Invalid boolean: ${String(value)}`, 'parameter_invalid_string', name);
+  if (value !== 'true' && value !== 'false')
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      `Invalid boolean: ${String(value)}`,
+      'parameter_invalid_string',
+      name,
+    );
   return value === 'true';
 }
 
 function metadataParam(params: Record<string, unknown>): Record<string, string> {
   const value = params.metadata;
   if (value === undefined || value === '') return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError(400, 'invalid_request_error', 'Invalid metadata: must be a hash', 'parameter_invalid_string', 'metadata');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      'Invalid metadata: must be a hash',
+      'parameter_invalid_string',
+      'metadata',
+    );
   const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > 50) throw new ApiError(400, 'invalid_request_error', 'Invalid metadata: at most 50 keys', 'parameter_invalid_string', 'metadata');
+  if (entries.length > 50)
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      'Invalid metadata: at most 50 keys',
+      'parameter_invalid_string',
+      'metadata',
+    );
   const metadata: Record<string, string> = {};
   for (const [key, each] of entries) {
-    if (key.length > 40) throw new ApiError(400, 'invalid_request_error', `Invalid metadata: key ${key} is longer than 40 characters`, 'parameter_invalid_string', `metadata[${key}]`);
-    if (typeof each !== 'string' || each.length > 500) throw new ApiError(400, 'invalid_request_error', `Invalid metadata[${key}]: a string of at most 500 characters`, 'parameter_invalid_string', `metadata[${key}]`);
+    if (key.length > 40)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `Invalid metadata: key ${key} is longer than 40 characters`,
+        'parameter_invalid_string',
+        `metadata[${key}]`,
+      );
+    if (typeof each !== 'string' || each.length > 500)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `Invalid metadata[${key}]: a string of at most 500 characters`,
+        'parameter_invalid_string',
+        `metadata[${key}]`,
+      );
     metadata[key] = each;
   }
   return metadata;
@@ -710,12 +1175,26 @@ function metadataParam(params: Record<string, unknown>): Record<string, string> 
 function periodParam(params: Record<string, unknown>): { start: number; end: number } | undefined {
   const value = params.period;
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null) throw new ApiError(400, 'invalid_request_error', 'Invalid period: must be a hash', 'parameter_invalid_string', 'period');
+  if (typeof value !== 'object' || value === null)
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      'Invalid period: must be a hash',
+      'parameter_invalid_string',
+      'period',
+    );
   const period = value as Record<string, unknown>;
   allowOnly(period, ['start', 'end']);
   const start = integerParam(period, 'start', true) as number;
   const end = integerParam(period, 'end', true) as number;
-  if (end < start) throw new ApiError(400, 'invalid_request_error', 'The period end must be after its start', 'parameter_invalid_integer', 'period[end]');
+  if (end < start)
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      'The period end must be after its start',
+      'parameter_invalid_integer',
+      'period[end]',
+    );
   return { start, end };
 }
 
@@ -730,20 +1209,32 @@ function rangeParam(params: Record<string, unknown>, name: string): (value: numb
   const range = value as Record<string, unknown>;
   allowOnly(range, ['gt', 'gte', 'lt', 'lte']);
   const bounds = Object.fromEntries(['gt', 'gte', 'lt', 'lte'].map((key) => [key, integerParam(range, key, false)]));
-  return (each) => (bounds.gt === undefined || each > bounds.gt) && (bounds.gte === undefined || each >= bounds.gte)
-    && (bounds.lt === undefined || each < bounds.lt) && (bounds.lte === undefined || each <= bounds.lte);
+  return (each) =>
+    (bounds.gt === undefined || each > bounds.gt) &&
+    (bounds.gte === undefined || each >= bounds.gte) &&
+    (bounds.lt === undefined || each < bounds.lt) &&
+    (bounds.lte === undefined || each <= bounds.lte);
 }
 
 /** Sends the request as it came to another server and returns its verdict. */
-function forward(target: { host: string; port: number }, req: http.IncomingMessage, body: string): Promise<{ status: number; body: string }> {
+function forward(
+  target: { host: string; port: number },
+  req: http.IncomingMessage,
+  body: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers, host: `${target.host}:${target.port}` };
-    const outgoing = http.request({ host: target.host, port: target.port, method: req.method, path: req.url, headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
+    const outgoing = http.request(
+      { host: target.host, port: target.port, method: req.method, path: req.url, headers },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
     outgoing.on('error', reject);
     outgoing.end(body);
   });

@@ -43,7 +43,9 @@ export interface IngestTestbed {
   close(): Promise<void>;
 }
 
-export async function createIngestTestbed(options: { sources?: number; config?: Partial<IngestWorkerConfig>; stack?: ProvidedStack } = {}): Promise<IngestTestbed> {
+export async function createIngestTestbed(
+  options: { sources?: number; config?: Partial<IngestWorkerConfig>; stack?: ProvidedStack } = {},
+): Promise<IngestTestbed> {
   const stack = options.stack ?? testStack();
   const name = uniqueName('t');
   const sources = Array.from({ length: options.sources ?? 2 }, (_, index) => `${name}-src${index}`);
@@ -52,30 +54,70 @@ export async function createIngestTestbed(options: { sources?: number; config?: 
   const keysFile = path.join(directory, 'keys.json');
   await writeFile(keysFile, JSON.stringify(keys));
   const config: IngestWorkerConfig = {
-    sourceKeysFile: keysFile, apiKeysFile: undefined, subjectPrefix: `${name}usage`,
-    streamName: `${name.toUpperCase()}_USAGE`, consumerName: 'ingest',
-    duplicateWindowMs: 120_000, streamMaxAgeMs: 0, batchSize: 500, batchMaxWaitMs: 20, writers: 2,
-    maxAckPending: 4000, ackWaitMs: 30_000, nakDelayMs: 500, acceptPastMs: 35 * 86_400_000, acceptFutureMs: 5 * 60_000,
-    httpPort: undefined, httpHost: '127.0.0.1', httpMaxBodyBytes: 1024 * 1024, httpMaxEvents: 1000, metricsPort: undefined,
+    sourceKeysFile: keysFile,
+    apiKeysFile: undefined,
+    subjectPrefix: `${name}usage`,
+    streamName: `${name.toUpperCase()}_USAGE`,
+    consumerName: 'ingest',
+    duplicateWindowMs: 120_000,
+    streamMaxAgeMs: 0,
+    batchSize: 500,
+    batchMaxWaitMs: 20,
+    writers: 2,
+    maxAckPending: 4000,
+    ackWaitMs: 30_000,
+    nakDelayMs: 500,
+    acceptPastMs: 35 * 86_400_000,
+    acceptFutureMs: 5 * 60_000,
+    httpPort: undefined,
+    httpHost: '127.0.0.1',
+    httpMaxBodyBytes: 1024 * 1024,
+    httpMaxEvents: 1000,
+    metricsPort: undefined,
     logLevel: process.env.TALLY_TEST_VERBOSE ? 'debug' : 'warn',
     ...options.config,
   };
   const { endpoints } = stack;
   const nc = await connect({ servers: endpoints.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const jsm = await jetstreamManager(nc);
-  await ensureUsageStream(jsm, { streamName: config.streamName, subjectPrefix: config.subjectPrefix, duplicateWindowMs: config.duplicateWindowMs, maxAgeMs: config.streamMaxAgeMs });
+  await ensureUsageStream(jsm, {
+    streamName: config.streamName,
+    subjectPrefix: config.subjectPrefix,
+    duplicateWindowMs: config.duplicateWindowMs,
+    maxAgeMs: config.streamMaxAgeMs,
+  });
   const js = jetstream(nc);
   const childEnv: Record<string, string> = {
-    NATS_URL: endpoints.natsUrl, DATABASE_URL: endpoints.databaseUrl, TEMPORAL_ADDRESS: endpoints.temporalAddress,
-    TALLY_SOURCE_KEYS_FILE: keysFile, TALLY_INGEST_STREAM: config.streamName, TALLY_INGEST_SUBJECT_PREFIX: config.subjectPrefix,
-    TALLY_INGEST_CONSUMER: config.consumerName, TALLY_INGEST_STREAM_MAX_AGE: '0ms', TALLY_INGEST_BATCH_SIZE: String(config.batchSize),
-    TALLY_INGEST_BATCH_WAIT: `${config.batchMaxWaitMs}ms`, TALLY_INGEST_WRITERS: String(config.writers),
-    TALLY_INGEST_MAX_ACK_PENDING: String(config.maxAckPending), TALLY_INGEST_ACK_WAIT: `${config.ackWaitMs}ms`,
-    TALLY_INGEST_NAK_DELAY: `${config.nakDelayMs}ms`, TALLY_LOG_LEVEL: config.logLevel,
+    NATS_URL: endpoints.natsUrl,
+    DATABASE_URL: endpoints.databaseUrl,
+    TEMPORAL_ADDRESS: endpoints.temporalAddress,
+    TALLY_SOURCE_KEYS_FILE: keysFile,
+    TALLY_INGEST_STREAM: config.streamName,
+    TALLY_INGEST_SUBJECT_PREFIX: config.subjectPrefix,
+    TALLY_INGEST_CONSUMER: config.consumerName,
+    TALLY_INGEST_STREAM_MAX_AGE: '0ms',
+    TALLY_INGEST_BATCH_SIZE: String(config.batchSize),
+    TALLY_INGEST_BATCH_WAIT: `${config.batchMaxWaitMs}ms`,
+    TALLY_INGEST_WRITERS: String(config.writers),
+    TALLY_INGEST_MAX_ACK_PENDING: String(config.maxAckPending),
+    TALLY_INGEST_ACK_WAIT: `${config.ackWaitMs}ms`,
+    TALLY_INGEST_NAK_DELAY: `${config.nakDelayMs}ms`,
+    TALLY_LOG_LEVEL: config.logLevel,
   };
   const publisher = new EventPublisher(nc, { maxInFlight: 500, maxAttempts: 20, ackTimeoutMs: 5000 });
   return {
-    stack, name, keys, sources, keysFile, directory, config, childEnv, nc, js, jsm, publisher,
+    stack,
+    name,
+    keys,
+    sources,
+    keysFile,
+    directory,
+    config,
+    childEnv,
+    nc,
+    js,
+    jsm,
+    publisher,
     close: async () => {
       await publisher.close();
       await jsm.streams.delete(config.streamName).catch(() => undefined);
@@ -84,13 +126,20 @@ export async function createIngestTestbed(options: { sources?: number; config?: 
   };
 }
 
-export async function startTestWorker(testbed: IngestTestbed, overrides: Partial<IngestWorkerConfig> = {}): Promise<IngestWorker> {
+export async function startTestWorker(
+  testbed: IngestTestbed,
+  overrides: Partial<IngestWorkerConfig> = {},
+): Promise<IngestWorker> {
   const { endpoints } = testbed.stack;
   return startIngestWorker({ ...testbed.config, ...overrides }, endpoints, pino({ level: testbed.config.logLevel }));
 }
 
 /** Polls until `check` returns true; gives up (and throws) after `timeoutMs`. A wait, not a timed assertion. */
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 60_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -104,7 +153,11 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
  * (own stream, consumer and sources) with a running worker, and stop both and the shared test pool.
  * `testbed` and `worker` are there from beforeAll on.
  */
-export function ingestWorkerSuite(): { readonly pool: pg.Pool; readonly testbed: IngestTestbed; readonly worker: IngestWorker } {
+export function ingestWorkerSuite(): {
+  readonly pool: pg.Pool;
+  readonly testbed: IngestTestbed;
+  readonly worker: IngestWorker;
+} {
   const pool = testPool();
   let testbed: IngestTestbed | undefined;
   let worker: IngestWorker | undefined;
@@ -123,7 +176,11 @@ export function ingestWorkerSuite(): { readonly pool: pg.Pool; readonly testbed:
   };
   return {
     pool,
-    get testbed() { return started(testbed, 'testbed'); },
-    get worker() { return started(worker, 'worker'); },
+    get testbed() {
+      return started(testbed, 'testbed');
+    },
+    get worker() {
+      return started(worker, 'worker');
+    },
   };
 }

@@ -16,12 +16,19 @@ const READY_TIMEOUT_MS = 30_000;
  * so that it binds 127.0.0.1 only and never collides with another run. Its bundled OpenAPI spec
  * validates every request; it keeps no state.
  */
-export async function startStripeMock(log: (line: string) => void = (line) => process.stderr.write(`[stripe-mock] ${line}\n`)): Promise<RunningStripeMock> {
+export async function startStripeMock(
+  log: (line: string) => void = (line) => process.stderr.write(`[stripe-mock] ${line}\n`),
+): Promise<RunningStripeMock> {
   const binary = await ensureTool(testStack().layout.toolsDir, 'stripe-mock', log);
-  const child = spawn(binary, ['-http-addr', '127.0.0.1:0', '-https-addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, ['-http-addr', '127.0.0.1:0', '-https-addr', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => fail(new Error(`stripe-mock did not report its port within ${READY_TIMEOUT_MS} ms:\n${output}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(new Error(`stripe-mock did not report its port within ${READY_TIMEOUT_MS} ms:\n${output}`)),
+      READY_TIMEOUT_MS,
+    );
     const onData = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
       const match = /Listening for HTTP at address: 127\.0\.0\.1:(\d+)/.exec(output);
@@ -38,7 +45,9 @@ export async function startStripeMock(log: (line: string) => void = (line) => pr
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.once('error', fail);
-    child.once('exit', (code) => fail(new Error(`stripe-mock exited with ${String(code)} before it was ready:\n${output}`)));
+    child.once('exit', (code) =>
+      fail(new Error(`stripe-mock exited with ${String(code)} before it was ready:\n${output}`)),
+    );
   });
   return { host: '127.0.0.1', port, stop: () => stopChild(child) };
 }

@@ -28,6 +28,8 @@ describe('createBillingProviders', () => {
 
   it('fails a Stripe target permanently when no Stripe key is configured', () => {
     const providers = createBillingProviders({ pool });
-    expect(() => providers.forTarget({ kind: 'stripe', customer: 'cus_x' })).toThrow(expect.objectContaining({ code: 'provider_not_configured', retryable: false }));
+    expect(() => providers.forTarget({ kind: 'stripe', customer: 'cus_x' })).toThrow(
+      expect.objectContaining({ code: 'provider_not_configured', retryable: false }),
+    );
   });
 });

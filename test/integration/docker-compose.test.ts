@@ -24,7 +24,14 @@ const containerPort = { postgres: '5432', nats: '4222', temporal: '7233' } as co
 
 describe('docker-compose.yml', () => {
   it('describes the production shape', () => {
-    expect(Object.keys(services).sort()).toEqual(['nats', 'postgres', 'tally-ingest', 'tally-worker', 'temporal', 'temporal-ui']);
+    expect(Object.keys(services).sort()).toEqual([
+      'nats',
+      'postgres',
+      'tally-ingest',
+      'tally-worker',
+      'temporal',
+      'temporal-ui',
+    ]);
   });
 
   it('pins every image and builds Tally from the repository', () => {
@@ -44,7 +51,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes each host port once and every container port it names', () => {
-    const hostPorts = Object.values(services).flatMap((service) => (service.ports ?? []).map((mapping) => mapping.split(':')[0]));
+    const hostPorts = Object.values(services).flatMap((service) =>
+      (service.ports ?? []).map((mapping) => mapping.split(':')[0]),
+    );
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
     expect(services.postgres?.ports).toContain(`5433:${containerPort.postgres}`);
     expect(services.nats?.ports).toContain(`4222:${containerPort.nats}`);
@@ -58,7 +67,8 @@ describe('docker-compose.yml', () => {
       expect(environment.TEMPORAL_ADDRESS, name).toBe(`temporal:${containerPort.temporal}`);
       expect(environment.NATS_URL, name).toBe(`nats://nats:${containerPort.nats}`);
       expect(environment.DATABASE_URL, name).toBe(
-        `postgres://${postgres.POSTGRES_USER}:${postgres.POSTGRES_PASSWORD}@postgres:${containerPort.postgres}/${postgres.POSTGRES_DB}`);
+        `postgres://${postgres.POSTGRES_USER}:${postgres.POSTGRES_PASSWORD}@postgres:${containerPort.postgres}/${postgres.POSTGRES_DB}`,
+      );
     }
   });
 
@@ -66,16 +76,28 @@ describe('docker-compose.yml', () => {
     for (const name of ['tally-ingest', 'tally-worker']) {
       const command = services[name]?.command ?? [];
       expect(command.slice(0, 2), name).toEqual(['node', 'bin/tally.mjs']);
-      const help = spawnSync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...command.slice(2).filter((word) => !/^\d+$/.test(word)), '--help'], { encoding: 'utf8' });
+      const help = spawnSync(
+        process.execPath,
+        [
+          path.join(repositoryRoot, 'bin', 'tally.mjs'),
+          ...command.slice(2).filter((word) => !/^\d+$/.test(word)),
+          '--help',
+        ],
+        { encoding: 'utf8' },
+      );
       expect(help.status, `${command.join(' ')}: ${help.stderr}`).toBe(0);
-      for (const option of command.filter((word) => word.startsWith('--'))) expect(help.stdout, `${name} ${option}`).toContain(option);
+      for (const option of command.filter((word) => word.startsWith('--')))
+        expect(help.stdout, `${name} ${option}`).toContain(option);
     }
   });
 
   it('names only existing services in depends_on', () => {
     for (const [name, service] of Object.entries(services)) {
-      const dependencies = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
-      for (const dependency of dependencies) expect(Object.keys(services), `${name} depends on ${dependency}`).toContain(dependency);
+      const dependencies = Array.isArray(service.depends_on)
+        ? service.depends_on
+        : Object.keys(service.depends_on ?? {});
+      for (const dependency of dependencies)
+        expect(Object.keys(services), `${name} depends on ${dependency}`).toContain(dependency);
     }
   });
 });

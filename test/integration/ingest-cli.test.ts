@@ -14,7 +14,11 @@ const { pool } = suite;
 
 async function tally(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], { env: { ...process.env, ...suite.testbed.childEnv } });
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args],
+      { env: { ...process.env, ...suite.testbed.childEnv } },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
@@ -27,12 +31,24 @@ describe('tally send and tally ingest status', () => {
     const source = suite.testbed.sources[0] as string;
     const timestamp = new Date().toISOString();
     const lines = [
-      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-1', timestamp })),
-      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-2', timestamp, quantity: '0.5' })),
+      JSON.stringify(
+        buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-1', timestamp }),
+      ),
+      JSON.stringify(
+        buildUnsignedEvent({
+          source,
+          customer_id: `${suite.testbed.name}-cli`,
+          event_id: 'cli-2',
+          timestamp,
+          quantity: '0.5',
+        }),
+      ),
       '{"this is": "not an event"',
       JSON.stringify({ ...buildUnsignedEvent({ source, event_id: 'cli-3', timestamp }), quantity: 3 }),
       '',
-      JSON.stringify(buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-1', timestamp })),
+      JSON.stringify(
+        buildUnsignedEvent({ source, customer_id: `${suite.testbed.name}-cli`, event_id: 'cli-1', timestamp }),
+      ),
     ];
     const file = path.join(suite.testbed.directory, 'events.jsonl');
     await writeFile(file, `${lines.join('\n')}\n`);
@@ -43,12 +59,25 @@ describe('tally send and tally ingest status', () => {
     expect(sent.stderr).toContain(`${file}:3: malformed_json`);
     expect(sent.stderr).toContain(`${file}:4: schema_violation: quantity`);
 
-    await waitUntil(async () => (await pool.query('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [source])).rows[0].n === 2, 30_000, 'two events stored');
+    await waitUntil(
+      async () =>
+        (await pool.query('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [source])).rows[0].n === 2,
+      30_000,
+      'two events stored',
+    );
     const status = await tally(['ingest', 'status', '--json']);
     expect(status.code).toBe(0);
-    const parsed = JSON.parse(status.stdout) as { consumer: { pending: number; ack_pending: number }; stream: { messages: number }; tables: { usage_events: string } };
+    const parsed = JSON.parse(status.stdout) as {
+      consumer: { pending: number; ack_pending: number };
+      stream: { messages: number };
+      tables: { usage_events: string };
+    };
     expect(parsed.stream.messages).toBe(2);
-    expect(parsed.consumer).toMatchObject({ pending: 0, ack_pending: 0, committed_before: expect.stringMatching(/^\d{4}-/) });
+    expect(parsed.consumer).toMatchObject({
+      pending: 0,
+      ack_pending: 0,
+      committed_before: expect.stringMatching(/^\d{4}-/),
+    });
     expect(Number.parseInt(parsed.tables.usage_events, 10)).toBeGreaterThanOrEqual(2);
     const readable = await tally(['ingest', 'status']);
     expect(readable.stdout).toMatch(/consumer {2}ingest: lag 0/);
@@ -57,15 +86,31 @@ describe('tally send and tally ingest status', () => {
   it('refuses to sign without a key for the source, and sends signed events as they are', async () => {
     const source = suite.testbed.sources[1] as string;
     const file = path.join(suite.testbed.directory, 'unsigned.jsonl');
-    const signed = signEvent(buildUnsignedEvent({ source, event_id: 'pre-signed', timestamp: new Date().toISOString() }), suite.testbed.keys[source] as string);
-    await writeFile(file, [
-      JSON.stringify(buildUnsignedEvent({ source, event_id: 'no-key', timestamp: new Date().toISOString() })),
-      JSON.stringify(signed),
-    ].join('\n'));
+    const signed = signEvent(
+      buildUnsignedEvent({ source, event_id: 'pre-signed', timestamp: new Date().toISOString() }),
+      suite.testbed.keys[source] as string,
+    );
+    await writeFile(
+      file,
+      [
+        JSON.stringify(buildUnsignedEvent({ source, event_id: 'no-key', timestamp: new Date().toISOString() })),
+        JSON.stringify(signed),
+      ].join('\n'),
+    );
     const sent = await tally(['send', file, '--json']);
     expect(sent.code).toBe(2);
     expect(sent.stderr).toContain(`${file}:1: unknown_source: no signing key for source "${source}" (give --keys)`);
     expect(JSON.parse(sent.stdout)).toMatchObject({ published: 1, invalid: 1, signed: 0 });
-    await waitUntil(async () => (await pool.query('SELECT signature FROM usage_events WHERE source = $1 AND event_id = $2', [source, 'pre-signed'])).rows[0]?.signature === signed.signature, 30_000, 'the pre-signed event stored');
+    await waitUntil(
+      async () =>
+        (
+          await pool.query('SELECT signature FROM usage_events WHERE source = $1 AND event_id = $2', [
+            source,
+            'pre-signed',
+          ])
+        ).rows[0]?.signature === signed.signature,
+      30_000,
+      'the pre-signed event stored',
+    );
   }, 60_000);
 });

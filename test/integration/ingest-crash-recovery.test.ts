@@ -10,7 +10,15 @@ import { signEvent } from '../../contracts/event-signature.ts';
 import { addressUsageMessage } from '../../ingest/usage-stream.ts';
 import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
-import { removeStackData, startService, startStack, stopService, stopStack, type ServiceName, type StackLayout } from '../../stack/index.ts';
+import {
+  removeStackData,
+  startService,
+  startStack,
+  stopService,
+  stopStack,
+  type ServiceName,
+  type StackLayout,
+} from '../../stack/index.ts';
 import { buildUnsignedEvent } from '../builders/usage-event.ts';
 import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
 import { testStack } from '../harness/services.ts';
@@ -23,7 +31,11 @@ let pool: pg.Pool;
 const testbeds: IngestTestbed[] = [];
 beforeAll(async () => {
   const shared = testStack().layout;
-  const layout: StackLayout = { ...shared, portBase: shared.portBase + 200, dataDir: await mkdtemp(path.join(os.tmpdir(), 'tally-ingest-crash-')) };
+  const layout: StackLayout = {
+    ...shared,
+    portBase: shared.portBase + 200,
+    dataDir: await mkdtemp(path.join(os.tmpdir(), 'tally-ingest-crash-')),
+  };
   const endpoints = await startStack(layout, log, ['postgres', 'nats']);
   stack = { layout, endpoints: { ...endpoints, temporalAddress: testStack().endpoints.temporalAddress } };
   pool = createPool(endpoints.databaseUrl, { max: 5 });
@@ -45,18 +57,28 @@ async function publishEvents(testbed: IngestTestbed, from: number, to: number): 
   const secret = testbed.keys[source] as string;
   const nowMs = Date.now();
   for (let index = from; index < to; index++) {
-    const event = signEvent(buildUnsignedEvent({
-      source, event_id: `e-${index}`, customer_id: `${testbed.name}-c${index % 97}`,
-      timestamp: new Date(nowMs - (index % 3600) * 1000).toISOString(), quantity: `${index % 1000}.5`,
-    }), secret);
-    await testbed.publisher.enqueue(addressUsageMessage(Buffer.from(JSON.stringify(event)), event, testbed.config.subjectPrefix));
+    const event = signEvent(
+      buildUnsignedEvent({
+        source,
+        event_id: `e-${index}`,
+        customer_id: `${testbed.name}-c${index % 97}`,
+        timestamp: new Date(nowMs - (index % 3600) * 1000).toISOString(),
+        quantity: `${index % 1000}.5`,
+      }),
+      secret,
+    );
+    await testbed.publisher.enqueue(
+      addressUsageMessage(Buffer.from(JSON.stringify(event)), event, testbed.config.subjectPrefix),
+    );
   }
   const summary = await testbed.publisher.flush();
   if (summary.failed > 0) throw new Error(`${summary.failed} publishes failed`);
 }
 
 async function storedCount(testbed: IngestTestbed): Promise<number> {
-  const result = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [testbed.sources[0]]);
+  const result = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [
+    testbed.sources[0],
+  ]);
   return result.rows[0]?.n ?? 0;
 }
 
@@ -64,19 +86,29 @@ async function storedCount(testbed: IngestTestbed): Promise<number> {
 async function expectExactlyOnce(testbed: IngestTestbed, count: number): Promise<void> {
   const source = testbed.sources[0] as string;
   const events = await pool.query<{ total: number; distinct_ids: number; quantity: string }>(
-    'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct_ids, sum(quantity)::text AS quantity FROM usage_events WHERE source = $1', [source]);
+    'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct_ids, sum(quantity)::text AS quantity FROM usage_events WHERE source = $1',
+    [source],
+  );
   expect(events.rows[0]).toMatchObject({ total: count, distinct_ids: count });
-  const keys = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_event_keys WHERE source = $1', [source]);
+  const keys = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_event_keys WHERE source = $1', [
+    source,
+  ]);
   expect(keys.rows[0]?.n).toBe(count);
   const totals = await pool.query<{ events: string; quantity: string }>(
-    'SELECT sum(event_count)::text AS events, sum(quantity_sum)::text AS quantity FROM usage_running_totals WHERE customer_id LIKE $1', [`${testbed.name}-c%`]);
+    'SELECT sum(event_count)::text AS events, sum(quantity_sum)::text AS quantity FROM usage_running_totals WHERE customer_id LIKE $1',
+    [`${testbed.name}-c%`],
+  );
   expect(totals.rows[0]).toEqual({ events: String(count), quantity: events.rows[0]?.quantity });
-  const rejected = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rejected_events WHERE source = $1', [source]);
+  const rejected = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rejected_events WHERE source = $1', [
+    source,
+  ]);
   expect(rejected.rows[0]?.n).toBe(0);
 }
 
 async function streamDrained(testbed: IngestTestbed): Promise<boolean> {
-  const info = await testbed.jsm.consumers.info(testbed.config.streamName, testbed.config.consumerName).catch(() => undefined);
+  const info = await testbed.jsm.consumers
+    .info(testbed.config.streamName, testbed.config.consumerName)
+    .catch(() => undefined);
   return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
 }
 
@@ -100,12 +132,15 @@ async function restartService(layout: StackLayout, service: ServiceName): Promis
 function spawnWorker(testbed: IngestTestbed, label: string): ChildProcess {
   const output = openSync(path.join(testbed.directory, `worker-${label}.log`), 'a');
   return spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'ingest'], {
-    env: { ...process.env, ...testbed.childEnv }, stdio: ['ignore', output, output],
+    env: { ...process.env, ...testbed.childEnv },
+    stdio: ['ignore', output, output],
   });
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 describe('crash recovery', () => {
@@ -116,7 +151,11 @@ describe('crash recovery', () => {
     testbeds.push(testbed);
     const first = spawnWorker(testbed, 'first');
     const publishing = publishEvents(testbed, 0, total);
-    await waitUntil(async () => (await storedCount(testbed)) >= 40_000, 240_000, 'the first worker to store 40,000 events');
+    await waitUntil(
+      async () => (await storedCount(testbed)) >= 40_000,
+      240_000,
+      'the first worker to store 40,000 events',
+    );
     first.kill('SIGKILL');
     await exited(first);
     const atKill = await storedCount(testbed);
@@ -126,7 +165,11 @@ describe('crash recovery', () => {
     const second = spawnWorker(testbed, 'second');
     try {
       await publishing;
-      await waitUntil(async () => (await storedCount(testbed)) >= total && (await streamDrained(testbed)), 300_000, 'all events stored after the restart');
+      await waitUntil(
+        async () => (await storedCount(testbed)) >= total && (await streamDrained(testbed)),
+        300_000,
+        'all events stored after the restart',
+      );
     } finally {
       second.kill('SIGTERM');
       await exited(second);
@@ -165,7 +208,11 @@ describe('crash recovery', () => {
       await stopService(layout, 'nats', log, 'kill');
       await restartService(layout, 'nats');
       await publishEvents(testbed, 10_000, 20_000);
-      await waitUntil(async () => (await storedCount(testbed)) >= 20_000 && (await streamDrained(testbed)), 180_000, 'all events stored after the NATS restart');
+      await waitUntil(
+        async () => (await storedCount(testbed)) >= 20_000 && (await streamDrained(testbed)),
+        180_000,
+        'all events stored after the NATS restart',
+      );
     } finally {
       await restartService(layout, 'nats');
       await worker.stop();
@@ -184,7 +231,11 @@ describe('crash recovery', () => {
       await stopService(layout, 'postgres', log, 'kill');
       await restartService(layout, 'postgres');
       await publishing;
-      await waitUntil(async () => (await storedCount(testbed).catch(() => 0)) >= 20_000 && (await streamDrained(testbed)), 180_000, 'all events stored after the Postgres restart');
+      await waitUntil(
+        async () => (await storedCount(testbed).catch(() => 0)) >= 20_000 && (await streamDrained(testbed)),
+        180_000,
+        'all events stored after the Postgres restart',
+      );
       expect(worker.consumer.totals.databaseErrors).toBeGreaterThan(0);
     } finally {
       await restartService(layout, 'postgres');

@@ -29,24 +29,49 @@ describe('fuzzing the worker', () => {
     const nowMs = Date.now();
     // Near-valid events: valid ones moved into the accept window and signed with the testbed's key, then
     // perhaps broken at one byte or one field.
-    const nearValid = fc.tuple(unsignedEventArbitrary, fc.integer({ min: -40 * 86_400, max: 600 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('keep', 'byte', 'field', 'drop'))
+    const nearValid = fc
+      .tuple(
+        unsignedEventArbitrary,
+        fc.integer({ min: -40 * 86_400, max: 600 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom('keep', 'byte', 'field', 'drop'),
+      )
       .map(([event, offsetSeconds, position, byte, how]) => {
-        const signed = signEvent({ ...event, source, timestamp: new Date(nowMs + offsetSeconds * 1000).toISOString() }, secret);
+        const signed = signEvent(
+          { ...event, source, timestamp: new Date(nowMs + offsetSeconds * 1000).toISOString() },
+          secret,
+        );
         const bytes = Buffer.from(JSON.stringify(signed));
         if (how === 'byte') bytes[position % bytes.length] = byte;
-        if (how === 'field') return Buffer.from(JSON.stringify({ ...signed, quantity: Number.parseFloat(signed.quantity) }));
+        if (how === 'field')
+          return Buffer.from(JSON.stringify({ ...signed, quantity: Number.parseFloat(signed.quantity) }));
         if (how === 'drop') return bytes.subarray(0, position % bytes.length);
         return bytes;
       });
     const anyBytes = fc.uint8Array({ maxLength: 600 }).map((bytes) => Buffer.from(bytes));
     const jsonish = fc.json().map((text) => Buffer.from(text));
-    const inputs = fc.sample(fc.oneof({ arbitrary: nearValid, weight: 3 }, { arbitrary: anyBytes, weight: 1 }, { arbitrary: jsonish, weight: 1 }), { numRuns: 1500, seed: 42 });
-    inputs.push(Buffer.alloc(0), Buffer.from('\u0000'), Buffer.from([0xff, 0xfe, 0x00]), Buffer.from('{"metadata":{"sku":"\\u0000"}}'));
+    const inputs = fc.sample(
+      fc.oneof(
+        { arbitrary: nearValid, weight: 3 },
+        { arbitrary: anyBytes, weight: 1 },
+        { arbitrary: jsonish, weight: 1 },
+      ),
+      { numRuns: 1500, seed: 42 },
+    );
+    inputs.push(
+      Buffer.alloc(0),
+      Buffer.from('\u0000'),
+      Buffer.from([0xff, 0xfe, 0x00]),
+      Buffer.from('{"metadata":{"sku":"\\u0000"}}'),
+    );
 
     let published = 0;
     let serverDuplicates = 0;
     for (const input of inputs) {
-      const outcome = await testbed.publisher.publish(addressUsageMessage(input, undefined, testbed.config.subjectPrefix));
+      const outcome = await testbed.publisher.publish(
+        addressUsageMessage(input, undefined, testbed.config.subjectPrefix),
+      );
       if (outcome.status === 'published') published++;
       else if (outcome.status === 'duplicate') serverDuplicates++;
       else if (outcome.status === 'failed') throw outcome.error;
@@ -61,10 +86,18 @@ describe('fuzzing the worker', () => {
     expect(totals.databaseErrors).toBe(0);
     // The inputs reach every branch: some accepted, and the structural and signature rejections.
     expect(totals.accepted).toBeGreaterThan(0);
-    for (const reason of ['malformed_json', 'schema_violation', 'bad_signature', 'timestamp_too_old', 'timestamp_in_future'] as const) {
+    for (const reason of [
+      'malformed_json',
+      'schema_violation',
+      'bad_signature',
+      'timestamp_too_old',
+      'timestamp_in_future',
+    ] as const) {
       expect(totals.rejected[reason] ?? 0).toBeGreaterThan(0);
     }
-    const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [source]);
+    const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE source = $1', [
+      source,
+    ]);
     expect(stored.rows[0]?.n).toBe(totals.accepted);
     const info = await testbed.jsm.consumers.info(testbed.config.streamName, testbed.config.consumerName);
     expect(info.num_pending + info.num_ack_pending).toBe(0);

@@ -17,10 +17,19 @@ const OTHER_TOKEN = 'http-test-other-0123456789abcdef';
 beforeAll(async () => {
   testbed = await createIngestTestbed();
   const apiKeysFile = path.join(testbed.directory, 'api-keys.json');
-  await writeFile(apiKeysFile, JSON.stringify({ keys: [
-    { id: 'first-only', token_sha256: createHash('sha256').update(TOKEN).digest('hex'), sources: [testbed.sources[0]] },
-    { id: 'second-only', token: OTHER_TOKEN, sources: [testbed.sources[1]] },
-  ] }));
+  await writeFile(
+    apiKeysFile,
+    JSON.stringify({
+      keys: [
+        {
+          id: 'first-only',
+          token_sha256: createHash('sha256').update(TOKEN).digest('hex'),
+          sources: [testbed.sources[0]],
+        },
+        { id: 'second-only', token: OTHER_TOKEN, sources: [testbed.sources[1]] },
+      ],
+    }),
+  );
   worker = await startTestWorker(testbed, { httpPort: 0, apiKeysFile, httpMaxBodyBytes: 64 * 1024, httpMaxEvents: 50 });
 });
 
@@ -44,14 +53,25 @@ function post(body: string, options: { token?: string | null; contentType?: stri
 
 function event(index: number, overrides: Record<string, string> = {}) {
   const source = overrides.source ?? (testbed.sources[0] as string);
-  return signEvent(buildUnsignedEvent({ source, customer_id: `${testbed.name}-http`, event_id: `http-${index}`, timestamp: new Date().toISOString(), ...overrides }), testbed.keys[source] as string);
+  return signEvent(
+    buildUnsignedEvent({
+      source,
+      customer_id: `${testbed.name}-http`,
+      event_id: `http-${index}`,
+      timestamp: new Date().toISOString(),
+      ...overrides,
+    }),
+    testbed.keys[source] as string,
+  );
 }
 
 describe('HTTP ingest endpoint', () => {
   it('401 without a key or with a wrong one, as JSON', async () => {
     const missing = await post(JSON.stringify(event(1)), { token: null });
     expect(missing.status).toBe(401);
-    expect(await json(missing)).toEqual({ error: { code: 'missing_api_key', message: expect.stringContaining('Authorization: Bearer') } });
+    expect(await json(missing)).toEqual({
+      error: { code: 'missing_api_key', message: expect.stringContaining('Authorization: Bearer') },
+    });
     const wrong = await post(JSON.stringify(event(1)), { token: 'not-a-key-0123456789abcdefgh' });
     expect(wrong.status).toBe(401);
     expect((await json(wrong)).error.code).toBe('invalid_api_key');
@@ -78,9 +98,14 @@ describe('HTTP ingest endpoint', () => {
   });
 
   it('403 for an event of a source the key is not bound to, and nothing of that batch is published', async () => {
-    const response = await post([JSON.stringify(event(900)), JSON.stringify(event(901, { source: testbed.sources[1] as string }))].join('\n'));
+    const response = await post(
+      [JSON.stringify(event(900)), JSON.stringify(event(901, { source: testbed.sources[1] as string }))].join('\n'),
+    );
     expect(response.status).toBe(403);
-    expect((await json(response)).error).toMatchObject({ code: 'source_not_allowed', message: expect.stringContaining('item 1') });
+    expect((await json(response)).error).toMatchObject({
+      code: 'source_not_allowed',
+      message: expect.stringContaining('item 1'),
+    });
     const other = await post(JSON.stringify(event(902)), { token: OTHER_TOKEN });
     expect(other.status).toBe(403);
   });
@@ -88,7 +113,12 @@ describe('HTTP ingest endpoint', () => {
   it('202 publishes every item, names the ones the worker will reject, and the worker stores both kinds', async () => {
     const good = [event(10), event(11), event(12)];
     const badSignature = { ...event(13), quantity: '999' };
-    const lines = [...good.map((item) => JSON.stringify(item)), JSON.stringify(badSignature), `{"oops": ${JSON.stringify(testbed.name)}`, JSON.stringify(good[0])];
+    const lines = [
+      ...good.map((item) => JSON.stringify(item)),
+      JSON.stringify(badSignature),
+      `{"oops": ${JSON.stringify(testbed.name)}`,
+      JSON.stringify(good[0]),
+    ];
     const response = await post(`${lines.join('\r\n')}\n`);
     expect(response.status).toBe(202);
     const body = await json(response);
@@ -100,9 +130,14 @@ describe('HTTP ingest endpoint', () => {
     expect(body.items[5].status).toBe('duplicate');
 
     await waitUntil(() => worker.consumer.totals.messages >= 5, 30_000, 'five messages processed');
-    const stored = await pool.query('SELECT event_id FROM usage_events WHERE source = $1 ORDER BY event_id', [testbed.sources[0]]);
+    const stored = await pool.query('SELECT event_id FROM usage_events WHERE source = $1 ORDER BY event_id', [
+      testbed.sources[0],
+    ]);
     expect(stored.rows.map((row) => row.event_id)).toEqual(['http-10', 'http-11', 'http-12']);
-    const rejected = await pool.query(`SELECT reason, convert_from(raw, 'UTF8') AS raw FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0 ORDER BY stream_seq`, [testbed.name]);
+    const rejected = await pool.query(
+      `SELECT reason, convert_from(raw, 'UTF8') AS raw FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0 ORDER BY stream_seq`,
+      [testbed.name],
+    );
     expect(rejected.rows).toEqual([
       { reason: 'bad_signature', raw: JSON.stringify(badSignature) },
       { reason: 'malformed_json', raw: `{"oops": ${JSON.stringify(testbed.name)}` },

@@ -30,15 +30,36 @@ describe('rejections', () => {
     SCHEMA_VIOLATIONS.forEach((violation, index) => {
       const valid = signEvent(event({ event_id: `schema-${index}` }), secret) as unknown as Record<string, unknown>;
       // Keep the testbed's name in every input, so its rows can be counted in the shared tables.
-      add({ ...violation.mutate(valid), ...(violation.path === 'source' || violation.path === 'customer_id' ? { customer_note: suite.testbed.name } : {}) }, 'schema_violation', violation.path);
+      add(
+        {
+          ...violation.mutate(valid),
+          ...(violation.path === 'source' || violation.path === 'customer_id'
+            ? { customer_note: suite.testbed.name }
+            : {}),
+        },
+        'schema_violation',
+        violation.path,
+      );
     });
     add(signEvent(event({ event_id: 'bad-signature' }), 'another-secret-0123456789'), 'bad_signature');
     const tampered = signEvent(event({ event_id: 'tampered', quantity: '1' }), secret);
     add({ ...tampered, quantity: '1000' }, 'bad_signature');
-    add(signEvent(event({ event_id: 'stranger', source: `${suite.testbed.name}-unknown` }), 'stranger-secret-0123456789'), 'unknown_source');
-    add(signEvent(event({ event_id: 'too-old', timestamp: new Date(nowMs - 36 * DAY_MS).toISOString() }), secret), 'timestamp_too_old');
-    add(signEvent(event({ event_id: 'future', timestamp: new Date(nowMs + 10 * 60_000).toISOString() }), secret), 'timestamp_in_future');
-    add(signEvent(event({ event_id: 'in-window-old', timestamp: new Date(nowMs - 34 * DAY_MS).toISOString() }), secret), 'accepted');
+    add(
+      signEvent(event({ event_id: 'stranger', source: `${suite.testbed.name}-unknown` }), 'stranger-secret-0123456789'),
+      'unknown_source',
+    );
+    add(
+      signEvent(event({ event_id: 'too-old', timestamp: new Date(nowMs - 36 * DAY_MS).toISOString() }), secret),
+      'timestamp_too_old',
+    );
+    add(
+      signEvent(event({ event_id: 'future', timestamp: new Date(nowMs + 10 * 60_000).toISOString() }), secret),
+      'timestamp_in_future',
+    );
+    add(
+      signEvent(event({ event_id: 'in-window-old', timestamp: new Date(nowMs - 34 * DAY_MS).toISOString() }), secret),
+      'accepted',
+    );
     add(signEvent(event({ event_id: 'first', quantity: '5' }), secret), 'accepted');
     add(signEvent(event({ event_id: 'first', quantity: '5' }), secret), 'duplicate');
     add(signEvent(event({ event_id: 'first', quantity: '6' }), secret), 'id_conflict');
@@ -46,7 +67,10 @@ describe('rejections', () => {
 
     // Publish one at a time, in order, each with its own message id, so that every input reaches the suite.worker.
     for (const [index, input] of inputs.entries()) {
-      const outcome = await suite.testbed.publisher.publish({ ...addressUsageMessage(Buffer.from(input.bytes), undefined, suite.testbed.config.subjectPrefix), messageId: `${suite.testbed.name}-${index}` });
+      const outcome = await suite.testbed.publisher.publish({
+        ...addressUsageMessage(Buffer.from(input.bytes), undefined, suite.testbed.config.subjectPrefix),
+        messageId: `${suite.testbed.name}-${index}`,
+      });
       expect(outcome.status).toBe('published');
     }
     await waitUntil(() => suite.worker.consumer.totals.messages >= inputs.length, 30_000, 'every input processed');
@@ -59,8 +83,12 @@ describe('rejections', () => {
     expect(totals.duplicates).toBe(1);
 
     const rejected = await pool.query<{ reason: string; detail: string; raw: Buffer; received_at: Date }>(
-      `SELECT reason, detail, raw, received_at FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0 ORDER BY stream_seq`, [suite.testbed.name]);
-    const expectedRejections = inputs.filter((input) => input.expected !== 'accepted' && input.expected !== 'duplicate');
+      `SELECT reason, detail, raw, received_at FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0 ORDER BY stream_seq`,
+      [suite.testbed.name],
+    );
+    const expectedRejections = inputs.filter(
+      (input) => input.expected !== 'accepted' && input.expected !== 'duplicate',
+    );
     expect(rejected.rows.map((row) => row.reason)).toEqual(expectedRejections.map((input) => input.expected));
     rejected.rows.forEach((row, index) => {
       const input = expectedRejections[index];
@@ -71,16 +99,25 @@ describe('rejections', () => {
     const conflict = rejected.rows.find((row) => row.reason === 'id_conflict');
     expect(conflict?.detail).toMatch(/already stored with body sha256 [0-9a-f]{64}/);
 
-    const accepted = await pool.query<{ event_id: string; quantity: string }>('SELECT event_id, quantity FROM usage_events WHERE source = $1 ORDER BY event_id', [source]);
+    const accepted = await pool.query<{ event_id: string; quantity: string }>(
+      'SELECT event_id, quantity FROM usage_events WHERE source = $1 ORDER BY event_id',
+      [source],
+    );
     expect(accepted.rows).toEqual([
-      { event_id: 'first', quantity: '5' }, { event_id: 'in-window-old', quantity: '1000' }, { event_id: 'second', quantity: '0.000000000001' },
+      { event_id: 'first', quantity: '5' },
+      { event_id: 'in-window-old', quantity: '1000' },
+      { event_id: 'second', quantity: '0.000000000001' },
     ]);
   });
 
   it('refuses to change or delete stored history', async () => {
-    await expect(pool.query('UPDATE usage_events SET quantity = 0 WHERE source = $1', [suite.testbed.sources[0]])).rejects.toThrow(/append-only/);
+    await expect(
+      pool.query('UPDATE usage_events SET quantity = 0 WHERE source = $1', [suite.testbed.sources[0]]),
+    ).rejects.toThrow(/append-only/);
     await expect(pool.query('DELETE FROM rejected_events WHERE false')).resolves.toBeDefined();
-    await expect(pool.query('DELETE FROM usage_event_keys WHERE source = $1', [suite.testbed.sources[0]])).rejects.toThrow(/append-only/);
+    await expect(
+      pool.query('DELETE FROM usage_event_keys WHERE source = $1', [suite.testbed.sources[0]]),
+    ).rejects.toThrow(/append-only/);
     await expect(pool.query('TRUNCATE usage_events')).rejects.toThrow(/append-only/);
   });
 });

@@ -15,8 +15,26 @@ beforeAll(async () => {
   process.env.DATABASE_URL = endpoints.databaseUrl;
   process.env.NATS_URL = endpoints.natsUrl;
   process.env.TEMPORAL_ADDRESS = endpoints.temporalAddress;
-  await recordCreditGrants(pool, { customerId, currency: 'USD', grants: [{ id: 'promo-q4', kind: 'promotional', amount: '50.00', granted_at: '2026-10-01T00:00:00Z', expires_at: '2026-12-31T23:59:59Z' }] });
-  await postInvoiceJournal(pool, { invoice: issuedInvoice([usageLine('tokens-us', '600.00')], { customer_id: customerId, invoice_id: `inv-${customerId}` }), policy: { commitPolicy: 'drawdown' } });
+  await recordCreditGrants(pool, {
+    customerId,
+    currency: 'USD',
+    grants: [
+      {
+        id: 'promo-q4',
+        kind: 'promotional',
+        amount: '50.00',
+        granted_at: '2026-10-01T00:00:00Z',
+        expires_at: '2026-12-31T23:59:59Z',
+      },
+    ],
+  });
+  await postInvoiceJournal(pool, {
+    invoice: issuedInvoice([usageLine('tokens-us', '600.00')], {
+      customer_id: customerId,
+      invoice_id: `inv-${customerId}`,
+    }),
+    policy: { commitPolicy: 'drawdown' },
+  });
 });
 afterAll(async () => {
   await pool.end();
@@ -37,23 +55,33 @@ async function tally(...args: string[]): Promise<string> {
 }
 
 describe('tally journal / tally credits', () => {
-  it('prints a customer\'s trial balance as a table, and as JSON', async () => {
-    expect(await tally('journal', 'trial-balance', '--customer', customerId)).toBe([
-      'currency  number  account                        debit  credit  balance',
-      'USD       1100    Accounts receivable           600.00    0.00   600.00',
-      'USD       1150    Unbilled AR / contract asset  600.00  600.00     0.00',
-      'USD       4000    Usage revenue                   0.00  600.00  -600.00',
-      '',
-      'USD: debits 1200.00, credits 1200.00, difference 0.00',
-      '',
-    ].join('\n'));
-    expect(JSON.parse(await tally('journal', 'trial-balance', '--customer', customerId, '--json'))).toMatchObject({ balanced: true });
+  it("prints a customer's trial balance as a table, and as JSON", async () => {
+    expect(await tally('journal', 'trial-balance', '--customer', customerId)).toBe(
+      [
+        'currency  number  account                        debit  credit  balance',
+        'USD       1100    Accounts receivable           600.00    0.00   600.00',
+        'USD       1150    Unbilled AR / contract asset  600.00  600.00     0.00',
+        'USD       4000    Usage revenue                   0.00  600.00  -600.00',
+        '',
+        'USD: debits 1200.00, credits 1200.00, difference 0.00',
+        '',
+      ].join('\n'),
+    );
+    expect(JSON.parse(await tally('journal', 'trial-balance', '--customer', customerId, '--json'))).toMatchObject({
+      balanced: true,
+    });
   });
 
   it('prints entries with their lines, and credit balances', async () => {
     const entries = await tally('journal', 'entries', '--customer', customerId);
-    expect(entries).toContain(`invoice:inv-${customerId}:usage_rated:calc-v1\n  usage_rated, 2026-10, USD: Usage rated`);
-    expect(await tally('credits', 'balances', '--customer', customerId)).toMatch(/promo-q4\s+promotional\s+2026-10-01T00:00:00.000Z\s+2026-12-31T23:59:59.000Z\s+50.00\s+0\s+0\s+50.00/);
-    expect(JSON.parse(await tally('credits', 'usable', '--customer', customerId, '--period', '2026-10', '--json'))).toMatchObject([{ credit_id: 'promo-q4', opening_balance: '50.00' }]);
+    expect(entries).toContain(
+      `invoice:inv-${customerId}:usage_rated:calc-v1\n  usage_rated, 2026-10, USD: Usage rated`,
+    );
+    expect(await tally('credits', 'balances', '--customer', customerId)).toMatch(
+      /promo-q4\s+promotional\s+2026-10-01T00:00:00.000Z\s+2026-12-31T23:59:59.000Z\s+50.00\s+0\s+0\s+50.00/,
+    );
+    expect(
+      JSON.parse(await tally('credits', 'usable', '--customer', customerId, '--period', '2026-10', '--json')),
+    ).toMatchObject([{ credit_id: 'promo-q4', opening_balance: '50.00' }]);
   });
 });

@@ -30,9 +30,13 @@ describe('the embedded stack', () => {
     const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });
     const client = new Client({ connection: clientConnection, namespace: endpoints.temporalNamespace });
     try {
-      const result = await worker.runUntil(client.workflow.execute('smokeWorkflow', {
-        taskQueue, workflowId: `smoke-${process.pid}-${Date.now()}`, args: ['12.345678901234'],
-      }));
+      const result = await worker.runUntil(
+        client.workflow.execute('smokeWorkflow', {
+          taskQueue,
+          workflowId: `smoke-${process.pid}-${Date.now()}`,
+          args: ['12.345678901234'],
+        }),
+      );
       expect(result).toBe('recorded 12.345678901234');
     } finally {
       await clientConnection.close();
@@ -64,12 +68,18 @@ describe('the embedded stack', () => {
   it('applies a migration and keeps NUMERIC values as exact strings', async () => {
     const directory = await mkdtemp(path.join(os.tmpdir(), 'tally-migrations-'));
     const table = `smoke_amounts_${process.pid}`;
-    await writeFile(path.join(directory, '9001_create_smoke_amounts.sql'), `CREATE TABLE ${table} (amount numeric NOT NULL);`);
+    await writeFile(
+      path.join(directory, '9001_create_smoke_amounts.sql'),
+      `CREATE TABLE ${table} (amount numeric NOT NULL);`,
+    );
     const applied = await migrate(pool, directory);
     expect(applied.map((migration) => migration.name)).toContain('create_smoke_amounts');
     await pool.query(`INSERT INTO ${table} (amount) VALUES ($1)`, ['12345678901234567890.123456789012']);
     const { rows } = await pool.query<{ amount: unknown }>(`SELECT amount, amount * 3 AS tripled FROM ${table}`);
-    expect(rows[0]).toEqual({ amount: '12345678901234567890.123456789012', tripled: '37037036703703703670.370370367036' });
+    expect(rows[0]).toEqual({
+      amount: '12345678901234567890.123456789012',
+      tripled: '37037036703703703670.370370367036',
+    });
 
     // Forward-only: an applied migration that changes is refused, not re-run.
     await writeFile(path.join(directory, '9001_create_smoke_amounts.sql'), `CREATE TABLE ${table} (amount numeric);`);

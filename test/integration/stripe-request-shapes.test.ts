@@ -26,30 +26,37 @@ afterAll(async () => {
 
 const ID_SEGMENT = /\/(cus|in|ii)_[A-Za-z0-9]+/g;
 
-describe('the Stripe provider\'s requests', () => {
+describe("the Stripe provider's requests", () => {
   it('are all accepted by stripe-mock, across a whole sync including its retry paths', async () => {
     const fake = await FakeStripeServer.start({ validateWith: mock });
     try {
       fake.addCustomer({ id: 'cus_acme' });
-      const provider = new StripeBillingProvider({ stripe: createStripeClient({ ...fake.clientOptions(), maxNetworkRetries: 0, timeoutMs: 5_000 }), pool });
+      const provider = new StripeBillingProvider({
+        stripe: createStripeClient({ ...fake.clientOptions(), maxNetworkRetries: 0, timeoutMs: 5_000 }),
+        pool,
+      });
       await provider.syncInvoice(buildIssuedInvoice(), { kind: 'stripe', customer: 'cus_acme' });
       await provider.syncInvoice(buildJpyInvoice(), { kind: 'stripe', customer: 'cus_acme' });
       // A stored 500 on finalize: the retry replays it, retrieves the invoice, and finalizes under the next key.
       const retried = buildIssuedInvoice();
       fake.inject({ method: 'POST', path: /finalize$/, fault: { kind: 'error', status: 500 } });
-      await expect(provider.syncInvoice(retried, { kind: 'stripe', customer: 'cus_acme' })).rejects.toMatchObject({ code: 'provider_unavailable' });
+      await expect(provider.syncInvoice(retried, { kind: 'stripe', customer: 'cus_acme' })).rejects.toMatchObject({
+        code: 'provider_unavailable',
+      });
       await provider.syncInvoice(retried, { kind: 'stripe', customer: 'cus_acme' });
 
       expect(fake.shapeRejections).toEqual([]);
-      expect(new Set(fake.validatedRequests.map((request) => request.replace(ID_SEGMENT, '/{id}')))).toEqual(new Set([
-        'GET /v1/customers/{id}',
-        'GET /v1/invoices',
-        'POST /v1/invoices',
-        'GET /v1/invoices/{id}',
-        'GET /v1/invoiceitems',
-        'POST /v1/invoiceitems',
-        'POST /v1/invoices/{id}/finalize',
-      ]));
+      expect(new Set(fake.validatedRequests.map((request) => request.replace(ID_SEGMENT, '/{id}')))).toEqual(
+        new Set([
+          'GET /v1/customers/{id}',
+          'GET /v1/invoices',
+          'POST /v1/invoices',
+          'GET /v1/invoices/{id}',
+          'GET /v1/invoiceitems',
+          'POST /v1/invoiceitems',
+          'POST /v1/invoices/{id}/finalize',
+        ]),
+      );
       expect(fake.validatedRequests.length).toBe(fake.requests.length);
     } finally {
       await fake.close();
@@ -60,8 +67,9 @@ describe('the Stripe provider\'s requests', () => {
     const fake = await FakeStripeServer.start({ validateWith: mock });
     try {
       const stripe = createStripeClient({ ...fake.clientOptions(), maxNetworkRetries: 0 });
-      await expect(stripe.invoiceItems.create({ customer: 'cus_acme', currency: 'usd', amount: 'ten' as unknown as number }))
-        .rejects.toMatchObject({ statusCode: 400 });
+      await expect(
+        stripe.invoiceItems.create({ customer: 'cus_acme', currency: 'usd', amount: 'ten' as unknown as number }),
+      ).rejects.toMatchObject({ statusCode: 400 });
       expect(fake.shapeRejections).toHaveLength(1);
       expect(fake.shapeRejections[0]?.body).toMatch(/amount/);
     } finally {
@@ -70,8 +78,8 @@ describe('the Stripe provider\'s requests', () => {
   });
 });
 
-describe('the fake Stripe server\'s answers', () => {
-  it('use only fields, with the same JSON types, that stripe-mock\'s objects have', async () => {
+describe("the fake Stripe server's answers", () => {
+  it("use only fields, with the same JSON types, that stripe-mock's objects have", async () => {
     const fake = await FakeStripeServer.start();
     try {
       fake.addCustomer({ id: 'cus_acme' });
@@ -79,12 +87,23 @@ describe('the fake Stripe server\'s answers', () => {
       const objectsFrom = async (stripe: Stripe): Promise<Record<string, object>> => {
         const customer = await stripe.customers.retrieve('cus_acme');
         const draft = await stripe.invoices.create(plan.invoiceParams);
-        const item = await stripe.invoiceItems.create({ ...(plan.items[0] as (typeof plan.items)[number]).params, invoice: draft.id });
+        const item = await stripe.invoiceItems.create({
+          ...(plan.items[0] as (typeof plan.items)[number]).params,
+          invoice: draft.id,
+        });
         const finalized = await stripe.invoices.finalizeInvoice(draft.id, { auto_advance: true });
         const itemList = await stripe.invoiceItems.list({ invoice: draft.id, limit: 100 });
         return { customer, draft, item, finalized, itemList };
       };
-      const real = await objectsFrom(createStripeClient({ apiKey: 'sk_test_shapes', host: mock.host, port: mock.port, protocol: 'http', maxNetworkRetries: 0 }));
+      const real = await objectsFrom(
+        createStripeClient({
+          apiKey: 'sk_test_shapes',
+          host: mock.host,
+          port: mock.port,
+          protocol: 'http',
+          maxNetworkRetries: 0,
+        }),
+      );
       const ours = await objectsFrom(createStripeClient({ ...fake.clientOptions(), maxNetworkRetries: 0 }));
 
       const problems: string[] = [];
@@ -109,12 +128,14 @@ function compareShape(path: string, ours: unknown, real: unknown, problems: stri
     return;
   }
   if (Array.isArray(ours)) {
-    if (ours.length > 0 && (real as unknown[]).length > 0) compareShape(`${path}[0]`, ours[0], (real as unknown[])[0], problems);
+    if (ours.length > 0 && (real as unknown[]).length > 0)
+      compareShape(`${path}[0]`, ours[0], (real as unknown[])[0], problems);
     return;
   }
   if (typeof ours === 'object') {
     // metadata is a free-form map: its keys are data, not shape.
     if (path.endsWith('.metadata')) return;
-    for (const [key, value] of Object.entries(ours)) compareShape(`${path}.${key}`, value, (real as Record<string, unknown>)[key], problems);
+    for (const [key, value] of Object.entries(ours))
+      compareShape(`${path}.${key}`, value, (real as Record<string, unknown>)[key], problems);
   }
 }

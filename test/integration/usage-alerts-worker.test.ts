@@ -30,9 +30,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 describe('tally worker: the usage-alert loop', () => {
   it('alerts on usage stored while it runs, beside a customer without a contract, each threshold once', async () => {
     await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '100.00' } }));
-    const event = (id: string, customer: string, quantity: string) => buildUsageEvent({
-      event_id: id, customer_id: customer, timestamp: '2026-11-10T12:00:00.000Z', unit: 'queries', quantity, metadata: { sku: 'db.queries' },
-    });
+    const event = (id: string, customer: string, quantity: string) =>
+      buildUsageEvent({
+        event_id: id,
+        customer_id: customer,
+        timestamp: '2026-11-10T12:00:00.000Z',
+        unit: 'queries',
+        quantity,
+        metadata: { sku: 'db.queries' },
+      });
     // Usage of a customer without a contract first: the loop must skip it and carry on.
     await testbed.storeEvents([event('e2e-none-1', withoutContract, '5000000')]);
     await testbed.spawnWorker({ TALLY_USAGE_ALERT_INTERVAL: '300ms' });
@@ -40,22 +46,38 @@ describe('tally worker: the usage-alert loop', () => {
     // 1,600,000 queries: 80.00 of a 100.00 commit.
     await testbed.storeEvents([event('e2e-1', customerId, '1600000')]);
     const key = (pct: number) => `usage_alert:${customerId}:2026-11:commit:${pct}`;
-    await waitFor('the 75 % alert at the webhook', async () => testbed.notifications.find((sent) => sent.key === key(75)));
+    await waitFor('the 75 % alert at the webhook', async () =>
+      testbed.notifications.find((sent) => sent.key === key(75)),
+    );
 
     await testbed.storeEvents([event('e2e-2', customerId, '400000')]);
-    await waitFor('the 100 % alert at the webhook', async () => testbed.notifications.find((sent) => sent.key === key(100)));
+    await waitFor('the 100 % alert at the webhook', async () =>
+      testbed.notifications.find((sent) => sent.key === key(100)),
+    );
 
     // The check after the last change has run (its watermark holds the latest count): nothing more can come.
     await waitFor('the last check', async () => {
       const { rows } = await testbed.pool.query<{ n: string }>(
-        'SELECT checked_event_count::text AS n FROM usage_alert_checks WHERE customer_id = $1 AND period = $2', [customerId, '2026-11']);
+        'SELECT checked_event_count::text AS n FROM usage_alert_checks WHERE customer_id = $1 AND period = $2',
+        [customerId, '2026-11'],
+      );
       return rows[0]?.n === '2' ? true : undefined;
     });
-    expect(testbed.notifications.filter((sent) => sent.body.customerId === customerId).map((sent) => sent.key)).toEqual([key(50), key(75), key(90), key(100)]);
-    expect((await listUsageAlerts(testbed.pool, { customerId })).map((record) => [record.thresholdPct, record.usageValue])).toEqual([
-      [50, '80.00'], [75, '80.00'], [90, '100.00'], [100, '100.00'],
+    expect(testbed.notifications.filter((sent) => sent.body.customerId === customerId).map((sent) => sent.key)).toEqual(
+      [key(50), key(75), key(90), key(100)],
+    );
+    expect(
+      (await listUsageAlerts(testbed.pool, { customerId })).map((record) => [record.thresholdPct, record.usageValue]),
+    ).toEqual([
+      [50, '80.00'],
+      [75, '80.00'],
+      [90, '100.00'],
+      [100, '100.00'],
     ]);
-    const { rows } = await testbed.pool.query<{ skipped_reason: string | null }>('SELECT skipped_reason FROM usage_alert_checks WHERE customer_id = $1', [withoutContract]);
+    const { rows } = await testbed.pool.query<{ skipped_reason: string | null }>(
+      'SELECT skipped_reason FROM usage_alert_checks WHERE customer_id = $1',
+      [withoutContract],
+    );
     expect(rows[0]?.skipped_reason).toMatch(/ENOENT/);
   });
 });

@@ -31,8 +31,12 @@ describe('the dependency rule', () => {
   });
 
   it('lets workflows import activity types, and domain import decimal.js', async () => {
-    expect(await lintAs('workflows/example.ts', "import type { Decimal } from 'decimal.js';\nexport type X = Decimal;\n")).toEqual([]);
-    expect(await lintAs('domain/example.ts', "import { Decimal } from 'decimal.js';\nexport const x = new Decimal('1');\n")).toEqual([]);
+    expect(
+      await lintAs('workflows/example.ts', "import type { Decimal } from 'decimal.js';\nexport type X = Decimal;\n"),
+    ).toEqual([]);
+    expect(
+      await lintAs('domain/example.ts', "import { Decimal } from 'decimal.js';\nexport const x = new Decimal('1');\n"),
+    ).toEqual([]);
   });
 
   it.each([

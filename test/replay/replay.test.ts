@@ -12,7 +12,10 @@ describe('recorded workflow histories', () => {
     expect(histories.length).toBeGreaterThanOrEqual(5);
     const results = [];
     for await (const result of Worker.runReplayHistories(
-      { workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)), replayName: 'tally-corpus' },
+      {
+        workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+        replayName: 'tally-corpus',
+      },
       histories,
     )) {
       results.push({ workflowId: result.workflowId, error: result.error?.message });

@@ -22,14 +22,25 @@ afterAll(async () => {
 describe('the unattended close', () => {
   it('runs every step of a ledger-sink close as a local activity, each once, and the invoice is complete', async () => {
     const customerId = 'round-trips';
-    await testbed.writeContract(buildContract({
-      customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', commit: { amount: '20.00' },
-      credits: [{ id: 'promo', kind: 'promotional', amount: '3.00', granted_at: '2026-09-01T00:00:00Z' }],
-      provider: { kind: 'ledger', customer: customerId },
-    }));
-    await testbed.storeEvents([1, 2, 3].map((index) => buildUsageEvent({
-      customer_id: customerId, event_id: `${customerId}-${index}`, timestamp: `2026-10-0${index}T08:00:00.000Z`, quantity: '100000',
-    })));
+    await testbed.writeContract(
+      buildContract({
+        customer_id: customerId,
+        starts_at: '2026-01-01T00:00:00Z',
+        commit: { amount: '20.00' },
+        credits: [{ id: 'promo', kind: 'promotional', amount: '3.00', granted_at: '2026-09-01T00:00:00Z' }],
+        provider: { kind: 'ledger', customer: customerId },
+      }),
+    );
+    await testbed.storeEvents(
+      [1, 2, 3].map((index) =>
+        buildUsageEvent({
+          customer_id: customerId,
+          event_id: `${customerId}-${index}`,
+          timestamp: `2026-10-0${index}T08:00:00.000Z`,
+          quantity: '100000',
+        }),
+      ),
+    );
 
     const { result, history } = await testbed.withWorker(async () => {
       const handle = await testbed.startPeriod(testbed.periodInput(customerId, '2026-10'));
@@ -49,9 +60,12 @@ describe('the unattended close', () => {
 
     const invoice = await findInvoice(testbed.pool, `inv:${customerId}:2026-10`);
     expect(invoice).toMatchObject({ status: 'issued', invoiceNumber: `${customerId}-0001` });
-    const count = async (sql: string): Promise<number | undefined> => (await testbed.pool.query<{ n: number }>(sql, [customerId])).rows[0]?.n;
+    const count = async (sql: string): Promise<number | undefined> =>
+      (await testbed.pool.query<{ n: number }>(sql, [customerId])).rows[0]?.n;
     expect(await count('SELECT count(*)::int AS n FROM provider_ledger_invoices WHERE customer_id = $1')).toBe(1);
-    expect(await count("SELECT count(*)::int AS n FROM credit_movements WHERE customer_id = $1 AND kind = 'consumption'")).toBe(1);
+    expect(
+      await count("SELECT count(*)::int AS n FROM credit_movements WHERE customer_id = $1 AND kind = 'consumption'"),
+    ).toBe(1);
     expect(await count('SELECT count(*)::int AS n FROM journal_entries WHERE customer_id = $1')).toBeGreaterThan(0);
     expect((await trialBalance(testbed.pool, { customerId })).balanced).toBe(true);
   }, 120_000);

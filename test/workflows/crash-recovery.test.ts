@@ -50,14 +50,23 @@ const lockTable = (table: string) => async (client: pg.PoolClient) => {
 };
 
 const STEPS: readonly Step[] = [
-  { activity: 'snapshotPeriod', local: true, hold: async (client) => void (await client.query('SELECT pg_advisory_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT])) },
+  {
+    activity: 'snapshotPeriod',
+    local: true,
+    hold: async (client) =>
+      void (await client.query('SELECT pg_advisory_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT])),
+  },
   { activity: 'rateDraftInvoice', local: true, hold: lockTable('invoices') },
   { activity: 'openException', hold: lockTable('review_exceptions'), review: true },
   // Grants are recorded before the workflow starts (below), so rating only reads them; a draw locks its grant row.
-  { activity: 'drawDownCredits', local: true, hold: async (client, customerId) => {
-    await client.query('BEGIN');
-    await client.query('SELECT credit_id FROM credit_grants WHERE customer_id = $1 FOR UPDATE', [customerId]);
-  } },
+  {
+    activity: 'drawDownCredits',
+    local: true,
+    hold: async (client, customerId) => {
+      await client.query('BEGIN');
+      await client.query('SELECT credit_id FROM credit_grants WHERE customer_id = $1 FOR UPDATE', [customerId]);
+    },
+  },
   { activity: 'issueInvoice', local: true, hold: lockTable('invoice_number_counters') },
   // The contract's provider is the Postgres ledger sink: its sync is a local step too.
   { activity: 'syncInvoice', local: true, hold: lockTable('provider_ledger_invoices') },
@@ -66,7 +75,9 @@ const STEPS: readonly Step[] = [
 
 function contractFor(customerId: string, review: boolean): Contract {
   return buildContract({
-    customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', commit: { amount: '50.00' },
+    customer_id: customerId,
+    starts_at: '2026-01-01T00:00:00Z',
+    commit: { amount: '50.00' },
     credits: [
       { id: 'promo', kind: 'promotional', amount: '5.00', granted_at: '2026-09-01T00:00:00Z' },
       { id: 'prepaid', kind: 'prepaid', amount: '20.00', granted_at: '2026-09-01T00:00:00Z' },
@@ -99,9 +110,16 @@ describe('kill -9 of the billing worker inside each step', () => {
       await testbed.writeContract(contract);
       // What the rating step records first, done up front: the held step is then the only writer of its table.
       await recordCreditGrants(testbed.pool, { customerId, currency: contract.currency, grants: contract.credits });
-      await testbed.storeEvents([1, 2, 3].map((index) => buildUsageEvent({
-        customer_id: customerId, event_id: `${customerId}-${index}`, timestamp: `2026-10-1${index}T08:00:00.000Z`, quantity: '300000',
-      })));
+      await testbed.storeEvents(
+        [1, 2, 3].map((index) =>
+          buildUsageEvent({
+            customer_id: customerId,
+            event_id: `${customerId}-${index}`,
+            timestamp: `2026-10-1${index}T08:00:00.000Z`,
+            quantity: '300000',
+          }),
+        ),
+      );
       const holder = await testbed.pool.connect();
       let handle;
       try {
@@ -118,7 +136,9 @@ describe('kill -9 of the billing worker inside each step', () => {
         }
         await waitUntil(`${step.activity} to wait on the lock`, async () => {
           const { rows } = await testbed.pool.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holderPid]);
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+            [holderPid],
+          );
           return (rows[0]?.n ?? 0) > 0;
         });
         await killHard(worker);
@@ -150,18 +170,34 @@ describe('kill -9 of the billing worker inside each step', () => {
       const invoiceId = `inv:${customerId}:${OCTOBER}`;
       const invoice = await findInvoice(testbed.pool, invoiceId);
       expect(invoice).toMatchObject({ status: 'issued', invoiceNumber: `${customerId}-0001` });
-      const count = async (sql: string) => (await testbed.pool.query<{ n: number }>(sql, [customerId, invoiceId])).rows[0]?.n;
+      const count = async (sql: string) =>
+        (await testbed.pool.query<{ n: number }>(sql, [customerId, invoiceId])).rows[0]?.n;
       expect(await count('SELECT count(*)::int AS n FROM invoices WHERE customer_id = $1 AND invoice_id = $2')).toBe(1);
-      expect(await count("SELECT last_number AS n FROM invoice_number_counters WHERE customer_id = $1 AND $2 <> ''")).toBe(1);
-      expect(await count('SELECT count(*)::int AS n FROM provider_ledger_invoices WHERE invoice_id = $2 AND $1 <> \'\'')).toBe(1);
-      expect(await count('SELECT count(*)::int AS n FROM provider_sync_records WHERE invoice_id = $2 AND $1 <> \'\'')).toBe(1);
+      expect(
+        await count("SELECT last_number AS n FROM invoice_number_counters WHERE customer_id = $1 AND $2 <> ''"),
+      ).toBe(1);
+      expect(
+        await count("SELECT count(*)::int AS n FROM provider_ledger_invoices WHERE invoice_id = $2 AND $1 <> ''"),
+      ).toBe(1);
+      expect(
+        await count("SELECT count(*)::int AS n FROM provider_sync_records WHERE invoice_id = $2 AND $1 <> ''"),
+      ).toBe(1);
       const document = invoice?.document as IssuedInvoice;
       const creditLines = document.lines.filter((line) => line.kind === 'credit');
       expect(creditLines.length).toBeGreaterThan(0);
-      expect(await count("SELECT count(*)::int AS n FROM credit_movements WHERE customer_id = $1 AND invoice_id = $2 AND kind = 'consumption'")).toBe(creditLines.length);
-      const expectedEntries = journalEntriesForInvoice({ invoice: document, policy: { commitPolicy: 'drawdown', commitAmount: '50.00' },
-        prepaidCredits: [{ credit_id: 'prepaid', amount: '20.00', consideration_paid: '20.00', consumed_before: '0' }] });
-      expect(await count('SELECT count(*)::int AS n FROM journal_entries WHERE customer_id = $1 AND invoice_id = $2')).toBe(expectedEntries.length);
+      expect(
+        await count(
+          "SELECT count(*)::int AS n FROM credit_movements WHERE customer_id = $1 AND invoice_id = $2 AND kind = 'consumption'",
+        ),
+      ).toBe(creditLines.length);
+      const expectedEntries = journalEntriesForInvoice({
+        invoice: document,
+        policy: { commitPolicy: 'drawdown', commitAmount: '50.00' },
+        prepaidCredits: [{ credit_id: 'prepaid', amount: '20.00', consideration_paid: '20.00', consumed_before: '0' }],
+      });
+      expect(
+        await count('SELECT count(*)::int AS n FROM journal_entries WHERE customer_id = $1 AND invoice_id = $2'),
+      ).toBe(expectedEntries.length);
       expect((await trialBalance(testbed.pool)).balanced).toBe(true);
     }, 180_000);
   }

@@ -26,16 +26,24 @@ const OCTOBER = '2026-10';
 
 function stripeContract(customerId: string, stripeCustomer: string): Contract {
   return buildContract({
-    customer_id: customerId, starts_at: '2026-01-01T00:00:00Z',
+    customer_id: customerId,
+    starts_at: '2026-01-01T00:00:00Z',
     credits: [{ id: 'promo', kind: 'promotional', amount: '3.00', granted_at: '2026-09-01T00:00:00Z' }],
     provider: { kind: 'stripe', customer: stripeCustomer },
   });
 }
 
 async function storeUsage(customerId: string): Promise<void> {
-  await testbed.storeEvents([1, 2, 3].map((index) => buildUsageEvent({
-    customer_id: customerId, event_id: `${customerId}-${index}`, timestamp: `2026-10-0${index}T12:00:00.000Z`, quantity: '120000',
-  })));
+  await testbed.storeEvents(
+    [1, 2, 3].map((index) =>
+      buildUsageEvent({
+        customer_id: customerId,
+        event_id: `${customerId}-${index}`,
+        timestamp: `2026-10-0${index}T12:00:00.000Z`,
+        quantity: '120000',
+      }),
+    ),
+  );
 }
 
 /** The SDK does not retry on its own here: every fault reaches the activity, which retries with backoff. */
@@ -56,7 +64,9 @@ describe('provider sync under faults', () => {
       const handle = await testbed.startPeriod(testbed.periodInput(customerId, OCTOBER));
       const finished = await handle.result();
       await recordHistory(handle, 'provider-faults-retried');
-      const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap(
+        (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+      );
       return { ...finished, scheduled };
     }, providers());
     expect(result.stage).toBe('completed');
@@ -70,8 +80,9 @@ describe('provider sync under faults', () => {
     expect(invoices[0]).toMatchObject({ status: 'open', metadata: { tally_invoice_id: issued.invoice_id } });
     const items = stripe.invoiceItems({ customer: 'cus_faulty' });
     const billable = issued.lines.filter((line) => !new Decimal(line.amount).isZero());
-    expect(items.map((item) => [item.metadata.tally_line_key, String(item.amount)]).sort())
-      .toEqual(billable.map((line) => [line.line_key, toMinorUnitsString(new Decimal(line.amount), issued.currency)]).sort());
+    expect(items.map((item) => [item.metadata.tally_line_key, String(item.amount)]).sort()).toEqual(
+      billable.map((line) => [line.line_key, toMinorUnitsString(new Decimal(line.amount), issued.currency)]).sort(),
+    );
     expect(items.every((item) => item.invoice === invoices[0]?.id)).toBe(true);
     expect(invoices[0]?.total).toBe(Number(toMinorUnitsString(new Decimal(issued.total), issued.currency)));
   }, 120_000);
@@ -96,7 +107,9 @@ describe('provider sync under faults', () => {
       expect((await findInvoice(testbed.pool, `inv:${customerId}:${OCTOBER}`))?.status).toBe('issued');
 
       stripe.addCustomer({ id: 'cus_not_yet' });
-      await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-dee', note: 'customer created in Stripe' }] });
+      await handle.executeUpdate(decideUpdate, {
+        args: [{ kind: 'approve', exceptionId, reviewer: 'ops-dee', note: 'customer created in Stripe' }],
+      });
       expect((await handle.result()).stage).toBe('completed');
       await recordHistory(handle, 'provider-error-exception-approved');
     }, providers());
