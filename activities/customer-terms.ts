@@ -3,6 +3,7 @@ import { durationMs } from '../contracts/config-fields.ts';
 import { loadContractFile, loadRateCard, ParsedTextCache } from '../config/config-files.ts';
 import type { Contract } from '../contracts/contract.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /** A customer's contract with the versions of its rate card, and the waits it sets. */
 export interface CustomerTerms {
@@ -12,8 +13,10 @@ export interface CustomerTerms {
   readonly reviewTimeoutMs: number;
 }
 
-export class CustomerTermsError extends Error {
-  readonly code = 'customer_terms_invalid';
+export class CustomerTermsError extends TallyError {
+  constructor(message: string) {
+    super('customer_terms_invalid', message, { permanent: true });
+  }
 }
 
 /**

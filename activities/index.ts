@@ -1,4 +1,5 @@
 // Every side effect of the billing workflows. Workflows import the type only.
+export { activityFailureInterceptors, toActivityFailure } from './activity-failures.ts';
 export {
   createBillingActivities,
   deliverNotification,

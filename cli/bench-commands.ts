@@ -4,12 +4,11 @@ import { runIngestBench } from '../bench/ingest-bench.ts';
 import { defaultActivityConcurrency } from '../config/billing-worker.ts';
 import { parseServicesEnv } from '../config/services.ts';
 import { billingPeriod } from '../domain/period.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
-export class BenchOptionError extends Error {
-  readonly code = 'bench_option_invalid';
+export class BenchOptionError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BenchOptionError';
+    super('bench_option_invalid', message, { permanent: true });
   }
 }
 

@@ -8,6 +8,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { contractToYaml, demoContract, demoCustomers, type DemoCustomer } from '../test/builders/usage-events.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /** The month the sample rate cards are for, and the month after it (late usage, adjustments). */
 export const DEMO_PERIOD = '2026-10';
@@ -23,11 +24,9 @@ export const DEMO_LATE_CUSTOMERS = ['globex', 'initech'] as const;
 /** The customer with a mix of credits (a promotional and a prepaid one). */
 export const DEMO_MIXED_CREDITS_CUSTOMER = 'acme';
 
-export class DemoError extends Error {
-  readonly code = 'demo_failed';
+export class DemoError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DemoError';
+    super('demo_failed', message, { permanent: true });
   }
 }
 

@@ -6,6 +6,7 @@ import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
 import { CompactEventKeys, eventBodyFingerprint } from './compact-event-keys.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /** A line of an event file that cannot be used, with the reason ingest would store it under. */
 export interface EventLineProblem {
@@ -17,19 +18,19 @@ export interface EventLineProblem {
 }
 
 /** The failures of an event file: every bad line is listed, and nothing is rated. */
-export class EventFileError extends Error {
-  readonly code = 'invalid_events';
+export class EventFileError extends TallyError {
   constructor(
     readonly file: string,
     readonly problems: readonly EventLineProblem[],
     readonly problemCount: number,
   ) {
     super(
+      'invalid_events',
       `${file}: ${problemCount} bad event line${problemCount === 1 ? '' : 's'}; nothing was rated (fix or remove them and run again):\n${problems
         .map((problem) => `  ${formatEventProblem(file, problem)}`)
         .join('\n')}${problemCount > problems.length ? `\n  … and ${problemCount - problems.length} more` : ''}`,
+      { permanent: true },
     );
-    this.name = 'EventFileError';
   }
 }
 

@@ -9,9 +9,12 @@ import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.
 import { billingPeriod } from '../domain/period.ts';
 import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
 import { printTable, withDatabase } from './services.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
-export class InvoiceCommandError extends Error {
-  readonly code = 'invoice_failed';
+export class InvoiceCommandError extends TallyError {
+  constructor(message: string) {
+    super('invoice_failed', message, { permanent: true });
+  }
 }
 
 export function registerInvoiceCommands(program: Command): void {

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { TallyError } from '../contracts/tally-error.ts';
 import { registerBenchCommands } from './bench-commands.ts';
 import { registerAlertsCommands } from './alerts-commands.ts';
 import { registerDbCommands } from './db-commands.ts';
@@ -48,9 +49,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-/** Known failures carry a stable `code`: print their message plainly. Anything else keeps its stack. */
+/** Known failures are TallyErrors: print their message plainly. Anything else is a bug and keeps its stack. */
 function reportError(error: unknown): void {
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string') {
+  if (error instanceof TallyError) {
     process.stderr.write(`tally: ${error.message}\n`);
   } else {
     process.stderr.write(

@@ -23,15 +23,12 @@ import { loadContractFile, loadRateCardFile, loadRateCardFolder, loadRateCardRoo
 import { loadSourceKeys } from './event-file.ts';
 import { aggregateEventFile } from './offline-rating.ts';
 import { ensureServices } from './services.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /** A refusal with a stable code, printed plainly by cli/main.ts. */
-class RateCardCommandError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RateCardCommandError';
+class RateCardCommandError extends TallyError {
+  constructor(code: string, message: string) {
+    super(code, message, { permanent: true });
   }
 }
 

@@ -5,9 +5,12 @@ import type { Command } from 'commander';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { connectTemporal, ensureServices } from './services.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
-export class ReplayError extends Error {
-  readonly code = 'replay_failed';
+export class ReplayError extends TallyError {
+  constructor(message: string) {
+    super('replay_failed', message, { permanent: true });
+  }
 }
 
 const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));

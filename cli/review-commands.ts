@@ -9,9 +9,12 @@ import {
 import type { Client } from '@temporalio/client';
 import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
-export class ReviewCommandError extends Error {
-  readonly code = 'review_failed';
+export class ReviewCommandError extends TallyError {
+  constructor(message: string) {
+    super('review_failed', message, { permanent: true });
+  }
 }
 
 /** Billing ops' exception queue. Decisions go through the workflow's `decide` update, the same path for every caller. */

@@ -12,6 +12,7 @@ import { loadSourceKeys } from '../ingest/key-files.ts';
 import { prepareEvent } from '../ingest/prepare-event.ts';
 import { assertNatsServerVersion, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
 import { cliServices } from './services.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 interface SendOptions {
   readonly keys?: string;
@@ -24,11 +25,9 @@ interface SendOptions {
 
 const CHUNK_SIZE = 256;
 
-export class SendError extends Error {
-  readonly code = 'send_failed';
+export class SendError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SendError';
+    super('send_failed', message, { permanent: true });
   }
 }
 

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { DurationText, durationMs } from '../contracts/config-fields.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /** Raised when a process's environment does not fit its schema; lists every bad variable at once. */
-export class ConfigError extends Error {
-  readonly code = 'config_invalid';
+export class ConfigError extends TallyError {
   constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('config_invalid', `invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, {
+      permanent: true,
+    });
   }
 }
 

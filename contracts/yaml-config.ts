@@ -1,5 +1,6 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { TallyError } from './tally-error.ts';
 
 /**
  * Config files that people edit (rate cards, contracts) are YAML. This module parses one with the
@@ -44,14 +45,14 @@ export type ParsedConfig<T> =
   | { readonly ok: false; readonly problems: ConfigProblem[] };
 
 /** A config file that cannot be used. `problems` lists every problem found, each with file, line and field. */
-export class ConfigFileError extends Error {
-  readonly code = 'invalid_config';
+export class ConfigFileError extends TallyError {
   constructor(
     readonly problems: readonly ConfigProblem[],
     summary = 'invalid configuration',
   ) {
-    super(`${summary}:\n${problems.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`);
-    this.name = 'ConfigFileError';
+    super('invalid_config', `${summary}:\n${problems.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`, {
+      permanent: true,
+    });
   }
 }
 

@@ -4,17 +4,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { ADVISORY_LOCKS } from './advisory-locks.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 /** Serialises concurrent migrators (the stack, workers and tests may start together). */
 const MIGRATION_LOCK_ID = ADVISORY_LOCKS.MIGRATIONS;
 
-export class MigrationError extends Error {
-  readonly code = 'migration_failed';
+export class MigrationError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'MigrationError';
+    super('migration_failed', message, { permanent: true });
   }
 }
 

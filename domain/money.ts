@@ -1,5 +1,6 @@
 import { Decimal as DecimalBase } from 'decimal.js';
 import { currencyMinorUnits } from '../contracts/currency.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /**
  * The one decimal type for money and quantities. 60 significant digits hold any quantity of
@@ -17,11 +18,9 @@ export type Decimal = InstanceType<typeof Decimal>;
 
 export { CURRENCY_MINOR_UNITS } from '../contracts/currency.ts';
 
-export class UnknownCurrencyError extends Error {
-  readonly code = 'unknown_currency';
+export class UnknownCurrencyError extends TallyError {
   constructor(readonly currency: string) {
-    super(`currency ${currency} has no known minor unit (ISO 4217)`);
-    this.name = 'UnknownCurrencyError';
+    super('unknown_currency', `currency ${currency} has no known minor unit (ISO 4217)`, { permanent: true });
   }
 }
 

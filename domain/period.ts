@@ -1,3 +1,5 @@
+import { TallyError } from '../contracts/tally-error.ts';
+
 /** Billing periods are calendar months in UTC, named `YYYY-MM` (SPEC §3). */
 export const PERIOD_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
@@ -9,11 +11,9 @@ export interface BillingPeriod {
   readonly end: string;
 }
 
-export class InvalidPeriodError extends Error {
-  readonly code = 'invalid_period';
+export class InvalidPeriodError extends TallyError {
   constructor(readonly period: string) {
-    super(`period must be YYYY-MM, got ${JSON.stringify(period)}`);
-    this.name = 'InvalidPeriodError';
+    super('invalid_period', `period must be YYYY-MM, got ${JSON.stringify(period)}`, { permanent: true });
   }
 }
 

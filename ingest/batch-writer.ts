@@ -10,6 +10,7 @@ import {
   type UsageEventRow,
 } from '../db/queries/usage-events.ts';
 import type { AcceptedEvent, ClassifiedMessage, RejectedEvent } from './classify-message.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 export interface BatchResult {
   readonly messages: number;
@@ -24,17 +25,16 @@ export interface BatchResult {
 }
 
 /** A database failure that is worth retrying later (connection lost, server restarting, lock trouble). */
-export class TransientDatabaseError extends Error {
-  readonly code = 'database_unavailable';
+export class TransientDatabaseError extends TallyError {
   constructor(
     readonly sqlState: string | undefined,
     cause: unknown,
   ) {
     super(
+      'database_unavailable',
       `database error${sqlState ? ` ${sqlState}` : ''}: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
+      { permanent: false, cause },
     );
-    this.name = 'TransientDatabaseError';
   }
 }
 

@@ -7,6 +7,7 @@ import { classifyMessage, type AcceptWindow } from './classify-message.ts';
 import type { EventPublisher, PublishOutcome } from './event-publisher.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
 import { addressUsageMessage } from './usage-stream.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 export interface HttpIngestOptions {
   readonly maxBodyBytes: number;
@@ -34,13 +35,13 @@ interface BatchItem {
   readonly parsed: unknown;
 }
 
-class HttpError extends Error {
+class HttpError extends TallyError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
+    super(code, message, { permanent: status < 500 });
   }
 }
 

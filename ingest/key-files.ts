@@ -3,12 +3,11 @@ import type { z } from 'zod';
 import { ApiKeysFileSchema, type ApiKeysFile } from '../contracts/ingest-api-keys.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { describeIssues } from '../contracts/usage-event.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
-export class KeyFileError extends Error {
-  readonly code = 'key_file_invalid';
+export class KeyFileError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'KeyFileError';
+    super('key_file_invalid', message, { permanent: true });
   }
 }
 

@@ -8,6 +8,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
 export const DEFAULT_SUBJECT_PREFIX = 'usage';
@@ -34,11 +35,13 @@ export interface UsageConsumerOptions {
   readonly maxAckPending: number;
 }
 
-export class NatsVersionError extends Error {
-  readonly code = 'nats_version_unsupported';
+export class NatsVersionError extends TallyError {
   constructor(readonly version: string) {
-    super(`nats-server ${version} is older than ${MINIMUM_NATS_SERVER_VERSION}, which the usage stream needs`);
-    this.name = 'NatsVersionError';
+    super(
+      'nats_version_unsupported',
+      `nats-server ${version} is older than ${MINIMUM_NATS_SERVER_VERSION}, which the usage stream needs`,
+      { permanent: true },
+    );
   }
 }
 

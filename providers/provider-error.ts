@@ -1,4 +1,5 @@
 import type { ProviderKind } from '../contracts/provider-sync.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 /**
  * The stable codes of provider failures. `retryable` decides what the activity layer does:
@@ -55,17 +56,17 @@ export interface ProviderErrorDetails {
   readonly cause?: unknown;
 }
 
-export class ProviderError extends Error {
+export class ProviderError extends TallyError {
+  declare readonly code: ProviderErrorCode;
   readonly retryable: boolean;
 
   constructor(
     readonly provider: ProviderKind,
-    readonly code: ProviderErrorCode,
+    code: ProviderErrorCode,
     message: string,
     readonly details: ProviderErrorDetails = {},
   ) {
-    super(`${provider}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = 'ProviderError';
+    super(code, `${provider}: ${message}`, { permanent: !PROVIDER_ERROR_CODES[code], cause: details.cause });
     this.retryable = PROVIDER_ERROR_CODES[code];
   }
 

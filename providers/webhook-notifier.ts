@@ -1,15 +1,15 @@
+import { TallyError } from '../contracts/tally-error.ts';
+
 /**
  * Posts a notification to the operator's webhook. The caller (an activity) retries with backoff;
  * the notification key travels as `Idempotency-Key` so a receiver can drop repeats.
  */
-export class WebhookError extends Error {
-  readonly code = 'webhook_failed';
+export class WebhookError extends TallyError {
   constructor(
     message: string,
     readonly retryable: boolean,
   ) {
-    super(message);
-    this.name = 'WebhookError';
+    super('webhook_failed', message, { permanent: !retryable });
   }
 }
 

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { ServiceEndpoints } from '../config/services.ts';
 import { ensureTool } from './tools.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -81,11 +82,9 @@ export function stackEndpoints(layout: StackLayout): ServiceEndpoints {
   };
 }
 
-export class StackError extends Error {
-  readonly code = 'stack_failed';
+export class StackError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'StackError';
+    super('stack_failed', message, { permanent: true });
   }
 }
 

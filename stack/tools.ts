@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { TallyError } from '../contracts/tally-error.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -14,11 +15,9 @@ export const PINNED_TOOLS = {
 } as const;
 export type ToolName = keyof typeof PINNED_TOOLS;
 
-export class ToolBuildError extends Error {
-  readonly code = 'tool_build_failed';
+export class ToolBuildError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ToolBuildError';
+    super('tool_build_failed', message, { permanent: true });
   }
 }
 

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import pino from 'pino';
 import {
+  activityFailureInterceptors,
   checkChangedUsageAlerts,
   createBillingActivities,
   deliverNotification,
@@ -81,7 +82,10 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
       // Most steps are local activities; without this they would run as many at once as workflows are open.
       maxConcurrentLocalActivityExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
-      ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
+      interceptors: {
+        ...options.interceptors,
+        activity: [activityFailureInterceptors, ...(options.interceptors?.activity ?? [])],
+      },
     });
     // Aborted while starting (bundling the workflows takes seconds): stop before polling.
     if (options.signal.aborted) return;

@@ -10,6 +10,7 @@ import { Decimal } from '../../domain/money.ts';
 import { billingPeriod } from '../../domain/period.ts';
 import { withTransaction } from '../pool.ts';
 import { insertJournalEntries, type Queryable } from './journal.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 export type CreditLedgerWriteErrorCode =
   | 'credit_grant_conflict'
@@ -22,13 +23,10 @@ export type CreditLedgerWriteErrorCode =
   | 'credit_currency_mismatch';
 
 /** A write the credit ledger refuses. Every code is permanent: retrying the same write cannot succeed. */
-export class CreditLedgerWriteError extends Error {
-  constructor(
-    readonly code: CreditLedgerWriteErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CreditLedgerWriteError';
+export class CreditLedgerWriteError extends TallyError {
+  declare readonly code: CreditLedgerWriteErrorCode;
+  constructor(code: CreditLedgerWriteErrorCode, message: string) {
+    super(code, message, { permanent: true });
   }
 }
 

@@ -11,21 +11,22 @@ import {
 } from '../../domain/journal/index.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
 import { withTransaction } from '../pool.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 /** Anything that runs a query: a pool, or a client inside the caller's transaction. */
 export type Queryable = pg.Pool | pg.ClientBase;
 
 /** A repost under an existing key whose content differs: the journal rules or their inputs changed. Not retryable. */
-export class JournalEntryConflictError extends Error {
-  readonly code = 'journal_entry_conflict';
+export class JournalEntryConflictError extends TallyError {
   constructor(
     readonly entryKey: string,
     detail: string,
   ) {
     super(
+      'journal_entry_conflict',
       `journal entry ${entryKey} is already posted with different content (${detail}); post a correcting entry instead`,
+      { permanent: true },
     );
-    this.name = 'JournalEntryConflictError';
   }
 }
 

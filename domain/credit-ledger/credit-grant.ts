@@ -1,5 +1,6 @@
 import { Decimal, roundMoneyHalfUp } from '../money.ts';
 import type { BillingPeriod } from '../period.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 export type CreditKind = 'promotional' | 'prepaid';
 
@@ -24,13 +25,10 @@ export interface CreditGrant {
 
 export type CreditLedgerErrorCode = 'invalid_credit_grant' | 'invalid_credit_line';
 
-export class CreditLedgerError extends Error {
-  constructor(
-    readonly code: CreditLedgerErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CreditLedgerError';
+export class CreditLedgerError extends TallyError {
+  declare readonly code: CreditLedgerErrorCode;
+  constructor(code: CreditLedgerErrorCode, message: string) {
+    super(code, message, { permanent: true });
   }
 }
 

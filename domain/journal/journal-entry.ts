@@ -1,6 +1,7 @@
 import type { JournalEntry, JournalEntryType, JournalLine } from '../../contracts/journal-entry.ts';
 import { Decimal, formatMoney, roundMoneyHalfUp, sumDecimals } from '../money.ts';
 import { isAccountCode, type AccountCode } from './chart-of-accounts.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 export type JournalErrorCode =
   | 'unbalanced_journal_entry'
@@ -11,13 +12,10 @@ export type JournalErrorCode =
   | 'invalid_prepaid_credit_terms';
 
 /** A permanent error of the journal rules: retrying cannot fix it; a person must look. */
-export class JournalError extends Error {
-  constructor(
-    readonly code: JournalErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'JournalError';
+export class JournalError extends TallyError {
+  declare readonly code: JournalErrorCode;
+  constructor(code: JournalErrorCode, message: string) {
+    super(code, message, { permanent: true });
   }
 }
 

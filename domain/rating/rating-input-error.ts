@@ -1,3 +1,5 @@
+import { TallyError } from '../../contracts/tally-error.ts';
+
 /** Why the engine refused its input. Permanent: the same input fails the same way (activities make it non-retryable). */
 export type RatingInputErrorCode =
   | 'invalid_instant'
@@ -12,12 +14,9 @@ export type RatingInputErrorCode =
   | 'invalid_aggregate'
   | 'invalid_credit_balance';
 
-export class RatingInputError extends Error {
-  constructor(
-    readonly code: RatingInputErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RatingInputError';
+export class RatingInputError extends TallyError {
+  declare readonly code: RatingInputErrorCode;
+  constructor(code: RatingInputErrorCode, message: string) {
+    super(code, message, { permanent: true });
   }
 }

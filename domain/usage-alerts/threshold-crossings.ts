@@ -1,4 +1,5 @@
 import { Decimal } from '../money.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 /** The shares of a reference amount that produce an alert, in percent, lowest first. */
 export const USAGE_ALERT_THRESHOLDS_PCT = [50, 75, 90, 100] as const;
@@ -26,11 +27,9 @@ export interface ThresholdCrossing extends NotifiedThreshold {
   readonly reference: string;
 }
 
-export class UsageAlertInputError extends Error {
-  readonly code = 'usage_alert_input_invalid';
+export class UsageAlertInputError extends TallyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageAlertInputError';
+    super('usage_alert_input_invalid', message, { permanent: true });
   }
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { createBillingActivities, fileTermsLoader } from '../../activities/index.ts';
+import { activityFailureInterceptors, createBillingActivities, fileTermsLoader } from '../../activities/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import type { Contract } from '../../contracts/contract.ts';
 import { canonicalEventBytes } from '../../contracts/event-signature.ts';
@@ -181,6 +181,7 @@ export class BillingTestbed {
         namespace: testStack().endpoints.temporalNamespace,
         taskQueue: this.taskQueue,
         workflowsPath: WORKFLOWS_PATH,
+        interceptors: { activity: [activityFailureInterceptors] },
         activities: createBillingActivities({
           pool: this.pool,
           loadTerms: fileTermsLoader({
