@@ -24,7 +24,7 @@ const restrict = (patterns, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.tally/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.tools/**', '.tally/**', 'coverage/**', 'dist/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -3,7 +3,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import {
@@ -461,7 +460,7 @@ async function runSkeletonBaseline(
       connection,
       namespace: endpoints.temporalNamespace,
       taskQueue: SKELETON_TASK_QUEUE,
-      workflowsPath: fileURLToPath(new URL('./skeleton-workflow.ts', import.meta.url)),
+      workflowsPath: path.join(repositoryRoot, 'bench', 'skeleton-workflow.ts'),
       activities: { doNothing: async (step: string) => step },
       maxConcurrentActivityTaskExecutions: options.concurrency,
     });

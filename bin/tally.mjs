@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `tally` executable: loads the TypeScript CLI through tsx, so there is no build step.
-import { register } from 'tsx/esm/api';
+// The `tally` executable: runs the CLI's JavaScript bundle, rebuilt first when a source changed (bin/cli-build.mjs).
+import { pathToFileURL } from 'node:url';
+import { currentCliBuild } from './cli-build.mjs';
 
-register();
-const { main } = await import('../cli/main.ts');
+process.setSourceMapsEnabled(true);
+const { main } = await import(pathToFileURL(await currentCliBuild()).href);
 await main(process.argv);

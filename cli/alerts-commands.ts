@@ -6,9 +6,7 @@ import { printTable, withDatabase } from './services.ts';
 
 /** Usage alerts: month-to-date usage against commit or prepaid balance (the billing worker records them). */
 export function registerAlertsCommands(program: Command): void {
-  const alerts = program
-    .command('alerts')
-    .description('usage alerts: month-to-date usage at 50/75/90/100 % of the commit or the prepaid balance');
+  const alerts = program.command('alerts');
 
   alerts
     .command('list')

@@ -19,7 +19,7 @@ function positive(name: string, text: string): number {
 }
 
 export function registerBenchCommands(program: Command): void {
-  const bench = program.command('bench').description('benchmarks on their own stack (own ports and data)');
+  const bench = program.command('bench');
   bench
     .command('ingest')
     .description('JetStream → Postgres ingest throughput, latency and memory vs a raw COPY')

@@ -4,7 +4,7 @@ import { createPool } from '../db/pool.ts';
 import { ensureServices } from './services.ts';
 
 export function registerDbCommands(program: Command): void {
-  const db = program.command('db').description('the Postgres schema');
+  const db = program.command('db');
   db.command('migrate')
     .description('apply the forward-only migrations in db/migrations')
     .action(async () => {

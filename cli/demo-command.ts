@@ -64,9 +64,6 @@ const CLOSE_DEADLINE_MS = 120_000;
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description(
-      'the main job on the embedded stack: a month of signed usage for 20 customers through JetStream → invoices, one exception approved, provider sync, journal, late usage as adjustments, reconciliation',
-    )
     .option('--customers <n>', 'how many customers (at least 6: the sample contracts)', wholeNumber, 20)
     .option('--scale <factor>', 'usage per customer (1 ≈ 60-700 events a month)', positiveFactor, 2)
     .action(async (options: DemoOptions) => {

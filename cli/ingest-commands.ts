@@ -17,9 +17,7 @@ interface RunOptions {
 }
 
 export function registerIngestCommands(program: Command): void {
-  const ingest = program
-    .command('ingest')
-    .description('the ingest worker: JetStream usage events → validated, deduplicated history in Postgres');
+  const ingest = program.command('ingest');
 
   ingest
     .command('run', { isDefault: true })

@@ -18,7 +18,7 @@ export class InvoiceCommandError extends TallyError {
 }
 
 export function registerInvoiceCommands(program: Command): void {
-  const invoice = program.command('invoice').description('invoices, down to the events behind a line');
+  const invoice = program.command('invoice');
 
   invoice
     .command('list')

@@ -39,7 +39,7 @@ export function formatTable(
 }
 
 export function registerJournalCommands(program: Command): void {
-  const journal = program.command('journal').description('the revenue journal (general ledger)');
+  const journal = program.command('journal');
 
   journal
     .command('trial-balance')
@@ -115,8 +115,10 @@ export function registerJournalCommands(program: Command): void {
         if (entries.length === 0) write('no entries\n');
       },
     );
+}
 
-  const credits = program.command('credits').description('the credit ledger: grants, draws, expiry');
+export function registerCreditsCommands(program: Command): void {
+  const credits = program.command('credits');
 
   credits
     .command('balances')

@@ -1,42 +1,23 @@
 import { Command, CommanderError } from 'commander';
 import { TallyError } from '../contracts/tally-error.ts';
-import { registerBenchCommands } from './bench-commands.ts';
-import { registerAlertsCommands } from './alerts-commands.ts';
-import { registerDbCommands } from './db-commands.ts';
-import { registerDemoCommand } from './demo-command.ts';
-import { registerInvoiceCommands } from './invoice-commands.ts';
-import { registerPeriodCommands } from './period-commands.ts';
-import { registerReplayCommands } from './replay-commands.ts';
-import { registerReviewCommands } from './review-commands.ts';
-import { registerJournalCommands } from './journal-commands.ts';
-import { registerRateCommands } from './rate-commands.ts';
-import { registerRatecardsCommands } from './ratecards-commands.ts';
-import { registerIngestCommands } from './ingest-commands.ts';
-import { registerSendCommands } from './send-commands.ts';
-import { registerStackCommands } from './stack-commands.ts';
-import { registerWorkerCommands } from './worker-commands.ts';
+import { COMMANDS } from './command-index.ts';
 
-/** The `tally` command line. Each command family lives in its own file and registers itself here. */
+/**
+ * The `tally` command line. Only the command being run is loaded (cli/command-index.ts); the others
+ * are listed by name and description, so help and light commands start in a fraction of a second.
+ */
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('tally')
     .description('Tally: durable usage billing (JetStream ingest, Temporal period workflows, Postgres facts)')
     .showHelpAfterError()
     .exitOverride();
-  registerStackCommands(program);
-  registerDbCommands(program);
-  registerDemoCommand(program);
-  registerReviewCommands(program);
-  registerInvoiceCommands(program);
-  registerPeriodCommands(program);
-  registerWorkerCommands(program);
-  registerReplayCommands(program);
-  registerJournalCommands(program);
-  registerRateCommands(program);
-  registerRatecardsCommands(program);
-  registerIngestCommands(program);
-  registerSendCommands(program);
-  registerBenchCommands(program);
-  registerAlertsCommands(program);
+  const requested = requestedCommand(argv.slice(2));
+  for (const entry of COMMANDS) {
+    if (entry.name === requested) (await entry.load())(program);
+    const command =
+      program.commands.find((candidate) => candidate.name() === entry.name) ?? program.command(entry.name);
+    command.description(entry.description);
+  }
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
@@ -47,6 +28,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     reportError(error);
     process.exitCode = 1;
   }
+}
+
+/** The top-level command named on the command line (`tally help <command>` names it too). */
+function requestedCommand(args: readonly string[]): string | undefined {
+  const words = args.filter((arg) => !arg.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
 }
 
 /** Known failures are TallyErrors: print their message plainly. Anything else is a bug and keeps its stack. */

@@ -34,7 +34,7 @@ export function requestPeriodClose(
 
 /** Ops' view of the customer-period workflows: close early, see where each one stands. */
 export function registerPeriodCommands(program: Command): void {
-  const period = program.command('period').description('customer-period workflows');
+  const period = program.command('period');
 
   period
     .command('close <customer> <period>')

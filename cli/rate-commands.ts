@@ -20,7 +20,6 @@ interface RateOptions {
 export function registerRateCommands(program: Command): void {
   program
     .command('rate')
-    .description("rate one customer's period offline from files (no services): the same pricing code as the workflows")
     .requiredOption('--ratecards <dir>', 'the rate-card root folder (ratecards/<ratecard>/<effective_from>.yaml)')
     .requiredOption('--contract <file>', "the customer's contract (YAML)")
     .requiredOption('--events <file>', 'usage events, JSON Lines; events of other customers are skipped')

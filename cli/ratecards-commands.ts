@@ -37,9 +37,7 @@ const out = (text: string): void => {
 };
 
 export function registerRatecardsCommands(program: Command): void {
-  const ratecards = program
-    .command('ratecards')
-    .description("Finance's rate-card workflow: validate, preview (diff), publish, history");
+  const ratecards = program.command('ratecards');
 
   ratecards
     .command('validate')

@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
+import { workflowsEntry } from '../config/paths.ts';
 import { connectTemporal, ensureServices } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -13,15 +13,10 @@ export class ReplayError extends TallyError {
   }
 }
 
-const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-
 /** Engineers' check that new worker code still replays old histories (before a deploy, after a change). */
 export function registerReplayCommands(program: Command): void {
   program
     .command('replay')
-    .description(
-      'replay workflow histories from Temporal against the current workflow code; non-zero on any determinism violation',
-    )
     .option('--query <visibility query>', 'which workflows', "WorkflowType = 'customerPeriodWorkflow'")
     .option('--limit <n>', 'at most this many histories', '1000')
     .option('--save <dir>', 'also write each history as JSON into this folder (e.g. test/replay/histories)')
@@ -47,7 +42,7 @@ export function registerReplayCommands(program: Command): void {
         }
         let failures = 0;
         for await (const result of Worker.runReplayHistories(
-          { workflowsPath: WORKFLOWS_PATH, replayName: 'tally-replay' },
+          { workflowsPath: workflowsEntry, replayName: 'tally-replay' },
           histories,
         )) {
           if (result.error !== undefined) failures += 1;

@@ -19,9 +19,7 @@ export class ReviewCommandError extends TallyError {
 
 /** Billing ops' exception queue. Decisions go through the workflow's `decide` update, the same path for every caller. */
 export function registerReviewCommands(program: Command): void {
-  const review = program
-    .command('review')
-    .description("billing ops' exception queue: threshold breaches, unpriced usage, failed syncs");
+  const review = program.command('review');
 
   review
     .command('list')

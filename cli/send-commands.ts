@@ -34,7 +34,6 @@ export class SendError extends TallyError {
 export function registerSendCommands(program: Command): void {
   program
     .command('send')
-    .description('sign (given keys) and publish usage events, one JSON object per line, to JetStream')
     .argument('<file>', 'a JSON Lines file of events, or - for standard input')
     .option('--keys <file>', "signing keys, JSON {source: secret}: unsigned events are signed with their source's key")
     .option('--resign', 'sign again events that already carry a signature')

@@ -7,9 +7,7 @@ const log = (line: string): void => {
 };
 
 export function registerStackCommands(program: Command): void {
-  const stack = program
-    .command('stack')
-    .description('the local Temporal, NATS and Postgres (the embedded default stack)');
+  const stack = program.command('stack');
 
   stack
     .command('up')

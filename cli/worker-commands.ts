@@ -5,22 +5,17 @@ import { runBillingWorker } from '../workers/billing-worker.ts';
 import { ensureServices } from './services.ts';
 
 export function registerWorkerCommands(program: Command): void {
-  program
-    .command('worker')
-    .description(
-      'run the billing worker: period workflows, their activities, the period opener and usage alerts (drains on SIGTERM)',
-    )
-    .action(async () => {
-      const env = parseBillingWorkerEnv();
-      const stripe = parseStripeEnv();
-      const { endpoints } = await ensureServices();
-      const controller = new AbortController();
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort());
-      await runBillingWorker({
-        env,
-        endpoints,
-        signal: controller.signal,
-        ...(stripe === undefined ? {} : { stripe }),
-      });
+  program.command('worker').action(async () => {
+    const env = parseBillingWorkerEnv();
+    const stripe = parseStripeEnv();
+    const { endpoints } = await ensureServices();
+    const controller = new AbortController();
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort());
+    await runBillingWorker({
+      env,
+      endpoints,
+      signal: controller.signal,
+      ...(stripe === undefined ? {} : { stripe }),
     });
+  });
 }

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseEnv, portFromEnv } from './parse-env.ts';
+import { repositoryRoot } from './paths.ts';
 
-export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export { repositoryRoot } from './paths.ts';
 
 /**
  * Where Tally finds its three services. By default the embedded stack of `tally stack up`

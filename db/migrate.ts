@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { migrationsDir } from '../config/paths.ts';
 import { ADVISORY_LOCKS } from './advisory-locks.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
-export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+export const MIGRATIONS_DIR = migrationsDir;
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 /** Serialises concurrent migrators (the stack, workers and tests may start together). */
 const MIGRATION_LOCK_ID = ADVISORY_LOCKS.MIGRATIONS;

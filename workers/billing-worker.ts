@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import pino from 'pino';
@@ -11,6 +10,7 @@ import {
   openPendingPeriods,
 } from '../activities/index.ts';
 import type { BillingWorkerEnv } from '../config/billing-worker.ts';
+import { workflowsEntry } from '../config/paths.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
@@ -77,7 +77,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       connection: workerConnection,
       namespace: endpoints.temporalNamespace,
       taskQueue: env.TALLY_TASK_QUEUE,
-      workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+      workflowsPath: workflowsEntry,
       activities,
       maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
       // Most steps are local activities; without this they would run as many at once as workflows are open.

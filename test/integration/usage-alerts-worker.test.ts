@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listUsageAlerts } from '../../db/queries/usage-alerts.ts';
+import { periodOf } from '../../domain/period.ts';
 import { buildContract, buildUsageEvent } from '../builders/rating.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 
 // Customer ids of their own: the worker's period opener starts `billing:<customer>:<period>`
 // workflows, whose ids are shared by every test on the run's Temporal namespace.
 const customerId = `alerts-e2e-${process.pid}`;
+// The current month: the worker's opener starts the period's workflow, and a period that has already
+// ended would close at once (grace 0), after which its usage is late and no longer alerted on.
+const period = periodOf(new Date());
+const usedAt = new Date(Math.max(Date.parse(period.start), Date.now() - 60_000)).toISOString();
 const withoutContract = `alerts-e2e-none-${process.pid}`;
 
 let testbed: BillingTestbed;
@@ -34,7 +39,7 @@ describe('tally worker: the usage-alert loop', () => {
       buildUsageEvent({
         event_id: id,
         customer_id: customer,
-        timestamp: '2026-11-10T12:00:00.000Z',
+        timestamp: usedAt,
         unit: 'queries',
         quantity,
         metadata: { sku: 'db.queries' },
@@ -45,7 +50,7 @@ describe('tally worker: the usage-alert loop', () => {
 
     // 1,600,000 queries: 80.00 of a 100.00 commit.
     await testbed.storeEvents([event('e2e-1', customerId, '1600000')]);
-    const key = (pct: number) => `usage_alert:${customerId}:2026-11:commit:${pct}`;
+    const key = (pct: number) => `usage_alert:${customerId}:${period.name}:commit:${pct}`;
     await waitFor('the 75 % alert at the webhook', async () =>
       testbed.notifications.find((sent) => sent.key === key(75)),
     );
@@ -59,7 +64,7 @@ describe('tally worker: the usage-alert loop', () => {
     await waitFor('the last check', async () => {
       const { rows } = await testbed.pool.query<{ n: string }>(
         'SELECT checked_event_count::text AS n FROM usage_alert_checks WHERE customer_id = $1 AND period = $2',
-        [customerId, '2026-11'],
+        [customerId, period.name],
       );
       return rows[0]?.n === '2' ? true : undefined;
     });

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+
+/**
+ * The `tally` commands: one entry per top-level command, with the one-line description the help
+ * lists and the module that registers it. A module is imported only when its command runs, so
+ * `tally --help` and light commands start without loading Temporal, NATS or Stripe.
+ *
+ * To add a command family: write `cli/<family>-commands.ts` exporting a `register…(program)` that
+ * creates `program.command('<name>')` (no description: it is here) and add its entry below.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly load: () => Promise<(program: Command) => void>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'demo',
+    description:
+      'the main job on the embedded stack: a month of signed usage for 20 customers through JetStream → invoices, one exception approved, provider sync, journal, late usage as adjustments, reconciliation',
+    load: async () => (await import('./demo-command.ts')).registerDemoCommand,
+  },
+  {
+    name: 'stack',
+    description: 'the local Temporal, NATS and Postgres (the embedded default stack)',
+    load: async () => (await import('./stack-commands.ts')).registerStackCommands,
+  },
+  {
+    name: 'db',
+    description: 'the Postgres schema',
+    load: async () => (await import('./db-commands.ts')).registerDbCommands,
+  },
+  {
+    name: 'send',
+    description: 'sign (given keys) and publish usage events, one JSON object per line, to JetStream',
+    load: async () => (await import('./send-commands.ts')).registerSendCommands,
+  },
+  {
+    name: 'ingest',
+    description: 'the ingest worker: JetStream usage events → validated, deduplicated history in Postgres',
+    load: async () => (await import('./ingest-commands.ts')).registerIngestCommands,
+  },
+  {
+    name: 'worker',
+    description:
+      'run the billing worker: period workflows, their activities, the period opener and usage alerts (drains on SIGTERM)',
+    load: async () => (await import('./worker-commands.ts')).registerWorkerCommands,
+  },
+  {
+    name: 'rate',
+    description: "rate one customer's period offline from files (no services): the same pricing code as the workflows",
+    load: async () => (await import('./rate-commands.ts')).registerRateCommands,
+  },
+  {
+    name: 'ratecards',
+    description: "Finance's rate-card workflow: validate, preview (diff), publish, history",
+    load: async () => (await import('./ratecards-commands.ts')).registerRatecardsCommands,
+  },
+  {
+    name: 'review',
+    description: "billing ops' exception queue: threshold breaches, unpriced usage, failed syncs",
+    load: async () => (await import('./review-commands.ts')).registerReviewCommands,
+  },
+  {
+    name: 'invoice',
+    description: 'invoices, down to the events behind a line',
+    load: async () => (await import('./invoice-commands.ts')).registerInvoiceCommands,
+  },
+  {
+    name: 'period',
+    description: 'customer-period workflows',
+    load: async () => (await import('./period-commands.ts')).registerPeriodCommands,
+  },
+  {
+    name: 'journal',
+    description: 'the revenue journal (general ledger)',
+    load: async () => (await import('./journal-commands.ts')).registerJournalCommands,
+  },
+  {
+    name: 'credits',
+    description: 'the credit ledger: grants, draws, expiry',
+    load: async () => (await import('./journal-commands.ts')).registerCreditsCommands,
+  },
+  {
+    name: 'alerts',
+    description: 'usage alerts: month-to-date usage at 50/75/90/100 % of the commit or the prepaid balance',
+    load: async () => (await import('./alerts-commands.ts')).registerAlertsCommands,
+  },
+  {
+    name: 'replay',
+    description:
+      'replay workflow histories from Temporal against the current workflow code; non-zero on any determinism violation',
+    load: async () => (await import('./replay-commands.ts')).registerReplayCommands,
+  },
+  {
+    name: 'bench',
+    description: 'benchmarks on their own stack (own ports and data)',
+    load: async () => (await import('./bench-commands.ts')).registerBenchCommands,
+  },
+];
