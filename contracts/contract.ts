@@ -10,6 +10,7 @@ import {
   moneyTextProblem,
   RateCardName,
 } from './config-fields.ts';
+import { PeriodName } from './period-name.ts';
 import { parseYamlConfig, type ConfigProblem, type YamlPositions } from './yaml-config.ts';
 
 /**
@@ -53,7 +54,43 @@ const ReviewSchema = z.strictObject({
   adjustment_above: decimalText('adjustment_above').optional(),
   /** Then escalate; never approve by timeout. */
   timeout: DurationText.default('72h'),
+  /** An `adjust` decision for more than this amount (in absolute value) applies only once a second, different reviewer confirms it. */
+  dual_control_above: decimalText('dual_control_above').optional(),
 });
+
+/** Planned usage spend per period, for burn alerts and the forecast (SPEC §3, §10). */
+const RampStepSchema = z.strictObject({
+  period: PeriodName,
+  amount: decimalText('amount'),
+});
+
+/**
+ * A contract billed by a cloud marketplace (SPEC §12): Tally meters and reports its usage; the
+ * marketplace invoices. The identity fields are the ones each marketplace's metering API needs.
+ */
+const MarketplaceSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('aws'),
+    /** The buyer's AWS account id (12 digits). */
+    customer_account: z.string().regex(/^\d{12}$/, 'customer_account is the 12-digit AWS account id'),
+    license_arn: z.string().regex(/^arn:aws[a-z-]*:license-manager:/, 'license_arn is a License Manager ARN'),
+    /** The listing's product code; optional when the sender is configured with one. */
+    product_code: z.string().min(1).max(255).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('azure'),
+    /** The SaaS subscription (resourceId) or managed application the usage is for. */
+    resource_id: z.string().min(1).max(255),
+    plan_id: z.string().min(1).max(255),
+  }),
+  z.strictObject({
+    kind: z.literal('gcp'),
+    /** The entitlement's usageReportingId, sent as consumerId. */
+    consumer_id: z.string().min(1).max(255),
+    /** The Service Control service name of the listing. */
+    service_name: z.string().min(1).max(255).optional(),
+  }),
+]);
 
 const ContractShape = z.strictObject({
   customer_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
@@ -70,6 +107,10 @@ const ContractShape = z.strictObject({
   revenue: z
     .strictObject({ commit_policy: z.enum(COMMIT_POLICIES).default('drawdown') })
     .default({ commit_policy: 'drawdown' }),
+  /** false: a period whose invoice would be all zero gets none (SPEC §3). */
+  invoice_when_zero: z.boolean().default(true),
+  ramp: z.array(RampStepSchema).default([]),
+  marketplace: MarketplaceSchema.optional(),
 });
 
 export const ContractSchema = ContractShape.superRefine((contract, context) => {
@@ -87,6 +128,13 @@ export const ContractSchema = ContractShape.superRefine((contract, context) => {
   money(contract.review?.total_above, ['review', 'total_above']);
   money(contract.review?.shadow_variance_abs, ['review', 'shadow_variance_abs']);
   money(contract.review?.adjustment_above, ['review', 'adjustment_above']);
+  money(contract.review?.dual_control_above, ['review', 'dual_control_above']);
+  const rampPeriods = new Set<string>();
+  contract.ramp.forEach((step, index) => {
+    money(step.amount, ['ramp', index, 'amount']);
+    if (rampPeriods.has(step.period)) add(['ramp', index, 'period'], `ramp period ${step.period} is listed twice`);
+    rampPeriods.add(step.period);
+  });
   const ids = new Set<string>();
   contract.credits.forEach((credit, index) => {
     if (ids.has(credit.id)) add(['credits', index, 'id'], `credit id "${credit.id}" is used twice`);

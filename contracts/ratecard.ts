@@ -45,6 +45,11 @@ const PriceSchema = z.strictObject({
   model: z.enum(PRICE_MODELS),
   unit_price: decimalText('unit_price').optional(),
   tiers: z.array(TierSchema).optional(),
+  /** The cloud-marketplace listing's dimension this price's usage is reported under (SPEC §12). */
+  marketplace_dimension: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'marketplace_dimension is 1-64 chars of [A-Za-z0-9._-]')
+    .optional(),
 });
 
 const FeeSchema = z.strictObject({
