@@ -1,6 +1,7 @@
 // Lint enforces the dependency rule of STYLE.md:
 //   contracts <- domain <- workflows; activities, ingest, providers use domain, contracts, db;
-//   only workers/ and cli/ compose everything, and nothing but bin/ and tests imports cli/.
+//   only the composition roots (workers/, cli/, demo/, console/) compose everything; nothing below
+//   them imports them; and no shipped code imports from test/ (samples live in demo/samples).
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
@@ -71,9 +72,18 @@ export default tseslint.config(
           '@temporalio/*',
           ...nodeIo,
           'node:crypto',
-          ...['db', 'activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'config', 'stack'].flatMap(
-            layer,
-          ),
+          ...[
+            'db',
+            'activities',
+            'ingest',
+            'providers',
+            'workflows',
+            'workers',
+            'cli',
+            'config',
+            'stack',
+            'demo',
+          ].flatMap(layer),
         ],
         'domain/ is pure billing logic: no I/O, no clock, no env, no services.',
       ),
@@ -124,7 +134,7 @@ export default tseslint.config(
                 ...services,
                 ...nodeIo,
                 'node:crypto',
-                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack'].flatMap(layer),
+                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack', 'demo'].flatMap(layer),
               ],
               message: 'workflows/ orchestrate deterministically: side effects belong in activities/.',
             },
@@ -141,15 +151,42 @@ export default tseslint.config(
   {
     files: ['activities/**/*.ts', 'ingest/**/*.ts', 'providers/**/*.ts', 'db/**/*.ts'],
     rules: restrict(
-      ['workflows', 'workers', 'cli', 'stack'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
+      ['workflows', 'workers', 'cli', 'stack', 'demo'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
       'activities/, ingest/, providers/ and db/ use domain, contracts and db; they never import composition roots.',
     ),
   },
   {
     files: ['config/**/*.ts', 'stack/**/*.ts'],
     rules: restrict(
-      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli'].flatMap(layer),
+      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'demo'].flatMap(layer),
       'config/ and stack/ stand below the composition roots.',
+    ),
+  },
+  {
+    // Shipped code never imports from test/: samples are product code (demo/samples), builders are not.
+    files: ['**/*.ts'],
+    ignores: ['test/**', '**/*.test.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: './',
+              from: './test',
+              message: 'shipped code never imports from test/ (samples live in demo/samples)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // workers/ is a composition root too, but it never reaches into the CLI or the demo.
+    files: ['workers/**/*.ts'],
+    rules: restrict(
+      ['cli', 'demo'].flatMap(layer),
+      'workers/ compose the worker processes; they never import cli/ or demo/.',
     ),
   },
 );

@@ -184,15 +184,15 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     // The close.
     const timings = new Map<string, { count: number; executeMs: number; scheduleToStartMs: number }>();
     const workerAbort = new AbortController();
-    const env = parseBillingWorkerEnv({
-      TALLY_TOOLS_DIR: options.toolsDir,
-      TALLY_TASK_QUEUE: TASK_QUEUE,
-      TALLY_CONTRACTS_DIR: contractsDir,
-      TALLY_MAX_CONCURRENT_ACTIVITIES: String(options.concurrency),
-      TALLY_LOG_LEVEL: 'warn',
-    });
+    const config = {
+      ...parseBillingWorkerEnv({}),
+      taskQueue: TASK_QUEUE,
+      contractsDir,
+      maxConcurrentActivities: options.concurrency,
+      logLevel: 'warn' as const,
+    };
     const workerRun = runBillingWorker({
-      env,
+      config,
       endpoints,
       signal: workerAbort.signal,
       openPeriods: false,

@@ -9,14 +9,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Contract } from '../contracts/contract.ts';
 import { canonicalEventBytes } from '../contracts/event-signature.ts';
 import { billingPeriod } from '../domain/period.ts';
-import {
-  contractToYaml,
-  demoContract,
-  demoCustomers,
-  usageEventCount,
-  usageEventStream,
-  type DemoCustomer,
-} from '../test/builders/usage-events.ts';
+import { contractToYaml } from '../contracts/contract.ts';
+import { demoContract, demoCustomers, type DemoCustomer } from '../demo/samples/sample-customers.ts';
+import { freshSourceKeys, usageEventCount, usageEventStream } from '../demo/samples/sample-usage.ts';
 
 /**
  * The close benchmark's input: N demo customers' month of signed usage from the seeded generator
@@ -135,6 +130,8 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
 
   // 1. Each customer's events, in time order, as COPY rows prefixed with the receipt time.
   const eventsByCustomer: Record<string, number> = {};
+  // The stored rows keep their signatures; the close never verifies them, so any keys do.
+  const keys = freshSourceKeys();
   let generated = 0;
   let lastReportMs = performance.now();
   for (const [index, customer] of customers.entries()) {
@@ -145,6 +142,7 @@ export async function prepareCloseDataset(options: CloseDatasetOptions): Promise
       period: options.period,
       seed: options.seed,
       scale,
+      keys,
     })) {
       const eventMs = Date.parse(event.timestamp);
       const receivedMs = eventMs + RECEIPT_DELAY_MS + (index % 1000);

@@ -10,18 +10,22 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { repositoryRoot } from '../config/services.ts';
-import { demoCustomers, usageEventStream } from '../test/builders/usage-events.ts';
+import { demoCustomers } from '../demo/samples/sample-customers.ts';
+import { freshSourceKeys, usageEventStream } from '../demo/samples/sample-usage.ts';
 
 const args = new Map<string, string>();
 for (let index = 2; index < process.argv.length; index += 2)
   args.set(process.argv[index] ?? '', process.argv[index + 1] ?? '');
 const events = Number.parseInt(args.get('--events') ?? '1000000', 10);
 const file = path.resolve(args.get('--file') ?? path.join(repositoryRoot, '.tally', 'bench', `rate-${events}.jsonl`));
-const keysFile = path.join(repositoryRoot, 'test', 'fixtures', 'source-keys.json');
+// The events are signed with keys made for the file, kept beside it for `tally rate --keys`.
+const keysFile = `${file}.keys.json`;
 
 async function generate(): Promise<void> {
-  if (existsSync(file)) return;
+  if (existsSync(file) && existsSync(keysFile)) return;
   await mkdir(path.dirname(file), { recursive: true });
+  const keys = freshSourceKeys();
+  await writeFile(keysFile, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   const [acme] = demoCustomers(1);
   if (acme === undefined) throw new Error('no customer');
   // A large customer emits about 770 events a month at scale 1 (plus 62 storage readings).
@@ -32,6 +36,7 @@ async function generate(): Promise<void> {
     scale: Math.ceil(events / 770) + 1,
     duplicateEvery: 100,
     unpricedPerCustomer: 50,
+    keys,
   });
   const out = createWriteStream(file);
   let written = 0;
@@ -58,9 +63,7 @@ async function baseline(): Promise<number> {
   return performance.now() - started;
 }
 
-function timeTally(
-  extra: string[],
-): Promise<{
+function timeTally(extra: string[]): Promise<{
   ms: number;
   peakRssMb: number;
   invoice: { total: string; events: { read: number; duplicates: number } };
@@ -78,7 +81,7 @@ function timeTally(
         '--ratecards',
         'ratecards',
         '--contract',
-        'test/fixtures/contracts/acme.yaml',
+        'demo/samples/contracts/acme.yaml',
         '--events',
         file,
         '--period',

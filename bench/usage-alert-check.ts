@@ -21,7 +21,8 @@ import { Decimal, formatMoney } from '../domain/money.ts';
 import { ratePeriod, usageAggregationPlan } from '../domain/rating/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
 import { resolveEndpoints, startStack, userStackLayout } from '../stack/index.ts';
-import { demoCustomers, usageEventStream } from '../test/builders/usage-events.ts';
+import { demoCustomers } from '../demo/samples/sample-customers.ts';
+import { freshSourceKeys, usageEventStream } from '../demo/samples/sample-usage.ts';
 
 const args = new Map<string, string>();
 for (let index = 2; index < process.argv.length; index += 2)
@@ -96,7 +97,13 @@ async function main(): Promise<void> {
 async function store(pool: pg.Pool): Promise<{ customerId: string; stored: number }> {
   const [acme] = demoCustomers(1);
   if (acme === undefined) throw new Error('no customer');
-  const stream = usageEventStream({ customers: [acme], period: PERIOD, seed: 11, scale: Math.ceil(events / 770) + 1 });
+  const stream = usageEventStream({
+    customers: [acme],
+    period: PERIOD,
+    seed: 11,
+    scale: Math.ceil(events / 770) + 1,
+    keys: freshSourceKeys(),
+  });
   let batch: UsageEventRow[] = [];
   let stored = 0;
   const flush = async (): Promise<void> => {

@@ -4,7 +4,12 @@ import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import { fileTermsLoader } from '../activities/customer-terms.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
-import { findInvoice, listInvoices, type InvoiceRecord, type InvoiceStatus } from '../db/queries/invoices.ts';
+import {
+  findInvoiceByIdOrNumber,
+  listInvoices,
+  type InvoiceRecord,
+  type InvoiceStatus,
+} from '../db/queries/invoices.ts';
 import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
@@ -59,7 +64,7 @@ export function registerInvoiceCommands(program: Command): void {
 
   invoice
     .command('show <invoice>')
-    .description('one invoice (SPEC §4 shape with --json); --lineage traces each line to its events')
+    .description('one invoice, by id or number (SPEC §4 shape with --json); --lineage traces each line to its events')
     .option('--json', 'machine-readable output')
     .option(
       '--lineage',
@@ -68,7 +73,7 @@ export function registerInvoiceCommands(program: Command): void {
     .option('--events <n>', 'events listed per group with --lineage', '5')
     .action(async (invoiceId: string, options: { json?: boolean; lineage?: boolean; events: string }) => {
       await withDatabase(async (pool) => {
-        const record = await findInvoice(pool, invoiceId);
+        const record = await findInvoiceByIdOrNumber(pool, invoiceId);
         if (record === undefined) throw new InvoiceCommandError(`no invoice ${invoiceId} (see tally invoice list)`);
         if (options.json && !options.lineage)
           return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
@@ -114,8 +119,8 @@ async function invoiceLineage(pool: pg.Pool, record: InvoiceRecord, eventsPerGro
   const snapshot = await loadSnapshot(pool, record.snapshotId);
   if (snapshot === undefined)
     throw new InvoiceCommandError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
-  const env = parseBillingWorkerEnv();
-  const terms = await fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR })(
+  const config = parseBillingWorkerEnv();
+  const terms = await fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir })(
     record.customerId,
   );
   const cited = new Set(record.document.ratecard_versions.map((version) => version.content_hash));

@@ -50,7 +50,7 @@ export function registerPeriodCommands(program: Command): void {
           mode: 'live',
           calculationVersion: CALCULATION_VERSION,
         };
-        const handle = await requestPeriodClose(temporal.client, parseBillingWorkerEnv().TALLY_TASK_QUEUE, input);
+        const handle = await requestPeriodClose(temporal.client, parseBillingWorkerEnv().taskQueue, input);
         process.stdout.write(`close requested: ${handle.workflowId}\n`);
       } finally {
         await temporal.close();

@@ -6,13 +6,13 @@ import { ensureServices } from './services.ts';
 
 export function registerWorkerCommands(program: Command): void {
   program.command('worker').action(async () => {
-    const env = parseBillingWorkerEnv();
+    const config = parseBillingWorkerEnv();
     const stripe = parseStripeEnv();
     const { endpoints } = await ensureServices();
     const controller = new AbortController();
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort());
     await runBillingWorker({
-      env,
+      config,
       endpoints,
       signal: controller.signal,
       ...(stripe === undefined ? {} : { stripe }),

@@ -41,10 +41,44 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_OPENER_STEP_TIMEOUT: durationMsFromEnv.optional(),
   TALLY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 }).extend(StripeEnvSchema.shape);
-export type BillingWorkerEnv = z.infer<typeof BillingWorkerEnvSchema>;
 
-export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerEnv {
-  return parseEnv(BillingWorkerEnvSchema, env);
+/** What the billing worker runs with: parsed from the environment by `tally worker`, built directly by the demo and tests. */
+export interface BillingWorkerConfig {
+  readonly ratecardsDir: string;
+  readonly contractsDir: string;
+  readonly webhookUrl: string | undefined;
+  readonly maxConcurrentActivities: number;
+  readonly periodOpenerIntervalMs: number;
+  readonly usageAlertIntervalMs: number;
+  readonly taskQueue: string;
+  /** Waits for the workflows the period opener starts, overriding the contracts' (the demo and tests use seconds). */
+  readonly openerOverrides: {
+    readonly graceMs?: number;
+    readonly reviewTimeoutMs?: number;
+    readonly stepTimeoutMs?: number;
+  };
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
+  const parsed = parseEnv(BillingWorkerEnvSchema, env);
+  return {
+    ratecardsDir: parsed.TALLY_RATECARDS_DIR,
+    contractsDir: parsed.TALLY_CONTRACTS_DIR,
+    webhookUrl: parsed.TALLY_WEBHOOK_URL,
+    maxConcurrentActivities: parsed.TALLY_MAX_CONCURRENT_ACTIVITIES,
+    periodOpenerIntervalMs: parsed.TALLY_PERIOD_OPENER_INTERVAL,
+    usageAlertIntervalMs: parsed.TALLY_USAGE_ALERT_INTERVAL,
+    taskQueue: parsed.TALLY_TASK_QUEUE,
+    openerOverrides: {
+      ...(parsed.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: parsed.TALLY_OPENER_GRACE }),
+      ...(parsed.TALLY_OPENER_REVIEW_TIMEOUT === undefined
+        ? {}
+        : { reviewTimeoutMs: parsed.TALLY_OPENER_REVIEW_TIMEOUT }),
+      ...(parsed.TALLY_OPENER_STEP_TIMEOUT === undefined ? {} : { stepTimeoutMs: parsed.TALLY_OPENER_STEP_TIMEOUT }),
+    },
+    logLevel: parsed.TALLY_LOG_LEVEL,
+  };
 }
 
 /**

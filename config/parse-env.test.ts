@@ -31,15 +31,15 @@ describe('process configuration', () => {
     expect(env.TEMPORAL_NAMESPACE).toBe('billing');
     expect(env.DATABASE_URL).toBeUndefined();
     expect(parseBillingWorkerEnv({ TALLY_OPENER_GRACE: '5s' })).toMatchObject({
-      TALLY_OPENER_GRACE: 5000,
-      TALLY_TASK_QUEUE: 'billing',
+      openerOverrides: { graceMs: 5000 },
+      taskQueue: 'billing',
     });
   });
 
   it('runs four steps at once per core unless told otherwise, and never none', () => {
     expect([1, 2, 8].map((cores) => defaultActivityConcurrency(cores))).toEqual([4, 8, 32]);
-    expect(parseBillingWorkerEnv({}).TALLY_MAX_CONCURRENT_ACTIVITIES).toBe(defaultActivityConcurrency());
-    expect(parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '3' }).TALLY_MAX_CONCURRENT_ACTIVITIES).toBe(3);
+    expect(parseBillingWorkerEnv({}).maxConcurrentActivities).toBe(defaultActivityConcurrency());
+    expect(parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '3' }).maxConcurrentActivities).toBe(3);
     expect(() => parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(
       /TALLY_MAX_CONCURRENT_ACTIVITIES="0": must be at least 1/,
     );

@@ -1,3 +1,4 @@
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import {
   compareDecimalText,
@@ -164,4 +165,9 @@ export function parseContractText(text: string, filePath: string): ParsedContrac
   const parsed = parseYamlConfig(text, filePath, ContractSchema);
   if (!parsed.ok) return parsed;
   return { ok: true, contract: parsed.value, positions: parsed.positions };
+}
+
+/** A contract as the YAML a person would write (for `tally rate --contract`). */
+export function contractToYaml(contract: Contract): string {
+  return stringify(contract, { lineWidth: 0 });
 }

@@ -9,7 +9,7 @@ import {
   fileTermsLoader,
   openPendingPeriods,
 } from '../activities/index.ts';
-import type { BillingWorkerEnv } from '../config/billing-worker.ts';
+import type { BillingWorkerConfig } from '../config/billing-worker.ts';
 import { workflowsEntry } from '../config/paths.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
@@ -20,7 +20,7 @@ import { createBillingProviders } from '../providers/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
 
 export interface BillingWorkerOptions {
-  readonly env: BillingWorkerEnv;
+  readonly config: BillingWorkerConfig;
   readonly endpoints: ServiceEndpoints;
   /** Set when contracts sync to Stripe (parseStripeEnv). */
   readonly stripe?: StripeConnection;
@@ -43,10 +43,10 @@ export interface BillingWorkerOptions {
  * webhook failed. Drains on abort: stops polling, lets running activities finish, closes the pool.
  */
 export async function runBillingWorker(options: BillingWorkerOptions): Promise<void> {
-  const { env, endpoints, stripe } = options;
-  const logger = options.logger ?? pino({ name: 'tally-billing-worker', level: env.TALLY_LOG_LEVEL });
+  const { config, endpoints, stripe } = options;
+  const logger = options.logger ?? pino({ name: 'tally-billing-worker', level: config.logLevel });
   const pool = createPool(endpoints.databaseUrl, {
-    max: Math.max(10, env.TALLY_MAX_CONCURRENT_ACTIVITIES + 4),
+    max: Math.max(10, config.maxConcurrentActivities + 4),
     applicationName: 'tally-billing-worker',
   });
   // Whatever was opened is closed again, also when a step of the start fails (a caller that goes on,
@@ -60,8 +60,8 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   const skippedCustomers = new Set<string>();
   try {
     await migrate(pool);
-    const notifier = createWebhookNotifier(env.TALLY_WEBHOOK_URL);
-    const loadTerms = fileTermsLoader({ contractsDir: env.TALLY_CONTRACTS_DIR, ratecardsDir: env.TALLY_RATECARDS_DIR });
+    const notifier = createWebhookNotifier(config.webhookUrl);
+    const loadTerms = fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir });
     const activities = createBillingActivities({
       pool,
       loadTerms,
@@ -76,12 +76,12 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     const worker = await Worker.create({
       connection: workerConnection,
       namespace: endpoints.temporalNamespace,
-      taskQueue: env.TALLY_TASK_QUEUE,
+      taskQueue: config.taskQueue,
       workflowsPath: workflowsEntry,
       activities,
-      maxConcurrentActivityTaskExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       // Most steps are local activities; without this they would run as many at once as workflows are open.
-      maxConcurrentLocalActivityExecutions: env.TALLY_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
       interceptors: {
         ...options.interceptors,
         activity: [activityFailureInterceptors, ...(options.interceptors?.activity ?? [])],
@@ -93,22 +93,14 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     loops.push(
       options.openPeriods === false
         ? Promise.resolve()
-        : repeat(logger, env.TALLY_PERIOD_OPENER_INTERVAL, stopLoops.signal, async () => {
+        : repeat(logger, config.periodOpenerIntervalMs, stopLoops.signal, async () => {
             const opened = await openPendingPeriods(pool, client, {
-              taskQueue: env.TALLY_TASK_QUEUE,
-              overrides: {
-                ...(env.TALLY_OPENER_GRACE === undefined ? {} : { graceMs: env.TALLY_OPENER_GRACE }),
-                ...(env.TALLY_OPENER_REVIEW_TIMEOUT === undefined
-                  ? {}
-                  : { reviewTimeoutMs: env.TALLY_OPENER_REVIEW_TIMEOUT }),
-                ...(env.TALLY_OPENER_STEP_TIMEOUT === undefined
-                  ? {}
-                  : { stepTimeoutMs: env.TALLY_OPENER_STEP_TIMEOUT }),
-              },
+              taskQueue: config.taskQueue,
+              overrides: config.openerOverrides,
             });
             if (opened > 0) logger.info({ opened }, 'started period workflows');
           }),
-      repeat(logger, env.TALLY_USAGE_ALERT_INTERVAL, stopLoops.signal, async () => {
+      repeat(logger, config.usageAlertIntervalMs, stopLoops.signal, async () => {
         const scan = await checkChangedUsageAlerts({ pool, loadTerms, notifier }, { since: alertsSince });
         alertsSince = scan.nextSince;
         for (const result of scan.results) {
@@ -151,7 +143,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       },
       { once: true },
     );
-    logger.info({ taskQueue: env.TALLY_TASK_QUEUE, temporal: endpoints.temporalAddress }, 'billing worker running');
+    logger.info({ taskQueue: config.taskQueue, temporal: endpoints.temporalAddress }, 'billing worker running');
     await worker.run();
   } finally {
     stopLoops.abort();

@@ -95,6 +95,15 @@ export async function findInvoice(db: Queryable, invoiceId: string): Promise<Inv
   return rows[0] === undefined ? undefined : rowToRecord(rows[0]);
 }
 
+/** An invoice by its id (`inv:<customer>:<period>`) or by its number (`<customer>-0001`), as people quote it. */
+export async function findInvoiceByIdOrNumber(db: Queryable, idOrNumber: string): Promise<InvoiceRecord | undefined> {
+  const { rows } = await db.query<InvoiceRow>(
+    'SELECT * FROM invoices WHERE invoice_id = $1 OR invoice_number = $1 ORDER BY invoice_id = $1 DESC LIMIT 1',
+    [idOrNumber],
+  );
+  return rows[0] === undefined ? undefined : rowToRecord(rows[0]);
+}
+
 /** Locks the invoice row for the rest of the caller's transaction. */
 export async function lockInvoice(client: pg.PoolClient, invoiceId: string): Promise<InvoiceRecord> {
   const { rows } = await client.query<InvoiceRow>('SELECT * FROM invoices WHERE invoice_id = $1 FOR UPDATE', [

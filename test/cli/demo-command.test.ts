@@ -8,35 +8,43 @@ import { listInvoices } from '../../db/queries/invoices.ts';
 import { trialBalance } from '../../db/queries/journal.ts';
 import { listReviewExceptions } from '../../db/queries/review-exceptions.ts';
 import { testStack } from '../harness/services.ts';
+import { createTestDatabase } from '../harness/test-database.ts';
 import { runTally, type TallyRun } from './run-tally.ts';
 
 interface RunRecord {
   readonly runId: string;
-  readonly databaseName: string;
   readonly customers: readonly string[];
 }
 
 let stackDir: string;
-const pools: pg.Pool[] = [];
+let pool: pg.Pool;
+let environment: Record<string, string>;
 
 beforeAll(async () => {
   stackDir = await mkdtemp(path.join(os.tmpdir(), 'tally-demo-test-'));
+  const { endpoints } = testStack();
+  // The shell of a user who ran the demo: the stack's services (here the test stack's, with a database,
+  // stream and task queue of this file's own), nothing else.
+  environment = {
+    DATABASE_URL: await createTestDatabase('demo'),
+    NATS_URL: endpoints.natsUrl,
+    TEMPORAL_ADDRESS: endpoints.temporalAddress,
+    TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
+    TALLY_STACK_DIR: stackDir,
+    TALLY_INGEST_STREAM: 'DEMO_TEST_USAGE',
+    TALLY_INGEST_SUBJECT_PREFIX: 'demo-test',
+    TALLY_TASK_QUEUE: `demo-test-${process.pid}`,
+  };
+  pool = createPool(environment.DATABASE_URL as string, { max: 2 });
 });
 afterAll(async () => {
-  await Promise.all(pools.map((pool) => pool.end()));
+  await pool?.end();
   await rm(stackDir, { recursive: true, force: true });
 });
 
 /** `tally demo` as a user runs it, on the test stack's services, with its workspace under a temporary stack dir. */
 function runDemo(args: readonly string[] = []): Promise<TallyRun> {
-  const { endpoints } = testStack();
-  return runTally(['demo', ...args], {
-    DATABASE_URL: endpoints.databaseUrl,
-    NATS_URL: endpoints.natsUrl,
-    TEMPORAL_ADDRESS: endpoints.temporalAddress,
-    TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
-    TALLY_STACK_DIR: stackDir,
-  });
+  return runTally(['demo', ...args], environment);
 }
 
 async function runRecords(): Promise<RunRecord[]> {
@@ -48,14 +56,6 @@ async function runRecords(): Promise<RunRecord[]> {
         async (run) => JSON.parse(await readFile(path.join(stackDir, 'demo', run, 'run.json'), 'utf8')) as RunRecord,
       ),
   );
-}
-
-function runPool(record: RunRecord): pg.Pool {
-  const url = new URL(testStack().endpoints.databaseUrl);
-  url.pathname = `/${record.databaseName}`;
-  const pool = createPool(url.toString(), { max: 2 });
-  pools.push(pool);
-  return pool;
 }
 
 describe('tally demo', () => {
@@ -89,8 +89,7 @@ describe('tally demo', () => {
     expect(out).toContain('0 differences');
     expect(out).toMatch(/demo finished in [\d.]+ s/);
 
-    // What it left in its database.
-    const pool = runPool(record);
+    // What it left in the database.
     const invoices = await listInvoices(pool, { status: 'issued' });
     expect(invoices.filter((invoice) => invoice.period === '2026-10')).toHaveLength(20);
     expect(new Set(invoices.map((invoice) => invoice.customerId))).toEqual(new Set(record.customers));
@@ -132,19 +131,39 @@ describe('tally demo', () => {
     expect(balance.balanced).toBe(true);
     expect(balance.totals.map((total) => total.currency).sort()).toEqual(['EUR', 'USD']);
 
-    // A second run (small) is a month of its own: its own run id, database and invoice numbers.
+    // In the same shell, with nothing sourced, the commands show what the demo did.
+    const listed = await runTally(['invoice', 'list', '--status', 'issued', '--json'], environment);
+    expect(listed.code, listed.stderr).toBe(0);
+    const listedIds = (JSON.parse(listed.stdout) as { invoice_id: string }[]).map((row) => row.invoice_id).sort();
+    expect(listedIds).toEqual(invoices.map((invoice) => invoice.invoiceId).sort());
+    const reviewed = await runTally(['review', 'list', '--all'], environment);
+    expect(reviewed.code, reviewed.stderr).toBe(0);
+    expect(reviewed.stdout).toContain(`exc:inv:soylent-${record.runId}:2026-10:threshold:1`);
+    const someNumber = invoices[0]?.invoiceNumber ?? '';
+    const shown = await runTally(['invoice', 'show', someNumber], environment);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(someNumber);
+
+    // A second run (small) is a month of its own: its own run id, customers and invoice numbers.
     const second = await runDemo(['--customers', '6', '--scale', '0.5']);
     expect(second.code, second.stderr).toBe(0);
     const records = await runRecords();
     expect(records).toHaveLength(2);
     const secondRecord = records.find((candidate) => candidate.runId !== record.runId);
     if (secondRecord === undefined) throw new Error('the second run wrote no run.json of its own');
-    const secondInvoices = await listInvoices(runPool(secondRecord), { status: 'issued', period: '2026-10' });
+    const secondCustomers = new Set(secondRecord.customers);
+    const secondInvoices = (await listInvoices(pool, { status: 'issued', period: '2026-10' })).filter((invoice) =>
+      secondCustomers.has(invoice.customerId),
+    );
     expect(secondInvoices.map((invoice) => invoice.invoiceNumber).sort()).toEqual(
       secondRecord.customers.map((customer) => `${customer}-0001`).sort(),
     );
+    expect(second.stdout).toContain('invoices issued: 8');
     // The first run's invoices are as they were.
-    expect(await listInvoices(pool, { status: 'issued' })).toEqual(invoices);
+    const firstCustomers = new Set(record.customers);
+    expect(
+      (await listInvoices(pool, { status: 'issued' })).filter((invoice) => firstCustomers.has(invoice.customerId)),
+    ).toEqual(invoices);
   }, 240_000);
 
   it('refuses fewer customers than the sample contracts need, before touching anything', async () => {

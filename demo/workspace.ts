@@ -1,21 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
-import type { Contract } from '../contracts/contract.ts';
-import type { SourceKeys } from '../contracts/source-keys.ts';
+import { contractToYaml, type Contract } from '../contracts/contract.ts';
+import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { billingPeriod } from '../domain/period.ts';
-import { contractToYaml, demoContract, demoCustomers, type DemoCustomer } from '../test/builders/usage-events.ts';
-import { TallyError } from '../contracts/tally-error.ts';
+import { demoContract, demoCustomers, type DemoCustomer } from './samples/sample-customers.ts';
+import { freshSourceKeys, SAMPLE_SOURCES } from './samples/sample-usage.ts';
 
 /** The month the sample rate cards are for, and the month after it (late usage, adjustments). */
 export const DEMO_PERIOD = '2026-10';
 export const DEMO_NEXT_PERIOD = '2026-11';
-
-/** The sources of the sample usage; each run signs with fresh secrets. */
-export const DEMO_SOURCES = ['api-gateway', 'storage-meter', 'job-runner', 'auth-service'] as const;
 
 /** The customer whose October crosses its review threshold (its contract reviews any invoice above EUR 100). */
 export const DEMO_REVIEWED_CUSTOMER = 'soylent';
@@ -39,67 +35,31 @@ export interface DemoCustomerTerms {
 }
 
 /**
- * One demo run: its own database, task queue, JetStream stream, contracts and signing keys, so a
- * second `tally demo` is a fresh month and never meets the invoices of the first (issued invoices are
- * immutable, and workflow ids are unique in the Temporal namespace: the customer ids carry the run id).
+ * One demo run. It bills on the stack's own database, stream and task queue, so every `tally`
+ * command in the same shell shows what it did; a second run is a fresh month of its own because
+ * its customer ids (and so its event ids, invoice numbers and workflow ids) carry the run id.
  */
 export interface DemoWorkspace {
   readonly runId: string;
   readonly startedAt: Date;
-  /** `<TALLY_STACK_DIR>/demo/<run id>`. */
+  /** `<TALLY_STACK_DIR>/demo/<run id>`: the run's contracts and `run.json`. */
   readonly dir: string;
   readonly contractsDir: string;
+  /** `<TALLY_STACK_DIR>/source-keys.json`: the sample sources' signing secrets, made once per stack. */
   readonly sourceKeysFile: string;
   readonly sourceKeys: SourceKeys;
-  readonly databaseName: string;
   readonly databaseUrl: string;
-  readonly taskQueue: string;
-  readonly streamName: string;
+  /** The usage stream's subject prefix: events go to `<prefix>.<source>`. */
   readonly subjectPrefix: string;
   readonly customers: readonly DemoCustomerTerms[];
-  /** Environment variables that point every `tally` command at this run (also written to `demo.env`). */
-  readonly env: Readonly<Record<string, string>>;
-  readonly envFile: string;
 }
 
 /**
  * A run id from the clock: seconds since the epoch in base 36 (six lowercase characters, starting
- * with a letter until 2038), short enough for customer ids and usable in database and stream names.
+ * with a letter until 2038), short enough for customer ids.
  */
 export function demoRunId(now: Date): string {
   return Math.floor(now.getTime() / 1000).toString(36);
-}
-
-/** Creates the run's database (refusing one that exists) and migrates it; returns its URL. */
-export async function createDemoDatabase(serverUrl: string, databaseName: string): Promise<string> {
-  if (!/^[a-z][a-z0-9_]{0,62}$/.test(databaseName)) throw new DemoError(`not a database name: ${databaseName}`);
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${databaseName}`);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === '42P04')
-      throw new DemoError(
-        `database ${databaseName} exists already (another demo started this second?); run the demo again`,
-      );
-    if (code === '42501')
-      throw new DemoError(
-        `the database user may not create databases; the demo needs its own database per run (${error instanceof Error ? error.message : String(error)})`,
-      );
-    throw error;
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${databaseName}`;
-  const pool = createPool(url.toString(), { max: 1, applicationName: 'tally-demo' });
-  try {
-    await migrate(pool);
-  } finally {
-    await pool.end();
-  }
-  return url.toString();
 }
 
 /** The contract a demo customer bills under: the sample terms, this run's customer id, the Postgres ledger sink as provider. */
@@ -115,19 +75,16 @@ export function demoCustomerTerms(sample: DemoCustomer, runId: string): DemoCust
 
 export interface DemoWorkspaceOptions {
   readonly stackDir: string;
-  /** Where the run's database is created: the server of this URL. */
-  readonly serverDatabaseUrl: string;
+  /** The database the run bills in (the stack's, or DATABASE_URL): migrated first. */
+  readonly databaseUrl: string;
+  readonly subjectPrefix: string;
   readonly customerCount: number;
   readonly now: Date;
-  /** The services the workers use (NATS, Temporal), written to demo.env with the run's database. */
-  readonly natsUrl: string;
-  readonly temporalAddress: string;
-  readonly temporalNamespace: string;
 }
 
 /**
- * Prepares a run: the database, `contracts/<customer>.yaml` (as a person would write them),
- * `source-keys.json` (fresh secrets, readable by the owner only), `demo.env` and `run.json`.
+ * Prepares a run: migrates the database, writes `contracts/<customer>.yaml` (as a person would
+ * write them) and `run.json`, and makes the stack's source keys when it has none yet.
  */
 export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promise<DemoWorkspace> {
   const runId = demoRunId(options.now);
@@ -144,46 +101,21 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
     await writeFile(path.join(contractsDir, `${customer.customerId}.yaml`), contractToYaml(customer.contract));
   }
 
-  const sourceKeys: SourceKeys = Object.fromEntries(
-    DEMO_SOURCES.map((source) => [source, randomBytes(24).toString('hex')]),
-  );
-  const sourceKeysFile = path.join(dir, 'source-keys.json');
-  await writeFile(sourceKeysFile, `${JSON.stringify(sourceKeys, null, 2)}\n`, { mode: 0o600 });
+  const sourceKeysFile = path.join(options.stackDir, 'source-keys.json');
+  const sourceKeys = await stackSourceKeys(sourceKeysFile);
 
-  const databaseName = `tally_demo_${runId}`;
-  const databaseUrl = await createDemoDatabase(options.serverDatabaseUrl, databaseName);
-  const taskQueue = `demo-${runId}`;
-  const streamName = `TALLY_DEMO_${runId.toUpperCase()}`;
-  const subjectPrefix = `demo-${runId}`;
-  const env = {
-    DATABASE_URL: databaseUrl,
-    NATS_URL: options.natsUrl,
-    TEMPORAL_ADDRESS: options.temporalAddress,
-    TEMPORAL_NAMESPACE: options.temporalNamespace,
-    TALLY_TASK_QUEUE: taskQueue,
-    TALLY_CONTRACTS_DIR: contractsDir,
-    TALLY_SOURCE_KEYS_FILE: sourceKeysFile,
-    TALLY_INGEST_STREAM: streamName,
-    TALLY_INGEST_SUBJECT_PREFIX: subjectPrefix,
-  };
-  const envFile = path.join(dir, 'demo.env');
-  await writeFile(
-    envFile,
-    `# tally demo run ${runId}: \`set -a; . ${envFile}; set +a\` points tally commands at it\n${Object.entries(env)
-      .map(([name, value]) => `${name}=${value}`)
-      .join('\n')}\n`,
-    { mode: 0o600 },
-  );
+  const pool = createPool(options.databaseUrl, { max: 1, applicationName: 'tally-demo' });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
   await writeFile(
     path.join(dir, 'run.json'),
     `${JSON.stringify(
       {
         runId,
         startedAt: options.now.toISOString(),
-        databaseName,
-        taskQueue,
-        streamName,
-        subjectPrefix,
         period: DEMO_PERIOD,
         customers: customers.map((customer) => customer.customerId),
       },
@@ -199,15 +131,29 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
     contractsDir,
     sourceKeysFile,
     sourceKeys,
-    databaseName,
-    databaseUrl,
-    taskQueue,
-    streamName,
-    subjectPrefix,
+    databaseUrl: options.databaseUrl,
+    subjectPrefix: options.subjectPrefix,
     customers,
-    env,
-    envFile,
   };
+}
+
+/** The sample sources' secrets of this stack: read when the file exists, made (owner-readable only) when not. */
+async function stackSourceKeys(file: string): Promise<SourceKeys> {
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text !== undefined) {
+    const parsed = SourceKeysSchema.safeParse(JSON.parse(text));
+    if (parsed.success && SAMPLE_SOURCES.every((source) => parsed.data[source] !== undefined)) return parsed.data;
+    throw new DemoError(`${file} is not a source-keys file with the sample sources (${SAMPLE_SOURCES.join(', ')})`);
+  }
+  const keys = freshSourceKeys();
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+  return keys;
 }
 
 /**

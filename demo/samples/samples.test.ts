@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { verifySignature } from '../../contracts/event-signature.ts';
 import { UsageEventSchema } from '../../contracts/usage-event.ts';
-import { TEST_SOURCE_KEYS } from './rating.ts';
-import { parseContractText } from '../../contracts/contract.ts';
-import {
-  contractToYaml,
-  demoContract,
-  demoCustomers,
-  generateUsageEvents,
-  seededRandom,
-  usageEventCount,
-} from './usage-events.ts';
+import { contractToYaml, parseContractText } from '../../contracts/contract.ts';
+import { TEST_SOURCE_KEYS } from '../../test/builders/usage-event.ts';
+import { demoContract, demoCustomers } from './sample-customers.ts';
+import { generateUsageEvents, usageEventCount } from './sample-usage.ts';
+import { seededRandom } from './seeded-random.ts';
 
 describe('the usage generator', () => {
   const options = {
@@ -20,6 +15,7 @@ describe('the usage generator', () => {
     scale: 0.1,
     duplicateEvery: 40,
     unpricedPerCustomer: 2,
+    keys: TEST_SOURCE_KEYS,
   };
 
   it('is deterministic: the same options give the same events, byte for byte', () => {
@@ -57,6 +53,7 @@ describe('the usage generator', () => {
           seed: 9,
           scale,
           unpricedPerCustomer: 3,
+          keys: TEST_SOURCE_KEYS,
         });
         expect(usageEventCount(customer, { period: '2026-02', scale, unpricedPerCustomer: 3 })).toBe(generated.length);
       }

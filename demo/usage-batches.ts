@@ -4,8 +4,9 @@ import { signEvent } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import type { UnsignedUsageEvent, UsageEvent } from '../contracts/usage-event.ts';
 import type { EventPublisher } from '../ingest/event-publisher.ts';
+import type { IngestWorker } from '../workers/ingest-worker.ts';
 import { addressUsageMessage, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
-import { usageEventStream } from '../test/builders/usage-events.ts';
+import { usageEventStream } from './samples/sample-usage.ts';
 import {
   DEMO_LATE_CUSTOMERS,
   DEMO_NEXT_PERIOD,
@@ -13,7 +14,7 @@ import {
   DemoError,
   type DemoCustomerTerms,
   type DemoWorkspace,
-} from './demo-workspace.ts';
+} from './workspace.ts';
 
 /** One message the demo publishes, and what the ingest worker should make of it. */
 export interface DemoMessage {
@@ -30,7 +31,7 @@ export interface DemoBatch {
 }
 
 /**
- * A month of the sample usage (test/builders/usage-events.ts, seeded: the same each run) for every
+ * A month of the sample usage (demo/samples, seeded: the same each run) for every
  * customer of the run, with exact repeats (every `duplicateEvery`-th event is sent twice) and a
  * dozen broken messages spread through the stream: bad JSON, schema violations, bad signatures,
  * unknown sources. The sample is generated under the customers' sample ids and re-signed under the
@@ -76,7 +77,7 @@ export function lateUsage(workspace: DemoWorkspace, options: { scale: number }):
       signEvent(
         {
           schema_version: 1,
-          event_id: `${DEMO_PERIOD}.${customer.sample.customerId}.llm.tokens.late-${index + 1}`,
+          event_id: `${DEMO_PERIOD}.${customer.customerId}.llm.tokens.late-${index + 1}`,
           source: 'api-gateway',
           customer_id: customer.customerId,
           timestamp: `2026-10-31T${String(20 + index).padStart(2, '0')}:${String(15 * customerIndex).padStart(2, '0')}:00.000Z`,
@@ -132,9 +133,10 @@ function secretOf(workspace: DemoWorkspace, source: string): string {
 }
 
 /**
- * The sample events under this run's customer ids, signed again with the run's keys. The sample's
- * event ids count from 1 in every month, so they get the month in front (`2026-11.globex.llm.tokens.0000001`):
- * an id is a producer's promise that the event is that one event, in any month.
+ * The sample events under this run's customer ids, signed again with the stack's keys. The sample's
+ * event ids count from 1 in every month and name the sample customer, so they get the month in front
+ * and the run's customer id (`2026-11.globex-tovcf2.llm.tokens.0000001`): an id is a producer's
+ * promise that the event is that one event, in any month and any run.
  */
 function rebilled(
   workspace: DemoWorkspace,
@@ -150,7 +152,11 @@ function rebilled(
     if (customerId === undefined) throw new DemoError(`sample event for unknown customer ${unsigned.customer_id}`);
     out.push(
       signEvent(
-        { ...unsigned, event_id: `${period}.${unsigned.event_id}`, customer_id: customerId },
+        {
+          ...unsigned,
+          event_id: `${period}.${customerId}${unsigned.event_id.slice(unsigned.customer_id.length)}`,
+          customer_id: customerId,
+        },
         secretOf(workspace, unsigned.source),
       ),
     );
@@ -206,46 +212,67 @@ function brokenMessages(workspace: DemoWorkspace, template: UsageEvent): DemoMes
       expect: 'malformed_json',
       message: rawMessage(
         workspace,
-        JSON.stringify(signed('demo.bad-json.1', secretOf(workspace, base.source))).slice(0, 90),
+        JSON.stringify(signed(`demo.${workspace.runId}.bad-json.1`, secretOf(workspace, base.source))).slice(0, 90),
       ),
     },
-    { expect: 'malformed_json', message: rawMessage(workspace, '{"schema_version":1,"event_id":"demo.bad-json.2",}') },
-    { expect: 'malformed_json', message: rawMessage(workspace, 'customer=acme&quantity=12') },
     {
-      expect: 'schema_violation',
-      message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.1', { quantity: 1520 }))),
+      expect: 'malformed_json',
+      message: rawMessage(workspace, `{"schema_version":1,"event_id":"demo.${workspace.runId}.bad-json.2",}`),
     },
+    { expect: 'malformed_json', message: rawMessage(workspace, `customer=acme&quantity=12&run=${workspace.runId}`) },
     {
       expect: 'schema_violation',
-      message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.2', { quantity: '-5' }))),
-    },
-    {
-      expect: 'schema_violation',
-      message: toMessage(workspace, withSignature(unsigned('demo.bad-schema.3', { timestamp: '2026-10-14T09:30:00' }))),
+      message: toMessage(
+        workspace,
+        withSignature(unsigned(`demo.${workspace.runId}.bad-schema.1`, { quantity: 1520 })),
+      ),
     },
     {
       expect: 'schema_violation',
       message: toMessage(
         workspace,
-        withSignature(unsigned('demo.bad-schema.4', { metadata: { region: 'us-east-1' } })),
+        withSignature(unsigned(`demo.${workspace.runId}.bad-schema.2`, { quantity: '-5' })),
+      ),
+    },
+    {
+      expect: 'schema_violation',
+      message: toMessage(
+        workspace,
+        withSignature(unsigned(`demo.${workspace.runId}.bad-schema.3`, { timestamp: '2026-10-14T09:30:00' })),
+      ),
+    },
+    {
+      expect: 'schema_violation',
+      message: toMessage(
+        workspace,
+        withSignature(unsigned(`demo.${workspace.runId}.bad-schema.4`, { metadata: { region: 'us-east-1' } })),
       ),
     },
     // Tampered after signing: the quantity is not the one signed.
     {
       expect: 'bad_signature',
       message: toMessage(workspace, {
-        ...signed('demo.bad-signature.1', secretOf(workspace, base.source)),
+        ...signed(`demo.${workspace.runId}.bad-signature.1`, secretOf(workspace, base.source)),
         quantity: '999999',
       }),
     },
-    { expect: 'bad_signature', message: toMessage(workspace, signed('demo.bad-signature.2', stray)) },
     {
-      expect: 'unknown_source',
-      message: toMessage(workspace, signed('demo.unknown-source.1', stray, { source: 'legacy-export' })),
+      expect: 'bad_signature',
+      message: toMessage(workspace, signed(`demo.${workspace.runId}.bad-signature.2`, stray)),
     },
     {
       expect: 'unknown_source',
-      message: toMessage(workspace, signed('demo.unknown-source.2', stray, { source: 'billing-import' })),
+      message: toMessage(
+        workspace,
+        signed(`demo.${workspace.runId}.unknown-source.1`, stray, { source: 'legacy-export' }),
+      ),
+    },
+    {
+      expect: 'unknown_source',
+      message: toMessage(
+        workspace,
+        signed(`demo.${workspace.runId}.unknown-source.2`, stray, { source: 'billing-import' }),
+      ),
     },
   ];
 }
@@ -369,3 +396,33 @@ export async function waitForIngest(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+export function describePublish(batch: DemoBatch, report: PublishReport): string {
+  return (
+    `published ${countText(report.messages)} messages in ${report.seconds.toFixed(1)} s (${countText(report.messagesPerSecond)} messages/s): ` +
+    `${countText(batch.events)} events, ${countText(batch.duplicates)} exact repeats (${countText(report.droppedAsDuplicates)} dropped by JetStream), ${countText(sumValues(batch.rejected))} broken`
+  );
+}
+
+export function sumValues(record: Readonly<Partial<Record<string, number>>>): number {
+  return Object.values(record).reduce<number>((sum, value) => sum + (value ?? 0), 0);
+}
+
+/** The ingest worker stored what the batch holds: every valid event once, every broken message under its reason. */
+export function checkIngest(
+  batch: DemoBatch,
+  totals: IngestWorker['consumer']['totals'],
+  acceptedBefore: number,
+): void {
+  const accepted = totals.accepted - acceptedBefore;
+  if (accepted !== batch.events)
+    throw new DemoError(`ingest stored ${accepted} events, the demo sent ${batch.events} distinct ones`);
+  for (const [reason, expected] of Object.entries(batch.rejected)) {
+    if ((totals.rejected[reason as keyof typeof totals.rejected] ?? 0) < (expected ?? 0))
+      throw new DemoError(
+        `expected ${expected} ${reason} rejections, ingest recorded ${totals.rejected[reason as keyof typeof totals.rejected] ?? 0}`,
+      );
+  }
+}
+
+const countText = (value: number): string => value.toLocaleString('en-US');

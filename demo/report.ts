@@ -6,9 +6,9 @@ import { loadJournalEntries, trialBalance, type TrialBalance } from '../db/queri
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import { tieOutUsageRevenue, type UsageTieOut } from '../domain/journal/index.ts';
 import { Decimal, formatMoney, sumDecimals } from '../domain/money.ts';
-import { formatTable } from './journal-commands.ts';
+import { formatTable } from '../cli/journal-commands.ts';
 
-/** What a demo run left in its database, read back after the last workflow finished. */
+/** What a demo run left in the database (its customers' part of it), read back after the last workflow finished. */
 export interface DemoReport {
   readonly invoices: readonly InvoiceRecord[];
   readonly totalsByCurrency: readonly { currency: string; invoices: number; total: string }[];
@@ -16,15 +16,19 @@ export interface DemoReport {
   readonly syncedToLedger: number;
   readonly storedEvents: number;
   readonly lateEvents: number;
-  readonly rejected: Readonly<Partial<Record<RejectionReason, number>>>;
   readonly exceptions: readonly ReviewExceptionRecord[];
   readonly trialBalance: TrialBalance;
   readonly tieOuts: readonly UsageTieOut[];
 }
 
-export async function readDemoReport(pool: pg.Pool, periods: readonly string[]): Promise<DemoReport> {
-  const invoices = (await listInvoices(pool, { status: 'issued' })).filter((invoice) =>
-    periods.includes(invoice.period),
+export async function readDemoReport(
+  pool: pg.Pool,
+  periods: readonly string[],
+  customers: readonly string[],
+): Promise<DemoReport> {
+  const ours = new Set(customers);
+  const invoices = (await listInvoices(pool, { status: 'issued' })).filter(
+    (invoice) => periods.includes(invoice.period) && ours.has(invoice.customerId),
   );
   const currencies = [...new Set(invoices.map((invoice) => invoice.document.currency))].sort();
   const totalsByCurrency = currencies.map((currency) => {
@@ -35,13 +39,8 @@ export async function readDemoReport(pool: pg.Pool, periods: readonly string[]):
       total: formatMoney(sumDecimals(mine.map((invoice) => new Decimal(invoice.document.total))), currency),
     };
   });
-  const count = async (sql: string): Promise<number> =>
-    Number.parseInt((await pool.query<{ n: string }>(sql)).rows[0]?.n ?? '0', 10);
-  const rejectedRows = await pool.query<{ reason: RejectionReason; n: string }>(
-    'SELECT reason, count(*) AS n FROM rejected_events GROUP BY reason',
-  );
-  const rejected: Partial<Record<RejectionReason, number>> = {};
-  for (const row of rejectedRows.rows) rejected[row.reason] = Number.parseInt(row.n, 10);
+  const count = async (sql: string, values: unknown[] = []): Promise<number> =>
+    Number.parseInt((await pool.query<{ n: string }>(sql, values)).rows[0]?.n ?? '0', 10);
 
   // The tie-out, per service period and currency: the period's invoices and every later invoice whose
   // adjustment lines correct it, with all their journal entries.
@@ -66,12 +65,13 @@ export async function readDemoReport(pool: pg.Pool, periods: readonly string[]):
     invoices,
     totalsByCurrency,
     syncedToLedger: await count(
-      `SELECT count(*) AS n FROM provider_sync_records s JOIN provider_ledger_invoices l USING (invoice_id) WHERE s.provider = 'ledger'`,
+      `SELECT count(*) AS n FROM provider_sync_records s JOIN provider_ledger_invoices l USING (invoice_id)
+        WHERE s.provider = 'ledger' AND s.invoice_id = ANY($1)`,
+      [invoices.map((invoice) => invoice.invoiceId)],
     ),
-    storedEvents: await count('SELECT count(*) AS n FROM usage_events'),
-    lateEvents: await count('SELECT count(*) AS n FROM usage_events WHERE late'),
-    rejected,
-    exceptions: await listReviewExceptions(pool, {}),
+    storedEvents: await count('SELECT count(*) AS n FROM usage_events WHERE customer_id = ANY($1)', [customers]),
+    lateEvents: await count('SELECT count(*) AS n FROM usage_events WHERE late AND customer_id = ANY($1)', [customers]),
+    exceptions: (await listReviewExceptions(pool, {})).filter((exception) => ours.has(exception.customerId)),
     trialBalance: await trialBalance(pool),
     tieOuts,
   };

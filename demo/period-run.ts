@@ -1,0 +1,121 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type pg from 'pg';
+import { formatTable } from '../cli/journal-commands.ts';
+import { printException, sendReviewDecision } from '../cli/review-commands.ts';
+import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
+import type { CustomerPeriodResult, customerPeriodWorkflow } from '../workflows/customer-period.ts';
+import { statusQuery } from '../workflows/definitions.ts';
+import { DEMO_REVIEWER, out, type DemoRun } from './demo-run.ts';
+import { DemoError } from './workspace.ts';
+
+/** How long closing a period may take before the demo reports which workflows are stuck, and where. */
+const CLOSE_DEADLINE_MS = 120_000;
+
+/** Shows the exception as a reviewer sees it and approves it through the same `decide` update as `tally review approve`. */
+export async function approveAsReviewer(
+  client: Client,
+  periods: PeriodRun,
+  exception: ReviewExceptionRecord,
+  run: DemoRun,
+): Promise<void> {
+  // The row exists once the activity committed; the workflow takes the decision once it is waiting on that exception.
+  await periods.waitUntilAwaiting(exception, run);
+  out('');
+  printException(exception, { contract: false });
+  const outcome = await sendReviewDecision(client, exception, {
+    kind: 'approve',
+    exceptionId: exception.exceptionId,
+    reviewer: DEMO_REVIEWER,
+    note: 'demo: launch-month usage, expected',
+  });
+  out(
+    `\n   tally review approve ${exception.exceptionId} --reviewer ${DEMO_REVIEWER}: ${outcome.decision}${outcome.repeated ? ' (repeat)' : ''}`,
+  );
+}
+
+/** The workflows of one close: which finished, which wait for a person. */
+export class PeriodRun {
+  private readonly finished = new Map<string, CustomerPeriodResult>();
+  private readonly failed = new Map<string, unknown>();
+  private readonly all: Promise<unknown>;
+
+  constructor(private readonly handles: readonly WorkflowHandle<typeof customerPeriodWorkflow>[]) {
+    this.all = Promise.all(
+      handles.map((handle) =>
+        handle.result().then(
+          (result) => void this.finished.set(handle.workflowId, result),
+          (error: unknown) => void this.failed.set(handle.workflowId, error),
+        ),
+      ),
+    );
+  }
+
+  get finishedCount(): number {
+    return this.finished.size;
+  }
+
+  /** Waits until every workflow has finished or waits on an exception; returns the waiting exceptions. */
+  async settle(pool: pg.Pool, run: DemoRun): Promise<ReviewExceptionRecord[]> {
+    const ids = new Set(this.handles.map((handle) => handle.workflowId));
+    const deadline = Date.now() + CLOSE_DEADLINE_MS;
+    for (;;) {
+      run.assertRunning();
+      this.assertNoFailure();
+      const waiting = (await listReviewExceptions(pool, { status: 'waiting' })).filter(
+        (exception) => ids.has(exception.workflowId) && !this.finished.has(exception.workflowId),
+      );
+      if (this.finished.size + waiting.length >= this.handles.length) return waiting;
+      if (Date.now() > deadline)
+        throw new DemoError(
+          `workflows not finished after ${CLOSE_DEADLINE_MS / 1000} s: ${await this.describeUnfinished()}`,
+        );
+      await sleep(200);
+    }
+  }
+
+  async waitUntilAwaiting(exception: ReviewExceptionRecord, run: DemoRun): Promise<void> {
+    const handle = this.handles.find((candidate) => candidate.workflowId === exception.workflowId);
+    if (handle === undefined)
+      throw new DemoError(`exception ${exception.exceptionId} belongs to no workflow of this close`);
+    const deadline = Date.now() + 30_000;
+    while ((await handle.query(statusQuery)).openExceptionId !== exception.exceptionId) {
+      run.assertRunning();
+      if (Date.now() > deadline)
+        throw new DemoError(`workflow ${handle.workflowId} is not waiting on ${exception.exceptionId}`);
+      await sleep(100);
+    }
+  }
+
+  async results(): Promise<CustomerPeriodResult[]> {
+    await this.all;
+    this.assertNoFailure();
+    return this.handles.map((handle) => this.finished.get(handle.workflowId) as CustomerPeriodResult);
+  }
+
+  private assertNoFailure(): void {
+    for (const [workflowId, error] of this.failed) {
+      throw new DemoError(
+        `workflow ${workflowId} failed: ${error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error)}`,
+      );
+    }
+  }
+
+  private async describeUnfinished(): Promise<string> {
+    const rows = await Promise.all(
+      this.handles
+        .filter((handle) => !this.finished.has(handle.workflowId))
+        .map(async (handle) => {
+          const stage = await handle.query(statusQuery).then(
+            (status) => status.stage,
+            (error: unknown) => `unknown (${error instanceof Error ? error.message : String(error)})`,
+          );
+          return [handle.workflowId, stage];
+        }),
+    );
+    return `\n${formatTable(['workflow', 'stage'], rows)}`;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,42 @@
+import { requestPeriodClose } from '../../cli/period-commands.ts';
+import { listInvoices } from '../../db/queries/invoices.ts';
+import { indent, out, type DemoRun } from '../demo-run.ts';
+import { approveAsReviewer, PeriodRun } from '../period-run.ts';
+import { formatInvoiceList } from '../report.ts';
+import { DEMO_PERIOD } from '../workspace.ts';
+import type { DemoStep } from './demo-step.ts';
+
+/** 4. Close the month for every customer (closeNow, as `tally period close`); one invoice waits for a person, who approves it. */
+export const closeOctoberStep: DemoStep = {
+  title: (run) =>
+    `Close ${DEMO_PERIOD} for ${run.workspace.customers.length} customers (closeNow, like tally period close)`,
+  async run(run: DemoRun) {
+    const { pool, temporal, taskQueue } = run.connected;
+    run.assertRunning();
+    const handles = await Promise.all(
+      run.workspace.customers.map((customer) =>
+        requestPeriodClose(temporal.client, taskQueue, run.periodInput(customer.customerId, DEMO_PERIOD)),
+      ),
+    );
+    const october = new PeriodRun(handles);
+    let waiting = await october.settle(pool, run);
+    out(`   ${october.finishedCount} issued, ${waiting.length} waiting for review`);
+    while (waiting.length > 0) {
+      for (const exception of waiting) {
+        await approveAsReviewer(temporal.client, october, exception, run);
+        run.found.decided.push(exception);
+      }
+      waiting = await october.settle(pool, run);
+    }
+    const results = await october.results();
+    const ours = new Set(run.workspace.customers.map((customer) => customer.customerId));
+    const invoices = (await listInvoices(pool, { period: DEMO_PERIOD, status: 'issued' })).filter((invoice) =>
+      ours.has(invoice.customerId),
+    );
+    run.found.octoberInvoices = invoices;
+    out(
+      `\n   ${results.filter((result) => result.stage === 'completed').length} workflows completed: issued, synced to the ledger, journaled`,
+    );
+    out(indent(formatInvoiceList(invoices)));
+  },
+};

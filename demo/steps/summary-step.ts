@@ -1,0 +1,56 @@
+import { count, indent, out, type DemoRun } from '../demo-run.ts';
+import { formatRejected, formatTieOuts, formatTrialBalance, readDemoReport } from '../report.ts';
+import { DEMO_NEXT_PERIOD, DEMO_PERIOD, DemoError } from '../workspace.ts';
+import type { DemoStep } from './demo-step.ts';
+
+/** The last step: what happened, and whether the books add up (trial balance, usage tie-out, every invoice synced once). */
+export const summaryStep: DemoStep = {
+  title: () => 'Summary',
+  async run(run: DemoRun) {
+    const { pool, ingest } = run.connected;
+    const customers = run.workspace.customers.map((customer) => customer.customerId);
+    const report = await readDemoReport(pool, [DEMO_PERIOD, DEMO_NEXT_PERIOD], customers);
+    const month = run.found.month;
+    const late = run.found.late;
+    const repeatsSent = (month?.batch.duplicates ?? 0) + (late?.batch.duplicates ?? 0);
+    const droppedByJetStream = (month?.published.droppedAsDuplicates ?? 0) + (late?.published.droppedAsDuplicates ?? 0);
+    out(
+      `   invoices issued: ${report.invoices.length} (${report.totalsByCurrency.map((total) => `${total.invoices} ${total.currency}, total ${total.total}`).join('; ')})`,
+    );
+    out(
+      `   provider sync: ${report.syncedToLedger} of ${report.invoices.length} invoices synced to the ledger sink, once each`,
+    );
+    out(
+      `   usage: ${count(report.storedEvents)} events stored (${report.lateEvents} late), ${count(repeatsSent)} repeats sent (${count(droppedByJetStream)} dropped by JetStream as duplicates, ${count(ingest.consumer.totals.duplicates)} by Postgres)`,
+    );
+    out(`   rejected events by reason: ${formatRejected(ingest.consumer.totals.rejected)}`);
+    for (const exception of report.exceptions) {
+      out(
+        `   exception ${exception.exceptionId}: ${exception.breaches.map((breach) => breach.rule).join(', ')}, ${exception.status} by ${exception.reviewer ?? '?'}`,
+      );
+    }
+    out('\n   journal trial balance (debits = credits per currency):');
+    out(indent(formatTrialBalance(report.trialBalance)));
+    out('\n   reconciliation tie-out (Σ usage lines = usage revenue recognized):');
+    out(indent(formatTieOuts(report.tieOuts)));
+    const differences = report.tieOuts.reduce((sum, tieOut) => sum + tieOut.differences.length, 0);
+    out(`   ${differences} differences`);
+
+    const problems: string[] = [];
+    if (!report.trialBalance.balanced) problems.push('the journal does not balance');
+    if (differences > 0) {
+      problems.push(
+        `the tie-out found ${differences} differences: ${report.tieOuts
+          .flatMap((tieOut) => tieOut.differences.map((difference) => difference.detail))
+          .slice(0, 5)
+          .join('; ')}`,
+      );
+    }
+    if (report.syncedToLedger !== report.invoices.length)
+      problems.push(`${report.invoices.length - report.syncedToLedger} issued invoices are not synced`);
+    const expected = customers.length + (run.found.novemberCustomers?.length ?? 0);
+    if (report.invoices.length !== expected)
+      problems.push(`expected ${expected} issued invoices, found ${report.invoices.length}`);
+    if (problems.length > 0) throw new DemoError(`the demo run does not add up: ${problems.join('; ')}`);
+  },
+};
