@@ -58,6 +58,8 @@ export default tseslint.config(
           'cli',
           'config',
           'stack',
+          'demo',
+          'terms',
         ].flatMap(layer),
       ],
       'contracts/ holds schemas only: it depends on nothing but zod and pure helpers.',
@@ -83,6 +85,7 @@ export default tseslint.config(
             'config',
             'stack',
             'demo',
+            'terms',
           ].flatMap(layer),
         ],
         'domain/ is pure billing logic: no I/O, no clock, no env, no services.',
@@ -134,7 +137,7 @@ export default tseslint.config(
                 ...services,
                 ...nodeIo,
                 'node:crypto',
-                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack', 'demo'].flatMap(layer),
+                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack', 'demo', 'terms'].flatMap(layer),
               ],
               message: 'workflows/ orchestrate deterministically: side effects belong in activities/.',
             },
@@ -149,7 +152,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['activities/**/*.ts', 'ingest/**/*.ts', 'providers/**/*.ts', 'db/**/*.ts'],
+    files: ['activities/**/*.ts', 'ingest/**/*.ts', 'providers/**/*.ts', 'db/**/*.ts', 'terms/**/*.ts'],
     rules: restrict(
       ['workflows', 'workers', 'cli', 'stack', 'demo'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
       'activities/, ingest/, providers/ and db/ use domain, contracts and db; they never import composition roots.',
@@ -158,7 +161,7 @@ export default tseslint.config(
   {
     files: ['config/**/*.ts', 'stack/**/*.ts'],
     rules: restrict(
-      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'demo'].flatMap(layer),
+      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'demo', 'terms'].flatMap(layer),
       'config/ and stack/ stand below the composition roots.',
     ),
   },

@@ -1,22 +1,23 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import type { Contract } from '../contracts/contract.ts';
+import { ContractSchema, type Contract } from '../contracts/contract.ts';
 import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 import { withTransaction } from '../db/pool.ts';
 import {
   recordCreditConsumptions,
   recordCreditExpiries,
   recordCreditGrants,
   usableCredits,
-  CreditLedgerWriteError,
 } from '../db/queries/credit-ledger.ts';
+import { earlierOpenPeriods, ensureCustomerPeriod, recordPeriodOutcome } from '../db/queries/customer-periods.ts';
 import {
   findInvoice,
-  listInvoices,
   lockInvoice,
   markHeld,
   markIssued,
+  markSkipped,
   nextInvoiceNumber,
   previousIssuedInvoices,
   replaceDraftDocument,
@@ -26,38 +27,56 @@ import {
 import { postInvoiceJournal } from '../db/queries/journal.ts';
 import { claimLateEvents, lateEventClaims, releaseLateEventClaims } from '../db/queries/late-events.ts';
 import { enqueueNotification, recordDeliveryAttempt } from '../db/queries/notifications.ts';
-import { closePeriodForIngest, loadSnapshot, saveSnapshot } from '../db/queries/period-snapshots.ts';
 import {
-  loadUsageAggregates,
-  loadUsageAggregatesWithEventSet,
-  type UsageAggregateQueryOptions,
-} from '../db/queries/usage-aggregates.ts';
+  closePeriodForIngest,
+  loadSnapshot,
+  saveSnapshot,
+  type SnapshotRecord,
+} from '../db/queries/period-snapshots.ts';
 import {
   findReviewException,
   markEscalated,
   openReviewException,
   priorDecisions,
   recordReviewDecision,
+  resolveReviewException,
+  type ExceptionKind,
 } from '../db/queries/review-exceptions.ts';
+import {
+  loadUsageAggregates,
+  loadUsageAggregatesWithEventSet,
+  type UsageAggregateQueryOptions,
+} from '../db/queries/usage-aggregates.ts';
 import { appendLinesAfterCredits, lateAdjustmentLines } from '../domain/adjustments.ts';
 import { creditMovementsFromInvoice } from '../domain/credit-ledger/index.ts';
 import { commitDueForPeriod } from '../domain/journal/index.ts';
-import { Decimal, formatMoney } from '../domain/money.ts';
-import { billingPeriod } from '../domain/period.ts';
+import { Decimal, formatDecimal, formatMoney, sumDecimals } from '../domain/money.ts';
+import { billingPeriod, type BillingPeriod } from '../domain/period.ts';
 import { ratePeriod, usageAggregationPlan, type CreditBalance } from '../domain/rating/index.ts';
 import { evaluateReview as evaluateReviewPolicy, type ReviewBreach } from '../domain/review.ts';
+import type { IngestWatermark } from '../ingest/ingest-watermark.ts';
 import type { BillingProviders } from '../providers/index.ts';
-import { ProviderError } from '../providers/provider-error.ts';
 import type { WebhookNotifier } from '../providers/webhook-notifier.ts';
+import {
+  recordedTermsOf,
+  UnknownCustomerError,
+  UnpublishedRateCardError,
+  type CustomerTerms,
+  type TermsSource,
+} from '../terms/index.ts';
 import type { ReviewDecision, RunMode } from '../workflows/definitions.ts';
-import type { CustomerTerms } from './customer-terms.ts';
 
 export interface BillingDependencies {
   readonly pool: pg.Pool;
-  /** The customer's contract and the versions of its rate card (Finance's files). */
-  readonly loadTerms: (customerId: string) => Promise<CustomerTerms>;
+  /** The published contracts and rate cards (never a worker's files). */
+  readonly terms: TermsSource;
   readonly providers: BillingProviders;
   readonly notifier: WebhookNotifier;
+  /**
+   * The ingest consumer's watermark, when this worker knows the usage stream: a live close waits
+   * until everything the stream received before its cut-off is committed.
+   */
+  readonly ingestWatermark?: () => Promise<IngestWatermark>;
 }
 
 interface PeriodTarget {
@@ -67,6 +86,15 @@ interface PeriodTarget {
   readonly calculationVersion: string;
 }
 
+/** A contract's grace when a period has no contract yet (the contract schema's default). */
+const DEFAULT_GRACE_MS = 3_600_000;
+
+class InvoiceMissingError extends TallyError {
+  constructor(what: string) {
+    super('invoice_missing', what, { permanent: true });
+  }
+}
+
 /** The live invoice of a customer-period has one id for life; shadow drafts are per calculation version. */
 export function invoiceIdFor(target: PeriodTarget): string {
   return target.mode === 'live'
@@ -74,79 +102,116 @@ export function invoiceIdFor(target: PeriodTarget): string {
     : `shadow:${target.customerId}:${target.period}:${target.calculationVersion}`;
 }
 
+/** What the snapshot step found: the snapshot, something to wait for, or something a person must decide. */
+export type SnapshotOutcome =
+  | {
+      readonly status: 'snapshotted';
+      readonly snapshotId: string;
+      readonly eventCutoff: string;
+      readonly eventCount: number;
+      readonly fingerprint: string;
+    }
+  | { readonly status: 'waiting'; readonly reason: 'earlier_period' | 'ingest'; readonly detail: string }
+  | {
+      readonly status: 'exception';
+      readonly kind: Extract<ExceptionKind, 'unknown_customer' | 'unpublished_ratecard'>;
+      readonly breaches: readonly ReviewBreach[];
+    };
+
 /**
  * The side effects of the customer-period workflow. Each is idempotent: writes are keyed by ids
  * derived from the workflow input, so a retry, a crash and restart, or a replay changes nothing twice.
+ * Known failures are TallyErrors; the worker's activity interceptor makes the permanent ones final.
  */
 export function createBillingActivities(deps: BillingDependencies) {
   const { pool } = deps;
 
   async function requireInvoice(invoiceId: string): Promise<InvoiceRecord> {
     const record = await findInvoice(pool, invoiceId);
-    if (record === undefined)
-      throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} does not exist`, 'invoice_missing');
+    if (record === undefined) throw new InvoiceMissingError(`invoice ${invoiceId} does not exist`);
     return record;
   }
 
-  /** Rates a period straight from stored events (re-rating a closed period with its late usage). */
+  async function requireSnapshot(snapshotId: string): Promise<SnapshotRecord> {
+    const snapshot = await loadSnapshot(pool, snapshotId);
+    if (snapshot === undefined) throw new InvoiceMissingError(`snapshot ${snapshotId} does not exist`);
+    return snapshot;
+  }
+
+  /**
+   * The terms a snapshot was taken under, exactly (rate cards by hash). A snapshot from before terms
+   * were recorded is read with the current contract and the versions its invoice recorded.
+   */
+  async function termsOfSnapshot(snapshot: SnapshotRecord, invoice?: InvoiceRecord): Promise<CustomerTerms> {
+    if (snapshot.contractHash !== undefined && snapshot.ratecardVersions !== undefined) {
+      return deps.terms.recorded(snapshot.customerId, {
+        contractHash: snapshot.contractHash,
+        ratecardVersions: snapshot.ratecardVersions,
+      });
+    }
+    const current = await deps.terms.current(snapshot.customerId);
+    if (invoice === undefined) return current;
+    return deps.terms.recorded(snapshot.customerId, {
+      contractHash: current.contractHash,
+      ratecardVersions: invoice.document.ratecard_versions,
+    });
+  }
+
+  /** Rates a closed period from stored events under `terms` (re-rating it for late usage), credits aside. */
   async function rateStoredEvents(
-    target: PeriodTarget,
+    customerId: string,
+    period: BillingPeriod,
     terms: CustomerTerms,
     lateEvents: UsageAggregateQueryOptions['lateEvents'],
-    credits: readonly CreditBalance[],
+    calculationVersion: string,
   ): Promise<Invoice> {
-    const period = billingPeriod(target.period);
     const plan = usageAggregationPlan(terms.versions, period);
-    const aggregates = await loadUsageAggregates(pool, plan, { customerId: target.customerId, lateEvents });
+    const aggregates = await loadUsageAggregates(pool, plan, { customerId, lateEvents });
     const counters = {
       read: aggregates.reduce((sum, aggregate) => sum + aggregate.eventCount, 0),
       duplicates: 0,
       outside_period: 0,
     };
     return ratePeriod({
-      customerId: target.customerId,
+      customerId,
       period,
       contract: terms.contract,
       versions: terms.versions,
       aggregates,
       counters,
-      credits,
-      calculationVersion: target.calculationVersion,
+      credits: [],
+      calculationVersion,
     });
   }
 
-  /** Late events of earlier, issued periods that this invoice bills as adjustments (claimed once, for good). */
-  async function lateAdjustments(
-    target: PeriodTarget,
-    invoiceId: string,
-    terms: CustomerTerms,
-  ): Promise<AdjustmentLine[]> {
+  /**
+   * Late events of earlier periods whose invoice is final, billed on this invoice as adjustments
+   * (claimed once, for good). Each corrected period is re-rated twice under the terms and
+   * calculation its invoice recorded, without and with the late events this invoice claims: the
+   * difference is the late usage's effect and nothing else (SPEC §5).
+   */
+  async function lateAdjustments(target: PeriodTarget, invoiceId: string): Promise<AdjustmentLine[]> {
     await claimLateEvents(pool, {
       customerId: target.customerId,
       beforePeriodStart: billingPeriod(target.period).start,
       adjustingInvoiceId: invoiceId,
     });
-    const claims = await lateEventClaims(pool, invoiceId);
     const lines: AdjustmentLine[] = [];
-    for (const claim of claims) {
+    for (const claim of await lateEventClaims(pool, invoiceId)) {
       const corrected = await requireInvoice(claim.correctedInvoiceId);
-      const rerated = await rateStoredEvents(
-        { ...target, period: corrected.period },
-        terms,
-        { adjustedFor: claim.correctedInvoiceId },
-        [],
-      );
-      const earlier = (await listInvoices(pool, { customerId: target.customerId, status: 'issued' }))
-        .flatMap((record) => record.document.lines)
-        .filter(
-          (line): line is AdjustmentLine =>
-            line.kind === 'adjustment' && line.corrects_invoice_id === claim.correctedInvoiceId,
-        );
+      const terms = await termsOfSnapshot(await requireSnapshot(corrected.snapshotId), corrected);
+      const period = billingPeriod(corrected.period);
+      const rate = (lateEvents: UsageAggregateQueryOptions['lateEvents']) =>
+        rateStoredEvents(target.customerId, period, terms, lateEvents, corrected.calculationVersion);
       lines.push(
         ...lateAdjustmentLines({
-          corrected: corrected.document as IssuedInvoice,
-          rerated,
-          earlierAdjustments: earlier,
+          corrected: {
+            invoice_id: corrected.invoiceId,
+            period: corrected.period,
+            currency: corrected.document.currency,
+          },
+          before: await rate({ adjustedFor: corrected.invoiceId, excludingAdjusting: invoiceId }),
+          after: await rate({ adjustedFor: corrected.invoiceId }),
           reason: `late usage: ${claim.eventCount} events of ${corrected.period} received after its invoice closed`,
         }),
       );
@@ -154,28 +219,91 @@ export function createBillingActivities(deps: BillingDependencies) {
     return lines;
   }
 
+  /** What usage without a contract puts at stake: its volume, and its value under each published card that prices it. */
+  async function usageAtStake(customerId: string, period: BillingPeriod): Promise<ReviewBreach> {
+    const { rows } = await pool.query<{ sku: string; unit: string; events: string; quantity: string }>(
+      `SELECT sku, unit, count(*)::text AS events, sum(quantity)::text AS quantity FROM usage_events
+        WHERE customer_id = $1 AND event_time >= $2 AND event_time < $3 GROUP BY sku, unit ORDER BY sku, unit`,
+      [customerId, period.start, period.end],
+    );
+    const events = rows.reduce((sum, row) => sum + Number.parseInt(row.events, 10), 0);
+    const volume = rows.map((row) => `${formatDecimal(new Decimal(row.quantity))} ${row.unit} (${row.sku})`).join(', ');
+    const values: string[] = [];
+    for (const [ratecard, versions] of await deps.terms.allPublishedCards()) {
+      const currency = versions[0]?.currency;
+      if (currency === undefined) continue;
+      const contract = ContractSchema.parse({ customer_id: customerId, ratecard, currency });
+      const plan = usageAggregationPlan(versions, period);
+      const aggregates = await loadUsageAggregates(pool, plan, { customerId });
+      const invoice = ratePeriod({
+        customerId,
+        period,
+        contract,
+        versions,
+        aggregates,
+        counters: { read: events, duplicates: 0, outside_period: 0 },
+        credits: [],
+        calculationVersion: 'estimate',
+      });
+      const usage = sumDecimals(
+        invoice.lines.filter((line) => line.kind === 'usage').map((line) => new Decimal(line.amount)),
+      );
+      if (!usage.isZero()) values.push(`${formatMoney(usage, currency)} ${currency} under ${ratecard}`);
+    }
+    return {
+      rule: 'unknown_customer',
+      detail: `${events} events, ${volume || 'no usage'} in ${period.name} and no published contract for ${customerId}; at stake: ${values.length > 0 ? values.join(', ') : 'no published rate card prices this usage'}`,
+    };
+  }
+
   return {
-    /** When the period closes: period end + grace (the input overrides the contract's grace). */
-    async loadPeriodTerms(
-      input: PeriodTarget & { graceMs: number | undefined },
-    ): Promise<{ closesAt: string; currency: string; providerKind: 'ledger' | 'stripe' }> {
-      const terms = await deps.loadTerms(input.customerId);
-      const graceMs = input.graceMs ?? terms.graceMs;
+    /**
+     * When the period closes: period end + grace (the input overrides the contract's grace). A
+     * customer without a published contract closes at the default grace; its snapshot then stops
+     * for a person.
+     */
+    async loadPeriodTerms(input: PeriodTarget & { graceMs: number | undefined }): Promise<{
+      closesAt: string;
+      currency: string | undefined;
+      providerKind: 'ledger' | 'stripe';
+      known: boolean;
+    }> {
+      const periodEnd = Date.parse(billingPeriod(input.period).end);
+      let terms: CustomerTerms;
+      try {
+        terms = await deps.terms.current(input.customerId);
+      } catch (error) {
+        if (!(error instanceof UnknownCustomerError || error instanceof UnpublishedRateCardError)) throw error;
+        return {
+          closesAt: new Date(periodEnd + (input.graceMs ?? DEFAULT_GRACE_MS)).toISOString(),
+          currency: undefined,
+          providerKind: 'ledger',
+          known: false,
+        };
+      }
       return {
-        closesAt: new Date(Date.parse(billingPeriod(input.period).end) + graceMs).toISOString(),
+        closesAt: new Date(periodEnd + (input.graceMs ?? terms.graceMs)).toISOString(),
         currency: terms.contract.currency,
         providerKind: terms.contract.provider?.kind ?? 'ledger',
+        known: true,
       };
     },
 
-    /** Step 1: close the period for ingest (live), then aggregate and fingerprint its exact event set. */
+    /**
+     * Step 1: close the period for ingest (live), then aggregate and fingerprint its exact event set
+     * under the published terms, recording which. With `checks` (the current workflow), first: the
+     * customer's earlier periods must be final (credits draw and expire in period order), the
+     * terms must be published and match the rate-card files (else a person decides), and ingest
+     * must have committed what the stream received before the cut-off (else the close waits).
+     */
     async snapshotPeriod(
-      input: PeriodTarget & { closeRequestedAt: string },
-    ): Promise<{ snapshotId: string; eventCutoff: string; eventCount: number; fingerprint: string }> {
+      input: PeriodTarget & { closeRequestedAt: string; checks?: boolean; ignoreIngestLag?: boolean },
+    ): Promise<SnapshotOutcome> {
       const snapshotId = `snap:${input.customerId}:${input.period}:${input.mode}:${input.calculationVersion}`;
       const existing = await loadSnapshot(pool, snapshotId);
       if (existing !== undefined) {
         return {
+          status: 'snapshotted',
           snapshotId,
           eventCutoff: existing.eventCutoff,
           eventCount: existing.eventCount,
@@ -183,23 +311,65 @@ export function createBillingActivities(deps: BillingDependencies) {
         };
       }
       const period = billingPeriod(input.period);
-      const eventCutoff =
-        input.mode === 'live'
-          ? await closePeriodForIngest(pool, input.customerId, input.period, input.closeRequestedAt)
-          : input.closeRequestedAt;
-      const terms = await deps.loadTerms(input.customerId);
+      const live = input.mode === 'live';
+      if (input.checks === true && live) {
+        await ensureCustomerPeriod(pool, input.customerId, input.period);
+        const earlier = await earlierOpenPeriods(pool, input.customerId, input.period);
+        if (earlier.length > 0) {
+          return {
+            status: 'waiting',
+            reason: 'earlier_period',
+            detail: `${input.customerId} ${earlier.join(', ')} ${earlier.length === 1 ? 'is' : 'are'} not final yet: periods issue and draw credits in order`,
+          };
+        }
+      }
+      let terms: CustomerTerms;
+      try {
+        terms = await deps.terms.current(input.customerId);
+      } catch (error) {
+        if (input.checks !== true) throw error;
+        if (error instanceof UnknownCustomerError)
+          return {
+            status: 'exception',
+            kind: 'unknown_customer',
+            breaches: [await usageAtStake(input.customerId, period)],
+          };
+        if (error instanceof UnpublishedRateCardError)
+          return {
+            status: 'exception',
+            kind: 'unpublished_ratecard',
+            breaches: [{ rule: 'unpublished_ratecard', detail: error.message }],
+          };
+        throw error;
+      }
+      if (input.checks === true) {
+        const problems = await unpublishedTermsProblems(deps.terms, terms, period);
+        if (problems.length > 0) return { status: 'exception', kind: 'unpublished_ratecard', breaches: problems };
+        if (live && deps.ingestWatermark !== undefined && input.ignoreIngestLag !== true) {
+          const watermark = await deps.ingestWatermark();
+          const behind = watermark.pending + watermark.ackPending > 0;
+          if (behind && (watermark.committedBefore === null || watermark.committedBefore < input.closeRequestedAt)) {
+            return {
+              status: 'waiting',
+              reason: 'ingest',
+              detail: `ingest has committed what the stream received before ${watermark.committedBefore ?? 'an unknown time'} (${watermark.pending} messages not delivered, ${watermark.ackPending} in flight); the cut-off is ${input.closeRequestedAt}`,
+            };
+          }
+        }
+      }
+      const eventCutoff = live
+        ? await closePeriodForIngest(pool, input.customerId, input.period, input.closeRequestedAt)
+        : input.closeRequestedAt;
       // One read of the period's rows gives the aggregates and the event set's count and fingerprint
       // (the events not late: those committed before the closure).
       const { aggregates, eventSet: summary } = await loadUsageAggregatesWithEventSet(
         pool,
         usageAggregationPlan(terms.versions, period),
-        {
-          customerId: input.customerId,
-          lateEvents: 'exclude',
-        },
+        { customerId: input.customerId, lateEvents: 'exclude' },
       );
       // A regular activity reports progress; a local one (the current workflow) has no heartbeat.
       if (!Context.current().info.isLocal) Context.current().heartbeat('aggregated');
+      const recorded = recordedTermsOf(terms);
       const stored = await saveSnapshot(pool, {
         snapshotId,
         customerId: input.customerId,
@@ -211,8 +381,11 @@ export function createBillingActivities(deps: BillingDependencies) {
         eventFingerprint: summary.fingerprint,
         aggregates,
         counters: { read: summary.eventCount, duplicates: 0, outside_period: 0 },
+        contractHash: recorded.contractHash,
+        ratecardVersions: recorded.ratecardVersions,
       });
       return {
+        status: 'snapshotted',
         snapshotId,
         eventCutoff: stored.eventCutoff,
         eventCount: stored.eventCount,
@@ -221,21 +394,25 @@ export function createBillingActivities(deps: BillingDependencies) {
     },
 
     /**
-     * Step 2: rate the whole period from the snapshot, with credits at the ledger's opening balances,
-     * plus adjustments for late usage of earlier periods (live). Stores the draft.
+     * Step 2: rate the whole period from the snapshot, under exactly the terms it recorded, with
+     * credits at the ledger's opening balances, plus adjustments for late usage of earlier periods
+     * (live). Stores the draft. `skip`: it is all zero and the contract wants no such invoice.
      */
     async rateDraftInvoice(
       input: PeriodTarget & { snapshotId: string },
-    ): Promise<{ invoiceId: string; total: string; currency: string }> {
+    ): Promise<{ invoiceId: string; total: string; currency: string; skip: boolean }> {
       const invoiceId = invoiceIdFor(input);
       const current = await findInvoice(pool, invoiceId);
       if (current !== undefined && current.status !== 'draft') {
-        return { invoiceId, total: current.document.total, currency: current.document.currency };
+        return {
+          invoiceId,
+          total: current.document.total,
+          currency: current.document.currency,
+          skip: current.status === 'skipped',
+        };
       }
-      const snapshot = await loadSnapshot(pool, input.snapshotId);
-      if (snapshot === undefined)
-        throw ApplicationFailure.nonRetryable(`snapshot ${input.snapshotId} does not exist`, 'snapshot_missing');
-      const terms = await deps.loadTerms(input.customerId);
+      const snapshot = await requireSnapshot(input.snapshotId);
+      const terms = await termsOfSnapshot(snapshot);
       const credits =
         input.mode === 'live'
           ? await ledgerCredits(pool, terms.contract, input.period)
@@ -259,7 +436,7 @@ export function createBillingActivities(deps: BillingDependencies) {
           snapshotId: input.snapshotId,
           document,
         });
-        document = appendLinesAfterCredits(document, await lateAdjustments(input, invoiceId, terms));
+        document = appendLinesAfterCredits(document, await lateAdjustments(input, invoiceId));
       }
       const saved = await saveDraftInvoice(pool, {
         invoiceId,
@@ -268,29 +445,45 @@ export function createBillingActivities(deps: BillingDependencies) {
         snapshotId: input.snapshotId,
         document,
       });
-      return { invoiceId, total: saved.document.total, currency: saved.document.currency };
+      const allZero =
+        new Decimal(saved.document.total).isZero() &&
+        saved.document.lines.every((line) => new Decimal(line.amount).isZero());
+      return {
+        invoiceId,
+        total: saved.document.total,
+        currency: saved.document.currency,
+        skip: allZero && !terms.contract.invoice_when_zero,
+      };
+    },
+
+    /** An all-zero draft the contract does not want issued: final, never numbered nor sent. */
+    async skipInvoice(input: { invoiceId: string }): Promise<void> {
+      const record = await requireInvoice(input.invoiceId);
+      await withTransaction(pool, async (client) => {
+        await markSkipped(client, input.invoiceId);
+        await recordPeriodOutcome(client, record.customerId, record.period, 'skipped');
+      });
     },
 
     /** Step 3: record the draft's credit draws in the ledger, keyed by (invoice, credit): a retry draws once. */
     async drawDownCredits(input: { invoiceId: string }): Promise<{ draws: number }> {
       const record = await requireInvoice(input.invoiceId);
       if (record.status === 'held') return { draws: 0 };
-      const movements = creditMovementsFromInvoice({ ...record.document, ...issuedIdentity(record) } as IssuedInvoice);
-      try {
-        const result = await recordCreditConsumptions(pool, movements);
-        return { draws: result.recorded + result.existing };
-      } catch (error) {
-        if (error instanceof CreditLedgerWriteError) throw ApplicationFailure.nonRetryable(error.message, error.code);
-        throw error;
-      }
+      const movements = creditMovementsFromInvoice({
+        ...record.document,
+        invoice_id: record.invoiceId,
+      } as IssuedInvoice);
+      const result = await recordCreditConsumptions(pool, movements);
+      return { draws: result.recorded + result.existing };
     },
 
-    /** Step 4a: the thresholds the draft crosses. */
+    /** Step 4a: the thresholds the draft crosses, under the contract it was rated with. */
     async evaluateReview(input: { invoiceId: string }): Promise<ReviewBreach[]> {
       const record = await requireInvoice(input.invoiceId);
-      const terms = await deps.loadTerms(record.customerId);
+      const terms = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
       const previous = await previousIssuedInvoices(pool, record.customerId, record.period, 1);
       const document = record.document;
+      const review = terms.contract.review;
       return evaluateReviewPolicy(
         {
           total: document.total,
@@ -300,44 +493,48 @@ export function createBillingActivities(deps: BillingDependencies) {
           adjustmentLines: document.lines.filter((line) => line.kind === 'adjustment').map((line) => line.amount),
         },
         {
-          ...(terms.contract.review?.total_above === undefined
-            ? {}
-            : { totalAbove: terms.contract.review.total_above }),
-          ...(terms.contract.review?.change_pct_above === undefined
-            ? {}
-            : { changePctAbove: terms.contract.review.change_pct_above }),
-          ...(terms.contract.review?.adjustment_above === undefined
-            ? {}
-            : { adjustmentAbove: terms.contract.review.adjustment_above }),
+          ...(review?.total_above === undefined ? {} : { totalAbove: review.total_above }),
+          ...(review?.change_pct_above === undefined ? {} : { changePctAbove: review.change_pct_above }),
+          ...(review?.adjustment_above === undefined ? {} : { adjustmentAbove: review.adjustment_above }),
         },
       );
     },
 
-    /** Step 4b: an exception with everything a reviewer needs: usage, contract, draft, previous invoices, prior decisions. */
+    /**
+     * Step 4b: an exception with everything a reviewer needs: usage, contract, draft, previous invoices,
+     * prior decisions. Raised before a draft exists (unknown customer, unpublished rate card, a failed
+     * snapshot) it names no invoice.
+     */
     async openException(input: {
-      invoiceId: string;
+      customerId: string;
+      period: string;
+      invoiceId?: string | undefined;
       workflowId: string;
-      kind: 'threshold' | 'provider_sync_failed';
+      kind: ExceptionKind;
       sequence: number;
       breaches: readonly ReviewBreach[];
     }): Promise<{ exceptionId: string; reviewTimeoutMs: number }> {
-      const record = await requireInvoice(input.invoiceId);
-      const terms = await deps.loadTerms(record.customerId);
-      const exceptionId = `exc:${input.invoiceId}:${input.kind}:${input.sequence}`;
-      const previous = await previousIssuedInvoices(pool, record.customerId, record.period, 3);
-      const prior = await priorDecisions(pool, record.customerId, exceptionId);
+      const record = input.invoiceId === undefined ? undefined : await findInvoice(pool, input.invoiceId);
+      const terms = await deps.terms.current(input.customerId).catch((error: unknown) => {
+        if (error instanceof TallyError && error.permanent) return undefined;
+        throw error;
+      });
+      const exceptionId = `exc:inv:${input.customerId}:${input.period}:${input.kind}:${input.sequence}`;
+      const previous = await previousIssuedInvoices(pool, input.customerId, input.period, 3);
+      const prior = await priorDecisions(pool, input.customerId, exceptionId);
       await openReviewException(pool, {
         exceptionId,
-        invoiceId: input.invoiceId,
-        customerId: record.customerId,
-        period: record.period,
+        invoiceId: record?.invoiceId ?? null,
+        customerId: input.customerId,
+        period: input.period,
         kind: input.kind,
         breaches: input.breaches,
         workflowId: input.workflowId,
         context: {
-          draft: record.document,
-          usage: record.document.lines.filter((line) => line.kind === 'usage'),
-          contract: terms.contract,
+          ...(record === undefined
+            ? {}
+            : { draft: record.document, usage: record.document.lines.filter((line) => line.kind === 'usage') }),
+          ...(terms === undefined ? {} : { contract: terms.contract }),
           previousInvoices: previous.map((invoice) => ({
             invoiceId: invoice.invoiceId,
             invoiceNumber: invoice.invoiceNumber,
@@ -353,18 +550,36 @@ export function createBillingActivities(deps: BillingDependencies) {
           })),
         },
       });
-      return { exceptionId, reviewTimeoutMs: terms.reviewTimeoutMs };
+      return { exceptionId, reviewTimeoutMs: terms?.reviewTimeoutMs ?? 72 * 3_600_000 };
     },
 
-    async recordDecision(input: { exceptionId: string; decision: ReviewDecision }): Promise<void> {
-      await recordReviewDecision(pool, input.exceptionId, input.decision);
+    /**
+     * Records a decision if none stands yet and returns the one that stands (this one, or an earlier
+     * one the database holds): the workflow adopts it, so the two always agree.
+     */
+    async recordDecision(input: {
+      exceptionId: string;
+      decision: ReviewDecision;
+      decidedAt?: string;
+    }): Promise<{ decision: ReviewDecision; decidedAt: string }> {
+      const recorded = await recordReviewDecision(
+        pool,
+        input.exceptionId,
+        input.decision,
+        input.decidedAt ?? new Date().toISOString(),
+      );
+      return { decision: recorded.decision as unknown as ReviewDecision, decidedAt: recorded.decidedAt };
+    },
+
+    /** What an exception waited for happened by itself (a contract published, ingest caught up). */
+    async resolveException(input: { exceptionId: string; detail: string }): Promise<void> {
+      await resolveReviewException(pool, input.exceptionId, input.detail);
     },
 
     /** The review timed out: flag it and notify, never approve. */
     async escalateException(input: { exceptionId: string; waitedMs: number }): Promise<void> {
       const exception = await findReviewException(pool, input.exceptionId);
-      if (exception === undefined)
-        throw ApplicationFailure.nonRetryable(`exception ${input.exceptionId} does not exist`, 'exception_missing');
+      if (exception === undefined) throw new InvoiceMissingError(`exception ${input.exceptionId} does not exist`);
       await markEscalated(pool, input.exceptionId);
       const notificationKey = `escalation:${input.exceptionId}`;
       const payload = {
@@ -411,10 +626,26 @@ export function createBillingActivities(deps: BillingDependencies) {
       });
     },
 
-    /** Rejected in review: the invoice is held, nothing is synced, late events it claimed go back to the queue. */
-    async holdInvoice(input: { invoiceId: string; exceptionId: string; reason: string }): Promise<void> {
-      await markHeld(pool, input.invoiceId, `${input.reason} (${input.exceptionId})`);
-      await releaseLateEventClaims(pool, input.invoiceId);
+    /**
+     * Rejected in review: the period is held. With a draft, the draft is held (nothing synced) and the
+     * late events it claimed go back to the queue; without one, the period's outcome says so.
+     */
+    async holdInvoice(input: {
+      invoiceId: string;
+      exceptionId: string;
+      reason: string;
+      customerId?: string;
+      period?: string;
+    }): Promise<void> {
+      const record = await findInvoice(pool, input.invoiceId);
+      await withTransaction(pool, async (client) => {
+        if (record !== undefined) await markHeld(client, input.invoiceId, `${input.reason} (${input.exceptionId})`);
+        const customerId = record?.customerId ?? input.customerId;
+        const period = record?.period ?? input.period;
+        if (customerId !== undefined && period !== undefined && record?.mode !== 'shadow')
+          await recordPeriodOutcome(client, customerId, period, 'held');
+      });
+      if (record !== undefined) await releaseLateEventClaims(pool, input.invoiceId);
     },
 
     /** Step 5: issue: numbered, immutable, with its cut-off and event fingerprint. */
@@ -423,11 +654,9 @@ export function createBillingActivities(deps: BillingDependencies) {
         const record = await lockInvoice(client, input.invoiceId);
         if (record.status === 'issued')
           return { invoiceNumber: record.invoiceNumber ?? '', total: record.document.total };
-        if (record.status === 'held')
-          throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} is held`, 'invoice_held');
-        const snapshot = await loadSnapshot(pool, record.snapshotId);
-        if (snapshot === undefined)
-          throw ApplicationFailure.nonRetryable(`snapshot ${record.snapshotId} does not exist`, 'snapshot_missing');
+        if (record.status !== 'draft')
+          throw new InvoiceMissingError(`invoice ${input.invoiceId} is ${record.status}, not a draft to issue`);
+        const snapshot = await requireSnapshot(record.snapshotId);
         const invoiceNumber = await nextInvoiceNumber(client, record.customerId);
         const issued: IssuedInvoice = {
           ...record.document,
@@ -438,28 +667,22 @@ export function createBillingActivities(deps: BillingDependencies) {
           event_fingerprint: snapshot.eventFingerprint,
         };
         await markIssued(client, record.invoiceId, issued);
+        await recordPeriodOutcome(client, record.customerId, record.period, 'issued');
         return { invoiceNumber, total: issued.total };
       });
     },
 
-    /** Step 6: the provider named by the contract (the ledger sink when none), with exactly-once effect. */
+    /** Step 6: the provider named by the contract the invoice was rated with, with exactly-once effect. */
     async syncInvoice(input: { invoiceId: string }): Promise<{ externalInvoiceId: string }> {
       const record = await requireInvoice(input.invoiceId);
-      if (record.status !== 'issued')
-        throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} is not issued`, 'invoice_not_issued');
-      const terms = await deps.loadTerms(record.customerId);
+      if (record.status !== 'issued') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not issued`);
+      const { contract } = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
       const target: ProviderTarget =
-        terms.contract.provider?.kind === 'stripe'
-          ? { kind: 'stripe', customer: terms.contract.provider.customer }
-          : { kind: 'ledger', customer: terms.contract.provider?.customer ?? record.customerId };
-      try {
-        const result = await deps.providers.forTarget(target).syncInvoice(record.document as IssuedInvoice, target);
-        return { externalInvoiceId: result.external_invoice_id };
-      } catch (error) {
-        if (error instanceof ProviderError && !error.retryable)
-          throw ApplicationFailure.nonRetryable(error.message, error.code);
-        throw error;
-      }
+        contract.provider?.kind === 'stripe'
+          ? { kind: 'stripe', customer: contract.provider.customer }
+          : { kind: 'ledger', customer: contract.provider?.customer ?? record.customerId };
+      const result = await deps.providers.forTarget(target).syncInvoice(record.document as IssuedInvoice, target);
+      return { externalInvoiceId: result.external_invoice_id };
     },
 
     async markSyncAbandoned(input: { invoiceId: string; exceptionId: string; reason: string }): Promise<void> {
@@ -476,15 +699,14 @@ export function createBillingActivities(deps: BillingDependencies) {
     /** Step 7: ASC 606 entries, keyed by (source, type, calculation version); then expire what the period let lapse. */
     async postJournal(input: { invoiceId: string }): Promise<{ posted: number; alreadyPosted: number }> {
       const record = await requireInvoice(input.invoiceId);
-      if (record.status !== 'issued')
-        throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} is not issued`, 'invoice_not_issued');
-      const terms = await deps.loadTerms(record.customerId);
+      if (record.status !== 'issued') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not issued`);
+      const { contract } = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
       const result = await postInvoiceJournal(pool, {
         invoice: record.document as IssuedInvoice,
         // The commit the invoice was rated against: prorated when the contract covers part of the period.
         policy: {
-          commitPolicy: terms.contract.revenue.commit_policy,
-          commitAmount: commitDueForPeriod(record.document.lines, terms.contract.commit?.amount),
+          commitPolicy: contract.revenue.commit_policy,
+          commitAmount: commitDueForPeriod(record.document.lines, contract.commit?.amount),
         },
       });
       await recordCreditExpiries(pool, { asOf: billingPeriod(record.period).end, customerId: record.customerId });
@@ -494,6 +716,31 @@ export function createBillingActivities(deps: BillingDependencies) {
 }
 
 export type BillingActivities = ReturnType<typeof createBillingActivities>;
+
+/**
+ * What keeps a period from being billed under its published terms (SPEC §2): a rate-card version
+ * that would be in force in the period exists on the worker's disk but was never published, or was
+ * edited after publication, or the period starts before the card's first published version.
+ */
+async function unpublishedTermsProblems(
+  source: TermsSource,
+  terms: CustomerTerms,
+  period: BillingPeriod,
+): Promise<ReviewBreach[]> {
+  const problems: ReviewBreach[] = (await source.fileDrift(terms.contract.ratecard, period.start, period.end)).map(
+    (drift) => ({ rule: 'unpublished_ratecard', detail: drift.detail }),
+  );
+  // The first instant the contract bills in this period needs a published version in force.
+  const billedFrom = [period.start, terms.contract.starts_at ?? period.start].sort().at(-1) ?? period.start;
+  const first = terms.versions[0];
+  if (first !== undefined && Date.parse(first.effective_from) > Date.parse(billedFrom)) {
+    problems.push({
+      rule: 'unpublished_ratecard',
+      detail: `rate card ${terms.contract.ratecard} has no published version in force on ${billedFrom} (its first is in force from ${first.effective_from})`,
+    });
+  }
+  return problems;
+}
 
 /** Records the contract's grants in the ledger (idempotent), then reads the period's opening balances. */
 async function ledgerCredits(pool: pg.Pool, contract: Contract, period: string): Promise<CreditBalance[]> {
@@ -522,10 +769,6 @@ function creditsFromContract(contract: Contract): CreditBalance[] {
     granted_at: credit.granted_at,
     ...(credit.expires_at === undefined ? {} : { expires_at: credit.expires_at }),
   }));
-}
-
-function issuedIdentity(record: InvoiceRecord): Pick<IssuedInvoice, 'invoice_id'> {
-  return { invoice_id: record.invoiceId };
 }
 
 /** One delivery attempt; an undelivered notification stays on record for the worker's retry loop. */

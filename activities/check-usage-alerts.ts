@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { ConfigFileError } from '../contracts/yaml-config.ts';
 import { withTransaction } from '../db/pool.ts';
 import { creditBalances, usableCredits } from '../db/queries/credit-ledger.ts';
 import { enqueueNotification } from '../db/queries/notifications.ts';
@@ -26,12 +25,13 @@ import {
 } from '../domain/usage-alerts/index.ts';
 import type { WebhookNotifier } from '../providers/webhook-notifier.ts';
 import { deliverNotification } from './billing-activities.ts';
-import { CustomerTermsError, type CustomerTerms } from './customer-terms.ts';
+import type { CustomerTerms, TermsSource } from '../terms/index.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 
 export interface UsageAlertDependencies {
   readonly pool: pg.Pool;
   /** The customer's contract and rate-card versions (Finance's files; `fileTermsLoader`). */
-  readonly loadTerms: (customerId: string) => Promise<CustomerTerms>;
+  readonly terms: TermsSource;
   readonly notifier: WebhookNotifier;
 }
 
@@ -101,7 +101,7 @@ export async function checkUsageAlerts(
   let terms: CustomerTerms;
   let valuation: RunningTotalValuation;
   try {
-    terms = await deps.loadTerms(customerId);
+    terms = await deps.terms.current(customerId);
     valuation = valueRunningTotals({
       customerId,
       period,
@@ -262,5 +262,5 @@ export async function checkChangedUsageAlerts(
 
 /** Problems with the customer's terms: permanent until someone edits the files, so the check is skipped. */
 function isTermsProblem(error: unknown): error is Error {
-  return error instanceof ConfigFileError || error instanceof CustomerTermsError || error instanceof RatingInputError;
+  return (error instanceof TallyError && error.permanent) || error instanceof RatingInputError;
 }

@@ -6,9 +6,10 @@ export {
   invoiceIdFor,
   type BillingActivities,
   type BillingDependencies,
+  type SnapshotOutcome,
 } from './billing-activities.ts';
-export { fileTermsLoader, type CustomerTerms } from './customer-terms.ts';
-export { openPendingPeriods } from './open-pending-periods.ts';
+export { openPendingPeriods, type ContractSweepState } from './open-pending-periods.ts';
+export { startPeriodWorkflow } from './period-workflows.ts';
 export {
   checkChangedUsageAlerts,
   checkUsageAlerts,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import type { Context as ActivityContext } from '@temporalio/activity';
@@ -14,7 +14,7 @@ import {
   type WorkerInterceptors,
 } from '@temporalio/worker';
 import type pg from 'pg';
-import { fileTermsLoader } from '../activities/index.ts';
+import { publishedTerms } from '../terms/index.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { repositoryRoot, type ServiceEndpoints } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
@@ -34,7 +34,7 @@ import {
   statusQuery,
   type CustomerPeriodInput,
 } from '../workflows/definitions.ts';
-import { benchCustomers, loadCloseDataset, prepareCloseDataset, writeBenchContracts } from './close-dataset.ts';
+import { benchCustomers, loadCloseDataset, prepareCloseDataset, publishBenchTerms } from './close-dataset.ts';
 import type { skeletonCloseWorkflow } from './skeleton-workflow.ts';
 
 export interface CloseBenchOptions {
@@ -165,9 +165,7 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
       log,
     });
     const customers = benchCustomers(options.customers);
-    const contractsDir = path.join(benchDir, 'contracts');
-    await rm(contractsDir, { recursive: true, force: true });
-    await writeBenchContracts(customers, contractsDir);
+    await publishBenchTerms(pool, customers);
     const { loadMs } = await loadCloseDataset(pool, dataset, log);
     const customerIds = customers.map((customer) => customer.customerId);
 
@@ -187,7 +185,6 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     const config = {
       ...parseBillingWorkerEnv({}),
       taskQueue: TASK_QUEUE,
-      contractsDir,
       maxConcurrentActivities: options.concurrency,
       logLevel: 'warn' as const,
     };
@@ -306,7 +303,7 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     );
 
     // The snapshot query's plan for the largest customer.
-    const plan = await explainSnapshotQuery(pool, contractsDir, options.period, dataset.manifest.eventsByCustomer);
+    const plan = await explainSnapshotQuery(pool, options.period, dataset.manifest.eventsByCustomer);
 
     const lifetimeMs = lifetimes.reduce((sum, value) => sum + value, 0);
     const steps = STEP_ORDER.map((activity) => ({
@@ -518,15 +515,12 @@ async function runCountBaseline(
 /** EXPLAIN ANALYZE of the snapshot's query (aggregates and event-set fingerprint in one read) for the customer with the most events. */
 async function explainSnapshotQuery(
   pool: pg.Pool,
-  contractsDir: string,
   periodName: string,
   eventsByCustomer: Readonly<Record<string, number>>,
 ): Promise<string> {
   const [customerId] = Object.entries(eventsByCustomer).sort(([, a], [, b]) => b - a)[0] ?? [];
   if (customerId === undefined) throw new Error('no customer to explain');
-  const terms = await fileTermsLoader({ contractsDir, ratecardsDir: path.join(repositoryRoot, 'ratecards') })(
-    customerId,
-  );
+  const terms = await publishedTerms(pool).current(customerId);
   const query = usageAggregateWithEventSetQuery(usageAggregationPlan(terms.versions, billingPeriod(periodName)), {
     customerId,
     lateEvents: 'exclude',

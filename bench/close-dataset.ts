@@ -10,6 +10,8 @@ import type { Contract } from '../contracts/contract.ts';
 import { canonicalEventBytes } from '../contracts/event-signature.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { contractToYaml } from '../contracts/contract.ts';
+import { publishContractTexts, publishRateCardRoot } from '../terms/index.ts';
+import { repositoryRoot } from '../config/paths.ts';
 import { demoContract, demoCustomers, type DemoCustomer } from '../demo/samples/sample-customers.ts';
 import { freshSourceKeys, usageEventCount, usageEventStream } from '../demo/samples/sample-usage.ts';
 
@@ -70,11 +72,17 @@ export function benchContract(customer: DemoCustomer): Contract {
   return { ...terms, provider: { kind: 'ledger', customer: customer.customerId } };
 }
 
-export async function writeBenchContracts(customers: readonly DemoCustomer[], contractsDir: string): Promise<void> {
-  await mkdir(contractsDir, { recursive: true });
-  for (const customer of customers) {
-    await writeFile(path.join(contractsDir, `${customer.customerId}.yaml`), contractToYaml(benchContract(customer)));
-  }
+/** Publishes the benchmark's contracts and the sample rate cards, as Finance would before a close. */
+export async function publishBenchTerms(pool: pg.Pool, customers: readonly DemoCustomer[]): Promise<void> {
+  await publishRateCardRoot(pool, path.join(repositoryRoot, 'ratecards'), { publishedBy: 'bench' });
+  await publishContractTexts(
+    pool,
+    customers.map((customer) => ({
+      file: `${customer.customerId}.yaml`,
+      text: contractToYaml(benchContract(customer)),
+    })),
+    { publishedBy: 'bench' },
+  );
 }
 
 /** The generator scale whose total is closest to `target` (the count is exact, see usageEventCount). */

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { checkUsageAlerts, fileTermsLoader } from '../activities/index.ts';
+import { checkUsageAlerts } from '../activities/index.ts';
+import { publishContractFiles, publishedTerms, publishRateCardRoot } from '../terms/index.ts';
 import { parseServicesEnv, repositoryRoot } from '../config/services.ts';
 import { canonicalEventBytes } from '../contracts/event-signature.ts';
 import { migrate } from '../db/migrate.ts';
@@ -21,7 +22,7 @@ import { Decimal, formatMoney } from '../domain/money.ts';
 import { ratePeriod, usageAggregationPlan } from '../domain/rating/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
 import { resolveEndpoints, startStack, userStackLayout } from '../stack/index.ts';
-import { demoCustomers } from '../demo/samples/sample-customers.ts';
+import { demoCustomers, SAMPLE_CONTRACTS_DIR } from '../demo/samples/sample-customers.ts';
 import { freshSourceKeys, usageEventStream } from '../demo/samples/sample-usage.ts';
 
 const args = new Map<string, string>();
@@ -48,12 +49,11 @@ async function main(): Promise<void> {
   try {
     await migrate(pool);
     const { customerId, stored } = await store(pool);
-    const loadTerms = fileTermsLoader({
-      contractsDir: path.join(repositoryRoot, 'test', 'fixtures', 'contracts'),
-      ratecardsDir: path.join(repositoryRoot, 'ratecards'),
-    });
-    const deps = { pool, loadTerms, notifier: createWebhookNotifier(undefined) };
-    const terms = await loadTerms(customerId);
+    await publishRateCardRoot(pool, path.join(repositoryRoot, 'ratecards'), { publishedBy: 'bench' });
+    await publishContractFiles(pool, [path.join(SAMPLE_CONTRACTS_DIR, `${customerId}.yaml`)], { publishedBy: 'bench' });
+    const source = publishedTerms(pool);
+    const deps = { pool, terms: source, notifier: createWebhookNotifier(undefined) };
+    const terms = await source.current(customerId);
     const plan = usageAggregationPlan(terms.versions, billingPeriod(PERIOD));
 
     let aggregates: Awaited<ReturnType<typeof loadUsageAggregates>> = [];

@@ -58,6 +58,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./ratecards-commands.ts')).registerRatecardsCommands,
   },
   {
+    name: 'contracts',
+    description: 'customer terms: validate, publish into the append-only log billing reads, history, show',
+    load: async () => (await import('./contracts-commands.ts')).registerContractsCommands,
+  },
+  {
     name: 'review',
     description: "billing ops' exception queue: threshold breaches, unpriced usage, failed syncs",
     load: async () => (await import('./review-commands.ts')).registerReviewCommands,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
-import { fileTermsLoader } from '../activities/customer-terms.ts';
-import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
+import { publishedTerms, PublishedTermsError } from '../terms/index.ts';
 import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
 import {
   findInvoiceByIdOrNumber,
@@ -119,12 +118,20 @@ async function invoiceLineage(pool: pg.Pool, record: InvoiceRecord, eventsPerGro
   const snapshot = await loadSnapshot(pool, record.snapshotId);
   if (snapshot === undefined)
     throw new InvoiceCommandError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
-  const config = parseBillingWorkerEnv();
-  const terms = await fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir })(
-    record.customerId,
-  );
-  const cited = new Set(record.document.ratecard_versions.map((version) => version.content_hash));
-  const ratecardsMatch = terms.versions.filter((version) => cited.has(version.content_hash)).length === cited.size;
+  // The rate-card versions the invoice cites, from the publication log by hash: they must all be there.
+  const source = publishedTerms(pool);
+  const current = await source.current(record.customerId);
+  let terms = current;
+  let ratecardsMatch = true;
+  try {
+    terms = await source.recorded(record.customerId, {
+      contractHash: snapshot.contractHash ?? current.contractHash,
+      ratecardVersions: record.document.ratecard_versions,
+    });
+  } catch (error) {
+    if (!(error instanceof PublishedTermsError)) throw error;
+    ratecardsMatch = false;
+  }
   const period = billingPeriod(record.period);
   const plan = usageAggregationPlan(terms.versions, period);
   const byPrice = aggregatesByPrice(snapshot.aggregates, terms.versions);

@@ -1,36 +1,16 @@
 import type { Command } from 'commander';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { billingPeriod } from '../domain/period.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
   CALCULATION_VERSION,
-  closeNowSignal,
   customerPeriodWorkflowId,
   statusQuery,
   type CustomerPeriodInput,
 } from '../workflows/definitions.ts';
-import type { customerPeriodWorkflow } from '../workflows/customer-period.ts';
-import { connectTemporal, ensureServices, printTable } from './services.ts';
-
-/**
- * Closes a customer-period now: signal-with-start `closeNow` under the business id, so a running
- * workflow (started by the period opener) is closed and a missing one is started and closed. The
- * input counts only when this starts the workflow. `tally period close` and the demo use it.
- */
-export function requestPeriodClose(
-  client: Client,
-  taskQueue: string,
-  input: CustomerPeriodInput,
-): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
-  return client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>('customerPeriodWorkflow', {
-    taskQueue,
-    workflowId: customerPeriodWorkflowId(input),
-    args: [input],
-    signal: closeNowSignal,
-    signalArgs: [],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
-}
+import { startPeriodWorkflow } from '../activities/period-workflows.ts';
+import { findInvoice, type InvoiceRecord } from '../db/queries/invoices.ts';
+import { connectTemporal, ensureServices, printTable, withDatabase } from './services.ts';
 
 /** Ops' view of the customer-period workflows: close early, see where each one stands. */
 export function registerPeriodCommands(program: Command): void {
@@ -42,6 +22,12 @@ export function registerPeriodCommands(program: Command): void {
     .action(async (customerId: string, periodName: string) => {
       billingPeriod(periodName);
       const { endpoints } = await ensureServices();
+      // A period that has ended is final: closing it again changes nothing, and says so.
+      const final = await withDatabase((pool) => findInvoice(pool, `inv:${customerId}:${periodName}`));
+      if (final !== undefined && final.status !== 'draft') {
+        process.stdout.write(`${describeFinal(customerId, periodName, final)}\n`);
+        return;
+      }
       const temporal = await connectTemporal(endpoints);
       try {
         const input: CustomerPeriodInput = {
@@ -50,7 +36,17 @@ export function registerPeriodCommands(program: Command): void {
           mode: 'live',
           calculationVersion: CALCULATION_VERSION,
         };
-        const handle = await requestPeriodClose(temporal.client, parseBillingWorkerEnv().taskQueue, input);
+        const handle = await startPeriodWorkflow(temporal.client, {
+          taskQueue: parseBillingWorkerEnv().taskQueue,
+          input,
+          closeNow: true,
+        });
+        if (handle === undefined) {
+          process.stdout.write(
+            `${customerId} ${periodName} is already closed: its workflow ${customerPeriodWorkflowId(input)} has finished (tally period status ${customerId} ${periodName})\n`,
+          );
+          return;
+        }
         process.stdout.write(`close requested: ${handle.workflowId}\n`);
       } finally {
         await temporal.close();
@@ -105,4 +101,17 @@ export function registerPeriodCommands(program: Command): void {
         await temporal.close();
       }
     });
+}
+
+function describeFinal(customerId: string, period: string, invoice: InvoiceRecord): string {
+  switch (invoice.status) {
+    case 'issued':
+      return `${customerId} ${period} is already closed: invoice ${invoice.invoiceNumber ?? invoice.invoiceId} issued ${invoice.issuedAt ?? ''} (total ${invoice.document.total} ${invoice.document.currency})`;
+    case 'held':
+      return `${customerId} ${period} is already closed: held after review (${invoice.heldReason ?? 'rejected'}); tally period rerun re-rates it`;
+    case 'skipped':
+      return `${customerId} ${period} is already closed: all zero, and the contract wants no invoice for such a period`;
+    case 'draft':
+      return `${customerId} ${period} is being closed`;
+  }
 }

@@ -1,16 +1,11 @@
 import os from 'node:os';
-import path from 'node:path';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { Invoice } from '../contracts/invoice.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
-import { ConfigFileError, formatProblem } from '../contracts/yaml-config.ts';
+import { formatProblem } from '../contracts/yaml-config.ts';
 import { createPool } from '../db/pool.ts';
-import {
-  listRateCardPublications,
-  publishRateCardVersion,
-  type RateCardPublication,
-} from '../db/queries/ratecard-publications.ts';
+import { listRateCardPublications, type RateCardPublication } from '../db/queries/ratecard-publications.ts';
 import { Decimal, formatMoney } from '../domain/money.ts';
 import { billingPeriod } from '../domain/period.ts';
 import {
@@ -23,6 +18,7 @@ import { loadContractFile, loadRateCardFile, loadRateCardFolder, loadRateCardRoo
 import { loadSourceKeys } from './event-file.ts';
 import { aggregateEventFile } from './offline-rating.ts';
 import { ensureServices } from './services.ts';
+import { publishRateCardFiles } from '../terms/index.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
 /** A refusal with a stable code, printed plainly by cli/main.ts. */
@@ -131,42 +127,19 @@ export function registerRatecardsCommands(program: Command): void {
     .option('--note <text>', "why this version exists (default: the file's note)")
     .option('--by <name>', 'who publishes (default: the OS user)')
     .action(async (files: string[], options: { note?: string; by?: string }) => {
-      // Validate each file with its whole folder first: a version that breaks the card's history is never published.
-      const checked = new Set<string>();
-      for (const file of files) {
-        const folder = path.dirname(path.resolve(file));
-        if (checked.has(folder)) continue;
-        checked.add(folder);
-        const loaded = await loadRateCardFolder(folder);
-        if (loaded.problems.length > 0)
-          throw new ConfigFileError(loaded.problems, `nothing published: rate card ${loaded.ratecard} is invalid`);
-      }
-      const loaded = await Promise.all(files.map(async (file) => ({ file, ...(await loadRateCardFile(file)) })));
       const { endpoints } = await ensureServices(undefined, ['postgres']);
       const pool = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-ratecards' });
       try {
         await requireSchema(pool);
-        const publishedBy = options.by ?? os.userInfo().username;
-        for (const { file, version, text } of loaded) {
-          const outcome = await publishRateCardVersion(pool, {
-            ratecard: version.ratecard,
-            effectiveFrom: version.effective_from,
-            contentHash: version.content_hash,
-            content: text,
-            fileName: `${version.ratecard}/${path.basename(file)}`,
-            note: options.note ?? version.note ?? '',
-            publishedBy,
-          });
+        const published = await publishRateCardFiles(pool, files, {
+          publishedBy: options.by ?? os.userInfo().username,
+          ...(options.note === undefined ? {} : { note: options.note }),
+        });
+        for (const { version, status, publication } of published) {
           const name = `${version.ratecard} ${label(version)}`;
-          if (outcome.status === 'changed') {
-            throw new RateCardCommandError(
-              'published_version_changed',
-              `${file}: ${name} was published on ${outcome.publication.publishedAt} with sha256 ${outcome.publication.contentHash}, and this file differs (sha256 ${version.content_hash}). A published version is never edited: put the change in a new file with a later effective_from.`,
-            );
-          }
           out(
-            outcome.status === 'published'
-              ? `published ${name} (sha256 ${version.content_hash}) by ${outcome.publication.publishedBy} at ${outcome.publication.publishedAt}`
+            status === 'published'
+              ? `published ${name} (sha256 ${version.content_hash}) by ${publication.publishedBy} at ${publication.publishedAt}`
               : `${name} is already published with this content (sha256 ${version.content_hash}); nothing to do`,
           );
         }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { durationMsFromEnv, parseEnv } from './parse-env.ts';
 import { repositoryRoot, ServicesEnvSchema } from './services.ts';
+import { UsageStreamEnvSchema } from './ingest-worker.ts';
 import { StripeEnvSchema } from './stripe.ts';
 
 /**
@@ -10,10 +11,12 @@ import { StripeEnvSchema } from './stripe.ts';
  * opener. Stripe settings (config/stripe.ts) are needed only for contracts whose provider is Stripe.
  */
 export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
-  /** Finance's rate cards: `<dir>/<ratecard>/<effective_from>.yaml`. */
-  TALLY_RATECARDS_DIR: z.string().min(1).default(path.join(repositoryRoot, 'ratecards')),
-  /** Customer terms: `<dir>/<customer_id>.yaml` (SPEC §3). */
-  TALLY_CONTRACTS_DIR: z.string().min(1).default(path.join(repositoryRoot, 'customers')),
+  /**
+   * Finance's rate-card files, `<dir>/<ratecard>/<effective_from>.yaml`, when this worker keeps them:
+   * billing rates only published versions, and a file here that disagrees with the change log stops
+   * the period for a person. Set it empty to keep none.
+   */
+  TALLY_RATECARDS_DIR: z.string().default(path.join(repositoryRoot, 'ratecards')),
   /** Where escalations and usage alerts are posted (JSON); unset keeps them on record only. */
   TALLY_WEBHOOK_URL: z.url().optional(),
   /**
@@ -39,13 +42,25 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
   TALLY_OPENER_GRACE: durationMsFromEnv.optional(),
   TALLY_OPENER_REVIEW_TIMEOUT: durationMsFromEnv.optional(),
   TALLY_OPENER_STEP_TIMEOUT: durationMsFromEnv.optional(),
+  TALLY_OPENER_RECHECK: durationMsFromEnv.optional(),
+  /**
+   * The period opener opens every period a published contract is active in, but none that ended more
+   * than this many months before the contract was first published (close those by name).
+   */
+  TALLY_OPENER_BACKDATE_PERIODS: z
+    .string()
+    .regex(/^\d{1,3}$/, 'a whole number of months')
+    .default('6')
+    .transform((text) => Number.parseInt(text, 10)),
   TALLY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-}).extend(StripeEnvSchema.shape);
+})
+  .extend(StripeEnvSchema.shape)
+  .extend(UsageStreamEnvSchema.shape);
 
 /** What the billing worker runs with: parsed from the environment by `tally worker`, built directly by the demo and tests. */
 export interface BillingWorkerConfig {
-  readonly ratecardsDir: string;
-  readonly contractsDir: string;
+  /** Finance's rate-card files this worker keeps, to find drift from the change log; undefined: none. */
+  readonly ratecardsDir: string | undefined;
   readonly webhookUrl: string | undefined;
   readonly maxConcurrentActivities: number;
   readonly periodOpenerIntervalMs: number;
@@ -56,15 +71,18 @@ export interface BillingWorkerConfig {
     readonly graceMs?: number;
     readonly reviewTimeoutMs?: number;
     readonly stepTimeoutMs?: number;
+    readonly recheckMs?: number;
   };
+  readonly backdatePeriods: number;
+  /** The usage stream whose consumer a close waits for (SPEC: the month's tail belongs in its invoice). */
+  readonly usageStream: { readonly streamName: string; readonly consumerName: string };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
   const parsed = parseEnv(BillingWorkerEnvSchema, env);
   return {
-    ratecardsDir: parsed.TALLY_RATECARDS_DIR,
-    contractsDir: parsed.TALLY_CONTRACTS_DIR,
+    ratecardsDir: parsed.TALLY_RATECARDS_DIR === '' ? undefined : parsed.TALLY_RATECARDS_DIR,
     webhookUrl: parsed.TALLY_WEBHOOK_URL,
     maxConcurrentActivities: parsed.TALLY_MAX_CONCURRENT_ACTIVITIES,
     periodOpenerIntervalMs: parsed.TALLY_PERIOD_OPENER_INTERVAL,
@@ -76,7 +94,10 @@ export function parseBillingWorkerEnv(env: Record<string, string | undefined> = 
         ? {}
         : { reviewTimeoutMs: parsed.TALLY_OPENER_REVIEW_TIMEOUT }),
       ...(parsed.TALLY_OPENER_STEP_TIMEOUT === undefined ? {} : { stepTimeoutMs: parsed.TALLY_OPENER_STEP_TIMEOUT }),
+      ...(parsed.TALLY_OPENER_RECHECK === undefined ? {} : { recheckMs: parsed.TALLY_OPENER_RECHECK }),
     },
+    backdatePeriods: parsed.TALLY_OPENER_BACKDATE_PERIODS,
+    usageStream: { streamName: parsed.TALLY_INGEST_STREAM, consumerName: parsed.TALLY_INGEST_CONSUMER },
     logLevel: parsed.TALLY_LOG_LEVEL,
   };
 }

@@ -4,9 +4,21 @@ import { formatTable } from '../cli/journal-commands.ts';
 import { printException, sendReviewDecision } from '../cli/review-commands.ts';
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import type { CustomerPeriodResult, customerPeriodWorkflow } from '../workflows/customer-period.ts';
-import { statusQuery } from '../workflows/definitions.ts';
+import { statusQuery, type CustomerPeriodInput } from '../workflows/definitions.ts';
+import { startPeriodWorkflow } from '../activities/period-workflows.ts';
 import { DEMO_REVIEWER, out, type DemoRun } from './demo-run.ts';
 import { DemoError } from './workspace.ts';
+
+/** Closes a customer-period now, as `tally period close` does; a period that has finished is a mistake here. */
+export async function closePeriodNow(
+  client: Client,
+  taskQueue: string,
+  input: CustomerPeriodInput,
+): Promise<WorkflowHandle<typeof customerPeriodWorkflow>> {
+  const handle = await startPeriodWorkflow(client, { taskQueue, input, closeNow: true });
+  if (handle === undefined) throw new DemoError(`${input.customerId} ${input.period} was closed before this run`);
+  return handle;
+}
 
 /** How long closing a period may take before the demo reports which workflows are stuck, and where. */
 const CLOSE_DEADLINE_MS = 120_000;

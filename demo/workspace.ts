@@ -6,6 +6,8 @@ import { TallyError } from '../contracts/tally-error.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { billingPeriod } from '../domain/period.ts';
+import { repositoryRoot } from '../config/paths.ts';
+import { publishContractFiles, publishRateCardRoot } from '../terms/index.ts';
 import { demoContract, demoCustomers, type DemoCustomer } from './samples/sample-customers.ts';
 import { freshSourceKeys, SAMPLE_SOURCES } from './samples/sample-usage.ts';
 
@@ -104,9 +106,17 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
   const sourceKeysFile = path.join(options.stackDir, 'source-keys.json');
   const sourceKeys = await stackSourceKeys(sourceKeysFile);
 
+  // Finance's part, as Finance does it: the sample rate cards and the run's contracts are published,
+  // and billing reads them from the publication logs, never from these files.
   const pool = createPool(options.databaseUrl, { max: 1, applicationName: 'tally-demo' });
   try {
     await migrate(pool);
+    await publishRateCardRoot(pool, path.join(repositoryRoot, 'ratecards'), { publishedBy: 'demo' });
+    await publishContractFiles(
+      pool,
+      customers.map((customer) => path.join(contractsDir, `${customer.customerId}.yaml`)),
+      { publishedBy: 'demo', note: `demo run ${runId}` },
+    );
   } finally {
     await pool.end();
   }

@@ -5,50 +5,49 @@ import { Decimal, formatMoney } from './money.ts';
 const USAGE_DRIVEN_KINDS: ReadonlySet<InvoiceLine['kind']> = new Set(['usage', 'discount', 'commit_true_up']);
 
 export interface LateAdjustmentInput {
-  /** The closed period's issued invoice, never changed. */
-  readonly corrected: IssuedInvoice;
-  /** The same period re-rated with the late events included. */
-  readonly rerated: Invoice;
-  /** Adjustment lines for the same corrected invoice already issued on earlier invoices. */
-  readonly earlierAdjustments: readonly AdjustmentLine[];
-  /** Why, in words (e.g. "3 late events received after 2026-11-01T01:00:00.000Z"). */
+  /** The closed period's final invoice (issued, or skipped as all zero), never changed. */
+  readonly corrected: Pick<IssuedInvoice, 'invoice_id' | 'period' | 'currency'>;
+  /** The period re-rated as it stood before this adjustment: the invoice's events and the late ones adjusted earlier. */
+  readonly before: Invoice;
+  /** The same, with the late events this adjustment bills added: same terms, same calculation. */
+  readonly after: Invoice;
+  /** Why, in words (e.g. "late usage: 3 events of 2026-10 received after its invoice closed"). */
   readonly reason: string;
 }
 
 /**
- * The adjustment lines that bring a closed period to its re-rated amounts (SPEC §5): per usage-driven
- * line, re-rated − (issued + earlier adjustments), where that is not zero. Each line points at the
- * period and invoice it corrects; its key names both, so an invoice holds at most one per line.
+ * The adjustment lines that bill late usage of a closed period (SPEC §5): per usage-driven line,
+ * what the period comes to with the late events minus what it came to without them, both rated
+ * under the terms and calculation the corrected invoice recorded. So the adjustment is the late
+ * usage's effect and nothing else: a reviewer's decision on the invoice, a rate card published
+ * since, or the rounding of earlier adjustments never move it. Each line points at the period and
+ * invoice it corrects; its key names both, so an invoice holds at most one per line.
  *
- * Example: issued usage:tokens-us 600.00, re-rated 612.40, no earlier adjustment →
- * one line `adjustment:2026-10:usage:tokens-us` of 12.40 correcting 2026-10.
- * Credits are not re-drawn for a correction: the adjustment is billed on its own.
+ * Example: before usage:tokens-us 600.00, after 612.40 → one line
+ * `adjustment:2026-10:usage:tokens-us` of 12.40 correcting 2026-10. Credits are not re-drawn for
+ * a correction: the adjustment is billed on its own.
  */
 export function lateAdjustmentLines(input: LateAdjustmentInput): AdjustmentLine[] {
-  const { corrected, rerated } = input;
-  const currency = corrected.currency;
-  const billed = new Map<string, { amount: Decimal; priceId: string | undefined }>();
-  const add = (key: string, amount: Decimal, priceId: string | undefined) => {
-    const current = billed.get(key);
-    billed.set(key, { amount: (current?.amount ?? new Decimal(0)).plus(amount), priceId: current?.priceId ?? priceId });
+  const { corrected } = input;
+  const amounts = (invoice: Invoice): Map<string, { amount: Decimal; priceId: string | undefined }> => {
+    const byKey = new Map<string, { amount: Decimal; priceId: string | undefined }>();
+    for (const line of invoice.lines) {
+      if (!USAGE_DRIVEN_KINDS.has(line.kind)) continue;
+      const current = byKey.get(line.line_key);
+      byKey.set(line.line_key, {
+        amount: (current?.amount ?? new Decimal(0)).plus(line.amount),
+        priceId: current?.priceId ?? linePriceId(line),
+      });
+    }
+    return byKey;
   };
-  for (const line of corrected.lines) {
-    if (USAGE_DRIVEN_KINDS.has(line.kind)) add(line.line_key, new Decimal(line.amount), linePriceId(line));
-  }
-  for (const adjustment of input.earlierAdjustments) {
-    add(originalLineKey(adjustment.line_key, corrected.period), new Decimal(adjustment.amount), adjustment.price_id);
-  }
-  const target = new Map<string, { amount: Decimal; priceId: string | undefined }>();
-  for (const line of rerated.lines) {
-    if (USAGE_DRIVEN_KINDS.has(line.kind))
-      target.set(line.line_key, { amount: new Decimal(line.amount), priceId: linePriceId(line) });
-  }
-  const keys = [...new Set([...billed.keys(), ...target.keys()])].sort();
+  const before = amounts(input.before);
+  const after = amounts(input.after);
   const lines: AdjustmentLine[] = [];
-  for (const key of keys) {
-    const difference = (target.get(key)?.amount ?? new Decimal(0)).minus(billed.get(key)?.amount ?? new Decimal(0));
+  for (const key of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+    const difference = (after.get(key)?.amount ?? new Decimal(0)).minus(before.get(key)?.amount ?? new Decimal(0));
     if (difference.isZero()) continue;
-    const priceId = target.get(key)?.priceId ?? billed.get(key)?.priceId;
+    const priceId = after.get(key)?.priceId ?? before.get(key)?.priceId;
     lines.push({
       kind: 'adjustment',
       line_key: adjustmentLineKey(corrected.period, key),
@@ -56,7 +55,7 @@ export function lateAdjustmentLines(input: LateAdjustmentInput): AdjustmentLine[
       corrects_invoice_id: corrected.invoice_id,
       ...(priceId === undefined ? {} : { price_id: priceId }),
       reason: input.reason,
-      amount: formatMoney(difference, currency),
+      amount: formatMoney(difference, corrected.currency),
     });
   }
   return lines;
@@ -64,11 +63,6 @@ export function lateAdjustmentLines(input: LateAdjustmentInput): AdjustmentLine[
 
 export function adjustmentLineKey(correctedPeriod: string, originalKey: string): string {
   return `adjustment:${correctedPeriod}:${originalKey}`;
-}
-
-function originalLineKey(adjustmentKey: string, correctedPeriod: string): string {
-  const prefix = `adjustment:${correctedPeriod}:`;
-  return adjustmentKey.startsWith(prefix) ? adjustmentKey.slice(prefix.length) : adjustmentKey;
 }
 
 function linePriceId(line: InvoiceLine): string | undefined {

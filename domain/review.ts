@@ -12,8 +12,18 @@ export interface ReviewPolicy {
   readonly adjustmentAbove?: string;
 }
 
+/** What stopped a close for a person: a review threshold, or a condition the close cannot get past alone. */
 export type ReviewRule =
-  'total_above' | 'change_pct_above' | 'unpriced_usage' | 'adjustment_above' | 'provider_sync_failed';
+  | 'total_above'
+  | 'change_pct_above'
+  | 'unpriced_usage'
+  | 'adjustment_above'
+  | 'provider_sync_failed'
+  | 'unpublished_ratecard'
+  | 'unknown_customer'
+  | 'ingest_lagging'
+  /** A step failed for good: the error's stable code (e.g. `currency_mismatch`). */
+  | (string & {});
 
 export interface ReviewBreach {
   readonly rule: ReviewRule;

@@ -1,12 +1,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import {
   activityFailureInterceptors,
   checkChangedUsageAlerts,
   createBillingActivities,
   deliverNotification,
-  fileTermsLoader,
+  type ContractSweepState,
   openPendingPeriods,
 } from '../activities/index.ts';
 import type { BillingWorkerConfig } from '../config/billing-worker.ts';
@@ -18,6 +20,8 @@ import { createPool } from '../db/pool.ts';
 import { listUndeliveredNotifications } from '../db/queries/notifications.ts';
 import { createBillingProviders } from '../providers/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
+import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
+import { publishedTerms } from '../terms/index.ts';
 
 export interface BillingWorkerOptions {
   readonly config: BillingWorkerConfig;
@@ -57,16 +61,22 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   // Usage alerts: where the last complete pass started (undefined: scan every total), and the
   // customers already reported as skipped (no usable contract), so each is logged once.
   let alertsSince: string | undefined;
+  const contractSweep: ContractSweepState = { publicationId: undefined, period: undefined };
   const skippedCustomers = new Set<string>();
   try {
     await migrate(pool);
     const notifier = createWebhookNotifier(config.webhookUrl);
-    const loadTerms = fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir });
+    const terms = publishedTerms(pool, config.ratecardsDir === undefined ? {} : { ratecardsDir: config.ratecardsDir });
+    // The close waits for the ingest consumer (its watermark, read from JetStream).
+    const nats = await connect({ servers: endpoints.natsUrl, name: 'tally-billing-worker', maxReconnectAttempts: -1 });
+    closers.unshift(() => nats.close());
+    const jsm = await jetstreamManager(nats);
     const activities = createBillingActivities({
       pool,
-      loadTerms,
+      terms,
       providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
       notifier,
+      ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),
     });
     const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
     closers.unshift(() => workerConnection.close());
@@ -97,11 +107,12 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
             const opened = await openPendingPeriods(pool, client, {
               taskQueue: config.taskQueue,
               overrides: config.openerOverrides,
+              contracts: { backdatePeriods: config.backdatePeriods, state: contractSweep },
             });
             if (opened > 0) logger.info({ opened }, 'started period workflows');
           }),
       repeat(logger, config.usageAlertIntervalMs, stopLoops.signal, async () => {
-        const scan = await checkChangedUsageAlerts({ pool, loadTerms, notifier }, { since: alertsSince });
+        const scan = await checkChangedUsageAlerts({ pool, terms, notifier }, { since: alertsSince });
         alertsSince = scan.nextSince;
         for (const result of scan.results) {
           if (result.status === 'skipped' && !skippedCustomers.has(result.customerId)) {

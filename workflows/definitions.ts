@@ -3,6 +3,7 @@
  * Importable from workers, the CLI and tests without pulling in workflow code.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { Decimal } from '../domain/money.ts';
 
 /** What the calculation does today. Bump it when rating changes meaning: recalculations under a new version adjust. */
 export const CALCULATION_VERSION = 'calc-2026.11.1';
@@ -24,6 +25,13 @@ export interface CustomerPeriodInput {
   readonly reviewTimeoutMs?: number;
   /** How long one attempt of a database step may take (default 2 minutes); tests use seconds. */
   readonly stepTimeoutMs?: number;
+  /**
+   * How often a waiting close looks again: for earlier periods of the customer to be final, for
+   * ingest to catch up, for a contract to be published (default 30 s).
+   */
+  readonly recheckMs?: number;
+  /** How long the close waits for a lagging ingest consumer before it asks a person (default 15 minutes). */
+  readonly ingestWaitMs?: number;
 }
 
 /**
@@ -50,6 +58,10 @@ export type ReviewDecision =
 
 export type PeriodStage =
   | 'open'
+  /** A customer's periods draw credits and issue in period order: an earlier one is not final yet. */
+  | 'waiting_for_earlier_period'
+  /** The ingest consumer has not committed everything the stream received before the cut-off. */
+  | 'waiting_for_ingest'
   | 'snapshotting'
   | 'rating'
   | 'awaiting_review'
@@ -58,7 +70,9 @@ export type PeriodStage =
   | 'syncing'
   | 'journaling'
   | 'completed'
-  | 'held';
+  | 'held'
+  /** Rated all zero under `invoice_when_zero: false`: no invoice issued. */
+  | 'skipped';
 
 export interface PeriodStatus {
   readonly customerId: string;
@@ -68,6 +82,8 @@ export interface PeriodStatus {
   readonly invoiceId: string | undefined;
   readonly openExceptionId: string | undefined;
   readonly decisions: readonly ReviewDecision[];
+  /** What a waiting close waits for, in words. */
+  readonly waitingFor?: string | undefined;
 }
 
 export interface DecisionOutcome {
@@ -75,6 +91,24 @@ export interface DecisionOutcome {
   readonly decision: ReviewDecision['kind'];
   /** True when this exact decision had already been applied: a repeat is a no-op. */
   readonly repeated: boolean;
+  /** Who made the decision that stands, and when (a repeat names the first decider, not the repeater). */
+  readonly decidedBy?: string;
+  readonly decidedAt?: string;
+}
+
+/**
+ * Two decisions are the same decision when they decide the same exception the same way: the same
+ * kind and, for an adjustment, the same amount. Anything else on an exception already decided is
+ * refused: exactly one decision wins.
+ */
+export function sameDecision(a: ReviewDecision, b: ReviewDecision): boolean {
+  if (a.exceptionId !== b.exceptionId || a.kind !== b.kind) return false;
+  return a.kind !== 'adjust' || b.kind !== 'adjust' || sameDecimal(a.amount, b.amount);
+}
+
+/** Decimal strings equal in value ("10" and "10.00"). */
+function sameDecimal(a: string, b: string): boolean {
+  return new Decimal(a).eq(new Decimal(b));
 }
 
 /** Close the period now instead of at period end + grace (ops, the demo, backfills). */

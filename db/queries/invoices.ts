@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Invoice, IssuedInvoice } from '../../contracts/invoice.ts';
 
-export type InvoiceStatus = 'draft' | 'held' | 'issued';
+/** `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like issued). */
+export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped';
 
 export interface InvoiceRecord {
   readonly invoiceId: string;
@@ -143,6 +144,14 @@ export async function markHeld(db: Queryable, invoiceId: string, reason: string)
   await db.query(
     `UPDATE invoices SET status = 'held', held_reason = $2, updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
     [invoiceId, reason],
+  );
+}
+
+/** Ends a draft as skipped: all zero, and the contract does not want such invoices. */
+export async function markSkipped(db: Queryable, invoiceId: string): Promise<void> {
+  await db.query(
+    `UPDATE invoices SET status = 'skipped', updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
+    [invoiceId],
   );
 }
 

@@ -7,9 +7,10 @@ import type pg from 'pg';
  */
 
 /**
- * Claims the customer's unclaimed late events of earlier periods whose live invoice is issued.
- * Late events of a period whose invoice is not issued yet wait for it (the snapshot of that
- * invoice is fixed; they will correct it once it exists).
+ * Claims the customer's unclaimed late events of earlier periods whose live invoice is final
+ * (issued, or skipped as all zero: late usage of a skipped period still bills). Late events of a
+ * period whose invoice is not final yet wait for it (the snapshot of that invoice is fixed; they
+ * will correct it once it exists).
  */
 export async function claimLateEvents(
   pool: pg.Pool,
@@ -19,7 +20,7 @@ export async function claimLateEvents(
     `INSERT INTO late_event_adjustments (source, event_id, corrected_invoice_id, adjusting_invoice_id)
      SELECT e.source, e.event_id, i.invoice_id, $3
        FROM usage_events e
-       JOIN invoices i ON i.customer_id = e.customer_id AND i.mode = 'live' AND i.status = 'issued'
+       JOIN invoices i ON i.customer_id = e.customer_id AND i.mode = 'live' AND i.status IN ('issued', 'skipped')
                       AND i.period = to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM')
       WHERE e.customer_id = $1 AND e.late AND e.event_time < $2
       ORDER BY e.source, e.event_id

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { RateCardVersionRef } from '../../contracts/invoice.ts';
 import type { UsageAggregate } from '../../domain/rating/index.ts';
 import { ADVISORY_LOCKS } from '../advisory-locks.ts';
 
@@ -92,14 +93,17 @@ export interface SnapshotRecord {
   readonly eventFingerprint: string;
   readonly aggregates: readonly AggregateRow[];
   readonly counters: { read: number; duplicates: number; outside_period: number };
+  /** The terms the snapshot was taken under (absent on snapshots from before they were recorded). */
+  readonly contractHash?: string | undefined;
+  readonly ratecardVersions?: readonly RateCardVersionRef[] | undefined;
 }
 
 /** Stores a snapshot once; a retried activity gets the first one back (it is the one the invoice cites). */
 export async function saveSnapshot(pool: pg.Pool, snapshot: SnapshotRecord): Promise<SnapshotRecord> {
   await pool.query(
     `INSERT INTO period_snapshots (snapshot_id, customer_id, period, mode, calculation_version, event_cutoff, event_count,
-       event_fingerprint, aggregates, counters)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (snapshot_id) DO NOTHING`,
+       event_fingerprint, aggregates, counters, contract_hash, ratecard_versions)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (snapshot_id) DO NOTHING`,
     [
       snapshot.snapshotId,
       snapshot.customerId,
@@ -111,6 +115,8 @@ export async function saveSnapshot(pool: pg.Pool, snapshot: SnapshotRecord): Pro
       snapshot.eventFingerprint,
       JSON.stringify(snapshot.aggregates),
       JSON.stringify(snapshot.counters),
+      snapshot.contractHash ?? null,
+      snapshot.ratecardVersions === undefined ? null : JSON.stringify(snapshot.ratecardVersions),
     ],
   );
   const stored = await loadSnapshot(pool, snapshot.snapshotId);
@@ -130,6 +136,8 @@ export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<S
     event_fingerprint: string;
     aggregates: AggregateRow[];
     counters: SnapshotRecord['counters'];
+    contract_hash: string | null;
+    ratecard_versions: RateCardVersionRef[] | null;
   }>('SELECT * FROM period_snapshots WHERE snapshot_id = $1', [snapshotId]);
   const row = rows[0];
   if (row === undefined) return undefined;
@@ -144,5 +152,7 @@ export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<S
     eventFingerprint: row.event_fingerprint,
     aggregates: row.aggregates,
     counters: row.counters,
+    contractHash: row.contract_hash ?? undefined,
+    ratecardVersions: row.ratecard_versions ?? undefined,
   };
 }

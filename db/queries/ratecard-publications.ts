@@ -118,3 +118,34 @@ export async function loadPublishedRateCardTexts(
   );
   return result.rows.map((row) => ({ fileName: row.file_name, contentHash: row.content_hash, content: row.content }));
 }
+
+/** One published version by its content hash (what a snapshot or invoice recorded). */
+export async function publishedRateCardTextByHash(
+  db: Queryable,
+  ratecard: string,
+  contentHash: string,
+): Promise<{ fileName: string; contentHash: string; content: string } | undefined> {
+  const result = await db.query<{ file_name: string; content_hash: string; content: string }>(
+    'SELECT file_name, content_hash, content FROM ratecard_publications WHERE ratecard = $1 AND content_hash = $2',
+    [ratecard, contentHash],
+  );
+  const row = result.rows[0];
+  return row === undefined
+    ? undefined
+    : { fileName: row.file_name, contentHash: row.content_hash, content: row.content };
+}
+
+/** Every published version of every card, by card then effective_from. */
+export async function loadAllPublishedRateCardTexts(
+  db: Queryable,
+): Promise<{ ratecard: string; fileName: string; contentHash: string; content: string }[]> {
+  const result = await db.query<{ ratecard: string; file_name: string; content_hash: string; content: string }>(
+    'SELECT ratecard, file_name, content_hash, content FROM ratecard_publications ORDER BY ratecard, effective_from',
+  );
+  return result.rows.map((row) => ({
+    ratecard: row.ratecard,
+    fileName: row.file_name,
+    contentHash: row.content_hash,
+    content: row.content,
+  }));
+}

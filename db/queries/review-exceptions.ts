@@ -1,11 +1,21 @@
 import type pg from 'pg';
 
-export type ExceptionKind = 'threshold' | 'provider_sync_failed';
-export type ExceptionStatus = 'open' | 'escalated' | 'approved' | 'rejected' | 'adjusted';
+/** The kinds of the close (migration 0070's review_exception_kinds); other areas add theirs. */
+export type ExceptionKind =
+  | 'threshold'
+  | 'provider_sync_failed'
+  | 'unpublished_ratecard'
+  | 'unknown_customer'
+  | 'step_failed'
+  | 'ingest_lagging'
+  | (string & {});
+/** `resolved`: what the exception waited for happened without a decision (a contract published, ingest caught up). */
+export type ExceptionStatus = 'open' | 'escalated' | 'approved' | 'rejected' | 'adjusted' | 'resolved';
 
 export interface ReviewExceptionRecord {
   readonly exceptionId: string;
-  readonly invoiceId: string;
+  /** Null for exceptions raised before the period had a draft (unknown customer, unpublished rate card). */
+  readonly invoiceId: string | null;
   readonly customerId: string;
   readonly period: string;
   readonly kind: ExceptionKind;
@@ -22,7 +32,7 @@ export interface ReviewExceptionRecord {
 
 interface ExceptionRow {
   exception_id: string;
-  invoice_id: string;
+  invoice_id: string | null;
   customer_id: string;
   period: string;
   kind: ExceptionKind;
@@ -93,18 +103,48 @@ export async function findReviewException(
   return rows[0] === undefined ? undefined : rowToRecord(rows[0]);
 }
 
-/** Records a decision with its reviewer and time; the first decision stands (a repeat changes nothing). */
+/** The decision that stands on an exception, as recorded. */
+export interface RecordedDecision {
+  readonly decision: { kind: 'approve' | 'reject' | 'adjust'; reviewer: string } & Record<string, unknown>;
+  readonly reviewer: string;
+  readonly decidedAt: string;
+}
+
+/**
+ * Records a decision with its reviewer and time if the exception is still undecided, and returns the
+ * decision that stands: this one, or the one recorded first (exactly one decision wins; the
+ * workflow adopts what the database holds, so the two always agree).
+ */
 export async function recordReviewDecision(
   pool: pg.Pool,
   exceptionId: string,
   decision: { kind: 'approve' | 'reject' | 'adjust'; reviewer: string } & Record<string, unknown>,
-): Promise<void> {
+  decidedAt: string,
+): Promise<RecordedDecision> {
   const status: ExceptionStatus =
     decision.kind === 'approve' ? 'approved' : decision.kind === 'reject' ? 'rejected' : 'adjusted';
   await pool.query(
-    `UPDATE review_exceptions SET status = $2, reviewer = $3, decision = $4, decided_at = now()
+    `UPDATE review_exceptions SET status = $2, reviewer = $3, decision = $4, decided_at = $5
       WHERE exception_id = $1 AND decided_at IS NULL`,
-    [exceptionId, status, decision.reviewer, JSON.stringify(decision)],
+    [exceptionId, status, decision.reviewer, JSON.stringify(decision), decidedAt],
+  );
+  const stored = await findReviewException(pool, exceptionId);
+  if (stored?.decision === undefined || stored.reviewer === undefined || stored.decidedAt === undefined) {
+    throw new Error(`exception ${exceptionId} has no decision after recording one`);
+  }
+  return {
+    decision: stored.decision as RecordedDecision['decision'],
+    reviewer: stored.reviewer,
+    decidedAt: stored.decidedAt,
+  };
+}
+
+/** Closes an undecided exception because what it waited for happened (no person decided). */
+export async function resolveReviewException(pool: pg.Pool, exceptionId: string, detail: string): Promise<void> {
+  await pool.query(
+    `UPDATE review_exceptions SET status = 'resolved', reviewer = 'tally', decision = $2, decided_at = now()
+      WHERE exception_id = $1 AND decided_at IS NULL`,
+    [exceptionId, JSON.stringify({ kind: 'resolved', detail })],
   );
 }
 

@@ -15,9 +15,10 @@ export interface UsageAggregateQueryOptions {
   /**
    * Which late events (committed after the customer-period closed) count. `exclude`: none, the
    * issued invoice's event set. `{ adjustedFor }`: also those claimed as adjustments of that invoice
-   * (re-rating a closed period with its late usage). Unset: the column is not consulted.
+   * (re-rating a closed period with its late usage), except those claimed by `excludingAdjusting`
+   * (the period as it stood before that invoice's adjustment). Unset: the column is not consulted.
    */
-  readonly lateEvents?: 'exclude' | { readonly adjustedFor: string };
+  readonly lateEvents?: 'exclude' | { readonly adjustedFor: string; readonly excludingAdjusting?: string };
   /** The events table; the columns are those of `usage_events`. */
   readonly table?: string;
 }
@@ -104,7 +105,11 @@ function aggregateQueryParts(
       : options.lateEvents === 'exclude'
         ? 'AND NOT late'
         : `AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments claimed WHERE claimed.source = ${table}.source
-         AND claimed.event_id = ${table}.event_id AND claimed.corrected_invoice_id = ${parameter(options.lateEvents.adjustedFor)}))`;
+         AND claimed.event_id = ${table}.event_id AND claimed.corrected_invoice_id = ${parameter(options.lateEvents.adjustedFor)}${
+           options.lateEvents.excludingAdjusting === undefined
+             ? ''
+             : ` AND claimed.adjusting_invoice_id <> ${parameter(options.lateEvents.excludingAdjusting)}`
+         }))`;
   const periodEvents = `
   SELECT CASE ${segmentCases} END AS segment, sku, unit, quantity, event_time,${extraColumns.map((column) => ` ${column},`).join('')}
          ${latestCandidate} AS latest_candidate${keyColumns.map((column) => `,\n         ${column}`).join('')}

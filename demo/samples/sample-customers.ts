@@ -138,7 +138,7 @@ export function demoContract(customer: DemoCustomer): Contract {
     customer_id: customer.customerId,
     ratecard: customer.ratecard,
     currency: customer.currency,
-    starts_at: '2026-01-01T00:00:00Z',
+    starts_at: '2026-10-01T00:00:00Z',
     ...(commit !== undefined ? { commit: { amount: commit } } : {}),
     credits: [{ id: 'welcome', kind: 'promotional', amount: '25.00', granted_at: '2026-09-01T00:00:00Z' }],
     review: { total_above: '10000.00', change_pct_above: '50' },

@@ -1,7 +1,6 @@
-import { requestPeriodClose } from '../../cli/period-commands.ts';
+import { approveAsReviewer, closePeriodNow, PeriodRun } from '../period-run.ts';
 import { listInvoices } from '../../db/queries/invoices.ts';
 import { indent, out, type DemoRun } from '../demo-run.ts';
-import { approveAsReviewer, PeriodRun } from '../period-run.ts';
 import { formatInvoiceList } from '../report.ts';
 import { DEMO_PERIOD } from '../workspace.ts';
 import type { DemoStep } from './demo-step.ts';
@@ -15,7 +14,7 @@ export const closeOctoberStep: DemoStep = {
     run.assertRunning();
     const handles = await Promise.all(
       run.workspace.customers.map((customer) =>
-        requestPeriodClose(temporal.client, taskQueue, run.periodInput(customer.customerId, DEMO_PERIOD)),
+        closePeriodNow(temporal.client, taskQueue, run.periodInput(customer.customerId, DEMO_PERIOD)),
       ),
     );
     const october = new PeriodRun(handles);

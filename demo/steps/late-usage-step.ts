@@ -1,7 +1,6 @@
-import { requestPeriodClose } from '../../cli/period-commands.ts';
+import { approveAsReviewer, closePeriodNow, PeriodRun } from '../period-run.ts';
 import { findInvoice, listInvoices } from '../../db/queries/invoices.ts';
 import { indent, out, type DemoRun } from '../demo-run.ts';
-import { approveAsReviewer, PeriodRun } from '../period-run.ts';
 import { formatAdjustments } from '../report.ts';
 import {
   checkIngest,
@@ -37,7 +36,7 @@ export const lateUsageStep: DemoStep = {
     const customers = lateCustomers(run.workspace);
     const handles = await Promise.all(
       customers.map((customer) =>
-        requestPeriodClose(temporal.client, taskQueue, run.periodInput(customer.customerId, DEMO_NEXT_PERIOD)),
+        closePeriodNow(temporal.client, taskQueue, run.periodInput(customer.customerId, DEMO_NEXT_PERIOD)),
       ),
     );
     const november = new PeriodRun(handles);

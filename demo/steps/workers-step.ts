@@ -45,7 +45,6 @@ export const workersStep: DemoStep = {
     const graceMs = Math.ceil(demoGraceMs(run.now) / 60_000) * 60_000;
     const billingConfig = {
       ...parseBillingWorkerEnv(),
-      contractsDir: workspace.contractsDir,
       periodOpenerIntervalMs: 500,
       openerOverrides: { graceMs, reviewTimeoutMs: REVIEW_TIMEOUT_MS, stepTimeoutMs: STEP_TIMEOUT_MS },
       logLevel: 'warn' as const,

@@ -183,6 +183,24 @@ const examples: WorkedExample[] = [
     ],
   },
   {
+    name: "a reviewer's adjustment of this invoice: its own period's usage revenue moves, and the receivable with it",
+    input: {
+      invoice: issuedInvoice([
+        usageLine('tokens-us', '500.00'),
+        adjustmentLine('review_adjustment:exc:1', '2026-10', '-25.00', {
+          corrects_invoice_id: 'inv-acme-2026-10',
+          reason: 'goodwill for an outage (review exc:1 by ana)',
+        }),
+      ]),
+      policy: drawdown,
+    },
+    entries: [
+      'usage_rated: Dr unbilled_receivables 500.00 | Cr usage_revenue 500.00',
+      'adjustment_posted: Dr usage_revenue 25.00 | Cr unbilled_receivables 25.00',
+      'invoice_issued: Dr accounts_receivable 475.00 | Cr unbilled_receivables 475.00',
+    ],
+  },
+  {
     name: 'downward adjustment on the next invoice: usage revenue is reduced, so is the receivable',
     input: {
       invoice: issuedInvoice([
@@ -409,9 +427,12 @@ describe('journalEntriesForInvoice refuses what it cannot account for', () => {
       /10.005 is not a whole number of USD minor units/,
     ],
     [
-      "an adjustment of the invoice's own period",
-      { invoice: issuedInvoice([adjustmentLine('a', '2026-10', '5.00')]), policy: drawdown },
-      /corrects 2026-10, which is not a period before 2026-10/,
+      "an adjustment of the invoice's own period that names another invoice",
+      {
+        invoice: issuedInvoice([adjustmentLine('a', '2026-10', '5.00', { corrects_invoice_id: 'inv-other' })]),
+        policy: drawdown,
+      },
+      /corrects 2026-10, which is neither an earlier period nor this invoice/,
     ],
     [
       'a line key used twice',

@@ -296,8 +296,11 @@ function validateInvoice(invoice: IssuedInvoice): void {
     if (line.kind === 'adjustment') {
       if (!PERIOD_PATTERN.test(line.corrects_period))
         fail(where, `corrects_period ${JSON.stringify(line.corrects_period)} is not YYYY-MM`);
-      if (line.corrects_period >= invoice.period)
-        fail(where, `corrects ${line.corrects_period}, which is not a period before ${invoice.period}`);
+      // Late usage corrects an earlier period; a reviewer's adjustment corrects this very invoice.
+      const ownReviewAdjustment =
+        line.corrects_invoice_id === invoice.invoice_id && line.corrects_period === invoice.period;
+      if (line.corrects_period >= invoice.period && !ownReviewAdjustment)
+        fail(where, `corrects ${line.corrects_period}, which is neither an earlier period nor this invoice`);
     }
   }
   const lineTotal = sumDecimals(invoice.lines.map((line) => new Decimal(line.amount)));

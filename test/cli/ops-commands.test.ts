@@ -27,7 +27,6 @@ function tally(...args: string[]): Promise<{ status: number | null; stdout: stri
       NATS_URL: endpoints.natsUrl,
       TEMPORAL_ADDRESS: endpoints.temporalAddress,
       TALLY_TASK_QUEUE: testbed.taskQueue,
-      TALLY_CONTRACTS_DIR: testbed.contractsDir,
     },
   });
   let stdout = '';
@@ -40,7 +39,7 @@ function tally(...args: string[]): Promise<{ status: number | null; stdout: stri
 describe('the ops commands', () => {
   it('close a period, review its exception with context, approve it, and list the issued invoice', async () => {
     const customerId = 'ops-cli';
-    await testbed.writeContract(
+    await testbed.publishContract(
       buildContract({
         customer_id: customerId,
         starts_at: '2026-01-01T00:00:00Z',

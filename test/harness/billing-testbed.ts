@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { activityFailureInterceptors, createBillingActivities, fileTermsLoader } from '../../activities/index.ts';
+import { activityFailureInterceptors, createBillingActivities } from '../../activities/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import type { Contract } from '../../contracts/contract.ts';
 import { canonicalEventBytes } from '../../contracts/event-signature.ts';
@@ -18,7 +16,11 @@ import { createPool, withTransaction } from '../../db/pool.ts';
 import { ensureUsageEventPartitions, insertNewUsageEvents } from '../../db/queries/usage-events.ts';
 import { createBillingProviders, type BillingProvidersOptions } from '../../providers/index.ts';
 import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
-import { contractToYaml } from '../builders/usage-events.ts';
+import { contractToYaml } from '../../contracts/contract.ts';
+import { publishContractTexts, publishRateCardRoot, publishedTerms } from '../../terms/index.ts';
+import { readIngestWatermark } from '../../ingest/ingest-watermark.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { customerPeriodWorkflow } from '../../workflows/customer-period.ts';
 import {
   CALCULATION_VERSION,
@@ -40,13 +42,14 @@ export class BillingTestbed {
   private readonly children = new Set<ChildProcess>();
 
   private constructor(
+    /** Finance's rate-card folder the workers see (the repository's, unless a test brings its own). */
+    readonly ratecardsDir: string,
     readonly name: string,
     readonly databaseUrl: string,
     readonly pool: pg.Pool,
     readonly client: Client,
     private readonly connection: Connection,
     readonly taskQueue: string,
-    readonly contractsDir: string,
     private readonly webhook: http.Server,
     readonly webhookUrl: string,
     /** What the webhook received (escalations, usage alerts) and the status it answered. */
@@ -59,12 +62,13 @@ export class BillingTestbed {
     this.webhookAnswer.status = status;
   }
 
-  static async create(name: string): Promise<BillingTestbed> {
+  static async create(name: string, options: { ratecardsDir?: string } = {}): Promise<BillingTestbed> {
     const databaseUrl = await createTestDatabase(name);
     const pool = createPool(databaseUrl, { max: 8, applicationName: `test-${name}` });
+    // Finance has published the repository's sample rate cards, as the demo does.
+    await publishRateCardRoot(pool, path.join(repositoryRoot, 'ratecards'), { publishedBy: 'test' });
     const connection = await Connection.connect({ address: testStack().endpoints.temporalAddress });
     const client = new Client({ connection, namespace: testStack().endpoints.temporalNamespace });
-    const contractsDir = await mkdtemp(path.join(os.tmpdir(), `tally-${name}-contracts-`));
     const received: { key: string; body: Record<string, unknown>; status: number }[] = [];
     const answer = { status: 204 };
     const webhook = http.createServer((request, response) => {
@@ -83,13 +87,13 @@ export class BillingTestbed {
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
     const address = webhook.address() as { port: number };
     return new BillingTestbed(
+      options.ratecardsDir ?? path.join(repositoryRoot, 'ratecards'),
       name,
       databaseUrl,
       pool,
       client,
       connection,
       `billing-test-${name}-${process.pid}`,
-      contractsDir,
       webhook,
       `http://127.0.0.1:${address.port}/hooks`,
       received,
@@ -97,9 +101,11 @@ export class BillingTestbed {
     );
   }
 
-  /** Writes `<customer_id>.yaml` into the contracts folder the workers read. */
-  async writeContract(contract: Contract): Promise<void> {
-    await writeFile(path.join(this.contractsDir, `${contract.customer_id}.yaml`), contractToYaml(contract));
+  /** Publishes a contract as `tally contracts publish` does: from then on it is the customer's terms in force. */
+  async publishContract(contract: Contract): Promise<void> {
+    await publishContractTexts(this.pool, [{ file: `${contract.customer_id}.yaml`, text: contractToYaml(contract) }], {
+      publishedBy: 'test',
+    });
   }
 
   /** Stores events as the ingest worker does (same statement, same commit lock), received at `receivedAt`. */
@@ -148,6 +154,7 @@ export class BillingTestbed {
       graceMs: 0,
       reviewTimeoutMs: 60_000,
       stepTimeoutMs: 5_000,
+      recheckMs: 500,
       ...overrides,
     };
   }
@@ -173,8 +180,21 @@ export class BillingTestbed {
   }
 
   /** Runs `work` while an in-process billing worker (this testbed's queue and database) polls. */
-  async withWorker<T>(work: () => Promise<T>, providers: Omit<BillingProvidersOptions, 'pool'> = {}): Promise<T> {
+  async withWorker<T>(
+    work: () => Promise<T>,
+    providers: Omit<BillingProvidersOptions, 'pool'> = {},
+    /** The usage stream whose consumer the close waits for (default: none; events are stored directly). */
+    options: { usageStream?: { streamName: string; consumerName: string } } = {},
+  ): Promise<T> {
     const connection = await NativeConnection.connect({ address: testStack().endpoints.temporalAddress });
+    const nats =
+      options.usageStream === undefined ? undefined : await connect({ servers: testStack().endpoints.natsUrl });
+    const jsm = nats === undefined ? undefined : await jetstreamManager(nats);
+    const stream = options.usageStream;
+    const watermark =
+      jsm === undefined || stream === undefined
+        ? undefined
+        : () => readIngestWatermark(jsm, stream.streamName, stream.consumerName);
     try {
       const worker = await Worker.create({
         connection,
@@ -184,10 +204,8 @@ export class BillingTestbed {
         interceptors: { activity: [activityFailureInterceptors] },
         activities: createBillingActivities({
           pool: this.pool,
-          loadTerms: fileTermsLoader({
-            contractsDir: this.contractsDir,
-            ratecardsDir: path.join(repositoryRoot, 'ratecards'),
-          }),
+          terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
+          ...(watermark === undefined ? {} : { ingestWatermark: watermark }),
           providers: createBillingProviders({ pool: this.pool, ...providers }),
           notifier: createWebhookNotifier(this.webhookUrl),
         }),
@@ -195,6 +213,7 @@ export class BillingTestbed {
       return await worker.runUntil(work());
     } finally {
       await connection.close();
+      await nats?.close();
     }
   }
 
@@ -210,7 +229,10 @@ export class BillingTestbed {
         TEMPORAL_ADDRESS: endpoints.temporalAddress,
         TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
         TALLY_TASK_QUEUE: this.taskQueue,
-        TALLY_CONTRACTS_DIR: this.contractsDir,
+        TALLY_OPENER_RECHECK: '500ms',
+        // A stream no test publishes to: the close has no ingest consumer to wait for.
+        TALLY_INGEST_STREAM: 'NO_INGEST_HERE',
+        TALLY_RATECARDS_DIR: this.ratecardsDir,
         TALLY_WEBHOOK_URL: this.webhookUrl,
         TALLY_OPENER_GRACE: '0ms',
         TALLY_OPENER_STEP_TIMEOUT: '5s',
@@ -240,6 +262,5 @@ export class BillingTestbed {
     await this.connection.close();
     await this.pool.end();
     await new Promise<void>((resolve) => this.webhook.close(() => resolve()));
-    await rm(this.contractsDir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBillingActivities, fileTermsLoader, type BillingActivities } from '../../activities/index.ts';
+import { createBillingActivities, type BillingActivities } from '../../activities/index.ts';
+import { publishedTerms } from '../../terms/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import { createBillingProviders } from '../../providers/index.ts';
 import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
@@ -19,10 +20,7 @@ beforeAll(async () => {
   testbed = await BillingTestbed.create('activity_retry');
   activities = createBillingActivities({
     pool: testbed.pool,
-    loadTerms: fileTermsLoader({
-      contractsDir: testbed.contractsDir,
-      ratecardsDir: path.join(repositoryRoot, 'ratecards'),
-    }),
+    terms: publishedTerms(testbed.pool, { ratecardsDir: path.join(repositoryRoot, 'ratecards') }),
     providers: createBillingProviders({ pool: testbed.pool }),
     notifier: createWebhookNotifier(testbed.webhookUrl),
   });
@@ -41,7 +39,7 @@ const once = <T>(run: () => Promise<T>): Promise<T> => environment.run(run);
 describe('billing activities run twice', () => {
   it('leave one snapshot, one invoice number, one provider invoice, one set of credit draws and journal entries', async () => {
     const customerId = 'retry-twice';
-    await testbed.writeContract(
+    await testbed.publishContract(
       buildContract({
         customer_id: customerId,
         starts_at: '2026-01-01T00:00:00Z',
@@ -64,9 +62,10 @@ describe('billing activities run twice', () => {
     const target = { customerId, period: '2026-10', mode: 'live' as const, calculationVersion: CALCULATION_VERSION };
 
     const [firstSnapshot, secondSnapshot] = await twice(() =>
-      activities.snapshotPeriod({ ...target, closeRequestedAt: '2026-11-01T01:00:00.000Z' }),
+      activities.snapshotPeriod({ ...target, closeRequestedAt: '2026-11-01T01:00:00.000Z', checks: true }),
     );
     expect(secondSnapshot).toEqual(firstSnapshot);
+    if (firstSnapshot.status !== 'snapshotted') throw new Error(`no snapshot: ${JSON.stringify(firstSnapshot)}`);
     const [draft, redraft] = await twice(() =>
       activities.rateDraftInvoice({ ...target, snapshotId: firstSnapshot.snapshotId }),
     );
@@ -74,6 +73,8 @@ describe('billing activities run twice', () => {
     const breaches = await once(() => activities.evaluateReview({ invoiceId: draft.invoiceId }));
     const [exception, sameException] = await twice(() =>
       activities.openException({
+        customerId,
+        period: '2026-10',
         invoiceId: draft.invoiceId,
         workflowId: 'wf-retry',
         kind: 'threshold',

@@ -114,7 +114,20 @@ describe('rejections', () => {
     await expect(
       pool.query('UPDATE usage_events SET quantity = 0 WHERE source = $1', [suite.testbed.sources[0]]),
     ).rejects.toThrow(/append-only/);
-    await expect(pool.query('DELETE FROM rejected_events WHERE false')).resolves.toBeDefined();
+    // A real rejection of this test's, not an empty match: the refusal must come from the trigger.
+    const kept = `SELECT count(*)::int AS n FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0`;
+    const before = (await pool.query<{ n: number }>(kept, [suite.testbed.name])).rows[0]?.n ?? 0;
+    expect(before).toBeGreaterThan(0);
+    await expect(
+      pool.query(`DELETE FROM rejected_events WHERE position(convert_to($1, 'UTF8') IN raw) > 0`, [suite.testbed.name]),
+    ).rejects.toThrow(/append-only/);
+    await expect(
+      pool.query(
+        `UPDATE rejected_events SET reason = 'malformed_json' WHERE position(convert_to($1, 'UTF8') IN raw) > 0`,
+        [suite.testbed.name],
+      ),
+    ).rejects.toThrow(/append-only/);
+    expect((await pool.query<{ n: number }>(kept, [suite.testbed.name])).rows[0]?.n).toBe(before);
     await expect(
       pool.query('DELETE FROM usage_event_keys WHERE source = $1', [suite.testbed.sources[0]]),
     ).rejects.toThrow(/append-only/);

@@ -34,7 +34,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 
 describe('tally worker: the usage-alert loop', () => {
   it('alerts on usage stored while it runs, beside a customer without a contract, each threshold once', async () => {
-    await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '100.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: customerId, commit: { amount: '100.00' } }));
     const event = (id: string, customer: string, quantity: string) =>
       buildUsageEvent({
         event_id: id,
@@ -83,6 +83,6 @@ describe('tally worker: the usage-alert loop', () => {
       'SELECT skipped_reason FROM usage_alert_checks WHERE customer_id = $1',
       [withoutContract],
     );
-    expect(rows[0]?.skipped_reason).toMatch(/ENOENT/);
+    expect(rows[0]?.skipped_reason).toMatch(/no published contract for customer/);
   });
 });

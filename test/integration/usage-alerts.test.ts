@@ -1,17 +1,15 @@
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   checkChangedUsageAlerts,
   checkUsageAlerts,
   deliverNotification,
-  fileTermsLoader,
   type UsageAlertDependencies,
 } from '../../activities/index.ts';
 import { main } from '../../cli/main.ts';
-import { repositoryRoot } from '../../config/services.ts';
 import { recordCreditGrants } from '../../db/queries/credit-ledger.ts';
 import { findNotification, listUndeliveredNotifications } from '../../db/queries/notifications.ts';
 import { listUsageAlerts } from '../../db/queries/usage-alerts.ts';
+import { publishedTerms } from '../../terms/index.ts';
 import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
 import { buildContract, buildUsageEvent } from '../builders/rating.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
@@ -29,10 +27,7 @@ beforeAll(async () => {
   testbed = await BillingTestbed.create('usage_alerts');
   deps = {
     pool: testbed.pool,
-    loadTerms: fileTermsLoader({
-      contractsDir: testbed.contractsDir,
-      ratecardsDir: path.join(repositoryRoot, 'ratecards'),
-    }),
+    terms: publishedTerms(testbed.pool),
     notifier: createWebhookNotifier(testbed.webhookUrl),
   };
 });
@@ -64,7 +59,7 @@ describe('usage alerts against the commit', () => {
   const customerId = 'alerts-commit';
 
   it('records 50 and 75 once, then 90 and 100 when more usage arrives, each sent to the webhook once', async () => {
-    await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '1000.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: customerId, commit: { amount: '1000.00' } }));
     // 16,000,000 queries: 16,000 packages × 0.05 = 800.00, 80 % of the commit.
     await storeQueries(customerId, '8000000', 3);
     await storeQueries(customerId, '8000000', 9);
@@ -166,7 +161,7 @@ describe('usage alerts against the commit', () => {
 
   it('checks running side by side record each threshold once', async () => {
     const racing = 'alerts-racing';
-    await testbed.writeContract(buildContract({ customer_id: racing, commit: { amount: '100.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: racing, commit: { amount: '100.00' } }));
     await storeQueries(racing, '2000000');
     const results = await Promise.all(
       [1, 2, 3, 4].map(() => checkUsageAlerts(deps, { customerId: racing, period: PERIOD })),
@@ -192,7 +187,7 @@ describe('usage alerts against the commit', () => {
 describe('usage alerts against the prepaid balance', () => {
   it('a failing webhook leaves the notification undelivered; redelivery succeeds later; one record per threshold', async () => {
     const customerId = 'alerts-prepaid';
-    await testbed.writeContract(
+    await testbed.publishContract(
       buildContract({
         customer_id: customerId,
         credits: [
@@ -258,7 +253,7 @@ describe('usage alerts against the prepaid balance', () => {
 describe('estimates', () => {
   it('tokens priced by region are valued at the dearer region and recorded as an estimate', async () => {
     const customerId = 'alerts-tokens';
-    await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '50.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: customerId, commit: { amount: '50.00' } }));
     eventNumber += 1;
     await testbed.storeEvents([
       buildUsageEvent({
@@ -296,7 +291,7 @@ describe('the worker loop: customer-periods whose totals changed', () => {
   it('checks what changed, skips a customer without a contract, and comes back when its usage grows', async () => {
     const withContract = 'alerts-loop';
     const withoutContract = 'alerts-no-contract';
-    await testbed.writeContract(buildContract({ customer_id: withContract, commit: { amount: '100.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: withContract, commit: { amount: '100.00' } }));
     await storeQueries(withContract, '1000000');
     await storeQueries(withoutContract, '1000000');
 
@@ -316,7 +311,9 @@ describe('the worker loop: customer-periods whose totals changed', () => {
       alerts: [{ thresholdPct: 50 }],
     });
     const skipped = first.results.find((result) => result.customerId === withoutContract);
-    expect(skipped?.status === 'skipped' && skipped.reason).toMatch(/alerts-no-contract\.yaml.*ENOENT/s);
+    expect(skipped?.status === 'skipped' && skipped.reason).toMatch(
+      /no published contract for customer alerts-no-contract/,
+    );
     expect(first.nextSince).toEqual(expect.any(String));
 
     // Nothing changed: nothing to check, and the skipped customer is not retried.
@@ -337,7 +334,7 @@ describe('the worker loop: customer-periods whose totals changed', () => {
     });
 
     // Its contract arrives; a restart's full scan retries skipped customer-periods.
-    await testbed.writeContract(buildContract({ customer_id: withoutContract, commit: { amount: '10.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: withoutContract, commit: { amount: '10.00' } }));
     expect(mine(await checkChangedUsageAlerts(deps, { since: third.nextSince }))).toEqual([]);
     const restart = await checkChangedUsageAlerts(deps, {});
     expect(mine(restart)).toMatchObject([
@@ -352,7 +349,7 @@ describe('the worker loop: customer-periods whose totals changed', () => {
 
   it('leaves periods closed for ingest to their invoice', async () => {
     const customerId = 'alerts-closed';
-    await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '10.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: customerId, commit: { amount: '10.00' } }));
     await storeQueries(customerId, '1000000');
     await testbed.pool.query(`INSERT INTO period_closures (customer_id, period, event_cutoff) VALUES ($1, $2, now())`, [
       customerId,
@@ -366,7 +363,7 @@ describe('the worker loop: customer-periods whose totals changed', () => {
 
   it('a change committed late by a long ingest transaction is found within the slack, and by a full scan beyond it', async () => {
     const customerId = 'alerts-slow-ingest';
-    await testbed.writeContract(buildContract({ customer_id: customerId, commit: { amount: '100.00' } }));
+    await testbed.publishContract(buildContract({ customer_id: customerId, commit: { amount: '100.00' } }));
     await storeQueries(customerId, '1000');
     const before = await checkChangedUsageAlerts(deps, {});
     expect(before.results.filter((result) => result.customerId === customerId)).toHaveLength(1);

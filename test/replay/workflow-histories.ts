@@ -8,8 +8,17 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.url));
 
 /**
+ * The shape of the workflow code that records histories now, appended to each recorded name so that
+ * recording never overwrites the histories of earlier shapes (no suffix: the first release;
+ * `-local-steps`, `-local-snapshot`, `-local-sync`: the local-activity patches; `-checked-close`:
+ * the close with exceptions, ordering and the ingest wait). Change it with each workflow patch.
+ */
+export const CURRENT_WORKFLOW_SHAPE = 'checked-close';
+
+/**
  * Saves a finished workflow's history into the corpus when TALLY_RECORD_HISTORIES is set
- * (`TALLY_RECORD_HISTORIES=1 npx vitest run test/workflows`); otherwise does nothing.
+ * (`TALLY_RECORD_HISTORIES=1 npx vitest run test/workflows`), as `<name>-<shape>.json`; otherwise
+ * does nothing.
  */
 export async function recordHistory(
   handle: WorkflowHandle,
@@ -19,7 +28,7 @@ export async function recordHistory(
   if (env.TALLY_RECORD_HISTORIES === undefined) return;
   await mkdir(HISTORIES_DIR, { recursive: true });
   const history = await handle.fetchHistory();
-  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(history)}\n`);
+  await writeFile(path.join(HISTORIES_DIR, `${name}-${CURRENT_WORKFLOW_SHAPE}.json`), `${historyToJSON(history)}\n`);
 }
 
 export async function loadHistories(

@@ -76,7 +76,10 @@ const STEPS: readonly Step[] = [
 function contractFor(customerId: string, review: boolean): Contract {
   return buildContract({
     customer_id: customerId,
-    starts_at: '2026-01-01T00:00:00Z',
+    // October alone: the worker's period opener opens every period a contract is active in, and this
+    // test holds one step of October's close, with October the only writer of each table.
+    starts_at: '2026-10-01T00:00:00Z',
+    ends_at: '2026-11-01T00:00:00Z',
     commit: { amount: '50.00' },
     credits: [
       { id: 'promo', kind: 'promotional', amount: '5.00', granted_at: '2026-09-01T00:00:00Z' },
@@ -107,7 +110,7 @@ describe('kill -9 of the billing worker inside each step', () => {
     it(`${step.activity}: the restarted worker finishes with every effect exactly once`, async () => {
       const customerId = `crash-${step.activity.toLowerCase()}`;
       const contract = contractFor(customerId, step.review === true);
-      await testbed.writeContract(contract);
+      await testbed.publishContract(contract);
       // What the rating step records first, done up front: the held step is then the only writer of its table.
       await recordCreditGrants(testbed.pool, { customerId, currency: contract.currency, grants: contract.credits });
       await testbed.storeEvents(

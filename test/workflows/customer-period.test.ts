@@ -70,7 +70,7 @@ describe('the customer-period workflow', () => {
     const contracts = customers.map((customer) =>
       onLedger({ ...demoContract(customer), customer_id: customer.customerId }),
     );
-    for (const contract of contracts) await testbed.writeContract(contract);
+    for (const contract of contracts) await testbed.publishContract(contract);
     const events = generateUsageEvents({ customers, period: OCTOBER, seed: 3, scale: 0.3, duplicateEvery: 25 });
     await testbed.storeEvents(events);
 
@@ -143,7 +143,7 @@ describe('the customer-period workflow', () => {
 
     it('waits for a person, refuses a decision on the wrong exception, and issues once approved', async () => {
       const contract = reviewed('review-approve');
-      await testbed.writeContract(contract);
+      await testbed.publishContract(contract);
       await testbed.storeEvents(usage(contract.customer_id));
       await testbed.withWorker(async () => {
         const handle = await testbed.startPeriod(testbed.periodInput(contract.customer_id, OCTOBER));
@@ -175,11 +175,11 @@ describe('the customer-period workflow', () => {
           const outcome = await handle.executeUpdate(decideUpdate, {
             args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana', note: 'expected growth' }],
           });
-          expect(outcome).toEqual({ exceptionId, decision: 'approve', repeated: false });
+          expect(outcome).toMatchObject({ exceptionId, decision: 'approve', repeated: false, decidedBy: 'ops-ana' });
           // The same decision again is a no-op, not an error.
           expect(
             await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana' }] }),
-          ).toMatchObject({ repeated: true });
+          ).toMatchObject({ repeated: true, decidedBy: 'ops-ana' });
         } finally {
           await holder.query('ROLLBACK');
           holder.release();
@@ -194,7 +194,7 @@ describe('the customer-period workflow', () => {
 
     it('holds a rejected invoice: nothing synced, no credit drawn, nothing journaled', async () => {
       const contract = reviewed('review-reject');
-      await testbed.writeContract({
+      await testbed.publishContract({
         ...contract,
         credits: [{ id: 'promo', kind: 'promotional', amount: '10.00', granted_at: '2026-09-01T00:00:00.000Z' }],
       });
@@ -229,7 +229,7 @@ describe('the customer-period workflow', () => {
 
     it('escalates when nobody decides in time, notifies, and keeps waiting: never approves by timeout', async () => {
       const contract = reviewed('review-timeout');
-      await testbed.writeContract(contract);
+      await testbed.publishContract(contract);
       await testbed.storeEvents(usage(contract.customer_id));
       await testbed.withWorker(async () => {
         const handle = await testbed.startPeriod(
@@ -271,7 +271,7 @@ describe('the customer-period workflow', () => {
         revenue: { commit_policy: 'ratable' },
       }),
     );
-    await testbed.writeContract(contract);
+    await testbed.publishContract(contract);
     await testbed.storeEvents([
       buildUsageEvent({
         customer_id: contract.customer_id,
@@ -304,7 +304,7 @@ describe('the customer-period workflow', () => {
         review: { adjustment_above: '1000.00' },
       }),
     );
-    await testbed.writeContract(contract);
+    await testbed.publishContract(contract);
     const event = (id: string, timestamp: string, quantity: string) =>
       buildUsageEvent({ customer_id: contract.customer_id, event_id: id, timestamp, quantity });
     await testbed.storeEvents([
@@ -391,7 +391,6 @@ describe('the customer-period workflow', () => {
           DATABASE_URL: testbed.databaseUrl,
           NATS_URL: endpoints.natsUrl,
           TEMPORAL_ADDRESS: endpoints.temporalAddress,
-          TALLY_CONTRACTS_DIR: testbed.contractsDir,
         },
         encoding: 'utf8',
         timeout: 120_000,

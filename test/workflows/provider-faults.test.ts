@@ -53,7 +53,7 @@ describe('provider sync under faults', () => {
   it('survives a timeout, a 5xx and a lost response, then makes exactly one Stripe invoice with the right items', async () => {
     const customerId = 'stripe-faulty';
     stripe.addCustomer({ id: 'cus_faulty' });
-    await testbed.writeContract(stripeContract(customerId, 'cus_faulty'));
+    await testbed.publishContract(stripeContract(customerId, 'cus_faulty'));
     await storeUsage(customerId);
     stripe.inject(
       { method: 'POST', path: '/v1/invoices', fault: { kind: 'timeout' } },
@@ -89,7 +89,7 @@ describe('provider sync under faults', () => {
 
   it('turns a permanent provider error into an exception for a person, and syncs once it is approved', async () => {
     const customerId = 'stripe-missing-customer';
-    await testbed.writeContract(stripeContract(customerId, 'cus_not_yet'));
+    await testbed.publishContract(stripeContract(customerId, 'cus_not_yet'));
     await storeUsage(customerId);
     await testbed.withWorker(async () => {
       const handle = await testbed.startPeriod(testbed.periodInput(customerId, OCTOBER));
