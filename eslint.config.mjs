@@ -1,7 +1,8 @@
 // Lint enforces the dependency rule of STYLE.md:
 //   contracts <- domain <- workflows; activities, ingest, providers use domain, contracts, db;
-//   only the composition roots (workers/, cli/, demo/, console/) compose everything; nothing below
-//   them imports them; and no shipped code imports from test/ (samples live in demo/samples).
+//   access/ and views/ stand beside activities; only the composition roots (workers/, cli/, demo/,
+//   console/) compose everything; nothing below them imports them (cli/ may start console/, never the
+//   other way); and no shipped code imports from test/ (samples live in demo/samples).
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
@@ -56,6 +57,9 @@ export default tseslint.config(
           'workflows',
           'workers',
           'cli',
+          'console',
+          'access',
+          'views',
           'config',
           'stack',
         ].flatMap(layer),
@@ -80,6 +84,9 @@ export default tseslint.config(
             'workflows',
             'workers',
             'cli',
+            'console',
+            'access',
+            'views',
             'config',
             'stack',
             'demo',
@@ -134,7 +141,19 @@ export default tseslint.config(
                 ...services,
                 ...nodeIo,
                 'node:crypto',
-                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack', 'demo'].flatMap(layer),
+                ...[
+                  'db',
+                  'ingest',
+                  'providers',
+                  'workers',
+                  'cli',
+                  'console',
+                  'access',
+                  'views',
+                  'config',
+                  'stack',
+                  'demo',
+                ].flatMap(layer),
               ],
               message: 'workflows/ orchestrate deterministically: side effects belong in activities/.',
             },
@@ -149,16 +168,36 @@ export default tseslint.config(
     },
   },
   {
-    files: ['activities/**/*.ts', 'ingest/**/*.ts', 'providers/**/*.ts', 'db/**/*.ts'],
+    files: [
+      'activities/**/*.ts',
+      'ingest/**/*.ts',
+      'providers/**/*.ts',
+      'db/**/*.ts',
+      'access/**/*.ts',
+      'views/**/*.ts',
+    ],
     rules: restrict(
-      ['workflows', 'workers', 'cli', 'stack', 'demo'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
-      'activities/, ingest/, providers/ and db/ use domain, contracts and db; they never import composition roots.',
+      ['workflows', 'workers', 'cli', 'console', 'stack', 'demo']
+        .flatMap(layer)
+        .filter((p) => !p.startsWith('../workflows')),
+      'activities/, ingest/, providers/, db/, access/ and views/ use domain, contracts and db; they never import composition roots.',
     ),
   },
   {
     files: ['config/**/*.ts', 'stack/**/*.ts'],
     rules: restrict(
-      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'demo'].flatMap(layer),
+      [
+        'activities',
+        'ingest',
+        'providers',
+        'workflows',
+        'workers',
+        'cli',
+        'demo',
+        'console',
+        'access',
+        'views',
+      ].flatMap(layer),
       'config/ and stack/ stand below the composition roots.',
     ),
   },
@@ -185,8 +224,15 @@ export default tseslint.config(
     // workers/ is a composition root too, but it never reaches into the CLI or the demo.
     files: ['workers/**/*.ts'],
     rules: restrict(
+      ['cli', 'demo', 'console'].flatMap(layer),
+      'workers/ compose the worker processes; they never import cli/, demo/ or console/.',
+    ),
+  },
+  {
+    files: ['console/**/*.ts'],
+    rules: restrict(
       ['cli', 'demo'].flatMap(layer),
-      'workers/ compose the worker processes; they never import cli/ or demo/.',
+      'console/ is a composition root beside cli/: what both need lives below them (access/, views/, db/).',
     ),
   },
 );

@@ -1,18 +1,14 @@
 import type { Command } from 'commander';
-import type pg from 'pg';
 import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import { fileTermsLoader } from '../activities/customer-terms.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
-import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
 import {
   findInvoiceByIdOrNumber,
   listInvoices,
   type InvoiceRecord,
   type InvoiceStatus,
 } from '../db/queries/invoices.ts';
-import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
-import { billingPeriod } from '../domain/period.ts';
-import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
+import { invoiceLineage, type InvoiceLineage } from '../views/invoice-lineage.ts';
 import { printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -78,102 +74,14 @@ export function registerInvoiceCommands(program: Command): void {
         if (options.json && !options.lineage)
           return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
         if (!options.lineage) return void printInvoice(record);
-        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10));
+        const config = parseBillingWorkerEnv();
+        const loadTerms = fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir });
+        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10), loadTerms);
         if (options.json) return void process.stdout.write(`${JSON.stringify(lineage, null, 2)}\n`);
         printInvoice(record);
         printLineage(lineage);
       });
     });
-}
-
-interface LineageGroup {
-  readonly versionEffectiveFrom: string | null;
-  readonly sku: string;
-  readonly unit: string;
-  readonly metadata: Record<string, string>;
-  readonly eventCount: number;
-  readonly quantitySum: string;
-  readonly events: LineageEvent[];
-}
-
-interface InvoiceLineage {
-  readonly invoiceId: string;
-  readonly fingerprint: {
-    readonly recorded: string | undefined;
-    readonly recomputed: string;
-    readonly eventCount: number;
-    readonly matches: boolean;
-  };
-  readonly ratecardsMatch: boolean;
-  readonly lines: readonly {
-    lineKey: string;
-    kind: string;
-    amount: string;
-    groups?: LineageGroup[];
-    lateEvents?: LineageEvent[];
-  }[];
-}
-
-/** A line → its aggregates → its events, from the invoice's snapshot and the immutable event history. */
-async function invoiceLineage(pool: pg.Pool, record: InvoiceRecord, eventsPerGroup: number): Promise<InvoiceLineage> {
-  const snapshot = await loadSnapshot(pool, record.snapshotId);
-  if (snapshot === undefined)
-    throw new InvoiceCommandError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
-  const config = parseBillingWorkerEnv();
-  const terms = await fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir })(
-    record.customerId,
-  );
-  const cited = new Set(record.document.ratecard_versions.map((version) => version.content_hash));
-  const ratecardsMatch = terms.versions.filter((version) => cited.has(version.content_hash)).length === cited.size;
-  const period = billingPeriod(record.period);
-  const plan = usageAggregationPlan(terms.versions, period);
-  const byPrice = aggregatesByPrice(snapshot.aggregates, terms.versions);
-  const summary = await summarizeEventSet(pool, {
-    customerId: record.customerId,
-    periodStart: period.start,
-    periodEnd: period.end,
-  });
-  const document = record.document as Partial<IssuedInvoice>;
-  const lines = [];
-  for (const line of record.document.lines) {
-    if (line.kind === 'usage') {
-      const groups: LineageGroup[] = [];
-      for (const aggregate of byPrice.get(line.price_id) ?? []) {
-        const segment = plan.segments.find((candidate) => candidate.effectiveFrom === aggregate.versionEffectiveFrom);
-        if (segment === undefined) continue;
-        const { events } = await eventsOfAggregate(pool, {
-          customerId: record.customerId,
-          segmentStart: segment.start,
-          segmentEnd: segment.end,
-          aggregate,
-          groupingKeys: plan.keysBySku.find((entry) => entry.sku === aggregate.sku)?.keys ?? [],
-          limit: eventsPerGroup,
-        });
-        groups.push({ ...aggregate, metadata: { ...aggregate.metadata }, events });
-      }
-      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount, groups });
-    } else if (line.kind === 'adjustment' && line.line_key.startsWith('adjustment:')) {
-      lines.push({
-        lineKey: line.line_key,
-        kind: line.kind,
-        amount: line.amount,
-        lateEvents: await lateEventsAdjustedBy(pool, record.invoiceId, line.corrects_invoice_id, eventsPerGroup),
-      });
-    } else {
-      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount });
-    }
-  }
-  return {
-    invoiceId: record.invoiceId,
-    fingerprint: {
-      recorded: document.event_fingerprint ?? snapshot.eventFingerprint,
-      recomputed: summary.fingerprint,
-      eventCount: summary.eventCount,
-      matches: (document.event_fingerprint ?? snapshot.eventFingerprint) === summary.fingerprint,
-    },
-    ratecardsMatch,
-    lines,
-  };
 }
 
 function printLineage(lineage: InvoiceLineage): void {
