@@ -48,7 +48,7 @@ export async function appendAuditEntry(client: pg.PoolClient, input: NewAuditEnt
   const entry = NewAuditEntrySchema.parse(input);
   await client.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.AUDIT_APPEND]);
   const head = await client.query<{ seq: string; hash: string }>(
-    'SELECT seq::text AS seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+    'SELECT seq::text AS seq, hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1',
   );
   const previous = head.rows[0];
   const unhashed = {
@@ -92,7 +92,7 @@ export async function auditEntriesAfter(
   limit: number,
 ): Promise<AuditEntry[]> {
   const { rows } = await db.query<AuditRow>(
-    'SELECT seq::text AS seq, at, actor_kind, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
+    'SELECT seq::text AS seq, at, actor_kind, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY audit_log.seq LIMIT $2',
     [afterSeq, limit],
   );
   return rows.map(auditRowToEntry);
@@ -107,7 +107,7 @@ export async function listAuditEntries(
     `SELECT seq::text AS seq, at, actor_kind, actor, action, subject, details, prev_hash, hash FROM audit_log
       WHERE ($1::bigint IS NULL OR seq < $1) AND ($2::text IS NULL OR actor = $2)
         AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR subject = $4)
-      ORDER BY seq DESC LIMIT $5`,
+      ORDER BY audit_log.seq DESC LIMIT $5`,
     [filter.beforeSeq ?? null, filter.actor ?? null, filter.action ?? null, filter.subject ?? null, filter.limit],
   );
   return rows.map(auditRowToEntry);
@@ -115,7 +115,7 @@ export async function listAuditEntries(
 
 export async function auditHead(db: Pick<pg.Pool, 'query'>): Promise<{ seq: number; hash: string } | undefined> {
   const { rows } = await db.query<{ seq: string; hash: string }>(
-    'SELECT seq::text AS seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+    'SELECT seq::text AS seq, hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1',
   );
   return rows[0] === undefined ? undefined : { seq: Number.parseInt(rows[0].seq, 10), hash: rows[0].hash };
 }
