@@ -13,18 +13,16 @@ export function registerPageRoutes(app: FastifyInstance, deps: ConsoleDeps): voi
   app.get<{ Querystring: { next?: string } }>('/login', { config: { access: 'public' } }, async (request, reply) => {
     const next = safeNext(request.query.next);
     if (request.user !== undefined) return reply.redirect(next);
-    return reply
-      .type('text/html; charset=utf-8')
-      .send(
-        layout({
-          title: 'Sign in',
-          body: loginBody(next),
-          user: undefined,
-          csrfToken: undefined,
-          pages: PAGES,
-          currentPath: '/login',
-        }).text,
-      );
+    return reply.type('text/html; charset=utf-8').send(
+      layout({
+        title: 'Sign in',
+        body: loginBody(next),
+        user: undefined,
+        csrfToken: undefined,
+        pages: PAGES,
+        currentPath: '/login',
+      }).text,
+    );
   });
 
   for (const page of PAGES) {

@@ -43,7 +43,8 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * files. Every route declares who may call it (`config.access`); one hook enforces it.
  */
 export async function createConsoleServer(deps: ConsoleDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, trustProxy: false });
+  // Warnings and errors only (one JSON line each, on stderr): request logs would drown the failures.
+  const app = Fastify({ logger: { level: 'warn', stream: process.stderr }, bodyLimit: 64 * 1024, trustProxy: false });
   const secret =
     deps.settings.sessionSecret ??
     (await settingOrInsert(deps.pool, 'session_secret', randomBytes(32).toString('hex')));
@@ -174,7 +175,7 @@ async function resolveUser(deps: ConsoleDeps, request: FastifyRequest): Promise<
 async function enforceAccess(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const access = request.routeOptions.config.access;
   if (access === undefined)
-    if (request.routeOptions.url?.startsWith('/assets/')) return;
+    if (request.is404 || request.routeOptions.url?.startsWith('/assets/')) return;
     else throw new Error(`route ${request.routeOptions.url ?? request.url} declares no access`);
   if (access === 'public') return;
   const user = request.user;

@@ -441,19 +441,19 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
     `WITH inv AS (
        SELECT invoice_id, period, currency, status, snapshot_id, document FROM invoices WHERE mode = 'live' AND period = ANY($1)
      ), per AS (
-       SELECT period, currency, count(*) AS invoices,
-              count(*) FILTER (WHERE status = 'issued') AS issued,
-              count(*) FILTER (WHERE status = 'held') AS held,
-              count(*) FILTER (WHERE status = 'draft') AS drafts,
-              count(*) FILTER (WHERE status = 'issued' AND EXISTS (SELECT 1 FROM provider_sync_records s WHERE s.invoice_id = inv.invoice_id)) AS synced,
-              count(*) FILTER (WHERE status = 'issued' AND EXISTS (SELECT 1 FROM journal_entries j WHERE j.invoice_id = inv.invoice_id)) AS journaled,
-              coalesce(sum(s.event_count) FILTER (WHERE status = 'issued'), 0) AS events_invoiced,
-              coalesce(sum((SELECT sum((l ->> 'amount')::numeric) FROM jsonb_array_elements(document -> 'lines') l
-                             WHERE l ->> 'kind' IN ('usage', 'adjustment'))) FILTER (WHERE status = 'issued'), 0) AS usage_billed,
+       SELECT inv.period, inv.currency, count(*) AS invoices,
+              count(*) FILTER (WHERE inv.status = 'issued') AS issued,
+              count(*) FILTER (WHERE inv.status = 'held') AS held,
+              count(*) FILTER (WHERE inv.status = 'draft') AS drafts,
+              count(*) FILTER (WHERE inv.status = 'issued' AND EXISTS (SELECT 1 FROM provider_sync_records r WHERE r.invoice_id = inv.invoice_id)) AS synced,
+              count(*) FILTER (WHERE inv.status = 'issued' AND EXISTS (SELECT 1 FROM journal_entries j WHERE j.invoice_id = inv.invoice_id)) AS journaled,
+              coalesce(sum(s.event_count) FILTER (WHERE inv.status = 'issued'), 0) AS events_invoiced,
+              coalesce(sum((SELECT sum((l ->> 'amount')::numeric) FROM jsonb_array_elements(inv.document -> 'lines') l
+                             WHERE l ->> 'kind' IN ('usage', 'adjustment'))) FILTER (WHERE inv.status = 'issued'), 0) AS usage_billed,
               coalesce(sum((SELECT sum(jl.credit - jl.debit) FROM journal_entries j JOIN journal_lines jl USING (entry_key)
-                             WHERE j.invoice_id = inv.invoice_id AND jl.account = 'usage_revenue')) FILTER (WHERE status = 'issued'), 0) AS usage_posted
-         FROM inv LEFT JOIN period_snapshots s USING (snapshot_id)
-        GROUP BY period, currency
+                             WHERE j.invoice_id = inv.invoice_id AND jl.account = 'usage_revenue')) FILTER (WHERE inv.status = 'issued'), 0) AS usage_posted
+         FROM inv LEFT JOIN period_snapshots s ON s.snapshot_id = inv.snapshot_id
+        GROUP BY inv.period, inv.currency
      )
      SELECT per.period, per.currency, per.invoices::text, per.issued::text, per.held::text, per.drafts::text, per.synced::text,
             per.journaled::text, per.events_invoiced::text, per.usage_billed::text, per.usage_posted::text,
