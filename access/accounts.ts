@@ -108,10 +108,12 @@ export async function authenticatePassword(
       return { kind: gate.verdict, retryAfterMs: gate.retryAfterMs };
     }
     if (!(await verifyPassword(user.passwordHash, attempt.password))) {
-      const next = afterFailedLogin(state, nowMs, policy);
+      // The wait runs from the failure's answer, not its arrival: a slow hash does not use it up.
+      const failedAtMs = Date.now();
+      const next = afterFailedLogin(state, failedAtMs, policy);
       await recordLoginFailure(client, user.username, {
         failedLogins: next.failedLogins,
-        lastFailedAt: new Date(nowMs).toISOString(),
+        lastFailedAt: new Date(failedAtMs).toISOString(),
         lockedUntil: next.lockedUntilMs === undefined ? undefined : new Date(next.lockedUntilMs).toISOString(),
       });
       await audit('login_failed', { reason: 'wrong_password', failed_logins: next.failedLogins });

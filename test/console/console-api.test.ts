@@ -152,7 +152,7 @@ describe('the console API', () => {
   it('slows repeated failed logins, then locks the account, even against the right password', async () => {
     const attempt = (password: string) =>
       app.inject({ method: 'POST', url: '/api/v1/session', payload: { username: 'lou', password } });
-    // Two free failures, then the next attempt must wait (1 s here): one made sooner is refused unchecked,
+    // Two free failures, then the next attempt must wait (2 s here): one made sooner is refused unchecked,
     // even with the right password.
     expect((await attempt('guess-1')).statusCode).toBe(401);
     expect((await attempt('guess-2')).statusCode).toBe(401);
@@ -161,7 +161,7 @@ describe('the console API', () => {
     expect(tooSoon.statusCode).toBe(429);
     expect(errorOf(tooSoon.body).code).toBe('login_throttled');
     expect(Number(tooSoon.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
     // The fourth failure locks the account; then even the right password is refused.
     const locking = await attempt('guess-4');
     expect(locking.statusCode).toBe(423);

@@ -41,7 +41,8 @@ afterAll(async () => {
 });
 
 async function signInWithKeyboard(page: Page, username: string): Promise<void> {
-  await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('username');
+  // The sign-in form takes the focus by itself: a person types straight away.
+  await expect.poll(() => page.locator('#username:focus').count()).toBe(1);
   await page.keyboard.type(username);
   await page.keyboard.press('Tab');
   await page.keyboard.type(TEST_PASSWORD);
@@ -80,15 +81,18 @@ describe('the console in a browser', () => {
       await viewer.waitForURL(exceptionUrl);
       await expect.poll(() => viewer.locator('#decision-refusal').textContent()).toContain('needs the reviewer role');
       expect(await viewer.locator('#decision-form').count()).toBe(0);
-      const refused = await viewer.evaluate(async (id) => {
-        const token = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
-        const response = await fetch(`/api/v1/exceptions/${encodeURIComponent(id)}/decisions`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
-          body: JSON.stringify({ kind: 'approve' }),
-        });
-        return { status: response.status, body: (await response.json()) as { error: { code: string } } };
-      }, exceptionId);
+      const csrf = (await viewer.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '';
+      const refused = await viewer.evaluate(
+        async ({ id, token }) => {
+          const response = await fetch(`/api/v1/exceptions/${encodeURIComponent(id)}/decisions`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
+            body: JSON.stringify({ kind: 'approve' }),
+          });
+          return { status: response.status, body: (await response.json()) as { error: { code: string } } };
+        },
+        { id: exceptionId, token: csrf },
+      );
       expect(refused).toEqual({ status: 403, body: { error: expect.objectContaining({ code: 'forbidden' }) } });
       await viewer.goto(`${baseUrl}/users`);
       expect(await viewer.locator('#error-message').textContent()).toContain('may not');

@@ -12,11 +12,11 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import type { BillingTestbed } from './billing-testbed.ts';
 
-/** Short throttling for tests: 2 free failures, then a 1 s wait, locked at the 4th. */
+/** Short throttling for tests: 2 free failures, then a 2 s wait, locked at the 4th. */
 export const TEST_LOGIN_THROTTLE: LoginThrottlePolicy = {
   freeFailures: 2,
-  baseDelayMs: 1_000,
-  maxDelayMs: 2_000,
+  baseDelayMs: 2_000,
+  maxDelayMs: 4_000,
   lockoutAfter: 4,
   lockoutMs: 60_000,
 };
