@@ -5,7 +5,8 @@ import type pg from 'pg';
 import type { Invoice } from '../contracts/invoice.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { ConfigFileError, formatProblem } from '../contracts/yaml-config.ts';
-import { createPool } from '../db/pool.ts';
+import { createPool, withTransaction } from '../db/pool.ts';
+import { appendAuditEntry } from '../db/queries/audit-log.ts';
 import {
   listRateCardPublications,
   publishRateCardVersion,
@@ -148,14 +149,30 @@ export function registerRatecardsCommands(program: Command): void {
         await requireSchema(pool);
         const publishedBy = options.by ?? os.userInfo().username;
         for (const { file, version, text } of loaded) {
-          const outcome = await publishRateCardVersion(pool, {
-            ratecard: version.ratecard,
-            effectiveFrom: version.effective_from,
-            contentHash: version.content_hash,
-            content: text,
-            fileName: `${version.ratecard}/${path.basename(file)}`,
-            note: options.note ?? version.note ?? '',
-            publishedBy,
+          // The publication and its audit entry commit together (the audit log records every publication).
+          const outcome = await withTransaction(pool, async (client) => {
+            const published = await publishRateCardVersion(client, {
+              ratecard: version.ratecard,
+              effectiveFrom: version.effective_from,
+              contentHash: version.content_hash,
+              content: text,
+              fileName: `${version.ratecard}/${path.basename(file)}`,
+              note: options.note ?? version.note ?? '',
+              publishedBy,
+            });
+            if (published.status === 'published')
+              await appendAuditEntry(client, {
+                actor: { kind: 'process', name: `cli:${os.userInfo().username}` },
+                action: 'ratecard_published',
+                subject: `ratecard:${version.ratecard}@${published.publication.effectiveFrom}`,
+                details: {
+                  content_hash: version.content_hash,
+                  file: published.publication.fileName,
+                  note: published.publication.note,
+                  published_by: publishedBy,
+                },
+              });
+            return published;
           });
           const name = `${version.ratecard} ${label(version)}`;
           if (outcome.status === 'changed') {
@@ -196,12 +213,12 @@ export function registerRatecardsCommands(program: Command): void {
 /** The change log lives in a migrated database; say how to get one rather than failing on a missing table. */
 async function requireSchema(pool: pg.Pool): Promise<void> {
   const { rows } = await pool.query<{ present: boolean }>(
-    "SELECT to_regclass('ratecard_publications') IS NOT NULL AS present",
+    "SELECT to_regclass('ratecard_publications') IS NOT NULL AND to_regclass('audit_log') IS NOT NULL AS present",
   );
   if (!rows[0]?.present)
     throw new RateCardCommandError(
       'schema_missing',
-      'the database has no rate-card change log yet: run `tally db migrate` first',
+      'the database has no rate-card change log or audit log yet: run `tally db migrate` first',
     );
 }
 

@@ -35,7 +35,10 @@ export function verifyChainPage<Row extends ChainRow>(
       breaks.push({
         seq: row.seq,
         problem: 'missing',
-        detail: `rows ${cursor.seq + 1}–${row.seq - 1} are missing`,
+        detail:
+          row.seq - cursor.seq === 2
+            ? `row ${cursor.seq + 1} is missing`
+            : `rows ${cursor.seq + 1}–${row.seq - 1} are missing`,
       });
     else if (row.prevHash !== cursor.hash)
       breaks.push({
