@@ -73,7 +73,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions): Promise<Rou
         loginRatePerMinute: 1_000,
         temporalUiUrl: undefined,
       },
-      loadTerms: async () => ({ versions: [] }),
+      loadRateCardVersions: async () => [],
     });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     try {

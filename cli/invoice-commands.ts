@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
-import { fileTermsLoader } from '../activities/customer-terms.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
   findInvoiceByIdOrNumber,
@@ -9,6 +8,7 @@ import {
   type InvoiceStatus,
 } from '../db/queries/invoices.ts';
 import { invoiceLineage, type InvoiceLineage } from '../views/invoice-lineage.ts';
+import { publishedRateCardVersions } from '../views/ratecard-versions.ts';
 import { printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -75,8 +75,8 @@ export function registerInvoiceCommands(program: Command): void {
           return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
         if (!options.lineage) return void printInvoice(record);
         const config = parseBillingWorkerEnv();
-        const loadTerms = fileTermsLoader({ contractsDir: config.contractsDir, ratecardsDir: config.ratecardsDir });
-        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10), loadTerms);
+        const loadVersions = publishedRateCardVersions(pool, config.ratecardsDir);
+        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10), loadVersions);
         if (options.json) return void process.stdout.write(`${JSON.stringify(lineage, null, 2)}\n`);
         printInvoice(record);
         printLineage(lineage);

@@ -7,8 +7,8 @@ import { UsageStreamEnvSchema } from './ingest-worker.ts';
 
 /**
  * The ops console (`tally console`): where it listens, how long a session lives, how cookies are
- * marked, where the Temporal UI is. The contracts and rate-card folders are the billing worker's
- * (invoice lineage reads the same terms); the stream names are ingest's (for the lag).
+ * marked, where the Temporal UI is. The rate-card folder is the billing worker's; the stream names
+ * are ingest's (for the lag).
  */
 export const ConsoleEnvSchema = ServicesEnvSchema.extend({
   /** Default: the stack's port base + 8 (SPEC §9). */
@@ -33,10 +33,7 @@ export const ConsoleEnvSchema = ServicesEnvSchema.extend({
   /** The Temporal Web UI, for deep links. Default: the embedded stack's UI (port base + 5) when Temporal is embedded. */
   TALLY_TEMPORAL_UI_URL: z.url().optional(),
 })
-  .extend({
-    TALLY_RATECARDS_DIR: BillingWorkerEnvSchema.shape.TALLY_RATECARDS_DIR,
-    TALLY_CONTRACTS_DIR: BillingWorkerEnvSchema.shape.TALLY_CONTRACTS_DIR,
-  })
+  .extend({ TALLY_RATECARDS_DIR: BillingWorkerEnvSchema.shape.TALLY_RATECARDS_DIR })
   .extend(UsageStreamEnvSchema.shape);
 export type ConsoleEnv = z.infer<typeof ConsoleEnvSchema>;
 
@@ -48,8 +45,8 @@ export interface ConsoleSettings {
   readonly sessionSecret: string | undefined;
   readonly loginRatePerMinute: number;
   readonly temporalUiUrl: string | undefined;
+  /** Finance's files, for a rate card never published (invoice lineage reads the published log first). */
   readonly ratecardsDir: string;
-  readonly contractsDir: string;
   readonly streamName: string;
   readonly consumerName: string;
 }
@@ -72,7 +69,6 @@ export function parseConsoleEnv(env: Record<string, string | undefined> = proces
       parsed.TALLY_TEMPORAL_UI_URL ??
       (parsed.TEMPORAL_ADDRESS === undefined ? `http://127.0.0.1:${parsed.TALLY_PORT_BASE + 5}` : undefined),
     ratecardsDir: parsed.TALLY_RATECARDS_DIR,
-    contractsDir: parsed.TALLY_CONTRACTS_DIR,
     streamName: parsed.TALLY_INGEST_STREAM,
     consumerName: parsed.TALLY_INGEST_CONSUMER,
   };

@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import type { CustomerTerms } from '../activities/customer-terms.ts';
 import type { ConsoleSettings } from '../config/console.ts';
 import type { IngestLag } from '../views/ops-overview.ts';
+import type { RateCardVersionLoader } from '../views/invoice-lineage.ts';
 import type { LoginThrottlePolicy } from '../domain/access/login-throttle.ts';
 
 /** What the console is built from (console/console-process.ts builds them; tests build their own). */
@@ -14,8 +14,8 @@ export interface ConsoleDeps {
     ConsoleSettings,
     'sessionTtlMs' | 'secureCookie' | 'sessionSecret' | 'loginRatePerMinute' | 'temporalUiUrl'
   >;
-  /** A customer's rate-card versions, for invoice lineage (the billing worker's terms). */
-  readonly loadTerms: (customerId: string) => Promise<Pick<CustomerTerms, 'versions'>>;
+  /** Rate-card versions by name, for invoice lineage (views/ratecard-versions.ts). */
+  readonly loadRateCardVersions: RateCardVersionLoader;
   /** Ingest's consumer lag from JetStream, when NATS is reachable. */
   readonly ingestLag?: () => Promise<IngestLag | undefined>;
   /** Login throttling (tests shorten it). */

@@ -2,7 +2,6 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { fileTermsLoader } from '../activities/customer-terms.ts';
 import type { ConsoleSettings } from '../config/console.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
@@ -10,6 +9,7 @@ import { createPool } from '../db/pool.ts';
 import { deleteExpiredConsoleSessions } from '../db/queries/console-accounts.ts';
 import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
 import type { IngestLag } from '../views/ops-overview.ts';
+import { publishedRateCardVersions } from '../views/ratecard-versions.ts';
 import { createConsoleServer } from './server.ts';
 
 export interface RunningConsole {
@@ -42,7 +42,7 @@ export async function startConsole(
     temporal,
     temporalNamespace: endpoints.temporalNamespace,
     settings,
-    loadTerms: fileTermsLoader({ contractsDir: settings.contractsDir, ratecardsDir: settings.ratecardsDir }),
+    loadRateCardVersions: publishedRateCardVersions(pool, settings.ratecardsDir),
     ingestLag,
   });
   const sweep = setInterval(() => {

@@ -32,7 +32,7 @@ export async function invoiceDetail(
   const invoice = await findInvoice(deps.pool, invoiceId);
   if (invoice === undefined) return undefined;
   const [lineage, journal, adjustments, sync, exceptions] = await Promise.all([
-    invoiceLineage(deps.pool, invoice, eventsPerGroup, deps.loadTerms).catch((error: unknown) => ({
+    invoiceLineage(deps.pool, invoice, eventsPerGroup, deps.loadRateCardVersions).catch((error: unknown) => ({
       error: `lineage unavailable: ${error instanceof Error ? error.message : String(error)}`,
     })),
     loadJournalEntries(deps.pool, { invoiceIds: [invoiceId] }),

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { IssuedInvoice } from '../contracts/invoice.ts';
-import type { CustomerTerms } from '../activities/customer-terms.ts';
+import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
 import type { InvoiceRecord } from '../db/queries/invoices.ts';
@@ -43,15 +43,20 @@ export interface InvoiceLineage {
 }
 
 /** A line → its aggregates → its events, from the invoice's snapshot and the immutable event history. */
+/** A rate card's versions by name (the published change log, or Finance's files). */
+export type RateCardVersionLoader = (ratecard: string) => Promise<readonly RateCardVersion[]>;
+
 export async function invoiceLineage(
   pool: pg.Pool,
   record: InvoiceRecord,
   eventsPerGroup: number,
-  loadTerms: (customerId: string) => Promise<Pick<CustomerTerms, 'versions'>>,
+  loadVersions: RateCardVersionLoader,
 ): Promise<InvoiceLineage> {
   const snapshot = await loadSnapshot(pool, record.snapshotId);
   if (snapshot === undefined) throw new LineageError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
-  const terms = await loadTerms(record.customerId);
+  // The versions of the rate cards the invoice cites (by name): its groups are matched against them.
+  const cards = [...new Set(record.document.ratecard_versions.map((version) => version.ratecard))];
+  const terms = { versions: (await Promise.all(cards.map((card) => loadVersions(card)))).flat() };
   const cited = new Set(record.document.ratecard_versions.map((version) => version.content_hash));
   const ratecardsMatch = terms.versions.filter((version) => cited.has(version.content_hash)).length === cited.size;
   const period = billingPeriod(record.period);

@@ -13,5 +13,10 @@ CREATE INDEX usage_events_received_brin ON usage_events USING brin (received_at)
 ALTER TABLE review_exceptions
   ADD COLUMN amount numeric GENERATED ALWAYS AS ((context #>> '{draft,total}')::numeric) STORED,
   ADD COLUMN currency text GENERATED ALWAYS AS (context #>> '{draft,currency}') STORED;
+-- The queue of waiting exceptions, small enough to read whole from the index (index-only): count,
+-- counts per kind and the sort for a page never touch the rows with their context documents; only
+-- the page's rows are then fetched.
+CREATE INDEX review_exceptions_queue ON review_exceptions (opened_at)
+  INCLUDE (exception_id, status, amount, kind, customer_id) WHERE status IN ('open', 'escalated');
 -- An invoice's page lists the exceptions raised on it.
 CREATE INDEX review_exceptions_invoice ON review_exceptions (invoice_id);

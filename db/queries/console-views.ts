@@ -104,9 +104,14 @@ export async function exceptionPage(
   }
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   const total = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM review_exceptions ${where}`, parameters);
+  // The page's keys first, from the narrow columns alone (an index-only scan for the waiting queue),
+  // then only those rows in full: sorting and skipping never read the context documents.
   const page = await db.query<ExceptionSummaryRow>(
-    `SELECT ${EXCEPTION_SUMMARY_COLUMNS} FROM review_exceptions ${where}
-      ORDER BY ${EXCEPTION_ORDER[filter.sort]} LIMIT $${parameters.length + 1} OFFSET $${parameters.length + 2}`,
+    `WITH page AS (
+       SELECT exception_id, row_number() OVER (ORDER BY ${EXCEPTION_ORDER[filter.sort]}) AS position
+         FROM review_exceptions ${where}
+        ORDER BY position LIMIT $${parameters.length + 1} OFFSET $${parameters.length + 2})
+     SELECT ${EXCEPTION_SUMMARY_COLUMNS} FROM page JOIN review_exceptions USING (exception_id) ORDER BY page.position`,
     [...parameters, filter.limit, filter.offset],
   );
   const kinds = await db.query<{ kind: string; n: string }>(

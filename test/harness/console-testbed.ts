@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { addUser } from '../../access/index.ts';
-import { fileTermsLoader } from '../../activities/customer-terms.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import type { Contract } from '../../contracts/contract.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import type { ConsoleDeps } from '../../console/console-deps.ts';
 import { createConsoleServer } from '../../console/server.ts';
+import { publishedRateCardVersions } from '../../views/ratecard-versions.ts';
 import type { LoginThrottlePolicy } from '../../domain/access/login-throttle.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
@@ -40,10 +40,7 @@ export async function createTestConsole(
       temporalUiUrl: 'http://127.0.0.1:1/temporal-ui',
       ...overrides,
     },
-    loadTerms: fileTermsLoader({
-      contractsDir: testbed.contractsDir,
-      ratecardsDir: path.join(repositoryRoot, 'ratecards'),
-    }),
+    loadRateCardVersions: publishedRateCardVersions(testbed.pool, path.join(repositoryRoot, 'ratecards')),
     loginThrottle: TEST_LOGIN_THROTTLE,
   });
 }
