@@ -30,7 +30,8 @@ export async function startConsole(
 ): Promise<RunningConsole> {
   const pool = createPool(endpoints.databaseUrl, { max: 10, applicationName: 'tally-console' });
   await migrate(pool);
-  const connection = await Connection.connect({ address: endpoints.temporalAddress });
+  // Lazy: the console starts and reads while Temporal is away; a decision then fails with its reason.
+  const connection = Connection.lazy({ address: endpoints.temporalAddress });
   const temporal = new Client({ connection, namespace: endpoints.temporalNamespace });
   let nats: NatsConnection | undefined;
   const ingestLag = async (): Promise<IngestLag | undefined> => {

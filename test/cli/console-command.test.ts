@@ -35,7 +35,7 @@ describe('tally console', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 120_000;
       while (!output.includes(`tally console on http://127.0.0.1:${port}`)) {
         if (child.exitCode !== null) throw new Error(`tally console exited ${child.exitCode}:\n${output}`);
         if (Date.now() > deadline) throw new Error(`tally console did not start:\n${output}`);
@@ -56,5 +56,5 @@ describe('tally console', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-  }, 120_000);
+  }, 240_000);
 });

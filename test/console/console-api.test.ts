@@ -286,6 +286,68 @@ describe('the console API', () => {
     expect(forged.statusCode).toBe(401);
   });
 
+  it('orders the queue escalated first, then oldest, then largest, and pages it', async () => {
+    await testbed.pool.query(
+      `INSERT INTO period_snapshots (snapshot_id, customer_id, period, mode, calculation_version, event_cutoff, event_count, event_fingerprint, aggregates, counters)
+       VALUES ('snap:queue', 'queue', '2026-09', 'live', 'calc', now(), 0, repeat('0', 64), '[]', '{}')`,
+    );
+    const rows = [
+      { customer: 'queue-a', total: '10.00', hoursAgo: 50, escalated: false },
+      { customer: 'queue-b', total: '900.00', hoursAgo: 50, escalated: false },
+      { customer: 'queue-c', total: '5.00', hoursAgo: 2, escalated: true },
+      { customer: 'queue-d', total: '70.00', hoursAgo: 100, escalated: false },
+    ];
+    // One instant for all: two exceptions opened at the same time are ordered by amount.
+    const base = new Date().toISOString();
+    for (const row of rows) {
+      const invoiceId = `inv:${row.customer}:2026-09`;
+      await testbed.pool.query(
+        `INSERT INTO invoices (invoice_id, customer_id, period, mode, calculation_version, snapshot_id, status, currency, subtotal, total, document)
+         VALUES ($1, $2, '2026-09', 'live', 'calc', 'snap:queue', 'draft', 'USD', $3, $3, '{}')`,
+        [invoiceId, row.customer, row.total],
+      );
+      await testbed.pool.query(
+        `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status, opened_at, escalated_at)
+         VALUES ($1, $2, $3, '2026-09', 'threshold', '[]', jsonb_build_object('draft', jsonb_build_object('total', $4::text, 'currency', 'USD')),
+                 'wf', $5, $7::timestamptz - make_interval(hours => $6), CASE WHEN $5 = 'escalated' THEN now() END)`,
+        [
+          `exc:${invoiceId}`,
+          invoiceId,
+          row.customer,
+          row.total,
+          row.escalated ? 'escalated' : 'open',
+          row.hoursAgo,
+          base,
+        ],
+      );
+    }
+    const { cookie } = await signIn(app, 'vera');
+    const order = async (query: string) =>
+      (
+        JSON.parse((await app.inject({ url: `/api/v1/exceptions?${query}`, headers: { cookie } })).body) as {
+          exceptions: { customerId: string; amount: string }[];
+          total: number;
+        }
+      ).exceptions
+        .filter((exception) => exception.customerId.startsWith('queue-'))
+        .map((exception) => exception.customerId);
+    expect(await order('status=open')).toEqual(['queue-c', 'queue-d', 'queue-b', 'queue-a']);
+    expect(await order('status=open&sort=amount')).toEqual(['queue-b', 'queue-d', 'queue-a', 'queue-c']);
+    expect(await order('status=escalated')).toEqual(['queue-c']);
+    const second = JSON.parse(
+      (
+        await app.inject({
+          url: '/api/v1/exceptions?status=open&customer=queue-b&limit=1&offset=0',
+          headers: { cookie },
+        })
+      ).body,
+    ) as { exceptions: { amount: string; currency: string }[]; total: number };
+    expect(second).toMatchObject({ total: 1, exceptions: [{ amount: '900.00', currency: 'USD' }] });
+    const queuePage = await app.inject({ url: '/exceptions?sort=amount', headers: { cookie } });
+    expect(queuePage.statusCode).toBe(200);
+    expect(queuePage.body.indexOf('queue-b')).toBeLessThan(queuePage.body.indexOf('queue-d'));
+  });
+
   it('keeps a hash-chained audit log that detects an edited and a removed row', async () => {
     const intact = await verifyAuditLog(testbed.pool);
     expect(intact).toMatchObject({ ok: true, breaks: [] });
