@@ -61,7 +61,8 @@ function pruneBuilds(current) {
     .filter((entry) => entry.isDirectory() && entry.name !== current && !entry.name.includes('.tmp-'))
     .map((entry) => ({ name: entry.name, mtimeMs: statSync(path.join(distRoot, entry.name)).mtimeMs }))
     .sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const stale of builds.slice(KEPT_BUILDS - 1)) rmSync(path.join(distRoot, stale.name), { recursive: true, force: true });
+  for (const stale of builds.slice(KEPT_BUILDS - 1))
+    rmSync(path.join(distRoot, stale.name), { recursive: true, force: true });
 }
 
 /** The entry module of a build of the current sources, building it first when there is none. */

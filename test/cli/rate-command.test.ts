@@ -14,7 +14,7 @@ function acme(overrides: { events?: string; ratecards?: string } = {}): string[]
     '--ratecards',
     overrides.ratecards ?? 'ratecards',
     '--contract',
-    'test/fixtures/contracts/acme.yaml',
+    'demo/samples/contracts/acme.yaml',
     '--events',
     overrides.events ?? 'test/fixtures/events/acme-2026-10.jsonl',
     '--period',
@@ -138,7 +138,7 @@ describe('tally rate (offline)', () => {
     const contract = path.join(dir, 'acme.yaml');
     await writeFile(
       contract,
-      (await readFile('test/fixtures/contracts/acme.yaml', 'utf8')).replace('currency: USD', 'currency: EUR'),
+      (await readFile('demo/samples/contracts/acme.yaml', 'utf8')).replace('currency: USD', 'currency: EUR'),
     );
     const run = await runTally([
       'rate',
@@ -168,7 +168,7 @@ describe('tally rate (offline)', () => {
       duplicateEvery: 50,
     });
     await writeFile(file, `${events.map((event) => JSON.stringify(event)).join('\n')}\n`);
-    const contracts = (await readdir('test/fixtures/contracts')).filter((name) => name.endsWith('.yaml')).sort();
+    const contracts = (await readdir('demo/samples/contracts')).filter((name) => name.endsWith('.yaml')).sort();
     expect(contracts).toHaveLength(6);
     for (const name of contracts) {
       const run = await runTally([
@@ -176,7 +176,7 @@ describe('tally rate (offline)', () => {
         '--ratecards',
         'ratecards',
         '--contract',
-        `test/fixtures/contracts/${name}`,
+        `demo/samples/contracts/${name}`,
         '--events',
         file,
         '--period',

@@ -64,7 +64,7 @@ describe('tally ratecards diff', () => {
       V1,
       V2,
       '--contract',
-      'test/fixtures/contracts/acme.yaml',
+      'demo/samples/contracts/acme.yaml',
       '--events',
       'test/fixtures/events/acme-2026-10.jsonl',
       '--period',
