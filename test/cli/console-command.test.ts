@@ -41,17 +41,24 @@ describe('tally console', () => {
         if (Date.now() > deadline) throw new Error(`tally console did not start:\n${output}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      // Every body is read: an unread one keeps its connection busy, and a clean stop waits for it.
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
+      await health.arrayBuffer();
       const login = await fetch(`http://127.0.0.1:${port}/login`);
       expect(login.status).toBe(200);
       expect(await login.text()).toContain('<form id="login-form"');
       expect(login.headers.get('content-security-policy')).toContain("script-src 'self'");
       const api = await fetch(`http://127.0.0.1:${port}/api/v1/invoices`);
       expect(api.status).toBe(401);
+      expect(await api.json()).toMatchObject({ error: { code: 'unauthenticated' } });
       const chart = await fetch(`http://127.0.0.1:${port}/assets/vendor/chart.umd.min.js`);
       expect(chart.status).toBe(200);
-      expect((await fetch(`http://127.0.0.1:${port}/assets/vendor/chart.js`)).status).toBe(404);
+      expect((await chart.text()).length).toBeGreaterThan(100_000);
+      // Only Chart.js's one build is served from node_modules, nothing else beside it.
+      const other = await fetch(`http://127.0.0.1:${port}/assets/vendor/chart.js`);
+      expect(other.status).toBe(404);
+      await other.arrayBuffer();
     } finally {
       child.kill('SIGTERM');
     }
