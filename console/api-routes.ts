@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   AccessError,
   addUser,
@@ -11,6 +11,7 @@ import {
   recordLogout,
   unlockUser,
   verifyAuditLog,
+  type AuthenticatedUser,
 } from '../access/index.ts';
 import {
   AddUserRequestSchema,
@@ -57,13 +58,13 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
   );
 
   app.get('/api/v1/session', { config: { access: 'read' } }, async (request, reply) => {
-    const user = request.user as NonNullable<typeof request.user>;
+    const user = signedIn(request);
     if (user.via === 'session') reply.header('X-CSRF-Token', reply.generateCsrf());
     return reply.send({ username: user.username, role: user.role, via: user.via });
   });
 
   app.delete('/api/v1/session', { config: { access: 'read' } }, async (request, reply) => {
-    const user = request.user as NonNullable<typeof request.user>;
+    const user = signedIn(request);
     if (user.via !== 'session') throw new AccessError('bad_request', 'a personal token has no session to end');
     await request.session.destroy();
     await recordLogout(deps.pool, user);
@@ -98,7 +99,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
     { config: { access: 'read' } },
     async (request) => {
       const body = DecisionRequestSchema.parse(request.body);
-      return decideException(deps, request.user as NonNullable<typeof request.user>, request.params.id, body);
+      return decideException(deps, signedIn(request), request.params.id, body);
     },
   );
 
@@ -156,7 +157,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
     async (request, reply) => {
       const format = request.query.format ?? 'jsonl';
       if (format !== 'jsonl' && format !== 'csv') throw new AccessError('bad_request', 'format is jsonl or csv');
-      const user = request.user as NonNullable<typeof request.user>;
+      const user = signedIn(request);
       await recordAudit(deps.pool, {
         actor: auditActorOf(user),
         action: 'audit_exported',
@@ -174,7 +175,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
 
   app.post('/api/v1/users', { config: { access: 'manage_users' } }, async (request, reply) => {
     const body = AddUserRequestSchema.parse(request.body);
-    const added = await addUser(deps.pool, { user: request.user as NonNullable<typeof request.user> }, body);
+    const added = await addUser(deps.pool, { user: signedIn(request) }, body);
     return reply.code(201).send({
       username: added.username,
       role: added.role,
@@ -186,7 +187,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
     '/api/v1/users/:name/disable',
     { config: { access: 'manage_users' } },
     async (request, reply) => {
-      await disableUser(deps.pool, { user: request.user as NonNullable<typeof request.user> }, request.params.name);
+      await disableUser(deps.pool, { user: signedIn(request) }, request.params.name);
       return reply.code(204).send();
     },
   );
@@ -195,8 +196,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
     '/api/v1/users/:name/unlock',
     { config: { access: 'manage_users' } },
     async (request, reply) => {
-      await unlockUser(deps.pool, { user: request.user as NonNullable<typeof request.user> }, request.params.name);
+      await unlockUser(deps.pool, { user: signedIn(request) }, request.params.name);
       return reply.code(204).send();
     },
   );
+}
+
+/** The user the access hook (server.ts) has already required for every non-public route. */
+function signedIn(request: FastifyRequest): AuthenticatedUser {
+  if (request.user === undefined) throw new AccessError('unauthenticated', 'sign in first');
+  return request.user;
 }

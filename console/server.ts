@@ -174,9 +174,11 @@ async function resolveUser(deps: ConsoleDeps, request: FastifyRequest): Promise<
  */
 async function enforceAccess(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const access = request.routeOptions.config.access;
-  if (access === undefined)
+  if (access === undefined) {
+    // Static files and the not-found answer are public; any other route must say who may call it.
     if (request.is404 || request.routeOptions.url?.startsWith('/assets/')) return;
-    else throw new Error(`route ${request.routeOptions.url ?? request.url} declares no access`);
+    throw new Error(`route ${request.routeOptions.url ?? request.url} declares no access`);
+  }
   if (access === 'public') return;
   const user = request.user;
   if (user === undefined) {

@@ -22,7 +22,12 @@
       credentials: 'same-origin',
     });
     const text = await response.text();
-    const data = text ? JSON.parse(text) : undefined;
+    let data;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined; // not JSON (a proxy's error page): the status line says enough
+    }
     if (!response.ok) {
       const error = new Error(data?.error?.message ?? `${response.status} ${response.statusText}`);
       error.status = response.status;
