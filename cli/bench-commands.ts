@@ -46,6 +46,43 @@ export function registerBenchCommands(program: Command): void {
       );
     });
   bench
+    .command('console')
+    .description('the console with N invoices and E open exceptions: p50/p95 per route vs GET /healthz in the same run')
+    .option('--invoices <n>', 'invoices (over twelve periods)', '100000')
+    .option('--exceptions <n>', 'open exceptions', '10000')
+    .option('--events <n>', 'usage events per exception customer and month (four months charted)', '30')
+    .option('--requests <n>', 'timed requests per route', '300')
+    .option('--keep-stack', "leave the benchmark's Postgres running with its data")
+    .action(
+      async (options: {
+        invoices: string;
+        exceptions: string;
+        events: string;
+        requests: string;
+        keepStack?: boolean;
+      }) => {
+        const portBase = positive(
+          'TALLY_BENCH_CONSOLE_PORT_BASE',
+          process.env.TALLY_BENCH_CONSOLE_PORT_BASE ?? '17580',
+        );
+        const { runConsoleBench } = await import('../bench/console-benchmark.ts');
+        const timings = await runConsoleBench({
+          invoices: positive('--invoices', options.invoices),
+          exceptions: positive('--exceptions', options.exceptions),
+          eventsPerCustomerMonth: positive('--events', options.events),
+          requests: positive('--requests', options.requests),
+          portBase,
+          toolsDir: parseServicesEnv().TALLY_TOOLS_DIR,
+          keepStack: options.keepStack === true,
+          log: (line) => process.stdout.write(`${line}\n`),
+        });
+        for (const timing of timings)
+          process.stdout.write(
+            `${timing.route}: p50 ${timing.p50Ms.toFixed(1)} ms, p95 ${timing.p95Ms.toFixed(1)} ms, max ${timing.maxMs.toFixed(1)} ms (p95 ${timing.ratioToBaseline.toFixed(1)}x the baseline)\n`,
+          );
+      },
+    );
+  bench
     .command('close')
     .description('close N customer-periods through the billing worker: customer-periods/s, Postgres vs Temporal time')
     .option('--customers <n>', 'customer-periods to close', '1000')

@@ -68,6 +68,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./review-commands.ts')).registerReviewCommands,
   },
   {
+    name: 'console',
+    description: 'the billing-ops web console (API and pages) over the same Postgres and Temporal as the workers',
+    load: async () => (await import('./console-commands.ts')).registerConsoleCommands,
+  },
+  {
+    name: 'users',
+    description: "the console's accounts: add (viewer | reviewer | admin), list, disable, unlock, personal tokens",
+    load: async () => (await import('./users-commands.ts')).registerUsersCommands,
+  },
+  {
+    name: 'audit',
+    description: 'the hash-chained audit log of every action: list, verify, export',
+    load: async () => (await import('./audit-commands.ts')).registerAuditCommands,
+  },
+  {
     name: 'invoice',
     description: 'invoices, down to the events behind a line',
     load: async () => (await import('./invoice-commands.ts')).registerInvoiceCommands,

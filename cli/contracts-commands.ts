@@ -73,6 +73,7 @@ export function registerContractsCommands(program: Command): void {
       await withDatabase(async (pool) => {
         const published = await publishContractFiles(pool, files, {
           publishedBy: options.by ?? os.userInfo().username,
+          actor: { kind: 'process', name: `cli:${os.userInfo().username}` },
           ...(options.note === undefined ? {} : { note: options.note }),
         });
         for (const { file, contract, status, publication } of published) {

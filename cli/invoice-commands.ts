@@ -1,17 +1,13 @@
 import type { Command } from 'commander';
-import type pg from 'pg';
 import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
-import { publishedTerms, PublishedTermsError } from '../terms/index.ts';
-import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
 import {
   findInvoiceByIdOrNumber,
   listInvoices,
   type InvoiceRecord,
   type InvoiceStatus,
 } from '../db/queries/invoices.ts';
-import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
-import { billingPeriod } from '../domain/period.ts';
-import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
+import { invoiceLineage, type InvoiceLineage } from '../views/invoice-lineage.ts';
+import { publishedRateCardVersions } from '../views/ratecard-versions.ts';
 import { printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -77,110 +73,13 @@ export function registerInvoiceCommands(program: Command): void {
         if (options.json && !options.lineage)
           return void process.stdout.write(`${JSON.stringify(record.document, null, 2)}\n`);
         if (!options.lineage) return void printInvoice(record);
-        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10));
+        const loadVersions = publishedRateCardVersions(pool);
+        const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10), loadVersions);
         if (options.json) return void process.stdout.write(`${JSON.stringify(lineage, null, 2)}\n`);
         printInvoice(record);
         printLineage(lineage);
       });
     });
-}
-
-interface LineageGroup {
-  readonly versionEffectiveFrom: string | null;
-  readonly sku: string;
-  readonly unit: string;
-  readonly metadata: Record<string, string>;
-  readonly eventCount: number;
-  readonly quantitySum: string;
-  readonly events: LineageEvent[];
-}
-
-interface InvoiceLineage {
-  readonly invoiceId: string;
-  readonly fingerprint: {
-    readonly recorded: string | undefined;
-    readonly recomputed: string;
-    readonly eventCount: number;
-    readonly matches: boolean;
-  };
-  readonly ratecardsMatch: boolean;
-  readonly lines: readonly {
-    lineKey: string;
-    kind: string;
-    amount: string;
-    groups?: LineageGroup[];
-    lateEvents?: LineageEvent[];
-  }[];
-}
-
-/** A line → its aggregates → its events, from the invoice's snapshot and the immutable event history. */
-async function invoiceLineage(pool: pg.Pool, record: InvoiceRecord, eventsPerGroup: number): Promise<InvoiceLineage> {
-  const snapshot = await loadSnapshot(pool, record.snapshotId);
-  if (snapshot === undefined)
-    throw new InvoiceCommandError(`snapshot ${record.snapshotId} of ${record.invoiceId} is missing`);
-  // The rate-card versions the invoice cites, from the publication log by hash: they must all be there.
-  const source = publishedTerms(pool);
-  const current = await source.current(record.customerId);
-  let terms = current;
-  let ratecardsMatch = true;
-  try {
-    terms = await source.recorded(record.customerId, {
-      contractHash: snapshot.contractHash ?? current.contractHash,
-      ratecardVersions: record.document.ratecard_versions,
-    });
-  } catch (error) {
-    if (!(error instanceof PublishedTermsError)) throw error;
-    ratecardsMatch = false;
-  }
-  const period = billingPeriod(record.period);
-  const plan = usageAggregationPlan(terms.versions, period);
-  const byPrice = aggregatesByPrice(snapshot.aggregates, terms.versions);
-  const summary = await summarizeEventSet(pool, {
-    customerId: record.customerId,
-    periodStart: period.start,
-    periodEnd: period.end,
-  });
-  const document = record.document as Partial<IssuedInvoice>;
-  const lines = [];
-  for (const line of record.document.lines) {
-    if (line.kind === 'usage') {
-      const groups: LineageGroup[] = [];
-      for (const aggregate of byPrice.get(line.price_id) ?? []) {
-        const segment = plan.segments.find((candidate) => candidate.effectiveFrom === aggregate.versionEffectiveFrom);
-        if (segment === undefined) continue;
-        const { events } = await eventsOfAggregate(pool, {
-          customerId: record.customerId,
-          segmentStart: segment.start,
-          segmentEnd: segment.end,
-          aggregate,
-          groupingKeys: plan.keysBySku.find((entry) => entry.sku === aggregate.sku)?.keys ?? [],
-          limit: eventsPerGroup,
-        });
-        groups.push({ ...aggregate, metadata: { ...aggregate.metadata }, events });
-      }
-      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount, groups });
-    } else if (line.kind === 'adjustment' && line.line_key.startsWith('adjustment:')) {
-      lines.push({
-        lineKey: line.line_key,
-        kind: line.kind,
-        amount: line.amount,
-        lateEvents: await lateEventsAdjustedBy(pool, record.invoiceId, line.corrects_invoice_id, eventsPerGroup),
-      });
-    } else {
-      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount });
-    }
-  }
-  return {
-    invoiceId: record.invoiceId,
-    fingerprint: {
-      recorded: document.event_fingerprint ?? snapshot.eventFingerprint,
-      recomputed: summary.fingerprint,
-      eventCount: summary.eventCount,
-      matches: (document.event_fingerprint ?? snapshot.eventFingerprint) === summary.fingerprint,
-    },
-    ratecardsMatch,
-    lines,
-  };
 }
 
 function printLineage(lineage: InvoiceLineage): void {

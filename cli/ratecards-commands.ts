@@ -133,6 +133,7 @@ export function registerRatecardsCommands(program: Command): void {
         await requireSchema(pool);
         const published = await publishRateCardFiles(pool, files, {
           publishedBy: options.by ?? os.userInfo().username,
+          actor: { kind: 'process', name: `cli:${os.userInfo().username}` },
           ...(options.note === undefined ? {} : { note: options.note }),
         });
         for (const { version, status, publication } of published) {

@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { userInfo } from 'node:os';
 import {
   findReviewException,
   listReviewExceptions,
   type ReviewExceptionRecord,
 } from '../db/queries/review-exceptions.ts';
 import type { Client } from '@temporalio/client';
-import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
+import type { DecisionOutcome, ReviewDecision } from '../workflows/definitions.ts';
+import { decideException, sendDecisionUpdate } from '../access/index.ts';
+import type { DecisionRequest } from '../contracts/console-api.ts';
+import { authenticateCliUser } from './console-credentials.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -66,28 +68,26 @@ export function registerReviewCommands(program: Command): void {
 
   const decide =
     (kind: ReviewDecision['kind']) =>
-    async (exceptionId: string, options: { reviewer?: string; reason?: string; note?: string; amount?: string }) => {
+    async (exceptionId: string, options: { as?: string; reason?: string; note?: string; amount?: string }) => {
       await withDatabase(
         async (pool, endpoints) => {
-          const exception = await requireException(pool, exceptionId);
-          const reviewer = options.reviewer ?? userInfo().username;
-          const decision: ReviewDecision =
+          // Who decides is proven, never typed: a personal token (TALLY_USER_TOKEN) or --as NAME with its password.
+          const user = await authenticateCliUser(pool, options.as === undefined ? {} : { as: options.as });
+          const request: DecisionRequest =
             kind === 'approve'
-              ? { kind, exceptionId, reviewer, ...(options.note ? { note: options.note } : {}) }
+              ? { kind, ...(options.note ? { note: options.note } : {}) }
               : kind === 'reject'
-                ? { kind, exceptionId, reviewer, reason: requireOption(options.reason, '--reason') }
+                ? { kind, reason: requireOption(options.reason, '--reason') }
                 : {
                     kind,
-                    exceptionId,
-                    reviewer,
                     reason: requireOption(options.reason, '--reason'),
                     amount: requireOption(options.amount, '--amount'),
                   };
           const temporal = await connectTemporal(endpoints);
           try {
-            const outcome = await sendReviewDecision(temporal.client, exception, decision);
+            const outcome = await decideException({ pool, temporal: temporal.client }, user, exceptionId, request);
             process.stdout.write(
-              `${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${reviewer}\n`,
+              `${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${outcome.reviewer}\n`,
             );
           } finally {
             await temporal.close();
@@ -97,31 +97,33 @@ export function registerReviewCommands(program: Command): void {
       );
     };
 
+  const asOption = '--as <user>';
+  const asHelp = 'decide as this console user (password from stdin or a prompt); default: the user of TALLY_USER_TOKEN';
   review
     .command('approve <exception>')
     .description('approve: the invoice is issued and synced')
-    .option('--reviewer <name>', 'who decides (default: the OS user)')
+    .option(asOption, asHelp)
     .option('--note <text>', 'a note kept with the decision')
     .action(decide('approve'));
   review
     .command('reject <exception>')
     .description('reject: the invoice is held and nothing is synced')
-    .option('--reviewer <name>', 'who decides (default: the OS user)')
+    .option(asOption, asHelp)
     .requiredOption('--reason <text>', 'why (kept with the decision)')
     .action(decide('reject'));
   review
     .command('adjust <exception>')
     .description('add an explicit adjustment line, then issue')
-    .option('--reviewer <name>', 'who decides (default: the OS user)')
+    .option(asOption, asHelp)
     .requiredOption('--reason <text>', 'why (printed on the line)')
     .requiredOption('--amount <decimal>', 'signed amount in the invoice currency, e.g. -25.00')
     .action(decide('adjust'));
 }
 
 /**
- * Sends a person's decision to the workflow that waits on the exception, through its `decide` update:
- * the one path every caller uses (`tally review approve|reject|adjust`, the demo). The workflow's
- * validator refuses a decision on anything but the open exception.
+ * Sends a decision with the reviewer named by the caller: kept only for the demo, whose approval
+ * is the process's own until its step decides as a console user. People decide through
+ * `decideException` (access/), which takes the reviewer from their authentication.
  */
 export async function sendReviewDecision(
   client: Client,
@@ -129,20 +131,7 @@ export async function sendReviewDecision(
     Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
   decision: ReviewDecision,
 ): Promise<DecisionOutcome> {
-  // Decided already (the workflow may have finished since): the same decision is a no-op, another is refused.
-  const recorded = exception.decision as { kind?: ReviewDecision['kind'] } | undefined;
-  if (recorded?.kind !== undefined) {
-    if (recorded.kind === decision.kind)
-      return { exceptionId: exception.exceptionId, decision: decision.kind, repeated: true };
-    throw new ReviewCommandError(
-      `${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
-    );
-  }
-  try {
-    return await client.workflow.getHandle(exception.workflowId).executeUpdate(decideUpdate, { args: [decision] });
-  } catch (error) {
-    throw new ReviewCommandError(`${exception.exceptionId}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  return sendDecisionUpdate(client, exception, decision);
 }
 
 async function requireException(pool: pg.Pool, exceptionId: string): Promise<ReviewExceptionRecord> {

@@ -21,3 +21,9 @@ export const workflowsEntry = path.join(repositoryRoot, 'workflows', 'index.ts')
 
 /** Forward-only SQL migrations (db/migrate.ts). */
 export const migrationsDir = path.join(repositoryRoot, 'db', 'migrations');
+
+/** The console's own stylesheet and script (served as they are: no build step). */
+export const consoleAssetsDir = path.join(repositoryRoot, 'console', 'assets');
+
+/** Chart.js's UMD build, served by the console from the project's own dependencies (no CDN). */
+export const chartJsDistDir = path.join(repositoryRoot, 'node_modules', 'chart.js', 'dist');

@@ -16,4 +16,6 @@ export const ADVISORY_LOCKS = {
    * usage-alert check of a customer-period at a time, so two never both record the same crossing.
    */
   USAGE_ALERT_CHECK: 7_301_004,
+  /** Appending to the hash-chained audit log: one writer at a time, so each row links to the one before. */
+  AUDIT_APPEND: 7_301_200,
 } as const;

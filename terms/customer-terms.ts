@@ -54,6 +54,8 @@ export interface TermsSource {
   fileDrift(ratecard: string, periodStart: string, periodEnd: string): Promise<RateCardDrift[]>;
   /** Every published rate card's versions (what usage without a contract would cost under each). */
   allPublishedCards(): Promise<ReadonlyMap<string, readonly RateCardVersion[]>>;
+  /** One card's published versions, oldest first (empty when none was published). */
+  publishedVersions(ratecard: string): Promise<readonly RateCardVersion[]>;
 }
 
 /** No published contract covers this customer (SPEC §3): its usage waits for one. */

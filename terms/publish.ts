@@ -14,12 +14,27 @@ import {
   type ContractPublication,
 } from '../db/queries/contract-publications.ts';
 import { publishRateCardVersion, type RateCardPublication } from '../db/queries/ratecard-publications.ts';
+import { appendAuditEntry } from '../db/queries/audit-log.ts';
+import type { AuditActor } from '../contracts/audit-entry.ts';
 
 /**
  * Publishing Finance's files into the append-only logs billing reads (SPEC §2, §3): `tally ratecards
  * publish`, `tally contracts publish`, the demo and the tests all publish through here. A file is
  * validated whole before anything of it is recorded; publishing what is already current is a no-op.
+ * Each publication and its audit-log entry commit together.
  */
+
+export interface PublishOptions {
+  /** Who publishes, as the logs record it (`published_by`). */
+  readonly publishedBy: string;
+  readonly note?: string;
+  /** Who acts, for the audit log (default: the process, named by `publishedBy`). */
+  readonly actor?: AuditActor;
+}
+
+function actorOf(options: PublishOptions): AuditActor {
+  return options.actor ?? { kind: 'process', name: options.publishedBy };
+}
 
 export class PublicationRefusedError extends TallyError {
   constructor(code: string, message: string) {
@@ -42,7 +57,7 @@ export interface PublishedRateCard {
 export async function publishRateCardFiles(
   pool: pg.Pool,
   files: readonly string[],
-  options: { readonly publishedBy: string; readonly note?: string },
+  options: PublishOptions,
 ): Promise<PublishedRateCard[]> {
   const checked = new Set<string>();
   for (const file of files) {
@@ -56,14 +71,30 @@ export async function publishRateCardFiles(
   const loaded = await Promise.all(files.map(async (file) => ({ file, ...(await loadRateCardFile(file)) })));
   const results: PublishedRateCard[] = [];
   for (const { file, version, text } of loaded) {
-    const outcome = await publishRateCardVersion(pool, {
-      ratecard: version.ratecard,
-      effectiveFrom: version.effective_from,
-      contentHash: version.content_hash,
-      content: text,
-      fileName: `${version.ratecard}/${path.basename(file)}`,
-      note: options.note ?? version.note ?? '',
-      publishedBy: options.publishedBy,
+    const outcome = await withTransaction(pool, async (client) => {
+      const published = await publishRateCardVersion(client, {
+        ratecard: version.ratecard,
+        effectiveFrom: version.effective_from,
+        contentHash: version.content_hash,
+        content: text,
+        fileName: `${version.ratecard}/${path.basename(file)}`,
+        note: options.note ?? version.note ?? '',
+        publishedBy: options.publishedBy,
+      });
+      if (published.status === 'published') {
+        await appendAuditEntry(client, {
+          actor: actorOf(options),
+          action: 'ratecard_published',
+          subject: `ratecard:${version.ratecard}@${published.publication.effectiveFrom}`,
+          details: {
+            content_hash: version.content_hash,
+            file: published.publication.fileName,
+            note: published.publication.note,
+            published_by: options.publishedBy,
+          },
+        });
+      }
+      return published;
     });
     if (outcome.status === 'changed') {
       throw new PublicationRefusedError(
@@ -80,7 +111,7 @@ export async function publishRateCardFiles(
 export async function publishRateCardRoot(
   pool: pg.Pool,
   root: string,
-  options: { readonly publishedBy: string; readonly note?: string },
+  options: PublishOptions,
 ): Promise<PublishedRateCard[]> {
   const files: string[] = [];
   for (const card of (await readdir(root)).sort()) {
@@ -106,7 +137,7 @@ export interface PublishedContract {
 export async function publishContractFiles(
   pool: pg.Pool,
   files: readonly string[],
-  options: { readonly publishedBy: string; readonly note?: string },
+  options: PublishOptions,
 ): Promise<PublishedContract[]> {
   const texts: { file: string; text: string }[] = [];
   for (const file of files) {
@@ -121,7 +152,7 @@ export async function publishContractFiles(
 export async function publishContractTexts(
   pool: pg.Pool,
   texts: readonly { readonly file: string; readonly text: string }[],
-  options: { readonly publishedBy: string; readonly note?: string },
+  options: PublishOptions,
 ): Promise<PublishedContract[]> {
   const parsed = texts.map(({ file, text }) => {
     const result = parseContractText(text, file);
@@ -155,6 +186,17 @@ export async function publishContractTexts(
           endsAt: contract.ends_at,
           note: options.note ?? '',
           publishedBy: options.publishedBy,
+        });
+        await appendAuditEntry(client, {
+          actor: actorOf(options),
+          action: 'contract_published',
+          subject: `contract:${contract.customer_id}`,
+          details: {
+            content_hash: hash,
+            file: publication.fileName,
+            note: publication.note,
+            published_by: options.publishedBy,
+          },
         });
         return { file, contract, status: 'published' as const, publication };
       }),

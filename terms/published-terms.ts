@@ -168,6 +168,10 @@ export function publishedTerms(pool: pg.Pool, options: { readonly ratecardsDir?:
       return drift;
     },
 
+    async publishedVersions(ratecard) {
+      return (await loadPublishedRateCardTexts(pool, ratecard)).map(parseVersion);
+    },
+
     async allPublishedCards() {
       const cards = new Map<string, RateCardVersion[]>();
       for (const text of await loadAllPublishedRateCardTexts(pool)) {

@@ -18,9 +18,18 @@ afterAll(async () => {
 });
 
 function tally(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return tallyWith({}, ...args);
+}
+
+/** `tally` with standard input (a password) and extra environment (a personal token). */
+function tallyWith(
+  options: { input?: string; env?: Record<string, string> },
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const { endpoints } = testStack();
   const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
     env: {
+      ...options.env,
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       DATABASE_URL: testbed.databaseUrl,
@@ -29,6 +38,7 @@ function tally(...args: string[]): Promise<{ status: number | null; stdout: stri
       TALLY_TASK_QUEUE: testbed.taskQueue,
     },
   });
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -82,11 +92,36 @@ describe('the ops commands', () => {
       expect(reject.status).not.toBe(0);
       expect(reject.stderr).toContain('--reason');
 
-      const approve = await tally('review', 'approve', exceptionId, '--reviewer', 'ops-eve');
+      // Decisions are made as a console user: a typed-in name is no longer an option.
+      const password = 'a long enough password for eve';
+      const added = await tallyWith({ input: `${password}\n` }, 'users', 'add', 'ops-eve', '--role', 'reviewer');
+      expect(added.status, added.stderr).toBe(0);
+      expect(added.stdout).not.toContain(password);
+      const typedName = await tally('review', 'approve', exceptionId, '--reviewer', 'ops-eve');
+      expect(typedName.status).not.toBe(0);
+      const anonymous = await tally('review', 'approve', exceptionId);
+      expect(anonymous.status).not.toBe(0);
+      expect(anonymous.stderr).toContain('TALLY_USER_TOKEN');
+      const wrongPassword = await tallyWith({ input: 'not it\n' }, 'review', 'approve', exceptionId, '--as', 'ops-eve');
+      expect(wrongPassword.status).not.toBe(0);
+      expect(wrongPassword.stderr).toContain('wrong username or password');
+
+      const issued = await tallyWith({ input: `${password}\n` }, 'users', 'token', 'ops-eve');
+      expect(issued.status, issued.stderr).toBe(0);
+      const token = issued.stdout.trim();
+      const approve = await tallyWith({ env: { TALLY_USER_TOKEN: token } }, 'review', 'approve', exceptionId);
       expect(approve.status, approve.stderr).toBe(0);
       expect(approve.stdout).toContain(`${exceptionId}: approve by ops-eve`);
-      const again = await tally('review', 'approve', exceptionId, '--reviewer', 'ops-eve');
+      const again = await tallyWith({ input: `${password}\n` }, 'review', 'approve', exceptionId, '--as', 'ops-eve');
       expect(again.stdout).toContain('already recorded; nothing changed');
+      const audit = await tally('audit', 'list', '--action', 'exception_decided', '--json');
+      expect(JSON.parse(audit.stdout)).toMatchObject([
+        { actor: { kind: 'user', name: 'ops-eve' }, details: { via: 'password', repeated: true } },
+        { actor: { kind: 'user', name: 'ops-eve' }, details: { via: 'token', repeated: false } },
+      ]);
+      const verify = await tally('audit', 'verify');
+      expect(verify.status, verify.stderr).toBe(0);
+      expect(verify.stdout).toMatch(/^audit log intact: \d+ entries; head \d+:[0-9a-f]{64}/);
 
       expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`).result()).stage).toBe(
         'completed',

@@ -172,6 +172,22 @@ describe('tally ratecards publish and history (Postgres)', () => {
       `${name}  in force from 2026-10-16T00:00:00.000Z  sha256 ${rows[1]?.contentHash.slice(0, 12)}  by finance@example.com  — Mid-October cut`,
     );
 
+    // Each publication (not the no-op repeat, not the refused change) is in the audit log.
+    const audited = await pool.query<{ subject: string; details: { content_hash: string; published_by: string } }>(
+      `SELECT subject, details FROM audit_log WHERE action = 'ratecard_published' AND subject LIKE $1 ORDER BY seq`,
+      [`ratecard:${name}@%`],
+    );
+    expect(audited.rows).toEqual([
+      {
+        subject: `ratecard:${name}@2026-10-01T00:00:00.000Z`,
+        details: expect.objectContaining({ content_hash: firstHash, published_by: 'finance@example.com' }),
+      },
+      {
+        subject: `ratecard:${name}@2026-10-16T00:00:00.000Z`,
+        details: expect.objectContaining({ published_by: 'finance@example.com' }),
+      },
+    ]);
+
     // The log is append-only in the database itself, not only in the command.
     await expect(
       pool.query('UPDATE ratecard_publications SET note = $1 WHERE ratecard = $2', ['edited', name]),

@@ -27,6 +27,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(services).sort()).toEqual([
       'nats',
       'postgres',
+      'tally-console',
       'tally-ingest',
       'tally-worker',
       'temporal',
@@ -62,7 +63,7 @@ describe('docker-compose.yml', () => {
 
   it('points the Tally processes at the services by name, with matching credentials', () => {
     const postgres = services.postgres?.environment ?? {};
-    for (const name of ['tally-ingest', 'tally-worker']) {
+    for (const name of ['tally-ingest', 'tally-worker', 'tally-console']) {
       const environment = services[name]?.environment ?? {};
       expect(environment.TEMPORAL_ADDRESS, name).toBe(`temporal:${containerPort.temporal}`);
       expect(environment.NATS_URL, name).toBe(`nats://nats:${containerPort.nats}`);
@@ -73,7 +74,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs Tally commands that exist, with the options they take', () => {
-    for (const name of ['tally-ingest', 'tally-worker']) {
+    for (const name of ['tally-ingest', 'tally-worker', 'tally-console']) {
       const command = services[name]?.command ?? [];
       expect(command.slice(0, 2), name).toEqual(['node', 'bin/tally.mjs']);
       const help = spawnSync(

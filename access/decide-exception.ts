@@ -1,0 +1,107 @@
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { DecisionRequest } from '../contracts/console-api.ts';
+import { recordAudit } from '../db/queries/audit-log.ts';
+import { findReviewException, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
+import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
+import { AccessError } from './access-errors.ts';
+import { auditActorOf, requirePermission, type AuthenticatedUser } from './accounts.ts';
+
+/**
+ * A person's decision on an exception: the one path the console and `tally review approve|reject|adjust`
+ * share. The reviewer is the authenticated user (never a name from the request); the decision is the
+ * workflow's `decide` update, whose validator refuses anything but the open exception; the outcome,
+ * accepted or refused, goes to the audit log.
+ */
+export async function decideException(
+  deps: { readonly pool: pg.Pool; readonly temporal: Client },
+  user: AuthenticatedUser,
+  exceptionId: string,
+  request: DecisionRequest,
+): Promise<DecisionOutcome & { readonly reviewer: string }> {
+  const audit = (action: 'exception_decided' | 'decision_refused', details: Record<string, string | boolean>) =>
+    recordAudit(deps.pool, {
+      actor: auditActorOf(user),
+      action,
+      subject: `exception:${exceptionId}`,
+      details: { kind: request.kind, via: user.via, ...details },
+    });
+  try {
+    requirePermission(user, 'decide_exception', 'decide exceptions');
+  } catch (error) {
+    await audit('decision_refused', { reason: 'role', role: user.role });
+    throw error;
+  }
+  const exception = await findReviewException(deps.pool, exceptionId);
+  if (exception === undefined) throw new AccessError('not_found', `no exception ${exceptionId}`);
+  const decision = reviewDecision(exceptionId, user.username, request);
+  try {
+    const outcome = await sendDecisionUpdate(deps.temporal, exception, decision);
+    await audit('exception_decided', {
+      repeated: outcome.repeated,
+      workflow_id: exception.workflowId,
+      ...(exception.invoiceId === null ? {} : { invoice_id: exception.invoiceId }),
+      ...decisionDetails(decision),
+    });
+    return { ...outcome, reviewer: user.username };
+  } catch (error) {
+    if (error instanceof AccessError)
+      await audit('decision_refused', { reason: error.message, ...decisionDetails(decision) });
+    throw error;
+  }
+}
+
+function reviewDecision(exceptionId: string, reviewer: string, request: DecisionRequest): ReviewDecision {
+  switch (request.kind) {
+    case 'approve': {
+      const note = request.note ?? request.reason;
+      return { kind: 'approve', exceptionId, reviewer, ...(note ? { note } : {}) };
+    }
+    case 'reject':
+      return { kind: 'reject', exceptionId, reviewer, reason: request.reason };
+    case 'adjust':
+      return { kind: 'adjust', exceptionId, reviewer, reason: request.reason, amount: request.amount };
+  }
+}
+
+function decisionDetails(decision: ReviewDecision): Record<string, string> {
+  switch (decision.kind) {
+    case 'approve':
+      return decision.note ? { note: decision.note } : {};
+    case 'reject':
+      return { reason: decision.reason };
+    case 'adjust':
+      return { reason: decision.reason, amount: decision.amount };
+  }
+}
+
+/**
+ * Sends a decision to the workflow that waits on the exception. A decision already recorded (the
+ * workflow may have finished since) is answered from the row: the same kind is a repeat, another
+ * is refused with who decided what and when.
+ */
+export async function sendDecisionUpdate(
+  client: Client,
+  exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'> &
+    Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
+  decision: ReviewDecision,
+): Promise<DecisionOutcome> {
+  const recorded = exception.decision as { kind?: ReviewDecision['kind'] } | undefined;
+  if (recorded?.kind !== undefined) {
+    if (recorded.kind === decision.kind)
+      return { exceptionId: exception.exceptionId, decision: decision.kind, repeated: true };
+    throw new AccessError(
+      'decision_refused',
+      `${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
+    );
+  }
+  try {
+    return await client.workflow.getHandle(exception.workflowId).executeUpdate(decideUpdate, { args: [decision] });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
+    throw new AccessError(
+      'decision_refused',
+      `${exception.exceptionId}: ${cause ?? (error instanceof Error ? error.message : String(error))}`,
+    );
+  }
+}

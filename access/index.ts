@@ -1,0 +1,20 @@
+export { AccessError, ACCESS_ERROR_STATUS, type AccessErrorCode } from './access-errors.ts';
+export {
+  addUser,
+  auditActorOf,
+  authenticatePassword,
+  authenticateToken,
+  disableUser,
+  issueToken,
+  listUsers,
+  recordLogout,
+  requirePermission,
+  unlockUser,
+  userOfSession,
+  type AccountManager,
+  type AuthenticatedUser,
+  type UserListing,
+} from './accounts.ts';
+export { decideException, sendDecisionUpdate } from './decide-exception.ts';
+export { verifyAuditLog, type AuditVerification } from './audit-verify.ts';
+export { generatePassword } from './passwords.ts';

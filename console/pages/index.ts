@@ -1,0 +1,22 @@
+import { auditPage } from './audit-page.ts';
+import { exceptionDetailPage, exceptionsQueuePage } from './exception-pages.ts';
+import { invoiceDetailPage, invoicesListPage } from './invoice-pages.ts';
+import { opsPage } from './ops-page.ts';
+import type { ConsolePage } from './page.ts';
+import { usersPage } from './users-page.ts';
+
+export type { ConsolePage, PageContext, PageView } from './page.ts';
+
+/**
+ * Every page of the console, in navigation order. Shadow runs, backfills and the executive and
+ * account views join here, one entry each, when their capabilities land.
+ */
+export const PAGES: readonly ConsolePage[] = [
+  exceptionsQueuePage,
+  exceptionDetailPage,
+  invoicesListPage,
+  invoiceDetailPage,
+  opsPage,
+  auditPage,
+  usersPage,
+];
