@@ -265,7 +265,7 @@ export function createBillingActivities(deps: BillingDependencies) {
     async loadPeriodTerms(input: PeriodTarget & { graceMs: number | undefined }): Promise<{
       closesAt: string;
       currency: string | undefined;
-      providerKind: 'ledger' | 'stripe';
+      providerKind: ProviderTarget['kind'];
       known: boolean;
     }> {
       const periodEnd = Date.parse(billingPeriod(input.period).end);
@@ -284,7 +284,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       return {
         closesAt: new Date(periodEnd + (input.graceMs ?? terms.graceMs)).toISOString(),
         currency: terms.contract.currency,
-        providerKind: terms.contract.provider?.kind ?? 'ledger',
+        providerKind: providerTarget(terms.contract, input.customerId).kind,
         known: true,
       };
     },
@@ -677,10 +677,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       const record = await requireInvoice(input.invoiceId);
       if (record.status !== 'issued') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not issued`);
       const { contract } = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
-      const target: ProviderTarget =
-        contract.provider?.kind === 'stripe'
-          ? { kind: 'stripe', customer: contract.provider.customer }
-          : { kind: 'ledger', customer: contract.provider?.customer ?? record.customerId };
+      const target = providerTarget(contract, record.customerId);
       const result = await deps.providers.forTarget(target).syncInvoice(record.document as IssuedInvoice, target);
       return { externalInvoiceId: result.external_invoice_id };
     },
@@ -740,6 +737,25 @@ async function unpublishedTermsProblems(
     });
   }
   return problems;
+}
+
+/**
+ * Where a contract's issued invoices go: a contract with `marketplace:` is billed by that marketplace
+ * (recorded as such, never sent to a provider); otherwise its provider, the ledger sink by default.
+ */
+function providerTarget(contract: Contract, customerId: string): ProviderTarget {
+  const marketplace = contract.marketplace;
+  if (marketplace !== undefined) {
+    const customer =
+      marketplace.kind === 'aws'
+        ? marketplace.customer_account
+        : marketplace.kind === 'azure'
+          ? marketplace.resource_id
+          : marketplace.consumer_id;
+    return { kind: 'marketplace', marketplace: marketplace.kind, customer };
+  }
+  if (contract.provider?.kind === 'stripe') return { kind: 'stripe', customer: contract.provider.customer };
+  return { kind: 'ledger', customer: contract.provider?.customer ?? customerId };
 }
 
 /** Records the contract's grants in the ledger (idempotent), then reads the period's opening balances. */

@@ -20,3 +20,22 @@ export {
   type UsageAlertDependencies,
   type UsageAlertScan,
 } from './check-usage-alerts.ts';
+export {
+  createMarketplaceActivities,
+  type MarketplaceActivities,
+  type MarketplaceDependencies,
+  type MarketplaceSettings,
+  type SealSummary,
+} from './marketplace-activities.ts';
+export { publishedMarketplaceCustomers } from './marketplace-customers.ts';
+export { marketplaceIdentity, MarketplaceSetupError, type CustomerSealResult } from './marketplace-sealing.ts';
+export { ensureMarketplaceSchedule } from './marketplace-schedule.ts';
+export {
+  marketplaceExport,
+  marketplaceStatus,
+  recordStatus,
+  type ExportRow,
+  type HourStatusRow,
+  type ParityRow,
+  type RecordStatus,
+} from './marketplace-report.ts';

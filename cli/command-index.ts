@@ -64,7 +64,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'review',
-    description: "billing ops' exception queue: threshold breaches, unpriced usage, failed syncs",
+    description: "billing ops' exception queue: threshold breaches, unpriced usage, failed syncs, marketplace reports",
     load: async () => (await import('./review-commands.ts')).registerReviewCommands,
   },
   {
@@ -106,6 +106,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'alerts',
     description: 'usage alerts: month-to-date usage at 50/75/90/100 % of the commit or the prepaid balance',
     load: async () => (await import('./alerts-commands.ts')).registerAlertsCommands,
+  },
+  {
+    name: 'marketplace',
+    description:
+      'marketplace metering: hourly records to AWS, Azure and Google Cloud (export what was or would be sent, submit due records now, status and parity)',
+    load: async () => (await import('./marketplace-commands.ts')).registerMarketplaceCommands,
   },
   {
     name: 'replay',

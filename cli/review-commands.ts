@@ -150,7 +150,7 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`${exception.exceptionId}  ${exception.status}`);
   out(
-    `customer ${exception.customerId}, period ${exception.period}, invoice ${exception.invoiceId}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
+    `customer ${exception.customerId}, period ${exception.period}, ${exception.invoiceId === undefined ? 'no invoice (marketplace metering)' : `invoice ${exception.invoiceId}`}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
   );
   out('\nwhy it stopped:');
   for (const breach of exception.breaches) out(`  - ${breach.rule}: ${breach.detail}`);

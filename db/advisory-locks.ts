@@ -18,4 +18,15 @@ export const ADVISORY_LOCKS = {
   USAGE_ALERT_CHECK: 7_301_004,
   /** Appending to the hash-chained audit log: one writer at a time, so each row links to the one before. */
   AUDIT_APPEND: 7_301_200,
+  /**
+   * With a hash of the customer id as the second key (transaction-scoped): one sealing of a
+   * customer's marketplace hours at a time, so two senders never seal the same hour twice.
+   */
+  MARKETPLACE_SEAL: 7_301_050,
+  /**
+   * With a hash of the marketplace kind as the second key (session-scoped, held for a send pass):
+   * one sender per marketplace at a time. Resends are identical records, so two would be harmless;
+   * one keeps the attempt log readable.
+   */
+  MARKETPLACE_SEND: 7_301_051,
 } as const;

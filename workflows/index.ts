@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the billing worker runs.
 export { customerPeriodWorkflow, type CustomerPeriodResult } from './customer-period.ts';
+export { marketplaceExceptionWorkflow, marketplaceLauncherWorkflow, marketplaceSendWorkflow } from './marketplace.ts';

@@ -135,7 +135,9 @@ export const exceptionDetailPage: ConsolePage = {
             <dt>Kind</dt>
             <dd>${exception.kind}</dd>
             <dt>Invoice</dt>
-            <dd>${exception.invoiceId === null ? 'none yet (raised before the period was rated)' : `<a href="/invoices/${encodeURIComponent(exception.invoiceId)}">${exception.invoiceId}</a>`}</dd>
+            <dd>
+              ${exception.invoiceId === null ? 'none yet (raised before the period was rated)' : `<a href="/invoices/${encodeURIComponent(exception.invoiceId)}">${exception.invoiceId}</a>`}
+            </dd>
             <dt>Opened</dt>
             <dd>${instant(exception.openedAt)} (${ageSince(exception.openedAt)} ago)</dd>
             ${

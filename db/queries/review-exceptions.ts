@@ -8,6 +8,10 @@ export type ExceptionKind =
   | 'unknown_customer'
   | 'step_failed'
   | 'ingest_lagging'
+  /** Marketplace metering (SPEC §12): these name no invoice. */
+  | 'marketplace_over_report'
+  | 'marketplace_window_at_risk'
+  | 'marketplace_report_failed'
   | (string & {});
 /** `resolved`: what the exception waited for happened without a decision (a contract published, ingest caught up). */
 export type ExceptionStatus = 'open' | 'escalated' | 'approved' | 'rejected' | 'adjusted' | 'resolved';
@@ -66,20 +70,33 @@ function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
   };
 }
 
+type NewReviewException = Pick<
+  ReviewExceptionRecord,
+  'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'
+>;
+
 /** Opens an exception once; a retried activity finds the first one. */
 export async function openReviewException(
   pool: pg.Pool,
-  exception: Pick<
-    ReviewExceptionRecord,
-    'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'
-  >,
+  exception: NewReviewException,
 ): Promise<ReviewExceptionRecord> {
-  await pool.query(
+  await insertReviewException(pool, exception);
+  const stored = await findReviewException(pool, exception.exceptionId);
+  if (stored === undefined) throw new Error(`exception ${exception.exceptionId} vanished after insert`);
+  return stored;
+}
+
+/** Inserts an exception unless one with its id exists (inside the caller's transaction, with the fact it reports). */
+export async function insertReviewException(
+  db: Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>,
+  exception: NewReviewException,
+): Promise<boolean> {
+  const result = await db.query(
     `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') ON CONFLICT (exception_id) DO NOTHING`,
     [
       exception.exceptionId,
-      exception.invoiceId,
+      exception.invoiceId ?? null,
       exception.customerId,
       exception.period,
       exception.kind,
@@ -88,9 +105,7 @@ export async function openReviewException(
       exception.workflowId,
     ],
   );
-  const stored = await findReviewException(pool, exception.exceptionId);
-  if (stored === undefined) throw new Error(`exception ${exception.exceptionId} vanished after insert`);
-  return stored;
+  return result.rowCount === 1;
 }
 
 export async function findReviewException(
@@ -158,10 +173,14 @@ export async function markEscalated(pool: pg.Pool, exceptionId: string): Promise
 
 export async function listReviewExceptions(
   pool: pg.Pool,
-  filter: { status?: 'waiting' | ExceptionStatus; customerId?: string },
+  filter: { status?: 'waiting' | ExceptionStatus; customerId?: string; kindPrefix?: string },
 ): Promise<ReviewExceptionRecord[]> {
   const conditions: string[] = [];
   const parameters: unknown[] = [];
+  if (filter.kindPrefix !== undefined) {
+    parameters.push(`${filter.kindPrefix.replace(/[\\%_]/g, (character) => `\\${character}`)}%`);
+    conditions.push(`kind LIKE $${parameters.length}`);
+  }
   if (filter.status === 'waiting') conditions.push("status IN ('open', 'escalated')");
   else if (filter.status !== undefined) {
     parameters.push(filter.status);

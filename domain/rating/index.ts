@@ -19,7 +19,7 @@ export {
   type UsageAggregate,
 } from './usage-aggregate.ts';
 export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation-plan.ts';
-export { versionSegments, type VersionSegment } from './version-segments.ts';
+export { sortedVersions, versionSegments, type VersionSegment } from './version-segments.ts';
 export {
   compareCreditsForDrawdown,
   creditBalancesFromContract,
@@ -30,6 +30,6 @@ export {
 } from './credits.ts';
 export { instantKey } from './instant-key.ts';
 export { aggregatesByPrice } from './lineage.ts';
-export type { UnpricedReason } from './price-matching.ts';
+export { PriceMatcher, type PriceMatch, type UnpricedReason } from './price-matching.ts';
 export { RatingInputError, type RatingInputErrorCode } from './rating-input-error.ts';
 export { describeRateCardChanges, type RateCardChange } from './ratecard-changes.ts';
