@@ -39,6 +39,7 @@ import {
   openReviewException,
   priorDecisions,
   recordReviewDecision,
+  recordReviewProposal,
   resolveReviewException,
   type ExceptionKind,
 } from '../db/queries/review-exceptions.ts';
@@ -513,7 +514,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       kind: ExceptionKind;
       sequence: number;
       breaches: readonly ReviewBreach[];
-    }): Promise<{ exceptionId: string; reviewTimeoutMs: number }> {
+    }): Promise<{ exceptionId: string; reviewTimeoutMs: number; dualControlAbove?: string }> {
       const record = input.invoiceId === undefined ? undefined : await findInvoice(pool, input.invoiceId);
       const terms = await deps.terms.current(input.customerId).catch((error: unknown) => {
         if (error instanceof TallyError && error.permanent) return undefined;
@@ -550,7 +551,12 @@ export function createBillingActivities(deps: BillingDependencies) {
           })),
         },
       });
-      return { exceptionId, reviewTimeoutMs: terms?.reviewTimeoutMs ?? 72 * 3_600_000 };
+      const dualControlAbove = input.kind === 'threshold' ? terms?.contract.review?.dual_control_above : undefined;
+      return {
+        exceptionId,
+        reviewTimeoutMs: terms?.reviewTimeoutMs ?? 72 * 3_600_000,
+        ...(dualControlAbove === undefined ? {} : { dualControlAbove }),
+      };
     },
 
     /**
@@ -569,6 +575,22 @@ export function createBillingActivities(deps: BillingDependencies) {
         input.decidedAt ?? new Date().toISOString(),
       );
       return { decision: recorded.decision as unknown as ReviewDecision, decidedAt: recorded.decidedAt };
+    },
+
+    /**
+     * Dual control, first reviewer: records the adjust as the exception's proposal and returns the
+     * proposal that stands (this one, or one recorded before a crash).
+     */
+    async proposeDecision(input: {
+      exceptionId: string;
+      decision: Extract<ReviewDecision, { kind: 'adjust' }>;
+      proposedAt: string;
+    }): Promise<{ decision: Extract<ReviewDecision, { kind: 'adjust' }>; proposedAt: string }> {
+      const recorded = await recordReviewProposal(pool, input.exceptionId, input.decision, input.proposedAt);
+      return {
+        decision: recorded.decision as unknown as Extract<ReviewDecision, { kind: 'adjust' }>,
+        proposedAt: recorded.proposedAt,
+      };
     },
 
     /** What an exception waited for happened by itself (a contract published, ingest caught up). */
@@ -608,6 +630,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       amount: string;
       reason: string;
       reviewer: string;
+      confirmedBy?: string;
     }): Promise<void> {
       await withTransaction(pool, async (client) => {
         const record = await lockInvoice(client, input.invoiceId);
@@ -619,7 +642,7 @@ export function createBillingActivities(deps: BillingDependencies) {
           line_key: lineKey,
           corrects_period: record.period,
           corrects_invoice_id: record.invoiceId,
-          reason: `${input.reason} (review ${input.exceptionId} by ${input.reviewer})`,
+          reason: `${input.reason} (review ${input.exceptionId} by ${input.reviewer}${input.confirmedBy === undefined ? '' : `, confirmed by ${input.confirmedBy}`})`,
           amount: formatMoney(new Decimal(input.amount), record.document.currency),
         };
         await replaceDraftDocument(client, input.invoiceId, appendLinesAfterCredits(record.document, [line]));

@@ -54,6 +54,11 @@ export type ReviewDecision =
       readonly reviewer: string;
       readonly reason: string;
       readonly amount: string;
+      /**
+       * Dual control (SPEC §3, §9): the second, different reviewer who confirmed an adjust above the
+       * contract's `review.dual_control_above`. Set by the workflow, never by the sender.
+       */
+      readonly confirmedBy?: string;
     };
 
 export type PeriodStage =
@@ -94,6 +99,27 @@ export interface DecisionOutcome {
   /** Who made the decision that stands, and when (a repeat names the first decider, not the repeater). */
   readonly decidedBy?: string;
   readonly decidedAt?: string;
+  /**
+   * Dual control: the adjust is recorded as a proposal and applies only once a second, different
+   * reviewer sends the same adjust (`decidedBy` is then the proposer, `confirmedBy` the second).
+   */
+  readonly awaitingConfirmation?: boolean;
+  readonly confirmedBy?: string;
+}
+
+/** Where a period's review stands, as the `ReviewState` search attribute shows it in the Temporal UI. */
+export type ReviewState = 'awaiting_review' | 'escalated' | 'awaiting_confirmation' | 'decided' | 'resolved';
+
+/**
+ * Whether an adjust needs a second reviewer: its amount (either sign: a credit moves money as much as
+ * a charge) above the contract's `review.dual_control_above`.
+ */
+export function needsSecondReviewer(decision: ReviewDecision, dualControlAbove: string | undefined): boolean {
+  return (
+    decision.kind === 'adjust' &&
+    dualControlAbove !== undefined &&
+    new Decimal(decision.amount).abs().gt(new Decimal(dualControlAbove))
+  );
 }
 
 /**

@@ -32,6 +32,9 @@ export interface ReviewExceptionRecord {
   readonly decidedAt: string | undefined;
   readonly reviewer: string | undefined;
   readonly decision: Record<string, unknown> | undefined;
+  /** Dual control: an adjust waiting for (or confirmed by) a second, different reviewer. */
+  readonly proposal:
+    { readonly decision: Record<string, unknown>; readonly by: string; readonly at: string } | undefined;
 }
 
 interface ExceptionRow {
@@ -49,6 +52,9 @@ interface ExceptionRow {
   decided_at: Date | null;
   reviewer: string | null;
   decision: Record<string, unknown> | null;
+  proposal: Record<string, unknown> | null;
+  proposed_by: string | null;
+  proposed_at: Date | null;
 }
 
 function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
@@ -67,6 +73,10 @@ function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
     decidedAt: row.decided_at?.toISOString(),
     reviewer: row.reviewer ?? undefined,
     decision: row.decision ?? undefined,
+    proposal:
+      row.proposal === null || row.proposed_by === null || row.proposed_at === null
+        ? undefined
+        : { decision: row.proposal, by: row.proposed_by, at: row.proposed_at.toISOString() },
   };
 }
 
@@ -152,6 +162,26 @@ export async function recordReviewDecision(
     reviewer: stored.reviewer,
     decidedAt: stored.decidedAt,
   };
+}
+
+/**
+ * Records an adjust as the exception's proposal (dual control) unless one is recorded already, and
+ * returns the proposal that stands: this one, or the first (a retried activity finds its own).
+ */
+export async function recordReviewProposal(
+  pool: pg.Pool,
+  exceptionId: string,
+  decision: { kind: 'adjust'; reviewer: string } & Record<string, unknown>,
+  proposedAt: string,
+): Promise<{ decision: Record<string, unknown>; proposedBy: string; proposedAt: string }> {
+  await pool.query(
+    `UPDATE review_exceptions SET proposal = $2, proposed_by = $3, proposed_at = $4
+      WHERE exception_id = $1 AND proposal IS NULL AND decided_at IS NULL`,
+    [exceptionId, JSON.stringify(decision), decision.reviewer, proposedAt],
+  );
+  const stored = await findReviewException(pool, exceptionId);
+  if (stored?.proposal === undefined) throw new Error(`exception ${exceptionId} has no proposal after recording one`);
+  return { decision: stored.proposal.decision, proposedBy: stored.proposal.by, proposedAt: stored.proposal.at };
 }
 
 /** Closes an undecided exception because what it waited for happened (no person decided). */

@@ -50,6 +50,10 @@ export class AwsMeteringAdapter implements MarketplaceAdapter {
   private readonly client: MarketplaceMeteringClient;
 
   constructor(options: AwsMeteringOptions) {
+    // The client warns on Node 20 that SDK releases after January 2027 will need Node 22. The SDK is
+    // pinned exactly (package.json), so the warning speaks of versions Tally does not take; moving
+    // the pin past then means moving Tally to Node 22 (README, "What you need").
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new MarketplaceMeteringClient({
       region: options.region,
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),

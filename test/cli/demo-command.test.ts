@@ -77,7 +77,7 @@ describe('tally demo', () => {
     expect(out).toMatch(/- total_above: total [\d.]+ EUR is above 100\.00/);
     expect(out).toMatch(/draft invoice \(EUR\): subtotal [\d.]+, total [\d.]+/);
     expect(out).toContain(
-      `tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --reviewer demo: approve`,
+      `tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --as demo-reviewer: exc:inv:soylent-${record.runId}:2026-10:threshold:1: approve by demo-reviewer`,
     );
     expect(out).toMatch(
       new RegExp(
@@ -99,8 +99,13 @@ describe('tally demo', () => {
       customerId: `soylent-${record.runId}`,
       kind: 'threshold',
       status: 'approved',
-      reviewer: 'demo',
+      reviewer: 'demo-reviewer',
     });
+    // The demo decided as a console user, whose decision is audited under that name.
+    const decided = await pool.query<{ actor_kind: string; actor: string }>(
+      "SELECT actor_kind, actor FROM audit_log WHERE action = 'exception_decided' ORDER BY seq",
+    );
+    expect(decided.rows).toEqual([{ actor_kind: 'user', actor: 'demo-reviewer' }]);
     const rejected = await pool.query<{ reason: string; n: number }>(
       'SELECT reason, count(*)::int AS n FROM rejected_events GROUP BY reason ORDER BY reason',
     );
