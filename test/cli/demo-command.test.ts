@@ -84,13 +84,31 @@ describe('tally demo', () => {
         `globex-${record.runId} +globex-${record.runId}-0002 +usage:tokens-us +[\\d.]+ +USD +globex-${record.runId}-0001 \\(2026-10\\)`,
       ),
     );
+    // One buyer billed by the AWS Marketplace (the sandbox, through the official SDK client).
+    expect(out).toMatch(/aws-\w+-\w+: [\d,]+ events of llm\.tokens, batch\.jobs, db\.queries stored/);
+    expect(out).toContain('provider sync: billed_by_marketplace (aws:210987654321)');
+    expect(out).toMatch(
+      /AWS BatchMeterUsage: [1-9]\d* calls, [\d,]+ records accepted, 0 pending; a second pass sent 0 records again/,
+    );
+    expect(out).toMatch(/what AWS now holds for the buyer .*: jobs \d+, queries \d+, tokens \d+/);
+    const accepted = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM marketplace_outcomes o JOIN marketplace_buckets b USING (bucket_id) WHERE b.customer_id = $1 AND o.outcome = 'accepted'",
+      [`aws-acme-${record.runId}`],
+    );
+    expect(accepted.rows[0]?.n).toBeGreaterThan(0);
     expect(out).toContain('invoices issued: 22');
     expect(out).toContain('provider sync: 22 of 22 invoices synced to the ledger sink');
     expect(out).toContain('0 differences');
     expect(out).toMatch(/demo finished in [\d.]+ s/);
 
     // What it left in the database.
-    const invoices = await listInvoices(pool, { status: 'issued' });
+    // The run's customers, and its marketplace buyer, whose invoice is the record of what AWS bills.
+    const buyer = `aws-acme-${record.runId}`;
+    const issued = await listInvoices(pool, { status: 'issued' });
+    expect(issued.filter((invoice) => invoice.customerId === buyer).map((invoice) => invoice.period)).toEqual([
+      '2026-10',
+    ]);
+    const invoices = issued.filter((invoice) => invoice.customerId !== buyer);
     expect(invoices.filter((invoice) => invoice.period === '2026-10')).toHaveLength(20);
     expect(new Set(invoices.map((invoice) => invoice.customerId))).toEqual(new Set(record.customers));
     const exceptions = await listReviewExceptions(pool, {});
@@ -140,7 +158,7 @@ describe('tally demo', () => {
     const listed = await runTally(['invoice', 'list', '--status', 'issued', '--json'], environment);
     expect(listed.code, listed.stderr).toBe(0);
     const listedIds = (JSON.parse(listed.stdout) as { invoice_id: string }[]).map((row) => row.invoice_id).sort();
-    expect(listedIds).toEqual(invoices.map((invoice) => invoice.invoiceId).sort());
+    expect(listedIds).toEqual(issued.map((invoice) => invoice.invoiceId).sort());
     const reviewed = await runTally(['review', 'list', '--all'], environment);
     expect(reviewed.code, reviewed.stderr).toBe(0);
     expect(reviewed.stdout).toContain(`exc:inv:soylent-${record.runId}:2026-10:threshold:1`);

@@ -6,9 +6,9 @@ import {
   GcpServiceControlAdapter,
   MarketplaceCallError,
 } from '../../providers/marketplaces/index.ts';
-import { AwsMeteringEmulator } from '../harness/marketplaces/aws-metering-emulator.ts';
-import { AzureMeteringEmulator } from '../harness/marketplaces/azure-metering-emulator.ts';
-import { GcpServiceControlEmulator } from '../harness/marketplaces/gcp-service-control-emulator.ts';
+import { AwsMeteringEmulator } from '../../sandboxes/marketplaces/aws-metering-emulator.ts';
+import { AzureMeteringEmulator } from '../../sandboxes/marketplaces/azure-metering-emulator.ts';
+import { GcpServiceControlEmulator } from '../../sandboxes/marketplaces/gcp-service-control-emulator.ts';
 
 // The adapters against the emulators, record by record: the real AWS SDK client on the wire
 // protocol, Azure's and Google's REST shapes, and each marketplace's per-record statuses.

@@ -26,9 +26,15 @@ import { createWebhookNotifier } from '../../../providers/webhook-notifier.ts';
 import { publishedTerms, publishRateCardFiles, type TermsSource } from '../../../terms/index.ts';
 import { BillingTestbed } from '../billing-testbed.ts';
 import { testStack } from '../services.ts';
-import { AwsMeteringEmulator, type AwsEmulatorOptions } from './aws-metering-emulator.ts';
-import { AzureMeteringEmulator, type AzureEmulatorOptions } from './azure-metering-emulator.ts';
-import { GcpServiceControlEmulator, type GcpEmulatorOptions } from './gcp-service-control-emulator.ts';
+import { AwsMeteringEmulator, type AwsEmulatorOptions } from '../../../sandboxes/marketplaces/aws-metering-emulator.ts';
+import {
+  AzureMeteringEmulator,
+  type AzureEmulatorOptions,
+} from '../../../sandboxes/marketplaces/azure-metering-emulator.ts';
+import {
+  GcpServiceControlEmulator,
+  type GcpEmulatorOptions,
+} from '../../../sandboxes/marketplaces/gcp-service-control-emulator.ts';
 
 /**
  * A listing's rate card: tokens reported per 1,000 (so AWS and Google carry remainders), batch jobs
