@@ -5,8 +5,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { Decimal } from '../domain/money.ts';
 
-/** What the calculation does today. Bump it when rating changes meaning: recalculations under a new version adjust. */
-export const CALCULATION_VERSION = 'calc-2026.11.1';
+/** What the calculation does today: one version, kept in domain/ beside the engine it names. */
+export { CALCULATION_VERSION } from '../domain/calculation-version.ts';
 
 /** `live` issues, syncs and journals; `shadow` rates and compares only (no provider, no journal, no credit movements). */
 export type RunMode = 'live' | 'shadow';

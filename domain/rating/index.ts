@@ -4,8 +4,7 @@
  * workflows call the same code. See README.md in this folder for the input contract.
  */
 
-/** Recorded on every invoice; bump it when a change to this engine can change an amount. */
-export const RATING_CALCULATION_VERSION = 'rating-1';
+export { CALCULATION_VERSION } from '../calculation-version.ts';
 
 export { ratePeriod, type RatePeriodInput } from './rate-period.ts';
 export {
