@@ -5,6 +5,7 @@ import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoic
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { withTransaction } from '../db/pool.ts';
+import { claimBackfillAdjustments, releaseBackfillAdjustments } from '../db/queries/backfills.ts';
 import {
   recordCreditConsumptions,
   recordCreditExpiries,
@@ -437,6 +438,15 @@ export function createBillingActivities(deps: BillingDependencies) {
           document,
         });
         document = appendLinesAfterCredits(document, await lateAdjustments(input, invoiceId));
+        // Adjustments a backfill wrote for earlier periods: billed on the customer's next invoice, once.
+        document = appendLinesAfterCredits(
+          document,
+          await claimBackfillAdjustments(pool, {
+            customerId: input.customerId,
+            beforePeriod: input.period,
+            adjustingInvoiceId: invoiceId,
+          }),
+        );
       }
       const saved = await saveDraftInvoice(pool, {
         invoiceId,
@@ -645,7 +655,10 @@ export function createBillingActivities(deps: BillingDependencies) {
         if (customerId !== undefined && period !== undefined && record?.mode !== 'shadow')
           await recordPeriodOutcome(client, customerId, period, 'held');
       });
-      if (record !== undefined) await releaseLateEventClaims(pool, input.invoiceId);
+      if (record !== undefined) {
+        await releaseLateEventClaims(pool, input.invoiceId);
+        await releaseBackfillAdjustments(pool, input.invoiceId);
+      }
     },
 
     /** Step 5: issue: numbered, immutable, with its cut-off and event fingerprint. */

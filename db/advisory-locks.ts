@@ -18,4 +18,9 @@ export const ADVISORY_LOCKS = {
   USAGE_ALERT_CHECK: 7_301_004,
   /** Appending to the hash-chained audit log: one writer at a time, so each row links to the one before. */
   AUDIT_APPEND: 7_301_200,
+  /**
+   * With a hash of `customer:period` as the second key: one backfill writes a customer-period's
+   * adjustment at a time, so two backfills of the same range adjust once (the second sees the first).
+   */
+  BACKFILL_PERIOD: 7_301_250,
 } as const;

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the billing worker runs.
 export { customerPeriodWorkflow, type CustomerPeriodResult } from './customer-period.ts';
+export { backfillItemWorkflow, backfillWorkflow } from './backfill.ts';

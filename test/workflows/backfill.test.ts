@@ -1,0 +1,286 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackfillActivities } from '../../activities/index.ts';
+import type { Contract } from '../../contracts/contract.ts';
+import type { AdjustmentLine, IssuedInvoice } from '../../contracts/invoice.ts';
+import type { UsageEvent } from '../../contracts/usage-event.ts';
+import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
+import type { BackfillPlan } from '../../db/queries/backfills.ts';
+import { findInvoice } from '../../db/queries/invoices.ts';
+import { publishedTerms } from '../../terms/index.ts';
+import { backfillWorkflowId, type BackfillInput, type BackfillProgress } from '../../workflows/backfill-definitions.ts';
+import { buildContract } from '../builders/rating.ts';
+import { RateCardFiles } from '../builders/ratecard-files.ts';
+import { buildUsageEvent } from '../builders/usage-event.ts';
+import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
+
+/**
+ * Backfills (issue 14, SPEC §5) on the real stack: a plan writes nothing but itself; a run writes each
+ * customer-period's adjustment once, on the next invoice, whatever is repeated, raced or killed.
+ */
+
+let testbed: BillingTestbed;
+let files: RateCardFiles;
+const run = `${process.pid}`;
+const OCTOBER = '2026-10';
+const NOVEMBER = '2026-11';
+
+beforeAll(async () => {
+  files = await RateCardFiles.create();
+  testbed = await BillingTestbed.create('backfill', { ratecardsDir: files.root });
+});
+afterAll(async () => {
+  await testbed?.close();
+  await rm(files.root, { recursive: true, force: true });
+});
+
+function contract(customerId: string, ratecard: string, overrides: Partial<Record<keyof Contract, unknown>> = {}) {
+  return buildContract({
+    customer_id: customerId,
+    ratecard,
+    starts_at: '2026-09-01T00:00:00Z',
+    provider: { kind: 'ledger', customer: customerId },
+    ...overrides,
+  });
+}
+
+function tokens(customerId: string, id: string, timestamp: string, quantity: string): UsageEvent {
+  return buildUsageEvent({
+    customer_id: customerId,
+    event_id: `${customerId}-${id}`,
+    timestamp,
+    unit: 'tokens',
+    quantity,
+    metadata: { sku: 'llm.tokens' },
+  });
+}
+
+function backfills() {
+  return createBackfillActivities({ pool: testbed.pool, terms: publishedTerms(testbed.pool) });
+}
+
+async function plan(customers: readonly string[], reason = 'price correction'): Promise<BackfillPlan> {
+  return backfills().planBackfill({
+    from: OCTOBER,
+    to: OCTOBER,
+    customers,
+    reason,
+    createdBy: 'ops-ana',
+    now: new Date().toISOString(),
+  });
+}
+
+async function runPlan(planId: string, overrides: Partial<BackfillInput> = {}): Promise<BackfillProgress> {
+  const handle = await testbed.client.workflow.start('backfillWorkflow', {
+    taskQueue: testbed.taskQueue,
+    workflowId: backfillWorkflowId(planId),
+    args: [{ backfillId: planId, planId, startedBy: 'ops-ana', stepTimeoutMs: 5_000, ...overrides }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  return (await handle.result()) as BackfillProgress;
+}
+
+async function closePeriod(customerId: string, period: string): Promise<IssuedInvoice> {
+  const result = await (await testbed.startPeriod(testbed.periodInput(customerId, period))).result();
+  expect(result.stage).toBe('completed');
+  const record = await findInvoice(testbed.pool, `inv:${customerId}:${period}`);
+  return record?.document as IssuedInvoice;
+}
+
+async function backfillRows(customerId: string): Promise<{ backfill_id: string; amount: string }[]> {
+  const { rows } = await testbed.pool.query<{ backfill_id: string; amount: string }>(
+    'SELECT backfill_id, amount::text FROM backfill_adjustments WHERE customer_id = $1 ORDER BY backfill_id',
+    [customerId],
+  );
+  return rows;
+}
+
+describe('backfill plan and run', () => {
+  it('plans a re-rating under the rate card in force now with the late events, writing only the plan; runs it once; bills it on the next invoice', async () => {
+    const card = `bfprice${run}`;
+    await files.publish(
+      testbed.pool,
+      await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001', fee: '300.00' }),
+    );
+    const customer = contract(`bf-price-${run}`, card);
+    await testbed.publishContract(customer);
+    await testbed.storeEvents([tokens(customer.customer_id, '1', '2026-10-05T10:00:00.000Z', '1000000')]);
+    await testbed.withWorker(async () => {
+      expect((await closePeriod(customer.customer_id, OCTOBER)).total).toBe('1300.00');
+    });
+    const octoberId = `inv:${customer.customer_id}:${OCTOBER}`;
+
+    // Finance corrects October's price after it was invoiced; late October usage arrives too.
+    await files.publish(
+      testbed.pool,
+      await files.write(card, '2026-10-01T00:00:00Z', { tokenPrice: '0.0008', fee: '300.00' }),
+    );
+    expect(
+      (await testbed.storeEvents([tokens(customer.customer_id, 'late-1', '2026-10-20T10:00:00.000Z', '100000')])).late,
+    ).toBe(1);
+
+    const first = await plan([customer.customer_id]);
+    expect(first.items).toHaveLength(1);
+    const item = first.items[0];
+    // 1,100,000 tokens at 0.0008 = 880.00 against 1,000.00 billed: −120.00.
+    expect(item).toMatchObject({
+      correctedInvoiceId: octoberId,
+      issuedTotal: '1300.00',
+      billed: { 'usage:tokens': '1000' },
+      rerated: { 'usage:tokens': '880' },
+      reratedTotal: '1180.00',
+      adjustmentTotal: '-120.00',
+    });
+    expect(item?.causes.map((cause) => cause.kind)).toEqual(['ratecard_versions', 'late_events']);
+    // The plan wrote nothing but itself: no adjustment, no claim of the late event.
+    expect(await backfillRows(customer.customer_id)).toEqual([]);
+    const claims = await testbed.pool.query('SELECT 1 FROM late_event_adjustments WHERE corrected_invoice_id = $1', [
+      octoberId,
+    ]);
+    expect(claims.rowCount).toBe(0);
+
+    await testbed.withWorker(async () => {
+      const progress = await runPlan(first.planId);
+      expect(progress).toMatchObject({ state: 'completed', total: 1, done: 1, adjusted: 1, adjustmentTotal: '-120' });
+      await recordHistory(testbed.client.workflow.getHandle(backfillWorkflowId(first.planId)), 'backfill-adjusted');
+      // The same plan run again writes nothing more.
+      expect(await runPlan(first.planId)).toMatchObject({ state: 'completed', done: 1, adjusted: 1 });
+      expect(await backfillRows(customer.customer_id)).toEqual([{ backfill_id: first.planId, amount: '-120.00' }]);
+      // A second backfill over the same range without new inputs: nothing to adjust, nothing written.
+      const second = await plan([customer.customer_id], 'again');
+      expect(second.items[0]?.adjustmentTotal).toBe('0.00');
+      expect(second.items[0]?.causes.map((cause) => cause.kind)).toEqual(['ratecard_versions']);
+      expect(await runPlan(second.planId)).toMatchObject({ state: 'completed', adjusted: 0, adjustmentTotal: '0' });
+      expect(await backfillRows(customer.customer_id)).toHaveLength(1);
+
+      // November's invoice carries the backfill's line, and no second line for the late event it billed.
+      const november = await closePeriod(customer.customer_id, NOVEMBER);
+      const adjustments = november.lines.filter((line): line is AdjustmentLine => line.kind === 'adjustment');
+      expect(adjustments.map((line) => [line.line_key, line.amount, line.corrects_invoice_id])).toEqual([
+        [`adjustment:${OCTOBER}:usage:tokens:backfill:${first.planId}`, '-120.00', octoberId],
+      ]);
+      expect(adjustments[0]?.reason).toBe(`backfill ${first.planId}: price correction`);
+      // November: 300.00 fee, no usage, −120.00 for October.
+      expect(november.total).toBe('180.00');
+    });
+  }, 180_000);
+
+  it('a backfill after a second change writes only the new difference; two runs raced over the same range adjust once; a stale plan is refused', async () => {
+    const card = `bfrace${run}`;
+    await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
+    const customer = contract(`bf-race-${run}`, card);
+    await testbed.publishContract(customer);
+    await testbed.storeEvents([tokens(customer.customer_id, '1', '2026-10-05T10:00:00.000Z', '1000000')]);
+    await testbed.withWorker(async () => {
+      expect((await closePeriod(customer.customer_id, OCTOBER)).total).toBe('1000.00');
+      await files.publish(testbed.pool, await files.write(card, '2026-10-01T00:00:00Z', { tokenPrice: '0.0009' }));
+      const first = await plan([customer.customer_id]);
+      expect(await runPlan(first.planId)).toMatchObject({ state: 'completed', adjusted: 1, adjustmentTotal: '-100' });
+
+      // A second correction: only the new difference.
+      await files.publish(testbed.pool, await files.write(card, '2026-10-02T00:00:00Z', { tokenPrice: '0.0007' }));
+      // Two plans made before either runs, started at once.
+      const [a, b] = [await plan([customer.customer_id], 'a'), await plan([customer.customer_id], 'b')];
+      expect(a.items[0]?.adjustmentTotal).toBe(b.items[0]?.adjustmentTotal);
+      const results = await Promise.all([runPlan(a.planId), runPlan(b.planId)]);
+      expect(results.map((result) => result.adjusted).sort()).toEqual([0, 1]);
+      // The events are on 5 October: all at 0.0007 now, 700.00 against 900.00 billed so far.
+      expect((await backfillRows(customer.customer_id)).map((row) => row.amount).sort()).toEqual([
+        '-100.00',
+        '-200.00',
+      ]);
+      const fresh = await plan([customer.customer_id], 'check');
+      expect(fresh.items[0]).toMatchObject({ adjustmentTotal: '0.00', reratedTotal: '700.00' });
+
+      // A plan made, then a new correction published: refused, nothing written.
+      const stale = await plan([customer.customer_id], 'stale');
+      await files.publish(testbed.pool, await files.write(card, '2026-10-03T00:00:00Z', { tokenPrice: '0.0005' }));
+      const refused = await runPlan(stale.planId);
+      expect(refused.state).toBe('refused');
+      expect(refused.refusedBecause?.join(' ')).toMatch(/rate card has a new published version/);
+      expect(await backfillRows(customer.customer_id)).toHaveLength(2);
+    });
+  }, 180_000);
+});
+
+describe('kill -9 of the billing worker mid-backfill', () => {
+  it('the restarted worker finishes the run with each adjustment written exactly once', async () => {
+    const card = `bfkill${run}`;
+    await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
+    const customers = Array.from({ length: 12 }, (_, index) =>
+      contract(`bf-kill-${run}-${index}`, card, { starts_at: '2026-10-01T00:00:00Z', ends_at: '2026-11-01T00:00:00Z' }),
+    );
+    for (const customer of customers) await testbed.publishContract(customer);
+    await testbed.storeEvents(
+      customers.map((customer, index) =>
+        tokens(customer.customer_id, '1', '2026-10-05T10:00:00.000Z', String(100000 * (index + 1))),
+      ),
+    );
+    await testbed.withWorker(async () => {
+      for (const customer of customers) await closePeriod(customer.customer_id, OCTOBER);
+    });
+    await files.publish(testbed.pool, await files.write(card, '2026-10-01T00:00:00Z', { tokenPrice: '0.002' }));
+    const ids = customers.map((customer) => customer.customer_id);
+    const killed = await plan(ids, 'doubled price');
+    expect(killed.items.filter((item) => item.adjustmentTotal !== '0.00')).toHaveLength(12);
+
+    // Hold one customer-period's write with the lock the step takes, so the kill lands inside it.
+    const held = ids[5] as string;
+    const holder = await testbed.pool.connect();
+    let worker = await testbed.spawnWorker({ TALLY_PERIOD_OPENER_INTERVAL: '1h' });
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [
+        ADVISORY_LOCKS.BACKFILL_PERIOD,
+        `${held}:${OCTOBER}`,
+      ]);
+      const handle = await testbed.client.workflow.start('backfillWorkflow', {
+        taskQueue: testbed.taskQueue,
+        workflowId: backfillWorkflowId(killed.planId),
+        args: [
+          {
+            backfillId: killed.planId,
+            planId: killed.planId,
+            startedBy: 'ops-ana',
+            concurrency: 3,
+            stepTimeoutMs: 3_000,
+          },
+        ],
+      });
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const { rows } = await testbed.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1`,
+          [ADVISORY_LOCKS.BACKFILL_PERIOD],
+        );
+        if ((rows[0]?.n ?? 0) > 0) break;
+        if (Date.now() > deadline)
+          throw new Error(
+            `the held customer-period never started: ${JSON.stringify(await handle.describe().then((d) => d.raw.pendingActivities ?? d.status))}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.kill('SIGKILL');
+      await exited;
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      worker = await testbed.spawnWorker({ TALLY_PERIOD_OPENER_INTERVAL: '1h' });
+      const progress = (await handle.result()) as BackfillProgress;
+      expect(progress).toMatchObject({ state: 'completed', total: 12, done: 12, adjusted: 12, failures: [] });
+    } finally {
+      holder.release();
+      worker.kill('SIGKILL');
+    }
+    const { rows } = await testbed.pool.query<{ customer_id: string; n: number; amount: string }>(
+      `SELECT customer_id, count(*)::int AS n, sum(amount)::text AS amount FROM backfill_adjustments
+        WHERE backfill_id = $1 GROUP BY customer_id ORDER BY customer_id`,
+      [killed.planId],
+    );
+    expect(rows).toHaveLength(12);
+    for (const item of killed.items) {
+      const row = rows.find((candidate) => candidate.customer_id === item.customerId);
+      expect(row).toEqual({ customer_id: item.customerId, n: 1, amount: item.adjustmentTotal });
+    }
+  }, 240_000);
+});
