@@ -8,7 +8,12 @@ import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
 import type { BackfillPlan } from '../../db/queries/backfills.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { publishedTerms } from '../../terms/index.ts';
-import { backfillWorkflowId, type BackfillInput, type BackfillProgress } from '../../workflows/backfill-definitions.ts';
+import {
+  backfillItemWorkflowId,
+  backfillWorkflowId,
+  type BackfillInput,
+  type BackfillProgress,
+} from '../../workflows/backfill-definitions.ts';
 import { buildContract } from '../builders/rating.ts';
 import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
@@ -145,6 +150,10 @@ describe('backfill plan and run', () => {
       const progress = await runPlan(first.planId);
       expect(progress).toMatchObject({ state: 'completed', total: 1, done: 1, adjusted: 1, adjustmentTotal: '-120' });
       await recordHistory(testbed.client.workflow.getHandle(backfillWorkflowId(first.planId)), 'backfill-adjusted');
+      await recordHistory(
+        testbed.client.workflow.getHandle(backfillItemWorkflowId(first.planId, customer.customer_id, OCTOBER)),
+        'backfill-item-adjusted',
+      );
       // The same plan run again writes nothing more.
       expect(await runPlan(first.planId)).toMatchObject({ state: 'completed', done: 1, adjusted: 1 });
       expect(await backfillRows(customer.customer_id)).toEqual([{ backfill_id: first.planId, amount: '-120.00' }]);
