@@ -5,7 +5,11 @@ import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoic
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { withTransaction } from '../db/pool.ts';
-import { claimBackfillAdjustments, releaseBackfillAdjustments } from '../db/queries/backfills.ts';
+import {
+  claimBackfillAdjustments,
+  customerHasCorrections,
+  releaseBackfillAdjustments,
+} from '../db/queries/backfills.ts';
 import {
   recordCreditConsumptions,
   recordCreditExpiries,
@@ -363,10 +367,17 @@ export function createBillingActivities(deps: BillingDependencies) {
         : input.closeRequestedAt;
       // One read of the period's rows gives the aggregates and the event set's count and fingerprint
       // (the events not late: those committed before the closure).
+      // A correction to an open period takes effect at its close (SPEC §5): a customer with
+      // corrections is read through the corrected event set, the others straight from the history.
+      const corrected = await customerHasCorrections(pool, input.customerId);
       const { aggregates, eventSet: summary } = await loadUsageAggregatesWithEventSet(
         pool,
         usageAggregationPlan(terms.versions, period),
-        { customerId: input.customerId, lateEvents: 'exclude' },
+        {
+          customerId: input.customerId,
+          lateEvents: 'exclude',
+          ...(corrected ? { table: 'corrected_usage_events' } : {}),
+        },
       );
       // A regular activity reports progress; a local one (the current workflow) has no heartbeat.
       if (!Context.current().info.isLocal) Context.current().heartbeat('aggregated');

@@ -93,6 +93,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./period-commands.ts')).registerPeriodCommands,
   },
   {
+    name: 'events',
+    description: 'event corrections: amend (signed void / replace records, append-only, validated like events)',
+    load: async () => (await import('./events-commands.ts')).registerEventsCommands,
+  },
+  {
     name: 'backfill',
     description:
       'recalculate closed periods: plan (re-rate under what is in force now, write only the plan), run it as a workflow, status, pause, resume, cancel, list, show',

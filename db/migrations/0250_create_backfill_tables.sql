@@ -8,14 +8,15 @@ CREATE TABLE event_corrections (
   correction_seq   bigserial PRIMARY KEY,
   -- sha256 of the correction's canonical JSON: amending the same file twice records it once.
   correction_sha256 bytea NOT NULL UNIQUE,
-  source           text NOT NULL,
-  event_id         text NOT NULL,
-  action           text NOT NULL CHECK (action IN ('void', 'replace')),
+  -- NULL when the line could not be read that far (malformed JSON, a schema violation).
+  source           text,
+  event_id         text,
+  action           text CHECK (action IN ('void', 'replace')),
   status           text NOT NULL CHECK (status IN ('accepted', 'rejected')),
   reject_code      text,
   reject_detail    text,
-  reason           text NOT NULL,
-  -- The correction exactly as received (signature included).
+  reason           text,
+  -- The correction as received (signature included); a line that is not JSON as {"raw": line}.
   correction       jsonb NOT NULL,
   -- The event the correction applies to (its period and customer), for accepted ones.
   customer_id      text,
@@ -32,7 +33,8 @@ CREATE TABLE event_corrections (
   amended_by       text NOT NULL,
   amended_at       timestamptz NOT NULL DEFAULT now(),
   CHECK ((status = 'rejected') = (reject_code IS NOT NULL)),
-  CHECK (status = 'rejected' OR customer_id IS NOT NULL),
+  CHECK (status = 'rejected' OR (customer_id IS NOT NULL AND source IS NOT NULL AND event_id IS NOT NULL
+                                 AND action IS NOT NULL AND reason IS NOT NULL)),
   CHECK (status = 'rejected' OR action = 'void' OR replacement_sku IS NOT NULL)
 );
 CREATE INDEX event_corrections_event ON event_corrections (source, event_id) WHERE status = 'accepted';

@@ -3,10 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/index.ts';
 import type { Contract } from '../../contracts/contract.ts';
 import type { AdjustmentLine, IssuedInvoice } from '../../contracts/invoice.ts';
+import { signCorrection } from '../../contracts/event-correction.ts';
+import { signEvent } from '../../contracts/event-signature.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
 import type { BackfillPlan } from '../../db/queries/backfills.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
+import { amendEvents } from '../../ingest/event-corrections.ts';
 import { publishedTerms } from '../../terms/index.ts';
 import {
   backfillItemWorkflowId,
@@ -16,7 +19,7 @@ import {
 } from '../../workflows/backfill-definitions.ts';
 import { buildContract } from '../builders/rating.ts';
 import { RateCardFiles } from '../builders/ratecard-files.ts';
-import { buildUsageEvent } from '../builders/usage-event.ts';
+import { buildUsageEvent, TEST_SOURCE_KEYS } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
 
@@ -292,4 +295,127 @@ describe('kill -9 of the billing worker mid-backfill', () => {
       expect(row).toEqual({ customer_id: item.customerId, n: 1, amount: item.adjustmentTotal });
     }
   }, 240_000);
+});
+
+describe('event corrections (tally events amend)', () => {
+  it('records signed voids and replaces append-only, rejects what SPEC §5 rejects and keeps it; an open period sees them at close, a closed one at the next backfill', async () => {
+    const card = `bfcorr${run}`;
+    await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
+    const customer = contract(`bf-corr-${run}`, card);
+    const id = customer.customer_id;
+    await testbed.publishContract(customer);
+    const october = [
+      tokens(id, 'e1', '2026-10-05T10:00:00.000Z', '100000'),
+      tokens(id, 'e2', '2026-10-06T10:00:00.000Z', '200000'),
+      tokens(id, 'e3', '2026-10-07T10:00:00.000Z', '300000'),
+    ];
+    const november = tokens(id, 'n1', '2026-11-05T10:00:00.000Z', '50000');
+    await testbed.storeEvents([...october, november]);
+    await testbed.withWorker(async () => {
+      expect((await closePeriod(id, OCTOBER)).total).toBe('600.00');
+    });
+
+    const secret = TEST_SOURCE_KEYS['api-gateway'];
+    const sign = (correction: Record<string, unknown>) => JSON.stringify(signCorrection(correction, secret));
+    const base = { schema_version: 1, source: 'api-gateway' };
+    const replacement = (event: UsageEvent, quantity: string) => {
+      const { signature: _signature, ...unsigned } = event;
+      return signEvent({ ...unsigned, quantity }, secret);
+    };
+    const lines = [
+      sign({ ...base, action: 'void', event_id: `${id}-e1`, reason: 'double-metered by gateway bug #812' }),
+      sign({
+        ...base,
+        action: 'replace',
+        event_id: `${id}-e2`,
+        reason: 'in bytes, not GB',
+        event: replacement(october[1] as UsageEvent, '20000'),
+      }),
+      sign({
+        ...base,
+        action: 'replace',
+        event_id: `${id}-n1`,
+        reason: 'in bytes, not GB',
+        event: replacement(november, '5000'),
+      }),
+      // Rejected, and kept: a second correction of a voided event, an unknown event, a bad signature,
+      // a replacement that fails the event contract, one naming another event, a line that is not JSON.
+      sign({ ...base, action: 'void', event_id: `${id}-e1`, reason: 'again' }),
+      sign({ ...base, action: 'void', event_id: `${id}-missing`, reason: 'no such event' }),
+      JSON.stringify({
+        ...signCorrection({ ...base, action: 'void', event_id: `${id}-e3`, reason: 'x' }, secret),
+        reason: 'tampered',
+      }),
+      sign({
+        ...base,
+        action: 'replace',
+        event_id: `${id}-e3`,
+        reason: 'bad body',
+        event: { ...october[2], quantity: 5 },
+      }),
+      sign({ ...base, action: 'replace', event_id: `${id}-e3`, reason: 'other id', event: october[0] }),
+      '{ not json',
+    ];
+    const text = `${lines.join('\n')}\n`;
+    const amend = () =>
+      amendEvents(testbed.pool, { file: 'fix.jsonl', text, keys: TEST_SOURCE_KEYS, amendedBy: 'ops-ana' });
+    const outcomes = await amend();
+    expect(outcomes.map((outcome) => (outcome.status === 'accepted' ? 'accepted' : outcome.reason))).toEqual([
+      'accepted',
+      'accepted',
+      'accepted',
+      'already_voided',
+      'unknown_event',
+      'bad_signature',
+      'replacement_invalid',
+      'replacement_mismatch',
+      'malformed_json',
+    ]);
+    expect(outcomes.map((outcome) => outcome.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const invalid = outcomes[6];
+    expect(invalid?.status === 'rejected' ? invalid.detail : '').toMatch(/^event: .*quantity/);
+    // Amending the same file again records nothing new.
+    const again = await amend();
+    expect(again.every((outcome) => !outcome.created)).toBe(true);
+    const stored = await testbed.pool.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM event_corrections WHERE file = 'fix.jsonl' AND (source IS NULL OR event_id LIKE $1)
+        GROUP BY status ORDER BY status`,
+      [`${id}-%`],
+    );
+    expect(stored.rows).toEqual([
+      { status: 'accepted', n: 3 },
+      { status: 'rejected', n: 6 },
+    ]);
+    // The raw history is untouched: every original event is still there, and cannot be changed.
+    const history = await testbed.pool.query(
+      'SELECT quantity::text FROM usage_events WHERE customer_id = $1 ORDER BY event_id',
+      [id],
+    );
+    expect(history.rows.map((row) => row.quantity)).toEqual(['100000', '200000', '300000', '50000']);
+    await expect(testbed.pool.query('UPDATE event_corrections SET reason = $1', ['edited'])).rejects.toThrow(
+      /append-only/,
+    );
+
+    await testbed.withWorker(async () => {
+      // November was open: its close rates the replacement (5,000 tokens), not the original 50,000.
+      const invoice = await closePeriod(id, NOVEMBER);
+      expect(invoice.lines.filter((line) => line.kind === 'usage').map((line) => line.amount)).toEqual(['5.00']);
+
+      // October was closed: the next backfill sees its corrections.
+      const corrected = await plan([id], 'gateway bug #812');
+      expect(corrected.items[0]).toMatchObject({ adjustmentTotal: '-280.00', reratedTotal: '320.00' });
+      const causes = corrected.items[0]?.causes ?? [];
+      expect(causes.map((cause) => cause.kind)).toEqual(['corrections']);
+      expect(causes[0]?.kind === 'corrections' ? causes[0].corrections.map((c) => [c.action, c.eventId]) : []).toEqual([
+        ['void', `${id}-e1`],
+        ['replace', `${id}-e2`],
+      ]);
+      expect(await runPlan(corrected.planId)).toMatchObject({
+        state: 'completed',
+        adjusted: 1,
+        adjustmentTotal: '-280',
+      });
+      expect((await plan([id], 'again')).items[0]?.adjustmentTotal).toBe('0.00');
+    });
+  }, 180_000);
 });
