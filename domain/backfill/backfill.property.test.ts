@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdjustmentLine, Invoice } from '../../contracts/invoice.ts';
 import type { RateCardVersion } from '../../contracts/ratecard.ts';
 import { buildContract, buildPrice, buildRateCardVersion, tiers } from '../../test/builders/rating.ts';
-import { Decimal, sumDecimals } from '../money.ts';
+import { Decimal, formatMoney, sumDecimals } from '../money.ts';
 import { billingPeriod } from '../period.ts';
 import { aggregateEvents, ratePeriod, type RatableEvent } from '../rating/index.ts';
 import {
@@ -119,7 +119,7 @@ describe('backfill adjustments (fast-check)', () => {
           }
           const final = rate([...current.values()].filter((event) => event !== undefined));
           const billedTotal = usageTotal(issued).plus(sumDecimals(adjustments.map((line) => new Decimal(line.amount))));
-          expect(billedTotal.toFixed(2)).toBe(usageTotal(final).toFixed(2));
+          expect(formatMoney(billedTotal, 'USD')).toBe(formatMoney(usageTotal(final), 'USD'));
           // A backfill with nothing new writes nothing.
           const billed = billedSoFar({ correctedPeriod: '2026-10', correctedLines: issued.lines, adjustments });
           expect(backfillDifferences(billed, toLineAmounts(usageDrivenAmounts(final.lines)), 'USD')).toEqual([]);
