@@ -217,6 +217,37 @@ describe('backfill plan and run', () => {
   }, 180_000);
 });
 
+describe('a backfill and late usage together', () => {
+  it("a late event a backfill billed is never billed again: the next invoice's late-usage line is the new late event's effect alone", async () => {
+    const card = `bflate${run}`;
+    await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
+    const customer = contract(`bf-late-${run}`, card);
+    const id = customer.customer_id;
+    await testbed.publishContract(customer);
+    await testbed.storeEvents([tokens(id, '1', '2026-10-05T10:00:00.000Z', '1000000')]);
+    await testbed.withWorker(async () => {
+      expect((await closePeriod(id, OCTOBER)).total).toBe('1000.00');
+      expect((await testbed.storeEvents([tokens(id, 'late-1', '2026-10-20T10:00:00.000Z', '100000')])).late).toBe(1);
+      await files.publish(testbed.pool, await files.write(card, '2026-10-01T00:00:00Z', { tokenPrice: '0.002' }));
+      // 1,100,000 tokens at 0.002 against 1,000.00 billed; the backfill bills late-1 and claims it.
+      const planned = await plan([id], 'price doubled');
+      expect(planned.items[0]?.adjustmentTotal).toBe('1200.00');
+      expect(await runPlan(planned.planId)).toMatchObject({ state: 'completed', adjusted: 1 });
+      expect((await testbed.storeEvents([tokens(id, 'late-2', '2026-10-21T10:00:00.000Z', '50000')])).late).toBe(1);
+
+      const november = await closePeriod(id, NOVEMBER);
+      const adjustments = november.lines.filter((line): line is AdjustmentLine => line.kind === 'adjustment');
+      // late-2 at October's recorded price (0.001): 50.00; late-1 is not in it a second time.
+      expect(adjustments.map((line) => [line.line_key, line.amount])).toEqual([
+        [`adjustment:${OCTOBER}:usage:tokens`, '50.00'],
+        [`adjustment:${OCTOBER}:usage:tokens:backfill:${planned.planId}`, '1200.00'],
+      ]);
+      // A backfill now re-rates late-2 under the new price: 50,000 × (0.002 − 0.001).
+      expect((await plan([id], 'after late-2')).items[0]?.adjustmentTotal).toBe('50.00');
+    });
+  }, 180_000);
+});
+
 describe('kill -9 of the billing worker mid-backfill', () => {
   it('the restarted worker finishes the run with each adjustment written exactly once', async () => {
     const card = `bfkill${run}`;
