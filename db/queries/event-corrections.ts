@@ -168,3 +168,53 @@ export async function findCorrectionByHash(
         rejectDetail: row.reject_detail,
       };
 }
+
+export interface PeriodCorrection {
+  readonly correctionSeq: string;
+  readonly action: 'void' | 'replace';
+  readonly source: string;
+  readonly eventId: string;
+  readonly reason: string;
+  readonly amendedBy: string;
+  readonly amendedAt: string;
+  /** The sku the event had, and the replacement's (a replace may change it). */
+  readonly skus: readonly string[];
+}
+
+/** Accepted corrections of a customer-period's events (where the event was or now is), oldest first. */
+export async function correctionsOfCustomerPeriod(
+  db: Queryable,
+  input: { customerId: string; periodStart: string; periodEnd: string },
+): Promise<PeriodCorrection[]> {
+  const { rows } = await db.query<{
+    seq: string;
+    action: 'void' | 'replace';
+    source: string;
+    event_id: string;
+    reason: string;
+    amended_by: string;
+    amended_at: Date;
+    original_sku: string | null;
+    replacement_sku: string | null;
+  }>(
+    `SELECT c.correction_seq::text AS seq, c.action, c.source, c.event_id, c.reason, c.amended_by, c.amended_at,
+            e.sku AS original_sku, c.replacement_sku
+       FROM event_corrections c
+       LEFT JOIN usage_events e ON e.source = c.source AND e.event_id = c.event_id AND e.event_time = c.original_event_time
+      WHERE c.status = 'accepted' AND c.customer_id = $1
+        AND ((c.original_event_time >= $2 AND c.original_event_time < $3)
+          OR (c.replacement_event_time >= $2 AND c.replacement_event_time < $3))
+      ORDER BY c.correction_seq`,
+    [input.customerId, input.periodStart, input.periodEnd],
+  );
+  return rows.map((row) => ({
+    correctionSeq: row.seq,
+    action: row.action,
+    source: row.source,
+    eventId: row.event_id,
+    reason: row.reason,
+    amendedBy: row.amended_by,
+    amendedAt: row.amended_at.toISOString(),
+    skus: [...new Set([row.original_sku, row.replacement_sku].filter((sku): sku is string => sku !== null))],
+  }));
+}

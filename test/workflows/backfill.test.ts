@@ -8,9 +8,10 @@ import { signEvent } from '../../contracts/event-signature.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
 import type { BackfillPlan } from '../../db/queries/backfills.ts';
-import { findInvoice } from '../../db/queries/invoices.ts';
+import { findInvoice, type InvoiceRecord } from '../../db/queries/invoices.ts';
 import { amendEvents } from '../../ingest/event-corrections.ts';
 import { publishedTerms } from '../../terms/index.ts';
+import { invoiceLineage } from '../../views/invoice-lineage.ts';
 import {
   backfillItemWorkflowId,
   backfillWorkflowId,
@@ -431,6 +432,29 @@ describe('event corrections (tally events amend)', () => {
       // November was open: its close rates the replacement (5,000 tokens), not the original 50,000.
       const invoice = await closePeriod(id, NOVEMBER);
       expect(invoice.lines.filter((line) => line.kind === 'usage').map((line) => line.amount)).toEqual(['5.00']);
+      // Lineage names the corrections a line reflects, and the event set still checks out (through them).
+      const lineageOf = async (period: string) =>
+        invoiceLineage(
+          testbed.pool,
+          (await findInvoice(testbed.pool, `inv:${id}:${period}`)) as InvoiceRecord,
+          5,
+          (ratecard) => publishedTerms(testbed.pool).publishedVersions(ratecard),
+        );
+      const novemberLineage = await lineageOf(NOVEMBER);
+      expect(novemberLineage.fingerprint.matches).toBe(true);
+      const usageLine = novemberLineage.lines.find((line) => line.kind === 'usage');
+      expect(usageLine?.corrections?.map((c) => [c.action, c.eventId, c.reflected])).toEqual([
+        ['replace', `${id}-n1`, true],
+      ]);
+      // October's invoice was issued before its corrections: they wait for the next backfill.
+      const octoberLineage = await lineageOf(OCTOBER);
+      expect(octoberLineage.fingerprint.matches).toBe(true);
+      expect(
+        octoberLineage.lines.find((line) => line.kind === 'usage')?.corrections?.map((c) => [c.eventId, c.reflected]),
+      ).toEqual([
+        [`${id}-e1`, false],
+        [`${id}-e2`, false],
+      ]);
 
       // October was closed: the next backfill sees its corrections.
       const corrected = await plan([id], 'gateway bug #812');
