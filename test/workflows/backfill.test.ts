@@ -10,11 +10,16 @@ import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
 import type { BackfillPlan } from '../../db/queries/backfills.ts';
 import { findInvoice, type InvoiceRecord } from '../../db/queries/invoices.ts';
 import { amendEvents } from '../../ingest/event-corrections.ts';
+import { describeProgress } from '../../cli/backfill-commands.ts';
 import { publishedTerms } from '../../terms/index.ts';
 import { invoiceLineage } from '../../views/invoice-lineage.ts';
 import {
   backfillItemWorkflowId,
+  backfillProgressQuery,
   backfillWorkflowId,
+  cancelBackfillSignal,
+  pauseBackfillSignal,
+  resumeBackfillSignal,
   type BackfillInput,
   type BackfillProgress,
 } from '../../workflows/backfill-definitions.ts';
@@ -245,6 +250,127 @@ describe('a backfill and late usage together', () => {
       ]);
       // A backfill now re-rates late-2 under the new price: 50,000 × (0.002 − 0.001).
       expect((await plan([id], 'after late-2')).items[0]?.adjustmentTotal).toBe('50.00');
+    });
+  }, 180_000);
+});
+
+describe('pause, resume and cancel', () => {
+  async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+    for (let tries = 0; !(await probe()); tries += 1) {
+      if (tries > 400) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  /** Holds a customer-period's backfill lock while `work` runs (`release` lets it go). */
+  async function holder2(work: (release: () => Promise<void>) => Promise<void>, customerId: string): Promise<void> {
+    const client = await testbed.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [
+        ADVISORY_LOCKS.BACKFILL_PERIOD,
+        `${customerId}:${OCTOBER}`,
+      ]);
+      await work(async () => {
+        await client.query('SELECT pg_advisory_unlock_all()');
+      });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      client.release();
+    }
+  }
+  it('a paused run starts nothing new; a cancelled one keeps what it wrote and says so; running the plan again finishes the rest once', async () => {
+    const card = `bfpause${run}`;
+    await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
+    const customers = Array.from({ length: 4 }, (_, index) => contract(`bf-pause-${run}-${index}`, card));
+    for (const customer of customers) await testbed.publishContract(customer);
+    await testbed.storeEvents(
+      customers.map((customer) => tokens(customer.customer_id, '1', '2026-10-05T10:00:00.000Z', '100000')),
+    );
+    const ids = customers.map((customer) => customer.customer_id);
+    await testbed.withWorker(async () => {
+      for (const id of ids) await closePeriod(id, OCTOBER);
+      await files.publish(testbed.pool, await files.write(card, '2026-10-01T00:00:00Z', { tokenPrice: '0.002' }));
+      const planned = await plan(ids, 'pause and cancel');
+      // The first customer-period is held on its lock: the run (one lane) waits inside it.
+      const holder = await testbed.pool.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [
+          ADVISORY_LOCKS.BACKFILL_PERIOD,
+          `${ids[0] as string}:${OCTOBER}`,
+        ]);
+        const handle = await testbed.client.workflow.start('backfillWorkflow', {
+          taskQueue: testbed.taskQueue,
+          workflowId: backfillWorkflowId(planned.planId),
+          args: [
+            {
+              backfillId: planned.planId,
+              planId: planned.planId,
+              startedBy: 'ops-ana',
+              concurrency: 1,
+              stepTimeoutMs: 5_000,
+            },
+          ],
+        });
+        const progress = async () => handle.query(backfillProgressQuery);
+        for (let tries = 0; (await progress()).state !== 'running'; tries += 1) {
+          if (tries > 200) throw new Error('the run never started');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await handle.signal(pauseBackfillSignal);
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        for (let tries = 0; (await progress()).done < 1; tries += 1) {
+          if (tries > 400) throw new Error('the held customer-period never finished');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        // Paused: the one in flight finished, nothing new started.
+        expect(await progress()).toMatchObject({ state: 'paused', done: 1, total: 4 });
+        await handle.signal(cancelBackfillSignal);
+        const cancelled = (await handle.result()) as BackfillProgress;
+        expect(cancelled).toMatchObject({ state: 'cancelled', done: 1, total: 4, adjusted: 1 });
+        expect(describeProgress(cancelled)).toContain(
+          'cancelled: the 1 customer-periods done keep their adjustments; 3 were not done',
+        );
+      } finally {
+        holder.release();
+      }
+      const rows = async () =>
+        (
+          await testbed.pool.query('SELECT customer_id FROM backfill_adjustments WHERE backfill_id = $1', [
+            planned.planId,
+          ])
+        ).rowCount;
+      expect(await rows()).toBe(1);
+      // The cancelled plan run again: the rest, each once.
+      expect(await runPlan(planned.planId)).toMatchObject({ state: 'completed', done: 4, adjusted: 4 });
+      expect(await rows()).toBe(4);
+
+      // Paused, then resumed: it goes on to the end.
+      await files.publish(testbed.pool, await files.write(card, '2026-10-02T00:00:00Z', { tokenPrice: '0.003' }));
+      const second = await plan(ids, 'pause and resume');
+      await holder2(async (release) => {
+        const handle = await testbed.client.workflow.start('backfillWorkflow', {
+          taskQueue: testbed.taskQueue,
+          workflowId: backfillWorkflowId(second.planId),
+          args: [
+            {
+              backfillId: second.planId,
+              planId: second.planId,
+              startedBy: 'ops-ana',
+              concurrency: 1,
+              stepTimeoutMs: 5_000,
+            },
+          ],
+        });
+        const progress = async () => handle.query(backfillProgressQuery);
+        await until('the run to start', async () => (await progress()).state === 'running');
+        await handle.signal(pauseBackfillSignal);
+        await release();
+        await until('the held customer-period to finish', async () => (await progress()).done === 1);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        expect(await progress()).toMatchObject({ state: 'paused', done: 1 });
+        await handle.signal(resumeBackfillSignal);
+        expect(await handle.result()).toMatchObject({ state: 'completed', done: 4, adjusted: 4 });
+      }, ids[0] as string);
     });
   }, 180_000);
 });
