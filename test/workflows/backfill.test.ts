@@ -262,7 +262,7 @@ describe('pause, resume and cancel', () => {
     }
   }
   /** Holds a customer-period's backfill lock while `work` runs (`release` lets it go). */
-  async function holder2(work: (release: () => Promise<void>) => Promise<void>, customerId: string): Promise<void> {
+  async function holdingLock(work: (release: () => Promise<void>) => Promise<void>, customerId: string): Promise<void> {
     const client = await testbed.pool.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [
@@ -347,7 +347,7 @@ describe('pause, resume and cancel', () => {
       // Paused, then resumed: it goes on to the end.
       await files.publish(testbed.pool, await files.write(card, '2026-10-02T00:00:00Z', { tokenPrice: '0.003' }));
       const second = await plan(ids, 'pause and resume');
-      await holder2(async (release) => {
+      await holdingLock(async (release) => {
         const handle = await testbed.client.workflow.start('backfillWorkflow', {
           taskQueue: testbed.taskQueue,
           workflowId: backfillWorkflowId(second.planId),
