@@ -6,6 +6,11 @@ import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { withTransaction } from '../db/pool.ts';
 import {
+  claimBackfillAdjustments,
+  customerHasCorrections,
+  releaseBackfillAdjustments,
+} from '../db/queries/backfills.ts';
+import {
   recordCreditConsumptions,
   recordCreditExpiries,
   recordCreditGrants,
@@ -363,10 +368,17 @@ export function createBillingActivities(deps: BillingDependencies) {
         : input.closeRequestedAt;
       // One read of the period's rows gives the aggregates and the event set's count and fingerprint
       // (the events not late: those committed before the closure).
+      // A correction to an open period takes effect at its close (SPEC §5): a customer with
+      // corrections is read through the corrected event set, the others straight from the history.
+      const corrected = await customerHasCorrections(pool, input.customerId);
       const { aggregates, eventSet: summary } = await loadUsageAggregatesWithEventSet(
         pool,
         usageAggregationPlan(terms.versions, period),
-        { customerId: input.customerId, lateEvents: 'exclude' },
+        {
+          customerId: input.customerId,
+          lateEvents: 'exclude',
+          ...(corrected ? { table: 'corrected_usage_events' } : {}),
+        },
       );
       // A regular activity reports progress; a local one (the current workflow) has no heartbeat.
       if (!Context.current().info.isLocal) Context.current().heartbeat('aggregated');
@@ -438,6 +450,15 @@ export function createBillingActivities(deps: BillingDependencies) {
           document,
         });
         document = appendLinesAfterCredits(document, await lateAdjustments(input, invoiceId));
+        // Adjustments a backfill wrote for earlier periods: billed on the customer's next invoice, once.
+        document = appendLinesAfterCredits(
+          document,
+          await claimBackfillAdjustments(pool, {
+            customerId: input.customerId,
+            beforePeriod: input.period,
+            adjustingInvoiceId: invoiceId,
+          }),
+        );
       }
       const saved = await saveDraftInvoice(pool, {
         invoiceId,
@@ -668,7 +689,10 @@ export function createBillingActivities(deps: BillingDependencies) {
         if (customerId !== undefined && period !== undefined && record?.mode !== 'shadow')
           await recordPeriodOutcome(client, customerId, period, 'held');
       });
-      if (record !== undefined) await releaseLateEventClaims(pool, input.invoiceId);
+      if (record !== undefined) {
+        await releaseLateEventClaims(pool, input.invoiceId);
+        await releaseBackfillAdjustments(pool, input.invoiceId);
+      }
     },
 
     /** Step 5: issue: numbered, immutable, with its cut-off and event fingerprint. */

@@ -8,6 +8,13 @@ export {
   type BillingDependencies,
   type SnapshotOutcome,
 } from './billing-activities.ts';
+export {
+  BackfillRefusedError,
+  createBackfillActivities,
+  type BackfillActivities,
+  type BackfillDependencies,
+  type PlanRequest,
+} from './backfill-activities.ts';
 export { openPendingPeriods, type ContractSweepState } from './open-pending-periods.ts';
 export { startPeriodWorkflow } from './period-workflows.ts';
 export {

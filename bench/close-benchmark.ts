@@ -34,6 +34,7 @@ import {
   statusQuery,
   type CustomerPeriodInput,
 } from '../workflows/definitions.ts';
+import { runBackfillPhase, type BackfillPhaseResult } from './backfill-phase.ts';
 import { benchCustomers, loadCloseDataset, prepareCloseDataset, publishBenchTerms } from './close-dataset.ts';
 import type { skeletonCloseWorkflow } from './skeleton-workflow.ts';
 
@@ -53,6 +54,8 @@ export interface CloseBenchOptions {
   readonly keepStack: boolean;
   /** Write a CPU profile of this process's main thread during the close phase (open it in a browser's devtools). */
   readonly cpuProfileFile?: string;
+  /** Also plan and run a backfill of the closed month (default true). */
+  readonly backfill?: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -104,6 +107,8 @@ export interface CloseBenchResult {
   readonly countBaselineMs: number;
   readonly plan: string;
   readonly journalBalanced: boolean;
+  /** The backfill over the same customer-periods after a price correction (absent with `backfill: false`). */
+  readonly backfill?: BackfillPhaseResult;
 }
 
 const TASK_QUEUE = 'bench-close';
@@ -144,9 +149,12 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
   const quiet = (): void => undefined;
   await stopService(layout, 'temporal', quiet);
   await stopService(layout, 'postgres', quiet);
+  await stopService(layout, 'nats', quiet);
   await removeStackData(layout);
-  log(`starting Temporal and Postgres under ${layout.dataDir} (ports from ${options.portBase})`);
-  const endpoints = await startStack(layout, quiet, ['postgres', 'temporal']);
+  // NATS too: the billing worker reads the ingest consumer's watermark before a close (none exists
+  // here, since events are loaded directly, so no close waits for it).
+  log(`starting Temporal, Postgres and NATS under ${layout.dataDir} (ports from ${options.portBase})`);
+  const endpoints = await startStack(layout, quiet, ['postgres', 'temporal', 'nats']);
   await enableStatementStatistics(layout, endpoints);
   const pool = createPool(endpoints.databaseUrl, {
     max: Math.max(4, options.concurrency),
@@ -260,6 +268,25 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     );
     const peakRssMb = rss.stop();
     const statements = await readStatementStatistics(pool);
+    // The backfill (issue 14): a price correction of the month just closed, planned and run on the
+    // same worker, stack and data, so its rate compares with the close's measured in this run.
+    const backfill =
+      options.backfill === false
+        ? undefined
+        : await runBackfillPhase({
+            pool,
+            client,
+            taskQueue: TASK_QUEUE,
+            period: options.period,
+            customerPeriods: customerIds.length,
+            planConcurrency: options.concurrency,
+            runConcurrency: options.inFlight,
+            log,
+          });
+    if (backfill !== undefined)
+      log(
+        `backfill: ${backfill.customerPeriods} customer-periods in ${((backfill.planMs + backfill.runMs) / 1000).toFixed(1)} s (plan ${(backfill.planMs / 1000).toFixed(1)} s + run ${(backfill.runMs / 1000).toFixed(1)} s) = ${backfill.perSecond.toFixed(1)}/s = ${(backfill.perSecond / (customerIds.length / (closeMs / 1000))).toFixed(2)}× the close rate`,
+      );
     workerAbort.abort();
     await workerRun;
     // The outbox rows, as the period opener marks them once their workflow is started.
@@ -336,6 +363,7 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
       countBaselineMs,
       plan,
       journalBalanced: balance.balanced,
+      ...(backfill === undefined ? {} : { backfill }),
     };
   } finally {
     await connection.close();
@@ -343,6 +371,7 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     if (!options.keepStack) {
       await stopService(layout, 'temporal', quiet);
       await stopService(layout, 'postgres', quiet);
+      await stopService(layout, 'nats', quiet);
       await removeStackData(layout);
     }
   }

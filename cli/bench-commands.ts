@@ -97,8 +97,10 @@ export function registerBenchCommands(program: Command): void {
     .option('--in-flight <n>', 'customer-period workflows started and not finished, at most', '32')
     .option('--keep-stack', "leave the benchmark's stack running with its data")
     .option('--cpu-profile <file>', 'write a CPU profile of the close phase (main thread)')
+    .option('--no-backfill', 'skip the backfill measured after the close (a price correction, plan and run)')
     .action(
       async (options: {
+        backfill: boolean;
         customers: string;
         events: string;
         period: string;
@@ -120,6 +122,7 @@ export function registerBenchCommands(program: Command): void {
           concurrency: positive('--concurrency', options.concurrency),
           inFlight: positive('--in-flight', options.inFlight),
           keepStack: options.keepStack === true,
+          backfill: options.backfill,
           ...(options.cpuProfile === undefined ? {} : { cpuProfileFile: path.resolve(options.cpuProfile) }),
           portBase,
           toolsDir: parseServicesEnv().TALLY_TOOLS_DIR,
@@ -173,6 +176,12 @@ export function registerBenchCommands(program: Command): void {
           `close: ${result.customerPeriods} customer-periods in ${seconds(result.closeMs)} s = ${result.perSecond.toFixed(1)} customer-periods/s (${result.events} events), ` +
             `postgres ${percent(result.postgresShare)}% / temporal ${percent(result.temporalShare)}% of activity time, rss ${result.peakRssMb} MB`,
         );
+        if (result.backfill !== undefined)
+          write(
+            `backfill: ${result.backfill.customerPeriods} customer-periods, plan ${seconds(result.backfill.planMs)} s + run ${seconds(result.backfill.runMs)} s = ` +
+              `${result.backfill.perSecond.toFixed(1)} customer-periods/s = ${(result.backfill.perSecond / result.perSecond).toFixed(2)}× the close rate of this run ` +
+              `(${result.backfill.adjusted} adjusted, Δ ${result.backfill.adjustmentTotal})`,
+          );
       },
     );
 }

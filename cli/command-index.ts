@@ -93,6 +93,17 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./period-commands.ts')).registerPeriodCommands,
   },
   {
+    name: 'events',
+    description: 'event corrections: amend (signed void / replace records, append-only, validated like events)',
+    load: async () => (await import('./events-commands.ts')).registerEventsCommands,
+  },
+  {
+    name: 'backfill',
+    description:
+      'recalculate closed periods: plan (re-rate under what is in force now, write only the plan), run it as a workflow, status, pause, resume, cancel, list, show',
+    load: async () => (await import('./backfill-commands.ts')).registerBackfillCommands,
+  },
+  {
     name: 'journal',
     description: 'the revenue journal (general ledger)',
     load: async () => (await import('./journal-commands.ts')).registerJournalCommands,

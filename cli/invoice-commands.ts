@@ -95,6 +95,12 @@ function printLineage(lineage: InvoiceLineage): void {
   for (const line of lineage.lines) {
     if (line.groups === undefined && line.lateEvents === undefined) continue;
     out(`\n${line.lineKey}  ${line.amount}`);
+    if (line.backfillId !== undefined)
+      out(`  written by backfill ${line.backfillId} (tally backfill show ${line.backfillId})`);
+    for (const correction of line.corrections ?? [])
+      out(
+        `  correction #${correction.correctionSeq} ${correction.action} ${correction.source}:${correction.eventId} by ${correction.amendedBy} at ${correction.amendedAt}: ${correction.reason} (${correction.reflected ? 'reflected in this invoice' : 'after this invoice: billed by the next backfill'})`,
+      );
     for (const group of line.groups ?? []) {
       out(
         `  group ${group.sku} ${group.unit} ${JSON.stringify(group.metadata)} version ${group.versionEffectiveFrom ?? 'none'}: ${group.eventCount} events, quantity ${group.quantitySum}`,

@@ -17,7 +17,11 @@ export class ReplayError extends TallyError {
 export function registerReplayCommands(program: Command): void {
   program
     .command('replay')
-    .option('--query <visibility query>', 'which workflows', "WorkflowType = 'customerPeriodWorkflow'")
+    .option(
+      '--query <visibility query>',
+      'which workflows',
+      "WorkflowType IN ('customerPeriodWorkflow', 'backfillWorkflow', 'backfillItemWorkflow')",
+    )
     .option('--limit <n>', 'at most this many histories', '1000')
     .option('--save <dir>', 'also write each history as JSON into this folder (e.g. test/replay/histories)')
     .action(async (options: { query: string; limit: string; save?: string }) => {

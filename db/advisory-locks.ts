@@ -29,4 +29,9 @@ export const ADVISORY_LOCKS = {
    * one keeps the attempt log readable.
    */
   MARKETPLACE_SEND: 7_301_051,
+  /**
+   * With a hash of `customer:period` as the second key: one backfill writes a customer-period's
+   * adjustment at a time, so two backfills of the same range adjust once (the second sees the first).
+   */
+  BACKFILL_PERIOD: 7_301_250,
 } as const;

@@ -4,6 +4,7 @@ import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
 import type { InvoiceRecord } from '../db/queries/invoices.ts';
+import { correctionsOfCustomerPeriod, type PeriodCorrection } from '../db/queries/event-corrections.ts';
 import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
@@ -39,12 +40,25 @@ export interface InvoiceLineage {
     amount: string;
     groups?: LineageGroup[];
     lateEvents?: LineageEvent[];
+    /**
+     * Corrections of the events of this line's sku in this period (SPEC §5): `reflected` when recorded
+     * before the period's snapshot (the close rated the corrected event), else they wait for the next
+     * backfill over the period.
+     */
+    corrections?: (PeriodCorrection & { reflected: boolean })[];
+    /** For a backfill's adjustment line: which backfill wrote it. */
+    backfillId?: string;
   }[];
 }
 
 /** A line → its aggregates → its events, from the invoice's snapshot and the immutable event history. */
 /** A rate card's versions by name (the published change log, or Finance's files). */
 export type RateCardVersionLoader = (ratecard: string) => Promise<readonly RateCardVersion[]>;
+
+/** The backfill that wrote an adjustment line (`adjustment:<period>:<line>:backfill:<id>`), if one did. */
+function backfillOf(lineKey: string): string | undefined {
+  return /:backfill:([^:]+)$/.exec(lineKey)?.[1];
+}
 
 export async function invoiceLineage(
   pool: pg.Pool,
@@ -62,12 +76,18 @@ export async function invoiceLineage(
   const period = billingPeriod(record.period);
   const plan = usageAggregationPlan(terms.versions, period);
   const byPrice = aggregatesByPrice(snapshot.aggregates, terms.versions);
-  const summary = await summarizeEventSet(pool, {
-    customerId: record.customerId,
-    periodStart: period.start,
-    periodEnd: period.end,
-  });
-  const document = record.document as Partial<IssuedInvoice>;
+  const eventSet = { customerId: record.customerId, periodStart: period.start, periodEnd: period.end };
+  const corrections = (await correctionsOfCustomerPeriod(pool, eventSet)).map((correction) => ({
+    ...correction,
+    reflected: Date.parse(correction.amendedAt) <= Date.parse(snapshot.createdAt ?? correction.amendedAt),
+  }));
+  // A customer with corrections reflected at its close was snapshotted through the corrected event set.
+  const recorded = (record.document as Partial<IssuedInvoice>).event_fingerprint ?? snapshot.eventFingerprint;
+  let summary = await summarizeEventSet(pool, eventSet);
+  if (summary.fingerprint !== recorded && corrections.some((correction) => correction.reflected)) {
+    const corrected = await summarizeEventSet(pool, { ...eventSet, table: 'corrected_usage_events' });
+    if (corrected.fingerprint === recorded) summary = corrected;
+  }
   const lines = [];
   for (const line of record.document.lines) {
     if (line.kind === 'usage') {
@@ -85,13 +105,21 @@ export async function invoiceLineage(
         });
         groups.push({ ...aggregate, metadata: { ...aggregate.metadata }, events });
       }
-      lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount, groups });
+      const ofSku = corrections.filter((correction) => correction.skus.includes(line.sku));
+      lines.push({
+        lineKey: line.line_key,
+        kind: line.kind,
+        amount: line.amount,
+        groups,
+        ...(ofSku.length === 0 ? {} : { corrections: ofSku }),
+      });
     } else if (line.kind === 'adjustment' && line.line_key.startsWith('adjustment:')) {
       lines.push({
         lineKey: line.line_key,
         kind: line.kind,
         amount: line.amount,
         lateEvents: await lateEventsAdjustedBy(pool, record.invoiceId, line.corrects_invoice_id, eventsPerGroup),
+        ...(backfillOf(line.line_key) === undefined ? {} : { backfillId: backfillOf(line.line_key) }),
       });
     } else {
       lines.push({ lineKey: line.line_key, kind: line.kind, amount: line.amount });
@@ -100,10 +128,10 @@ export async function invoiceLineage(
   return {
     invoiceId: record.invoiceId,
     fingerprint: {
-      recorded: document.event_fingerprint ?? snapshot.eventFingerprint,
+      recorded,
       recomputed: summary.fingerprint,
       eventCount: summary.eventCount,
-      matches: (document.event_fingerprint ?? snapshot.eventFingerprint) === summary.fingerprint,
+      matches: recorded === summary.fingerprint,
     },
     ratecardsMatch,
     lines,

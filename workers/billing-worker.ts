@@ -6,6 +6,7 @@ import pino from 'pino';
 import {
   activityFailureInterceptors,
   checkChangedUsageAlerts,
+  createBackfillActivities,
   createBillingActivities,
   createMarketplaceActivities,
   deliverNotification,
@@ -83,13 +84,17 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     const nats = await connect({ servers: endpoints.natsUrl, name: 'tally-billing-worker', maxReconnectAttempts: -1 });
     closers.unshift(() => nats.close());
     const jsm = await jetstreamManager(nats);
-    const activities = createBillingActivities({
-      pool,
-      terms,
-      providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
-      notifier,
-      ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),
-    });
+    const activities = {
+      ...createBillingActivities({
+        pool,
+        terms,
+        providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
+        notifier,
+        ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),
+      }),
+      // Backfills run on the same queue and pool: their steps are keyed database writes like the close's.
+      ...createBackfillActivities({ pool, terms }),
+    };
     const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
     closers.unshift(() => workerConnection.close());
     const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });

@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: every workflow type the billing worker runs.
 export { customerPeriodWorkflow, type CustomerPeriodResult } from './customer-period.ts';
 export { marketplaceExceptionWorkflow, marketplaceLauncherWorkflow, marketplaceSendWorkflow } from './marketplace.ts';
+export { backfillItemWorkflow, backfillWorkflow } from './backfill.ts';

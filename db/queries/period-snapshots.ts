@@ -16,6 +16,8 @@ export interface EventSetFilter {
   readonly customerId: string;
   readonly periodStart: string;
   readonly periodEnd: string;
+  /** `corrected_usage_events` for the event set with corrections applied (default: the raw history). */
+  readonly table?: 'usage_events' | 'corrected_usage_events';
 }
 
 /**
@@ -75,7 +77,7 @@ export async function summarizeEventSet(pool: pg.Pool, filter: EventSetFilter): 
   const where = eventSetWhere(filter, parameters);
   const { rows } = await pool.query<{ event_count: string; fingerprint: string }>(
     `SELECT count(*)::text AS event_count, ${EVENT_SET_FINGERPRINT_SQL} AS fingerprint
-       FROM usage_events WHERE ${where}`,
+       FROM ${filter.table ?? 'usage_events'} WHERE ${where}`,
     parameters,
   );
   const row = rows[0];
@@ -96,6 +98,8 @@ export interface SnapshotRecord {
   /** The terms the snapshot was taken under (absent on snapshots from before they were recorded). */
   readonly contractHash?: string | undefined;
   readonly ratecardVersions?: readonly RateCardVersionRef[] | undefined;
+  /** When it was taken (read back from the row; not written). */
+  readonly createdAt?: string | undefined;
 }
 
 /** Stores a snapshot once; a retried activity gets the first one back (it is the one the invoice cites). */
@@ -138,6 +142,7 @@ export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<S
     counters: SnapshotRecord['counters'];
     contract_hash: string | null;
     ratecard_versions: RateCardVersionRef[] | null;
+    created_at: Date;
   }>('SELECT * FROM period_snapshots WHERE snapshot_id = $1', [snapshotId]);
   const row = rows[0];
   if (row === undefined) return undefined;
@@ -154,5 +159,6 @@ export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<S
     counters: row.counters,
     contractHash: row.contract_hash ?? undefined,
     ratecardVersions: row.ratecard_versions ?? undefined,
+    createdAt: row.created_at.toISOString(),
   };
 }

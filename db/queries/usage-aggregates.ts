@@ -108,7 +108,7 @@ function aggregateQueryParts(
          AND claimed.event_id = ${table}.event_id AND claimed.corrected_invoice_id = ${parameter(options.lateEvents.adjustedFor)}${
            options.lateEvents.excludingAdjusting === undefined
              ? ''
-             : ` AND claimed.adjusting_invoice_id <> ${parameter(options.lateEvents.excludingAdjusting)}`
+             : ` AND claimed.adjusting_invoice_id IS DISTINCT FROM ${parameter(options.lateEvents.excludingAdjusting)}`
          }))`;
   const periodEvents = `
   SELECT CASE ${segmentCases} END AS segment, sku, unit, quantity, event_time,${extraColumns.map((column) => ` ${column},`).join('')}
