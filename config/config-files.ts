@@ -71,6 +71,8 @@ export interface RateCardFolder {
   readonly ratecard: string;
   readonly versions: RateCardVersion[];
   readonly problems: ConfigProblem[];
+  /** An entry of the root that could not be looked at (a dangling symlink): its problem only, no card. */
+  readonly unreadable?: true;
 }
 
 /** Loads every version in `ratecards/<ratecard>/`, checked one by one and against each other. */
@@ -105,10 +107,17 @@ export async function loadRateCardFolder(folder: string, cache?: ParsedTextCache
       problems.push(read.problem);
       continue;
     }
-    const parsed =
-      cache === undefined
-        ? parseRateCardText(read.text, file)
-        : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
+    let parsed: ReturnType<typeof parseRateCardText>;
+    try {
+      parsed =
+        cache === undefined
+          ? parseRateCardText(read.text, file)
+          : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
+    } catch (error) {
+      // A file the parser cannot take is this file's problem, never a reason to doubt the others.
+      problems.push(fileProblem(file, `cannot be parsed: ${error instanceof Error ? error.message : String(error)}`));
+      continue;
+    }
     if (parsed.ok) located.push({ version: parsed.version, positions: parsed.positions });
     else problems.push(...parsed.problems);
   }
@@ -137,7 +146,22 @@ export async function loadRateCardRoot(root: string): Promise<RateCardFolder[]> 
   const folders: RateCardFolder[] = [];
   for (const name of names) {
     const folder = path.join(root, name);
-    if ((await stat(folder)).isDirectory()) folders.push(await loadRateCardFolder(folder));
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(folder)).isDirectory();
+    } catch (error) {
+      // A dangling symlink or an entry we may not look at: reported alone, the other cards still load.
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      const hint = code === 'ENOENT' ? ' (a symbolic link to nothing?)' : '';
+      folders.push({
+        ratecard: name,
+        versions: [],
+        problems: [fileProblem(folder, `cannot read: ${code}${hint}`)],
+        unreadable: true,
+      });
+      continue;
+    }
+    if (isDirectory) folders.push(await loadRateCardFolder(folder));
   }
   return folders;
 }
