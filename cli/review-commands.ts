@@ -86,8 +86,10 @@ export function registerReviewCommands(program: Command): void {
           const temporal = await connectTemporal(endpoints);
           try {
             const outcome = await decideException({ pool, temporal: temporal.client }, user, exceptionId, request);
+            // A repeat names who made the decision that stands (and when), not who repeated it.
+            const decidedBy = outcome.decidedBy ?? outcome.reviewer;
             process.stdout.write(
-              `${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${outcome.reviewer}\n`,
+              `${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${decidedBy}${outcome.repeated && outcome.decidedAt !== undefined ? ` at ${outcome.decidedAt}` : ''}\n`,
             );
           } finally {
             await temporal.close();

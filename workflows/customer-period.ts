@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BillingActivities, SnapshotOutcome } from '../activities/index.ts';
+import { periodNameProblem } from '../domain/period.ts';
 import type { ReviewBreach } from '../domain/review.ts';
 import {
   closeNowSignal,
@@ -87,6 +88,13 @@ export const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
  * earlier replay the close they began with.
  */
 export const CHECKED_CLOSE = 'checked-close';
+/**
+ * Patch: the input is checked before anything runs (a period outside the years Tally bills is
+ * refused: the workflow fails at once with `invalid_period` and its reason, instead of billing
+ * 0026-10 as 1926-10 or retrying a query that cannot work), and a permanent failure to load the
+ * period's terms stops for a person like every other step. Workflows started earlier replay as they ran.
+ */
+export const CHECKED_INPUT = 'checked-input';
 
 /** How often a waiting close looks again, and how long it waits for ingest before asking a person. */
 const DEFAULT_RECHECK_MS = 30_000;
@@ -236,6 +244,11 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   };
   const workflowId = workflowInfo().workflowId;
   if (!checkedClose) return closeAsFirstReleased();
+  const checkedInput = patched(CHECKED_INPUT);
+  if (checkedInput) {
+    const problem = periodNameProblem(input.period);
+    if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, 'invalid_period');
+  }
 
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
   // Every quick step and the snapshot and rating run as local activities (docs/decisions/period-close.md);
@@ -243,7 +256,8 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   const quick = localDatabase;
   const readAndRate = localHeavy;
   // Wait for period end + grace on a durable timer, or an explicit closeNow.
-  const terms = await quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
+  const loadTerms = () => quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
+  const terms = await (checkedInput ? step('load terms', loadTerms) : loadTerms());
   closesAt = terms.closesAt;
   const waitMs = Date.parse(terms.closesAt) - Date.now();
   if (waitMs > 0) await condition(() => closeRequested, waitMs);
