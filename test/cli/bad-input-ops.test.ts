@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, stat, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,4 +185,32 @@ describe('tally review approve, repeated by someone else', () => {
       expect(again.stdout).not.toContain('by ops-bob');
     });
   }, 180_000);
+});
+
+describe('tally send reads lines with a limit', () => {
+  it('refuses a 600 MB line and a line of bad bytes by file and line, and sends the rest', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tally-send-bad-'));
+    const file = path.join(dir, 'events.jsonl');
+    const good = (id: string): string =>
+      JSON.stringify(buildUsageEvent({ customer_id: 'ops-send', event_id: id, timestamp: new Date().toISOString() }));
+    const badBytes = Buffer.from(good('send-2'), 'utf8');
+    badBytes[badBytes.indexOf('ops-send')] = 0xff;
+    await writeFile(file, Buffer.concat([Buffer.from(`${good('send-1')}\n`), badBytes, Buffer.from('\n')]));
+    // Line 3: 600 MB of zero bytes, sparse (no disk used), no newline.
+    await truncate(file, (await stat(file)).size + 600 * 1024 * 1024);
+    const run = await tally(
+      { env: { TALLY_INGEST_STREAM: 'BAD_INPUT_SEND', TALLY_INGEST_SUBJECT_PREFIX: 'badinput-usage' } },
+      'send',
+      file,
+      '--json',
+    );
+    expect(run.stderr).not.toContain('RangeError');
+    expect(run.stderr).not.toContain('unexpected error');
+    expect(run.stderr).toContain(`${file}:2: malformed_json: not valid UTF-8: byte`);
+    expect(run.stderr).toMatch(
+      new RegExp(`${file}:3: malformed_json: the line is \\d+ bytes, longer than the limit of 1048576 bytes`),
+    );
+    const summary = JSON.parse(run.stdout) as { published: number; invalid: number };
+    expect(summary).toMatchObject({ published: 1, invalid: 2 });
+  }, 120_000);
 });
