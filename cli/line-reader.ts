@@ -1,11 +1,7 @@
 import type { Readable } from 'node:stream';
+import { MAX_LINE_BYTES } from '../contracts/input-limits.ts';
 
-/**
- * The longest line a file reader takes, in bytes (docs/decisions/bad-input.md). A usage event is at
- * most a few tens of kilobytes (32 metadata values of 256 characters); a longer line is a broken
- * file, and reading it whole would only exhaust memory (readline's 600 MB line was a RangeError).
- */
-export const MAX_LINE_BYTES = 1024 * 1024;
+export { MAX_LINE_BYTES } from '../contracts/input-limits.ts';
 
 export type FileLine =
   /** A whole line: its bytes as read, without the `\n` (or `\r\n`) that ended it. */

@@ -9,6 +9,7 @@ import {
   type RateCardVersion,
 } from '../contracts/ratecard.ts';
 import { ConfigFileError, type ConfigProblem } from '../contracts/yaml-config.ts';
+import { MAX_CONFIG_FILE_BYTES, MAX_LINE_BYTES } from '../contracts/input-limits.ts';
 
 /**
  * Reads the config files people edit (rate cards, contracts) and hands their text to the pure
@@ -49,6 +50,12 @@ export type ReadText = { ok: true; text: string } | { ok: false; problem: Config
 export async function readConfigText(file: string): Promise<ReadText> {
   let bytes: Buffer;
   try {
+    const size = (await stat(file)).size;
+    if (size > MAX_CONFIG_FILE_BYTES)
+      return {
+        ok: false,
+        problem: fileProblem(file, `is ${size} bytes, larger than the limit of ${MAX_CONFIG_FILE_BYTES} bytes`),
+      };
     bytes = await readFile(file);
   } catch (error) {
     return {
@@ -56,11 +63,36 @@ export async function readConfigText(file: string): Promise<ReadText> {
       problem: fileProblem(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`),
     };
   }
+  const long = firstLongLine(bytes, MAX_LINE_BYTES);
+  if (long !== undefined)
+    return {
+      ok: false,
+      problem: {
+        file,
+        line: long.line,
+        column: 1,
+        field: '(file)',
+        message: `the line is ${long.bytes} bytes, longer than the limit of ${MAX_LINE_BYTES} bytes`,
+      },
+    };
   try {
     return { ok: true, text: utf8.decode(bytes) };
   } catch {
     return { ok: false, problem: fileProblem(file, 'is not valid UTF-8') };
   }
+}
+
+/** The first line of `bytes` longer than `limit` bytes (1-based), if any. */
+function firstLongLine(bytes: Buffer, limit: number): { line: number; bytes: number } | undefined {
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline === -1 ? bytes.length : newline;
+    if (end - start > limit) return { line, bytes: end - start };
+    if (newline === -1) return undefined;
+    start = newline + 1;
+  }
+  return undefined;
 }
 
 function fileProblem(file: string, message: string): ConfigProblem {

@@ -204,3 +204,15 @@ describe('tally ratecards validate reports a bad entry alone', () => {
     expect(report.problems).toEqual([expect.objectContaining({ file: path.join(root, 'broken') })]);
   });
 });
+
+describe('rate cards and contracts have the line limit too', () => {
+  it('refuses a contract with a 2 MB line, naming file, line and the limit', async () => {
+    const contract = path.join(await scratch(), 'acme.yaml');
+    await writeFile(contract, `${await readFile(CONTRACT, 'utf8')}# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    const run = await runTally(rate({ contract }));
+    expectKnownRefusal(run);
+    expect(run.stderr).toMatch(
+      new RegExp(`${contract}:\\d+:1 \\(file\\): the line is \\d+ bytes, longer than the limit of 1048576 bytes`),
+    );
+  });
+});
