@@ -15,7 +15,7 @@ export type FileLine =
  * its bytes are counted up to the next newline and it comes back as `too_long`.
  */
 export async function* readLines(
-  input: Readable | AsyncIterable<Buffer | string>,
+  input: Readable | AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   options: { readonly maxLineBytes?: number } = {},
 ): AsyncGenerator<FileLine> {
   const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;

@@ -65,8 +65,10 @@ export function formatFieldPath(path: FieldPath): string {
   if (path.length === 0) return '(file)';
   let text = '';
   for (const segment of path) {
+    // A key with no name (a line that starts with ":") is shown as "", never as nothing.
+    const name = String(segment) === '' ? '""' : String(segment);
     if (typeof segment === 'number') text += `[${segment}]`;
-    else text += text === '' ? String(segment) : `.${String(segment)}`;
+    else text += text === '' ? name : `.${name}`;
   }
   return text;
 }

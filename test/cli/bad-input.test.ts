@@ -216,3 +216,17 @@ describe('rate cards and contracts have the line limit too', () => {
     );
   });
 });
+
+describe('a malformed amount in a contract is a problem, not a crash (found by the fuzz suite)', () => {
+  it('refuses "2.inf000.00" as a credit amount with file, line and field', async () => {
+    const contract = path.join(await scratch(), 'acme.yaml');
+    await writeFile(contract, (await readFile(CONTRACT, 'utf8')).replace('amount: "2000.00"', 'amount: "2.inf000.00"'));
+    const run = await runTally(rate({ contract }));
+    expectKnownRefusal(run);
+    expect(run.stderr).toMatch(
+      new RegExp(`${contract}:\\d+:\\d+ credits\\[1\\]\\.amount: amount must be a non-negative decimal`),
+    );
+    expect(run.stderr).not.toContain('DecimalError');
+    expect(run.stderr).not.toContain('more decimals');
+  });
+});
