@@ -11,6 +11,7 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { testStack } from '../harness/services.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
 
 // The ops commands given what can never bill or cannot be answered: each is refused up front with a
 // reason, or answered quickly with what is missing; nothing retries for ever out of sight.
@@ -103,6 +104,7 @@ describe('the workflow checks its own input', () => {
       expect(String((failure as WorkflowFailedError).cause?.message)).toContain(
         'period 0026-10 is outside the years Tally bills',
       );
+      await recordHistory(handle, 'invalid-period-refused');
     });
     expect(await findInvoice(testbed.pool, `inv:${customerId}:0026-10`)).toBeUndefined();
   }, 60_000);
