@@ -8,7 +8,7 @@ export const QUANTITY_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
  * What is wrong with a quantity string, in words (the fault first, then the rule it breaks), or
  * undefined when it matches QUANTITY_PATTERN: `quantity "-5" has a sign; …`.
  */
-export function quantityFault(text: string): string | undefined {
+function quantityFault(text: string): string | undefined {
   if (QUANTITY_PATTERN.test(text)) return undefined;
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
   const rule = 'a quantity is a non-negative decimal string of up to 20 digits and 12 decimals, e.g. "1500" or "0.25"';

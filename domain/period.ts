@@ -6,10 +6,10 @@ export { InvalidPeriodError, periodNameProblem } from '../contracts/period-name.
  * Billing periods are calendar months in UTC, named `YYYY-MM` (SPEC §3), in the years Tally bills:
  * one rule, contracts/period-name.ts, for the CLI, the workflows, the activities and files.
  */
-export const PERIOD_PATTERN = PERIOD_NAME_PATTERN;
+const PERIOD_PATTERN = PERIOD_NAME_PATTERN;
 
 /** True when `text` is a period Tally bills (the pattern and the year range). */
-export function isPeriodName(text: string): boolean {
+function isPeriodName(text: string): boolean {
   return periodNameProblem(text) === undefined;
 }
 
