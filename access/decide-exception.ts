@@ -111,8 +111,15 @@ async function sendDecisionUpdate(
 ): Promise<DecisionOutcome> {
   const recorded = exception.decision as { kind?: ReviewDecision['kind'] } | undefined;
   if (recorded?.kind !== undefined) {
+    // A repeat: the outcome names who made the decision that stands, never the one repeating it.
     if (recorded.kind === decision.kind)
-      return { exceptionId: exception.exceptionId, decision: decision.kind, repeated: true };
+      return {
+        exceptionId: exception.exceptionId,
+        decision: decision.kind,
+        repeated: true,
+        ...(exception.reviewer == null ? {} : { decidedBy: exception.reviewer }),
+        ...(exception.decidedAt == null ? {} : { decidedAt: exception.decidedAt }),
+      };
     throw new AccessError(
       'decision_refused',
       `${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,

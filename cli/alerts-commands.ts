@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { listUsageAlerts, type UsageAlertRecord } from '../db/queries/usage-alerts.ts';
-import { PERIOD_PATTERN } from '../domain/period.ts';
+import { periodNameProblem } from '../domain/period.ts';
 import { usedPercent } from '../domain/usage-alerts/index.ts';
 import { printTable, withDatabase } from './services.ts';
 
@@ -59,6 +59,7 @@ function alertRow(record: UsageAlertRecord): Record<string, string> {
 }
 
 function period(value: string): string {
-  if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');
+  const problem = periodNameProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
   return value;
 }

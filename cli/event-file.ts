@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { verifySignature } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
 import { CompactEventKeys, eventBodyFingerprint } from './compact-event-keys.ts';
 import { TallyError } from '../contracts/tally-error.ts';
+import { decodeLine, MAX_LINE_BYTES, readLines } from './line-reader.ts';
+import { printableOneLine } from './terminal-text.ts';
 
 /** A line of an event file that cannot be used, with the reason ingest would store it under. */
 export interface EventLineProblem {
@@ -22,11 +23,14 @@ export class EventFileError extends TallyError {
   constructor(
     readonly file: string,
     readonly problems: readonly EventLineProblem[],
-    readonly problemCount: number,
+    /** Bad lines (a line with three bad fields counts once). */
+    readonly badLines: number,
+    /** Problems found on them, including those not kept in `problems`. */
+    readonly problemCount: number = problems.length,
   ) {
     super(
       'invalid_events',
-      `${file}: ${problemCount} bad event line${problemCount === 1 ? '' : 's'}; nothing was rated (fix or remove them and run again):\n${problems
+      `${file}: ${badLines} bad event line${badLines === 1 ? '' : 's'}; nothing was rated (fix or remove ${badLines === 1 ? 'it' : 'them'} and run again):\n${problems
         .map((problem) => `  ${formatEventProblem(file, problem)}`)
         .join('\n')}${problemCount > problems.length ? `\n  … and ${problemCount - problems.length} more` : ''}`,
       { permanent: true },
@@ -34,13 +38,16 @@ export class EventFileError extends TallyError {
   }
 }
 
+/** `file:line field: reason: message`, with anything from the input a terminal would act on escaped. */
 export function formatEventProblem(file: string, problem: EventLineProblem): string {
-  return `${file}:${problem.line} ${problem.field}: ${problem.reason}: ${problem.message}`;
+  return printableOneLine(`${file}:${problem.line} ${problem.field}: ${problem.reason}: ${problem.message}`);
 }
 
 export interface EventFileScan {
   readonly lines: number;
   readonly problems: EventLineProblem[];
+  /** Lines with at least one problem. */
+  readonly badLines: number;
   /** All problems, including those not kept in `problems`. */
   readonly problemCount: number;
 }
@@ -52,6 +59,8 @@ export interface ScanOptions {
   readonly onEvent: (event: UsageEvent, line: number, duplicate: boolean) => void;
   /** How many problems to keep for the report (all are counted). */
   readonly keepProblems?: number;
+  /** The longest line read, in bytes (default MAX_LINE_BYTES); a longer one is a `malformed_json` problem. */
+  readonly maxLineBytes?: number;
 }
 
 /**
@@ -60,23 +69,60 @@ export interface ScanOptions {
  * and (source, event_id) identity — an exact repeat is a duplicate, a repeat with another body is an
  * `id_conflict`. Blank lines are skipped. Receipt-time checks (the accept window) do not apply to a
  * file. Every problem is collected; the caller decides (the rate command refuses the whole file).
+ * Lines are bytes decoded as strict UTF-8: bad bytes, a byte-order mark and a line over the limit
+ * are `malformed_json` problems naming the line and what is wrong, as ingest would store them.
  */
 export async function scanEventFile(file: string, options: ScanOptions): Promise<EventFileScan> {
   const keep = options.keepProblems ?? 50;
+  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
   const problems: EventLineProblem[] = [];
   let problemCount = 0;
+  let badLines = 0;
+  let lastBadLine = 0;
   const report = (problem: EventLineProblem): void => {
     problemCount += 1;
+    if (problem.line !== lastBadLine) {
+      badLines += 1;
+      lastBadLine = problem.line;
+    }
     if (problems.length < keep) problems.push(problem);
   };
   const seen = new CompactEventKeys();
   const input = createReadStream(file);
-  const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
   try {
-    for await (const text of reader) {
-      line += 1;
+    for await (const read of readLines(input, { maxLineBytes })) {
+      line = read.number;
+      if (read.kind === 'too_long') {
+        report({
+          line,
+          reason: 'malformed_json',
+          field: '(line)',
+          message: `the line is ${read.bytes} bytes, longer than the limit of ${maxLineBytes} bytes for one event; it was not read`,
+        });
+        continue;
+      }
+      const decoded = decodeLine(read.bytes);
+      if (!decoded.ok) {
+        report({
+          line,
+          reason: 'malformed_json',
+          field: '(line)',
+          message: `not valid UTF-8: byte ${decoded.offset + 1} of the line starts a bad sequence (${decoded.bytes})`,
+        });
+        continue;
+      }
+      const text = decoded.text;
       if (text.trim() === '') continue;
+      if (text.startsWith('\ufeff')) {
+        report({
+          line,
+          reason: 'malformed_json',
+          field: '(line)',
+          message: 'the line starts with a byte-order mark (BOM, U+FEFF); save the file as UTF-8 without a BOM',
+        });
+        continue;
+      }
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -148,10 +194,9 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
     }
     throw error;
   } finally {
-    reader.close();
     input.destroy();
   }
-  return { lines: line, problems, problemCount };
+  return { lines: line, problems, badLines, problemCount };
 }
 
 /** The producers' signing keys, from a JSON key file (`--keys`). */

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { creditBalances, recordCreditExpiries, usableCredits } from '../db/queries/credit-ledger.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
-import { PERIOD_PATTERN } from '../domain/period.ts';
+import { periodNameProblem } from '../domain/period.ts';
 import { withDatabase } from './services.ts';
 
 const write = (text: string): void => {
@@ -9,7 +9,8 @@ const write = (text: string): void => {
 };
 
 function period(value: string): string {
-  if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');
+  const problem = periodNameProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
   return value;
 }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { TallyError } from '../contracts/tally-error.ts';
 import { COMMANDS } from './command-index.ts';
+import { printable } from './terminal-text.ts';
 
 /**
  * The `tally` command line. Only the command being run is loaded (cli/command-index.ts); the others
@@ -36,13 +37,16 @@ function requestedCommand(args: readonly string[]): string | undefined {
   return words[0] === 'help' ? words[1] : words[0];
 }
 
-/** Known failures are TallyErrors: print their message plainly. Anything else is a bug and keeps its stack. */
+/**
+ * Known failures are TallyErrors: print their message plainly. Anything else is a bug and keeps its
+ * stack. Messages quote input (file names, fields, values): control characters in it are escaped.
+ */
 function reportError(error: unknown): void {
   if (error instanceof TallyError) {
-    process.stderr.write(`tally: ${error.message}\n`);
+    process.stderr.write(`tally: ${printable(error.message)}\n`);
   } else {
     process.stderr.write(
-      `tally: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `tally: unexpected error: ${printable(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`,
     );
   }
 }

@@ -16,13 +16,14 @@ import {
   type MarketplaceConfig,
 } from '../config/marketplace.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
-import { PERIOD_PATTERN } from '../domain/period.ts';
+import { periodNameProblem } from '../domain/period.ts';
 import { createMarketplaceAdapters } from '../providers/marketplaces/index.ts';
 import { MARKETPLACE_KINDS, type MarketplacePassSummary } from '../workflows/marketplace-definitions.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
 
 function period(value: string): string {
-  if (!PERIOD_PATTERN.test(value)) throw new InvalidArgumentError('expected a period YYYY-MM');
+  const problem = periodNameProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
   return value;
 }
 

@@ -55,7 +55,7 @@ export async function aggregateEventFile(
       if (!inPeriod) outsidePeriod += 1;
     },
   });
-  if (scan.problemCount > 0) throw new EventFileError(file, scan.problems, scan.problemCount);
+  if (scan.problemCount > 0) throw new EventFileError(file, scan.problems, scan.badLines, scan.problemCount);
   const counters: EventCounters = { read, duplicates, outside_period: outsidePeriod };
   return {
     results: aggregators.map((aggregator) => ({ aggregates: aggregator.aggregates(), counters })),

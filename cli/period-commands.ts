@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { billingPeriod } from '../domain/period.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
@@ -7,10 +7,23 @@ import {
   customerPeriodWorkflowId,
   statusQuery,
   type CustomerPeriodInput,
+  type PeriodStatus,
 } from '../workflows/definitions.ts';
 import { startPeriodWorkflow } from '../activities/period-workflows.ts';
 import { findInvoice, type InvoiceRecord } from '../db/queries/invoices.ts';
+import { latestContractPublication } from '../db/queries/contract-publications.ts';
+import { TallyError } from '../contracts/tally-error.ts';
 import { connectTemporal, ensureServices, printTable, withDatabase } from './services.ts';
+
+/** A close that could never bill, refused before any workflow starts. */
+class PeriodCloseRefused extends TallyError {
+  constructor(code: string, message: string) {
+    super(code, message, { permanent: true });
+  }
+}
+
+/** How long `period status` waits for one workflow to answer its status query. */
+const STATUS_QUERY_TIMEOUT_MS = 3_000;
 
 /** Ops' view of the customer-period workflows: close early, see where each one stands. */
 export function registerPeriodCommands(program: Command): void {
@@ -20,14 +33,24 @@ export function registerPeriodCommands(program: Command): void {
     .command('close <customer> <period>')
     .description('close the period now instead of at period end + grace (starts the workflow if needed)')
     .action(async (customerId: string, periodName: string) => {
+      // Refused before anything starts: a period outside the years Tally bills (0026-10 is not 1926-10)...
       billingPeriod(periodName);
       const { endpoints } = await ensureServices();
+      const { final, contract } = await withDatabase(async (pool) => ({
+        final: await findInvoice(pool, `inv:${customerId}:${periodName}`),
+        contract: await latestContractPublication(pool, customerId),
+      }));
       // A period that has ended is final: closing it again changes nothing, and says so.
-      const final = await withDatabase((pool) => findInvoice(pool, `inv:${customerId}:${periodName}`));
       if (final !== undefined && final.status !== 'draft') {
         process.stdout.write(`${describeFinal(customerId, periodName, final)}\n`);
         return;
       }
+      // ...and a customer no contract covers, whose close could only stop and wait.
+      if (contract === undefined)
+        throw new PeriodCloseRefused(
+          'unknown_customer',
+          `customer ${customerId} has no published contract: there are no terms to bill ${periodName} under. Publish one first (tally contracts publish FILE); usage already received is kept, and its periods open once a contract covers them`,
+        );
       const temporal = await connectTemporal(endpoints);
       try {
         const input: CustomerPeriodInput = {
@@ -78,15 +101,38 @@ export function registerPeriodCommands(program: Command): void {
             ids.push(execution.workflowId);
         }
         const statuses = [];
+        // A running workflow answers its status through a worker: ask only where one polls, not for
+        // long, and not again on a queue that left a question unanswered.
+        const polled = new Map<string, Promise<boolean>>();
+        const queuePolled = (taskQueue: string): Promise<boolean> => {
+          let answer = polled.get(taskQueue);
+          if (answer === undefined) {
+            answer = workersPoll(temporal.client, taskQueue);
+            polled.set(taskQueue, answer);
+          }
+          return answer;
+        };
+        const unserved = new Set<string>();
         for (const workflowId of [...new Set(ids)].sort()) {
           const handle = temporal.client.workflow.getHandle(workflowId);
           try {
             const description = await handle.describe();
-            const status = description.status.name === 'RUNNING' ? await handle.query(statusQuery) : undefined;
+            const running = description.status.name === 'RUNNING';
+            const taskQueue = description.taskQueue;
+            let status: PeriodStatus | undefined;
+            if (running && !unserved.has(taskQueue) && (await queuePolled(taskQueue))) {
+              status = await temporal.client.connection
+                .withDeadline(Date.now() + STATUS_QUERY_TIMEOUT_MS, () => handle.query(statusQuery))
+                .catch((error: unknown) => {
+                  if (!isDeadlineExceeded(error)) throw error;
+                  return undefined;
+                });
+            }
+            if (running && status === undefined) unserved.add(taskQueue);
             statuses.push({
               workflowId,
               execution: description.status.name,
-              stage: status?.stage ?? '-',
+              stage: status?.stage ?? (running ? '(no worker)' : '-'),
               closesAt: status?.closesAt ?? '-',
               openException: status?.openExceptionId ?? '-',
             });
@@ -97,10 +143,33 @@ export function registerPeriodCommands(program: Command): void {
         }
         if (options.json) process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
         else printTable(statuses, ['workflowId', 'execution', 'stage', 'closesAt', 'openException']);
+        for (const taskQueue of unserved)
+          process.stderr.write(
+            `tally: no worker polls the task queue ${taskQueue} (none answered within ${STATUS_QUERY_TIMEOUT_MS / 1000} s): running workflows there cannot say their stage; start one with \`tally worker\` (TALLY_TASK_QUEUE=${taskQueue})\n`,
+          );
       } finally {
         await temporal.close();
       }
     });
+}
+
+/** A query that ran out of time: gRPC DEADLINE_EXCEEDED (4), as the client reports it. */
+function isDeadlineExceeded(error: unknown): boolean {
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as { code?: unknown }).code === 4 || /deadline/i.test(cause.message)) return true;
+  }
+  return false;
+}
+
+/** Whether any worker polls `taskQueue` for workflow tasks (a running workflow's query needs one). */
+async function workersPoll(client: Client, taskQueue: string): Promise<boolean> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    // TASK_QUEUE_KIND_NORMAL and TASK_QUEUE_TYPE_WORKFLOW (Temporal's API enums).
+    taskQueue: { name: taskQueue, kind: 1 },
+    taskQueueType: 1,
+  });
+  return (response.pollers ?? []).length > 0;
 }
 
 function describeFinal(customerId: string, period: string, invoice: InvoiceRecord): string {

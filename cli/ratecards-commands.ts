@@ -41,8 +41,10 @@ export function registerRatecardsCommands(program: Command): void {
     .description('check every rate-card file; lists each problem with file:line field and exits non-zero')
     .option('--json', 'machine-readable output')
     .action(async (dir: string, options: { json?: boolean }) => {
-      const folders = await loadFolders(dir);
-      const problems = folders.flatMap((folder) => folder.problems);
+      const entries = await loadFolders(dir);
+      const problems = entries.flatMap((folder) => folder.problems);
+      // An unreadable entry of the root is a problem, not a card: the cards list shows real ones only.
+      const folders = entries.filter((folder) => folder.unreadable !== true);
       if (options.json) {
         out(
           JSON.stringify(
@@ -182,7 +184,7 @@ async function requireSchema(pool: pg.Pool): Promise<void> {
 async function loadFolders(dir: string): ReturnType<typeof loadRateCardRoot> {
   // A card's own folder holds .yaml files; a root holds folders.
   const root = await loadRateCardRoot(dir).catch(() => undefined);
-  if (root !== undefined && root.length > 0) return root;
+  if (root !== undefined && root.some((folder) => folder.unreadable !== true)) return root;
   return [await loadRateCardFolder(dir)];
 }
 

@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import readline from 'node:readline';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import cliProgress from 'cli-progress';
@@ -11,7 +10,9 @@ import { DEFAULT_PUBLISHER_OPTIONS, EventPublisher } from '../ingest/event-publi
 import { loadSourceKeys } from '../ingest/key-files.ts';
 import { prepareEvent } from '../ingest/prepare-event.ts';
 import { assertNatsServerVersion, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import { decodeLine, MAX_LINE_BYTES, readLines } from './line-reader.ts';
 import { cliServices } from './services.ts';
+import { printableOneLine } from './terminal-text.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
 interface SendOptions {
@@ -89,7 +90,6 @@ export function registerSendCommands(program: Command): void {
         }
         const startedMs = Date.now();
         const input = file === '-' ? process.stdin : createReadStream(file);
-        const lines = readline.createInterface({ input, crlfDelay: Infinity });
         let lineNumber = 0;
         let bytesRead = 0;
         let invalid = 0;
@@ -107,9 +107,33 @@ export function registerSendCommands(program: Command): void {
           });
           chunk.length = 0;
         };
-        for await (const line of lines) {
-          lineNumber++;
-          bytesRead += Buffer.byteLength(line) + 1;
+        const source = file === '-' ? 'stdin' : file;
+        // Lines that cannot be published at all (over the limit, not UTF-8), even with --publish-invalid.
+        let unsendable = 0;
+        const refuse = (detail: string): void => {
+          invalid++;
+          unsendable++;
+          progress?.stop();
+          process.stderr.write(
+            printableOneLine(`${source}:${lineNumber}: malformed_json: ${detail} (not sent)`) + '\n',
+          );
+          progress?.start(totalBytes ?? 0, Math.min(bytesRead, totalBytes ?? 0));
+        };
+        // Lines as bytes with a length limit: a huge line is refused unread, bad bytes are named.
+        for await (const read of readLines(input)) {
+          lineNumber = read.number;
+          if (read.kind === 'too_long') {
+            bytesRead += read.bytes + 1;
+            refuse(`the line is ${read.bytes} bytes, longer than the limit of ${MAX_LINE_BYTES} bytes for one event`);
+            continue;
+          }
+          bytesRead += read.bytes.length + 1;
+          const decoded = decodeLine(read.bytes);
+          if (!decoded.ok) {
+            refuse(`not valid UTF-8: byte ${decoded.offset + 1} of the line starts a bad sequence (${decoded.bytes})`);
+            continue;
+          }
+          const line = decoded.text;
           if (line.trim().length === 0) continue;
           const prepared = prepareEvent(line, {
             keys,
@@ -120,7 +144,7 @@ export function registerSendCommands(program: Command): void {
             invalid++;
             progress?.stop();
             process.stderr.write(
-              `${file === '-' ? 'stdin' : file}:${lineNumber}: ${prepared.reason}: ${prepared.detail}${options.publishInvalid ? ' (published anyway)' : ' (not sent)'}\n`,
+              `${printableOneLine(`${source}:${lineNumber}: ${prepared.reason}: ${prepared.detail}`)}${options.publishInvalid ? ' (published anyway)' : ' (not sent)'}\n`,
             );
             progress?.start(totalBytes ?? 0, Math.min(bytesRead, totalBytes ?? 0));
             if (!options.publishInvalid) continue;
@@ -162,7 +186,7 @@ export function registerSendCommands(program: Command): void {
           duplicates: summary.duplicates,
           failed: summary.failed,
           invalid,
-          invalid_published: options.publishInvalid ? invalid : 0,
+          invalid_published: options.publishInvalid ? invalid - unsendable : 0,
           signed,
           seconds: Math.round(seconds * 1000) / 1000,
           events_per_second: Math.round((summary.published + summary.duplicates) / Math.max(seconds, 0.001)),

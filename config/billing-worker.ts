@@ -52,6 +52,11 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
     .regex(/^\d{1,3}$/, 'a whole number of months')
     .default('6')
     .transform((text) => Number.parseInt(text, 10)),
+  /**
+   * On SIGTERM, how long running steps get to finish before they are cancelled; the worker is gone
+   * within this plus a fixed margin whatever its workflows do (docs/decisions/bad-input.md).
+   */
+  TALLY_WORKER_SHUTDOWN_GRACE: durationMsFromEnv.default(10_000),
   TALLY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 })
   .extend(StripeEnvSchema.shape)
@@ -77,6 +82,8 @@ export interface BillingWorkerConfig {
   /** The usage stream whose consumer a close waits for (SPEC: the month's tail belongs in its invoice). */
   readonly usageStream: { readonly streamName: string; readonly consumerName: string };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** After a stop is asked, how long running steps may finish before they are cancelled (default 10 s). */
+  readonly shutdownGraceMs?: number;
 }
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
@@ -99,6 +106,7 @@ export function parseBillingWorkerEnv(env: Record<string, string | undefined> = 
     backdatePeriods: parsed.TALLY_OPENER_BACKDATE_PERIODS,
     usageStream: { streamName: parsed.TALLY_INGEST_STREAM, consumerName: parsed.TALLY_INGEST_CONSUMER },
     logLevel: parsed.TALLY_LOG_LEVEL,
+    shutdownGraceMs: parsed.TALLY_WORKER_SHUTDOWN_GRACE,
   };
 }
 

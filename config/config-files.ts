@@ -9,6 +9,7 @@ import {
   type RateCardVersion,
 } from '../contracts/ratecard.ts';
 import { ConfigFileError, type ConfigProblem } from '../contracts/yaml-config.ts';
+import { MAX_CONFIG_FILE_BYTES, MAX_LINE_BYTES } from '../contracts/input-limits.ts';
 
 /**
  * Reads the config files people edit (rate cards, contracts) and hands their text to the pure
@@ -49,6 +50,12 @@ export type ReadText = { ok: true; text: string } | { ok: false; problem: Config
 export async function readConfigText(file: string): Promise<ReadText> {
   let bytes: Buffer;
   try {
+    const size = (await stat(file)).size;
+    if (size > MAX_CONFIG_FILE_BYTES)
+      return {
+        ok: false,
+        problem: fileProblem(file, `is ${size} bytes, larger than the limit of ${MAX_CONFIG_FILE_BYTES} bytes`),
+      };
     bytes = await readFile(file);
   } catch (error) {
     return {
@@ -56,11 +63,36 @@ export async function readConfigText(file: string): Promise<ReadText> {
       problem: fileProblem(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`),
     };
   }
+  const long = firstLongLine(bytes, MAX_LINE_BYTES);
+  if (long !== undefined)
+    return {
+      ok: false,
+      problem: {
+        file,
+        line: long.line,
+        column: 1,
+        field: '(file)',
+        message: `the line is ${long.bytes} bytes, longer than the limit of ${MAX_LINE_BYTES} bytes`,
+      },
+    };
   try {
     return { ok: true, text: utf8.decode(bytes) };
   } catch {
     return { ok: false, problem: fileProblem(file, 'is not valid UTF-8') };
   }
+}
+
+/** The first line of `bytes` longer than `limit` bytes (1-based), if any. */
+function firstLongLine(bytes: Buffer, limit: number): { line: number; bytes: number } | undefined {
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline === -1 ? bytes.length : newline;
+    if (end - start > limit) return { line, bytes: end - start };
+    if (newline === -1) return undefined;
+    start = newline + 1;
+  }
+  return undefined;
 }
 
 function fileProblem(file: string, message: string): ConfigProblem {
@@ -71,6 +103,8 @@ export interface RateCardFolder {
   readonly ratecard: string;
   readonly versions: RateCardVersion[];
   readonly problems: ConfigProblem[];
+  /** An entry of the root that could not be looked at (a dangling symlink): its problem only, no card. */
+  readonly unreadable?: true;
 }
 
 /** Loads every version in `ratecards/<ratecard>/`, checked one by one and against each other. */
@@ -105,10 +139,17 @@ export async function loadRateCardFolder(folder: string, cache?: ParsedTextCache
       problems.push(read.problem);
       continue;
     }
-    const parsed =
-      cache === undefined
-        ? parseRateCardText(read.text, file)
-        : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
+    let parsed: ReturnType<typeof parseRateCardText>;
+    try {
+      parsed =
+        cache === undefined
+          ? parseRateCardText(read.text, file)
+          : cache.parse(file, read.text, () => parseRateCardText(read.text, file));
+    } catch (error) {
+      // A file the parser cannot take is this file's problem, never a reason to doubt the others.
+      problems.push(fileProblem(file, `cannot be parsed: ${error instanceof Error ? error.message : String(error)}`));
+      continue;
+    }
     if (parsed.ok) located.push({ version: parsed.version, positions: parsed.positions });
     else problems.push(...parsed.problems);
   }
@@ -137,7 +178,22 @@ export async function loadRateCardRoot(root: string): Promise<RateCardFolder[]> 
   const folders: RateCardFolder[] = [];
   for (const name of names) {
     const folder = path.join(root, name);
-    if ((await stat(folder)).isDirectory()) folders.push(await loadRateCardFolder(folder));
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(folder)).isDirectory();
+    } catch (error) {
+      // A dangling symlink or an entry we may not look at: reported alone, the other cards still load.
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      const hint = code === 'ENOENT' ? ' (a symbolic link to nothing?)' : '';
+      folders.push({
+        ratecard: name,
+        versions: [],
+        problems: [fileProblem(folder, `cannot read: ${code}${hint}`)],
+        unreadable: true,
+      });
+      continue;
+    }
+    if (isDirectory) folders.push(await loadRateCardFolder(folder));
   }
   return folders;
 }

@@ -25,13 +25,19 @@ export function decimalText(what: string) {
     );
 }
 
-/** Compares two decimal strings exactly (decimal.js comparison does not round). */
+/**
+ * Compares two decimal strings exactly (decimal.js comparison does not round). NaN when either is
+ * not a decimal: every comparison with it is false, so a cross-field check adds nothing to the
+ * field's own refusal (zod runs object checks even when a field already failed its pattern).
+ */
 export function compareDecimalText(a: string, b: string): number {
+  if (!DECIMAL_PATTERN.test(a.replace(/^-/, '')) || !DECIMAL_PATTERN.test(b.replace(/^-/, ''))) return Number.NaN;
   return new Decimal(a).cmp(new Decimal(b));
 }
 
+/** True for a decimal string equal to zero; false for anything else, a malformed one included. */
 export function isZeroDecimalText(value: string): boolean {
-  return new Decimal(value).isZero();
+  return DECIMAL_PATTERN.test(value) && new Decimal(value).isZero();
 }
 
 /** Digits after the decimal point as written ("12.50" → 2). */
@@ -44,6 +50,7 @@ export function fractionDigits(value: string): number {
 export function moneyTextProblem(value: string, currency: string): string | undefined {
   const digits = currencyMinorUnits(currency);
   if (digits === undefined) return undefined; // the currency field reports itself
+  if (!DECIMAL_PATTERN.test(value.replace(/^-/, ''))) return undefined; // so does the amount
   return fractionDigits(value) > digits
     ? `${value} has more decimals than ${currency} has minor units (${digits})`
     : undefined;

@@ -3,13 +3,15 @@ import { TallyError } from './tally-error.ts';
 
 /**
  * A billing period's name: a calendar month in UTC, `YYYY-MM` (SPEC §3). One strict type for the CLI,
- * workflows, SQL and files. Years are limited to 2000–2999: a two-digit year written as `0026` is a
- * typo, never a period Tally bills (JavaScript's Date.UTC maps years 0–99 to 1900–1999), and
- * `9999-12` has no next month to end at. See docs/decisions/period-close.md.
+ * workflows, SQL and files. Years are limited to 2000–2199: a two-digit year written as `0026` is a
+ * typo, never a period Tally bills (JavaScript's Date.UTC maps years 0–99 to 1900–1999), `9999-12`
+ * has no next month an ISO instant can name, and a year past 2199 is a mistyped one far more often
+ * than a contract term. The database holds the same rule (migration 0150). See
+ * docs/decisions/bad-input.md.
  */
 export const PERIOD_NAME_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
 export const FIRST_PERIOD_YEAR = 2000;
-export const LAST_PERIOD_YEAR = 2999;
+export const LAST_PERIOD_YEAR = 2199;
 
 /** Why `text` is not a period name, or undefined when it is one. */
 export function periodNameProblem(text: string): string | undefined {

@@ -3,6 +3,31 @@ import type { RejectionReason } from './rejection-reason.ts';
 
 /** `^\d{1,20}(\.\d{1,12})?$`: quantities are strings, never JSON numbers (no float ever touches usage). */
 export const QUANTITY_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
+
+/**
+ * What is wrong with a quantity string, in words (the fault first, then the rule it breaks), or
+ * undefined when it matches QUANTITY_PATTERN: `quantity "-5" has a sign; …`.
+ */
+function quantityFault(text: string): string | undefined {
+  if (QUANTITY_PATTERN.test(text)) return undefined;
+  const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  const rule = 'a quantity is a non-negative decimal string of up to 20 digits and 12 decimals, e.g. "1500" or "0.25"';
+  const fault = ((): string => {
+    if (text === '') return 'is empty';
+    if (/^[-+]/.test(text)) return `has a sign (${text[0] as string})`;
+    if (/\s/.test(text)) return 'contains white space';
+    if (/^\d*(\.\d*)?[eE][-+]?\d+$/.test(text)) return 'is in exponent notation';
+    const other = /[^\d.]/u.exec(text);
+    if (other !== null) return `contains ${JSON.stringify(other[0])}, which is neither a digit nor the decimal point`;
+    if ((text.match(/\./g) ?? []).length > 1) return 'has more than one decimal point';
+    const [whole = '', fraction] = text.split('.');
+    if (whole === '') return 'has no digit before the decimal point';
+    if (fraction === '') return 'has no digit after the decimal point';
+    if (whole.length > 20) return `has ${whole.length} digits before the decimal point (at most 20)`;
+    return `has ${fraction?.length ?? 0} decimals (at most 12)`;
+  })();
+  return `quantity ${shown} ${fault}; ${rule}`;
+}
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
 const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
@@ -46,9 +71,10 @@ export const UnsignedUsageEventSchema = z.strictObject({
     .min(1, 'unit is 1-32 characters')
     .max(32, 'unit is 1-32 characters')
     .refine(storableText, STORABLE_TEXT_MESSAGE),
-  quantity: z
-    .string({ message: 'quantity is a decimal string, not a number' })
-    .regex(QUANTITY_PATTERN, 'quantity matches ^\\d{1,20}(\\.\\d{1,12})?$'),
+  quantity: z.string({ message: 'quantity is a decimal string, not a number' }).superRefine((text, context) => {
+    const fault = quantityFault(text);
+    if (fault !== undefined) context.addIssue({ code: 'custom', message: fault });
+  }),
   metadata: MetadataSchema,
 });
 export type UnsignedUsageEvent = z.infer<typeof UnsignedUsageEventSchema>;

@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { TallyError } from './tally-error.ts';
 
@@ -65,8 +65,10 @@ export function formatFieldPath(path: FieldPath): string {
   if (path.length === 0) return '(file)';
   let text = '';
   for (const segment of path) {
+    // A key with no name (a line that starts with ":") is shown as "", never as nothing.
+    const name = String(segment) === '' ? '""' : String(segment);
     if (typeof segment === 'number') text += `[${segment}]`;
-    else text += text === '' ? String(segment) : `.${String(segment)}`;
+    else text += text === '' ? name : `.${name}`;
   }
   return text;
 }
@@ -95,9 +97,46 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, file: string,
       }),
     };
   }
+  const shared = anchorsAndAliases(document, lineCounter, file, text);
+  if (shared.length > 0) return { ok: false, problems: shared };
   const result = schema.safeParse(document.toJS({ maxAliasCount: 0 }));
   if (result.success) return { ok: true, value: result.data, positions };
   return { ok: false, problems: zodIssuesToProblems(result.error.issues, positions) };
+}
+
+/**
+ * Anchors (`&name`) and aliases (`*name`) make one value stand in two places, so a reviewer of a
+ * rate card or contract cannot see a price where it applies; they are refused where they are
+ * written (docs/decisions/bad-input.md).
+ */
+function anchorsAndAliases(document: Document, lineCounter: LineCounter, file: string, text: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (offset: number, what: string): void => {
+    const { line, col } = lineCounter.linePos(offset);
+    problems.push({
+      file,
+      line,
+      column: col,
+      field: '(yaml)',
+      message: `anchors and aliases are not allowed (${what})`,
+    });
+  };
+  visit(document, {
+    Alias(_key, node) {
+      at(node.range?.[0] ?? 0, `alias *${node.source}`);
+    },
+    Node(_key, node) {
+      if (node.anchor !== undefined) at(anchorOffset(text, node), `anchor &${node.anchor}`);
+    },
+  });
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** Where `&name` is written: the node's range starts after it, so look back for it in the source. */
+function anchorOffset(text: string, node: Node): number {
+  const start = node.range?.[0] ?? 0;
+  const found = text.lastIndexOf(`&${node.anchor ?? ''}`, start);
+  return found >= 0 ? found : start;
 }
 
 export function zodIssuesToProblems(issues: readonly z.core.$ZodIssue[], positions: YamlPositions): ConfigProblem[] {

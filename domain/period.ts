@@ -1,7 +1,17 @@
-import { TallyError } from '../contracts/tally-error.ts';
+import { InvalidPeriodError, PERIOD_NAME_PATTERN, periodNameProblem } from '../contracts/period-name.ts';
 
-/** Billing periods are calendar months in UTC, named `YYYY-MM` (SPEC §3). */
-export const PERIOD_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
+export { InvalidPeriodError, periodNameProblem } from '../contracts/period-name.ts';
+
+/**
+ * Billing periods are calendar months in UTC, named `YYYY-MM` (SPEC §3), in the years Tally bills:
+ * one rule, contracts/period-name.ts, for the CLI, the workflows, the activities and files.
+ */
+const PERIOD_PATTERN = PERIOD_NAME_PATTERN;
+
+/** True when `text` is a period Tally bills (the pattern and the year range). */
+function isPeriodName(text: string): boolean {
+  return periodNameProblem(text) === undefined;
+}
 
 export interface BillingPeriod {
   readonly name: string;
@@ -11,15 +21,10 @@ export interface BillingPeriod {
   readonly end: string;
 }
 
-export class InvalidPeriodError extends TallyError {
-  constructor(readonly period: string) {
-    super('invalid_period', `period must be YYYY-MM, got ${JSON.stringify(period)}`, { permanent: true });
-  }
-}
-
+/** The period named `name`; InvalidPeriodError, saying why, for anything but a period Tally bills. */
 export function billingPeriod(name: string): BillingPeriod {
   const match = PERIOD_PATTERN.exec(name);
-  if (!match) throw new InvalidPeriodError(name);
+  if (!match || !isPeriodName(name)) throw new InvalidPeriodError(name);
   const year = Number.parseInt(match[1] as string, 10);
   const monthIndex = Number.parseInt(match[2] as string, 10) - 1;
   return {
@@ -33,7 +38,7 @@ export function billingPeriod(name: string): BillingPeriod {
 export function periodOf(instant: string | Date): BillingPeriod {
   const date = typeof instant === 'string' ? new Date(instant) : instant;
   if (Number.isNaN(date.getTime())) throw new InvalidPeriodError(String(instant));
-  const name = `${date.getUTCFullYear()}-${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
+  const name = `${String(date.getUTCFullYear()).padStart(4, '0')}-${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
   return billingPeriod(name);
 }
 

@@ -1,5 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
+import {
+  GracefulShutdownPeriodExpiredError,
+  NativeConnection,
+  Worker,
+  type WorkerInterceptors,
+} from '@temporalio/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
@@ -54,10 +59,25 @@ export interface BillingWorkerOptions {
   readonly interceptors?: WorkerInterceptors;
 }
 
+const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** After the grace, how much longer the Temporal worker, the loops and each connection get to stop. */
+const SHUTDOWN_FORCE_AFTER_GRACE_MS = 5_000;
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * The longest a billing worker takes to stop once asked, whatever its workflows and steps do: the
+ * grace, then the forced stop of the Temporal worker, then the loops and the connections, each
+ * bounded. `tally worker` exits by then (a step blocked in a query is abandoned: its workflow
+ * retries it elsewhere, every step being idempotent).
+ */
+export function shutdownBoundMs(config: Pick<BillingWorkerConfig, 'shutdownGraceMs'>): number {
+  return (config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + SHUTDOWN_FORCE_AFTER_GRACE_MS + 2 * CLOSE_TIMEOUT_MS;
+}
 /**
  * The billing worker: the Temporal worker for the customer-period workflows and their activities,
  * the period opener (outbox relay from `customer_periods`), and redelivery of notifications whose
- * webhook failed. Drains on abort: stops polling, lets running activities finish, closes the pool.
+ * webhook failed. Drains on abort: stops polling, lets running activities finish for the shutdown
+ * grace, then cancels them (and stops regardless after a bounded time), closes the pool.
  */
 export async function runBillingWorker(options: BillingWorkerOptions): Promise<void> {
   const { config, endpoints, stripe } = options;
@@ -118,6 +138,10 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       // Most steps are local activities; without this they would run as many at once as workflows are open.
       maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
+      // A stop waits this long for running steps, then cancels them; a step that ignores the
+      // cancellation (blocked in a query) does not hold the worker: it stops anyway after the force time.
+      shutdownGraceTime: config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+      shutdownForceTime: (config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + SHUTDOWN_FORCE_AFTER_GRACE_MS,
       interceptors: {
         ...options.interceptors,
         activity: [activityFailureInterceptors, ...(options.interceptors?.activity ?? [])],
@@ -191,12 +215,41 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       { once: true },
     );
     logger.info({ taskQueue: config.taskQueue, temporal: endpoints.temporalAddress }, 'billing worker running');
-    await worker.run();
+    try {
+      await worker.run();
+    } catch (error) {
+      // A forced stop (steps that ignored their cancellation) can surface as the SDK's own error or as
+      // a workflow thread torn down under it: either way the stop asked for has happened.
+      if (!options.signal.aborted) throw error;
+      logger.warn(
+        { err: error instanceof GracefulShutdownPeriodExpiredError ? undefined : error },
+        'steps still running after the shutdown grace were abandoned; their workflows retry them',
+      );
+    }
   } finally {
     stopLoops.abort();
-    await Promise.all(loops);
-    for (const close of closers) await close();
+    // A loop or connection stuck in a query (a locked table, a hung server) must not hold the stop.
+    if (!(await within(Promise.all(loops), CLOSE_TIMEOUT_MS))) logger.warn('background loops abandoned at shutdown');
+    if (!(await within(Promise.allSettled(closers.map((close) => close())), CLOSE_TIMEOUT_MS)))
+      logger.warn('a connection did not close in time (a query still running?); abandoned');
     logger.info('stopped');
+  }
+}
+
+/** Waits for `work` at most `timeoutMs`: true when it settled in time (its failure is only logged by callers). */
+async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

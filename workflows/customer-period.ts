@@ -13,6 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BillingActivities, SnapshotOutcome } from '../activities/index.ts';
+import { periodNameProblem } from '../domain/period.ts';
 import type { ReviewBreach } from '../domain/review.ts';
 import {
   closeNowSignal,
@@ -91,7 +92,14 @@ export const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
  */
 export const CHECKED_CLOSE = 'checked-close';
 /**
- * Patch, asked right after CHECKED_CLOSE: dual control (an adjust above the contract's
+ * Patch: the input is checked before anything runs (a period outside the years Tally bills is
+ * refused: the workflow fails at once with `invalid_period` and its reason, instead of billing
+ * 0026-10 as 1926-10 or retrying a query that cannot work), and a permanent failure to load the
+ * period's terms stops for a person like every other step. Workflows started earlier replay as they ran.
+ */
+export const CHECKED_INPUT = 'checked-input';
+/**
+ * Patch, asked after CHECKED_INPUT: dual control (an adjust above the contract's
  * `review.dual_control_above` applies only once a second, different reviewer confirms it) and the
  * `ReviewState` / `ExceptionKind` search attributes. Workflows started earlier decide with one reviewer.
  */
@@ -280,6 +288,11 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   };
   const workflowId = workflowInfo().workflowId;
   if (!checkedClose) return closeAsFirstReleased();
+  const checkedInput = patched(CHECKED_INPUT);
+  if (checkedInput) {
+    const problem = periodNameProblem(input.period);
+    if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, 'invalid_period');
+  }
   dualControl = patched(DUAL_CONTROL);
 
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
@@ -288,7 +301,8 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   const quick = localDatabase;
   const readAndRate = localHeavy;
   // Wait for period end + grace on a durable timer, or an explicit closeNow.
-  const terms = await quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
+  const loadTerms = () => quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
+  const terms = await (checkedInput ? step('load terms', loadTerms) : loadTerms());
   closesAt = terms.closesAt;
   const waitMs = Date.parse(terms.closesAt) - Date.now();
   if (waitMs > 0) await condition(() => closeRequested, waitMs);

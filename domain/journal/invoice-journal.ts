@@ -2,7 +2,7 @@ import type { AdjustmentLine, CreditLine, FeeLine, InvoiceLine, IssuedInvoice } 
 import type { JournalEntry, JournalEntryType } from '../../contracts/journal-entry.ts';
 import { assertNever } from '../assert-never.ts';
 import { Decimal, roundMoneyHalfUp, sumDecimals } from '../money.ts';
-import { PERIOD_PATTERN } from '../period.ts';
+import { periodNameProblem } from '../period.ts';
 import type { AccountCode } from './chart-of-accounts.ts';
 import {
   buildEntry,
@@ -279,7 +279,8 @@ function validateInvoice(invoice: IssuedInvoice): void {
   const fail = (where: string, problem: string): never => {
     throw new JournalError('invalid_invoice_for_journal', `invoice ${invoice.invoice_id}${where}: ${problem}`);
   };
-  if (!PERIOD_PATTERN.test(invoice.period)) fail('', `period ${JSON.stringify(invoice.period)} is not YYYY-MM`);
+  const periodProblem = periodNameProblem(invoice.period);
+  if (periodProblem !== undefined) fail('', periodProblem);
   const lineKeys = new Set<string>();
   for (const line of invoice.lines) {
     const where = ` line ${line.line_key}`;
@@ -294,8 +295,8 @@ function validateInvoice(invoice: IssuedInvoice): void {
     if (rule === 'non_positive' && amount.isPositive() && !amount.isZero())
       fail(where, `a ${line.kind} line cannot be positive (${line.amount})`);
     if (line.kind === 'adjustment') {
-      if (!PERIOD_PATTERN.test(line.corrects_period))
-        fail(where, `corrects_period ${JSON.stringify(line.corrects_period)} is not YYYY-MM`);
+      const correctsProblem = periodNameProblem(line.corrects_period);
+      if (correctsProblem !== undefined) fail(where, `corrects_period: ${correctsProblem}`);
       // Late usage corrects an earlier period; a reviewer's adjustment corrects this very invoice.
       const ownReviewAdjustment =
         line.corrects_invoice_id === invoice.invoice_id && line.corrects_period === invoice.period;

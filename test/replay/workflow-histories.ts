@@ -12,9 +12,10 @@ export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.ur
  * recording never overwrites the histories of earlier shapes (no suffix: the first release;
  * `-local-steps`, `-local-snapshot`, `-local-sync`: the local-activity patches; `-checked-close`:
  * the close with exceptions, ordering and the ingest wait; `-dual-control`: a second reviewer for
- * large adjusts and the review search attributes). Change it with each workflow patch.
+ * large adjusts and the review search attributes; `-checked-input`: the input checked first and the
+ * terms loaded as a step; `-input-and-dual-control`: both). Change it with each workflow patch.
  */
-export const CURRENT_WORKFLOW_SHAPE = 'dual-control';
+export const CURRENT_WORKFLOW_SHAPE = 'input-and-dual-control';
 
 /**
  * Saves a finished workflow's history into the corpus when TALLY_RECORD_HISTORIES is set

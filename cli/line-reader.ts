@@ -1,0 +1,133 @@
+import type { Readable } from 'node:stream';
+import { MAX_LINE_BYTES } from '../contracts/input-limits.ts';
+
+export { MAX_LINE_BYTES } from '../contracts/input-limits.ts';
+
+export type FileLine =
+  /** A whole line: its bytes as read, without the `\n` (or `\r\n`) that ended it. */
+  | { readonly kind: 'line'; readonly number: number; readonly bytes: Buffer }
+  /** A line longer than the limit: counted and skipped, never held in memory. */
+  | { readonly kind: 'too_long'; readonly number: number; readonly bytes: number };
+
+/**
+ * Splits a byte stream into lines, as bytes: the caller decodes them strictly (`decodeLine`), so bad
+ * bytes are reported instead of turning into U+FFFD. A line longer than `maxLineBytes` is not kept:
+ * its bytes are counted up to the next newline and it comes back as `too_long`.
+ */
+export async function* readLines(
+  input: Readable | AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+  options: { readonly maxLineBytes?: number } = {},
+): AsyncGenerator<FileLine> {
+  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+  let parts: Buffer[] = [];
+  let held = 0;
+  let skipping = false;
+  let number = 0;
+  const finish = (): FileLine => {
+    number += 1;
+    if (skipping) {
+      const line: FileLine = { kind: 'too_long', number, bytes: held };
+      skipping = false;
+      held = 0;
+      return line;
+    }
+    let bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, held);
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+    parts = [];
+    held = 0;
+    return { kind: 'line', number, bytes };
+  };
+  const take = (piece: Buffer): void => {
+    held += piece.length;
+    if (skipping) return;
+    // One byte over the limit is allowed for the `\r` of a CRLF ending.
+    if (held > maxLineBytes + 1) {
+      skipping = true;
+      parts = [];
+    } else if (piece.length > 0) parts.push(piece);
+  };
+  for await (const chunk of input) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let start = 0;
+    for (;;) {
+      const newline = buffer.indexOf(0x0a, start);
+      if (newline === -1) {
+        take(buffer.subarray(start));
+        break;
+      }
+      take(buffer.subarray(start, newline));
+      const line = finish();
+      // A CRLF line of exactly the limit plus its `\r` fits; a longer one does not.
+      if (line.kind === 'line' && line.bytes.length > maxLineBytes)
+        yield { kind: 'too_long', number: line.number, bytes: line.bytes.length };
+      else yield line;
+      start = newline + 1;
+    }
+  }
+  if (held > 0 || skipping) {
+    const line = finish();
+    if (line.kind === 'line' && line.bytes.length > maxLineBytes)
+      yield { kind: 'too_long', number: line.number, bytes: line.bytes.length };
+    else yield line;
+  }
+}
+
+export type DecodedLine =
+  | { readonly ok: true; readonly text: string }
+  /** `offset`: the first bad byte, counted from 0 in the line; `bytes`: it and up to three after, in hex. */
+  | { readonly ok: false; readonly offset: number; readonly bytes: string };
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decodes a line as strict UTF-8 (a byte-order mark is kept, so the caller can name it). */
+export function decodeLine(bytes: Buffer): DecodedLine {
+  try {
+    return { ok: true, text: strictUtf8.decode(bytes) };
+  } catch {
+    const offset = firstInvalidUtf8Byte(bytes);
+    return {
+      ok: false,
+      offset,
+      bytes: [...bytes.subarray(offset, offset + 4)].map((byte) => byte.toString(16).padStart(2, '0')).join(' '),
+    };
+  }
+}
+
+/** Where strict UTF-8 decoding of `bytes` fails (bytes.length when it does not). */
+export function firstInvalidUtf8Byte(bytes: Uint8Array): number {
+  let index = 0;
+  while (index < bytes.length) {
+    const lead = bytes[index] as number;
+    if (lead < 0x80) {
+      index += 1;
+      continue;
+    }
+    let length: number;
+    let min: number;
+    let max = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+      min = 0x80;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      // No overlong forms (E0 80–9F) and no surrogates (ED A0–BF).
+      min = lead === 0xe0 ? 0xa0 : 0x80;
+      if (lead === 0xed) max = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      min = lead === 0xf0 ? 0x90 : 0x80;
+      if (lead === 0xf4) max = 0x8f;
+    } else {
+      return index;
+    }
+    if (index + length > bytes.length) return index;
+    const second = bytes[index + 1] as number;
+    if (second < min || second > max) return index;
+    for (let next = 2; next < length; next++) {
+      const continuation = bytes[index + next] as number;
+      if (continuation < 0x80 || continuation > 0xbf) return index;
+    }
+    index += length;
+  }
+  return index;
+}
