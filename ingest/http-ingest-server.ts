@@ -6,6 +6,7 @@ import type { SourceKeys } from '../contracts/source-keys.ts';
 import { classifyMessage, type AcceptWindow } from './classify-message.ts';
 import type { EventPublisher, PublishOutcome } from './event-publisher.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
+import { BatchBodyError, parseBatchBody } from './http-batch-body.ts';
 import { addressUsageMessage } from './usage-stream.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -28,11 +29,6 @@ export interface HttpIngestDeps {
 interface BoundKey {
   readonly id: string;
   readonly sources: ReadonlySet<string>;
-}
-
-interface BatchItem {
-  readonly raw: Buffer;
-  readonly parsed: unknown;
 }
 
 class HttpError extends TallyError {
@@ -61,6 +57,12 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
 
   return http.createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
+      if (error instanceof ClientAbortedError) {
+        // The client's doing, not ours: counted apart and logged quietly; there is nobody to answer.
+        deps.metrics.httpAborted.inc();
+        deps.logger.debug({ bytesRead: error.bytesRead }, 'http ingest upload aborted by the client');
+        return;
+      }
       deps.logger.error({ err: error }, 'http ingest request failed');
       if (!response.headersSent) send(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
     });
@@ -74,7 +76,7 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       if (request.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST /v1/events');
       const key = authenticate(request.headers.authorization);
       const body = await readBody(request, options.maxBodyBytes);
-      const items = parseBatch(body, request.headers['content-type']);
+      const items = parseItems(body, request.headers['content-type']);
       if (items.length > options.maxEvents)
         throw new HttpError(
           413,
@@ -104,6 +106,16 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
           index,
           message_id: message.messageId,
           status: outcome.status,
+          // What the resend is for the producer (SPEC §1): a body the worker will reject is rejected
+          // again with its reason, even when the server already holds the same bytes.
+          outcome:
+            outcome.status === 'failed'
+              ? 'failed'
+              : preview.kind === 'rejected'
+                ? 'rejected'
+                : outcome.status === 'duplicate'
+                  ? 'duplicate'
+                  : 'accepted',
           ...(outcome.status === 'failed' ? { error: outcome.error.message } : {}),
           ...(preview.kind === 'rejected'
             ? { expected_rejection: { reason: preview.reason, detail: preview.detail } }
@@ -156,6 +168,22 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
   }
 }
 
+/** The client closed the connection before its body arrived whole. */
+class ClientAbortedError extends Error {
+  constructor(readonly bytesRead: number) {
+    super('the client aborted the upload');
+  }
+}
+
+function parseItems(body: Buffer, contentType: string | undefined): ReturnType<typeof parseBatchBody> {
+  try {
+    return parseBatchBody(body, contentType);
+  } catch (error) {
+    if (error instanceof BatchBodyError) throw new HttpError(400, error.code, error.message);
+    throw error;
+  }
+}
+
 async function readBody(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number.parseInt(request.headers['content-length'] ?? '', 10);
   if (Number.isInteger(declared) && declared > maxBytes) {
@@ -164,60 +192,30 @@ async function readBody(request: http.IncomingMessage, maxBytes: number): Promis
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      request.resume();
-      throw new HttpError(413, 'batch_too_large', `the body exceeds ${maxBytes} bytes, the largest batch accepted`);
+  try {
+    for await (const chunk of request) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > maxBytes) {
+        request.resume();
+        throw new HttpError(413, 'batch_too_large', `the body exceeds ${maxBytes} bytes, the largest batch accepted`);
+      }
+      chunks.push(buffer);
     }
-    chunks.push(buffer);
+  } catch (error) {
+    if (!(error instanceof HttpError) && (request.destroyed || isAbort(error))) throw new ClientAbortedError(size);
+    throw error;
   }
+  if (!request.complete) throw new ClientAbortedError(size);
   return Buffer.concat(chunks);
 }
 
-/**
- * A JSON array (Content-Type application/json, or a body starting with `[`) or NDJSON (one event per
- * line). An NDJSON line keeps its exact bytes; an array element is re-serialised (the signature is
- * over canonical JSON, so its validity does not change).
- */
-function parseBatch(body: Buffer, contentType: string | undefined): BatchItem[] {
-  const text = body.toString('utf8');
-  const firstChar = text.trimStart()[0];
-  const declaredJson = /^application\/json\b/i.test(contentType ?? '');
-  if (firstChar === undefined) throw new HttpError(400, 'empty_batch', 'the body holds no events');
-  if (declaredJson || firstChar === '[') {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new HttpError(
-        400,
-        'not_a_batch',
-        `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-    if (!Array.isArray(value))
-      throw new HttpError(
-        400,
-        'not_a_batch',
-        'a JSON body must be an array of events (or send NDJSON, one event per line)',
-      );
-    if (value.length === 0) throw new HttpError(400, 'empty_batch', 'the array holds no events');
-    return value.map((element: unknown) => ({ raw: Buffer.from(JSON.stringify(element), 'utf8'), parsed: element }));
-  }
-  const items: BatchItem[] = [];
-  let start = 0;
-  while (start < body.length) {
-    let end = body.indexOf(0x0a, start);
-    if (end === -1) end = body.length;
-    let line = body.subarray(start, end);
-    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    if (line.toString('utf8').trim().length > 0) items.push({ raw: Buffer.from(line), parsed: undefined });
-    start = end + 1;
-  }
-  if (items.length === 0) throw new HttpError(400, 'empty_batch', 'the body holds no events');
-  return items;
+function isAbort(error: unknown): boolean {
+  return (
+    (error instanceof Error &&
+      ('code' in error ? error.code === 'ECONNRESET' || error.code === 'ERR_STREAM_PREMATURE_CLOSE' : false)) ||
+    (error instanceof Error && error.message === 'aborted')
+  );
 }
 
 function sha256Hex(text: string): string {
