@@ -10,7 +10,12 @@ import type { SourceKeys } from '../contracts/source-keys.ts';
 import { DEFAULT_PUBLISHER_OPTIONS, EventPublisher } from '../ingest/event-publisher.ts';
 import { loadSourceKeys } from '../ingest/key-files.ts';
 import { prepareEvent } from '../ingest/prepare-event.ts';
-import { assertNatsServerVersion, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import {
+  assertNatsServerVersion,
+  checkUsageStream,
+  describeStreamDrift,
+  type OutgoingUsageMessage,
+} from '../ingest/usage-stream.ts';
 import { cliServices } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -54,8 +59,15 @@ export function registerSendCommands(program: Command): void {
         file === '-'
           ? undefined
           : await stat(file).then(
-              (info) => info.size,
-              () => {
+              (info) => {
+                if (info.isDirectory())
+                  throw new SendError(`${file}: is a directory; give a JSON Lines file of events (or - for stdin)`);
+                if (!info.isFile())
+                  throw new SendError(`${file}: not a regular file; give a JSON Lines file of events`);
+                return info.size;
+              },
+              (error: unknown) => {
+                if (error instanceof SendError) throw error;
                 throw new SendError(`${file}: no such file`);
               },
             );
@@ -70,7 +82,12 @@ export function registerSendCommands(program: Command): void {
       let progress: cliProgress.SingleBar | undefined;
       try {
         assertNatsServerVersion(nc);
-        await ensureUsageStream(await jetstreamManager(nc), streamConfig);
+        // A producer never configures the shared stream (its environment could rewrite the worker's settings): it checks and warns.
+        const drift = await checkUsageStream(await jetstreamManager(nc), streamConfig);
+        if (drift.length > 0)
+          process.stderr.write(
+            `warning: the stream ${streamConfig.streamName} is not configured as ingest needs (${describeStreamDrift(drift)}); the ingest worker corrects it at its next start\n`,
+          );
         const publisher = new EventPublisher(nc, { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight });
         const showProgress = options.progress && process.stderr.isTTY;
         if (showProgress) {

@@ -23,6 +23,8 @@ export const UsageStreamEnvSchema = z.object({
   TALLY_INGEST_DUPLICATE_WINDOW: durationMsFromEnv.default(120_000),
   /** How long the stream keeps messages; 0ms keeps them until deleted. Must exceed the worst consumer lag. */
   TALLY_INGEST_STREAM_MAX_AGE: durationMsFromEnv.default(30 * 86_400_000),
+  /** The stream's size limit in bytes; at it, publishes are refused (nothing stored is discarded). Unset: no limit of its own. */
+  TALLY_INGEST_STREAM_MAX_BYTES: wholeNumber.optional(),
   /** The ingest worker's durable consumer. */
   TALLY_INGEST_CONSUMER: z
     .string()
@@ -36,6 +38,7 @@ export interface UsageStreamConfig {
   readonly consumerName: string;
   readonly duplicateWindowMs: number;
   readonly maxAgeMs: number;
+  readonly maxBytes: number | undefined;
 }
 
 export function parseUsageStreamEnv(env: Record<string, string | undefined> = process.env): UsageStreamConfig {
@@ -46,6 +49,7 @@ export function parseUsageStreamEnv(env: Record<string, string | undefined> = pr
     consumerName: parsed.TALLY_INGEST_CONSUMER,
     duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
     maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
+    maxBytes: parsed.TALLY_INGEST_STREAM_MAX_BYTES,
   };
 }
 
@@ -73,8 +77,17 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
   TALLY_INGEST_HTTP_MAX_BODY_BYTES: positiveInteger(5 * 1024 * 1024),
   TALLY_INGEST_HTTP_MAX_EVENTS: positiveInteger(10_000),
   TALLY_INGEST_METRICS_PORT: portFromEnv.optional(),
+  /** The worker warns (and /metrics shows) when its oldest uncommitted message is older than this; far below the stream's max age. */
+  TALLY_INGEST_LAG_ALERT: durationMsFromEnv.default(15 * 60_000),
   TALLY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((env, context) => {
+  if (env.TALLY_INGEST_STREAM_MAX_AGE > 0 && env.TALLY_INGEST_LAG_ALERT * 10 > env.TALLY_INGEST_STREAM_MAX_AGE) {
+    context.addIssue({
+      code: 'custom',
+      path: ['TALLY_INGEST_LAG_ALERT'],
+      message: 'must be at most a tenth of TALLY_INGEST_STREAM_MAX_AGE, so lag is alerted long before messages age out',
+    });
+  }
   if (env.TALLY_INGEST_HTTP_PORT !== undefined && env.TALLY_INGEST_API_KEYS_FILE === undefined) {
     context.addIssue({
       code: 'custom',
@@ -92,6 +105,8 @@ export interface IngestWorkerConfig {
   readonly consumerName: string;
   readonly duplicateWindowMs: number;
   readonly streamMaxAgeMs: number;
+  readonly streamMaxBytes: number | undefined;
+  readonly lagAlertMs: number;
   readonly batchSize: number;
   readonly batchMaxWaitMs: number;
   readonly writers: number;
@@ -118,6 +133,8 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
     consumerName: parsed.TALLY_INGEST_CONSUMER,
     duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
     streamMaxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
+    streamMaxBytes: parsed.TALLY_INGEST_STREAM_MAX_BYTES,
+    lagAlertMs: parsed.TALLY_INGEST_LAG_ALERT,
     batchSize: parsed.TALLY_INGEST_BATCH_SIZE,
     batchMaxWaitMs: parsed.TALLY_INGEST_BATCH_WAIT,
     writers: parsed.TALLY_INGEST_WRITERS,

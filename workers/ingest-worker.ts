@@ -12,7 +12,13 @@ import { createHttpIngestServer } from '../ingest/http-ingest-server.ts';
 import { IngestConsumer } from '../ingest/ingest-consumer.ts';
 import { createMetricsServer, IngestMetrics } from '../ingest/ingest-metrics.ts';
 import { loadApiKeys, loadSourceKeys } from '../ingest/key-files.ts';
-import { assertNatsServerVersion, ensureUsageConsumer, ensureUsageStream } from '../ingest/usage-stream.ts';
+import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
+import {
+  assertNatsServerVersion,
+  describeStreamDrift,
+  ensureUsageConsumer,
+  ensureUsageStream,
+} from '../ingest/usage-stream.ts';
 
 export interface IngestWorkerEndpoints {
   readonly natsUrl: string;
@@ -57,12 +63,20 @@ export async function startIngestWorker(
     });
     assertNatsServerVersion(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureUsageStream(jsm, {
+    const drift = await ensureUsageStream(jsm, {
       streamName: config.streamName,
       subjectPrefix: config.subjectPrefix,
       duplicateWindowMs: config.duplicateWindowMs,
       maxAgeMs: config.streamMaxAgeMs,
+      maxBytes: config.streamMaxBytes,
     });
+    if (drift.length > 0) {
+      const fixed = drift.every((entry) => entry.setting !== 'storage' && entry.setting !== 'retention');
+      logger[fixed ? 'warn' : 'error'](
+        { stream: config.streamName, drift },
+        `usage stream settings had drifted: ${describeStreamDrift(drift)}${fixed ? ' (corrected)' : ' (storage and retention cannot change in place: recreate the stream)'}`,
+      );
+    }
     await ensureUsageConsumer(jsm, config.streamName, {
       durableName: config.consumerName,
       ackWaitMs: config.ackWaitMs,
@@ -83,11 +97,27 @@ export async function startIngestWorker(
     });
     consumer.start();
 
+    let lastLagWarningMs = 0;
     const lagTimer = setInterval(() => {
-      jsm.consumers.info(config.streamName, config.consumerName).then(
-        (info) => {
-          metrics.consumerPending.set(info.num_pending);
-          metrics.consumerAckPending.set(info.num_ack_pending);
+      readIngestWatermark(jsm, config.streamName, config.consumerName).then(
+        (watermark) => {
+          metrics.consumerPending.set(watermark.pending);
+          metrics.consumerAckPending.set(watermark.ackPending);
+          if (watermark.committedBefore === null) return;
+          const lagMs = Math.max(0, Date.now() - Date.parse(watermark.committedBefore));
+          metrics.consumerLagSeconds.set(lagMs / 1000);
+          // Lag is alerted long before the stream's max age could delete an unprocessed message.
+          if (lagMs > config.lagAlertMs && Date.now() - lastLagWarningMs > 60_000) {
+            lastLagWarningMs = Date.now();
+            logger.warn(
+              {
+                lagSeconds: Math.round(lagMs / 1000),
+                pending: watermark.pending,
+                streamMaxAgeSeconds: config.streamMaxAgeMs / 1000,
+              },
+              'ingest is lagging: the oldest uncommitted message is older than TALLY_INGEST_LAG_ALERT',
+            );
+          }
         },
         () => undefined,
       );

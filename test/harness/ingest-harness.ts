@@ -61,6 +61,8 @@ export async function createIngestTestbed(
     consumerName: 'ingest',
     duplicateWindowMs: 120_000,
     streamMaxAgeMs: 0,
+    streamMaxBytes: undefined,
+    lagAlertMs: 60_000,
     batchSize: 500,
     batchMaxWaitMs: 20,
     writers: 2,
