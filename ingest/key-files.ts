@@ -31,10 +31,38 @@ async function loadJsonFile<Schema extends z.ZodType>(file: string, schema: Sche
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    throw new KeyFileError(`${file}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  } catch {
+    // The parser's message quotes the text around the fault, and that text is a secret: give only where.
+    throw new KeyFileError(`${file}: not valid JSON${jsonErrorPlace(text)}`);
   }
   const result = schema.safeParse(value);
   if (!result.success) throw new KeyFileError(`${file}: ${describeIssues(result.error)}`);
   return result.data;
+}
+
+/**
+ * ` at line L, column C` of the first byte that makes `text` invalid JSON, without quoting any of
+ * it: the longest prefix that is still only incomplete (not yet wrong) is found by bisection.
+ */
+function jsonErrorPlace(text: string): string {
+  const viable = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return true;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : '';
+      if (/end of JSON input/i.test(message)) return true;
+      const position = /at position (\d+)/.exec(message);
+      return position !== null && Number(position[1]) >= length;
+    }
+  };
+  let [low, high] = [0, text.length];
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (viable(middle)) low = middle;
+    else high = middle - 1;
+  }
+  if (low >= text.length) return ': it ends too early';
+  const before = text.slice(0, low);
+  return ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
 }
