@@ -135,6 +135,7 @@ export class BatchWriter {
                 `(stream seq ${first.streamSeq}); this body has sha256 ${event.bodySha256}`,
               raw: event.message.data,
               streamSeq: event.message.streamSeq,
+              batchLine: event.message.batchLine,
             });
           }
         }
@@ -189,6 +190,7 @@ export class BatchWriter {
             eventId: message.event.event_id,
             raw: message.message.data,
             streamSeq: message.message.streamSeq,
+            batchLine: message.message.batchLine,
           };
     try {
       await withTransaction(this.pool, (client) => insertRejectedEvents(client, [row]));
@@ -239,6 +241,7 @@ function rejectedRow(message: RejectedEvent): RejectedEventRow {
     eventId: message.eventId,
     raw: message.message.data,
     streamSeq: message.message.streamSeq,
+    batchLine: message.message.batchLine,
   };
 }
 

@@ -4,10 +4,12 @@ import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import type { SourceKeys } from '../contracts/source-keys.ts';
 import { parseUsageEvent, type UsageEvent } from '../contracts/usage-event.ts';
 
-/** One message as the consumer received it. */
+/** One event as the consumer received it: a whole message, or one line of a batched message. */
 export interface IncomingMessage {
   /** JetStream stream sequence: identifies the message across redeliveries. */
   readonly streamSeq: number;
+  /** The event's line in a batched message (0 for a single-event message); with `streamSeq`, it names the event. */
+  readonly batchLine: number;
   /** JetStream's store timestamp in nanoseconds: the receipt time, unchanged by redelivery. */
   readonly receivedAtNanos: bigint;
   readonly data: Uint8Array;

@@ -98,7 +98,7 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       const itemReports = addressed.map((message, index) => {
         const outcome = outcomes[index] as PublishOutcome;
         const preview = classifyMessage(
-          { streamSeq: 0, receivedAtNanos: nowNanos, data: message.data },
+          { streamSeq: 0, batchLine: 0, receivedAtNanos: nowNanos, data: message.data },
           deps.sourceKeys,
           deps.acceptWindow,
         );

@@ -10,6 +10,7 @@ import {
   type IncomingMessage,
 } from './classify-message.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
+import { BATCH_FORMAT, BATCH_HEADER, splitBatchLines } from './usage-batch.ts';
 
 export interface IngestConsumerOptions {
   readonly streamName: string;
@@ -97,16 +98,19 @@ export class IngestConsumer {
     while (!this.stopping) {
       try {
         const consumer = await this.js.consumers.get(this.options.streamName, this.options.durableName);
-        const messages = await consumer.consume({ max_messages: Math.max(this.options.batchSize * 2, 100) });
+        // Bounded by bytes, not messages: a batched message holds up to 1,000 events.
+        const messages = await consumer.consume({ max_bytes: CONSUME_MAX_BYTES });
         this.stopReading = () => messages.stop();
         if (this.stopping) messages.stop();
         for await (const message of messages) {
           // Classified as it arrives: the CPU work of the next batch overlaps the database write of the previous ones.
+          // Every event of a message goes into the same database batch: the message is acked after its last event commits.
           this.current.messages.push(message);
-          this.current.classified.push(classifyMessage(toIncoming(message), this.keys, this.options.acceptWindow));
+          for (const incoming of eventsOf(message))
+            this.current.classified.push(classifyMessage(incoming, this.keys, this.options.acceptWindow));
           if (this.current.messages.length === 1)
             this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
-          if (this.current.messages.length >= this.options.batchSize) this.flushCurrent();
+          if (this.current.classified.length >= this.options.batchSize) this.flushCurrent();
           // Backpressure: while every writer has a batch waiting, take no more messages.
           while (this.ready.length >= this.options.writers && !this.stopping) {
             await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
@@ -198,9 +202,21 @@ function emptyBatch(): PendingBatch {
   return { messages: [], classified: [] };
 }
 
-function toIncoming(message: JsMsg): IncomingMessage {
-  return { streamSeq: message.seq, receivedAtNanos: message.timestampNanos, data: message.data };
+/** The events of one message: the message itself, or each line of a batched message (SPEC §1). */
+function eventsOf(message: JsMsg): IncomingMessage[] {
+  const receivedAtNanos = message.timestampNanos;
+  if (message.headers?.get(BATCH_HEADER) !== BATCH_FORMAT)
+    return [{ streamSeq: message.seq, batchLine: 0, receivedAtNanos, data: message.data }];
+  return splitBatchLines(message.data).map(({ line, data }) => ({
+    streamSeq: message.seq,
+    batchLine: line,
+    receivedAtNanos,
+    data,
+  }));
 }
+
+/** What the server may hand out ahead of the writers: several batches of single events, a few thousand batched. */
+const CONSUME_MAX_BYTES = 8 * 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,6 +9,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { TallyError } from '../contracts/tally-error.ts';
+import { joinBatchLines } from './usage-batch.ts';
 
 /** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
 export const DEFAULT_SUBJECT_PREFIX = 'usage';
@@ -210,7 +211,32 @@ export interface OutgoingUsageMessage {
    */
   readonly messageId: string;
   readonly data: Uint8Array;
+  /** Set for a batched message (header `Tally-Batch: ndjson`): how many events its lines hold. */
+  readonly batchEvents?: number;
 }
+
+/**
+ * One batched message (SPEC §1) of events already addressed one by one: their bytes as JSON Lines,
+ * the message id `batch:<sha256 of the body>` (a retry of the same batch is dropped by the server;
+ * any other batch reaches the worker, which dedupes each event in Postgres), and the events' common
+ * subject, or `<prefix>._batch` when they come from several sources.
+ */
+export function batchUsageMessage(
+  events: readonly OutgoingUsageMessage[],
+  subjectPrefix: string,
+): OutgoingUsageMessage {
+  const data = joinBatchLines(events.map((event) => event.data));
+  const subjects = new Set(events.map((event) => event.subject));
+  return {
+    subject: subjects.size === 1 ? (subjects.values().next().value as string) : `${subjectPrefix}.${BATCH_TOKEN}`,
+    messageId: `batch:${createHash('sha256').update(data).digest('hex')}`,
+    data,
+    batchEvents: events.length,
+  };
+}
+
+/** The subject token of a batch whose events name several sources. */
+export const BATCH_TOKEN = '_batch';
 
 /**
  * Subject and message id of one event's raw bytes, from a light look at the JSON: the same bytes

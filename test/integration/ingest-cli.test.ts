@@ -72,7 +72,8 @@ describe('tally send and tally ingest status', () => {
       stream: { messages: number };
       tables: { usage_events: string };
     };
-    expect(parsed.stream.messages).toBe(2);
+    // One batched message (tally send --batch defaults to 100 events per message).
+    expect(parsed.stream.messages).toBe(1);
     expect(parsed.consumer).toMatchObject({
       pending: 0,
       ack_pending: 0,
