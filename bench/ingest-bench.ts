@@ -498,7 +498,7 @@ interface WorkerMetrics {
 }
 
 async function readMetrics(url: string): Promise<WorkerMetrics> {
-  const text = await (await fetch(url)).text();
+  const text = await fetchText(url);
   let processed = 0;
   let duplicates = 0;
   const latency: Array<[number, number]> = [];
@@ -516,6 +516,21 @@ async function readMetrics(url: string): Promise<WorkerMetrics> {
       ]);
   }
   return { processed, duplicates, latency };
+}
+
+/**
+ * GET with a few retries: after the bench's own event loop was busy for a while (generating a run),
+ * a pooled keep-alive socket the worker already closed fails the first request.
+ */
+async function fetchText(url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
 
 function diffHistogram(after: Array<[number, number]>, before: Array<[number, number]>): Array<[number, number]> {

@@ -69,6 +69,8 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
   TALLY_INGEST_MAX_ACK_PENDING: wholeNumber.optional(),
   TALLY_INGEST_ACK_WAIT: durationMsFromEnv.default(60_000),
   TALLY_INGEST_NAK_DELAY: durationMsFromEnv.default(2000),
+  /** From this delivery on, a failing batch is written message by message and a message that still fails is parked. */
+  TALLY_INGEST_PARK_AFTER: positiveInteger(10),
   /** The accept window around the receipt time (SPEC §1: 35 days back, 5 minutes ahead). */
   TALLY_INGEST_ACCEPT_PAST: durationMsFromEnv.default(35 * 86_400_000),
   TALLY_INGEST_ACCEPT_FUTURE: durationMsFromEnv.default(5 * 60_000),
@@ -76,6 +78,13 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
   TALLY_INGEST_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   TALLY_INGEST_HTTP_MAX_BODY_BYTES: positiveInteger(5 * 1024 * 1024),
   TALLY_INGEST_HTTP_MAX_EVENTS: positiveInteger(10_000),
+  /** A request's headers must arrive within this, and the whole request within the next (slow clients cannot hold sockets). */
+  TALLY_INGEST_HTTP_HEADERS_TIMEOUT: durationMsFromEnv.default(10_000),
+  TALLY_INGEST_HTTP_REQUEST_TIMEOUT: durationMsFromEnv.default(60_000),
+  /** Open connections at once; more are refused at accept. */
+  TALLY_INGEST_HTTP_MAX_CONNECTIONS: positiveInteger(256),
+  /** Events per second per API key (a token bucket holding one second's worth); beyond it 429 with Retry-After. */
+  TALLY_INGEST_HTTP_RATE_PER_KEY: positiveInteger(50_000),
   TALLY_INGEST_METRICS_PORT: portFromEnv.optional(),
   /** The worker warns (and /metrics shows) when its oldest uncommitted message is older than this; far below the stream's max age. */
   TALLY_INGEST_LAG_ALERT: durationMsFromEnv.default(15 * 60_000),
@@ -113,12 +122,17 @@ export interface IngestWorkerConfig {
   readonly maxAckPending: number;
   readonly ackWaitMs: number;
   readonly nakDelayMs: number;
+  readonly parkAfterDeliveries: number;
   readonly acceptPastMs: number;
   readonly acceptFutureMs: number;
   readonly httpPort: number | undefined;
   readonly httpHost: string;
   readonly httpMaxBodyBytes: number;
   readonly httpMaxEvents: number;
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpMaxConnections: number;
+  readonly httpEventsPerSecondPerKey: number;
   readonly metricsPort: number | undefined;
   readonly logLevel: string;
 }
@@ -142,12 +156,17 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
       parsed.TALLY_INGEST_MAX_ACK_PENDING ?? 4 * parsed.TALLY_INGEST_BATCH_SIZE * parsed.TALLY_INGEST_WRITERS,
     ackWaitMs: parsed.TALLY_INGEST_ACK_WAIT,
     nakDelayMs: parsed.TALLY_INGEST_NAK_DELAY,
+    parkAfterDeliveries: parsed.TALLY_INGEST_PARK_AFTER,
     acceptPastMs: parsed.TALLY_INGEST_ACCEPT_PAST,
     acceptFutureMs: parsed.TALLY_INGEST_ACCEPT_FUTURE,
     httpPort: parsed.TALLY_INGEST_HTTP_PORT,
     httpHost: parsed.TALLY_INGEST_HTTP_HOST,
     httpMaxBodyBytes: parsed.TALLY_INGEST_HTTP_MAX_BODY_BYTES,
     httpMaxEvents: parsed.TALLY_INGEST_HTTP_MAX_EVENTS,
+    httpHeadersTimeoutMs: parsed.TALLY_INGEST_HTTP_HEADERS_TIMEOUT,
+    httpRequestTimeoutMs: parsed.TALLY_INGEST_HTTP_REQUEST_TIMEOUT,
+    httpMaxConnections: parsed.TALLY_INGEST_HTTP_MAX_CONNECTIONS,
+    httpEventsPerSecondPerKey: parsed.TALLY_INGEST_HTTP_RATE_PER_KEY,
     metricsPort: parsed.TALLY_INGEST_METRICS_PORT,
     logLevel: parsed.TALLY_LOG_LEVEL,
   };

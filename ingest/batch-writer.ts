@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
 import { withTransaction } from '../db/pool.ts';
+import { insertParkedMessage, type ParkedMessageRow } from '../db/queries/parked-messages.ts';
 import { insertRejectedEvents, type RejectedEventRow } from '../db/queries/rejected-events.ts';
 import {
   ensureUsageEventPartitions,
@@ -57,6 +58,15 @@ export class BatchWriter {
   private readonly knownPeriods = new Set<string>();
 
   constructor(private readonly pool: pg.Pool) {}
+
+  /** Parks a message that cannot be written (see ingest_parked_messages); throws when the database cannot take even that. */
+  async park(row: ParkedMessageRow): Promise<void> {
+    try {
+      await withTransaction(this.pool, (client) => insertParkedMessage(client, row));
+    } catch (error) {
+      throw toTransient(error);
+    }
+  }
 
   async write(batch: readonly ClassifiedMessage[]): Promise<BatchResult> {
     try {

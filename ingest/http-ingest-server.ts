@@ -14,6 +14,13 @@ export interface HttpIngestOptions {
   readonly maxBodyBytes: number;
   readonly maxEvents: number;
   readonly subjectPrefix: string;
+  /** Headers must arrive within this; the whole request within `requestTimeoutMs` (Node answers 408 and closes). */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** Open connections at once; the server drops connections beyond it at accept. */
+  readonly maxConnections: number;
+  /** Events per second per API key, as a token bucket of one second's capacity; beyond it 429 with Retry-After. */
+  readonly eventsPerSecondPerKey: number;
 }
 
 export interface HttpIngestDeps {
@@ -55,18 +62,46 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
     keysBySha.set(sha, { id: key.id, sources: new Set(key.sources) });
   }
 
-  return http.createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (error instanceof ClientAbortedError) {
-        // The client's doing, not ours: counted apart and logged quietly; there is nobody to answer.
-        deps.metrics.httpAborted.inc();
-        deps.logger.debug({ bytesRead: error.bytesRead }, 'http ingest upload aborted by the client');
-        return;
-      }
-      deps.logger.error({ err: error }, 'http ingest request failed');
-      if (!response.headersSent) send(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
-    });
-  });
+  const buckets = new Map<string, { tokens: number; refilledAtMs: number }>();
+  /** Takes `events` tokens from the key's bucket, or says in how many seconds there will be enough. */
+  function takeTokens(keyId: string, events: number): number | undefined {
+    const capacity = options.eventsPerSecondPerKey;
+    const nowMs = Date.now();
+    const bucket = buckets.get(keyId) ?? { tokens: capacity, refilledAtMs: nowMs };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((nowMs - bucket.refilledAtMs) / 1000) * capacity);
+    bucket.refilledAtMs = nowMs;
+    buckets.set(keyId, bucket);
+    const needed = Math.min(events, capacity);
+    if (bucket.tokens >= needed) {
+      bucket.tokens -= needed;
+      return undefined;
+    }
+    return Math.max(1, Math.ceil((needed - bucket.tokens) / capacity));
+  }
+
+  const server = http.createServer(
+    // Timeouts are checked on this interval (Node's default, 30 s, would let a silent client hold a socket that long).
+    { connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs) },
+    (request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        if (error instanceof ClientAbortedError) {
+          // The client's doing, not ours: counted apart and logged quietly; there is nobody to answer.
+          deps.metrics.httpAborted.inc();
+          deps.logger.debug({ bytesRead: error.bytesRead }, 'http ingest upload aborted by the client');
+          return;
+        }
+        deps.logger.error({ err: error }, 'http ingest request failed');
+        if (!response.headersSent)
+          send(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
+      });
+    },
+  );
+  // A slow or silent client cannot hold a socket: Node answers 408 and closes at these limits.
+  server.headersTimeout = options.headersTimeoutMs;
+  server.requestTimeout = options.requestTimeoutMs;
+  server.maxConnections = options.maxConnections;
+  server.on('drop', () => deps.metrics.httpRequests.inc({ status: 'connection_refused' }));
+  return server;
 
   async function handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -83,6 +118,15 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
           'too_many_events',
           `a batch holds at most ${options.maxEvents} events; this one has ${items.length}`,
         );
+      const retryAfterSeconds = takeTokens(key.id, items.length);
+      if (retryAfterSeconds !== undefined) {
+        response.setHeader('Retry-After', String(retryAfterSeconds));
+        throw new HttpError(
+          429,
+          'rate_limited',
+          `API key ${key.id} may send ${options.eventsPerSecondPerKey} events per second; retry this batch of ${items.length} after ${retryAfterSeconds} s (nothing of it was published)`,
+        );
+      }
       const addressed = items.map((item) => addressUsageMessage(item.raw, item.parsed, options.subjectPrefix));
       addressed.forEach((message, index) => {
         if (message.source !== undefined && !key.sources.has(message.source)) {

@@ -5,6 +5,7 @@ import type { SourceKeys } from '../contracts/source-keys.ts';
 import { TransientDatabaseError, type BatchResult, type BatchWriter } from './batch-writer.ts';
 import {
   classifyMessage,
+  nanosToIsoMicros,
   type AcceptWindow,
   type ClassifiedMessage,
   type IncomingMessage,
@@ -24,6 +25,11 @@ export interface IngestConsumerOptions {
   /** Redelivery delay asked for when the database fails. */
   readonly nakDelayMs: number;
   readonly acceptWindow: AcceptWindow;
+  /**
+   * From this delivery on, a batch that fails is split into its messages; a message that fails alone
+   * is parked (stored whole in ingest_parked_messages) and acked, so it cannot loop forever.
+   */
+  readonly parkAfterDeliveries: number;
 }
 
 export interface IngestTotals {
@@ -34,6 +40,7 @@ export interface IngestTotals {
   rejected: Partial<Record<RejectionReason, number>>;
   batches: number;
   databaseErrors: number;
+  parked: number;
 }
 
 /**
@@ -65,6 +72,7 @@ export class IngestConsumer {
     rejected: {},
     batches: 0,
     databaseErrors: 0,
+    parked: 0,
   };
 
   constructor(
@@ -164,6 +172,10 @@ export class IngestConsumer {
         { err: error, writer: writerIndex, messages: batch.length, nakDelayMs: this.options.nakDelayMs },
         'batch not stored; naked for redelivery',
       );
+      if (batch.some((message) => message.info.deliveryCount >= this.options.parkAfterDeliveries)) {
+        await this.isolate(batch, classified, writerIndex);
+        return;
+      }
       for (const message of batch) message.nak(this.options.nakDelayMs);
       await sleep(this.options.nakDelayMs);
       return;
@@ -178,6 +190,60 @@ export class IngestConsumer {
     );
     this.addTotals(result);
     this.logger.debug({ writer: writerIndex, ...result }, 'batch committed');
+  }
+
+  /**
+   * A batch failed again after many deliveries: write its messages one by one, so that one poison
+   * message cannot hold back the others; a message that still fails and has been delivered often
+   * enough is parked whole and acked. Parking needs the database, so an outage parks nothing: every
+   * message whose write or park fails is naked as before.
+   */
+  private async isolate(
+    batch: readonly JsMsg[],
+    classified: readonly ClassifiedMessage[],
+    writerIndex: number,
+  ): Promise<void> {
+    const eventsBySeq = new Map<number, ClassifiedMessage[]>();
+    for (const event of classified) {
+      const events = eventsBySeq.get(event.message.streamSeq) ?? [];
+      events.push(event);
+      eventsBySeq.set(event.message.streamSeq, events);
+    }
+    for (const message of batch) {
+      const events = eventsBySeq.get(message.seq) ?? [];
+      try {
+        const result = await this.writer.write(events);
+        message.ack();
+        this.addTotals(result);
+        continue;
+      } catch (error) {
+        if (message.info.deliveryCount < this.options.parkAfterDeliveries) {
+          message.nak(this.options.nakDelayMs);
+          continue;
+        }
+        try {
+          await this.writer.park({
+            streamSeq: message.seq,
+            receivedAt: nanosToIsoMicros(message.timestampNanos),
+            batched: message.headers?.get(BATCH_HEADER) === BATCH_FORMAT,
+            deliveries: message.info.deliveryCount,
+            error: error instanceof Error ? error.message : String(error),
+            raw: message.data,
+          });
+        } catch (parkError) {
+          this.logger.warn({ err: parkError, streamSeq: message.seq }, 'message neither written nor parked; naked');
+          message.nak(this.options.nakDelayMs);
+          continue;
+        }
+        message.ack();
+        this.totals.parked++;
+        this.metrics.parked.inc();
+        this.logger.error(
+          { err: error, writer: writerIndex, streamSeq: message.seq, deliveries: message.info.deliveryCount },
+          'message parked in ingest_parked_messages after repeated failures',
+        );
+      }
+    }
   }
 
   private addTotals(result: BatchResult): void {

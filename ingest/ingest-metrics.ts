@@ -67,6 +67,11 @@ export class IngestMetrics {
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
+  readonly parked = new Counter({
+    name: 'tally_ingest_parked_total',
+    help: 'Messages parked in ingest_parked_messages after repeated failed writes (kept whole for a person).',
+    registers: [this.registry],
+  });
   readonly httpAborted = new Counter({
     name: 'tally_ingest_http_aborted_total',
     help: 'HTTP ingest uploads the client aborted before its body arrived (nothing was published; not an error).',

@@ -93,6 +93,7 @@ export async function startIngestWorker(
       batchMaxWaitMs: config.batchMaxWaitMs,
       writers: config.writers,
       nakDelayMs: config.nakDelayMs,
+      parkAfterDeliveries: config.parkAfterDeliveries,
       acceptWindow,
     });
     consumer.start();
@@ -129,7 +130,15 @@ export async function startIngestWorker(
     if (config.httpPort !== undefined && apiKeys !== undefined) {
       const server = createHttpIngestServer(
         { publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
-        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix },
+        {
+          maxBodyBytes: config.httpMaxBodyBytes,
+          maxEvents: config.httpMaxEvents,
+          subjectPrefix: config.subjectPrefix,
+          headersTimeoutMs: config.httpHeadersTimeoutMs,
+          requestTimeoutMs: config.httpRequestTimeoutMs,
+          maxConnections: config.httpMaxConnections,
+          eventsPerSecondPerKey: config.httpEventsPerSecondPerKey,
+        },
       );
       httpUrl = await listen(server, config.httpPort, config.httpHost);
       servers.push(server);

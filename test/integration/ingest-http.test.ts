@@ -249,3 +249,85 @@ describe('HTTP ingest endpoint', () => {
     expect((await fetch(`${worker.httpUrl}/healthz`)).status).toBe(200);
   });
 });
+
+describe('HTTP ingest endpoint limits', () => {
+  let limited: IngestWorker;
+  beforeAll(async () => {
+    const apiKeysFile = path.join(testbed.directory, 'api-keys.json');
+    limited = await startTestWorker(testbed, {
+      httpPort: 0,
+      apiKeysFile,
+      httpEventsPerSecondPerKey: 5,
+      httpHeadersTimeoutMs: 500,
+      httpRequestTimeoutMs: 2000,
+      httpMaxConnections: 2,
+    });
+  });
+  afterAll(async () => {
+    await limited.stop();
+  });
+
+  const postTo = (body: string) =>
+    fetch(`${limited.httpUrl}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' },
+      body,
+    });
+
+  it('429 with Retry-After beyond the per-key rate, and nothing of that batch published', async () => {
+    const first = await postTo([60, 61, 62, 63, 64].map((index) => JSON.stringify(event(index))).join('\n'));
+    expect(first.status).toBe(202);
+    const second = await postTo([65, 66].map((index) => JSON.stringify(event(index))).join('\n'));
+    expect(second.status).toBe(429);
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await json(second)).error.code).toBe('rate_limited');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitUntil(
+      async () =>
+        (
+          await pool.query('SELECT 1 FROM usage_events WHERE source = $1 AND event_id = $2', [
+            testbed.sources[0],
+            'http-64',
+          ])
+        ).rowCount === 1,
+      30_000,
+      'the accepted batch stored',
+    );
+    const refused = await pool.query('SELECT 1 FROM usage_events WHERE source = $1 AND event_id IN ($2, $3)', [
+      testbed.sources[0],
+      'http-65',
+      'http-66',
+    ]);
+    expect(refused.rowCount).toBe(0);
+  });
+
+  it('closes a connection whose headers never finish, and refuses connections beyond the cap', async () => {
+    const url = new URL(limited.httpUrl as string);
+    const openSocket = () =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const slow = await openSocket();
+    slow.write('POST /v1/events HTTP/1.1\r\nHost: x\r\n');
+    const closedWithin = await new Promise<number>((resolve) => {
+      const startedMs = Date.now();
+      slow.on('close', () => resolve(Date.now() - startedMs));
+      slow.on('error', () => undefined);
+    });
+    expect(closedWithin).toBeLessThan(5000);
+
+    const held = [await openSocket(), await openSocket()];
+    const third = await openSocket().catch(() => undefined);
+    const thirdClosed = await new Promise<boolean>((resolve) => {
+      if (third === undefined) return resolve(true);
+      third.on('close', () => resolve(true));
+      third.on('error', () => undefined);
+      setTimeout(() => resolve(false), 3000);
+    });
+    expect(thirdClosed).toBe(true);
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await fetch(`${limited.httpUrl}/healthz`)).status).toBe(200);
+  });
+});
