@@ -471,7 +471,9 @@ async function publishRun(
     else if (outcome.status === 'duplicate') counts.serverDuplicates++;
     else failed++;
   };
-  const chunkSize = 256;
+  // Paced runs send at most 50 ms worth of messages at once (a batched run at 16 messages/s would
+  // otherwise send 256 messages, 25,600 events, in one burst and measure its queueing).
+  const chunkSize = ratePerSecond === undefined ? 256 : Math.max(1, Math.min(256, Math.floor(ratePerSecond / 20)));
   const count = run.messages.length;
   for (let chunkStart = 0; chunkStart < count; chunkStart += chunkSize) {
     if (ratePerSecond !== undefined) {

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { ApiKeysFile } from '../contracts/ingest-api-keys.ts';
-import type { SourceKeys } from '../contracts/source-keys.ts';
 import { classifyMessage, type AcceptWindow } from './classify-message.ts';
 import type { EventPublisher, PublishOutcome } from './event-publisher.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
+import type { CurrentKeys } from './key-files.ts';
 import { BatchBodyError, parseBatchBody } from './http-batch-body.ts';
 import { addressUsageMessage } from './usage-stream.ts';
 import { TallyError } from '../contracts/tally-error.ts';
@@ -27,7 +27,7 @@ export interface HttpIngestDeps {
   readonly publisher: EventPublisher;
   readonly apiKeys: ApiKeysFile;
   /** Used only to tell the caller at once which items the worker will reject; the worker decides. */
-  readonly sourceKeys: SourceKeys;
+  readonly sourceKeys: CurrentKeys;
   readonly acceptWindow: AcceptWindow;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
@@ -143,7 +143,7 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
         const outcome = outcomes[index] as PublishOutcome;
         const preview = classifyMessage(
           { streamSeq: 0, batchLine: 0, receivedAtNanos: nowNanos, data: message.data },
-          deps.sourceKeys,
+          deps.sourceKeys.current,
           deps.acceptWindow,
         );
         return {

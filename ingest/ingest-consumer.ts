@@ -1,7 +1,6 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
-import type { SourceKeys } from '../contracts/source-keys.ts';
 import { TransientDatabaseError, type BatchResult, type BatchWriter } from './batch-writer.ts';
 import {
   classifyMessage,
@@ -11,6 +10,7 @@ import {
   type IncomingMessage,
 } from './classify-message.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
+import type { CurrentKeys } from './key-files.ts';
 import { BATCH_FORMAT, BATCH_HEADER, splitBatchLines } from './usage-batch.ts';
 
 export interface IngestConsumerOptions {
@@ -78,7 +78,8 @@ export class IngestConsumer {
   constructor(
     private readonly js: JetStreamClient,
     private readonly writer: BatchWriter,
-    private readonly keys: SourceKeys,
+    /** Read per message: a reloaded key file takes effect at once. */
+    private readonly keys: CurrentKeys,
     private readonly metrics: IngestMetrics,
     private readonly logger: Logger,
     private readonly options: IngestConsumerOptions,
@@ -115,7 +116,7 @@ export class IngestConsumer {
           // Every event of a message goes into the same database batch: the message is acked after its last event commits.
           this.current.messages.push(message);
           for (const incoming of eventsOf(message))
-            this.current.classified.push(classifyMessage(incoming, this.keys, this.options.acceptWindow));
+            this.current.classified.push(classifyMessage(incoming, this.keys.current, this.options.acceptWindow));
           if (this.current.messages.length === 1)
             this.currentTimer = setTimeout(() => this.flushCurrent(), this.options.batchMaxWaitMs);
           if (this.current.classified.length >= this.options.batchSize) this.flushCurrent();

@@ -1,7 +1,15 @@
+import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ApiKeysFileSchema, type ApiKeysFile } from '../contracts/ingest-api-keys.ts';
-import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
+import {
+  SourceKeyFileSchema,
+  signingKeysOf,
+  verificationKeysOf,
+  type SourceKeys,
+  type VerificationKeys,
+} from '../contracts/source-keys.ts';
 import { describeIssues } from '../contracts/usage-event.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -11,14 +19,58 @@ export class KeyFileError extends TallyError {
   }
 }
 
-/** Reads the producers' signing keys, `{ "<source>": "<secret>" }`. */
-export function loadSourceKeys(file: string): Promise<SourceKeys> {
-  return loadJsonFile(file, SourceKeysSchema);
+/** Reads the producers' signing keys: the newest secret of each source of the key file. */
+export async function loadSourceKeys(file: string): Promise<SourceKeys> {
+  return signingKeysOf(await loadJsonFile(file, SourceKeyFileSchema));
+}
+
+/** Reads every secret of each source, with its overlap window, for the worker's verification. */
+export async function loadVerificationKeys(file: string): Promise<VerificationKeys> {
+  return verificationKeysOf(await loadJsonFile(file, SourceKeyFileSchema));
 }
 
 /** Reads the HTTP endpoint's API keys, `{ "keys": [ { id, token_sha256 | token, sources } ] }`. */
 export function loadApiKeys(file: string): Promise<ApiKeysFile> {
   return loadJsonFile(file, ApiKeysFileSchema);
+}
+
+/** The verification keys in use; replaced whole when the key file changes. */
+export interface CurrentKeys {
+  readonly current: VerificationKeys;
+}
+
+/**
+ * Keeps `current` equal to the key file without a restart: the file is polled (its size and mtime)
+ * every `intervalMs`; a changed file is loaded and swapped in whole. A file that does not load keeps
+ * the previous keys and logs why (never a secret).
+ */
+export function watchVerificationKeys(
+  file: string,
+  initial: VerificationKeys,
+  logger: Logger,
+  intervalMs = 2000,
+): CurrentKeys & { stop(): void } {
+  const holder = { current: initial };
+  const onChange = (): void => {
+    loadVerificationKeys(file).then(
+      (keys) => {
+        holder.current = keys;
+        logger.info({ file, sources: Object.keys(keys).length }, 'source keys reloaded');
+      },
+      (error: unknown) =>
+        logger.error(
+          { file, reason: error instanceof Error ? error.message : String(error) },
+          'source key file changed but does not load; the previous keys stay in use',
+        ),
+    );
+  };
+  watchFile(file, { interval: intervalMs, persistent: false }, onChange);
+  return {
+    get current() {
+      return holder.current;
+    },
+    stop: () => unwatchFile(file, onChange),
+  };
 }
 
 async function loadJsonFile<Schema extends z.ZodType>(file: string, schema: Schema): Promise<z.infer<Schema>> {

@@ -11,7 +11,7 @@ import { EventPublisher } from '../ingest/event-publisher.ts';
 import { createHttpIngestServer } from '../ingest/http-ingest-server.ts';
 import { IngestConsumer } from '../ingest/ingest-consumer.ts';
 import { createMetricsServer, IngestMetrics } from '../ingest/ingest-metrics.ts';
-import { loadApiKeys, loadSourceKeys } from '../ingest/key-files.ts';
+import { loadApiKeys, loadVerificationKeys, watchVerificationKeys } from '../ingest/key-files.ts';
 import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
 import {
   assertNatsServerVersion,
@@ -44,7 +44,12 @@ export async function startIngestWorker(
   endpoints: IngestWorkerEndpoints,
   logger: Logger = pino({ level: config.logLevel }),
 ): Promise<IngestWorker> {
-  const sourceKeys = await loadSourceKeys(config.sourceKeysFile);
+  // Every secret of each source, reloaded when the file changes (key rotation without a restart).
+  const sourceKeys = watchVerificationKeys(
+    config.sourceKeysFile,
+    await loadVerificationKeys(config.sourceKeysFile),
+    logger,
+  );
   const apiKeys =
     config.httpPort !== undefined && config.apiKeysFile !== undefined
       ? await loadApiKeys(config.apiKeysFile)
@@ -182,6 +187,7 @@ export async function startIngestWorker(
           await publisher.close();
           await consumer.stop();
           clearInterval(lagTimer);
+          sourceKeys.stop();
           await connection.drain().catch(() => undefined);
           await pool.end();
           logger.info({ ...consumer.totals }, 'ingest worker stopped');
@@ -190,6 +196,7 @@ export async function startIngestWorker(
       },
     };
   } catch (error) {
+    sourceKeys.stop();
     for (const server of servers) server.close();
     await nc?.close().catch(() => undefined);
     await pool.end().catch(() => undefined);

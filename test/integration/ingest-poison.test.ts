@@ -42,7 +42,7 @@ describe('poison messages', () => {
     const consumer = new IngestConsumer(
       testbed.js,
       new WriterWithABug(pool),
-      testbed.keys,
+      { current: testbed.keys },
       new IngestMetrics(),
       pino({ level: 'silent' }),
       {
