@@ -173,7 +173,10 @@ export class IngestConsumer {
         { err: error, writer: writerIndex, messages: batch.length, nakDelayMs: this.options.nakDelayMs },
         'batch not stored; naked for redelivery',
       );
-      if (batch.some((message) => message.info.deliveryCount >= this.options.parkAfterDeliveries)) {
+      if (
+        !isInfrastructureFailure(error) &&
+        batch.some((message) => message.info.deliveryCount >= this.options.parkAfterDeliveries)
+      ) {
         await this.isolate(batch, classified, writerIndex);
         return;
       }
@@ -218,7 +221,8 @@ export class IngestConsumer {
         this.addTotals(result);
         continue;
       } catch (error) {
-        if (message.info.deliveryCount < this.options.parkAfterDeliveries) {
+        // An unreachable or restarting database is waited out, never parked for: parking is for failures the database answered.
+        if (message.info.deliveryCount < this.options.parkAfterDeliveries || isInfrastructureFailure(error)) {
           message.nak(this.options.nakDelayMs);
           continue;
         }
@@ -267,6 +271,20 @@ interface PendingBatch {
 
 function emptyBatch(): PendingBatch {
   return { messages: [], classified: [] };
+}
+
+/**
+ * A failure of the connection or of the server itself (not of this message): SQLSTATE classes 08
+ * (connection), 40 (rollback), 53 (resources), 55 (object state), 57 (operator intervention, e.g. a
+ * restart), 58 (system), or a system error (ECONNREFUSED…) or a dropped client underneath.
+ */
+export function isInfrastructureFailure(error: unknown): boolean {
+  if (error instanceof TransientDatabaseError && error.sqlState !== undefined)
+    return /^(08|40|53|55|57|58)/.test(error.sqlState);
+  const cause = error instanceof TransientDatabaseError ? error.cause : error;
+  if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string')
+    return /^E[A-Z]+$/.test(cause.code) || /^(08|40|53|55|57|58)/.test(cause.code);
+  return cause instanceof Error && /connection|terminated|not queryable|timeout|timed out/i.test(cause.message);
 }
 
 /** The events of one message: the message itself, or each line of a batched message (SPEC §1). */
