@@ -11,7 +11,12 @@ import { repositoryRoot } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { EventPublisher, type PublishOutcome } from '../ingest/event-publisher.ts';
-import { ensureUsageConsumer, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import {
+  batchUsageMessage,
+  ensureUsageConsumer,
+  ensureUsageStream,
+  type OutgoingUsageMessage,
+} from '../ingest/usage-stream.ts';
 import { removeStackData, startStack, stopService, type StackLayout } from '../stack/index.ts';
 import { generateMessage, type GeneratorOptions } from './event-generator.ts';
 
@@ -23,6 +28,8 @@ export interface IngestBenchOptions {
   readonly batchSize: number;
   /** Seconds of the paced run (at half the measured maximum rate). */
   readonly pacedSeconds: number;
+  /** Events per message in the batched runs (SPEC §1 batches). */
+  readonly messageBatch: number;
   readonly log: (line: string) => void;
 }
 
@@ -51,6 +58,17 @@ export interface IngestBenchResult {
   readonly rejected: number;
   readonly serverDuplicates: number;
   readonly databaseDuplicates: number;
+  /** The same measurements with `messageBatch` events per message (run 4 at maximum rate, run 5 paced at half of it). */
+  readonly batched: {
+    readonly eventsPerMessage: number;
+    readonly e2eEventsPerSecond: number;
+    readonly ratio: number;
+    readonly pacedEventsPerSecond: number;
+    readonly pacedP99Ms: number;
+    readonly maxRateP99Ms: number;
+    readonly peakRssMb: number;
+    readonly cpuMicrosPerEvent: { readonly workerUs: number; readonly postgresUs: number; readonly natsUs: number };
+  };
 }
 
 const SOURCES = ['api-gateway', 'batch-runner', 'search-edge', 'storage-meter', 'image-service', 'compute-agent'];
@@ -174,6 +192,43 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     log(`  p99 event→committed ${pacedP99Ms} ms; peak worker RSS ${rss.peakMb()} MB`);
     rss.stop();
 
+    // 4. Batched messages (SPEC §1) at maximum rate: the same kind of events, `messageBatch` per message.
+    const batchedRss = sampleRss(worker.pid as number);
+    log(`run 4: generating ${options.events} events in messages of ${options.messageBatch}`);
+    const run4 = batchRun(generateRun(options.events, generator('batched')), options.messageBatch, log);
+    log(`run 4: ${options.events} events in ${run4.messages.length} batched messages at maximum rate`);
+    const before4 = await readMetrics(metricsUrl);
+    const cpuBefore4 = await stackCpu(layout, worker.pid as number);
+    const started4 = Date.now();
+    const published4 = await publishRun(publisher, run4, undefined, log);
+    const finished4 = await waitDrained(jsm, metricsUrl, before4.processed + published4.reachedWorker);
+    const batchedRate = options.events / ((finished4 - started4) / 1000);
+    const after4 = await readMetrics(metricsUrl);
+    const cpuAfter4 = await stackCpu(layout, worker.pid as number);
+    const batchedCpu = {
+      workerUs: ((cpuAfter4.worker - cpuBefore4.worker) * 1e6) / options.events,
+      postgresUs: ((cpuAfter4.postgres - cpuBefore4.postgres) * 1e6) / options.events,
+      natsUs: ((cpuAfter4.nats - cpuBefore4.nats) * 1e6) / options.events,
+    };
+    const batchedMaxP99Ms = quantileMs(diffHistogram(after4.latency, before4.latency), 0.99);
+    log(
+      `  e2e ${Math.round(batchedRate)} events/s; p99 event→committed ${batchedMaxP99Ms} ms (queueing included); CPU per event: worker ${batchedCpu.workerUs.toFixed(1)} µs, Postgres ${batchedCpu.postgresUs.toFixed(1)} µs, nats-server ${batchedCpu.natsUs.toFixed(1)} µs; peak worker RSS ${batchedRss.peakMb()} MB`,
+    );
+    // 5. Batched, paced at half that rate: latency when the worker keeps up.
+    const batchedPacedRate = Math.max(100, Math.floor(batchedRate / 2));
+    const batchedPacedEvents = Math.min(options.events, Math.max(1000, batchedPacedRate * options.pacedSeconds));
+    log(
+      `run 5: ${batchedPacedEvents} events in messages of ${options.messageBatch}, paced at ${batchedPacedRate} events/s`,
+    );
+    const run5 = batchRun(generateRun(batchedPacedEvents, generator('batched-paced')), options.messageBatch, log);
+    const before5 = await readMetrics(metricsUrl);
+    const published5 = await publishRun(publisher, run5, batchedPacedRate / options.messageBatch, log);
+    await waitDrained(jsm, metricsUrl, before5.processed + published5.reachedWorker);
+    const after5 = await readMetrics(metricsUrl);
+    const batchedPacedP99Ms = quantileMs(diffHistogram(after5.latency, before5.latency), 0.99);
+    log(`  p99 event→committed ${batchedPacedP99Ms} ms; peak worker RSS ${batchedRss.peakMb()} MB`);
+    batchedRss.stop();
+
     worker.kill('SIGTERM');
     await new Promise((resolve) => worker?.once('exit', resolve));
     worker = undefined;
@@ -183,11 +238,11 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     );
     const stored = Number.parseInt(counts.rows[0]?.stored ?? '0', 10);
     const rejected = Number.parseInt(counts.rows[0]?.rejected ?? '0', 10);
-    const expectedStored = published1.events + published2.events;
-    const expectedRejected = published1.malformed + published2.malformed;
+    const expectedStored = published1.events + published2.events + run4.events + run5.events;
+    const expectedRejected = published1.malformed + published2.malformed + run4.malformed + run5.malformed;
     log(
       `stored ${stored} events (expected ${expectedStored}), rejected ${rejected} (expected ${expectedRejected}); ` +
-        `duplicates: ${published1.serverDuplicates + published2.serverDuplicates} dropped by the server, ${after2.duplicates - before1.duplicates} by Postgres`,
+        `duplicates: ${published1.serverDuplicates + published2.serverDuplicates} dropped by the server, ${after5.duplicates - before1.duplicates} by Postgres`,
     );
     if (stored !== expectedStored || rejected !== expectedRejected)
       throw new Error('the benchmark lost or double-counted events');
@@ -213,6 +268,16 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       rejected,
       serverDuplicates: published1.serverDuplicates + published2.serverDuplicates,
       databaseDuplicates: after2.duplicates - before1.duplicates,
+      batched: {
+        eventsPerMessage: options.messageBatch,
+        e2eEventsPerSecond: batchedRate,
+        ratio: batchedRate / rawRate,
+        pacedEventsPerSecond: batchedPacedRate,
+        pacedP99Ms: batchedPacedP99Ms,
+        maxRateP99Ms: batchedMaxP99Ms,
+        peakRssMb: batchedRss.peakMb(),
+        cpuMicrosPerEvent: batchedCpu,
+      },
     };
   } finally {
     worker?.kill('SIGKILL');
@@ -283,6 +348,16 @@ function generateRun(count: number, generator: GeneratorOptions): GeneratedRun {
     messages.push(generated.message);
   }
   return { messages, events, malformed };
+}
+
+/** The run's messages grouped `eventsPerMessage` at a time into batched messages; counts stay those of the events. */
+function batchRun(run: GeneratedRun, eventsPerMessage: number, log: (line: string) => void): GeneratedRun {
+  const messages: OutgoingUsageMessage[] = [];
+  for (let start = 0; start < run.messages.length; start += eventsPerMessage) {
+    messages.push(batchUsageMessage(run.messages.slice(start, start + eventsPerMessage), SUBJECT_PREFIX));
+    if (messages.length % 2000 === 0) log(`  … ${start + eventsPerMessage} events batched`);
+  }
+  return { messages, events: run.events, malformed: run.malformed };
 }
 
 const PUBLISH_ONLY_STREAM = 'BENCH_PUBLISH_ONLY';
@@ -396,7 +471,9 @@ async function publishRun(
     else if (outcome.status === 'duplicate') counts.serverDuplicates++;
     else failed++;
   };
-  const chunkSize = 256;
+  // Paced runs send at most 50 ms worth of messages at once (a batched run at 16 messages/s would
+  // otherwise send 256 messages, 25,600 events, in one burst and measure its queueing).
+  const chunkSize = ratePerSecond === undefined ? 256 : Math.max(1, Math.min(256, Math.floor(ratePerSecond / 20)));
   const count = run.messages.length;
   for (let chunkStart = 0; chunkStart < count; chunkStart += chunkSize) {
     if (ratePerSecond !== undefined) {
@@ -423,7 +500,7 @@ interface WorkerMetrics {
 }
 
 async function readMetrics(url: string): Promise<WorkerMetrics> {
-  const text = await (await fetch(url)).text();
+  const text = await fetchText(url);
   let processed = 0;
   let duplicates = 0;
   const latency: Array<[number, number]> = [];
@@ -441,6 +518,21 @@ async function readMetrics(url: string): Promise<WorkerMetrics> {
       ]);
   }
   return { processed, duplicates, latency };
+}
+
+/**
+ * GET with a few retries: after the bench's own event loop was busy for a while (generating a run),
+ * a pooled keep-alive socket the worker already closed fails the first request.
+ */
+async function fetchText(url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
 
 function diffHistogram(after: Array<[number, number]>, before: Array<[number, number]>): Array<[number, number]> {

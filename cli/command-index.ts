@@ -42,6 +42,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./ingest-commands.ts')).registerIngestCommands,
   },
   {
+    name: 'events',
+    description: "stored usage events and rejections: reprocess rejections under today's keys",
+    load: async () => (await import('./events-commands.ts')).registerEventsCommands,
+  },
+  {
     name: 'worker',
     description:
       'run the billing worker: period workflows, their activities, the period opener and usage alerts (drains on SIGTERM)',

@@ -9,7 +9,14 @@ import type { SourceKeys } from '../contracts/source-keys.ts';
 import { DEFAULT_PUBLISHER_OPTIONS, EventPublisher } from '../ingest/event-publisher.ts';
 import { loadSourceKeys } from '../ingest/key-files.ts';
 import { prepareEvent } from '../ingest/prepare-event.ts';
-import { assertNatsServerVersion, ensureUsageStream, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import { MAX_BATCH_EVENTS } from '../ingest/usage-batch.ts';
+import {
+  assertNatsServerVersion,
+  batchUsageMessage,
+  checkUsageStream,
+  describeStreamDrift,
+  type OutgoingUsageMessage,
+} from '../ingest/usage-stream.ts';
 import { decodeLine, MAX_LINE_BYTES, readLines } from './line-reader.ts';
 import { cliServices } from './services.ts';
 import { printableOneLine } from './terminal-text.ts';
@@ -20,6 +27,7 @@ interface SendOptions {
   readonly resign?: boolean;
   readonly publishInvalid?: boolean;
   readonly maxInFlight: string;
+  readonly batch: string;
   readonly json?: boolean;
   readonly progress: boolean;
 }
@@ -44,19 +52,34 @@ export function registerSendCommands(program: Command): void {
       "publishes awaiting the server's ack at once",
       String(DEFAULT_PUBLISHER_OPTIONS.maxInFlight),
     )
+    .option(
+      '--batch <n>',
+      `events per message, 1-${MAX_BATCH_EVENTS} (SPEC §1 batches; 1 sends one message per event, each answered duplicate or not by the server)`,
+      '100',
+    )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, options: SendOptions) => {
       const maxInFlight = Number.parseInt(options.maxInFlight, 10);
       if (!Number.isInteger(maxInFlight) || maxInFlight < 1)
         throw new SendError(`--max-in-flight must be a positive whole number, got ${options.maxInFlight}`);
+      const batchSize = Number.parseInt(options.batch, 10);
+      if (!/^\d+$/.test(options.batch) || batchSize < 1 || batchSize > MAX_BATCH_EVENTS)
+        throw new SendError(`--batch must be a whole number from 1 to ${MAX_BATCH_EVENTS}, got ${options.batch}`);
       const keys: SourceKeys | undefined = options.keys === undefined ? undefined : await loadSourceKeys(options.keys);
       const totalBytes =
         file === '-'
           ? undefined
           : await stat(file).then(
-              (info) => info.size,
-              () => {
+              (info) => {
+                if (info.isDirectory())
+                  throw new SendError(`${file}: is a directory; give a JSON Lines file of events (or - for stdin)`);
+                if (!info.isFile())
+                  throw new SendError(`${file}: not a regular file; give a JSON Lines file of events`);
+                return info.size;
+              },
+              (error: unknown) => {
+                if (error instanceof SendError) throw error;
                 throw new SendError(`${file}: no such file`);
               },
             );
@@ -71,7 +94,12 @@ export function registerSendCommands(program: Command): void {
       let progress: cliProgress.SingleBar | undefined;
       try {
         assertNatsServerVersion(nc);
-        await ensureUsageStream(await jetstreamManager(nc), streamConfig);
+        // A producer never configures the shared stream (its environment could rewrite the worker's settings): it checks and warns.
+        const drift = await checkUsageStream(await jetstreamManager(nc), streamConfig);
+        if (drift.length > 0)
+          process.stderr.write(
+            `warning: the stream ${streamConfig.streamName} is not configured as ingest needs (${describeStreamDrift(drift)}); the ingest worker corrects it at its next start\n`,
+          );
         const publisher = new EventPublisher(nc, { ...DEFAULT_PUBLISHER_OPTIONS, maxInFlight });
         const showProgress = options.progress && process.stderr.isTTY;
         if (showProgress) {
@@ -98,8 +126,25 @@ export function registerSendCommands(program: Command): void {
         const failures: string[] = [];
         // Lines go out in chunks: messages offered without an await in between leave in one socket write.
         const chunk: OutgoingUsageMessage[] = [];
-        const lineOf = new Map<OutgoingUsageMessage, number>();
+        const lineOf = new Map<OutgoingUsageMessage, number | string>();
+        // Events gathered for the next batched message; the same bytes twice in one batch are counted as a duplicate once.
+        let pending: OutgoingUsageMessage[] = [];
+        let pendingFirstLine = 0;
+        const pendingIds = new Set<string>();
+        let localDuplicates = 0;
+        const closeBatch = (): void => {
+          if (pending.length === 0) return;
+          const message =
+            pending.length === 1
+              ? (pending[0] as OutgoingUsageMessage)
+              : batchUsageMessage(pending, streamConfig.subjectPrefix);
+          chunk.push(message);
+          lineOf.set(message, pending.length === 1 ? pendingFirstLine : `${pendingFirstLine}-${lineNumber}`);
+          pending = [];
+          pendingIds.clear();
+        };
         const sendChunk = async (): Promise<void> => {
+          closeBatch();
           await publisher.enqueueMany(chunk, (outcome, message) => {
             if (outcome.status === 'failed' && failures.length < 20)
               failures.push(`line ${lineOf.get(message) ?? '?'}: ${outcome.error.message}`);
@@ -151,8 +196,17 @@ export function registerSendCommands(program: Command): void {
           } else if (prepared.signed) {
             signed++;
           }
-          chunk.push(prepared.message);
-          lineOf.set(prepared.message, lineNumber);
+          if (batchSize === 1) {
+            chunk.push(prepared.message);
+            lineOf.set(prepared.message, lineNumber);
+          } else if (pendingIds.has(prepared.message.messageId)) {
+            localDuplicates++;
+          } else {
+            if (pending.length === 0) pendingFirstLine = lineNumber;
+            pending.push(prepared.message);
+            pendingIds.add(prepared.message.messageId);
+            if (pending.length >= batchSize) closeBatch();
+          }
           if (chunk.length >= CHUNK_SIZE) await sendChunk();
           const nowMs = Date.now();
           if (progress !== undefined && nowMs - lastUpdateMs > 200) {
@@ -169,7 +223,8 @@ export function registerSendCommands(program: Command): void {
           }
         }
         await sendChunk();
-        const summary = await publisher.close();
+        const published = await publisher.close();
+        const summary = { ...published, duplicates: published.duplicates + localDuplicates };
         const seconds = (Date.now() - startedMs) / 1000;
         if (progress !== undefined) {
           progress.update(totalBytes ?? 0, {

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
 import { buildStackTools, stackPorts, stackStatus, startStack, stopStack } from '../stack/index.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { parseUsageStreamEnv } from '../config/ingest-worker.ts';
+import { describeStreamDrift, ensureUsageStream } from '../ingest/usage-stream.ts';
 import { cliServices } from './services.ts';
 
 const log = (line: string): void => {
@@ -16,6 +20,8 @@ export function registerStackCommands(program: Command): void {
       const { layout, embedded, endpoints } = cliServices();
       await buildStackTools(layout, log);
       await startStack(layout, log, embedded);
+      // The stack, like the ingest worker, is an operator of the usage stream: producers (tally send) only check it.
+      if (embedded.includes('nats')) await ensureStackUsageStream(endpoints.natsUrl);
       log(
         `\nTEMPORAL_ADDRESS=${endpoints.temporalAddress}\nNATS_URL=${endpoints.natsUrl}\nDATABASE_URL=${endpoints.databaseUrl}`,
       );
@@ -68,4 +74,20 @@ export function registerStackCommands(program: Command): void {
       await buildStackTools(layout, log);
       log('tools ready');
     });
+}
+
+/** Creates the usage stream with the settings ingest needs (or corrects them, saying what had drifted). */
+async function ensureStackUsageStream(natsUrl: string): Promise<void> {
+  const config = parseUsageStreamEnv();
+  const nc = await connect({ servers: natsUrl, name: 'tally-stack', timeout: 5000 });
+  try {
+    const drift = await ensureUsageStream(await jetstreamManager(nc), config);
+    log(
+      drift.length === 0
+        ? `usage stream ${config.streamName}: ready`
+        : `usage stream ${config.streamName}: settings had drifted (${describeStreamDrift(drift)}); corrected`,
+    );
+  } finally {
+    await nc.close();
+  }
 }

@@ -23,6 +23,8 @@ export const UsageStreamEnvSchema = z.object({
   TALLY_INGEST_DUPLICATE_WINDOW: durationMsFromEnv.default(120_000),
   /** How long the stream keeps messages; 0ms keeps them until deleted. Must exceed the worst consumer lag. */
   TALLY_INGEST_STREAM_MAX_AGE: durationMsFromEnv.default(30 * 86_400_000),
+  /** The stream's size limit in bytes; at it, publishes are refused (nothing stored is discarded). Unset: no limit of its own. */
+  TALLY_INGEST_STREAM_MAX_BYTES: wholeNumber.optional(),
   /** The ingest worker's durable consumer. */
   TALLY_INGEST_CONSUMER: z
     .string()
@@ -36,6 +38,7 @@ export interface UsageStreamConfig {
   readonly consumerName: string;
   readonly duplicateWindowMs: number;
   readonly maxAgeMs: number;
+  readonly maxBytes: number | undefined;
 }
 
 export function parseUsageStreamEnv(env: Record<string, string | undefined> = process.env): UsageStreamConfig {
@@ -46,6 +49,7 @@ export function parseUsageStreamEnv(env: Record<string, string | undefined> = pr
     consumerName: parsed.TALLY_INGEST_CONSUMER,
     duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
     maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
+    maxBytes: parsed.TALLY_INGEST_STREAM_MAX_BYTES,
   };
 }
 
@@ -65,6 +69,8 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
   TALLY_INGEST_MAX_ACK_PENDING: wholeNumber.optional(),
   TALLY_INGEST_ACK_WAIT: durationMsFromEnv.default(60_000),
   TALLY_INGEST_NAK_DELAY: durationMsFromEnv.default(2000),
+  /** From this delivery on, a failing batch is written message by message and a message that still fails is parked. */
+  TALLY_INGEST_PARK_AFTER: positiveInteger(10),
   /** The accept window around the receipt time (SPEC §1: 35 days back, 5 minutes ahead). */
   TALLY_INGEST_ACCEPT_PAST: durationMsFromEnv.default(35 * 86_400_000),
   TALLY_INGEST_ACCEPT_FUTURE: durationMsFromEnv.default(5 * 60_000),
@@ -72,9 +78,25 @@ export const IngestWorkerEnvSchema = UsageStreamEnvSchema.extend({
   TALLY_INGEST_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   TALLY_INGEST_HTTP_MAX_BODY_BYTES: positiveInteger(5 * 1024 * 1024),
   TALLY_INGEST_HTTP_MAX_EVENTS: positiveInteger(10_000),
+  /** A request's headers must arrive within this, and the whole request within the next (slow clients cannot hold sockets). */
+  TALLY_INGEST_HTTP_HEADERS_TIMEOUT: durationMsFromEnv.default(10_000),
+  TALLY_INGEST_HTTP_REQUEST_TIMEOUT: durationMsFromEnv.default(60_000),
+  /** Open connections at once; more are refused at accept. */
+  TALLY_INGEST_HTTP_MAX_CONNECTIONS: positiveInteger(256),
+  /** Events per second per API key (a token bucket holding one second's worth); beyond it 429 with Retry-After. */
+  TALLY_INGEST_HTTP_RATE_PER_KEY: positiveInteger(50_000),
   TALLY_INGEST_METRICS_PORT: portFromEnv.optional(),
+  /** The worker warns (and /metrics shows) when its oldest uncommitted message is older than this; far below the stream's max age. */
+  TALLY_INGEST_LAG_ALERT: durationMsFromEnv.default(15 * 60_000),
   TALLY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).superRefine((env, context) => {
+  if (env.TALLY_INGEST_STREAM_MAX_AGE > 0 && env.TALLY_INGEST_LAG_ALERT * 10 > env.TALLY_INGEST_STREAM_MAX_AGE) {
+    context.addIssue({
+      code: 'custom',
+      path: ['TALLY_INGEST_LAG_ALERT'],
+      message: 'must be at most a tenth of TALLY_INGEST_STREAM_MAX_AGE, so lag is alerted long before messages age out',
+    });
+  }
   if (env.TALLY_INGEST_HTTP_PORT !== undefined && env.TALLY_INGEST_API_KEYS_FILE === undefined) {
     context.addIssue({
       code: 'custom',
@@ -92,18 +114,25 @@ export interface IngestWorkerConfig {
   readonly consumerName: string;
   readonly duplicateWindowMs: number;
   readonly streamMaxAgeMs: number;
+  readonly streamMaxBytes: number | undefined;
+  readonly lagAlertMs: number;
   readonly batchSize: number;
   readonly batchMaxWaitMs: number;
   readonly writers: number;
   readonly maxAckPending: number;
   readonly ackWaitMs: number;
   readonly nakDelayMs: number;
+  readonly parkAfterDeliveries: number;
   readonly acceptPastMs: number;
   readonly acceptFutureMs: number;
   readonly httpPort: number | undefined;
   readonly httpHost: string;
   readonly httpMaxBodyBytes: number;
   readonly httpMaxEvents: number;
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpMaxConnections: number;
+  readonly httpEventsPerSecondPerKey: number;
   readonly metricsPort: number | undefined;
   readonly logLevel: string;
 }
@@ -118,6 +147,8 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
     consumerName: parsed.TALLY_INGEST_CONSUMER,
     duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
     streamMaxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
+    streamMaxBytes: parsed.TALLY_INGEST_STREAM_MAX_BYTES,
+    lagAlertMs: parsed.TALLY_INGEST_LAG_ALERT,
     batchSize: parsed.TALLY_INGEST_BATCH_SIZE,
     batchMaxWaitMs: parsed.TALLY_INGEST_BATCH_WAIT,
     writers: parsed.TALLY_INGEST_WRITERS,
@@ -125,12 +156,17 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
       parsed.TALLY_INGEST_MAX_ACK_PENDING ?? 4 * parsed.TALLY_INGEST_BATCH_SIZE * parsed.TALLY_INGEST_WRITERS,
     ackWaitMs: parsed.TALLY_INGEST_ACK_WAIT,
     nakDelayMs: parsed.TALLY_INGEST_NAK_DELAY,
+    parkAfterDeliveries: parsed.TALLY_INGEST_PARK_AFTER,
     acceptPastMs: parsed.TALLY_INGEST_ACCEPT_PAST,
     acceptFutureMs: parsed.TALLY_INGEST_ACCEPT_FUTURE,
     httpPort: parsed.TALLY_INGEST_HTTP_PORT,
     httpHost: parsed.TALLY_INGEST_HTTP_HOST,
     httpMaxBodyBytes: parsed.TALLY_INGEST_HTTP_MAX_BODY_BYTES,
     httpMaxEvents: parsed.TALLY_INGEST_HTTP_MAX_EVENTS,
+    httpHeadersTimeoutMs: parsed.TALLY_INGEST_HTTP_HEADERS_TIMEOUT,
+    httpRequestTimeoutMs: parsed.TALLY_INGEST_HTTP_REQUEST_TIMEOUT,
+    httpMaxConnections: parsed.TALLY_INGEST_HTTP_MAX_CONNECTIONS,
+    httpEventsPerSecondPerKey: parsed.TALLY_INGEST_HTTP_RATE_PER_KEY,
     metricsPort: parsed.TALLY_INGEST_METRICS_PORT,
     logLevel: parsed.TALLY_LOG_LEVEL,
   };

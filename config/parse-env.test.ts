@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultActivityConcurrency, parseBillingWorkerEnv } from './billing-worker.ts';
-import { ConfigError } from './parse-env.ts';
+import { ConfigError, redactEnvValue } from './parse-env.ts';
 import { parseServicesEnv } from './services.ts';
 
 describe('process configuration', () => {
@@ -43,5 +43,24 @@ describe('process configuration', () => {
     expect(() => parseBillingWorkerEnv({ TALLY_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(
       /TALLY_MAX_CONCURRENT_ACTIVITIES="0": must be at least 1/,
     );
+  });
+
+  it('never prints a secret: key-like variables are withheld, a URL loses its password', () => {
+    let error: unknown;
+    try {
+      parseBillingWorkerEnv({
+        DATABASE_URL: 'mysql://billing:hunter2-secret@db.internal/tally',
+        TALLY_PORT_BASE: 'lots',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).not.toContain('hunter2-secret');
+    expect(message).toContain('DATABASE_URL="mysql://billing:***@db.internal/tally": must be a postgres:// URL');
+    expect(message).toContain('TALLY_PORT_BASE="lots"');
+    expect(redactEnvValue('STRIPE_API_KEY', 'sk_live_0123456789')).toBe('<withheld, 18 characters>');
+    expect(redactEnvValue('TALLY_SOURCE_KEYS_FILE', '/etc/tally/keys.json')).toBe('"/etc/tally/keys.json"');
   });
 });

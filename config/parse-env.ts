@@ -23,10 +23,26 @@ export function parseEnv<Schema extends z.ZodObject>(
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
-    const value = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
-    return value === undefined ? `${name}: ${issue.message}` : `${name}=${JSON.stringify(value)}: ${issue.message}`;
+    const variable = typeof issue.path[0] === 'string' ? issue.path[0] : undefined;
+    const value = variable === undefined ? undefined : env[variable];
+    return value === undefined || variable === undefined
+      ? `${name}: ${issue.message}`
+      : `${name}=${redactEnvValue(variable, value)}: ${issue.message}`;
   });
   throw new ConfigError(problems);
+}
+
+const SECRET_NAME = /(KEY|KEYS|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE|NKEY|SEED)(_|$)/;
+const PATH_NAME = /_(FILE|PATH|DIR)$/;
+
+/**
+ * A variable's value as an error message may show it: a secret-looking variable (a key, token,
+ * password…, but not the path of a file holding one) is withheld and only its length shown; a URL
+ * keeps everything but its password.
+ */
+export function redactEnvValue(name: string, value: string): string {
+  if (SECRET_NAME.test(name) && !PATH_NAME.test(name)) return `<withheld, ${value.length} characters>`;
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@'));
 }
 
 /** A TCP port given as a decimal string. */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
 import { withTransaction } from '../db/pool.ts';
+import { insertParkedMessage, type ParkedMessageRow } from '../db/queries/parked-messages.ts';
 import { insertRejectedEvents, type RejectedEventRow } from '../db/queries/rejected-events.ts';
 import {
   ensureUsageEventPartitions,
@@ -57,6 +58,15 @@ export class BatchWriter {
   private readonly knownPeriods = new Set<string>();
 
   constructor(private readonly pool: pg.Pool) {}
+
+  /** Parks a message that cannot be written (see ingest_parked_messages); throws when the database cannot take even that. */
+  async park(row: ParkedMessageRow): Promise<void> {
+    try {
+      await withTransaction(this.pool, (client) => insertParkedMessage(client, row));
+    } catch (error) {
+      throw toTransient(error);
+    }
+  }
 
   async write(batch: readonly ClassifiedMessage[]): Promise<BatchResult> {
     try {
@@ -135,6 +145,7 @@ export class BatchWriter {
                 `(stream seq ${first.streamSeq}); this body has sha256 ${event.bodySha256}`,
               raw: event.message.data,
               streamSeq: event.message.streamSeq,
+              batchLine: event.message.batchLine,
             });
           }
         }
@@ -189,6 +200,7 @@ export class BatchWriter {
             eventId: message.event.event_id,
             raw: message.message.data,
             streamSeq: message.message.streamSeq,
+            batchLine: message.message.batchLine,
           };
     try {
       await withTransaction(this.pool, (client) => insertRejectedEvents(client, [row]));
@@ -239,6 +251,7 @@ function rejectedRow(message: RejectedEvent): RejectedEventRow {
     eventId: message.eventId,
     raw: message.message.data,
     streamSeq: message.message.streamSeq,
+    batchLine: message.message.batchLine,
   };
 }
 

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { canonicalEventBytes, verifyCanonicalSignature } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
-import type { SourceKeys } from '../contracts/source-keys.ts';
+import type { VerificationKeys } from '../contracts/source-keys.ts';
 import { parseUsageEvent, type UsageEvent } from '../contracts/usage-event.ts';
 
-/** One message as the consumer received it. */
+/** One event as the consumer received it: a whole message, or one line of a batched message. */
 export interface IncomingMessage {
   /** JetStream stream sequence: identifies the message across redeliveries. */
   readonly streamSeq: number;
+  /** The event's line in a batched message (0 for a single-event message); with `streamSeq`, it names the event. */
+  readonly batchLine: number;
   /** JetStream's store timestamp in nanoseconds: the receipt time, unchanged by redelivery. */
   readonly receivedAtNanos: bigint;
   readonly data: Uint8Array;
@@ -56,7 +58,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * redelivery is classified exactly as the first delivery was. Duplicates and id conflicts need the
  * stored keys and are decided by the batch writer.
  */
-export function classifyMessage(message: IncomingMessage, keys: SourceKeys, window: AcceptWindow): ClassifiedMessage {
+export function classifyMessage(
+  message: IncomingMessage,
+  keys: VerificationKeys,
+  window: AcceptWindow,
+): ClassifiedMessage {
   const receivedAtMs = Number(message.receivedAtNanos / 1_000_000n);
   const receivedAt = nanosToIsoMicros(message.receivedAtNanos);
   const reject = (
@@ -78,8 +84,8 @@ export function classifyMessage(message: IncomingMessage, keys: SourceKeys, wind
     return reject(parsed.reason, parsed.detail, named.source, named.eventId);
   }
   const event = parsed.event;
-  const secret = Object.hasOwn(keys, event.source) ? keys[event.source] : undefined;
-  if (secret === undefined)
+  const secrets = Object.hasOwn(keys, event.source) ? keys[event.source] : undefined;
+  if (secrets === undefined)
     return reject(
       'unknown_source',
       `no signing key for source ${JSON.stringify(event.source)}`,
@@ -87,7 +93,16 @@ export function classifyMessage(message: IncomingMessage, keys: SourceKeys, wind
       event.event_id,
     );
   const canonical = canonicalEventBytes(event);
-  if (!verifyCanonicalSignature(canonical, event.signature, secret)) {
+  const verified =
+    typeof secrets === 'string'
+      ? verifyCanonicalSignature(canonical, event.signature, secrets)
+      : // Any secret of the source whose overlap window had not ended when the event was received.
+        secrets.some(
+          (version) =>
+            (version.untilMs === undefined || receivedAtMs <= version.untilMs) &&
+            verifyCanonicalSignature(canonical, event.signature, version.secret),
+        );
+  if (!verified) {
     return reject(
       'bad_signature',
       `the signature does not match the body under the key of source ${JSON.stringify(event.source)}`,

@@ -1,4 +1,5 @@
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { BATCH_FORMAT, BATCH_HEADER } from './usage-batch.ts';
 import type { OutgoingUsageMessage } from './usage-stream.ts';
 
 export interface PublisherOptions {
@@ -10,6 +11,7 @@ export interface PublisherOptions {
   readonly ackTimeoutMs: number;
 }
 
+/** Counts of events (a batched message counts each of its events). */
 export interface PublishSummary {
   readonly published: number;
   /** Acknowledged by the server as a repeat of a message id inside the duplicate window. */
@@ -130,6 +132,7 @@ export class EventPublisher {
     this.pending.set(token, entry);
     const messageHeaders = headers();
     messageHeaders.set('Nats-Msg-Id', entry.message.messageId);
+    if (entry.message.batchEvents !== undefined) messageHeaders.set(BATCH_HEADER, BATCH_FORMAT);
     try {
       this.nc.publish(entry.message.subject, entry.message.data, {
         headers: messageHeaders,
@@ -197,9 +200,11 @@ export class EventPublisher {
   }
 
   private finish(entry: PendingPublish, outcome: PublishOutcome): void {
-    if (outcome.status === 'published') this.published++;
-    else if (outcome.status === 'duplicate') this.duplicates++;
-    else this.failed++;
+    // Counted in events: a batched message counts each of its events.
+    const events = entry.message.batchEvents ?? 1;
+    if (outcome.status === 'published') this.published += events;
+    else if (outcome.status === 'duplicate') this.duplicates += events;
+    else this.failed += events;
     this.inFlight--;
     this.slotWaiters.shift()?.();
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();

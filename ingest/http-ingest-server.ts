@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { ApiKeysFile } from '../contracts/ingest-api-keys.ts';
-import type { SourceKeys } from '../contracts/source-keys.ts';
 import { classifyMessage, type AcceptWindow } from './classify-message.ts';
 import type { EventPublisher, PublishOutcome } from './event-publisher.ts';
 import type { IngestMetrics } from './ingest-metrics.ts';
+import type { CurrentKeys } from './key-files.ts';
+import { BatchBodyError, parseBatchBody } from './http-batch-body.ts';
 import { addressUsageMessage } from './usage-stream.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -13,13 +14,20 @@ export interface HttpIngestOptions {
   readonly maxBodyBytes: number;
   readonly maxEvents: number;
   readonly subjectPrefix: string;
+  /** Headers must arrive within this; the whole request within `requestTimeoutMs` (Node answers 408 and closes). */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** Open connections at once; the server drops connections beyond it at accept. */
+  readonly maxConnections: number;
+  /** Events per second per API key, as a token bucket of one second's capacity; beyond it 429 with Retry-After. */
+  readonly eventsPerSecondPerKey: number;
 }
 
 export interface HttpIngestDeps {
   readonly publisher: EventPublisher;
   readonly apiKeys: ApiKeysFile;
   /** Used only to tell the caller at once which items the worker will reject; the worker decides. */
-  readonly sourceKeys: SourceKeys;
+  readonly sourceKeys: CurrentKeys;
   readonly acceptWindow: AcceptWindow;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
@@ -28,11 +36,6 @@ export interface HttpIngestDeps {
 interface BoundKey {
   readonly id: string;
   readonly sources: ReadonlySet<string>;
-}
-
-interface BatchItem {
-  readonly raw: Buffer;
-  readonly parsed: unknown;
 }
 
 class HttpError extends TallyError {
@@ -59,12 +62,46 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
     keysBySha.set(sha, { id: key.id, sources: new Set(key.sources) });
   }
 
-  return http.createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      deps.logger.error({ err: error }, 'http ingest request failed');
-      if (!response.headersSent) send(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
-    });
-  });
+  const buckets = new Map<string, { tokens: number; refilledAtMs: number }>();
+  /** Takes `events` tokens from the key's bucket, or says in how many seconds there will be enough. */
+  function takeTokens(keyId: string, events: number): number | undefined {
+    const capacity = options.eventsPerSecondPerKey;
+    const nowMs = Date.now();
+    const bucket = buckets.get(keyId) ?? { tokens: capacity, refilledAtMs: nowMs };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((nowMs - bucket.refilledAtMs) / 1000) * capacity);
+    bucket.refilledAtMs = nowMs;
+    buckets.set(keyId, bucket);
+    const needed = Math.min(events, capacity);
+    if (bucket.tokens >= needed) {
+      bucket.tokens -= needed;
+      return undefined;
+    }
+    return Math.max(1, Math.ceil((needed - bucket.tokens) / capacity));
+  }
+
+  const server = http.createServer(
+    // Timeouts are checked on this interval (Node's default, 30 s, would let a silent client hold a socket that long).
+    { connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs) },
+    (request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        if (error instanceof ClientAbortedError) {
+          // The client's doing, not ours: counted apart and logged quietly; there is nobody to answer.
+          deps.metrics.httpAborted.inc();
+          deps.logger.debug({ bytesRead: error.bytesRead }, 'http ingest upload aborted by the client');
+          return;
+        }
+        deps.logger.error({ err: error }, 'http ingest request failed');
+        if (!response.headersSent)
+          send(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
+      });
+    },
+  );
+  // A slow or silent client cannot hold a socket: Node answers 408 and closes at these limits.
+  server.headersTimeout = options.headersTimeoutMs;
+  server.requestTimeout = options.requestTimeoutMs;
+  server.maxConnections = options.maxConnections;
+  server.on('drop', () => deps.metrics.httpRequests.inc({ status: 'connection_refused' }));
+  return server;
 
   async function handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -74,13 +111,22 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       if (request.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST /v1/events');
       const key = authenticate(request.headers.authorization);
       const body = await readBody(request, options.maxBodyBytes);
-      const items = parseBatch(body, request.headers['content-type']);
+      const items = parseItems(body, request.headers['content-type']);
       if (items.length > options.maxEvents)
         throw new HttpError(
           413,
           'too_many_events',
           `a batch holds at most ${options.maxEvents} events; this one has ${items.length}`,
         );
+      const retryAfterSeconds = takeTokens(key.id, items.length);
+      if (retryAfterSeconds !== undefined) {
+        response.setHeader('Retry-After', String(retryAfterSeconds));
+        throw new HttpError(
+          429,
+          'rate_limited',
+          `API key ${key.id} may send ${options.eventsPerSecondPerKey} events per second; retry this batch of ${items.length} after ${retryAfterSeconds} s (nothing of it was published)`,
+        );
+      }
       const addressed = items.map((item) => addressUsageMessage(item.raw, item.parsed, options.subjectPrefix));
       addressed.forEach((message, index) => {
         if (message.source !== undefined && !key.sources.has(message.source)) {
@@ -96,14 +142,24 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
       const itemReports = addressed.map((message, index) => {
         const outcome = outcomes[index] as PublishOutcome;
         const preview = classifyMessage(
-          { streamSeq: 0, receivedAtNanos: nowNanos, data: message.data },
-          deps.sourceKeys,
+          { streamSeq: 0, batchLine: 0, receivedAtNanos: nowNanos, data: message.data },
+          deps.sourceKeys.current,
           deps.acceptWindow,
         );
         return {
           index,
           message_id: message.messageId,
           status: outcome.status,
+          // What the resend is for the producer (SPEC §1): a body the worker will reject is rejected
+          // again with its reason, even when the server already holds the same bytes.
+          outcome:
+            outcome.status === 'failed'
+              ? 'failed'
+              : preview.kind === 'rejected'
+                ? 'rejected'
+                : outcome.status === 'duplicate'
+                  ? 'duplicate'
+                  : 'accepted',
           ...(outcome.status === 'failed' ? { error: outcome.error.message } : {}),
           ...(preview.kind === 'rejected'
             ? { expected_rejection: { reason: preview.reason, detail: preview.detail } }
@@ -156,6 +212,22 @@ export function createHttpIngestServer(deps: HttpIngestDeps, options: HttpIngest
   }
 }
 
+/** The client closed the connection before its body arrived whole. */
+class ClientAbortedError extends Error {
+  constructor(readonly bytesRead: number) {
+    super('the client aborted the upload');
+  }
+}
+
+function parseItems(body: Buffer, contentType: string | undefined): ReturnType<typeof parseBatchBody> {
+  try {
+    return parseBatchBody(body, contentType);
+  } catch (error) {
+    if (error instanceof BatchBodyError) throw new HttpError(400, error.code, error.message);
+    throw error;
+  }
+}
+
 async function readBody(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number.parseInt(request.headers['content-length'] ?? '', 10);
   if (Number.isInteger(declared) && declared > maxBytes) {
@@ -164,60 +236,30 @@ async function readBody(request: http.IncomingMessage, maxBytes: number): Promis
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      request.resume();
-      throw new HttpError(413, 'batch_too_large', `the body exceeds ${maxBytes} bytes, the largest batch accepted`);
+  try {
+    for await (const chunk of request) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > maxBytes) {
+        request.resume();
+        throw new HttpError(413, 'batch_too_large', `the body exceeds ${maxBytes} bytes, the largest batch accepted`);
+      }
+      chunks.push(buffer);
     }
-    chunks.push(buffer);
+  } catch (error) {
+    if (!(error instanceof HttpError) && (request.destroyed || isAbort(error))) throw new ClientAbortedError(size);
+    throw error;
   }
+  if (!request.complete) throw new ClientAbortedError(size);
   return Buffer.concat(chunks);
 }
 
-/**
- * A JSON array (Content-Type application/json, or a body starting with `[`) or NDJSON (one event per
- * line). An NDJSON line keeps its exact bytes; an array element is re-serialised (the signature is
- * over canonical JSON, so its validity does not change).
- */
-function parseBatch(body: Buffer, contentType: string | undefined): BatchItem[] {
-  const text = body.toString('utf8');
-  const firstChar = text.trimStart()[0];
-  const declaredJson = /^application\/json\b/i.test(contentType ?? '');
-  if (firstChar === undefined) throw new HttpError(400, 'empty_batch', 'the body holds no events');
-  if (declaredJson || firstChar === '[') {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new HttpError(
-        400,
-        'not_a_batch',
-        `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-    if (!Array.isArray(value))
-      throw new HttpError(
-        400,
-        'not_a_batch',
-        'a JSON body must be an array of events (or send NDJSON, one event per line)',
-      );
-    if (value.length === 0) throw new HttpError(400, 'empty_batch', 'the array holds no events');
-    return value.map((element: unknown) => ({ raw: Buffer.from(JSON.stringify(element), 'utf8'), parsed: element }));
-  }
-  const items: BatchItem[] = [];
-  let start = 0;
-  while (start < body.length) {
-    let end = body.indexOf(0x0a, start);
-    if (end === -1) end = body.length;
-    let line = body.subarray(start, end);
-    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    if (line.toString('utf8').trim().length > 0) items.push({ raw: Buffer.from(line), parsed: undefined });
-    start = end + 1;
-  }
-  if (items.length === 0) throw new HttpError(400, 'empty_batch', 'the body holds no events');
-  return items;
+function isAbort(error: unknown): boolean {
+  return (
+    (error instanceof Error &&
+      ('code' in error ? error.code === 'ECONNRESET' || error.code === 'ERR_STREAM_PREMATURE_CLOSE' : false)) ||
+    (error instanceof Error && error.message === 'aborted')
+  );
 }
 
 function sha256Hex(text: string): string {

@@ -51,6 +51,11 @@ export class IngestMetrics {
     help: 'Messages in the stream not yet delivered to the consumer (lag).',
     registers: [this.registry],
   });
+  readonly consumerLagSeconds = new Gauge({
+    name: 'tally_ingest_consumer_lag_seconds',
+    help: 'Age of the oldest message not yet committed (0 when caught up); alert on it long before the stream max age.',
+    registers: [this.registry],
+  });
   readonly consumerAckPending = new Gauge({
     name: 'tally_ingest_consumer_ack_pending',
     help: 'Messages delivered and not yet acked.',
@@ -60,6 +65,16 @@ export class IngestMetrics {
     name: 'tally_ingest_http_requests_total',
     help: 'HTTP ingest requests, by status code.',
     labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly parked = new Counter({
+    name: 'tally_ingest_parked_total',
+    help: 'Messages parked in ingest_parked_messages after repeated failed writes (kept whole for a person).',
+    registers: [this.registry],
+  });
+  readonly httpAborted = new Counter({
+    name: 'tally_ingest_http_aborted_total',
+    help: 'HTTP ingest uploads the client aborted before its body arrived (nothing was published; not an error).',
     registers: [this.registry],
   });
 

@@ -9,6 +9,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { TallyError } from '../contracts/tally-error.ts';
+import { joinBatchLines } from './usage-batch.ts';
 
 /** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
 export const DEFAULT_SUBJECT_PREFIX = 'usage';
@@ -27,6 +28,8 @@ export interface UsageStreamOptions {
   readonly duplicateWindowMs: number;
   /** 0 keeps messages until deleted; Postgres is the system of record, the stream a buffer and replay log. */
   readonly maxAgeMs: number;
+  /** The stream's size limit; at it, publishes are refused (never old messages discarded). -1 or undefined: no limit. */
+  readonly maxBytes?: number;
 }
 
 export interface UsageConsumerOptions {
@@ -64,34 +67,100 @@ export function compareVersions(a: string, b: string): number {
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
-/** Creates the usage stream, or brings an existing one's settings to these; safe to call at every start. */
-export async function ensureUsageStream(jsm: JetStreamManager, options: UsageStreamOptions): Promise<void> {
-  const config = {
+/**
+ * The settings the ingest path relies on, as the server reports them. Every limit refuses new
+ * publishes (`discard: new`: the producer gets an error and retries, HTTP answers 503) instead of
+ * discarding stored messages, and no message can be deleted or the stream purged through the API.
+ */
+function desiredStreamSettings(options: UsageStreamOptions) {
+  return {
     subjects: [`${options.subjectPrefix}.>`],
-    storage: StorageType.File,
     retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
+    discard: DiscardPolicy.New,
+    deny_delete: true,
+    deny_purge: true,
     duplicate_window: nanos(options.duplicateWindowMs),
     max_age: nanos(options.maxAgeMs),
+    max_bytes: options.maxBytes ?? -1,
   };
+}
+
+export type StreamDrift = ReadonlyArray<{
+  readonly setting: string;
+  readonly actual: unknown;
+  readonly expected: unknown;
+}>;
+
+/** The settings of an existing stream that differ from what ingest needs (empty: none). */
+export function usageStreamDrift(actual: Readonly<Record<string, unknown>>, options: UsageStreamOptions): StreamDrift {
+  const expected: Record<string, unknown> = { ...desiredStreamSettings(options), storage: StorageType.File };
+  const drift: Array<{ setting: string; actual: unknown; expected: unknown }> = [];
+  for (const [setting, value] of Object.entries(expected)) {
+    const current = actual[setting];
+    const same = Array.isArray(value)
+      ? Array.isArray(current) && current.join(',') === value.join(',')
+      : (current ?? (typeof value === 'boolean' ? false : undefined)) === value;
+    if (!same) drift.push({ setting, actual: current, expected: value });
+  }
+  return drift;
+}
+
+/**
+ * Creates the usage stream, or brings an existing one's settings to these, and returns what had
+ * drifted (for the caller to warn about). Only the ingest worker and `tally stack` call this;
+ * producers only check (`checkUsageStream`), so a producer's environment can never rewrite the
+ * shared stream's settings.
+ */
+export async function ensureUsageStream(jsm: JetStreamManager, options: UsageStreamOptions): Promise<StreamDrift> {
+  const settings = desiredStreamSettings(options);
   const existing = await jsm.streams.info(options.streamName).catch((error: unknown) => {
     if (isNotFound(error)) return undefined;
     throw error;
   });
   if (existing === undefined) {
-    await jsm.streams.add({ name: options.streamName, ...config });
-  } else if (
-    existing.config.duplicate_window !== config.duplicate_window ||
-    existing.config.max_age !== config.max_age ||
-    existing.config.subjects.join(',') !== config.subjects.join(',')
-  ) {
-    // Storage type cannot change in place; subjects, duplicate window and max age can.
-    await jsm.streams.update(options.streamName, {
-      subjects: config.subjects,
-      duplicate_window: config.duplicate_window,
-      max_age: config.max_age,
-    });
+    await jsm.streams.add({ name: options.streamName, storage: StorageType.File, ...settings });
+    return [];
   }
+  const drift = usageStreamDrift(existing.config as unknown as Record<string, unknown>, options);
+  // Storage and retention cannot change in place; the rest can. deny_delete/deny_purge can be set but never cleared.
+  const changeable = drift.filter((entry) => entry.setting !== 'storage' && entry.setting !== 'retention');
+  if (changeable.length > 0) {
+    const { retention: _retention, ...updatable } = settings;
+    await jsm.streams.update(options.streamName, updatable);
+  }
+  return drift;
+}
+
+/**
+ * A producer's look at the stream: it must exist (the worker or `tally stack` creates it); its
+ * drift from the settings ingest needs is returned for a warning, never corrected from here.
+ */
+export async function checkUsageStream(jsm: JetStreamManager, options: UsageStreamOptions): Promise<StreamDrift> {
+  const existing = await jsm.streams.info(options.streamName).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
+  if (existing === undefined) throw new UsageStreamMissingError(options.streamName);
+  return usageStreamDrift(existing.config as unknown as Record<string, unknown>, options);
+}
+
+export class UsageStreamMissingError extends TallyError {
+  constructor(readonly streamName: string) {
+    super(
+      'usage_stream_missing',
+      `the stream ${streamName} does not exist: start the ingest worker (tally ingest) or the stack (tally stack up) first`,
+      { permanent: true },
+    );
+  }
+}
+
+/** One line per drifted setting, e.g. `discard is old, ingest needs new`. */
+export function describeStreamDrift(drift: StreamDrift): string {
+  return drift
+    .map(
+      (entry) => `${entry.setting} is ${JSON.stringify(entry.actual)}, ingest needs ${JSON.stringify(entry.expected)}`,
+    )
+    .join('; ');
 }
 
 /** Creates the durable pull consumer of the ingest worker, or updates the settings that may change. */
@@ -134,15 +203,46 @@ function isNotFound(error: unknown): boolean {
 
 export interface OutgoingUsageMessage {
   readonly subject: string;
-  /** `Nats-Msg-Id`: `<source>:<event_id>`, or `raw:<sha256>` for bytes that name no valid key. */
+  /**
+   * `Nats-Msg-Id`: `<source>:<event_id>:<sha256 of the bytes, 128 bits>`, or `raw:<sha256>` for bytes
+   * that name no valid key. The body is part of the id, so the server drops only a byte-identical
+   * resend inside its duplicate window; a corrected resend of a rejected event, or a different body
+   * under an accepted key (an id conflict), always reaches the worker, which decides.
+   */
   readonly messageId: string;
   readonly data: Uint8Array;
+  /** Set for a batched message (header `Tally-Batch: ndjson`): how many events its lines hold. */
+  readonly batchEvents?: number;
 }
 
 /**
+ * One batched message (SPEC §1) of events already addressed one by one: their bytes as JSON Lines,
+ * the message id `batch:<sha256 of the body>` (a retry of the same batch is dropped by the server;
+ * any other batch reaches the worker, which dedupes each event in Postgres), and the events' common
+ * subject, or `<prefix>._batch` when they come from several sources.
+ */
+export function batchUsageMessage(
+  events: readonly OutgoingUsageMessage[],
+  subjectPrefix: string,
+): OutgoingUsageMessage {
+  const data = joinBatchLines(events.map((event) => event.data));
+  const subjects = new Set(events.map((event) => event.subject));
+  return {
+    subject: subjects.size === 1 ? (subjects.values().next().value as string) : `${subjectPrefix}.${BATCH_TOKEN}`,
+    messageId: `batch:${createHash('sha256').update(data).digest('hex')}`,
+    data,
+    batchEvents: events.length,
+  };
+}
+
+/** The subject token of a batch whose events name several sources. */
+export const BATCH_TOKEN = '_batch';
+
+/**
  * Subject and message id of one event's raw bytes, from a light look at the JSON: the same bytes
- * always get the same id, so a retry (or the other ingest path) is dropped by the server inside
- * the duplicate window. Nothing is validated here; the worker does that.
+ * always get the same id, so a retry (or the same bytes through the other ingest path) is dropped
+ * by the server inside the duplicate window, and different bytes never are. Nothing is validated
+ * here; the worker does that.
  */
 export function addressUsageMessage(
   data: Uint8Array,
@@ -156,12 +256,13 @@ export function addressUsageMessage(
     isRecord(value) && typeof value.event_id === 'string' && EVENT_ID_PATTERN.test(value.event_id)
       ? value.event_id
       : undefined;
+  const bodySha256 = createHash('sha256').update(data).digest('hex');
   return {
     subject: `${subjectPrefix}.${source ?? UNATTRIBUTED_TOKEN}`,
     messageId:
       source !== undefined && eventId !== undefined
-        ? `${source}:${eventId}`
-        : `raw:${createHash('sha256').update(data).digest('hex')}`,
+        ? `${source}:${eventId}:${bodySha256.slice(0, 32)}`
+        : `raw:${bodySha256}`,
     data,
     source,
   };

@@ -11,8 +11,14 @@ import { EventPublisher } from '../ingest/event-publisher.ts';
 import { createHttpIngestServer } from '../ingest/http-ingest-server.ts';
 import { IngestConsumer } from '../ingest/ingest-consumer.ts';
 import { createMetricsServer, IngestMetrics } from '../ingest/ingest-metrics.ts';
-import { loadApiKeys, loadSourceKeys } from '../ingest/key-files.ts';
-import { assertNatsServerVersion, ensureUsageConsumer, ensureUsageStream } from '../ingest/usage-stream.ts';
+import { loadApiKeys, loadVerificationKeys, watchVerificationKeys } from '../ingest/key-files.ts';
+import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
+import {
+  assertNatsServerVersion,
+  describeStreamDrift,
+  ensureUsageConsumer,
+  ensureUsageStream,
+} from '../ingest/usage-stream.ts';
 
 export interface IngestWorkerEndpoints {
   readonly natsUrl: string;
@@ -38,7 +44,12 @@ export async function startIngestWorker(
   endpoints: IngestWorkerEndpoints,
   logger: Logger = pino({ level: config.logLevel }),
 ): Promise<IngestWorker> {
-  const sourceKeys = await loadSourceKeys(config.sourceKeysFile);
+  // Every secret of each source, reloaded when the file changes (key rotation without a restart).
+  const sourceKeys = watchVerificationKeys(
+    config.sourceKeysFile,
+    await loadVerificationKeys(config.sourceKeysFile),
+    logger,
+  );
   const apiKeys =
     config.httpPort !== undefined && config.apiKeysFile !== undefined
       ? await loadApiKeys(config.apiKeysFile)
@@ -57,12 +68,20 @@ export async function startIngestWorker(
     });
     assertNatsServerVersion(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureUsageStream(jsm, {
+    const drift = await ensureUsageStream(jsm, {
       streamName: config.streamName,
       subjectPrefix: config.subjectPrefix,
       duplicateWindowMs: config.duplicateWindowMs,
       maxAgeMs: config.streamMaxAgeMs,
+      maxBytes: config.streamMaxBytes,
     });
+    if (drift.length > 0) {
+      const fixed = drift.every((entry) => entry.setting !== 'storage' && entry.setting !== 'retention');
+      logger[fixed ? 'warn' : 'error'](
+        { stream: config.streamName, drift },
+        `usage stream settings had drifted: ${describeStreamDrift(drift)}${fixed ? ' (corrected)' : ' (storage and retention cannot change in place: recreate the stream)'}`,
+      );
+    }
     await ensureUsageConsumer(jsm, config.streamName, {
       durableName: config.consumerName,
       ackWaitMs: config.ackWaitMs,
@@ -79,15 +98,32 @@ export async function startIngestWorker(
       batchMaxWaitMs: config.batchMaxWaitMs,
       writers: config.writers,
       nakDelayMs: config.nakDelayMs,
+      parkAfterDeliveries: config.parkAfterDeliveries,
       acceptWindow,
     });
     consumer.start();
 
+    let lastLagWarningMs = 0;
     const lagTimer = setInterval(() => {
-      jsm.consumers.info(config.streamName, config.consumerName).then(
-        (info) => {
-          metrics.consumerPending.set(info.num_pending);
-          metrics.consumerAckPending.set(info.num_ack_pending);
+      readIngestWatermark(jsm, config.streamName, config.consumerName).then(
+        (watermark) => {
+          metrics.consumerPending.set(watermark.pending);
+          metrics.consumerAckPending.set(watermark.ackPending);
+          if (watermark.committedBefore === null) return;
+          const lagMs = Math.max(0, Date.now() - Date.parse(watermark.committedBefore));
+          metrics.consumerLagSeconds.set(lagMs / 1000);
+          // Lag is alerted long before the stream's max age could delete an unprocessed message.
+          if (lagMs > config.lagAlertMs && Date.now() - lastLagWarningMs > 60_000) {
+            lastLagWarningMs = Date.now();
+            logger.warn(
+              {
+                lagSeconds: Math.round(lagMs / 1000),
+                pending: watermark.pending,
+                streamMaxAgeSeconds: config.streamMaxAgeMs / 1000,
+              },
+              'ingest is lagging: the oldest uncommitted message is older than TALLY_INGEST_LAG_ALERT',
+            );
+          }
         },
         () => undefined,
       );
@@ -99,7 +135,15 @@ export async function startIngestWorker(
     if (config.httpPort !== undefined && apiKeys !== undefined) {
       const server = createHttpIngestServer(
         { publisher, apiKeys, sourceKeys, acceptWindow, metrics, logger },
-        { maxBodyBytes: config.httpMaxBodyBytes, maxEvents: config.httpMaxEvents, subjectPrefix: config.subjectPrefix },
+        {
+          maxBodyBytes: config.httpMaxBodyBytes,
+          maxEvents: config.httpMaxEvents,
+          subjectPrefix: config.subjectPrefix,
+          headersTimeoutMs: config.httpHeadersTimeoutMs,
+          requestTimeoutMs: config.httpRequestTimeoutMs,
+          maxConnections: config.httpMaxConnections,
+          eventsPerSecondPerKey: config.httpEventsPerSecondPerKey,
+        },
       );
       httpUrl = await listen(server, config.httpPort, config.httpHost);
       servers.push(server);
@@ -143,6 +187,7 @@ export async function startIngestWorker(
           await publisher.close();
           await consumer.stop();
           clearInterval(lagTimer);
+          sourceKeys.stop();
           await connection.drain().catch(() => undefined);
           await pool.end();
           logger.info({ ...consumer.totals }, 'ingest worker stopped');
@@ -151,6 +196,7 @@ export async function startIngestWorker(
       },
     };
   } catch (error) {
+    sourceKeys.stop();
     for (const server of servers) server.close();
     await nc?.close().catch(() => undefined);
     await pool.end().catch(() => undefined);

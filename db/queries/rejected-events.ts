@@ -9,6 +9,8 @@ export interface RejectedEventRow {
   readonly eventId: string | null;
   readonly raw: Uint8Array;
   readonly streamSeq: number;
+  /** The event's line in a batched message (0 for a single-event message). */
+  readonly batchLine: number;
 }
 
 /**
@@ -22,14 +24,14 @@ export function storableText(text: string): string {
   );
 }
 
-/** Stores rejected messages; a redelivered one (same stream sequence and receipt time) is stored once. Returns how many were new. */
+/** Stores rejected events; a redelivered one (same stream sequence, receipt time and batch line) is stored once. Returns how many were new. */
 export async function insertRejectedEvents(client: pg.ClientBase, rows: readonly RejectedEventRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const sorted = [...rows].sort((a, b) => a.streamSeq - b.streamSeq);
+  const sorted = [...rows].sort((a, b) => a.streamSeq - b.streamSeq || a.batchLine - b.batchLine);
   const result = await client.query({
-    name: 'insert-rejected-events',
-    text: `INSERT INTO rejected_events (received_at, reason, detail, source, event_id, raw, stream_seq)
-           SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
+    name: 'insert-rejected-events-by-line',
+    text: `INSERT INTO rejected_events (received_at, reason, detail, source, event_id, raw, stream_seq, batch_line)
+           SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::int[])
            ON CONFLICT ON CONSTRAINT rejected_events_message_key DO NOTHING`,
     values: [
       sorted.map((row) => row.receivedAt),
@@ -39,6 +41,7 @@ export async function insertRejectedEvents(client: pg.ClientBase, rows: readonly
       sorted.map((row) => (row.eventId === null ? null : storableText(row.eventId))),
       sorted.map((row) => Buffer.from(row.raw.buffer, row.raw.byteOffset, row.raw.byteLength)),
       sorted.map((row) => row.streamSeq),
+      sorted.map((row) => row.batchLine),
     ],
   });
   return result.rowCount ?? 0;

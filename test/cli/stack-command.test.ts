@@ -43,6 +43,8 @@ describe('tally stack', () => {
     const up = tally('stack', 'up');
     expect(up.status, up.stderr).toBe(0);
     expect(up.stdout).toContain(`DATABASE_URL=postgres://tally:tally@127.0.0.1:${portBase}/tally`);
+    // The stack creates the usage stream as ingest needs it; producers only check it.
+    expect(up.stdout).toMatch(/usage stream [A-Za-z0-9_-]+: ready/);
 
     const status = tally('stack', 'status', '--json');
     expect(status.status, status.stderr).toBe(0);

@@ -72,7 +72,8 @@ describe('tally send and tally ingest status', () => {
       stream: { messages: number };
       tables: { usage_events: string };
     };
-    expect(parsed.stream.messages).toBe(2);
+    // One batched message (tally send --batch defaults to 100 events per message).
+    expect(parsed.stream.messages).toBe(1);
     expect(parsed.consumer).toMatchObject({
       pending: 0,
       ack_pending: 0,
@@ -113,4 +114,39 @@ describe('tally send and tally ingest status', () => {
       'the pre-signed event stored',
     );
   }, 60_000);
+
+  it('names the path when given a directory instead of an event file', async () => {
+    const sent = await tally(['send', suite.testbed.directory]);
+    expect(sent.code).not.toBe(0);
+    expect(sent.stderr).toContain(`${suite.testbed.directory}: is a directory`);
+  });
+
+  it('never rewrites the shared stream from a producer environment; it warns about the drift instead', async () => {
+    const { streamName } = suite.testbed.config;
+    const before = (await suite.testbed.jsm.streams.info(streamName)).config;
+    const file = path.join(suite.testbed.directory, 'empty.jsonl');
+    await writeFile(file, '');
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [path.join(repositoryRoot, 'bin', 'tally.mjs'), 'send', file, '--json'],
+      {
+        env: {
+          ...process.env,
+          ...suite.testbed.childEnv,
+          TALLY_INGEST_DUPLICATE_WINDOW: '1s',
+          TALLY_INGEST_STREAM_MAX_AGE: '1m',
+        },
+      },
+    );
+    expect(JSON.parse(stdout)).toMatchObject({ published: 0 });
+    expect(stderr).toContain('duplicate_window is');
+    const after = (await suite.testbed.jsm.streams.info(streamName)).config;
+    expect(after.duplicate_window).toBe(before.duplicate_window);
+    expect(after.max_age).toBe(before.max_age);
+  });
+
+  it('configures the stream to refuse publishes at its limits and to deny deletes and purges', async () => {
+    const config = (await suite.testbed.jsm.streams.info(suite.testbed.config.streamName)).config;
+    expect(config).toMatchObject({ discard: 'new', deny_delete: true, deny_purge: true, retention: 'limits' });
+  });
 });

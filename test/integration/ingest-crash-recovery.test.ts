@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../config/services.ts';
 import { signEvent } from '../../contracts/event-signature.ts';
-import { addressUsageMessage } from '../../ingest/usage-stream.ts';
+import { addressUsageMessage, batchUsageMessage, type OutgoingUsageMessage } from '../../ingest/usage-stream.ts';
 import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
 import {
@@ -52,7 +52,10 @@ const log = (line: string): void => {
   if (process.env.TALLY_TEST_VERBOSE) process.stderr.write(`[crash-test] ${line}\n`);
 };
 
+const BATCH_BLOCK = 50;
+
 async function publishEvents(testbed: IngestTestbed, from: number, to: number): Promise<void> {
+  let batch: OutgoingUsageMessage[] = [];
   const source = testbed.sources[0] as string;
   const secret = testbed.keys[source] as string;
   const nowMs = Date.now();
@@ -67,10 +70,19 @@ async function publishEvents(testbed: IngestTestbed, from: number, to: number): 
       }),
       secret,
     );
-    await testbed.publisher.enqueue(
-      addressUsageMessage(Buffer.from(JSON.stringify(event)), event, testbed.config.subjectPrefix),
-    );
+    const message = addressUsageMessage(Buffer.from(JSON.stringify(event)), event, testbed.config.subjectPrefix);
+    // Blocks of 50 alternate between one message per event and one batched message of 50 (SPEC §1).
+    if (Math.floor(index / BATCH_BLOCK) % 2 === 0) {
+      await testbed.publisher.enqueue(message);
+    } else {
+      batch.push(message);
+      if (batch.length === BATCH_BLOCK || index === to - 1) {
+        await testbed.publisher.enqueue(batchUsageMessage(batch, testbed.config.subjectPrefix));
+        batch = [];
+      }
+    }
   }
+  if (batch.length > 0) await testbed.publisher.enqueue(batchUsageMessage(batch, testbed.config.subjectPrefix));
   const summary = await testbed.publisher.flush();
   if (summary.failed > 0) throw new Error(`${summary.failed} publishes failed`);
 }
@@ -193,7 +205,14 @@ describe('crash recovery', () => {
     // only unacked deliveries are those still on the wire when it stopped fetching.
     const stored = await storedCount(testbed);
     expect(stored).toBeGreaterThanOrEqual(2000);
-    expect(stored).toBe(info.delivered.consumer_seq - info.num_ack_pending);
+    // Counted in messages (a batched message stores its 50 events under one stream sequence), and
+    // every stored message is whole: 1 event or all 50 of a batch.
+    const messages = await pool.query<{ messages: number; partial: number }>(
+      `SELECT count(*)::int AS messages, count(*) FILTER (WHERE n NOT IN (1, $2))::int AS partial
+         FROM (SELECT stream_seq, count(*) AS n FROM usage_events WHERE source = $1 GROUP BY stream_seq) per_message`,
+      [testbed.sources[0], BATCH_BLOCK],
+    );
+    expect(messages.rows[0]).toEqual({ messages: info.delivered.consumer_seq - info.num_ack_pending, partial: 0 });
     expect(info.num_redelivered).toBe(0);
   }, 300_000);
 

@@ -128,3 +128,92 @@ describe('deduplication', () => {
     expect(totals.rows).toEqual([{ event_count: '1' }]);
   });
 });
+
+describe('a message id that ignores the body loses events inside the duplicate window (issues 17 and 12)', () => {
+  async function storedCount(source: string, eventId: string): Promise<number> {
+    const result = await pool.query('SELECT count(*)::int AS n FROM usage_events WHERE source = $1 AND event_id = $2', [
+      source,
+      eventId,
+    ]);
+    return result.rows[0].n;
+  }
+
+  async function rejections(source: string, eventId: string): Promise<string[]> {
+    const result = await pool.query(
+      'SELECT reason FROM rejected_events WHERE source = $1 AND event_id = $2 ORDER BY stream_seq',
+      [source, eventId],
+    );
+    return result.rows.map((row) => row.reason);
+  }
+
+  it('processes a corrected resend of a rejected event (bad signature, then fixed) through NATS and HTTP', async () => {
+    const source = testbed.sources[0] as string;
+    for (const [path, eventId] of [
+      ['nats', 'evt-fixed-nats'],
+      ['http', 'evt-fixed-http'],
+    ] as const) {
+      const unsigned = buildUnsignedEvent({
+        source,
+        customer_id: `${testbed.name}-fixed`,
+        event_id: eventId,
+        timestamp: new Date().toISOString(),
+      });
+      const wrong = signEvent(unsigned, 'not-the-key-of-this-source-000000');
+      const fixed = signEvent(unsigned, testbed.keys[source] as string);
+      for (const event of [wrong, fixed]) {
+        const line = JSON.stringify(event);
+        if (path === 'nats') {
+          const outcome = await testbed.publisher.publish(
+            addressUsageMessage(Buffer.from(line), event, testbed.config.subjectPrefix),
+          );
+          expect(outcome.status).toBe('published');
+        } else {
+          const response = await postEvents(line);
+          expect(response.status).toBe(202);
+          const body = (await response.json()) as { items: Array<{ status: string }> };
+          expect(body.items[0]?.status).not.toBe('duplicate');
+        }
+        await waitUntil(
+          async () => (await storedCount(source, eventId)) + (await rejections(source, eventId)).length >= 1,
+          30_000,
+          `${path} ${eventId} processed`,
+        );
+      }
+      await waitUntil(async () => (await storedCount(source, eventId)) === 1, 30_000, `${eventId} stored`);
+      expect(await rejections(source, eventId)).toEqual(['bad_signature']);
+    }
+  });
+
+  it('records a different body under an accepted key as id_conflict, and tells the producer it was not a duplicate', async () => {
+    const source = testbed.sources[1] as string;
+    const unsigned = buildUnsignedEvent({
+      source,
+      customer_id: `${testbed.name}-conflict`,
+      event_id: 'evt-conflict-in-window',
+      timestamp: new Date().toISOString(),
+      quantity: '5',
+    });
+    const first = signEvent(unsigned, testbed.keys[source] as string);
+    const second = signEvent({ ...unsigned, quantity: '7' }, testbed.keys[source] as string);
+    const firstResponse = await postEvents(JSON.stringify(first));
+    expect(firstResponse.status).toBe(202);
+    await waitUntil(async () => (await storedCount(source, 'evt-conflict-in-window')) === 1, 30_000, 'first stored');
+    const viaNats = await testbed.publisher.publish(
+      addressUsageMessage(Buffer.from(JSON.stringify(second)), second, testbed.config.subjectPrefix),
+    );
+    expect(viaNats.status).toBe('published');
+    const viaHttp = await postEvents(JSON.stringify([second]), 'application/json');
+    expect(viaHttp.status).toBe(202);
+    await waitUntil(
+      async () => (await rejections(source, 'evt-conflict-in-window')).length >= 1,
+      30_000,
+      'the conflict recorded',
+    );
+    expect(await rejections(source, 'evt-conflict-in-window')).toContain('id_conflict');
+    const stored = await pool.query('SELECT quantity FROM usage_events WHERE source = $1 AND event_id = $2', [
+      source,
+      'evt-conflict-in-window',
+    ]);
+    expect(stored.rows).toEqual([{ quantity: '5' }]);
+  });
+});

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEvent } from '../../contracts/event-signature.ts';
-import { addressUsageMessage } from '../../ingest/usage-stream.ts';
+import { addressUsageMessage, batchUsageMessage, type OutgoingUsageMessage } from '../../ingest/usage-stream.ts';
 import type { IngestWorker } from '../../workers/ingest-worker.ts';
 import { unsignedEventArbitrary } from '../builders/usage-event-arbitraries.ts';
 import { createIngestTestbed, startTestWorker, waitUntil, type IngestTestbed } from '../harness/ingest-harness.ts';
@@ -66,14 +66,35 @@ describe('fuzzing the worker', () => {
       Buffer.from('{"metadata":{"sku":"\\u0000"}}'),
     );
 
+    // Every third input, when it is one line (no newline, not blank), goes into a batched message of
+    // up to 40 lines (SPEC §1): bad lines among good ones, each judged on its own.
+    const singles: Buffer[] = [];
+    const lines: Buffer[] = [];
+    inputs.forEach((input, index) => {
+      const oneLine = !input.includes(0x0a) && !input.includes(0x0d) && input.toString('latin1').trim().length > 0;
+      (index % 3 === 0 && oneLine ? lines : singles).push(input);
+    });
+    const messages: OutgoingUsageMessage[] = singles.map((input) =>
+      addressUsageMessage(input, undefined, testbed.config.subjectPrefix),
+    );
+    for (let start = 0; start < lines.length; start += 40) {
+      messages.push(
+        batchUsageMessage(
+          lines
+            .slice(start, start + 40)
+            .map((line) => addressUsageMessage(line, undefined, testbed.config.subjectPrefix)),
+          testbed.config.subjectPrefix,
+        ),
+      );
+    }
+    expect(lines.length).toBeGreaterThan(100);
     let published = 0;
     let serverDuplicates = 0;
-    for (const input of inputs) {
-      const outcome = await testbed.publisher.publish(
-        addressUsageMessage(input, undefined, testbed.config.subjectPrefix),
-      );
-      if (outcome.status === 'published') published++;
-      else if (outcome.status === 'duplicate') serverDuplicates++;
+    for (const message of messages) {
+      const outcome = await testbed.publisher.publish(message);
+      const events = message.batchEvents ?? 1;
+      if (outcome.status === 'published') published += events;
+      else if (outcome.status === 'duplicate') serverDuplicates += events;
       else if (outcome.status === 'failed') throw outcome.error;
     }
     expect(published + serverDuplicates).toBe(inputs.length);
