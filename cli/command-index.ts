@@ -43,7 +43,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'events',
-    description: "stored usage events and rejections: reprocess rejections under today's keys",
+    description:
+      "stored usage events: amend them (signed void / replace corrections, append-only), reprocess rejections under today's keys",
     load: async () => (await import('./events-commands.ts')).registerEventsCommands,
   },
   {
@@ -96,11 +97,6 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'period',
     description: 'customer-period workflows',
     load: async () => (await import('./period-commands.ts')).registerPeriodCommands,
-  },
-  {
-    name: 'events',
-    description: 'event corrections: amend (signed void / replace records, append-only, validated like events)',
-    load: async () => (await import('./events-commands.ts')).registerEventsCommands,
   },
   {
     name: 'backfill',

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { billingPeriod } from '../domain/period.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
@@ -124,7 +124,9 @@ export function registerPeriodCommands(program: Command): void {
               status = await temporal.client.connection
                 .withDeadline(Date.now() + STATUS_QUERY_TIMEOUT_MS, () => handle.query(statusQuery))
                 .catch((error: unknown) => {
-                  if (!isDeadlineExceeded(error)) throw error;
+                  // No answer in time, or the server could not reach a worker (one listed as polling a
+                  // moment ago may have stopped): the stage is unknown, not an error of this command.
+                  if (!isDeadlineExceeded(error) && !(error instanceof ServiceError)) throw error;
                   return undefined;
                 });
             }

@@ -18,6 +18,7 @@ import { loadContractFile, loadRateCardFile, loadRateCardFolder, loadRateCardRoo
 import { loadSourceKeys } from './event-file.ts';
 import { aggregateEventFile } from './offline-rating.ts';
 import { ensureServices } from './services.ts';
+import { printable, printableOneLine } from './terminal-text.ts';
 import { publishRateCardFiles } from '../terms/index.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -66,11 +67,14 @@ export function registerRatecardsCommands(program: Command): void {
             `${folder.ratecard}: ${folder.versions.length} valid version${folder.versions.length === 1 ? '' : 's'}${folder.versions.length > 0 ? ` (${folder.versions.map((version) => version.effective_from).join(', ')})` : ''}`,
           );
         }
-        for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);
+        // A path from the command line may hold terminal escape sequences: shown escaped, never obeyed.
+        for (const problem of problems) process.stderr.write(`${printable(formatProblem(problem))}\n`);
       }
       if (problems.length > 0) {
         if (!options.json)
-          process.stderr.write(`tally: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${dir}\n`);
+          process.stderr.write(
+            `tally: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${printableOneLine(dir)}\n`,
+          );
         process.exitCode = 1;
       }
     });

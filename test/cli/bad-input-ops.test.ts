@@ -4,7 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { parseUsageStreamEnv } from '../../config/ingest-worker.ts';
 import { repositoryRoot } from '../../config/services.ts';
+import { ensureUsageStream } from '../../ingest/usage-stream.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { CALCULATION_VERSION, customerPeriodWorkflowId, statusQuery } from '../../workflows/definitions.ts';
 import { buildContract } from '../builders/rating.ts';
@@ -200,12 +204,15 @@ describe('tally send reads lines with a limit', () => {
     await writeFile(file, Buffer.concat([Buffer.from(`${good('send-1')}\n`), badBytes, Buffer.from('\n')]));
     // Line 3: 600 MB of zero bytes, sparse (no disk used), no newline.
     await truncate(file, (await stat(file)).size + 600 * 1024 * 1024);
-    const run = await tally(
-      { env: { TALLY_INGEST_STREAM: 'BAD_INPUT_SEND', TALLY_INGEST_SUBJECT_PREFIX: 'badinput-usage' } },
-      'send',
-      file,
-      '--json',
-    );
+    // Only the ingest worker (or the stack) creates the stream; a producer never does.
+    const streamEnv = { TALLY_INGEST_STREAM: 'BAD_INPUT_SEND', TALLY_INGEST_SUBJECT_PREFIX: 'badinput-usage' };
+    const nats = await connect({ servers: testStack().endpoints.natsUrl });
+    try {
+      await ensureUsageStream(await jetstreamManager(nats), parseUsageStreamEnv(streamEnv));
+    } finally {
+      await nats.close();
+    }
+    const run = await tally({ env: streamEnv }, 'send', file, '--json');
     expect(run.stderr).not.toContain('RangeError');
     expect(run.stderr).not.toContain('unexpected error');
     expect(run.stderr).toContain(`${file}:2: malformed_json: not valid UTF-8: byte`);
