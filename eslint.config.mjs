@@ -12,7 +12,7 @@ import importX from 'eslint-plugin-import-x';
 const SCHEMAS = ['contracts'];
 const PURE = ['domain'];
 const ORCHESTRATION = ['workflows'];
-const SERVICES = ['activities', 'ingest', 'providers', 'db', 'terms', 'access', 'views'];
+const SERVICES = ['activities', 'ingest', 'providers', 'db', 'terms', 'access', 'views', 'shadow'];
 const INFRASTRUCTURE = ['config', 'stack'];
 const COMPOSITION_ROOTS = ['workers', 'cli', 'demo', 'console'];
 const ALL_ROOMS = [...SCHEMAS, ...PURE, ...ORCHESTRATION, ...SERVICES, ...INFRASTRUCTURE, ...COMPOSITION_ROOTS];
@@ -150,6 +150,7 @@ export default tseslint.config(
         'terms',
         'access',
         'views',
+        'shadow',
       ]),
       'db/ runs SQL and maps rows; it never calls the rooms that use it.',
     ),

@@ -18,4 +18,6 @@ export const ADVISORY_LOCKS = {
   USAGE_ALERT_CHECK: 7_301_004,
   /** Appending to the hash-chained audit log: one writer at a time, so each row links to the one before. */
   AUDIT_APPEND: 7_301_200,
+  /** With a hash of `source:period` as the second key: one legacy import of a source-period at a time, so versions never collide. */
+  SHADOW_IMPORT: 7_301_350,
 } as const;

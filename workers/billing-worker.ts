@@ -7,6 +7,7 @@ import {
   activityFailureInterceptors,
   checkChangedUsageAlerts,
   createBillingActivities,
+  createShadowRunActivities,
   deliverNotification,
   type ContractSweepState,
   openPendingPeriods,
@@ -71,13 +72,14 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     const nats = await connect({ servers: endpoints.natsUrl, name: 'tally-billing-worker', maxReconnectAttempts: -1 });
     closers.unshift(() => nats.close());
     const jsm = await jetstreamManager(nats);
-    const activities = createBillingActivities({
+    const billingActivities = createBillingActivities({
       pool,
       terms,
       providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
       notifier,
       ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),
     });
+    const activities = { ...billingActivities, ...createShadowRunActivities({ pool, terms }) };
     const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
     closers.unshift(() => workerConnection.close());
     const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the billing worker runs.
 export { customerPeriodWorkflow, type CustomerPeriodResult } from './customer-period.ts';
+export { shadowRunWorkflow, type ShadowRunResult } from './shadow-run.ts';

@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { activityFailureInterceptors, createBillingActivities } from '../../activities/index.ts';
+import {
+  activityFailureInterceptors,
+  createBillingActivities,
+  createShadowRunActivities,
+} from '../../activities/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import type { Contract } from '../../contracts/contract.ts';
 import { canonicalEventBytes } from '../../contracts/event-signature.ts';
@@ -202,13 +206,19 @@ export class BillingTestbed {
         taskQueue: this.taskQueue,
         workflowsPath: WORKFLOWS_PATH,
         interceptors: { activity: [activityFailureInterceptors] },
-        activities: createBillingActivities({
-          pool: this.pool,
-          terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
-          ...(watermark === undefined ? {} : { ingestWatermark: watermark }),
-          providers: createBillingProviders({ pool: this.pool, ...providers }),
-          notifier: createWebhookNotifier(this.webhookUrl),
-        }),
+        activities: {
+          ...createBillingActivities({
+            pool: this.pool,
+            terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
+            ...(watermark === undefined ? {} : { ingestWatermark: watermark }),
+            providers: createBillingProviders({ pool: this.pool, ...providers }),
+            notifier: createWebhookNotifier(this.webhookUrl),
+          }),
+          ...createShadowRunActivities({
+            pool: this.pool,
+            terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
+          }),
+        },
       });
       return await worker.runUntil(work());
     } finally {

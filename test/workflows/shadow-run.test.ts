@@ -1,0 +1,165 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Contract } from '../../contracts/contract.ts';
+import type { UsageEvent } from '../../contracts/usage-event.ts';
+import { loadRateCard } from '../../config/config-files.ts';
+import { repositoryRoot } from '../../config/services.ts';
+import { findInvoice } from '../../db/queries/invoices.ts';
+import { listShadowRuns, shadowResultsOf } from '../../db/queries/shadow.ts';
+import { Decimal, formatMoney } from '../../domain/money.ts';
+import { billingPeriod } from '../../domain/period.ts';
+import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
+import { legacyLinesFromInvoice, type LegacyLine } from '../../domain/shadow/index.ts';
+import { importLegacyFile } from '../../shadow/import-legacy-file.ts';
+import type { shadowRunWorkflow } from '../../workflows/shadow-run.ts';
+import {
+  CALCULATION_VERSION,
+  shadowRunProgressQuery,
+  shadowRunWorkflowId,
+  type ShadowRunInput,
+} from '../../workflows/definitions.ts';
+import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
+import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
+
+let testbed: BillingTestbed;
+beforeAll(async () => {
+  testbed = await BillingTestbed.create('shadow');
+});
+afterAll(async () => {
+  await testbed.close();
+});
+
+const OCTOBER = '2026-10';
+
+async function offlineInvoice(contract: Contract, events: readonly UsageEvent[]) {
+  const versions = await loadRateCard(path.join(repositoryRoot, 'ratecards'), contract.ratecard);
+  const { aggregates, counters } = aggregateEvents(
+    events.filter((event) => event.customer_id === contract.customer_id),
+    versions,
+    billingPeriod(OCTOBER),
+  );
+  return ratePeriod({
+    customerId: contract.customer_id,
+    period: billingPeriod(OCTOBER),
+    contract,
+    versions,
+    aggregates,
+    counters,
+    credits: creditBalancesFromContract(contract),
+    calculationVersion: CALCULATION_VERSION,
+  });
+}
+
+function toCsv(lines: readonly LegacyLine[]): string {
+  const rows = lines.map((line) =>
+    [line.customer_id, line.period, line.price_id, line.quantity ?? '', line.amount, line.currency].join(','),
+  );
+  return ['customer_id,period,price_id,quantity,amount,currency', ...rows].join('\n') + '\n';
+}
+
+async function tableCount(table: string, where = 'true'): Promise<number> {
+  const { rows } = await testbed.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`);
+  return rows[0]?.n ?? 0;
+}
+
+describe('a shadow run', () => {
+  it('rates every contracted customer in shadow, compares against the legacy import, records each result, and changes nothing live', async () => {
+    const customers = demoCustomers(3, 21).map((customer) => ({
+      ...customer,
+      customerId: `sh-${customer.customerId}`,
+    }));
+    const contracts = customers.map((customer) => ({
+      ...demoContract(customer),
+      customer_id: customer.customerId,
+      provider: { kind: 'ledger' as const, customer: customer.customerId },
+      review: { timeout: '72h', shadow_variance_pct: '1', shadow_variance_abs: '5.00' },
+    }));
+    for (const contract of contracts) await testbed.publishContract(contract);
+    const events = generateUsageEvents({ customers, period: OCTOBER, seed: 5, scale: 0.2 });
+    await testbed.storeEvents(events);
+
+    // The legacy biller agrees on the first customer, charges 10.00 more on the second's first line
+    // (an old price) and bills a customer Tally has no contract for.
+    const [agreeing, pricier, untouched] = contracts as [Contract, Contract, Contract];
+    const legacy = [
+      ...legacyLinesFromInvoice(await offlineInvoice(agreeing, events)),
+      ...legacyLinesFromInvoice(await offlineInvoice(pricier, events)).map((line, index) =>
+        index === 0 ? { ...line, amount: formatMoney(new Decimal(line.amount).plus('10.00'), line.currency) } : line,
+      ),
+      {
+        customer_id: 'sh-gone',
+        period: OCTOBER,
+        price_id: 'platform',
+        quantity: undefined,
+        amount: '99.00',
+        currency: 'USD',
+      },
+    ];
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'tally-shadow-'));
+    const file = path.join(directory, 'legacy.csv');
+    await writeFile(file, toCsv(legacy));
+    const [imported] = await importLegacyFile(testbed.pool, { file, source: 'oldbill', importedBy: 'test' });
+    expect(imported).toMatchObject({ outcome: 'imported', import: { version: 1 } });
+    // The same file again is a no-op.
+    const [again] = await importLegacyFile(testbed.pool, { file, source: 'oldbill', importedBy: 'test' });
+    expect(again).toMatchObject({ outcome: 'unchanged', import: { importId: imported?.import.importId } });
+
+    const alertsBefore = await tableCount('usage_alerts');
+    const input: ShadowRunInput = {
+      source: 'oldbill',
+      period: OCTOBER,
+      runId: 'oldbill-2026-10-test',
+      calculationVersion: CALCULATION_VERSION,
+      concurrency: 2,
+      taskQueue: testbed.taskQueue,
+      stepTimeoutMs: 5_000,
+      closeOptions: { graceMs: 0, stepTimeoutMs: 5_000, recheckMs: 500, reviewTimeoutMs: 60_000 },
+    };
+    const { result, live } = await testbed.withWorker(async () => {
+      // The live close of the agreeing customer runs at the same time, under its own id.
+      const liveHandle = await testbed.startPeriod(testbed.periodInput(agreeing.customer_id, OCTOBER));
+      const handle = await testbed.client.workflow.start<typeof shadowRunWorkflow>('shadowRunWorkflow', {
+        taskQueue: testbed.taskQueue,
+        workflowId: `${testbed.name}:${shadowRunWorkflowId(input.runId as string)}`,
+        args: [input],
+      });
+      const [shadowResult, liveResult] = await Promise.all([handle.result(), liveHandle.result()]);
+      const progress = await handle.query(shadowRunProgressQuery);
+      expect(progress).toMatchObject({ stage: 'completed', customers: 4, rated: 3, compared: 4 });
+      await recordHistory(handle, 'shadow-run');
+      return { result: shadowResult, live: liveResult };
+    });
+    expect(result).toMatchObject({ runId: 'oldbill-2026-10-test', period: OCTOBER, customers: 4, exceptions: 3 });
+
+    const results = await shadowResultsOf(testbed.pool, 'oldbill-2026-10-test');
+    const byCustomer = Object.fromEntries(results.map((row) => [row.customerId, row]));
+    expect(byCustomer[agreeing.customer_id]).toMatchObject({
+      status: 'match',
+      exception: false,
+      exceptionState: 'none',
+    });
+    expect(byCustomer[pricier.customer_id]).toMatchObject({ status: 'diff', exception: true, exceptionState: 'open' });
+    expect(byCustomer[pricier.customer_id]?.comparison).toMatchObject({ variance: '-10.00' });
+    expect(byCustomer[untouched.customer_id]).toMatchObject({ status: 'only_new', exception: true });
+    expect(byCustomer['sh-gone']).toMatchObject({ status: 'only_legacy', exception: true });
+    const [run] = await listShadowRuns(testbed.pool, { source: 'oldbill' });
+    expect(run).toMatchObject({ status: 'completed', legacyImportId: imported?.import.importId, customerCount: 4 });
+
+    // Nothing live: the shadow drafts stay drafts without a number, no credit drawn, nothing synced
+    // or journaled for them, no usage alert; the live close issued its own invoice, numbered first.
+    const shadowIds = `invoice_id LIKE 'shadow:%'`;
+    expect(await tableCount('invoices', `${shadowIds} AND (status <> 'draft' OR invoice_number IS NOT NULL)`)).toBe(0);
+    expect(await tableCount('invoices', shadowIds)).toBe(3);
+    expect(await tableCount('credit_movements', shadowIds)).toBe(0);
+    expect(await tableCount('provider_ledger_invoices', shadowIds)).toBe(0);
+    expect(await tableCount('journal_entries', shadowIds)).toBe(0);
+    expect(await tableCount('usage_alerts')).toBe(alertsBefore);
+    expect(live).toMatchObject({ stage: 'completed', invoiceNumber: `${agreeing.customer_id}-0001` });
+    const liveInvoice = await findInvoice(testbed.pool, `inv:${agreeing.customer_id}:${OCTOBER}`);
+    expect(liveInvoice?.status).toBe('issued');
+    expect(await tableCount('invoices', `invoice_number IS NOT NULL`)).toBe(1);
+  });
+});
