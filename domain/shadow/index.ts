@@ -23,3 +23,10 @@ export {
   type ShadowThresholds,
 } from './compare.ts';
 export { shadowReport, summarizeComparisons, type ShadowReport, type ShadowSummary } from './shadow-report.ts';
+export {
+  consecutivePeriods,
+  cutoverReadiness,
+  type PeriodReadiness,
+  type ReadinessVerdict,
+  type RunFacts,
+} from './readiness.ts';
