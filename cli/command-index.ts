@@ -108,6 +108,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./alerts-commands.ts')).registerAlertsCommands,
   },
   {
+    name: 'shadow',
+    description:
+      'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness',
+    load: async () => (await import('./shadow-commands.ts')).registerShadowCommands,
+  },
+  {
     name: 'replay',
     description:
       'replay workflow histories from Temporal against the current workflow code; non-zero on any determinism violation',
