@@ -1,21 +1,30 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import { loadRateCard } from '../../config/config-files.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
-import { listShadowRuns, shadowResultsOf } from '../../db/queries/shadow.ts';
+import { decideShadowException, listShadowRuns, shadowResultsOf } from '../../db/queries/shadow.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
 import { billingPeriod } from '../../domain/period.ts';
 import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
 import { legacyLinesFromInvoice, type LegacyLine } from '../../domain/shadow/index.ts';
 import { importLegacyFile } from '../../shadow/import-legacy-file.ts';
+import { loadReadiness } from '../../shadow/shadow-reports.ts';
+import {
+  addShadowSchedule,
+  changeShadowSchedule,
+  listShadowSchedules,
+  shadowScheduleId,
+} from '../../shadow/shadow-schedules.ts';
 import type { shadowRunWorkflow } from '../../workflows/shadow-run.ts';
 import {
   CALCULATION_VERSION,
+  previousPeriodName,
   shadowRunProgressQuery,
   shadowRunWorkflowId,
   type ShadowRunInput,
@@ -161,5 +170,94 @@ describe('a shadow run', () => {
     const liveInvoice = await findInvoice(testbed.pool, `inv:${agreeing.customer_id}:${OCTOBER}`);
     expect(liveInvoice?.status).toBe('issued');
     expect(await tableCount('invoices', `invoice_number IS NOT NULL`)).toBe(1);
+
+    // Not ready while exceptions are open; ready once each is accepted with its explanation.
+    const before = await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 });
+    expect(before.ready).toBe(false);
+    expect(before.periods[0]?.reasons.map((reason) => reason.customerId).sort()).toEqual(
+      ['sh-gone', pricier.customer_id, untouched.customer_id].sort(),
+    );
+    expect((await loadReadiness(testbed.pool, { source: 'oldbill', periods: 2 })).periods[0]?.reasons).toEqual([
+      { customerId: undefined, reason: 'no completed shadow run' },
+    ]);
+    for (const customerId of ['sh-gone', pricier.customer_id, untouched.customer_id]) {
+      expect(
+        await decideShadowException(testbed.pool, {
+          runId: 'oldbill-2026-10-test',
+          customerId,
+          state: 'accepted',
+          decidedBy: 'ops',
+          note: 'explained',
+        }),
+      ).toBe(true);
+    }
+    expect((await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 })).ready).toBe(true);
+    // A newer legacy file supersedes: the run compared against the old version no longer counts.
+    await writeFile(file, toCsv(legacy.slice(1)));
+    const [newer] = await importLegacyFile(testbed.pool, { file, source: 'oldbill', importedBy: 'test' });
+    expect(newer).toMatchObject({ outcome: 'imported', import: { version: 2 }, supersedes: { version: 1 } });
+    const stale = await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 });
+    expect(stale.ready).toBe(false);
+    expect(stale.periods[0]?.reasons[0]?.reason).toMatch(/superseded/);
+  });
+
+  it('refuses a bad legacy file whole, naming file, line and field, and imports nothing of it', async () => {
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'tally-shadow-'));
+    const file = path.join(directory, 'bad.csv');
+    await writeFile(
+      file,
+      [
+        'customer_id,period,price_id,quantity,amount,currency',
+        'good,2026-10,platform,,500.00,USD',
+        'good,2026-11,platform,,500.00,USD',
+        'bad,2026-10,platform,,5.0,USD',
+      ].join('\n'),
+    );
+    const before = await tableCount('shadow_legacy_lines');
+    await expect(importLegacyFile(testbed.pool, { file, source: 'refused', importedBy: 'test' })).rejects.toThrow(
+      `${file}:4: amount: 5.0 does not have exactly 2 decimal digits for USD`,
+    );
+    expect(await tableCount('shadow_legacy_lines')).toBe(before);
+    expect(await tableCount('shadow_legacy_imports', `source = 'refused'`)).toBe(0);
+  });
+
+  it('a schedule starts a shadow run of the period that just closed when triggered, skips overlapping firings by policy, and can be listed, paused and deleted', async () => {
+    const source = `sched-${process.pid}`;
+    await testbed.withWorker(async () => {
+      await addShadowSchedule(testbed.client, {
+        source,
+        cron: '0 6 2 * *',
+        taskQueue: testbed.taskQueue,
+        run: {
+          calculationVersion: CALCULATION_VERSION,
+          concurrency: 4,
+          stepTimeoutMs: 5_000,
+          closeOptions: { graceMs: 0, stepTimeoutMs: 5_000, recheckMs: 500, reviewTimeoutMs: 60_000 },
+        },
+      });
+      const handle = testbed.client.schedule.getHandle(shadowScheduleId(source));
+      // Overlap is the server's policy: a firing while a run still runs is skipped, never doubled.
+      expect((await handle.describe()).policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+      await handle.trigger();
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const runs = await listShadowRuns(testbed.pool, { source });
+        if (runs.length > 0 && runs.every((run) => run.status === 'completed')) break;
+        if (Date.now() > deadline) throw new Error('the scheduled shadow run did not complete');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
+    const runs = await listShadowRuns(testbed.pool, { source });
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.period).toBe(previousPeriodName(new Date().toISOString()));
+    const [listed] = (await listShadowSchedules(testbed.client)).filter((entry) => entry.source === source);
+    expect(listed).toMatchObject({ source, cron: ['0 6 2 * *'], paused: false });
+    await changeShadowSchedule(testbed.client, source, { kind: 'pause', note: 'cutover week' });
+    expect((await listShadowSchedules(testbed.client)).find((entry) => entry.source === source)?.paused).toBe(true);
+    await changeShadowSchedule(testbed.client, source, { kind: 'delete' });
+    expect((await listShadowSchedules(testbed.client)).some((entry) => entry.source === source)).toBe(false);
+    await expect(changeShadowSchedule(testbed.client, source, { kind: 'delete' })).rejects.toThrow(
+      /no shadow schedule/,
+    );
   });
 });
