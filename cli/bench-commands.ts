@@ -96,6 +96,7 @@ export function registerBenchCommands(program: Command): void {
     )
     .option('--in-flight <n>', 'customer-period workflows started and not finished, at most', '32')
     .option('--keep-stack', "leave the benchmark's stack running with its data")
+    .option('--no-shadow', 'skip the shadow run of the same customer-periods after the close')
     .option('--cpu-profile <file>', 'write a CPU profile of the close phase (main thread)')
     .action(
       async (options: {
@@ -106,6 +107,7 @@ export function registerBenchCommands(program: Command): void {
         concurrency: string;
         inFlight: string;
         keepStack?: boolean;
+        shadow: boolean;
         cpuProfile?: string;
       }) => {
         billingPeriod(options.period);
@@ -120,6 +122,7 @@ export function registerBenchCommands(program: Command): void {
           concurrency: positive('--concurrency', options.concurrency),
           inFlight: positive('--in-flight', options.inFlight),
           keepStack: options.keepStack === true,
+          shadow: options.shadow,
           ...(options.cpuProfile === undefined ? {} : { cpuProfileFile: path.resolve(options.cpuProfile) }),
           portBase,
           toolsDir: parseServicesEnv().TALLY_TOOLS_DIR,
@@ -173,6 +176,11 @@ export function registerBenchCommands(program: Command): void {
           `close: ${result.customerPeriods} customer-periods in ${seconds(result.closeMs)} s = ${result.perSecond.toFixed(1)} customer-periods/s (${result.events} events), ` +
             `postgres ${percent(result.postgresShare)}% / temporal ${percent(result.temporalShare)}% of activity time, rss ${result.peakRssMb} MB`,
         );
+        if (result.shadow !== undefined)
+          write(
+            `shadow: ${result.shadow.customers} customer-periods in ${seconds(result.shadow.runMs)} s = ${result.shadow.perSecond.toFixed(1)} customer-periods/s, ` +
+              `${(result.shadow.perSecond / result.perSecond).toFixed(2)}× the close in the same run (bar: 0.8×); ${result.shadow.matches} match the legacy lines`,
+          );
       },
     );
 }
