@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { findInvoice } from '../db/queries/invoices.ts';
+import { openReviewException, recordReviewDecision } from '../db/queries/review-exceptions.ts';
 import {
   contractCustomersActiveIn,
+  decideShadowException,
   insertShadowRun,
   latestLegacyImport,
   legacyCustomersOf,
@@ -12,6 +14,7 @@ import {
 import { billingPeriod } from '../domain/period.ts';
 import { compareCustomerPeriod, summarizeComparisons, type CustomerComparison } from '../domain/shadow/index.ts';
 import { UnknownCustomerError, UnpublishedRateCardError, type TermsSource } from '../terms/index.ts';
+import type { ReviewDecision } from '../workflows/definitions.ts';
 import { invoiceIdFor } from './billing-activities.ts';
 
 export interface ShadowRunDependencies {
@@ -73,10 +76,19 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
       calculationVersion: string;
       legacyImportId: string | undefined;
       customerIds: readonly string[];
-    }): Promise<{ compared: number; exceptions: number; matches: number }> {
+      /** The run's workflow: a shadow_variance exception is decided there, through `decide`. */
+      workflowId?: string;
+    }): Promise<{
+      compared: number;
+      exceptions: number;
+      matches: number;
+      /** The shadow_variance exceptions opened (or found open) for this batch. */
+      openExceptions?: { exceptionId: string; customerId: string }[];
+    }> {
       const legacy =
         input.legacyImportId === undefined ? [] : await legacyLinesOf(pool, input.legacyImportId, input.customerIds);
       const results: CustomerComparison[] = [];
+      const openExceptions: { exceptionId: string; customerId: string }[] = [];
       for (const customerId of input.customerIds) {
         const invoice = await findInvoice(
           pool,
@@ -117,13 +129,52 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
           comparison,
         });
         results.push(comparison);
+        if (comparison.exception && input.workflowId !== undefined) {
+          const exceptionId = shadowExceptionId(input.runId, customerId);
+          const stored = await openReviewException(pool, {
+            exceptionId,
+            invoiceId: invoice?.invoiceId ?? null,
+            customerId,
+            period: input.period,
+            kind: 'shadow_variance',
+            breaches: comparison.exception_reasons.map((reason) => ({ rule: 'shadow_variance', detail: reason })),
+            // Both sides line by line, and what they were compared under.
+            context: { shadowRun: input.runId, legacyImportId: input.legacyImportId ?? null, comparison },
+            workflowId: input.workflowId,
+          });
+          if (stored.status === 'open' || stored.status === 'escalated')
+            openExceptions.push({ exceptionId, customerId });
+        }
       }
       const summary = summarizeComparisons(results);
-      return { compared: results.length, exceptions: summary.exceptions, matches: summary.match };
+      return { compared: results.length, exceptions: summary.exceptions, matches: summary.match, openExceptions };
     },
 
     async completeShadowRun(input: { runId: string }): Promise<void> {
       await markShadowRunCompleted(pool, input.runId);
+    },
+
+    /**
+     * A person's decision on a shadow_variance exception, in the review queue and on the run's result
+     * (approve = accepted as explained, reject = Tally is wrong). The first recorded decision stands.
+     */
+    async recordShadowDecision(input: {
+      runId: string;
+      customerId: string;
+      exceptionId: string;
+      decision: ReviewDecision;
+      decidedAt: string;
+    }): Promise<{ decision: ReviewDecision; decidedAt: string }> {
+      const recorded = await recordReviewDecision(pool, input.exceptionId, input.decision, input.decidedAt);
+      const standing = recorded.decision as unknown as ReviewDecision;
+      await decideShadowException(pool, {
+        runId: input.runId,
+        customerId: input.customerId,
+        state: standing.kind === 'approve' ? 'accepted' : 'rejected',
+        decidedBy: standing.reviewer,
+        note: standing.kind === 'approve' ? (standing.note ?? '') : standing.kind === 'reject' ? standing.reason : '',
+      });
+      return { decision: standing, decidedAt: recorded.decidedAt };
     },
   };
 
@@ -139,3 +190,8 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
 }
 
 export type ShadowRunActivities = ReturnType<typeof createShadowRunActivities>;
+
+/** One shadow_variance exception per run and customer. */
+export function shadowExceptionId(runId: string, customerId: string): string {
+  return `exc:shadow:${runId}:${customerId}`;
+}

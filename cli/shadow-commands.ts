@@ -4,7 +4,7 @@ import { loadContractFile } from '../config/config-files.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { assertPeriodName } from '../contracts/period-name.ts';
 import { TallyError } from '../contracts/tally-error.ts';
-import { decideShadowException, legacyImportsOf } from '../db/queries/shadow.ts';
+import { legacyImportsOf } from '../db/queries/shadow.ts';
 import {
   compareCustomerPeriod,
   parseLegacyCsv,
@@ -21,7 +21,6 @@ import {
   shadowRunWorkflowId,
   type ShadowRunInput,
 } from '../workflows/definitions.ts';
-import type { ShadowRunResult } from '../workflows/shadow-run.ts';
 import { rateOffline } from './offline-rating.ts';
 import { connectTemporal, ensureServices, printTable, withDatabase } from './services.ts';
 
@@ -169,15 +168,29 @@ export function registerShadowCommands(program: Command): void {
             })
             .catch(() => undefined);
         }, 1_000);
-        let result: ShadowRunResult;
+        // Done for this command once every customer is compared and recorded: exceptions then wait
+        // for a person in the review queue, with the run's workflow still open to take the decisions.
         try {
-          result = (await handle.result()) as ShadowRunResult;
+          for (;;) {
+            const progress = await handle.query(shadowRunProgressQuery).catch(() => undefined);
+            if (progress?.stage === 'completed' || progress?.stage === 'awaiting_review') break;
+            const finished = await Promise.race([
+              handle.result().then(() => true),
+              new Promise<false>((resolve) => setTimeout(() => resolve(false), 1_000)),
+            ]);
+            if (finished) break;
+          }
         } finally {
           clearInterval(timer);
           if (process.stderr.isTTY) process.stderr.write('\n');
         }
+        const result = { runId };
         const report = await withDatabase((pool) => loadRunReport(pool, { runId: result.runId }));
         process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, false));
+        if (report.summary.exceptions > 0 && !options.json)
+          process.stdout.write(
+            `${report.summary.exceptions} shadow_variance exceptions wait in the review queue: tally review list; accept with tally review approve EXC --note WHY, or reject\n`,
+          );
       } finally {
         await temporal.close();
       }
@@ -207,38 +220,6 @@ export function registerShadowCommands(program: Command): void {
       );
       process.stdout.write(formatReport({ ...report, customers }, options.customer !== undefined));
     });
-
-  for (const [verb, state] of [
-    ['accept', 'accepted'],
-    ['reject', 'rejected'],
-  ] as const) {
-    shadow
-      .command(`${verb}`)
-      .description(
-        verb === 'accept'
-          ? "accept a customer's shadow variance as explained (counts as ready)"
-          : "reject a customer's shadow variance: Tally is wrong",
-      )
-      .requiredOption('--run <id>', 'the run')
-      .requiredOption('--customer <id>', 'the customer')
-      .requiredOption('--reason <text>', 'the explanation (accept) or what is wrong (reject)')
-      .option('--reviewer <name>', 'who decides', process.env.USER ?? 'cli')
-      .action(async (options: { run: string; customer: string; reason: string; reviewer: string }) => {
-        if (options.reason.trim() === '') throw new BadOptionError('--reason must say why');
-        const changed = await withDatabase((pool) =>
-          decideShadowException(pool, {
-            runId: options.run,
-            customerId: options.customer,
-            state,
-            decidedBy: options.reviewer,
-            note: options.reason,
-          }),
-        );
-        if (!changed)
-          throw new BadOptionError(`${options.customer} in run ${options.run} has no open shadow exception`);
-        process.stdout.write(`${options.customer} in run ${options.run}: ${state}\n`);
-      });
-  }
 
   shadow
     .command('readiness')

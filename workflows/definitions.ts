@@ -145,12 +145,14 @@ export interface ShadowRunProgress {
   readonly runId: string;
   readonly source: string;
   readonly period: string;
-  readonly stage: 'planning' | 'rating' | 'comparing' | 'completed';
+  /** `awaiting_review`: compared and recorded; shadow_variance exceptions wait for a person (`tally review`). */
+  readonly stage: 'planning' | 'rating' | 'comparing' | 'awaiting_review' | 'completed';
   readonly customers: number;
   readonly rated: number;
   readonly compared: number;
   readonly matches: number;
   readonly exceptions: number;
+  readonly openExceptions: number;
 }
 
 export const shadowRunProgressQuery = defineQuery<ShadowRunProgress>('shadowRunProgress');

@@ -10,7 +10,11 @@ import type { ShadowRunActivities } from '../activities/index.ts';
 import { customerPeriodWorkflow } from './customer-period.ts';
 import {
   customerPeriodWorkflowId,
+  decideUpdate,
   previousPeriodName,
+  sameDecision,
+  type DecisionOutcome,
+  type ReviewDecision,
   shadowRunProgressQuery,
   type ShadowRunInput,
   type ShadowRunProgress,
@@ -53,8 +57,53 @@ export async function shadowRunWorkflow(input: ShadowRunInput): Promise<ShadowRu
     compared: 0,
     matches: 0,
     exceptions: 0,
+    openExceptions: 0,
   };
   setHandler(shadowRunProgressQuery, () => ({ ...progress }));
+  // shadow_variance exceptions waiting for a person (exception id → customer), and those decided.
+  const open = new Map<string, string>();
+  const decided = new Map<string, { decision: ReviewDecision; decidedAt: string }>();
+  setHandler(
+    decideUpdate,
+    async (decision): Promise<DecisionOutcome> => {
+      const earlier = decided.get(decision.exceptionId);
+      if (earlier !== undefined) return outcome(earlier, true);
+      const customerId = open.get(decision.exceptionId) as string;
+      open.delete(decision.exceptionId);
+      const recorded = await steps.recordShadowDecision({
+        runId,
+        customerId,
+        exceptionId: decision.exceptionId,
+        decision,
+        decidedAt: new Date(Date.now()).toISOString(),
+      });
+      decided.set(decision.exceptionId, recorded);
+      progress.openExceptions = open.size;
+      return outcome(recorded, false);
+    },
+    {
+      // Synchronous on purpose: an async validator's result is ignored by the SDK.
+      validator: (decision) => {
+        const earlier = decided.get(decision.exceptionId);
+        if (earlier !== undefined) {
+          if (sameDecision(earlier.decision, decision)) return;
+          throw new Error(
+            `${decision.exceptionId} was already decided: ${earlier.decision.kind} by ${earlier.decision.reviewer} at ${earlier.decidedAt}`,
+          );
+        }
+        if (!open.has(decision.exceptionId))
+          throw new Error(`exception ${decision.exceptionId} is not an open shadow variance of run ${runId}`);
+        if (!decision.reviewer.trim()) throw new Error('a decision names its reviewer');
+        if (decision.kind === 'adjust')
+          throw new Error(
+            'a shadow variance is accepted (approve, with its explanation) or rejected; adjust is for invoices',
+          );
+        if (decision.kind === 'approve' && !(decision.note ?? '').trim())
+          throw new Error('accepting a shadow variance needs its explanation (--note)');
+        if (decision.kind === 'reject' && !decision.reason.trim()) throw new Error('reject needs a reason');
+      },
+    },
+  );
 
   // 1. Plan: the run recorded once, with the legacy version it compares against.
   const plan = await steps.planShadowRun({
@@ -99,14 +148,20 @@ export async function shadowRunWorkflow(input: ShadowRunInput): Promise<ShadowRu
       calculationVersion: input.calculationVersion,
       legacyImportId: plan.legacyImportId,
       customerIds: everyone.slice(start, start + COMPARE_BATCH),
+      workflowId: workflowInfo().workflowId,
     });
+    for (const exception of outcome.openExceptions ?? []) open.set(exception.exceptionId, exception.customerId);
+    progress.openExceptions = open.size;
     progress.compared += outcome.compared;
     progress.matches += outcome.matches;
     progress.exceptions += outcome.exceptions;
   }
 
-  // 4. Complete.
+  // 4. Complete: the comparison is recorded; then wait for a person's decision on each exception
+  //    (accepted ones count towards readiness). Nothing is ever decided by timeout.
   await steps.completeShadowRun({ runId });
+  progress.stage = open.size > 0 ? 'awaiting_review' : 'completed';
+  await condition(() => open.size === 0);
   progress.stage = 'completed';
   await condition(allHandlersFinished);
   return {
@@ -117,4 +172,14 @@ export async function shadowRunWorkflow(input: ShadowRunInput): Promise<ShadowRu
     matches: progress.matches,
     exceptions: progress.exceptions,
   };
+
+  function outcome(recorded: { decision: ReviewDecision; decidedAt: string }, repeated: boolean): DecisionOutcome {
+    return {
+      exceptionId: recorded.decision.exceptionId,
+      decision: recorded.decision.kind,
+      repeated,
+      decidedBy: recorded.decision.reviewer,
+      decidedAt: recorded.decidedAt,
+    };
+  }
 }

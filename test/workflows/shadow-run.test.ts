@@ -1,14 +1,14 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import { loadRateCard } from '../../config/config-files.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
-import { decideShadowException, listShadowRuns, shadowResultsOf } from '../../db/queries/shadow.ts';
+import { listShadowRuns, shadowResultsOf } from '../../db/queries/shadow.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
 import { billingPeriod } from '../../domain/period.ts';
 import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
@@ -24,9 +24,11 @@ import {
 import type { shadowRunWorkflow } from '../../workflows/shadow-run.ts';
 import {
   CALCULATION_VERSION,
+  decideUpdate,
   previousPeriodName,
   shadowRunProgressQuery,
   shadowRunWorkflowId,
+  type ReviewDecision,
   type ShadowRunInput,
 } from '../../workflows/definitions.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
@@ -135,9 +137,72 @@ describe('a shadow run', () => {
         workflowId: `${testbed.name}:${shadowRunWorkflowId(input.runId as string)}`,
         args: [input],
       });
-      const [shadowResult, liveResult] = await Promise.all([handle.result(), liveHandle.result()]);
-      const progress = await handle.query(shadowRunProgressQuery);
-      expect(progress).toMatchObject({ stage: 'completed', customers: 4, rated: 3, compared: 4 });
+      const liveResult = await liveHandle.result();
+      // Compared and recorded, the run waits for a person on each exception, in the review queue.
+      const deadline = Date.now() + 60_000;
+      while ((await handle.query(shadowRunProgressQuery)).stage !== 'awaiting_review') {
+        if (Date.now() > deadline) throw new Error('the shadow run did not reach review');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(await handle.query(shadowRunProgressQuery)).toMatchObject({
+        customers: 4,
+        rated: 3,
+        compared: 4,
+        exceptions: 3,
+        openExceptions: 3,
+      });
+      expect((await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 })).ready).toBe(false);
+      const queue = await testbed.pool.query<{
+        exception_id: string;
+        customer_id: string;
+        context: { comparison: { lines: unknown[] } };
+      }>(
+        `SELECT exception_id, customer_id, context FROM review_exceptions WHERE kind = 'shadow_variance' AND status = 'open' ORDER BY customer_id`,
+      );
+      expect(queue.rows.map((row) => row.customer_id)).toEqual(
+        ['sh-gone', pricier.customer_id, untouched.customer_id].sort(),
+      );
+      // Both sides, line by line, in the exception.
+      expect(queue.rows.every((row) => row.context.comparison.lines.length > 0)).toBe(true);
+      const decide = (decision: ReviewDecision) =>
+        testbed.client.workflow.getHandle(handle.workflowId).executeUpdate(decideUpdate, { args: [decision] });
+      const [first] = queue.rows;
+      await expect(
+        decide({ kind: 'adjust', exceptionId: first?.exception_id ?? '', reviewer: 'ops', reason: 'x', amount: '1' }),
+      ).rejects.toThrow();
+      await expect(
+        decide({ kind: 'approve', exceptionId: first?.exception_id ?? '', reviewer: 'ops' }),
+      ).rejects.toThrow();
+      const note = 'explained: the legacy biller still charges the old rate';
+      expect(
+        await decide({ kind: 'approve', exceptionId: first?.exception_id ?? '', reviewer: 'ops', note }),
+      ).toMatchObject({
+        decision: 'approve',
+        repeated: false,
+        decidedBy: 'ops',
+      });
+      // A repeat is a no-op that names the first decider; a contradiction is refused.
+      expect(
+        await decide({ kind: 'approve', exceptionId: first?.exception_id ?? '', reviewer: 'ops2', note: 'again' }),
+      ).toMatchObject({ repeated: true, decidedBy: 'ops' });
+      const refused = await decide({
+        kind: 'reject',
+        exceptionId: first?.exception_id ?? '',
+        reviewer: 'ops2',
+        reason: 'no',
+      }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/already decided: approve by ops/);
+      for (const row of queue.rows.slice(1)) {
+        const outcome = await decide({
+          kind: 'approve',
+          exceptionId: row.exception_id,
+          reviewer: 'ops',
+          note: 'explained: the legacy biller still charges the old rate',
+        });
+        expect(outcome).toMatchObject({ decision: 'approve', repeated: false, decidedBy: 'ops' });
+      }
+      const shadowResult = await handle.result();
       await recordHistory(handle, 'shadow-run');
       return { result: shadowResult, live: liveResult };
     });
@@ -150,7 +215,12 @@ describe('a shadow run', () => {
       exception: false,
       exceptionState: 'none',
     });
-    expect(byCustomer[pricier.customer_id]).toMatchObject({ status: 'diff', exception: true, exceptionState: 'open' });
+    expect(byCustomer[pricier.customer_id]).toMatchObject({
+      status: 'diff',
+      exception: true,
+      exceptionState: 'accepted',
+      decidedBy: 'ops',
+    });
     expect(byCustomer[pricier.customer_id]?.comparison).toMatchObject({ variance: '-10.00' });
     expect(byCustomer[untouched.customer_id]).toMatchObject({ status: 'only_new', exception: true });
     expect(byCustomer['sh-gone']).toMatchObject({ status: 'only_legacy', exception: true });
@@ -171,26 +241,10 @@ describe('a shadow run', () => {
     expect(liveInvoice?.status).toBe('issued');
     expect(await tableCount('invoices', `invoice_number IS NOT NULL`)).toBe(1);
 
-    // Not ready while exceptions are open; ready once each is accepted with its explanation.
-    const before = await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 });
-    expect(before.ready).toBe(false);
-    expect(before.periods[0]?.reasons.map((reason) => reason.customerId).sort()).toEqual(
-      ['sh-gone', pricier.customer_id, untouched.customer_id].sort(),
-    );
+    // Ready once each exception is accepted with its explanation; two periods are not.
     expect((await loadReadiness(testbed.pool, { source: 'oldbill', periods: 2 })).periods[0]?.reasons).toEqual([
       { customerId: undefined, reason: 'no completed shadow run' },
     ]);
-    for (const customerId of ['sh-gone', pricier.customer_id, untouched.customer_id]) {
-      expect(
-        await decideShadowException(testbed.pool, {
-          runId: 'oldbill-2026-10-test',
-          customerId,
-          state: 'accepted',
-          decidedBy: 'ops',
-          note: 'explained',
-        }),
-      ).toBe(true);
-    }
     expect((await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 })).ready).toBe(true);
     // A newer legacy file supersedes: the run compared against the old version no longer counts.
     await writeFile(file, toCsv(legacy.slice(1)));
@@ -252,6 +306,10 @@ describe('a shadow run', () => {
     expect(runs[0]?.period).toBe(previousPeriodName(new Date().toISOString()));
     const [listed] = (await listShadowSchedules(testbed.client)).filter((entry) => entry.source === source);
     expect(listed).toMatchObject({ source, cron: ['0 6 2 * *'], paused: false });
+    // Its customers (no legacy lines for that period) wait for review: end the run's workflow here.
+    const fired = (await testbed.client.schedule.getHandle(shadowScheduleId(source)).describe()).info.recentActions;
+    expect(fired).toHaveLength(1);
+    await testbed.client.workflow.getHandle(fired[0]?.action.workflow.workflowId ?? '').terminate('test done');
     await changeShadowSchedule(testbed.client, source, { kind: 'pause', note: 'cutover week' });
     expect((await listShadowSchedules(testbed.client)).find((entry) => entry.source === source)?.paused).toBe(true);
     await changeShadowSchedule(testbed.client, source, { kind: 'delete' });
