@@ -46,11 +46,15 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
       source: string;
       period: string;
       calculationVersion: string;
+      customers?: readonly string[];
     }): Promise<ShadowRunPlan> {
       const period = billingPeriod(input.period);
       const chosen = await latestLegacyImport(pool, input.source, input.period);
-      const contracted = await contractCustomersActiveIn(pool, period.start, period.end);
-      const legacy = chosen === undefined ? [] : await legacyCustomersOf(pool, chosen.importId);
+      const only = input.customers === undefined ? undefined : new Set(input.customers);
+      const cohort = (customerIds: string[]) =>
+        only === undefined ? customerIds : customerIds.filter((customerId) => only.has(customerId));
+      const contracted = cohort(await contractCustomersActiveIn(pool, period.start, period.end));
+      const legacy = chosen === undefined ? [] : cohort(await legacyCustomersOf(pool, chosen.importId));
       const all = new Set([...contracted, ...legacy]);
       const run = await insertShadowRun(pool, {
         runId: input.runId,

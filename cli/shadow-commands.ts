@@ -5,14 +5,9 @@ import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { assertPeriodName } from '../contracts/period-name.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { legacyImportsOf } from '../db/queries/shadow.ts';
-import {
-  compareCustomerPeriod,
-  parseLegacyCsv,
-  shadowReport,
-  type CustomerComparison,
-  type ShadowReport,
-} from '../domain/shadow/index.ts';
+import { compareCustomerPeriod, parseLegacyCsv, shadowReport } from '../domain/shadow/index.ts';
 import { importLegacyFile } from '../shadow/import-legacy-file.ts';
+import { formatShadowReport } from '../shadow/report-table.ts';
 import { loadReadiness, loadRunReport } from '../shadow/shadow-reports.ts';
 import { addShadowSchedule, changeShadowSchedule, listShadowSchedules } from '../shadow/shadow-schedules.ts';
 import {
@@ -124,7 +119,7 @@ export function registerShadowCommands(program: Command): void {
           },
         });
         const report = shadowReport(options.period, [comparison]);
-        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, true));
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatShadowReport(report, true));
       },
     );
 
@@ -186,7 +181,7 @@ export function registerShadowCommands(program: Command): void {
         }
         const result = { runId };
         const report = await withDatabase((pool) => loadRunReport(pool, { runId: result.runId }));
-        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, false));
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatShadowReport(report, false));
         if (report.summary.exceptions > 0 && !options.json)
           process.stdout.write(
             `${report.summary.exceptions} shadow_variance exceptions wait in the review queue: tally review list; accept with tally review approve EXC --note WHY, or reject\n`,
@@ -218,7 +213,7 @@ export function registerShadowCommands(program: Command): void {
       process.stdout.write(
         `run ${report.run.runId}: ${report.run.source} ${report.period}, ${report.run.status}, legacy ${report.run.legacyImportId ?? 'none'}\n`,
       );
-      process.stdout.write(formatReport({ ...report, customers }, options.customer !== undefined));
+      process.stdout.write(formatShadowReport({ ...report, customers }, options.customer !== undefined));
     });
 
   shadow
@@ -316,61 +311,4 @@ async function withTemporal<T>(work: (client: Awaited<ReturnType<typeof connectT
   } finally {
     await temporal.close();
   }
-}
-
-/** Per customer: status, totals, variance and exception; with `lines`, each customer's line diff below it. */
-function formatReport(
-  report: Pick<ShadowReport, 'summary'> & { customers: readonly (CustomerComparison & { exception_state?: string })[] },
-  lines: boolean,
-): string {
-  const out: string[] = [];
-  const table = (rows: Record<string, string>[], columns: string[]) => {
-    const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => (row[column] ?? '').length)));
-    const line = (values: string[]) =>
-      values
-        .map((value, index) => value.padEnd(widths[index] ?? 0))
-        .join('  ')
-        .trimEnd();
-    out.push(line(columns), ...rows.map((row) => line(columns.map((column) => row[column] ?? ''))));
-  };
-  table(
-    report.customers.map((customer) => ({
-      customer: customer.customer_id,
-      status: customer.status,
-      currency:
-        customer.legacy_currency === undefined ? customer.currency : `${customer.legacy_currency}→${customer.currency}`,
-      legacy: customer.legacy_total,
-      tally: customer.new_total,
-      variance: customer.variance ?? '—',
-      'variance %': customer.variance_pct ?? '—',
-      exception: customer.exception ? (customer.exception_state ?? 'yes') : '',
-    })),
-    ['customer', 'status', 'currency', 'legacy', 'tally', 'variance', 'variance %', 'exception'],
-  );
-  if (lines) {
-    for (const customer of report.customers) {
-      out.push('', `${customer.customer_id}: ${customer.exception_reasons.join('; ') || 'within tolerance'}`);
-      table(
-        customer.lines.map((line) => ({
-          key: line.key,
-          status: line.status,
-          'legacy qty': line.legacy_quantity ?? '',
-          'tally qty': line.new_quantity ?? '',
-          legacy: line.legacy_amount ?? '',
-          tally: line.new_amount ?? '',
-          delta: line.delta ?? '',
-          'qty effect': line.quantity_effect ?? '',
-          'price effect': line.price_effect ?? '',
-          cause: line.cause ?? '',
-        })),
-        ['key', 'status', 'legacy qty', 'tally qty', 'legacy', 'tally', 'delta', 'qty effect', 'price effect', 'cause'],
-      );
-    }
-  }
-  const { summary } = report;
-  out.push(
-    '',
-    `match ${summary.match}, diff ${summary.diff}, only_legacy ${summary.only_legacy}, only_new ${summary.only_new}; exceptions ${summary.exceptions}`,
-  );
-  return `${out.join('\n')}\n`;
 }

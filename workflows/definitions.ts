@@ -132,6 +132,8 @@ export interface ShadowRunInput {
   /** Absent: the workflow id (a scheduled run's id is unique per firing). */
   readonly runId?: string;
   readonly calculationVersion: string;
+  /** Only these customers (a cohort; the demo's own); absent: every customer with a contract or a legacy line. */
+  readonly customers?: readonly string[];
   /** Customers closed in shadow at once (default 20). */
   readonly concurrency?: number;
   /** The task queue of the shadow closes (default: the run's own). */

@@ -111,6 +111,7 @@ export async function shadowRunWorkflow(input: ShadowRunInput): Promise<ShadowRu
     source: input.source,
     period,
     calculationVersion: input.calculationVersion,
+    ...(input.customers === undefined ? {} : { customers: input.customers }),
   });
   progress.customers = plan.rated.length + plan.legacyOnly.length;
 
