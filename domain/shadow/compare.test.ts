@@ -155,6 +155,33 @@ describe('compareCustomerPeriod', () => {
     expect(both.lines[0]).toMatchObject({ quantity_effect: '4.00', price_effect: '6.00', cause: 'unexplained' });
   });
 
+  it('credits drawn in another order, with the same total, are explained as credit_drawdown_order', () => {
+    const result = compare(
+      [legacy('platform', '500.00'), legacy('credit:promo', '-50.00'), legacy('credit:prepaid', '-100.00')],
+      [
+        feeLine('platform', '500.00'),
+        creditLine('promo', 'promotional', '-100.00'),
+        creditLine('prepaid', 'prepaid', '-50.00'),
+      ],
+    );
+    expect(result.lines.filter((line) => line.status === 'diff').map((line) => [line.key, line.cause])).toEqual([
+      ['credit:promo', 'credit_drawdown_order'],
+      ['credit:prepaid', 'credit_drawdown_order'],
+    ]);
+    expect(result.variance).toBe('0.00');
+    const different = compare([legacy('credit:promo', '-50.00')], [creditLine('promo', 'promotional', '-60.00')]);
+    expect(different.lines[0]?.cause).toBe('unexplained');
+  });
+
+  it('a fee Tally prorated that the legacy biller billed whole is explained as proration', () => {
+    const prorated = { ...feeLine('platform', '250.00'), proration: '0.5' };
+    expect(compare([legacy('platform', '500.00')], [prorated]).lines[0]).toMatchObject({
+      delta: '-250.00',
+      cause: 'proration',
+    });
+    expect(compare([legacy('platform', '400.00')], [prorated]).lines[0]?.cause).toBe('unexplained');
+  });
+
   it('keys on one side only are only_legacy / only_new, with the effects of a usage line', () => {
     const result = compare(
       [legacy('tokens-us', '600.00', '15000'), legacy('old-fee', '5.00')],

@@ -12,9 +12,14 @@ export type CustomerStatus = LineStatus;
  * - `missing_or_duplicate_events`: the quantities differ and the unit price is the same, so the
  *   whole delta is the quantity's (`price_effect` 0);
  * - `price`: same quantity, another unit price (e.g. the legacy biller still charges an old rate);
+ * - `proration`: a fee Tally prorated (share p < 1) that the legacy biller billed at another share:
+ *   legacy × p is Tally's amount within a minor unit (it billed the whole period);
+ * - `credit_drawdown_order`: a credit line differs but all credits together draw the same on both
+ *   sides (the same total, drawn from the credits in another order);
  * - `unexplained`: anything else (both quantity and price moved, or a line without quantities).
  */
-export type DiffCause = 'rounding' | 'missing_or_duplicate_events' | 'price' | 'unexplained';
+export type DiffCause =
+  'rounding' | 'missing_or_duplicate_events' | 'price' | 'proration' | 'credit_drawdown_order' | 'unexplained';
 
 /** One line key of one customer-period (SPEC §6 JSON, plus `cause` on diff lines). */
 export interface LineComparison {
@@ -109,7 +114,10 @@ export function compareCustomerPeriod(input: CustomerPeriodComparisonInput): Cus
   const legacyByKey = new Map(legacyLines.map((line) => [line.key, line]));
   const newByKey = new Map(newLines.map((line) => [line.key, line]));
   const keys = [...new Set([...newLines.map((line) => line.key), ...legacyLines.map((line) => line.key)])];
-  const lines = keys.map((key) => compareLine(key, legacyByKey.get(key), newByKey.get(key), currency));
+  const creditTotal = (side: readonly KeyedLine[]) =>
+    sumDecimals(side.filter((line) => line.key.startsWith('credit:')).map((line) => line.amount));
+  const creditsAgree = creditTotal(legacyLines).eq(creditTotal(newLines));
+  const lines = keys.map((key) => compareLine(key, legacyByKey.get(key), newByKey.get(key), currency, creditsAgree));
 
   const variance = newTotal.minus(legacyTotal);
   const variancePct = legacyTotal.isZero()
@@ -171,6 +179,7 @@ function compareLine(
   legacy: KeyedLine | undefined,
   tally: KeyedLine | undefined,
   currency: string,
+  creditsAgree: boolean,
 ): LineComparison {
   const legacyAmount = legacy?.amount ?? new Decimal(0);
   const newAmount = tally?.amount ?? new Decimal(0);
@@ -196,7 +205,10 @@ function compareLine(
   if (status === 'match') return base;
   const withDelta = { ...base, delta: formatMoney(delta, currency) };
   const isUsage = legacy?.quantity !== undefined || tally?.quantity !== undefined;
-  if (!isUsage) return status === 'diff' ? { ...withDelta, cause: 'unexplained' } : withDelta;
+  if (!isUsage)
+    return status === 'diff'
+      ? { ...withDelta, cause: causeWithoutQuantities(key, legacy, tally, currency, creditsAgree) }
+      : withDelta;
   const quantityEffect = quantityEffectOf(legacy, tally, currency);
   const priceEffect = delta.minus(quantityEffect);
   const effects = {
@@ -237,6 +249,22 @@ function causeOf(
   if (legacyQuantity.eq(newQuantity)) return delta.abs().lessThanOrEqualTo(minorUnit) ? 'rounding' : 'price';
   // Quantities differ: the unit price agrees when the price effect is at most the rounding of the split.
   return priceEffect.abs().lessThanOrEqualTo(minorUnit) ? 'missing_or_duplicate_events' : 'unexplained';
+}
+
+function causeWithoutQuantities(
+  key: string,
+  legacy: KeyedLine | undefined,
+  tally: KeyedLine | undefined,
+  currency: string,
+  creditsAgree: boolean,
+): DiffCause {
+  if (key.startsWith('credit:') && creditsAgree) return 'credit_drawdown_order';
+  const share = tally?.proration;
+  if (legacy !== undefined && tally !== undefined && share !== undefined && share.lessThan(1)) {
+    const minorUnit = new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(currency)));
+    if (legacy.amount.times(share).minus(tally.amount).abs().lessThanOrEqualTo(minorUnit)) return 'proration';
+  }
+  return 'unexplained';
 }
 
 function oneSided(line: KeyedLine, status: 'only_legacy' | 'only_new', currency: string): LineComparison {

@@ -13,6 +13,8 @@ export interface KeyedLine {
   readonly amount: Decimal;
   /** Set for usage lines (Tally) and for legacy lines with a quantity; undefined otherwise. */
   readonly quantity: Decimal | undefined;
+  /** A fee line's share of the period (Tally's side, one fee line of the key only). */
+  readonly proration?: Decimal | undefined;
 }
 
 /** The literal key of the commit true-up line. */
@@ -25,16 +27,20 @@ export function creditLineKey(creditId: string): string {
 
 /** Tally's invoice lines summed by line key, in first-seen order (adjustments left out). */
 export function keyedInvoiceLines(invoice: Pick<Invoice, 'lines'>): KeyedLine[] {
-  const byKey = new Map<string, { amount: Decimal; quantity: Decimal | undefined }>();
+  const byKey = new Map<string, { amount: Decimal; quantity: Decimal | undefined; proration?: Decimal | undefined }>();
   for (const line of invoice.lines) {
     let key: string;
     let quantity: Decimal | undefined;
+    let proration: Decimal | undefined;
     switch (line.kind) {
       case 'usage':
         key = line.price_id;
         quantity = new Decimal(line.quantity);
         break;
       case 'fee':
+        key = line.price_id;
+        proration = line.proration === undefined ? undefined : new Decimal(line.proration);
+        break;
       case 'discount':
         key = line.price_id;
         break;
@@ -49,11 +55,13 @@ export function keyedInvoiceLines(invoice: Pick<Invoice, 'lines'>): KeyedLine[] 
     }
     const seen = byKey.get(key);
     const amount = new Decimal(line.amount);
-    if (seen === undefined) byKey.set(key, { amount, quantity });
+    if (seen === undefined) byKey.set(key, { amount, quantity, proration });
     else
       byKey.set(key, {
         amount: seen.amount.plus(amount),
         quantity: quantity === undefined ? seen.quantity : (seen.quantity ?? new Decimal(0)).plus(quantity),
+        // Several fee lines of one price (a version change): no single share to explain a difference by.
+        proration: undefined,
       });
   }
   return [...byKey].map(([key, value]) => ({ key, ...value }));
