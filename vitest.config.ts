@@ -1,16 +1,30 @@
 import { defineConfig } from 'vitest/config';
 
+const EXCLUDED = ['node_modules/**', '.tools/**', '.tally/**'];
+/** Pure code (domain/, contracts/): its colocated tests need no services and run in seconds. */
+const UNIT = ['domain/**/*.test.ts', 'contracts/**/*.test.ts'];
+
 export default defineConfig({
   test: {
     // The Temporal native bridge crashes the threads pool (exit 139): keep forks.
     pool: 'forks',
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.tools/**', '.tally/**'],
-    globalSetup: ['test/harness/global-setup.ts'],
-    setupFiles: ['test/harness/quiet-temporal.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
     // Two cores: integration files share one stack; run files two at a time.
     maxWorkers: 2,
+    // `npm test` runs both; `npm run test:unit` only the first, without starting the stack.
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT, exclude: EXCLUDED } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['**/*.test.ts'],
+          exclude: [...EXCLUDED, ...UNIT],
+          globalSetup: ['test/harness/global-setup.ts'],
+          setupFiles: ['test/harness/quiet-temporal.ts'],
+        },
+      },
+    ],
   },
 });

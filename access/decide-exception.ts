@@ -18,8 +18,11 @@ export async function decideException(
   user: AuthenticatedUser,
   exceptionId: string,
   request: DecisionRequest,
-): Promise<DecisionOutcome & { readonly reviewer: string }> {
-  const audit = (action: 'exception_decided' | 'decision_refused', details: Record<string, string | boolean>) =>
+): Promise<DecisionOutcome & { readonly reviewer: string; readonly message: string }> {
+  const audit = (
+    action: 'exception_decided' | 'decision_proposed' | 'decision_refused',
+    details: Record<string, string | boolean>,
+  ) =>
     recordAudit(deps.pool, {
       actor: auditActorOf(user),
       action,
@@ -37,18 +40,38 @@ export async function decideException(
   const decision = reviewDecision(exceptionId, user.username, request);
   try {
     const outcome = await sendDecisionUpdate(deps.temporal, exception, decision);
-    await audit('exception_decided', {
+    await audit(outcome.awaitingConfirmation === true ? 'decision_proposed' : 'exception_decided', {
       repeated: outcome.repeated,
+      ...(outcome.confirmedBy === undefined
+        ? {}
+        : { decided_by: outcome.decidedBy ?? '', confirmed_by: outcome.confirmedBy }),
       workflow_id: exception.workflowId,
       ...(exception.invoiceId === null ? {} : { invoice_id: exception.invoiceId }),
       ...decisionDetails(decision),
     });
-    return { ...outcome, reviewer: user.username };
+    return { ...outcome, reviewer: user.username, message: describeDecisionOutcome(outcome, decision) };
   } catch (error) {
     if (error instanceof AccessError)
       await audit('decision_refused', { reason: error.message, ...decisionDetails(decision) });
     throw error;
   }
+}
+
+/**
+ * What happened, in one sentence for the person who sent the decision (the CLI prints it, the console
+ * shows it): who decided (a repeat names the first decider, not the repeater), or whose second
+ * reviewer a dual-control adjust waits for.
+ */
+export function describeDecisionOutcome(outcome: DecisionOutcome, sent: ReviewDecision): string {
+  const what = sent.kind === 'adjust' ? `adjust ${sent.amount}` : outcome.decision;
+  const by = outcome.decidedBy ?? sent.reviewer;
+  const at = outcome.decidedAt === undefined ? '' : ` at ${outcome.decidedAt}`;
+  if (outcome.awaitingConfirmation === true)
+    return `${outcome.exceptionId}: ${what} proposed by ${by}${at}; it applies once a second, different reviewer sends the same adjust`;
+  const confirmed = outcome.confirmedBy === undefined ? '' : `, confirmed by ${outcome.confirmedBy}`;
+  if (outcome.repeated)
+    return `${outcome.exceptionId}: ${what} by ${by}${confirmed}${at} (already recorded; nothing changed)`;
+  return `${outcome.exceptionId}: ${what} by ${by}${confirmed}`;
 }
 
 function reviewDecision(exceptionId: string, reviewer: string, request: DecisionRequest): ReviewDecision {
@@ -80,7 +103,7 @@ function decisionDetails(decision: ReviewDecision): Record<string, string> {
  * workflow may have finished since) is answered from the row: the same kind is a repeat, another
  * is refused with who decided what and when.
  */
-export async function sendDecisionUpdate(
+async function sendDecisionUpdate(
   client: Client,
   exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'> &
     Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,

@@ -39,6 +39,7 @@ import {
   openReviewException,
   priorDecisions,
   recordReviewDecision,
+  recordReviewProposal,
   resolveReviewException,
   type ExceptionKind,
 } from '../db/queries/review-exceptions.ts';
@@ -273,7 +274,7 @@ export function createBillingActivities(deps: BillingDependencies) {
     async loadPeriodTerms(input: PeriodTarget & { graceMs: number | undefined }): Promise<{
       closesAt: string;
       currency: string | undefined;
-      providerKind: 'ledger' | 'stripe';
+      providerKind: ProviderTarget['kind'];
       known: boolean;
     }> {
       const periodEnd = Date.parse(billingPeriod(input.period).end);
@@ -292,7 +293,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       return {
         closesAt: new Date(periodEnd + (input.graceMs ?? terms.graceMs)).toISOString(),
         currency: terms.contract.currency,
-        providerKind: terms.contract.provider?.kind ?? 'ledger',
+        providerKind: providerTarget(terms.contract, input.customerId).kind,
         known: true,
       };
     },
@@ -521,7 +522,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       kind: ExceptionKind;
       sequence: number;
       breaches: readonly ReviewBreach[];
-    }): Promise<{ exceptionId: string; reviewTimeoutMs: number }> {
+    }): Promise<{ exceptionId: string; reviewTimeoutMs: number; dualControlAbove?: string }> {
       const record = input.invoiceId === undefined ? undefined : await findInvoice(pool, input.invoiceId);
       const terms = await deps.terms.current(input.customerId).catch((error: unknown) => {
         if (error instanceof TallyError && error.permanent) return undefined;
@@ -558,7 +559,12 @@ export function createBillingActivities(deps: BillingDependencies) {
           })),
         },
       });
-      return { exceptionId, reviewTimeoutMs: terms?.reviewTimeoutMs ?? 72 * 3_600_000 };
+      const dualControlAbove = input.kind === 'threshold' ? terms?.contract.review?.dual_control_above : undefined;
+      return {
+        exceptionId,
+        reviewTimeoutMs: terms?.reviewTimeoutMs ?? 72 * 3_600_000,
+        ...(dualControlAbove === undefined ? {} : { dualControlAbove }),
+      };
     },
 
     /**
@@ -577,6 +583,22 @@ export function createBillingActivities(deps: BillingDependencies) {
         input.decidedAt ?? new Date().toISOString(),
       );
       return { decision: recorded.decision as unknown as ReviewDecision, decidedAt: recorded.decidedAt };
+    },
+
+    /**
+     * Dual control, first reviewer: records the adjust as the exception's proposal and returns the
+     * proposal that stands (this one, or one recorded before a crash).
+     */
+    async proposeDecision(input: {
+      exceptionId: string;
+      decision: Extract<ReviewDecision, { kind: 'adjust' }>;
+      proposedAt: string;
+    }): Promise<{ decision: Extract<ReviewDecision, { kind: 'adjust' }>; proposedAt: string }> {
+      const recorded = await recordReviewProposal(pool, input.exceptionId, input.decision, input.proposedAt);
+      return {
+        decision: recorded.decision as unknown as Extract<ReviewDecision, { kind: 'adjust' }>,
+        proposedAt: recorded.proposedAt,
+      };
     },
 
     /** What an exception waited for happened by itself (a contract published, ingest caught up). */
@@ -616,6 +638,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       amount: string;
       reason: string;
       reviewer: string;
+      confirmedBy?: string;
     }): Promise<void> {
       await withTransaction(pool, async (client) => {
         const record = await lockInvoice(client, input.invoiceId);
@@ -627,7 +650,7 @@ export function createBillingActivities(deps: BillingDependencies) {
           line_key: lineKey,
           corrects_period: record.period,
           corrects_invoice_id: record.invoiceId,
-          reason: `${input.reason} (review ${input.exceptionId} by ${input.reviewer})`,
+          reason: `${input.reason} (review ${input.exceptionId} by ${input.reviewer}${input.confirmedBy === undefined ? '' : `, confirmed by ${input.confirmedBy}`})`,
           amount: formatMoney(new Decimal(input.amount), record.document.currency),
         };
         await replaceDraftDocument(client, input.invoiceId, appendLinesAfterCredits(record.document, [line]));
@@ -685,10 +708,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       const record = await requireInvoice(input.invoiceId);
       if (record.status !== 'issued') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not issued`);
       const { contract } = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
-      const target: ProviderTarget =
-        contract.provider?.kind === 'stripe'
-          ? { kind: 'stripe', customer: contract.provider.customer }
-          : { kind: 'ledger', customer: contract.provider?.customer ?? record.customerId };
+      const target = providerTarget(contract, record.customerId);
       const result = await deps.providers.forTarget(target).syncInvoice(record.document as IssuedInvoice, target);
       return { externalInvoiceId: result.external_invoice_id };
     },
@@ -748,6 +768,25 @@ async function unpublishedTermsProblems(
     });
   }
   return problems;
+}
+
+/**
+ * Where a contract's issued invoices go: a contract with `marketplace:` is billed by that marketplace
+ * (recorded as such, never sent to a provider); otherwise its provider, the ledger sink by default.
+ */
+function providerTarget(contract: Contract, customerId: string): ProviderTarget {
+  const marketplace = contract.marketplace;
+  if (marketplace !== undefined) {
+    const customer =
+      marketplace.kind === 'aws'
+        ? marketplace.customer_account
+        : marketplace.kind === 'azure'
+          ? marketplace.resource_id
+          : marketplace.consumer_id;
+    return { kind: 'marketplace', marketplace: marketplace.kind, customer };
+  }
+  if (contract.provider?.kind === 'stripe') return { kind: 'stripe', customer: contract.provider.customer };
+  return { kind: 'ledger', customer: contract.provider?.customer ?? customerId };
 }
 
 /** Records the contract's grants in the ledger (idempotent), then reads the period's opening balances. */

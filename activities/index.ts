@@ -27,3 +27,22 @@ export {
   type ShadowRunDependencies,
   type ShadowRunPlan,
 } from './shadow-run-activities.ts';
+export {
+  createMarketplaceActivities,
+  type MarketplaceActivities,
+  type MarketplaceDependencies,
+  type MarketplaceSettings,
+  type SealSummary,
+} from './marketplace-activities.ts';
+export { publishedMarketplaceCustomers } from './marketplace-customers.ts';
+export { marketplaceIdentity, MarketplaceSetupError, type CustomerSealResult } from './marketplace-sealing.ts';
+export { ensureMarketplaceSchedule } from './marketplace-schedule.ts';
+export {
+  marketplaceExport,
+  marketplaceStatus,
+  recordStatus,
+  type ExportRow,
+  type HourStatusRow,
+  type ParityRow,
+  type RecordStatus,
+} from './marketplace-report.ts';

@@ -19,6 +19,8 @@ export async function startPeriodWorkflow(
     args: [options.input] as [CustomerPeriodInput],
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    // What the Temporal UI shows in its list; the workflow's current details say what it waits for.
+    staticSummary: `${options.input.customerId} · ${options.input.period} · ${options.input.mode === 'shadow' ? 'shadow close' : 'period close'}`,
   };
   try {
     if (!options.closeNow)

@@ -64,7 +64,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'review',
-    description: "billing ops' exception queue: threshold breaches, unpriced usage, failed syncs",
+    description: "billing ops' exception queue: threshold breaches, unpriced usage, failed syncs, marketplace reports",
     load: async () => (await import('./review-commands.ts')).registerReviewCommands,
   },
   {
@@ -112,6 +112,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     description:
       'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness',
     load: async () => (await import('./shadow-commands.ts')).registerShadowCommands,
+  },
+  {
+    name: 'marketplace',
+    description:
+      'marketplace metering: hourly records to AWS, Azure and Google Cloud (export what was or would be sent, submit due records now, status and parity)',
+    load: async () => (await import('./marketplace-commands.ts')).registerMarketplaceCommands,
   },
   {
     name: 'replay',

@@ -6,7 +6,7 @@ import { billingPeriod, type BillingPeriod } from '../domain/period.ts';
 import {
   creditBalancesFromContract,
   ratePeriod,
-  RATING_CALCULATION_VERSION,
+  CALCULATION_VERSION,
   UsageAggregator,
   type EventCounters,
   type UsageAggregate,
@@ -93,7 +93,7 @@ export async function rateOffline(options: OfflineRatingOptions): Promise<Offlin
     aggregates: result.aggregates,
     counters: result.counters,
     credits: creditBalancesFromContract(contract),
-    calculationVersion: RATING_CALCULATION_VERSION,
+    calculationVersion: CALCULATION_VERSION,
   });
   return { invoice, otherCustomers: aggregated.otherCustomers };
 }

@@ -12,7 +12,7 @@ import {
   creditBalancesFromContract,
   describeRateCardChanges,
   ratePeriod,
-  RATING_CALCULATION_VERSION,
+  CALCULATION_VERSION,
 } from '../domain/rating/index.ts';
 import { loadContractFile, loadRateCardFile, loadRateCardFolder, loadRateCardRoot } from '../config/config-files.ts';
 import { loadSourceKeys } from './event-file.ts';
@@ -255,7 +255,7 @@ async function previewInvoices(
       aggregates: aggregates.aggregates,
       counters: aggregates.counters,
       credits: creditBalancesFromContract(contract),
-      calculationVersion: RATING_CALCULATION_VERSION,
+      calculationVersion: CALCULATION_VERSION,
     });
   const invoiceBefore = rate(versionsBefore, beforeAggregates);
   const invoiceAfter = rate(versionsAfter, afterAggregates);

@@ -6,9 +6,8 @@ import {
   listReviewExceptions,
   type ReviewExceptionRecord,
 } from '../db/queries/review-exceptions.ts';
-import type { Client } from '@temporalio/client';
-import type { DecisionOutcome, ReviewDecision } from '../workflows/definitions.ts';
-import { decideException, sendDecisionUpdate } from '../access/index.ts';
+import type { ReviewDecision } from '../workflows/definitions.ts';
+import { decideException } from '../access/index.ts';
 import type { DecisionRequest } from '../contracts/console-api.ts';
 import { authenticateCliUser } from './console-credentials.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
@@ -87,9 +86,7 @@ export function registerReviewCommands(program: Command): void {
           const temporal = await connectTemporal(endpoints);
           try {
             const outcome = await decideException({ pool, temporal: temporal.client }, user, exceptionId, request);
-            process.stdout.write(
-              `${exceptionId}: ${outcome.decision}${outcome.repeated ? ' (already recorded; nothing changed)' : ''} by ${outcome.reviewer}\n`,
-            );
+            process.stdout.write(`${outcome.message}\n`);
           } finally {
             await temporal.close();
           }
@@ -121,20 +118,6 @@ export function registerReviewCommands(program: Command): void {
     .action(decide('adjust'));
 }
 
-/**
- * Sends a decision with the reviewer named by the caller: kept only for the demo, whose approval
- * is the process's own until its step decides as a console user. People decide through
- * `decideException` (access/), which takes the reviewer from their authentication.
- */
-export async function sendReviewDecision(
-  client: Client,
-  exception: Pick<ReviewExceptionRecord, 'exceptionId' | 'workflowId'> &
-    Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
-  decision: ReviewDecision,
-): Promise<DecisionOutcome> {
-  return sendDecisionUpdate(client, exception, decision);
-}
-
 async function requireException(pool: pg.Pool, exceptionId: string): Promise<ReviewExceptionRecord> {
   const exception = await findReviewException(pool, exceptionId);
   if (exception === undefined) throw new ReviewCommandError(`no exception ${exceptionId} (see tally review list)`);
@@ -151,7 +134,7 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`${exception.exceptionId}  ${exception.status}`);
   out(
-    `customer ${exception.customerId}, period ${exception.period}, invoice ${exception.invoiceId}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
+    `customer ${exception.customerId}, period ${exception.period}, ${exception.invoiceId === undefined ? 'no invoice (marketplace metering)' : `invoice ${exception.invoiceId}`}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
   );
   out('\nwhy it stopped:');
   for (const breach of exception.breaches) out(`  - ${breach.rule}: ${breach.detail}`);

@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'user_unlocked',
   'token_issued',
   'exception_decided',
+  'decision_proposed',
   'decision_refused',
   'audit_exported',
   'ratecard_published',

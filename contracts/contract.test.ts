@@ -97,4 +97,24 @@ describe('parseContractText', () => {
     expect(VALID.includes(from as string)).toBe(true);
     expect(problems(VALID.replace(from as string, to as string)).join('\n')).toContain(expected);
   });
+
+  it('takes a marketplace block per marketplace, and refuses one beside a provider', () => {
+    const base = VALID.replace('provider: { kind: stripe, customer: cus_123 }\n', '');
+    const aws = `${base}marketplace: { kind: aws, customer_account: "123456789012", license_arn: "arn:aws:license-manager::123456789012:license/l-1", metering_from: 2026-10-14T09:00:00Z }\n`;
+    const parsed = parseContractText(aws, FILE);
+    expect(parsed.ok && parsed.contract.marketplace).toEqual({
+      kind: 'aws',
+      customer_account: '123456789012',
+      license_arn: 'arn:aws:license-manager::123456789012:license/l-1',
+      metering_from: '2026-10-14T09:00:00.000Z',
+    });
+    expect(problems(`${base}marketplace: { kind: gcp, consumer_id: "project_number:1" }\n`)).toEqual([]);
+    expect(problems(`${base}marketplace: { kind: aws, customer_account: "12345", license_arn: "x" }\n`)).toEqual([
+      `${FILE}:16:45 marketplace.customer_account: customer_account is the 12-digit AWS account id`,
+      `${FILE}:16:67 marketplace.license_arn: license_arn is a License Manager ARN`,
+    ]);
+    expect(problems(`${VALID}marketplace: { kind: azure, resource_id: r, plan_id: p }\n`)).toEqual([
+      `${FILE}:16:11 provider: a contract billed by the azure marketplace is invoiced there, not by a provider; remove provider or marketplace`,
+    ]);
+  });
 });

@@ -66,12 +66,19 @@ const RampStepSchema = z.strictObject({
 });
 
 /**
+ * The first hour Tally reports to the marketplace (default: the contract's starts_at, else the
+ * customer's first usage of a listed dimension): usage before it was billed some other way.
+ */
+const MeteringFrom = InstantText.optional();
+
+/**
  * A contract billed by a cloud marketplace (SPEC §12): Tally meters and reports its usage; the
  * marketplace invoices. The identity fields are the ones each marketplace's metering API needs.
  */
-const MarketplaceSchema = z.discriminatedUnion('kind', [
+export const MarketplaceSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('aws'),
+    metering_from: MeteringFrom,
     /** The buyer's AWS account id (12 digits). */
     customer_account: z.string().regex(/^\d{12}$/, 'customer_account is the 12-digit AWS account id'),
     license_arn: z.string().regex(/^arn:aws[a-z-]*:license-manager:/, 'license_arn is a License Manager ARN'),
@@ -80,12 +87,14 @@ const MarketplaceSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('azure'),
+    metering_from: MeteringFrom,
     /** The SaaS subscription (resourceId) or managed application the usage is for. */
     resource_id: z.string().min(1).max(255),
     plan_id: z.string().min(1).max(255),
   }),
   z.strictObject({
     kind: z.literal('gcp'),
+    metering_from: MeteringFrom,
     /** The entitlement's usageReportingId, sent as consumerId. */
     consumer_id: z.string().min(1).max(255),
     /** The Service Control service name of the listing. */
@@ -125,6 +134,11 @@ export const ContractSchema = ContractShape.superRefine((contract, context) => {
   };
   if (contract.starts_at !== undefined && contract.ends_at !== undefined && contract.ends_at <= contract.starts_at)
     add(['ends_at'], 'ends_at must be after starts_at');
+  if (contract.marketplace !== undefined && contract.provider !== undefined)
+    add(
+      ['provider'],
+      `a contract billed by the ${contract.marketplace.kind} marketplace is invoiced there, not by a provider; remove provider or marketplace`,
+    );
   money(contract.commit?.amount, ['commit', 'amount']);
   money(contract.review?.total_above, ['review', 'total_above']);
   money(contract.review?.shadow_variance_abs, ['review', 'shadow_variance_abs']);
@@ -154,6 +168,8 @@ export const ContractSchema = ContractShape.superRefine((contract, context) => {
 });
 
 export type Contract = z.output<typeof ContractSchema>;
+export type ContractMarketplace = NonNullable<Contract['marketplace']>;
+export type MarketplaceKind = ContractMarketplace['kind'];
 export type ContractCredit = Contract['credits'][number];
 
 export type ParsedContract =

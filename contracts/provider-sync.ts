@@ -6,7 +6,7 @@ import { z } from 'zod';
  * `ledger` is the embedded Postgres sink and may name an external customer id (default: the
  * invoice's customer_id).
  */
-export const ProviderKindSchema = z.enum(['ledger', 'stripe']);
+export const ProviderKindSchema = z.enum(['ledger', 'stripe', 'marketplace']);
 export type ProviderKind = z.infer<typeof ProviderKindSchema>;
 
 export const StripeTargetSchema = z.strictObject({
@@ -17,8 +17,23 @@ export const LedgerTargetSchema = z.strictObject({
   kind: z.literal('ledger'),
   customer: z.string().min(1).max(255).optional(),
 });
-export const ProviderTargetSchema = z.discriminatedUnion('kind', [StripeTargetSchema, LedgerTargetSchema]);
+/**
+ * A contract with `marketplace:` (SPEC §12): the marketplace invoices the customer from the usage
+ * Tally reports hour by hour, so the issued invoice is recorded as billed there, never sent on.
+ */
+export const MarketplaceTargetSchema = z.strictObject({
+  kind: z.literal('marketplace'),
+  marketplace: z.enum(['aws', 'azure', 'gcp']),
+  /** The buyer at the marketplace: the AWS account, the Azure resource, the Google consumer id. */
+  customer: z.string().min(1).max(255),
+});
+export const ProviderTargetSchema = z.discriminatedUnion('kind', [
+  StripeTargetSchema,
+  LedgerTargetSchema,
+  MarketplaceTargetSchema,
+]);
 export type StripeTarget = z.infer<typeof StripeTargetSchema>;
+export type MarketplaceTarget = z.infer<typeof MarketplaceTargetSchema>;
 export type LedgerTarget = z.infer<typeof LedgerTargetSchema>;
 export type ProviderTarget = z.infer<typeof ProviderTargetSchema>;
 

@@ -185,6 +185,41 @@ fees:
     ]);
   });
 
+  it('takes marketplace dimensions on additive per_unit prices, with their listing unit', () => {
+    const text = `ratecard: standard
+effective_from: 2026-10-01T00:00:00Z
+currency: USD
+prices:
+  - { id: tokens, sku: llm.tokens, unit: tokens, aggregation: sum, model: per_unit, unit_price: "0.002", marketplace_dimension: tokens, marketplace_unit_size: "1000" }
+  - { id: jobs, sku: batch.jobs, unit: jobs, aggregation: count, model: per_unit, unit_price: "0.5", marketplace_dimension: jobs }
+`;
+    const parsed = parseRateCardText(text, FILE);
+    expect(
+      parsed.ok && parsed.version.prices.map((price) => [price.marketplace_dimension, price.marketplace_unit_size]),
+    ).toEqual([
+      ['tokens', '1000'],
+      ['jobs', '1'],
+    ]);
+  });
+
+  it('refuses marketplace dimensions that would not add up hour by hour, or disagree on their unit', () => {
+    const text = `ratecard: standard
+effective_from: 2026-10-01T00:00:00Z
+currency: USD
+prices:
+  - { id: peak, sku: storage.gb, unit: GB, aggregation: max, model: per_unit, unit_price: "1", marketplace_dimension: storage }
+  - { id: tiered, sku: llm.tokens, unit: tokens, aggregation: sum, model: graduated, tiers: [{ up_to: null, unit_price: "1" }], marketplace_dimension: tokens }
+  - { id: more, sku: llm.tokens, unit: tokens, dimensions: { region: eu }, aggregation: sum, model: per_unit, unit_price: "1", marketplace_dimension: tokens, marketplace_unit_size: "1000" }
+  - { id: plain, sku: db.queries, unit: queries, aggregation: sum, model: per_unit, unit_price: "1", marketplace_unit_size: "0" }
+`;
+    expect(problems(text)).toEqual([
+      `${FILE}:5:57 prices[0].aggregation: a price reported to a marketplace aggregates by sum or count (hourly buckets add up); max does not`,
+      `${FILE}:6:75 prices[1].model: a price reported to a marketplace is per_unit: the listing bills each dimension unit at one rate (not graduated)`,
+      `${FILE}:8:125 prices[3].marketplace_unit_size: marketplace_unit_size needs a marketplace_dimension`,
+      `${FILE}:7:151 prices[2].marketplace_dimension: marketplace dimension tokens is reported in "tokens" with marketplace_unit_size 1 by prices[1]; every price reported under one dimension has the same unit and unit size`,
+    ]);
+  });
+
   it('accepts an instant file name for versions that do not start at midnight', () => {
     const text = VALID.replace('effective_from: 2026-10-01T00:00:00Z', 'effective_from: 2026-10-16T12:00:00Z');
     expect(problems(text, 'ratecards/standard/2026-10-16T12:00:00Z.yaml')).toEqual([]);

@@ -50,6 +50,12 @@ const PriceSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'marketplace_dimension is 1-64 chars of [A-Za-z0-9._-]')
     .optional(),
+  /**
+   * How many of this price's units make one unit of the listing's dimension (default "1"): tokens
+   * priced per token and listed per 1,000 tokens say "1000". Marketplace quantities are in the
+   * listing's unit; what a whole unit cannot carry waits for the next hour.
+   */
+  marketplace_unit_size: decimalText('marketplace_unit_size').optional(),
 });
 
 const FeeSchema = z.strictObject({
@@ -98,6 +104,10 @@ interface PriceCommon {
   readonly package_size?: string;
   /** Set (default `up`) exactly when package_size is. */
   readonly package_rounding?: PackageRounding;
+  /** The cloud-marketplace dimension this price's usage is reported under (SPEC §12). */
+  readonly marketplace_dimension?: string;
+  /** Set (default "1") exactly when marketplace_dimension is: price units per listing unit. */
+  readonly marketplace_unit_size?: string;
 }
 export type PerUnitPrice = PriceCommon & { readonly model: 'per_unit'; readonly unit_price: string };
 export type TieredPrice = PriceCommon & { readonly model: 'graduated' | 'volume'; readonly tiers: readonly Tier[] };
@@ -185,6 +195,8 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
       else problems.push(...checkTiers(price.tiers, at('tiers')));
     }
 
+    problems.push(...checkMarketplaceDimension(price, at));
+
     // One sku is measured in one unit: otherwise some of its events could never match a price.
     const seen = unitsBySku.get(price.sku);
     if (seen === undefined) unitsBySku.set(price.sku, { unit: price.unit, index });
@@ -192,6 +204,23 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
       add(
         at('unit'),
         `sku ${price.sku} is priced in "${seen.unit}" by prices[${seen.index}] but in "${price.unit}" here; one sku has one unit`,
+      );
+  });
+
+  // One listing dimension has one unit: hourly buckets add the quantities of every price reported under it.
+  const dimensionOwners = new Map<string, { unit: string; unitSize: string; index: number }>();
+  card.prices.forEach((price, index) => {
+    if (price.marketplace_dimension === undefined) return;
+    const unitSize = price.marketplace_unit_size ?? '1';
+    const owner = dimensionOwners.get(price.marketplace_dimension);
+    if (owner === undefined) {
+      dimensionOwners.set(price.marketplace_dimension, { unit: price.unit, unitSize, index });
+      return;
+    }
+    if (owner.unit !== price.unit || compareDecimalText(owner.unitSize, unitSize) !== 0)
+      add(
+        ['prices', index, 'marketplace_dimension'],
+        `marketplace dimension ${price.marketplace_dimension} is reported in "${owner.unit}" with marketplace_unit_size ${owner.unitSize} by prices[${owner.index}]; every price reported under one dimension has the same unit and unit size`,
       );
   });
 
@@ -234,6 +263,39 @@ export function checkRateCard(card: RawRateCard): PathProblem[] {
       named.add(id);
     });
   });
+  return problems;
+}
+
+/**
+ * A price reported to a cloud marketplace (SPEC §12) is summed hour by hour and billed by the
+ * listing at one rate per unit, so only additive aggregations (sum, count) and the per_unit model
+ * fit: an hour's max, latest or distinct count does not add up to the month's.
+ */
+function checkMarketplaceDimension(
+  price: z.output<typeof PriceSchema>,
+  at: (...rest: PropertyKey[]) => FieldPath,
+): PathProblem[] {
+  const problems: PathProblem[] = [];
+  if (price.marketplace_dimension === undefined) {
+    if (price.marketplace_unit_size !== undefined)
+      problems.push({
+        path: at('marketplace_unit_size'),
+        message: 'marketplace_unit_size needs a marketplace_dimension',
+      });
+    return problems;
+  }
+  if (price.aggregation !== 'sum' && price.aggregation !== 'count')
+    problems.push({
+      path: at('aggregation'),
+      message: `a price reported to a marketplace aggregates by sum or count (hourly buckets add up); ${price.aggregation} does not`,
+    });
+  if (price.model !== 'per_unit')
+    problems.push({
+      path: at('model'),
+      message: `a price reported to a marketplace is per_unit: the listing bills each dimension unit at one rate (not ${price.model})`,
+    });
+  if (price.marketplace_unit_size !== undefined && isZeroDecimalText(price.marketplace_unit_size))
+    problems.push({ path: at('marketplace_unit_size'), message: 'marketplace_unit_size must be greater than 0' });
   return problems;
 }
 
@@ -287,6 +349,12 @@ function toVersion(card: RawRateCard, contentHash: string, file: string): RateCa
       ...(raw.unique_by !== undefined ? { unique_by: raw.unique_by } : {}),
       ...(raw.package_size !== undefined
         ? { package_size: raw.package_size, package_rounding: raw.package_rounding ?? 'up' }
+        : {}),
+      ...(raw.marketplace_dimension !== undefined
+        ? {
+            marketplace_dimension: raw.marketplace_dimension,
+            marketplace_unit_size: raw.marketplace_unit_size ?? '1',
+          }
         : {}),
     };
     return raw.model === 'per_unit'
@@ -393,6 +461,7 @@ export function checkRateCardHistory(files: readonly LocatedRateCardVersion[]): 
   if (first === undefined) return problems;
   const seenAt = new Map<string, LocatedRateCardVersion>();
   const priceOrigin = new Map<string, { price: Price; file: string }>();
+  const dimensionOrigin = new Map<string, { price: Price; file: string }>();
   for (const located of sorted) {
     const { version, positions } = located;
     const earlier = seenAt.get(version.effective_from);
@@ -420,6 +489,21 @@ export function checkRateCardHistory(files: readonly LocatedRateCardVersion[]): 
       );
     }
     version.prices.forEach((price, index) => {
+      // A listing dimension keeps its unit: remainders carried from one hour to the next are in it.
+      if (price.marketplace_dimension !== undefined) {
+        const first = dimensionOrigin.get(price.marketplace_dimension);
+        if (first === undefined) dimensionOrigin.set(price.marketplace_dimension, { price, file: version.file });
+        else if (
+          first.price.unit !== price.unit ||
+          compareDecimalText(first.price.marketplace_unit_size ?? '1', price.marketplace_unit_size ?? '1') !== 0
+        )
+          problems.push(
+            positions.problemAt(
+              ['prices', index, 'marketplace_dimension'],
+              `marketplace dimension ${price.marketplace_dimension} is reported in "${first.price.unit}" with marketplace_unit_size ${first.price.marketplace_unit_size ?? '1'} in ${first.file}; a dimension keeps its unit across versions`,
+            ),
+          );
+      }
       const origin = priceOrigin.get(price.id);
       if (origin === undefined) {
         priceOrigin.set(price.id, { price, file: version.file });

@@ -20,4 +20,15 @@ export const ADVISORY_LOCKS = {
   AUDIT_APPEND: 7_301_200,
   /** With a hash of `source:period` as the second key: one legacy import of a source-period at a time, so versions never collide. */
   SHADOW_IMPORT: 7_301_350,
+  /**
+   * With a hash of the customer id as the second key (transaction-scoped): one sealing of a
+   * customer's marketplace hours at a time, so two senders never seal the same hour twice.
+   */
+  MARKETPLACE_SEAL: 7_301_050,
+  /**
+   * With a hash of the marketplace kind as the second key (session-scoped, held for a send pass):
+   * one sender per marketplace at a time. Resends are identical records, so two would be harmless;
+   * one keeps the attempt log readable.
+   */
+  MARKETPLACE_SEND: 7_301_051,
 } as const;

@@ -19,8 +19,6 @@ export interface DemoOptions {
 /** Waits inside the demo's workflows (workflow inputs): one attempt of a database step, a review before it escalates. */
 export const STEP_TIMEOUT_MS = 30_000;
 export const REVIEW_TIMEOUT_MS = 10 * 60_000;
-/** The name the demo's decisions are recorded under. */
-export const DEMO_REVIEWER = 'demo';
 
 /** What a step of the demo prints: numbered lines, indented three spaces under the step's title. */
 export const out = (line = ''): void => {

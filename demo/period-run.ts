@@ -1,12 +1,13 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type pg from 'pg';
 import { formatTable } from '../cli/journal-commands.ts';
-import { printException, sendReviewDecision } from '../cli/review-commands.ts';
+import { authenticatePassword, decideException } from '../access/index.ts';
+import { printException } from '../cli/review-commands.ts';
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import type { CustomerPeriodResult, customerPeriodWorkflow } from '../workflows/customer-period.ts';
 import { statusQuery, type CustomerPeriodInput } from '../workflows/definitions.ts';
 import { startPeriodWorkflow } from '../activities/period-workflows.ts';
-import { DEMO_REVIEWER, out, type DemoRun } from './demo-run.ts';
+import { out, type DemoRun } from './demo-run.ts';
 import { DemoError } from './workspace.ts';
 
 /** Closes a customer-period now, as `tally period close` does; a period that has finished is a mistake here. */
@@ -23,7 +24,11 @@ export async function closePeriodNow(
 /** How long closing a period may take before the demo reports which workflows are stuck, and where. */
 const CLOSE_DEADLINE_MS = 120_000;
 
-/** Shows the exception as a reviewer sees it and approves it through the same `decide` update as `tally review approve`. */
+/**
+ * Shows the exception as a reviewer sees it and approves it as the demo's console user, through the
+ * same path as `tally review approve` and the console (`decideException`: the workflow's `decide`
+ * update, recorded under the authenticated user and audited).
+ */
 export async function approveAsReviewer(
   client: Client,
   periods: PeriodRun,
@@ -34,15 +39,14 @@ export async function approveAsReviewer(
   await periods.waitUntilAwaiting(exception, run);
   out('');
   printException(exception, { contract: false });
-  const outcome = await sendReviewDecision(client, exception, {
+  const { pool } = run.connected;
+  const { reviewer } = run.workspace;
+  const user = await authenticatePassword(pool, { username: reviewer.username, password: reviewer.password });
+  const outcome = await decideException({ pool, temporal: client }, user, exception.exceptionId, {
     kind: 'approve',
-    exceptionId: exception.exceptionId,
-    reviewer: DEMO_REVIEWER,
     note: 'demo: launch-month usage, expected',
   });
-  out(
-    `\n   tally review approve ${exception.exceptionId} --reviewer ${DEMO_REVIEWER}: ${outcome.decision}${outcome.repeated ? ' (repeat)' : ''}`,
-  );
+  out(`\n   tally review approve ${exception.exceptionId} --as ${user.username}: ${outcome.message}`);
 }
 
 /** The workflows of one close: which finished, which wait for a person. */

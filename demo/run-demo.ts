@@ -5,6 +5,7 @@ import { closeOctoberStep } from './steps/close-october-step.ts';
 import type { DemoStep } from './steps/demo-step.ts';
 import { lateUsageStep } from './steps/late-usage-step.ts';
 import { shadowStep } from './steps/shadow-step.ts';
+import { marketplaceStep } from './steps/marketplace-step.ts';
 import { octoberUsageStep } from './steps/october-usage-step.ts';
 import { summaryStep } from './steps/summary-step.ts';
 import { workersStep } from './steps/workers-step.ts';
@@ -18,6 +19,7 @@ const DEMO_STEPS: readonly DemoStep[] = [
   closeOctoberStep,
   shadowStep,
   lateUsageStep,
+  marketplaceStep,
   summaryStep,
 ];
 

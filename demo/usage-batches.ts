@@ -118,6 +118,32 @@ export function lateUsage(workspace: DemoWorkspace, options: { scale: number }):
   return { ...batch, lateEvents: lateEvents.length };
 }
 
+/**
+ * A month of the sample usage of one more customer, billed through a marketplace: the sample's
+ * events of the SKUs its listing reports (tokens, jobs, queries), under its own id.
+ */
+export function marketplaceUsage(
+  workspace: DemoWorkspace,
+  customer: DemoCustomerTerms,
+  options: { scale: number; skus: readonly string[] },
+): DemoBatch {
+  const events = rebilled(
+    workspace,
+    [customer],
+    [
+      ...usageEventStream({
+        customers: [customer.sample],
+        period: DEMO_PERIOD,
+        seed: 3,
+        scale: options.scale,
+        keys: workspace.sourceKeys,
+      }),
+    ].filter((event) => options.skus.includes(event.metadata.sku ?? '')),
+    DEMO_PERIOD,
+  );
+  return summarize(events.map((event) => ({ message: toMessage(workspace, event), expect: 'event' as const })));
+}
+
 export function lateCustomers(workspace: DemoWorkspace): DemoCustomerTerms[] {
   return DEMO_LATE_CUSTOMERS.map((id) => {
     const customer = workspace.customers.find((candidate) => candidate.sample.customerId === id);

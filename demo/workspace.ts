@@ -1,5 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type pg from 'pg';
+import { z } from 'zod';
+import { addUser } from '../access/index.ts';
 import { contractToYaml, type Contract } from '../contracts/contract.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { TallyError } from '../contracts/tally-error.ts';
@@ -54,7 +57,18 @@ export interface DemoWorkspace {
   /** The usage stream's subject prefix: events go to `<prefix>.<source>`. */
   readonly subjectPrefix: string;
   readonly customers: readonly DemoCustomerTerms[];
+  /**
+   * The console account the demo decides as (role reviewer), made once per stack with a generated
+   * password kept in `<TALLY_STACK_DIR>/demo-reviewer.json` (owner-readable only): sign in to the
+   * console with it to see the demo's decisions under that name.
+   */
+  readonly reviewer: DemoReviewer;
 }
+
+const DemoReviewerSchema = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
+export type DemoReviewer = z.infer<typeof DemoReviewerSchema> & { readonly file: string };
+/** The demo's reviewer account. */
+export const DEMO_REVIEWER = 'demo-reviewer';
 
 /**
  * A run id from the clock: seconds since the epoch in base 36 (six lowercase characters, starting
@@ -109,8 +123,10 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
   // Finance's part, as Finance does it: the sample rate cards and the run's contracts are published,
   // and billing reads them from the publication logs, never from these files.
   const pool = createPool(options.databaseUrl, { max: 1, applicationName: 'tally-demo' });
+  let reviewer: DemoReviewer;
   try {
     await migrate(pool);
+    reviewer = await demoReviewer(pool, path.join(options.stackDir, 'demo-reviewer.json'));
     await publishRateCardRoot(pool, path.join(repositoryRoot, 'ratecards'), { publishedBy: 'demo' });
     await publishContractFiles(
       pool,
@@ -144,7 +160,42 @@ export async function prepareDemoWorkspace(options: DemoWorkspaceOptions): Promi
     databaseUrl: options.databaseUrl,
     subjectPrefix: options.subjectPrefix,
     customers,
+    reviewer,
   };
+}
+
+/**
+ * The demo's reviewer account on this stack: read from its file when both exist, made (with a
+ * generated password, written owner-readable only) when neither does. A file without its account,
+ * or an account without its file, is a mistake the demo will not paper over.
+ */
+async function demoReviewer(pool: pg.Pool, file: string): Promise<DemoReviewer> {
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { rows } = await pool.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM console_users WHERE username = $1',
+    [DEMO_REVIEWER],
+  );
+  const exists = rows[0]?.n === '1';
+  if (text !== undefined) {
+    const parsed = DemoReviewerSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new DemoError(`${file} is not the demo reviewer's account file`);
+    if (!exists)
+      throw new DemoError(`${file} names ${parsed.data.username}, who is not a console user here: remove the file`);
+    return { ...parsed.data, file };
+  }
+  if (exists)
+    throw new DemoError(
+      `the console user ${DEMO_REVIEWER} exists but ${file} is gone: run 'tally users disable ${DEMO_REVIEWER}' and use a new stack folder, or restore the file`,
+    );
+  const added = await addUser(pool, { operator: 'tally-demo' }, { username: DEMO_REVIEWER, role: 'reviewer' });
+  const account = { username: added.username, password: added.generatedPassword ?? '' };
+  await writeFile(file, `${JSON.stringify(account, null, 2)}\n`, { mode: 0o600 });
+  return { ...account, file };
 }
 
 /** The sample sources' secrets of this stack: read when the file exists, made (owner-readable only) when not. */

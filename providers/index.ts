@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import type { BillingProvider } from './billing-provider.ts';
 import { LedgerBillingProvider } from './ledger-provider.ts';
+import { MarketplaceBilledProvider } from './marketplace-billed-provider.ts';
 import { ProviderError } from './provider-error.ts';
 import {
   createStripeClient,
@@ -13,6 +14,7 @@ import {
 
 export type { BillingProvider } from './billing-provider.ts';
 export { LedgerBillingProvider, ledgerInvoiceId, ledgerItemId, type LedgerProviderOptions } from './ledger-provider.ts';
+export { MarketplaceBilledProvider, marketplaceBilledInvoiceId } from './marketplace-billed-provider.ts';
 export {
   PROVIDER_ERROR_CODES,
   ProviderError,
@@ -42,6 +44,7 @@ export interface BillingProvidersOptions {
 
 export function createBillingProviders(options: BillingProvidersOptions): BillingProviders {
   const ledger = new LedgerBillingProvider({ pool: options.pool });
+  const marketplace = new MarketplaceBilledProvider({ pool: options.pool });
   const stripeClient =
     options.stripe === undefined
       ? undefined
@@ -55,6 +58,7 @@ export function createBillingProviders(options: BillingProvidersOptions): Billin
   return {
     forTarget(target) {
       if (target.kind === 'ledger') return ledger;
+      if (target.kind === 'marketplace') return marketplace;
       if (stripe === undefined) {
         throw new ProviderError(
           'stripe',

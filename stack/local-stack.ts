@@ -55,8 +55,18 @@ export interface ServiceStatus {
 const POSTGRES_ROOT_HOME = '/var/tmp/tally-postgres';
 /** The local database credentials; the stack listens on 127.0.0.1 only. */
 const DATABASE = { user: 'tally', password: 'tally', name: 'tally' } as const;
-/** Search attributes the billing workflows are listed by. */
-const SEARCH_ATTRIBUTES = ['CustomerId=Keyword', 'BillingPeriod=Keyword', 'RunMode=Keyword'];
+/**
+ * Search attributes the billing workflows are listed by, and set as the close goes (`ReviewState`,
+ * `ExceptionKind`: which periods wait for a person, and why). docker-compose.yml registers the same
+ * (test/integration/compose-search-attributes.test.ts holds the two together).
+ */
+export const SEARCH_ATTRIBUTES = [
+  'CustomerId=Keyword',
+  'BillingPeriod=Keyword',
+  'RunMode=Keyword',
+  'ReviewState=Keyword',
+  'ExceptionKind=Keyword',
+] as const;
 const HEALTH_TIMEOUT_MS = 90_000;
 
 export function stackPorts(layout: StackLayout): StackPorts {

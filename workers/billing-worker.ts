@@ -8,11 +8,20 @@ import {
   checkChangedUsageAlerts,
   createBillingActivities,
   createShadowRunActivities,
+  createMarketplaceActivities,
   deliverNotification,
   type ContractSweepState,
+  ensureMarketplaceSchedule,
+  publishedMarketplaceCustomers,
   openPendingPeriods,
 } from '../activities/index.ts';
 import type { BillingWorkerConfig } from '../config/billing-worker.ts';
+import {
+  marketplaceAdapterOptions,
+  marketplaceSettings,
+  parseMarketplaceEnv,
+  type MarketplaceConfig,
+} from '../config/marketplace.ts';
 import { workflowsEntry } from '../config/paths.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
@@ -20,6 +29,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { listUndeliveredNotifications } from '../db/queries/notifications.ts';
 import { createBillingProviders } from '../providers/index.ts';
+import { createMarketplaceAdapters } from '../providers/marketplaces/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
 import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
 import { publishedTerms } from '../terms/index.ts';
@@ -29,6 +39,8 @@ export interface BillingWorkerOptions {
   readonly endpoints: ServiceEndpoints;
   /** Set when contracts sync to Stripe (parseStripeEnv). */
   readonly stripe?: StripeConnection;
+  /** Marketplace endpoints, credentials and windows (parseMarketplaceEnv); default: none configured. */
+  readonly marketplace?: MarketplaceConfig;
   /** Stop when this signal aborts (SIGTERM/SIGINT in `tally worker`). */
   readonly signal: AbortSignal;
   /** Where the worker logs; default JSON on stdout at TALLY_LOG_LEVEL (the demo keeps stdout for its report). */
@@ -85,12 +97,21 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });
     closers.unshift(() => clientConnection.close());
     const client = new Client({ connection: clientConnection, namespace: endpoints.temporalNamespace });
+    const marketplace = options.marketplace ?? parseMarketplaceEnv({});
+    const marketplaceActivities = createMarketplaceActivities({
+      pool,
+      listMarketplaceCustomers: publishedMarketplaceCustomers(pool),
+      loadTerms: (customerId) => terms.current(customerId),
+      adapters: createMarketplaceAdapters(marketplaceAdapterOptions(marketplace)),
+      settings: marketplaceSettings(marketplace),
+      temporal: { client, taskQueue: config.taskQueue },
+    });
     const worker = await Worker.create({
       connection: workerConnection,
       namespace: endpoints.temporalNamespace,
       taskQueue: config.taskQueue,
       workflowsPath: workflowsEntry,
-      activities,
+      activities: { ...activities, ...marketplaceActivities },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       // Most steps are local activities; without this they would run as many at once as workflows are open.
       maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
@@ -101,6 +122,16 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     });
     // Aborted while starting (bundling the workflows takes seconds): stop before polling.
     if (options.signal.aborted) return;
+    if (marketplace.schedule.enabled) {
+      const scheduleId = await ensureMarketplaceSchedule(client, {
+        taskQueue: config.taskQueue,
+        minute: marketplace.schedule.minute,
+        ...(config.openerOverrides.stepTimeoutMs === undefined
+          ? {}
+          : { stepTimeoutMs: config.openerOverrides.stepTimeoutMs }),
+      });
+      logger.info({ scheduleId }, 'marketplace schedule in place');
+    }
 
     loops.push(
       options.openPeriods === false

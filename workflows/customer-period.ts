@@ -6,6 +6,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -16,12 +17,14 @@ import type { ReviewBreach } from '../domain/review.ts';
 import {
   closeNowSignal,
   decideUpdate,
+  needsSecondReviewer,
   sameDecision,
   statusQuery,
   type CustomerPeriodInput,
   type DecisionOutcome,
   type PeriodStage,
   type ReviewDecision,
+  type ReviewState,
 } from './definitions.ts';
 
 /**
@@ -87,6 +90,12 @@ export const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
  * earlier replay the close they began with.
  */
 export const CHECKED_CLOSE = 'checked-close';
+/**
+ * Patch, asked right after CHECKED_CLOSE: dual control (an adjust above the contract's
+ * `review.dual_control_above` applies only once a second, different reviewer confirms it) and the
+ * `ReviewState` / `ExceptionKind` search attributes. Workflows started earlier decide with one reviewer.
+ */
+export const DUAL_CONTROL = 'review-dual-control';
 
 /** How often a waiting close looks again, and how long it waits for ingest before asking a person. */
 const DEFAULT_RECHECK_MS = 30_000;
@@ -134,6 +143,11 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   /** Every exception's standing decision, so a late repeat or contradiction is answered truthfully. */
   const decided = new Map<string, StandingDecision>();
   const exceptionIds: string[] = [];
+  /** Under DUAL_CONTROL: the open exception's dual-control amount, and an adjust above it waiting for a second reviewer. */
+  let dualControl = false;
+  let openDualControlAbove: string | undefined;
+  let proposal: { decision: Extract<ReviewDecision, { kind: 'adjust' }>; proposedAt: string } | undefined;
+  let proposalRecorded = false;
 
   setHandler(closeNowSignal, () => {
     closeRequested = true;
@@ -170,6 +184,24 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
         };
       }
       const acceptedAt = new Date(Date.now()).toISOString();
+      if (decision.kind === 'adjust' && needsSecondReviewer(decision, openDualControlAbove)) {
+        if (proposal === undefined) return propose(decision, acceptedAt);
+        await condition(() => proposalRecorded);
+        const proposed = proposal.decision;
+        if (proposed.reviewer === decision.reviewer) {
+          // The proposer again (a retried request): still waiting for someone else.
+          return {
+            exceptionId: decision.exceptionId,
+            decision: 'adjust',
+            repeated: true,
+            awaitingConfirmation: true,
+            decidedBy: proposed.reviewer,
+            decidedAt: proposal.proposedAt,
+          };
+        }
+        // A second, different reviewer sent the same adjust: the proposal, confirmed, is the decision.
+        decision = { ...proposed, confirmedBy: decision.reviewer };
+      }
       recording = { decision, acceptedAt };
       // Histories of the first release recorded no result: the decision sent is the one recorded.
       const recorded: StandingDecision = (await database.recordDecision({
@@ -196,6 +228,9 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
         repeated: false,
         decidedBy: recorded.decision.reviewer,
         decidedAt: recorded.decidedAt,
+        ...(recorded.decision.kind === 'adjust' && recorded.decision.confirmedBy !== undefined
+          ? { confirmedBy: recorded.decision.confirmedBy }
+          : {}),
       };
     },
     {
@@ -219,6 +254,15 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
         if (decision.kind !== 'approve' && !decision.reason.trim()) throw new Error(`${decision.kind} needs a reason`);
         if (decision.kind === 'adjust' && !/^-?\d{1,20}(\.\d{1,12})?$/.test(decision.amount))
           throw new Error('adjust amount is a decimal string');
+        if (decision.kind === 'adjust' && decision.confirmedBy !== undefined)
+          throw new Error('confirmedBy is set by the workflow, not by a reviewer');
+        if (proposal !== undefined && decision.kind !== 'reject' && !sameDecision(proposal.decision, decision)) {
+          // While an adjust waits for its second reviewer, the same adjust confirms it and a reject
+          // holds the period; anything else would decide past the first reviewer's proposal.
+          throw new Error(
+            `adjust ${proposal.decision.amount} proposed by ${proposal.decision.reviewer} at ${proposal.proposedAt} waits for a second, different reviewer: send the same adjust to confirm it, or reject`,
+          );
+        }
       },
     },
   );
@@ -239,6 +283,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   };
   const workflowId = workflowInfo().workflowId;
   if (!checkedClose) return closeAsFirstReleased();
+  dualControl = patched(DUAL_CONTROL);
 
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
   // Every quick step and the snapshot and rating run as local activities (docs/decisions/period-close.md);
@@ -286,6 +331,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
             amount: decision.amount,
             reason: decision.reason,
             reviewer: decision.reviewer,
+            ...(decision.confirmedBy === undefined ? {} : { confirmedBy: decision.confirmedBy }),
           }),
         );
       }
@@ -434,6 +480,48 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   }
 
   /**
+   * Dual control, first reviewer: the adjust is recorded as a proposal on the exception (shown in the
+   * console and `tally review list`) and the exception stays open until a second, different reviewer
+   * sends the same adjust, or someone rejects.
+   */
+  async function propose(
+    decision: Extract<ReviewDecision, { kind: 'adjust' }>,
+    proposedAt: string,
+  ): Promise<DecisionOutcome> {
+    proposal = { decision, proposedAt };
+    proposalRecorded = false;
+    const recorded = await database.proposeDecision({ exceptionId: decision.exceptionId, decision, proposedAt });
+    // The database's proposal stands (one may have been recorded before a worker crash).
+    proposal = { decision: recorded.decision, proposedAt: recorded.proposedAt };
+    proposalRecorded = true;
+    showReviewState('awaiting_confirmation', undefined);
+    setCurrentDetails(
+      `adjust ${recorded.decision.amount} proposed by ${recorded.decision.reviewer} at ${recorded.proposedAt}: waits for a second, different reviewer`,
+    );
+    if (!sameReviewerAndDecision(recorded.decision, decision)) {
+      throw ApplicationFailure.create({
+        message: `adjust ${recorded.decision.amount} proposed by ${recorded.decision.reviewer} at ${recorded.proposedAt} waits for a second, different reviewer`,
+        type: 'already_proposed',
+        nonRetryable: true,
+      });
+    }
+    return {
+      exceptionId: decision.exceptionId,
+      decision: 'adjust',
+      repeated: false,
+      awaitingConfirmation: true,
+      decidedBy: recorded.decision.reviewer,
+      decidedAt: recorded.proposedAt,
+    };
+  }
+
+  /** The review's state as search attributes, so the Temporal UI lists the periods that wait for a person. */
+  function showReviewState(state: ReviewState, kind: string | undefined): void {
+    if (!dualControl) return;
+    upsertSearchAttributes({ ReviewState: [state], ...(kind === undefined ? {} : { ExceptionKind: [kind] }) });
+  }
+
+  /**
    * Opens an exception and waits for a person's decision. `recheck`, when given, looks every
    * `recheckMs` whether the cause went away by itself (then the exception is resolved, and
    * undefined returned). A review timeout escalates; nothing is ever approved by timeout.
@@ -461,8 +549,15 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     openExceptionId = exception.exceptionId;
     exceptionIds.push(exception.exceptionId);
     pendingDecision = undefined;
+    openDualControlAbove = dualControl ? exception.dualControlAbove : undefined;
+    proposal = undefined;
+    proposalRecorded = false;
     const resumeStage = stage;
     stage = 'awaiting_review';
+    showReviewState('awaiting_review', kind);
+    setCurrentDetails(
+      `awaiting review since ${new Date(Date.now()).toISOString()} (${kind}: ${breaches.map((breach) => breach.detail).join('; ')})`,
+    );
     const timeoutMs = input.reviewTimeoutMs ?? exception.reviewTimeoutMs;
     const startedMs = Date.now();
     let escalated = false;
@@ -479,6 +574,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
         await database.escalateException({ exceptionId: exception.exceptionId, waitedMs: timeoutMs });
         escalated = true;
         stage = 'escalated';
+        if (proposal === undefined) showReviewState('escalated', undefined);
       }
       if (recheck !== undefined && recording === undefined && pendingDecision === undefined) {
         const resolved = await recheck();
@@ -486,6 +582,8 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
           await database.resolveException({ exceptionId: exception.exceptionId, detail: resolved });
           openExceptionId = undefined;
           stage = resumeStage;
+          showReviewState('resolved', undefined);
+          setCurrentDetails('');
           return undefined;
         }
       }
@@ -493,7 +591,11 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     const decision = (pendingDecision as StandingDecision | undefined)?.decision;
     openExceptionId = undefined;
     pendingDecision = undefined;
+    openDualControlAbove = undefined;
+    proposal = undefined;
     stage = resumeStage;
+    showReviewState('decided', undefined);
+    setCurrentDetails('');
     return decision;
   }
 
@@ -623,6 +725,10 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     pendingDecision = undefined;
     return decision;
   }
+}
+
+function sameReviewerAndDecision(a: ReviewDecision, b: ReviewDecision): boolean {
+  return a.reviewer === b.reviewer && sameDecision(a, b);
 }
 
 function describeDecision(decision: ReviewDecision): string {

@@ -5,8 +5,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { Decimal } from '../domain/money.ts';
 
-/** What the calculation does today. Bump it when rating changes meaning: recalculations under a new version adjust. */
-export const CALCULATION_VERSION = 'calc-2026.11.1';
+/** What the calculation does today: one version, kept in domain/ beside the engine it names. */
+export { CALCULATION_VERSION } from '../domain/calculation-version.ts';
 
 /** `live` issues, syncs and journals; `shadow` rates and compares only (no provider, no journal, no credit movements). */
 export type RunMode = 'live' | 'shadow';
@@ -61,6 +61,11 @@ export type ReviewDecision =
       readonly reviewer: string;
       readonly reason: string;
       readonly amount: string;
+      /**
+       * Dual control (SPEC §3, §9): the second, different reviewer who confirmed an adjust above the
+       * contract's `review.dual_control_above`. Set by the workflow, never by the sender.
+       */
+      readonly confirmedBy?: string;
     };
 
 export type PeriodStage =
@@ -101,6 +106,27 @@ export interface DecisionOutcome {
   /** Who made the decision that stands, and when (a repeat names the first decider, not the repeater). */
   readonly decidedBy?: string;
   readonly decidedAt?: string;
+  /**
+   * Dual control: the adjust is recorded as a proposal and applies only once a second, different
+   * reviewer sends the same adjust (`decidedBy` is then the proposer, `confirmedBy` the second).
+   */
+  readonly awaitingConfirmation?: boolean;
+  readonly confirmedBy?: string;
+}
+
+/** Where a period's review stands, as the `ReviewState` search attribute shows it in the Temporal UI. */
+export type ReviewState = 'awaiting_review' | 'escalated' | 'awaiting_confirmation' | 'decided' | 'resolved';
+
+/**
+ * Whether an adjust needs a second reviewer: its amount (either sign: a credit moves money as much as
+ * a charge) above the contract's `review.dual_control_above`.
+ */
+export function needsSecondReviewer(decision: ReviewDecision, dualControlAbove: string | undefined): boolean {
+  return (
+    decision.kind === 'adjust' &&
+    dualControlAbove !== undefined &&
+    new Decimal(decision.amount).abs().gt(new Decimal(dualControlAbove))
+  );
 }
 
 /**

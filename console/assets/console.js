@@ -68,7 +68,7 @@
           `/api/v1/exceptions/${encodeURIComponent(form.dataset.exception)}/decisions`,
           body,
         );
-        flash(`Recorded: ${outcome.decision} by ${outcome.reviewer}${outcome.repeated ? ' (already recorded)' : ''}.`);
+        flash(`Recorded: ${outcome.message}.`);
         setTimeout(() => window.location.reload(), 800);
       } catch (error) {
         flash(`Not recorded: ${error.message}`, true);

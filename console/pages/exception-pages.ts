@@ -135,7 +135,9 @@ export const exceptionDetailPage: ConsolePage = {
             <dt>Kind</dt>
             <dd>${exception.kind}</dd>
             <dt>Invoice</dt>
-            <dd>${exception.invoiceId === null ? 'none yet (raised before the period was rated)' : `<a href="/invoices/${encodeURIComponent(exception.invoiceId)}">${exception.invoiceId}</a>`}</dd>
+            <dd>
+              ${exception.invoiceId === null ? 'none yet (raised before the period was rated)' : html`<a href="/invoices/${encodeURIComponent(exception.invoiceId)}">${exception.invoiceId}</a>`}
+            </dd>
             <dt>Opened</dt>
             <dd>${instant(exception.openedAt)} (${ageSince(exception.openedAt)} ago)</dd>
             ${
@@ -224,9 +226,21 @@ function decisionSection(
     reviewer?: string | undefined;
     decidedAt?: string | undefined;
     decision?: Record<string, unknown> | undefined;
+    proposal?: { decision: Record<string, unknown>; by: string; at: string } | undefined;
   },
   waiting: boolean,
 ): SafeHtml {
+  const proposed = exception.proposal;
+  const proposedAmount = typeof proposed?.decision.amount === 'string' ? proposed.decision.amount : '';
+  const proposedReason = typeof proposed?.decision.reason === 'string' ? proposed.decision.reason : '';
+  const proposalNote =
+    proposed === undefined
+      ? ''
+      : html`<p class="note" id="decision-proposal">
+          Adjust <strong>${proposedAmount}</strong> proposed by <strong>${proposed.by}</strong> at
+          ${instant(proposed.at)} (${proposedReason})
+          ${waiting ? 'waits for a second, different reviewer: send the same adjust to confirm it, or reject.' : ''}
+        </p>`;
   if (!waiting)
     return html`<section class="card" aria-labelledby="decision-heading">
       <h2 id="decision-heading">Decision</h2>
@@ -234,7 +248,7 @@ function decisionSection(
         ${statusBadge(exception.status)} by <strong>${exception.reviewer ?? '?'}</strong> at
         ${instant(exception.decidedAt)}.
       </p>
-      ${exception.decision ? html`<pre>${JSON.stringify(exception.decision, null, 2)}</pre>` : ''}
+      ${proposalNote} ${exception.decision ? html`<pre>${JSON.stringify(exception.decision, null, 2)}</pre>` : ''}
     </section>`;
   if (!mayAct(user.role, 'decide_exception'))
     return html`<section class="card" aria-labelledby="decision-heading">
@@ -242,24 +256,35 @@ function decisionSection(
       <p class="note" id="decision-refusal">
         You are signed in as a ${user.role}: deciding exceptions needs the reviewer role.
       </p>
+      ${proposalNote}
     </section>`;
   return html`<section class="card" aria-labelledby="decision-heading">
     <h2 id="decision-heading">Decide</h2>
     <p>Your decision is recorded under <strong>${user.username}</strong>.</p>
+    ${proposalNote}
     <form id="decision-form" data-exception="${exception.exceptionId}">
       <fieldset>
         <legend>Decision</legend>
-        <label><input type="radio" name="kind" value="approve" checked /> Approve: issue and sync the invoice</label>
+        ${
+          proposed === undefined
+            ? html`<label
+                ><input type="radio" name="kind" value="approve" checked /> Approve: issue and sync the invoice</label
+              >`
+            : ''
+        }
         <label><input type="radio" name="kind" value="reject" /> Reject: hold the invoice</label>
-        <label><input type="radio" name="kind" value="adjust" /> Adjust: add an adjustment line, then issue</label>
+        <label
+          ><input type="radio" name="kind" value="adjust" ${proposed === undefined ? '' : 'checked'} />
+          ${proposed === undefined ? 'Adjust: add an adjustment line, then issue' : 'Confirm the proposed adjust'}</label
+        >
       </fieldset>
       <p>
         <label for="decision-reason">Reason (required to reject or adjust)</label
-        ><textarea id="decision-reason" name="reason" rows="2" cols="60"></textarea>
+        ><textarea id="decision-reason" name="reason" rows="2" cols="60">${proposedReason}</textarea>
       </p>
       <p>
         <label for="decision-amount">Adjustment amount (signed, invoice currency)</label
-        ><input id="decision-amount" name="amount" inputmode="decimal" placeholder="-25.00" />
+        ><input id="decision-amount" name="amount" inputmode="decimal" placeholder="-25.00" value="${proposedAmount}" />
       </p>
       <p><button type="submit">Record decision</button></p>
     </form>

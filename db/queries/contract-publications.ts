@@ -121,6 +121,22 @@ export async function currentContractText(
     : { contentHash: row.content_hash, content: row.content, fileName: row.file_name };
 }
 
+/** Every customer's contract in force (its latest publication), by customer id. */
+export async function currentContractTexts(
+  db: Queryable,
+): Promise<(PublishedContractText & { readonly customerId: string })[]> {
+  const { rows } = await db.query<{ customer_id: string; content_hash: string; content: string; file_name: string }>(
+    `SELECT DISTINCT ON (customer_id) customer_id, content_hash, content, file_name FROM contract_publications
+      ORDER BY customer_id, publication_id DESC`,
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id,
+    contentHash: row.content_hash,
+    content: row.content,
+    fileName: row.file_name,
+  }));
+}
+
 /** A published contract text of a customer by its hash (what a snapshot recorded). */
 export async function contractTextByHash(
   db: Queryable,

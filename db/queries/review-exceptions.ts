@@ -8,6 +8,10 @@ export type ExceptionKind =
   | 'unknown_customer'
   | 'step_failed'
   | 'ingest_lagging'
+  /** Marketplace metering (SPEC §12): these name no invoice. */
+  | 'marketplace_over_report'
+  | 'marketplace_window_at_risk'
+  | 'marketplace_report_failed'
   | (string & {});
 /** `resolved`: what the exception waited for happened without a decision (a contract published, ingest caught up). */
 export type ExceptionStatus = 'open' | 'escalated' | 'approved' | 'rejected' | 'adjusted' | 'resolved';
@@ -28,6 +32,9 @@ export interface ReviewExceptionRecord {
   readonly decidedAt: string | undefined;
   readonly reviewer: string | undefined;
   readonly decision: Record<string, unknown> | undefined;
+  /** Dual control: an adjust waiting for (or confirmed by) a second, different reviewer. */
+  readonly proposal:
+    { readonly decision: Record<string, unknown>; readonly by: string; readonly at: string } | undefined;
 }
 
 interface ExceptionRow {
@@ -45,6 +52,9 @@ interface ExceptionRow {
   decided_at: Date | null;
   reviewer: string | null;
   decision: Record<string, unknown> | null;
+  proposal: Record<string, unknown> | null;
+  proposed_by: string | null;
+  proposed_at: Date | null;
 }
 
 function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
@@ -63,23 +73,40 @@ function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
     decidedAt: row.decided_at?.toISOString(),
     reviewer: row.reviewer ?? undefined,
     decision: row.decision ?? undefined,
+    proposal:
+      row.proposal === null || row.proposed_by === null || row.proposed_at === null
+        ? undefined
+        : { decision: row.proposal, by: row.proposed_by, at: row.proposed_at.toISOString() },
   };
 }
+
+type NewReviewException = Pick<
+  ReviewExceptionRecord,
+  'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'
+>;
 
 /** Opens an exception once; a retried activity finds the first one. */
 export async function openReviewException(
   pool: pg.Pool,
-  exception: Pick<
-    ReviewExceptionRecord,
-    'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'
-  >,
+  exception: NewReviewException,
 ): Promise<ReviewExceptionRecord> {
-  await pool.query(
+  await insertReviewException(pool, exception);
+  const stored = await findReviewException(pool, exception.exceptionId);
+  if (stored === undefined) throw new Error(`exception ${exception.exceptionId} vanished after insert`);
+  return stored;
+}
+
+/** Inserts an exception unless one with its id exists (inside the caller's transaction, with the fact it reports). */
+export async function insertReviewException(
+  db: Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>,
+  exception: NewReviewException,
+): Promise<boolean> {
+  const result = await db.query(
     `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') ON CONFLICT (exception_id) DO NOTHING`,
     [
       exception.exceptionId,
-      exception.invoiceId,
+      exception.invoiceId ?? null,
       exception.customerId,
       exception.period,
       exception.kind,
@@ -88,9 +115,7 @@ export async function openReviewException(
       exception.workflowId,
     ],
   );
-  const stored = await findReviewException(pool, exception.exceptionId);
-  if (stored === undefined) throw new Error(`exception ${exception.exceptionId} vanished after insert`);
-  return stored;
+  return result.rowCount === 1;
 }
 
 export async function findReviewException(
@@ -139,6 +164,26 @@ export async function recordReviewDecision(
   };
 }
 
+/**
+ * Records an adjust as the exception's proposal (dual control) unless one is recorded already, and
+ * returns the proposal that stands: this one, or the first (a retried activity finds its own).
+ */
+export async function recordReviewProposal(
+  pool: pg.Pool,
+  exceptionId: string,
+  decision: { kind: 'adjust'; reviewer: string } & Record<string, unknown>,
+  proposedAt: string,
+): Promise<{ decision: Record<string, unknown>; proposedBy: string; proposedAt: string }> {
+  await pool.query(
+    `UPDATE review_exceptions SET proposal = $2, proposed_by = $3, proposed_at = $4
+      WHERE exception_id = $1 AND proposal IS NULL AND decided_at IS NULL`,
+    [exceptionId, JSON.stringify(decision), decision.reviewer, proposedAt],
+  );
+  const stored = await findReviewException(pool, exceptionId);
+  if (stored?.proposal === undefined) throw new Error(`exception ${exceptionId} has no proposal after recording one`);
+  return { decision: stored.proposal.decision, proposedBy: stored.proposal.by, proposedAt: stored.proposal.at };
+}
+
 /** Closes an undecided exception because what it waited for happened (no person decided). */
 export async function resolveReviewException(pool: pg.Pool, exceptionId: string, detail: string): Promise<void> {
   await pool.query(
@@ -158,10 +203,14 @@ export async function markEscalated(pool: pg.Pool, exceptionId: string): Promise
 
 export async function listReviewExceptions(
   pool: pg.Pool,
-  filter: { status?: 'waiting' | ExceptionStatus; customerId?: string },
+  filter: { status?: 'waiting' | ExceptionStatus; customerId?: string; kindPrefix?: string },
 ): Promise<ReviewExceptionRecord[]> {
   const conditions: string[] = [];
   const parameters: unknown[] = [];
+  if (filter.kindPrefix !== undefined) {
+    parameters.push(`${filter.kindPrefix.replace(/[\\%_]/g, (character) => `\\${character}`)}%`);
+    conditions.push(`kind LIKE $${parameters.length}`);
+  }
   if (filter.status === 'waiting') conditions.push("status IN ('open', 'escalated')");
   else if (filter.status !== undefined) {
     parameters.push(filter.status);

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { authenticatePassword, decideException } from '../../access/index.ts';
 import path from 'node:path';
 import type { Invoice } from '../../contracts/invoice.ts';
 import { Decimal, formatMoney, minorUnits } from '../../domain/money.ts';
@@ -8,12 +9,11 @@ import { formatShadowReport } from '../../shadow/report-table.ts';
 import { loadReadiness, loadRunReport } from '../../shadow/shadow-reports.ts';
 import {
   CALCULATION_VERSION,
-  decideUpdate,
   shadowRunProgressQuery,
   shadowRunWorkflowId,
   type ShadowRunInput,
 } from '../../workflows/definitions.ts';
-import { DEMO_REVIEWER, indent, out, REVIEW_TIMEOUT_MS, STEP_TIMEOUT_MS, type DemoRun } from '../demo-run.ts';
+import { indent, out, REVIEW_TIMEOUT_MS, STEP_TIMEOUT_MS, type DemoRun } from '../demo-run.ts';
 import { DEMO_PERIOD, DemoError } from '../workspace.ts';
 import type { DemoStep } from './demo-step.ts';
 
@@ -66,7 +66,11 @@ export const shadowStep: DemoStep = {
         ),
       ].join('\n') + '\n',
     );
-    const [imported] = await importLegacyFile(pool, { file, source: SOURCE, importedBy: DEMO_REVIEWER });
+    const [imported] = await importLegacyFile(pool, {
+      file,
+      source: SOURCE,
+      importedBy: run.workspace.reviewer.username,
+    });
     out(
       `   tally shadow import ${path.basename(file)} --source ${SOURCE}: ${imported?.outcome ?? 'nothing'}, ${imported?.import.lineCount ?? 0} legacy lines (${imported?.import.importId ?? ''})`,
     );
@@ -124,19 +128,16 @@ export const shadowStep: DemoStep = {
       ),
     );
 
-    // Billing ops accepts the explained rounding difference, through the same decide update as every exception.
+    // Billing ops accepts the explained rounding difference, as a console user, through the same
+    // decide update (and the same audited path) as every exception.
     const exceptionId = `exc:shadow:${input.runId}:${rounded.customerId}`;
-    const decided = await temporal.client.workflow.getHandle(handle.workflowId).executeUpdate(decideUpdate, {
-      args: [
-        {
-          kind: 'approve',
-          exceptionId,
-          reviewer: DEMO_REVIEWER,
-          note: 'explained: the legacy biller rounds each usage line up to the cent',
-        },
-      ],
+    const { reviewer } = run.workspace;
+    const user = await authenticatePassword(pool, { username: reviewer.username, password: reviewer.password });
+    const decided = await decideException({ pool, temporal: temporal.client }, user, exceptionId, {
+      kind: 'approve',
+      note: 'explained: the legacy biller rounds each usage line up to the cent',
     });
-    out(`   tally review approve ${exceptionId} --note …: ${decided.decision} by ${decided.decidedBy ?? '?'}`);
+    out(`   tally review approve ${exceptionId} --note …: ${decided.message}`);
 
     const verdict = await loadReadiness(pool, { source: SOURCE, periods: 1, through: DEMO_PERIOD });
     out(`   tally shadow readiness --source ${SOURCE} --periods 1: ${verdict.ready ? 'READY' : 'NOT READY'}`);

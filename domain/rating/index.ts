@@ -4,8 +4,7 @@
  * workflows call the same code. See README.md in this folder for the input contract.
  */
 
-/** Recorded on every invoice; bump it when a change to this engine can change an amount. */
-export const RATING_CALCULATION_VERSION = 'rating-1';
+export { CALCULATION_VERSION } from '../calculation-version.ts';
 
 export { ratePeriod, type RatePeriodInput } from './rate-period.ts';
 export {
@@ -19,7 +18,7 @@ export {
   type UsageAggregate,
 } from './usage-aggregate.ts';
 export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation-plan.ts';
-export { versionSegments, type VersionSegment } from './version-segments.ts';
+export { sortedVersions, versionSegments, type VersionSegment } from './version-segments.ts';
 export {
   compareCreditsForDrawdown,
   creditBalancesFromContract,
@@ -30,6 +29,6 @@ export {
 } from './credits.ts';
 export { instantKey } from './instant-key.ts';
 export { aggregatesByPrice } from './lineage.ts';
-export type { UnpricedReason } from './price-matching.ts';
+export { PriceMatcher, type PriceMatch, type UnpricedReason } from './price-matching.ts';
 export { RatingInputError, type RatingInputErrorCode } from './rating-input-error.ts';
 export { describeRateCardChanges, type RateCardChange } from './ratecard-changes.ts';

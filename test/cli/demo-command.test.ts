@@ -77,20 +77,38 @@ describe('tally demo', () => {
     expect(out).toMatch(/- total_above: total [\d.]+ EUR is above 100\.00/);
     expect(out).toMatch(/draft invoice \(EUR\): subtotal [\d.]+, total [\d.]+/);
     expect(out).toContain(
-      `tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --reviewer demo: approve`,
+      `tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --as demo-reviewer: exc:inv:soylent-${record.runId}:2026-10:threshold:1: approve by demo-reviewer`,
     );
     expect(out).toMatch(
       new RegExp(
         `globex-${record.runId} +globex-${record.runId}-0002 +usage:tokens-us +[\\d.]+ +USD +globex-${record.runId}-0001 \\(2026-10\\)`,
       ),
     );
+    // One buyer billed by the AWS Marketplace (the sandbox, through the official SDK client).
+    expect(out).toMatch(/aws-\w+-\w+: [\d,]+ events of llm\.tokens, batch\.jobs, db\.queries stored/);
+    expect(out).toContain('provider sync: billed_by_marketplace (aws:210987654321)');
+    expect(out).toMatch(
+      /AWS BatchMeterUsage: [1-9]\d* calls, [\d,]+ records accepted, 0 pending; a second pass sent 0 records again/,
+    );
+    expect(out).toMatch(/what AWS now holds for the buyer .*: jobs \d+, queries \d+, tokens \d+/);
+    const accepted = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM marketplace_outcomes o JOIN marketplace_buckets b USING (bucket_id) WHERE b.customer_id = $1 AND o.outcome = 'accepted'",
+      [`aws-acme-${record.runId}`],
+    );
+    expect(accepted.rows[0]?.n).toBeGreaterThan(0);
     expect(out).toContain('invoices issued: 22');
     expect(out).toContain('provider sync: 22 of 22 invoices synced to the ledger sink');
     expect(out).toContain('0 differences');
     expect(out).toMatch(/demo finished in [\d.]+ s/);
 
     // What it left in the database.
-    const invoices = await listInvoices(pool, { status: 'issued' });
+    // The run's customers, and its marketplace buyer, whose invoice is the record of what AWS bills.
+    const buyer = `aws-acme-${record.runId}`;
+    const issued = await listInvoices(pool, { status: 'issued' });
+    expect(issued.filter((invoice) => invoice.customerId === buyer).map((invoice) => invoice.period)).toEqual([
+      '2026-10',
+    ]);
+    const invoices = issued.filter((invoice) => invoice.customerId !== buyer);
     expect(invoices.filter((invoice) => invoice.period === '2026-10')).toHaveLength(20);
     expect(new Set(invoices.map((invoice) => invoice.customerId))).toEqual(new Set(record.customers));
     const exceptions = await listReviewExceptions(pool, {});
@@ -100,13 +118,22 @@ describe('tally demo', () => {
       customerId: `soylent-${record.runId}`,
       kind: 'threshold',
       status: 'approved',
-      reviewer: 'demo',
+      reviewer: 'demo-reviewer',
     });
     // The shadow run: three planted differences, the rounding one accepted; not ready for cutover.
     const shadowed = exceptions.filter((exception) => exception.kind === 'shadow_variance');
     expect(shadowed.map((exception) => exception.status).sort()).toEqual(['approved', 'open', 'open']);
     expect(out).toMatch(/match 17, diff 2, only_legacy 0, only_new 1; exceptions 3/);
     expect(out).toContain('tally shadow readiness --source legacy-demo --periods 1: NOT READY');
+    // The demo decided as a console user, whose decision is audited under that name.
+    const decided = await pool.query<{ actor_kind: string; actor: string }>(
+      "SELECT actor_kind, actor FROM audit_log WHERE action = 'exception_decided' ORDER BY seq",
+    );
+    // The threshold approval and the accepted shadow variance.
+    expect(decided.rows).toEqual([
+      { actor_kind: 'user', actor: 'demo-reviewer' },
+      { actor_kind: 'user', actor: 'demo-reviewer' },
+    ]);
     const rejected = await pool.query<{ reason: string; n: number }>(
       'SELECT reason, count(*)::int AS n FROM rejected_events GROUP BY reason ORDER BY reason',
     );
@@ -141,7 +168,7 @@ describe('tally demo', () => {
     const listed = await runTally(['invoice', 'list', '--status', 'issued', '--json'], environment);
     expect(listed.code, listed.stderr).toBe(0);
     const listedIds = (JSON.parse(listed.stdout) as { invoice_id: string }[]).map((row) => row.invoice_id).sort();
-    expect(listedIds).toEqual(invoices.map((invoice) => invoice.invoiceId).sort());
+    expect(listedIds).toEqual(issued.map((invoice) => invoice.invoiceId).sort());
     const reviewed = await runTally(['review', 'list', '--all'], environment);
     expect(reviewed.code, reviewed.stderr).toBe(0);
     expect(reviewed.stdout).toContain(`exc:inv:soylent-${record.runId}:2026-10:threshold:1`);

@@ -123,9 +123,12 @@ describe('the ops commands', () => {
       expect(verify.status, verify.stderr).toBe(0);
       expect(verify.stdout).toMatch(/^audit log intact: \d+ entries; head \d+:[0-9a-f]{64}/);
 
-      expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`).result()).stage).toBe(
-        'completed',
-      );
+      const closed = testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`);
+      expect((await closed.result()).stage).toBe('completed');
+      // The Temporal UI lists it by what it is, and by where its review stands.
+      const description = await closed.describe();
+      expect(await description.staticSummary()).toBe(`${customerId} · 2026-10 · period close`);
+      expect(description.searchAttributes).toMatchObject({ ReviewState: ['decided'], ExceptionKind: ['threshold'] });
     });
     const invoices = await tally('invoice', 'list', '--customer', customerId, '--json');
     expect(JSON.parse(invoices.stdout)).toMatchObject([

@@ -53,7 +53,7 @@ describe('tally rate (offline)', () => {
       total: '0.00',
       events: { read: 20, duplicates: 1, outside_period: 2 },
       unpriced: [{ sku: 'llm.images', unit: 'images', event_count: 3, quantity: '7', reason: 'no_matching_price' }],
-      calculation_version: 'rating-1',
+      calculation_version: 'calc-2026.11.1',
     });
     expect(invoice.ratecard_versions.map((ref) => ref.effective_from)).toEqual([
       '2026-10-01T00:00:00.000Z',

@@ -237,6 +237,7 @@ describe('the console API', () => {
         reviewer: 'rita',
         decidedBy: 'rita',
         decidedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        message: `${exceptionId}: approve by rita`,
       });
       expect((await handle.result()).stage).toBe('completed');
 

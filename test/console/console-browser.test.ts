@@ -31,6 +31,7 @@ beforeAll(async () => {
   app = await createTestConsole(testbed);
   baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   await addTestUser(testbed, 'rita', 'reviewer');
+  await addTestUser(testbed, 'rex', 'reviewer');
   await addTestUser(testbed, 'vera', 'viewer');
   ({ browser, close: closeBrowser } = await launchChromium());
 }, 120_000);
@@ -114,7 +115,9 @@ describe('the console in a browser', () => {
       await reviewer.keyboard.press('Space');
       await reviewer.getByLabel('Reason (required to reject or adjust)').fill('usage matches the signed contract ramp');
       await reviewer.getByRole('button', { name: 'Record decision' }).press('Enter');
-      await expect.poll(() => reviewer.locator('#flash').textContent()).toContain('Recorded: approve by rita');
+      await expect
+        .poll(() => reviewer.locator('#flash').textContent())
+        .toContain(`Recorded: ${exceptionId}: approve by rita`);
       expect((await review.result()).stage).toBe('completed');
       expect(await findReviewException(testbed.pool, exceptionId)).toMatchObject({
         status: 'approved',
@@ -148,6 +151,59 @@ describe('the console in a browser', () => {
       await expect.poll(() => reviewer.locator('#audit-verify-result').textContent()).toContain('The chain holds');
       await shot(reviewer, 'audit');
       await reviewer.context().close();
+    });
+  }, 180_000);
+
+  it('applies a large adjust only when a second, different reviewer confirms it in the browser', async () => {
+    const contract = reviewedContract('browser-dual', { dual_control_above: '100.00' });
+    await testbed.publishContract(contract);
+    await testbed.storeEvents(reviewedUsage(contract.customer_id));
+    await testbed.withWorker(async () => {
+      const review = await testbed.startPeriod(testbed.periodInput(contract.customer_id, '2026-10'));
+      const exceptionId = await waitFor(
+        'an open exception',
+        async () => (await review.query(statusQuery)).openExceptionId,
+      );
+      const exceptionUrl = `${baseUrl}/exceptions/${encodeURIComponent(exceptionId)}`;
+      const signedIn = async (username: string): Promise<Page> => {
+        const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+        await page.goto(exceptionUrl);
+        await signInWithKeyboard(page, username);
+        await page.waitForURL(exceptionUrl);
+        await page.locator('body[data-ready="true"]').waitFor();
+        return page;
+      };
+
+      // The first reviewer proposes a credit above the contract's dual-control amount.
+      const first = await signedIn('rita');
+      await first.getByLabel('Adjust: add an adjustment line, then issue').check();
+      await first.getByLabel('Reason (required to reject or adjust)').fill('meter double-counted on the 2nd');
+      await first.getByLabel('Adjustment amount (signed, invoice currency)').fill('-250.00');
+      await first.getByRole('button', { name: 'Record decision' }).press('Enter');
+      await expect.poll(() => first.locator('#flash').textContent()).toContain('-250.00 proposed by rita');
+      await first.reload();
+      await expect.poll(() => first.locator('#decision-proposal').textContent()).toContain('waits for a second');
+      await shot(first, 'exception-dual-control-proposed');
+      expect((await review.query(statusQuery)).stage).toBe('awaiting_review');
+      await first.context().close();
+
+      // The second reviewer sees the proposal, prefilled, and confirms it.
+      const second = await signedIn('rex');
+      expect(await second.locator('#decision-proposal').textContent()).toContain('proposed by rita');
+      // The invoice is a link (its markup is not shown as text).
+      expect(await second.locator('dl.facts').getByRole('link', { name: 'inv:browser-dual:2026-10' }).count()).toBe(1);
+      expect(await second.getByLabel('Adjustment amount (signed, invoice currency)').inputValue()).toBe('-250.00');
+      await second.getByRole('button', { name: 'Record decision' }).press('Enter');
+      await expect.poll(() => second.locator('#flash').textContent()).toContain('by rita, confirmed by rex');
+      expect((await review.result()).stage).toBe('completed');
+      expect(await findReviewException(testbed.pool, exceptionId)).toMatchObject({
+        status: 'adjusted',
+        reviewer: 'rita',
+        decision: expect.objectContaining({ confirmedBy: 'rex', amount: '-250.00' }),
+      });
+      await second.goto(exceptionUrl);
+      await shot(second, 'exception-dual-control-confirmed');
+      await second.context().close();
     });
   }, 180_000);
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../config/services.ts';
+import { SEARCH_ATTRIBUTES } from '../../stack/local-stack.ts';
 
 // No Docker engine runs here, so docker-compose.yml is checked for consistency instead:
 // services, images, ports and connection URLs must hang together.
@@ -31,6 +32,7 @@ describe('docker-compose.yml', () => {
       'tally-ingest',
       'tally-worker',
       'temporal',
+      'temporal-setup',
       'temporal-ui',
     ]);
   });
@@ -49,6 +51,15 @@ describe('docker-compose.yml', () => {
     expect(services.temporal?.image).toBe('temporalio/auto-setup:1.29.1');
     expect(services.temporal?.environment?.POSTGRES_SEEDS).toBe('postgres');
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe(`temporal:${containerPort.temporal}`);
+  });
+
+  it('registers the search attributes the workflows set, as the embedded stack does', () => {
+    const setup = services['temporal-setup'];
+    expect(setup?.environment?.SEARCH_ATTRIBUTES?.split(' ')).toEqual([...SEARCH_ATTRIBUTES]);
+    expect(setup?.environment?.TEMPORAL_NAMESPACE).toBe(services.temporal?.environment?.DEFAULT_NAMESPACE);
+    expect((services['tally-worker']?.depends_on as Record<string, unknown>)['temporal-setup']).toEqual({
+      condition: 'service_completed_successfully',
+    });
   });
 
   it('publishes each host port once and every container port it names', () => {

@@ -26,6 +26,16 @@ describe('the dependency rule', () => {
     ['domain/example.ts', "import { createPool } from '../db/pool.ts';\nexport const x = createPool;\n"],
     ['workflows/example.ts', "import { connect } from '@nats-io/transport-node';\nexport const x = connect;\n"],
     ['contracts/example.ts', "import { migrate } from '../db/migrate.ts';\nexport const x = migrate;\n"],
+    // Sandboxes stand in for third parties: only the demo and tests start one, and they import no room.
+    [
+      'workers/example.ts',
+      "import { AwsMeteringEmulator } from '../sandboxes/marketplaces/aws-metering-emulator.ts';\nexport const x = AwsMeteringEmulator;\n",
+    ],
+    [
+      'providers/example.ts',
+      "import { AwsMeteringEmulator } from '../sandboxes/marketplaces/aws-metering-emulator.ts';\nexport const x = AwsMeteringEmulator;\n",
+    ],
+    ['sandboxes/example.ts', "import { Decimal } from '../domain/money.ts';\nexport const x = Decimal;\n"],
   ])('rejects %s importing a service', async (file, code) => {
     expect((await lintAs(file, code)).join('\n')).toMatch(/no-restricted-imports/);
   });

@@ -11,9 +11,10 @@ export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.ur
  * The shape of the workflow code that records histories now, appended to each recorded name so that
  * recording never overwrites the histories of earlier shapes (no suffix: the first release;
  * `-local-steps`, `-local-snapshot`, `-local-sync`: the local-activity patches; `-checked-close`:
- * the close with exceptions, ordering and the ingest wait). Change it with each workflow patch.
+ * the close with exceptions, ordering and the ingest wait; `-dual-control`: a second reviewer for
+ * large adjusts and the review search attributes). Change it with each workflow patch.
  */
-export const CURRENT_WORKFLOW_SHAPE = 'checked-close';
+export const CURRENT_WORKFLOW_SHAPE = 'dual-control';
 
 /**
  * Saves a finished workflow's history into the corpus when TALLY_RECORD_HISTORIES is set

@@ -1,5 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findInvoice } from '../../db/queries/invoices.ts';
 import { findReviewException } from '../../db/queries/review-exceptions.ts';
 import { decideUpdate, statusQuery, type ReviewDecision } from '../../workflows/definitions.ts';
 import { buildContract } from '../builders/rating.ts';
@@ -27,12 +28,12 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-async function reviewedPeriod(customerId: string) {
+async function reviewedPeriod(customerId: string, review: Record<string, string> = {}) {
   await testbed.publishContract(
     buildContract({
       customer_id: customerId,
       starts_at: '2026-01-01T00:00:00Z',
-      review: { total_above: '1.00', timeout: '72h' },
+      review: { total_above: '1.00', timeout: '72h', ...review },
       provider: { kind: 'ledger', customer: customerId },
     }),
   );
@@ -125,6 +126,129 @@ describe('review decisions', () => {
       const recorded = await findReviewException(testbed.pool, exceptionId);
       expect(recorded).toMatchObject({ status: 'adjusted', reviewer: 'ops-ana' });
       expect((recorded?.decision as { amount?: string } | undefined)?.amount).toBe('10.00');
+    });
+  }, 120_000);
+
+  it('applies an adjust above dual_control_above only when a second, different reviewer confirms it, and shows the wait in the Temporal UI', async () => {
+    await testbed.withWorker(async () => {
+      const { handle, exceptionId } = await reviewedPeriod(`dual-${process.pid}`, { dual_control_above: '100.00' });
+      const adjust = (reviewer: string, amount = '-250.00'): ReviewDecision => ({
+        kind: 'adjust',
+        exceptionId,
+        reviewer,
+        reason: 'meter double-counted on the 2nd',
+        amount,
+      });
+      const reviewState = async () =>
+        (await handle.describe()).searchAttributes as Record<string, unknown[] | undefined>;
+      await waitFor('the review state', async () =>
+        (await reviewState()).ReviewState?.[0] === 'awaiting_review' ? true : undefined,
+      );
+      expect((await reviewState()).ExceptionKind).toEqual(['threshold']);
+
+      // The first reviewer proposes; nothing is decided yet.
+      expect(await handle.executeUpdate(decideUpdate, { args: [adjust('ops-ana')] })).toMatchObject({
+        decision: 'adjust',
+        repeated: false,
+        awaitingConfirmation: true,
+        decidedBy: 'ops-ana',
+      });
+      await waitFor('the review state', async () =>
+        (await reviewState()).ReviewState?.[0] === 'awaiting_confirmation' ? true : undefined,
+      );
+      expect(await findReviewException(testbed.pool, exceptionId)).toMatchObject({
+        status: 'open',
+        decidedAt: undefined,
+        proposal: { by: 'ops-ana', decision: expect.objectContaining({ amount: '-250.00' }) },
+      });
+      // The same reviewer again cannot confirm their own adjust: it still waits.
+      expect(await handle.executeUpdate(decideUpdate, { args: [adjust('ops-ana')] })).toMatchObject({
+        repeated: true,
+        awaitingConfirmation: true,
+      });
+      // Anything but the same adjust or a reject is refused while it waits, naming the proposal.
+      for (const other of [
+        { kind: 'approve', exceptionId, reviewer: 'ops-ben' } as const,
+        adjust('ops-ben', '-300.00'),
+      ]) {
+        const refusal = await handle.executeUpdate(decideUpdate, { args: [other] }).catch((error: unknown) => error);
+        expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect(String((refusal as WorkflowUpdateFailedError).cause?.message)).toContain(
+          'adjust -250.00 proposed by ops-ana',
+        );
+      }
+      expect((await handle.query(statusQuery)).stage).toBe('awaiting_review');
+
+      // A second, different reviewer confirms: the adjust applies, recorded under both names.
+      expect(await handle.executeUpdate(decideUpdate, { args: [adjust('ops-ben')] })).toMatchObject({
+        decision: 'adjust',
+        repeated: false,
+        decidedBy: 'ops-ana',
+        confirmedBy: 'ops-ben',
+      });
+      expect((await handle.result()).stage).toBe('completed');
+      await recordHistory(handle, 'dual-control-confirmed');
+      const recorded = await findReviewException(testbed.pool, exceptionId);
+      expect(recorded).toMatchObject({ status: 'adjusted', reviewer: 'ops-ana' });
+      expect(recorded?.decision).toMatchObject({ amount: '-250.00', confirmedBy: 'ops-ben' });
+      const invoice = await findInvoice(testbed.pool, `inv:dual-${process.pid}:2026-10`);
+      expect(invoice?.document.lines.find((line) => line.kind === 'adjustment')).toMatchObject({
+        amount: '-250.00',
+        reason: expect.stringContaining('by ops-ana, confirmed by ops-ben'),
+      });
+      expect((await reviewState()).ReviewState).toEqual(['decided']);
+      // The database refuses a confirmation by the reviewer who decided, whatever writes it.
+      await expect(
+        testbed.pool.query(
+          `UPDATE review_exceptions SET decision = decision || '{"confirmedBy":"ops-ana"}' WHERE exception_id = $1`,
+          [exceptionId],
+        ),
+      ).rejects.toThrow(/review_exceptions_confirmed_by_another/);
+    });
+  }, 120_000);
+
+  it('applies an adjust at or below dual_control_above with one reviewer, and lets a second reviewer reject a proposal', async () => {
+    await testbed.withWorker(async () => {
+      const small = await reviewedPeriod(`dual-small-${process.pid}`, { dual_control_above: '100.00' });
+      expect(
+        await small.handle.executeUpdate(decideUpdate, {
+          args: [
+            {
+              kind: 'adjust',
+              exceptionId: small.exceptionId,
+              reviewer: 'ops-ana',
+              reason: 'goodwill',
+              amount: '-100.00',
+            },
+          ],
+        }),
+      ).toMatchObject({ repeated: false, decidedBy: 'ops-ana' });
+      expect((await small.handle.result()).stage).toBe('completed');
+
+      const large = await reviewedPeriod(`dual-reject-${process.pid}`, { dual_control_above: '100.00' });
+      await large.handle.executeUpdate(decideUpdate, {
+        args: [
+          { kind: 'adjust', exceptionId: large.exceptionId, reviewer: 'ops-ana', reason: 'goodwill', amount: '500.00' },
+        ],
+      });
+      expect(
+        await large.handle.executeUpdate(decideUpdate, {
+          args: [
+            {
+              kind: 'reject',
+              exceptionId: large.exceptionId,
+              reviewer: 'ops-ben',
+              reason: 'not agreed with the account team',
+            },
+          ],
+        }),
+      ).toMatchObject({ decision: 'reject', decidedBy: 'ops-ben' });
+      expect((await large.handle.result()).stage).toBe('held');
+      expect(await findReviewException(testbed.pool, large.exceptionId)).toMatchObject({
+        status: 'rejected',
+        reviewer: 'ops-ben',
+        proposal: { by: 'ops-ana' },
+      });
     });
   }, 120_000);
 });
