@@ -90,6 +90,8 @@ interface PeriodTarget {
   readonly period: string;
   readonly mode: RunMode;
   readonly calculationVersion: string;
+  /** A shadow run's own snapshot and draft (absent: the calculation version's, as before shadow runs). */
+  readonly shadowRunId?: string | undefined;
 }
 
 /** A contract's grace when a period has no contract yet (the contract schema's default). */
@@ -103,9 +105,15 @@ class InvoiceMissingError extends TallyError {
 
 /** The live invoice of a customer-period has one id for life; shadow drafts are per calculation version. */
 export function invoiceIdFor(target: PeriodTarget): string {
-  return target.mode === 'live'
-    ? `inv:${target.customerId}:${target.period}`
-    : `shadow:${target.customerId}:${target.period}:${target.calculationVersion}`;
+  if (target.mode === 'live') return `inv:${target.customerId}:${target.period}`;
+  const base = `shadow:${target.customerId}:${target.period}:${target.calculationVersion}`;
+  return target.shadowRunId === undefined ? base : `${base}:run:${target.shadowRunId}`;
+}
+
+/** The snapshot of a customer-period: one live; one per calculation version in shadow, or per shadow run. */
+export function snapshotIdFor(target: PeriodTarget): string {
+  const base = `snap:${target.customerId}:${target.period}:${target.mode}:${target.calculationVersion}`;
+  return target.mode === 'shadow' && target.shadowRunId !== undefined ? `${base}:run:${target.shadowRunId}` : base;
 }
 
 /** What the snapshot step found: the snapshot, something to wait for, or something a person must decide. */
@@ -305,7 +313,7 @@ export function createBillingActivities(deps: BillingDependencies) {
     async snapshotPeriod(
       input: PeriodTarget & { closeRequestedAt: string; checks?: boolean; ignoreIngestLag?: boolean },
     ): Promise<SnapshotOutcome> {
-      const snapshotId = `snap:${input.customerId}:${input.period}:${input.mode}:${input.calculationVersion}`;
+      const snapshotId = snapshotIdFor(input);
       const existing = await loadSnapshot(pool, snapshotId);
       if (existing !== undefined) {
         return {

@@ -4,6 +4,7 @@ export {
   createBillingActivities,
   deliverNotification,
   invoiceIdFor,
+  snapshotIdFor,
   type BillingActivities,
   type BillingDependencies,
   type SnapshotOutcome,
@@ -27,6 +28,12 @@ export {
   type UsageAlertDependencies,
   type UsageAlertScan,
 } from './check-usage-alerts.ts';
+export {
+  createShadowRunActivities,
+  type ShadowRunActivities,
+  type ShadowRunDependencies,
+  type ShadowRunPlan,
+} from './shadow-run-activities.ts';
 export {
   createMarketplaceActivities,
   type MarketplaceActivities,

@@ -21,7 +21,11 @@ import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { trialBalance } from '../db/queries/journal.ts';
 import { usageAggregateWithEventSetQuery } from '../db/queries/usage-aggregates.ts';
+import type { Invoice } from '../contracts/invoice.ts';
 import { billingPeriod } from '../domain/period.ts';
+import { LEGACY_CSV_HEADER, legacyLinesFromInvoice } from '../domain/shadow/index.ts';
+import { importLegacyFile } from '../shadow/import-legacy-file.ts';
+import type { shadowRunWorkflow } from '../workflows/shadow-run.ts';
 import { usageAggregationPlan } from '../domain/rating/index.ts';
 import { removeStackData, startService, startStack, stopService, type StackLayout } from '../stack/index.ts';
 import { runBillingWorker } from '../workers/billing-worker.ts';
@@ -31,8 +35,10 @@ import {
   closeNowSignal,
   customerPeriodWorkflowId,
   decideUpdate,
+  shadowRunWorkflowId,
   statusQuery,
   type CustomerPeriodInput,
+  type ShadowRunInput,
 } from '../workflows/definitions.ts';
 import { runBackfillPhase, type BackfillPhaseResult } from './backfill-phase.ts';
 import { benchCustomers, loadCloseDataset, prepareCloseDataset, publishBenchTerms } from './close-dataset.ts';
@@ -52,6 +58,8 @@ export interface CloseBenchOptions {
   readonly inFlight: number;
   /** Leave the stack running with its data (to inspect it) instead of stopping and deleting it. */
   readonly keepStack: boolean;
+  /** After the close, a shadow run of the same customer-periods against a legacy file made from the issued invoices (SPEC §6). */
+  readonly shadow?: boolean;
   /** Write a CPU profile of this process's main thread during the close phase (open it in a browser's devtools). */
   readonly cpuProfileFile?: string;
   /** Also plan and run a backfill of the closed month (default true). */
@@ -83,6 +91,13 @@ export interface CloseBenchResult {
   readonly loadMs: number;
   readonly closeMs: number;
   readonly perSecond: number;
+  /** The shadow run after the close, same customers and period, same worker: wall time, customer-periods/s, matches. */
+  readonly shadow?: {
+    readonly runMs: number;
+    readonly perSecond: number;
+    readonly matches: number;
+    readonly customers: number;
+  };
   /** Σ over customer-periods of start request → result received. */
   readonly lifetimeMs: number;
   /** Σ activity execution time in the worker. */
@@ -147,9 +162,9 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     namespace: 'billing',
   };
   const quiet = (): void => undefined;
+  await stopService(layout, 'nats', quiet);
   await stopService(layout, 'temporal', quiet);
   await stopService(layout, 'postgres', quiet);
-  await stopService(layout, 'nats', quiet);
   await removeStackData(layout);
   // NATS too: the billing worker reads the ingest consumer's watermark before a close (none exists
   // here, since events are loaded directly, so no close waits for it).
@@ -268,6 +283,11 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     );
     const peakRssMb = rss.stop();
     const statements = await readStatementStatistics(pool);
+    // The close's step timings, before the shadow run and the backfill add their own. The shadow run
+    // goes first: it compares the month as it was closed, which the backfill then reprices.
+    const closeTimings = new Map([...timings].map(([name, timing]) => [name, { ...timing }]));
+    const shadow =
+      options.shadow === false ? undefined : await runShadowPhase(pool, client, options, customerIds.length);
     // The backfill (issue 14): a price correction of the month just closed, planned and run on the
     // same worker, stack and data, so its rate compares with the close's measured in this run.
     const backfill =
@@ -335,9 +355,9 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     const lifetimeMs = lifetimes.reduce((sum, value) => sum + value, 0);
     const steps = STEP_ORDER.map((activity) => ({
       activity,
-      ...(timings.get(activity) ?? { count: 0, executeMs: 0, scheduleToStartMs: 0 }),
+      ...(closeTimings.get(activity) ?? { count: 0, executeMs: 0, scheduleToStartMs: 0 }),
     }));
-    const activityMs = [...timings.values()].reduce((sum, timing) => sum + timing.executeMs, 0);
+    const activityMs = [...closeTimings.values()].reduce((sum, timing) => sum + timing.executeMs, 0);
     const wallSeconds = closeMs / 1000;
     return {
       customerPeriods: customerIds.length,
@@ -346,6 +366,7 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
       loadMs,
       closeMs,
       perSecond: customerIds.length / wallSeconds,
+      ...(shadow === undefined ? {} : { shadow }),
       lifetimeMs,
       activityMs,
       postgresMs: statements.totalMs,
@@ -369,15 +390,66 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
     await connection.close();
     await pool.end();
     if (!options.keepStack) {
+      await stopService(layout, 'nats', quiet);
       await stopService(layout, 'temporal', quiet);
       await stopService(layout, 'postgres', quiet);
-      await stopService(layout, 'nats', quiet);
       await removeStackData(layout);
     }
   }
 }
 
 /** Loads pg_stat_statements (a restart: it must be preloaded) so the close's Postgres time is measured in the server. */
+/**
+ * A shadow run over the period just closed: the legacy file is the issued invoices' own lines (a
+ * legacy biller that agrees), imported first (not timed); then one shadow-run workflow closes every
+ * customer in shadow, `inFlight` at once like the close, and compares each. Timed from its start to
+ * its result.
+ */
+async function runShadowPhase(
+  pool: pg.Pool,
+  client: Client,
+  options: CloseBenchOptions,
+  customerPeriods: number,
+): Promise<NonNullable<CloseBenchResult['shadow']>> {
+  const { rows } = await pool.query<{ document: Invoice }>(
+    `SELECT document FROM invoices WHERE period = $1 AND mode = 'live' ORDER BY invoice_id`,
+    [options.period],
+  );
+  const csv = [
+    LEGACY_CSV_HEADER.join(','),
+    ...rows.flatMap((row) =>
+      legacyLinesFromInvoice(row.document).map((line) =>
+        [line.customer_id, line.period, line.price_id, line.quantity ?? '', line.amount, line.currency].join(','),
+      ),
+    ),
+  ].join('\n');
+  await importLegacyFile(pool, { file: 'bench-legacy.csv', text: csv, source: 'bench', importedBy: 'bench' });
+  options.log(
+    `shadow: ${customerPeriods} customer-periods of ${options.period} against ${rows.length} legacy invoices`,
+  );
+  const input: ShadowRunInput = {
+    source: 'bench',
+    period: options.period,
+    runId: `bench-${options.period}`,
+    calculationVersion: CALCULATION_VERSION,
+    concurrency: options.inFlight,
+  };
+  const startedMs = performance.now();
+  const handle = await client.workflow.start<typeof shadowRunWorkflow>('shadowRunWorkflow', {
+    taskQueue: TASK_QUEUE,
+    workflowId: shadowRunWorkflowId(input.runId as string),
+    args: [input],
+  });
+  const result = await handle.result();
+  const runMs = performance.now() - startedMs;
+  if (result.customers !== customerPeriods)
+    throw new Error(`the shadow run compared ${result.customers} customers, expected ${customerPeriods}`);
+  options.log(
+    `  ${(runMs / 1000).toFixed(1)} s = ${(customerPeriods / (runMs / 1000)).toFixed(1)} customer-periods/s; ${result.matches} match, ${result.exceptions} exceptions`,
+  );
+  return { runMs, perSecond: customerPeriods / (runMs / 1000), matches: result.matches, customers: result.customers };
+}
+
 async function enableStatementStatistics(layout: StackLayout, endpoints: ServiceEndpoints): Promise<void> {
   const admin = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-bench-close' });
   try {

@@ -116,6 +116,7 @@ export function registerBenchCommands(program: Command): void {
     )
     .option('--in-flight <n>', 'customer-period workflows started and not finished, at most', '32')
     .option('--keep-stack', "leave the benchmark's stack running with its data")
+    .option('--no-shadow', 'skip the shadow run of the same customer-periods after the close')
     .option('--cpu-profile <file>', 'write a CPU profile of the close phase (main thread)')
     .option('--no-backfill', 'skip the backfill measured after the close (a price correction, plan and run)')
     .action(
@@ -128,6 +129,7 @@ export function registerBenchCommands(program: Command): void {
         concurrency: string;
         inFlight: string;
         keepStack?: boolean;
+        shadow: boolean;
         cpuProfile?: string;
       }) => {
         billingPeriod(options.period);
@@ -143,6 +145,7 @@ export function registerBenchCommands(program: Command): void {
           inFlight: positive('--in-flight', options.inFlight),
           keepStack: options.keepStack === true,
           backfill: options.backfill,
+          shadow: options.shadow,
           ...(options.cpuProfile === undefined ? {} : { cpuProfileFile: path.resolve(options.cpuProfile) }),
           portBase,
           toolsDir: parseServicesEnv().TALLY_TOOLS_DIR,
@@ -201,6 +204,11 @@ export function registerBenchCommands(program: Command): void {
             `backfill: ${result.backfill.customerPeriods} customer-periods, plan ${seconds(result.backfill.planMs)} s + run ${seconds(result.backfill.runMs)} s = ` +
               `${result.backfill.perSecond.toFixed(1)} customer-periods/s = ${(result.backfill.perSecond / result.perSecond).toFixed(2)}× the close rate of this run ` +
               `(${result.backfill.adjusted} adjusted, Δ ${result.backfill.adjustmentTotal})`,
+          );
+        if (result.shadow !== undefined)
+          write(
+            `shadow: ${result.shadow.customers} customer-periods in ${seconds(result.shadow.runMs)} s = ${result.shadow.perSecond.toFixed(1)} customer-periods/s, ` +
+              `${(result.shadow.perSecond / result.perSecond).toFixed(2)}× the close in the same run (bar: 0.8×); ${result.shadow.matches} match the legacy lines`,
           );
       },
     );

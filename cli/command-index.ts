@@ -120,6 +120,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./alerts-commands.ts')).registerAlertsCommands,
   },
   {
+    name: 'shadow',
+    description:
+      'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness',
+    load: async () => (await import('./shadow-commands.ts')).registerShadowCommands,
+  },
+  {
     name: 'marketplace',
     description:
       'marketplace metering: hourly records to AWS, Azure and Google Cloud (export what was or would be sent, submit due records now, status and parity)',

@@ -1,3 +1,4 @@
+import type { CustomerComparison } from '../domain/shadow/index.ts';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import {
@@ -160,6 +161,19 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
     }
     for (const unpriced of context.draft.unpriced ?? [])
       out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
+  }
+  const shadow = (exception.context as { comparison?: CustomerComparison; shadowRun?: string }).comparison;
+  if (shadow !== undefined) {
+    out(
+      `\nshadow run ${String((exception.context as { shadowRun?: string }).shadowRun)}: legacy ${shadow.legacy_total}, Tally ${shadow.new_total}, variance ${shadow.variance ?? '—'} (${shadow.variance_pct ?? '—'} %)`,
+    );
+    out(
+      `  ${'key'.padEnd(22)} ${'status'.padEnd(12)} ${'legacy'.padStart(14)} ${'tally'.padStart(14)} ${'delta'.padStart(12)}  cause`,
+    );
+    for (const line of shadow.lines)
+      out(
+        `  ${line.key.padEnd(22)} ${line.status.padEnd(12)} ${(line.legacy_amount ?? '').padStart(14)} ${(line.new_amount ?? '').padStart(14)} ${(line.delta ?? '').padStart(12)}  ${line.cause ?? ''}`,
+      );
   }
   if (context.contract && options.contract !== false) out(`\ncontract: ${JSON.stringify(context.contract)}`);
   out('\nprevious invoices:');

@@ -18,6 +18,8 @@ export const ADVISORY_LOCKS = {
   USAGE_ALERT_CHECK: 7_301_004,
   /** Appending to the hash-chained audit log: one writer at a time, so each row links to the one before. */
   AUDIT_APPEND: 7_301_200,
+  /** With a hash of `source:period` as the second key: one legacy import of a source-period at a time, so versions never collide. */
+  SHADOW_IMPORT: 7_301_350,
   /**
    * With a hash of the customer id as the second key (transaction-scoped): one sealing of a
    * customer's marketplace hours at a time, so two senders never seal the same hour twice.

@@ -4,6 +4,7 @@ import { DemoRun, out, type DemoOptions } from './demo-run.ts';
 import { closeOctoberStep } from './steps/close-october-step.ts';
 import type { DemoStep } from './steps/demo-step.ts';
 import { lateUsageStep } from './steps/late-usage-step.ts';
+import { shadowStep } from './steps/shadow-step.ts';
 import { marketplaceStep } from './steps/marketplace-step.ts';
 import { octoberUsageStep } from './steps/october-usage-step.ts';
 import { summaryStep } from './steps/summary-step.ts';
@@ -16,6 +17,7 @@ const DEMO_STEPS: readonly DemoStep[] = [
   workersStep,
   octoberUsageStep,
   closeOctoberStep,
+  shadowStep,
   lateUsageStep,
   marketplaceStep,
   summaryStep,

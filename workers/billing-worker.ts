@@ -13,6 +13,7 @@ import {
   checkChangedUsageAlerts,
   createBackfillActivities,
   createBillingActivities,
+  createShadowRunActivities,
   createMarketplaceActivities,
   deliverNotification,
   type ContractSweepState,
@@ -104,16 +105,19 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     const nats = await connect({ servers: endpoints.natsUrl, name: 'tally-billing-worker', maxReconnectAttempts: -1 });
     closers.unshift(() => nats.close());
     const jsm = await jetstreamManager(nats);
+    const billingActivities = createBillingActivities({
+      pool,
+      terms,
+      providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
+      notifier,
+      ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),
+    });
     const activities = {
-      ...createBillingActivities({
-        pool,
-        terms,
-        providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
-        notifier,
-        ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),
-      }),
-      // Backfills run on the same queue and pool: their steps are keyed database writes like the close's.
+      ...billingActivities,
+      // Backfills and shadow runs run on the same queue and pool: their steps are keyed database
+      // writes like the close's.
       ...createBackfillActivities({ pool, terms }),
+      ...createShadowRunActivities({ pool, terms }),
     };
     const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
     closers.unshift(() => workerConnection.close());

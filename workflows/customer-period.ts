@@ -285,6 +285,9 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     period: input.period,
     mode: input.mode,
     calculationVersion: input.calculationVersion,
+    // Only a shadow run's close carries it: every other input (and every recorded history) leaves the
+    // steps' arguments exactly as they were, and no command changes, so this needs no patch.
+    ...(input.mode === 'shadow' && input.shadowRunId !== undefined ? { shadowRunId: input.shadowRunId } : {}),
   };
   const workflowId = workflowInfo().workflowId;
   if (!checkedClose) return closeAsFirstReleased();

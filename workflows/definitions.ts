@@ -18,6 +18,11 @@ export interface CustomerPeriodInput {
   readonly mode: RunMode;
   readonly calculationVersion: string;
   /**
+   * Shadow mode only: the shadow run this close belongs to. Its snapshot, draft and workflow id are
+   * then the run's own, so a later run rates what is stored and published then (docs/decisions/shadow.md).
+   */
+  readonly shadowRunId?: string;
+  /**
    * Waits, as workflow inputs so tests and the demo use seconds (there is no time skipping offline).
    * Unset: the contract's grace and review timeout apply.
    */
@@ -39,10 +44,12 @@ export interface CustomerPeriodInput {
  * finds the running one. A deliberate recalculation or a shadow run runs under its own id.
  */
 export function customerPeriodWorkflowId(
-  input: Pick<CustomerPeriodInput, 'customerId' | 'period' | 'mode' | 'calculationVersion'>,
+  input: Pick<CustomerPeriodInput, 'customerId' | 'period' | 'mode' | 'calculationVersion' | 'shadowRunId'>,
 ): string {
   const base = `billing:${input.customerId}:${input.period}`;
-  return input.mode === 'shadow' ? `${base}:shadow:${input.calculationVersion}` : base;
+  if (input.mode === 'live') return base;
+  const shadow = `${base}:shadow:${input.calculationVersion}`;
+  return input.shadowRunId === undefined ? shadow : `${shadow}:run:${input.shadowRunId}`;
 }
 
 export type ReviewDecision =
@@ -142,3 +149,50 @@ export const closeNowSignal = defineSignal('closeNow');
 /** A person's decision on the open exception. Validated synchronously before it is accepted. */
 export const decideUpdate = defineUpdate<DecisionOutcome, [ReviewDecision]>('decide');
 export const statusQuery = defineQuery<PeriodStatus>('status');
+
+/** A shadow run of one legacy source and period (SPEC §6); see workflows/shadow-run.ts. */
+export interface ShadowRunInput {
+  readonly source: string;
+  /** `YYYY-MM`; absent (a scheduled run): the month before the run started, the period that just closed. */
+  readonly period?: string;
+  /** Absent: the workflow id (a scheduled run's id is unique per firing). */
+  readonly runId?: string;
+  readonly calculationVersion: string;
+  /** Only these customers (a cohort; the demo's own); absent: every customer with a contract or a legacy line. */
+  readonly customers?: readonly string[];
+  /** Customers closed in shadow at once (default 20). */
+  readonly concurrency?: number;
+  /** The task queue of the shadow closes (default: the run's own). */
+  readonly taskQueue?: string;
+  readonly stepTimeoutMs?: number;
+  /** Waits of each shadow close (tests and the demo use seconds). */
+  readonly closeOptions?: Pick<CustomerPeriodInput, 'graceMs' | 'reviewTimeoutMs' | 'stepTimeoutMs' | 'recheckMs'>;
+}
+
+export interface ShadowRunProgress {
+  readonly runId: string;
+  readonly source: string;
+  readonly period: string;
+  /** `awaiting_review`: compared and recorded; shadow_variance exceptions wait for a person (`tally review`). */
+  readonly stage: 'planning' | 'rating' | 'comparing' | 'awaiting_review' | 'completed';
+  readonly customers: number;
+  readonly rated: number;
+  readonly compared: number;
+  readonly matches: number;
+  readonly exceptions: number;
+  readonly openExceptions: number;
+}
+
+export const shadowRunProgressQuery = defineQuery<ShadowRunProgress>('shadowRunProgress');
+
+/** The workflow id of a shadow run started by hand (a schedule's runs get the schedule's ids). */
+export function shadowRunWorkflowId(runId: string): string {
+  return `shadow-run:${runId}`;
+}
+
+/** The month before the one `instant` falls in (UTC): the period that just closed. */
+export function previousPeriodName(instant: string): string {
+  const year = Number.parseInt(instant.slice(0, 4), 10);
+  const month = Number.parseInt(instant.slice(5, 7), 10);
+  return month === 1 ? `${year - 1}-12` : `${year}-${String(month - 1).padStart(2, '0')}`;
+}

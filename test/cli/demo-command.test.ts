@@ -112,18 +112,28 @@ describe('tally demo', () => {
     expect(invoices.filter((invoice) => invoice.period === '2026-10')).toHaveLength(20);
     expect(new Set(invoices.map((invoice) => invoice.customerId))).toEqual(new Set(record.customers));
     const exceptions = await listReviewExceptions(pool, {});
-    expect(exceptions).toHaveLength(1);
-    expect(exceptions[0]).toMatchObject({
+    const thresholds = exceptions.filter((exception) => exception.kind !== 'shadow_variance');
+    expect(thresholds).toHaveLength(1);
+    expect(thresholds[0]).toMatchObject({
       customerId: `soylent-${record.runId}`,
       kind: 'threshold',
       status: 'approved',
       reviewer: 'demo-reviewer',
     });
+    // The shadow run: three planted differences, the rounding one accepted; not ready for cutover.
+    const shadowed = exceptions.filter((exception) => exception.kind === 'shadow_variance');
+    expect(shadowed.map((exception) => exception.status).sort()).toEqual(['approved', 'open', 'open']);
+    expect(out).toMatch(/match 17, diff 2, only_legacy 0, only_new 1; exceptions 3/);
+    expect(out).toContain('tally shadow readiness --source legacy-demo --periods 1: NOT READY');
     // The demo decided as a console user, whose decision is audited under that name.
     const decided = await pool.query<{ actor_kind: string; actor: string }>(
       "SELECT actor_kind, actor FROM audit_log WHERE action = 'exception_decided' ORDER BY seq",
     );
-    expect(decided.rows).toEqual([{ actor_kind: 'user', actor: 'demo-reviewer' }]);
+    // The threshold approval and the accepted shadow variance.
+    expect(decided.rows).toEqual([
+      { actor_kind: 'user', actor: 'demo-reviewer' },
+      { actor_kind: 'user', actor: 'demo-reviewer' },
+    ]);
     const rejected = await pool.query<{ reason: string; n: number }>(
       'SELECT reason, count(*)::int AS n FROM rejected_events GROUP BY reason ORDER BY reason',
     );

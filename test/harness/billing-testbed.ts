@@ -10,6 +10,7 @@ import {
   activityFailureInterceptors,
   createBackfillActivities,
   createBillingActivities,
+  createShadowRunActivities,
 } from '../../activities/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import type { Contract } from '../../contracts/contract.ts';
@@ -215,6 +216,10 @@ export class BillingTestbed {
             notifier: createWebhookNotifier(this.webhookUrl),
           }),
           ...createBackfillActivities({ pool: this.pool, terms: publishedTerms(this.pool) }),
+          ...createShadowRunActivities({
+            pool: this.pool,
+            terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
+          }),
         },
       });
       return await worker.runUntil(work());

@@ -1,0 +1,201 @@
+import type pg from 'pg';
+import { findInvoice } from '../db/queries/invoices.ts';
+import { openReviewException, recordReviewDecision } from '../db/queries/review-exceptions.ts';
+import {
+  contractCustomersActiveIn,
+  decideShadowException,
+  insertShadowRun,
+  latestLegacyImport,
+  legacyCustomersOf,
+  legacyLinesOf,
+  markShadowRunCompleted,
+  saveShadowResult,
+} from '../db/queries/shadow.ts';
+import { billingPeriod } from '../domain/period.ts';
+import { compareCustomerPeriod, summarizeComparisons, type CustomerComparison } from '../domain/shadow/index.ts';
+import { UnknownCustomerError, UnpublishedRateCardError, type TermsSource } from '../terms/index.ts';
+import type { ReviewDecision } from '../workflows/definitions.ts';
+import { invoiceIdFor } from './billing-activities.ts';
+
+export interface ShadowRunDependencies {
+  readonly pool: pg.Pool;
+  readonly terms: TermsSource;
+}
+
+/** Who a shadow run covers: customers to rate (a published contract) and customers only the legacy biller knows. */
+export interface ShadowRunPlan {
+  readonly runId: string;
+  readonly legacyImportId: string | undefined;
+  /** Rated in shadow by the customer-period workflow, then compared. */
+  readonly rated: readonly string[];
+  /** Legacy lines but no contract active in the period: compared as `only_legacy` without a close. */
+  readonly legacyOnly: readonly string[];
+}
+
+/**
+ * The shadow-run workflow's steps. Each is idempotent: the run is recorded once under its id (with
+ * the legacy version it chose, so a retry compares against the same one), a comparison rewrites
+ * the same numbers and keeps a decision already taken.
+ */
+export function createShadowRunActivities(deps: ShadowRunDependencies) {
+  const { pool } = deps;
+  return {
+    /** Records the run (once) and lists its customers: those with a contract active in the period, and the legacy lines' customers. */
+    async planShadowRun(input: {
+      runId: string;
+      source: string;
+      period: string;
+      calculationVersion: string;
+      customers?: readonly string[];
+    }): Promise<ShadowRunPlan> {
+      const period = billingPeriod(input.period);
+      const chosen = await latestLegacyImport(pool, input.source, input.period);
+      const only = input.customers === undefined ? undefined : new Set(input.customers);
+      const cohort = (customerIds: string[]) =>
+        only === undefined ? customerIds : customerIds.filter((customerId) => only.has(customerId));
+      const contracted = cohort(await contractCustomersActiveIn(pool, period.start, period.end));
+      const legacy = chosen === undefined ? [] : cohort(await legacyCustomersOf(pool, chosen.importId));
+      const all = new Set([...contracted, ...legacy]);
+      const run = await insertShadowRun(pool, {
+        runId: input.runId,
+        source: input.source,
+        period: input.period,
+        calculationVersion: input.calculationVersion,
+        legacyImportId: chosen?.importId,
+        customerCount: all.size,
+      });
+      const contractedSet = new Set(contracted);
+      return {
+        runId: run.runId,
+        legacyImportId: run.legacyImportId,
+        rated: contracted,
+        legacyOnly: legacy.filter((customerId) => !contractedSet.has(customerId)),
+      };
+    },
+
+    /** Compares a batch of the run's customers (their shadow drafts against the run's legacy version) and records each. */
+    async compareShadowCustomers(input: {
+      runId: string;
+      period: string;
+      calculationVersion: string;
+      legacyImportId: string | undefined;
+      customerIds: readonly string[];
+      /** The run's workflow: a shadow_variance exception is decided there, through `decide`. */
+      workflowId?: string;
+    }): Promise<{
+      compared: number;
+      exceptions: number;
+      matches: number;
+      /** The shadow_variance exceptions opened (or found open) for this batch. */
+      openExceptions?: { exceptionId: string; customerId: string }[];
+    }> {
+      const legacy =
+        input.legacyImportId === undefined ? [] : await legacyLinesOf(pool, input.legacyImportId, input.customerIds);
+      const results: CustomerComparison[] = [];
+      const openExceptions: { exceptionId: string; customerId: string }[] = [];
+      for (const customerId of input.customerIds) {
+        const invoice = await findInvoice(
+          pool,
+          invoiceIdFor({
+            customerId,
+            period: input.period,
+            mode: 'shadow',
+            calculationVersion: input.calculationVersion,
+            shadowRunId: input.runId,
+          }),
+        );
+        const review = invoice === undefined ? undefined : await contractReview(customerId);
+        const comparison = compareCustomerPeriod({
+          customerId,
+          legacy: legacy
+            .filter((line) => line.customerId === customerId)
+            .map((line) => ({
+              customer_id: customerId,
+              period: input.period,
+              price_id: line.priceId,
+              quantity: line.quantity,
+              amount: line.amount,
+              currency: line.currency,
+            })),
+          invoice: invoice?.document,
+          thresholds: { variancePctAbove: review?.shadow_variance_pct, varianceAbsAbove: review?.shadow_variance_abs },
+        });
+        await saveShadowResult(pool, {
+          runId: input.runId,
+          customerId,
+          status: comparison.status,
+          currency: comparison.currency,
+          legacyTotal: comparison.legacy_total,
+          newTotal: comparison.new_total,
+          variance: comparison.variance,
+          variancePct: comparison.variance_pct,
+          exception: comparison.exception,
+          comparison,
+        });
+        results.push(comparison);
+        if (comparison.exception && input.workflowId !== undefined) {
+          const exceptionId = shadowExceptionId(input.runId, customerId);
+          const stored = await openReviewException(pool, {
+            exceptionId,
+            invoiceId: invoice?.invoiceId ?? null,
+            customerId,
+            period: input.period,
+            kind: 'shadow_variance',
+            breaches: comparison.exception_reasons.map((reason) => ({ rule: 'shadow_variance', detail: reason })),
+            // Both sides line by line, and what they were compared under.
+            context: { shadowRun: input.runId, legacyImportId: input.legacyImportId ?? null, comparison },
+            workflowId: input.workflowId,
+          });
+          if (stored.status === 'open' || stored.status === 'escalated')
+            openExceptions.push({ exceptionId, customerId });
+        }
+      }
+      const summary = summarizeComparisons(results);
+      return { compared: results.length, exceptions: summary.exceptions, matches: summary.match, openExceptions };
+    },
+
+    async completeShadowRun(input: { runId: string }): Promise<void> {
+      await markShadowRunCompleted(pool, input.runId);
+    },
+
+    /**
+     * A person's decision on a shadow_variance exception, in the review queue and on the run's result
+     * (approve = accepted as explained, reject = Tally is wrong). The first recorded decision stands.
+     */
+    async recordShadowDecision(input: {
+      runId: string;
+      customerId: string;
+      exceptionId: string;
+      decision: ReviewDecision;
+      decidedAt: string;
+    }): Promise<{ decision: ReviewDecision; decidedAt: string }> {
+      const recorded = await recordReviewDecision(pool, input.exceptionId, input.decision, input.decidedAt);
+      const standing = recorded.decision as unknown as ReviewDecision;
+      await decideShadowException(pool, {
+        runId: input.runId,
+        customerId: input.customerId,
+        state: standing.kind === 'approve' ? 'accepted' : 'rejected',
+        decidedBy: standing.reviewer,
+        note: standing.kind === 'approve' ? (standing.note ?? '') : standing.kind === 'reject' ? standing.reason : '',
+      });
+      return { decision: standing, decidedAt: recorded.decidedAt };
+    },
+  };
+
+  /** The contract's review thresholds (a customer without a readable contract: none, i.e. 0). */
+  async function contractReview(customerId: string) {
+    try {
+      return (await deps.terms.current(customerId)).contract.review;
+    } catch (error) {
+      if (error instanceof UnknownCustomerError || error instanceof UnpublishedRateCardError) return undefined;
+      throw error;
+    }
+  }
+}
+
+export type ShadowRunActivities = ReturnType<typeof createShadowRunActivities>;
+
+/** One shadow_variance exception per run and customer. */
+export function shadowExceptionId(runId: string, customerId: string): string {
+  return `exc:shadow:${runId}:${customerId}`;
+}
