@@ -20,4 +20,6 @@ export interface ConsoleDeps {
   readonly ingestLag?: () => Promise<IngestLag | undefined>;
   /** Login throttling (tests shorten it). */
   readonly loginThrottle?: LoginThrottlePolicy;
+  /** Where the server's warnings and errors go (default stderr; tests write them to a file). */
+  readonly logStream?: NodeJS.WritableStream;
 }

@@ -44,7 +44,11 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 export async function createConsoleServer(deps: ConsoleDeps): Promise<FastifyInstance> {
   // Warnings and errors only (one JSON line each, on stderr): request logs would drown the failures.
-  const app = Fastify({ logger: { level: 'warn', stream: process.stderr }, bodyLimit: 64 * 1024, trustProxy: false });
+  const app = Fastify({
+    logger: { level: 'warn', stream: deps.logStream ?? process.stderr },
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+  });
   const secret =
     deps.settings.sessionSecret ??
     (await settingOrInsert(deps.pool, 'session_secret', randomBytes(32).toString('hex')));

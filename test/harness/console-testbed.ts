@@ -1,9 +1,11 @@
+import { createWriteStream } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { addUser } from '../../access/index.ts';
 import type { Contract } from '../../contracts/contract.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import type { ConsoleDeps } from '../../console/console-deps.ts';
 import { createConsoleServer } from '../../console/server.ts';
+import { testLogFile } from './quiet-temporal.ts';
 import { publishedRateCardVersions } from '../../views/ratecard-versions.ts';
 import type { LoginThrottlePolicy } from '../../domain/access/login-throttle.ts';
 import { buildContract } from '../builders/rating.ts';
@@ -27,6 +29,8 @@ export async function createTestConsole(
   overrides: Partial<ConsoleDeps['settings']> = {},
 ): Promise<FastifyInstance> {
   return createConsoleServer({
+    // The refusals the tests provoke (a missing CSRF token, …) are logged to a file, not the terminal.
+    logStream: createWriteStream(testLogFile('console'), { flags: 'a' }),
     pool: testbed.pool,
     temporal: testbed.client,
     temporalNamespace: 'billing',
