@@ -138,11 +138,13 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
       const parsed = UsageEventSchema.safeParse(value);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
+          // A key may be the empty string ("": 1): named so that the message still says where.
+          const name = (key: PropertyKey): string => (String(key) === '' ? '""' : String(key));
           const field =
             issue.code === 'unrecognized_keys'
-              ? issue.keys.join(', ')
+              ? issue.keys.map(name).join(', ')
               : issue.path.length > 0
-                ? issue.path.join('.')
+                ? issue.path.map(name).join('.')
                 : '(event)';
           report({
             line,

@@ -186,7 +186,8 @@ describe('the hourly marketplace schedule', () => {
       },
       { settleMs: 0 },
     );
-  });
+    // A schedule, its triggered runs, a child per hour and an exception workflow: minutes on a busy machine.
+  }, 180_000);
 
   it('kill -9 of the worker in the middle of a call: the next worker finds out what AWS accepted, sends nothing twice', async () => {
     const bed = (testbed = await MarketplaceTestbed.create('mkt_crash'));
