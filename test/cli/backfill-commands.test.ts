@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repositoryRoot } from '../../config/services.ts';
 import { signCorrection } from '../../contracts/event-correction.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { buildContract } from '../builders/rating.ts';
 import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent, TEST_SOURCE_KEYS } from '../builders/usage-event.ts';
+import { runTallyAsOperator } from './run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
-import { testStack } from '../harness/services.ts';
 
 // An engineer's backfill through the `tally` command: amend an event, plan, run, watch, audit.
 let testbed: BillingTestbed;
@@ -27,25 +25,8 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
 
-function tally(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { endpoints } = testStack();
-  const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: testbed.databaseUrl,
-      NATS_URL: endpoints.natsUrl,
-      TEMPORAL_ADDRESS: endpoints.temporalAddress,
-      TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
-      TALLY_TASK_QUEUE: testbed.taskQueue,
-    },
-  });
-  child.stdin.end('');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+function tally(...args: string[]) {
+  return runTallyAsOperator(testbed, {}, ...args);
 }
 
 describe('tally events amend and tally backfill', () => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { parseUsageStreamEnv } from '../../config/ingest-worker.ts';
-import { repositoryRoot } from '../../config/services.ts';
 import { ensureUsageStream } from '../../ingest/usage-stream.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { CALCULATION_VERSION, customerPeriodWorkflowId, statusQuery } from '../../workflows/definitions.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
+import { runTallyAsOperator } from './run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { testStack } from '../harness/services.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
@@ -27,32 +26,8 @@ afterAll(async () => {
   await testbed.close();
 });
 
-function tally(
-  options: { input?: string; env?: Record<string, string> },
-  ...args: string[]
-): Promise<{ status: number | null; stdout: string; stderr: string; tookMs: number }> {
-  const { endpoints } = testStack();
-  const startedMs = Date.now();
-  const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
-    env: {
-      ...options.env,
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: testbed.databaseUrl,
-      NATS_URL: endpoints.natsUrl,
-      TEMPORAL_ADDRESS: endpoints.temporalAddress,
-      TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
-      TALLY_TASK_QUEUE: testbed.taskQueue,
-    },
-  });
-  child.stdin.end(options.input ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) =>
-    child.once('close', (status) => resolve({ status, stdout, stderr, tookMs: Date.now() - startedMs })),
-  );
+function tally(options: { input?: string; env?: Record<string, string> }, ...args: string[]) {
+  return runTallyAsOperator(testbed, options, ...args);
 }
 
 async function expectNotStarted(customerId: string, period: string): Promise<void> {

@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repositoryRoot } from '../../config/services.ts';
 import { MarketplaceTestbed } from '../harness/marketplaces/marketplace-testbed.ts';
-import { testStack } from '../harness/services.ts';
+import { runTallyAsOperator } from './run-tally.ts';
 
 // `tally marketplace export | submit | status` as finance and ops run them, on the test stack,
 // reporting to the emulators.
@@ -29,26 +26,8 @@ afterAll(async () => {
   await bed.close();
 });
 
-function tally(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { endpoints } = testStack();
-  const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: bed.billing.databaseUrl,
-      NATS_URL: endpoints.natsUrl,
-      TEMPORAL_ADDRESS: endpoints.temporalAddress,
-      TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
-      TALLY_TASK_QUEUE: bed.billing.taskQueue,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...bed.workerEnv(),
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+function tally(...args: string[]) {
+  return runTallyAsOperator(bed.billing, { env: bed.workerEnv() }, ...args);
 }
 
 describe('tally marketplace', () => {

@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repositoryRoot } from '../../config/services.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
-import { testStack } from '../harness/services.ts';
+import { runTallyAsOperator } from './run-tally.ts';
 
 // Billing ops' day, through the `tally` command as they run it: close a period, find the exception,
 // read its context, approve it, see the invoice and where the workflow stands.
@@ -22,28 +19,8 @@ function tally(...args: string[]): Promise<{ status: number | null; stdout: stri
 }
 
 /** `tally` with standard input (a password) and extra environment (a personal token). */
-function tallyWith(
-  options: { input?: string; env?: Record<string, string> },
-  ...args: string[]
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { endpoints } = testStack();
-  const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
-    env: {
-      ...options.env,
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: testbed.databaseUrl,
-      NATS_URL: endpoints.natsUrl,
-      TEMPORAL_ADDRESS: endpoints.temporalAddress,
-      TALLY_TASK_QUEUE: testbed.taskQueue,
-    },
-  });
-  child.stdin.end(options.input ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+function tallyWith(options: { input?: string; env?: Record<string, string> }, ...args: string[]) {
+  return runTallyAsOperator(testbed, options, ...args);
 }
 
 describe('the ops commands', () => {

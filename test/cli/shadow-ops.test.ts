@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repositoryRoot } from '../../config/services.ts';
 import { buildContract } from '../builders/rating.ts';
+import { runTallyAsOperator } from './run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
-import { testStack } from '../harness/services.ts';
 
 // Finance's shadow journey through the `tally` command: import a legacy export, run the shadow
 // period, read the report, see the exception in the review queue, ask for readiness.
@@ -18,23 +16,8 @@ afterAll(async () => {
   await testbed.close();
 });
 
-function tally(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { endpoints } = testStack();
-  const child = spawn(process.execPath, [path.join(repositoryRoot, 'bin', 'tally.mjs'), ...args], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: testbed.databaseUrl,
-      NATS_URL: endpoints.natsUrl,
-      TEMPORAL_ADDRESS: endpoints.temporalAddress,
-      TALLY_TASK_QUEUE: testbed.taskQueue,
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+function tally(...args: string[]) {
+  return runTallyAsOperator(testbed, {}, ...args);
 }
 
 const HEADER = 'customer_id,period,price_id,quantity,amount,currency';
