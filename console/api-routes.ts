@@ -16,11 +16,15 @@ import {
 import {
   AddUserRequestSchema,
   AuditListQuerySchema,
+  BackfillListQuerySchema,
   DecisionRequestSchema,
   ExceptionListQuerySchema,
   InvoiceListQuerySchema,
   LoginRequestSchema,
+  ShadowRunListQuerySchema,
 } from '../contracts/console-api.ts';
+import { listBackfillPlans } from '../db/queries/backfills.ts';
+import { listShadowRuns } from '../db/queries/shadow.ts';
 import { listAuditEntries, recordAudit } from '../db/queries/audit-log.ts';
 import { auditExportLines } from '../views/audit-export.ts';
 import { exceptionPage, invoicePage } from '../db/queries/console-views.ts';
@@ -126,14 +130,19 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
     opsOverview(deps.pool, deps.ingestLag ? { ingestLag: deps.ingestLag } : {}),
   );
 
-  // Shadow runs and backfills answer once those capabilities land (their own rooms); until then, say so.
-  for (const [path, capability] of [
-    ['/api/v1/shadow/runs', 'shadow runs'],
-    ['/api/v1/backfills', 'backfills'],
-  ] as const)
-    app.get(path, { config: { access: 'read' } }, async (_request, reply) =>
-      reply.code(501).send({ error: { code: 'not_implemented', message: `${capability} are not built yet` } }),
-    );
+  app.get('/api/v1/shadow/runs', { config: { access: 'read' } }, async (request) => {
+    const query = ShadowRunListQuerySchema.parse(request.query);
+    return {
+      runs: await listShadowRuns(deps.pool, {
+        ...(query.source ? { source: query.source } : {}),
+        ...(query.period ? { period: query.period } : {}),
+      }),
+    };
+  });
+
+  app.get('/api/v1/backfills', { config: { access: 'read' } }, async (request) => ({
+    backfills: await listBackfillPlans(deps.pool, BackfillListQuerySchema.parse(request.query).limit),
+  }));
 
   app.get('/api/v1/audit', { config: { access: 'read' } }, async (request) => {
     const query = AuditListQuerySchema.parse(request.query);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PeriodName } from './period-name.ts';
 
 /**
  * The console's JSON API (SPEC §9), parsed at the HTTP edge, and the account names and roles the
@@ -88,6 +89,17 @@ export const AuditListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export type AuditListQuery = z.infer<typeof AuditListQuerySchema>;
+
+/** `GET /api/v1/shadow/runs`: the newest first, by legacy source and period. */
+export const ShadowRunListQuerySchema = z.object({
+  source: z.string().min(1).max(128).optional(),
+  period: PeriodName.optional(),
+});
+
+/** `GET /api/v1/backfills`: the newest plans first, each with its run's status. */
+export const BackfillListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
 
 export interface ConsoleApiErrorBody {
   readonly error: { readonly code: string; readonly message: string };

@@ -15,6 +15,8 @@ import {
   TEST_PASSWORD,
   waitFor,
 } from '../harness/console-testbed.ts';
+import { CALCULATION_VERSION } from '../../domain/calculation-version.ts';
+import { insertShadowRun } from '../../db/queries/shadow.ts';
 
 let testbed: BillingTestbed;
 let app: FastifyInstance;
@@ -382,5 +384,32 @@ describe('the console API', () => {
       await client.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
       client.release();
     }
+  });
+
+  it('lists shadow runs and backfills for any signed-in user, and refuses a malformed filter', async () => {
+    await insertShadowRun(testbed.pool, {
+      runId: 'shadow-api-1',
+      source: 'legacy-biller',
+      period: '2026-10',
+      calculationVersion: CALCULATION_VERSION,
+      legacyImportId: undefined,
+      customerCount: 3,
+    });
+    const { cookie } = await signIn(app, 'vera');
+    const runs = await app.inject({ method: 'GET', url: '/api/v1/shadow/runs?period=2026-10', headers: { cookie } });
+    expect(runs.statusCode).toBe(200);
+    expect((JSON.parse(runs.body) as { runs: unknown[] }).runs).toEqual([
+      expect.objectContaining({ runId: 'shadow-api-1', source: 'legacy-biller', status: 'running', customerCount: 3 }),
+    ]);
+    const badPeriod = await app.inject({
+      method: 'GET',
+      url: '/api/v1/shadow/runs?period=0026-10',
+      headers: { cookie },
+    });
+    expect(badPeriod.statusCode).toBe(400);
+    const backfills = await app.inject({ method: 'GET', url: '/api/v1/backfills', headers: { cookie } });
+    expect(backfills.statusCode).toBe(200);
+    expect(JSON.parse(backfills.body)).toEqual({ backfills: [] });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/backfills' })).statusCode).toBe(401);
   });
 });
