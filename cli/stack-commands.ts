@@ -1,5 +1,6 @@
+import { rm, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { buildStackTools, stackPorts, stackStatus, startStack, stopStack } from '../stack/index.ts';
+import { buildStackTools, stackDataLocations, stackPorts, stackStatus, startStack, stopStack } from '../stack/index.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { parseUsageStreamEnv } from '../config/ingest-worker.ts';
@@ -31,10 +32,20 @@ export function registerStackCommands(program: Command): void {
 
   stack
     .command('down')
-    .description('stop the stack; leaves no process running (data is kept)')
-    .action(async () => {
+    .description('stop the stack; leaves no process running (data is kept unless --purge)')
+    .option('--purge', "also remove every byte the stack wrote: its folder and PostgreSQL's files")
+    .action(async (options: { purge?: boolean }) => {
       const { layout } = cliServices();
       await stopStack(layout, log);
+      if (!options.purge) return;
+      for (const location of stackDataLocations(layout)) {
+        const existed = await stat(location).then(
+          () => true,
+          () => false,
+        );
+        await rm(location, { recursive: true, force: true });
+        log(existed ? `removed ${location}` : `${location}: nothing there`);
+      }
     });
 
   stack

@@ -189,9 +189,16 @@ export async function stopService(
 
 /** Deletes the stack's data (it must be stopped). */
 export async function removeStackData(layout: StackLayout): Promise<void> {
+  for (const location of stackDataLocations(layout)) await rm(location, { recursive: true, force: true });
+}
+
+/**
+ * Every folder a stack writes: its data folder and, when it runs as root, PostgreSQL's files under
+ * /var/tmp/tally-postgres/<hash of the data folder> (the `postgres` user cannot enter root's home).
+ */
+export function stackDataLocations(layout: StackLayout): string[] {
   const { home } = postgresFiles(layout);
-  if (home !== undefined) await rm(home, { recursive: true, force: true });
-  await rm(layout.dataDir, { recursive: true, force: true });
+  return home === undefined ? [layout.dataDir] : [layout.dataDir, home];
 }
 
 async function serviceStatus(layout: StackLayout, service: ServiceName): Promise<ServiceStatus> {

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../config/services.ts';
-import { removeStackData } from '../../stack/index.ts';
+import { removeStackData, stackDataLocations } from '../../stack/index.ts';
 import { testStack } from '../harness/services.ts';
 
 // `tally stack up | status | down` as a user runs them, on ports and a data folder of their own
@@ -60,6 +61,7 @@ describe('tally stack', () => {
     expect(again.stdout.match(/already running/g)).toHaveLength(3);
 
     expect(tally('stack', 'down').status).toBe(0);
+    const written = stackDataLocations({ ...testStack().layout, dataDir, portBase });
     const after = tally('stack', 'status', '--json');
     expect(after.status).toBe(3);
     expect(
@@ -69,5 +71,11 @@ describe('tally stack', () => {
     ).toBe(true);
     // Gone, or a zombie waiting for its reaper (exited, holding nothing): never still running.
     for (const { pid } of services) expect(await runningState(pid), `pid ${pid}`).toBeUndefined();
+
+    // The data is kept by a plain `down`; `--purge` removes every folder the stack wrote.
+    for (const location of written) expect(existsSync(location), location).toBe(true);
+    const purge = tally('stack', 'down', '--purge');
+    expect(purge.status, purge.stderr).toBe(0);
+    for (const location of written) expect(existsSync(location), location).toBe(false);
   }, 240_000);
 });

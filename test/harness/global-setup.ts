@@ -33,5 +33,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('stack', { layout, endpoints });
   return async () => {
     await stopStack(layout, log);
+    // A run leaves nothing behind (PostgreSQL's files under /var/tmp included), unless asked to keep
+    // the stack's data for a look after a failure.
+    if (!process.env.TALLY_KEEP_TEST_STACK) await removeStackData(layout);
   };
 }
