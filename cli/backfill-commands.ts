@@ -1,9 +1,11 @@
 import os from 'node:os';
 import type { Command } from 'commander';
+import type pg from 'pg';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createBackfillActivities } from '../activities/backfill-activities.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { createPool } from '../db/pool.ts';
+import { recordAudit } from '../db/queries/audit-log.ts';
 import { listBackfillPlans, loadBackfillPlan, loadBackfillRun, type BackfillPlan } from '../db/queries/backfills.ts';
 import { describeCause } from '../domain/backfill/index.ts';
 import { publishedTerms } from '../terms/index.ts';
@@ -66,6 +68,15 @@ export function registerBackfillCommands(program: Command): void {
             now: new Date().toISOString(),
             concurrency,
           });
+          await auditBackfill(pool, 'backfill_planned', plan.planId, {
+            by: plan.createdBy,
+            from: plan.from,
+            to: plan.to,
+            reason: plan.reason,
+            calculation_version: plan.calculationVersion,
+            items: String(plan.items.length),
+            adjustment_total: plan.adjustmentTotal,
+          });
           if (options.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
           else printPlan(plan);
         } finally {
@@ -101,6 +112,13 @@ export function registerBackfillCommands(program: Command): void {
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         });
+        await withDatabase((pool) =>
+          auditBackfill(pool, 'backfill_run', planId, {
+            by: input.startedBy,
+            workflow_id: handle.workflowId,
+            items: String(plan.items.length),
+          }),
+        );
         process.stdout.write(`backfill ${handle.workflowId} started for ${plan.items.length} customer-periods\n`);
         if (options.detach) return;
         const progress = await follow(temporal.client, planId);
@@ -143,6 +161,9 @@ export function registerBackfillCommands(program: Command): void {
         const temporal = await connectTemporal(endpoints);
         try {
           await temporal.client.workflow.getHandle(backfillWorkflowId(backfillId)).signal(signal);
+          await withDatabase((pool) =>
+            auditBackfill(pool, AUDIT_ACTION_OF[name], backfillId, { by: os.userInfo().username }),
+          );
           process.stdout.write(`${name} sent to ${backfillWorkflowId(backfillId)}\n`);
         } finally {
           await temporal.close();
@@ -291,4 +312,30 @@ export function describeProgress(progress: BackfillProgress): string {
       ? `\n  cancelled: the ${progress.done} customer-periods done keep their adjustments; ${progress.total - progress.done} were not done`
       : '';
   return `${base}${failures.join('')}${refused}${cancelled}`;
+}
+
+const AUDIT_ACTION_OF = {
+  pause: 'backfill_paused',
+  resume: 'backfill_resumed',
+  cancel: 'backfill_cancelled',
+} as const;
+
+/**
+ * A backfill changes what customers are billed: its plan, its run and every pause, resume and cancel
+ * go to the hash-chained audit log (SPEC §9), under the operator who holds the database's
+ * credentials (`cli:<name>`, as account management at the CLI is recorded).
+ */
+async function auditBackfill(
+  pool: pg.Pool,
+  action: 'backfill_planned' | 'backfill_run' | 'backfill_paused' | 'backfill_resumed' | 'backfill_cancelled',
+  backfillId: string,
+  details: Record<string, string> & { readonly by: string },
+): Promise<void> {
+  const { by, ...rest } = details;
+  await recordAudit(pool, {
+    actor: { kind: 'process', name: `cli:${by}` },
+    action,
+    subject: `backfill:${backfillId}`,
+    details: rest,
+  });
 }

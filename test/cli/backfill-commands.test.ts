@@ -137,5 +137,23 @@ describe('tally events amend and tally backfill', () => {
     expect(show.stdout).toMatch(/completed: started by \S+ at/);
     const list = await tally('backfill', 'list');
     expect(list.stdout).toMatch(new RegExp(`${planId}\\s+2026-10\\.\\.2026-10\\s+1\\s+-400\\s+completed\\s+ops-ana`));
+
+    // Planned and run, each in the hash-chained audit log under the operator, with what it was for.
+    const audited = await testbed.pool.query<{ actor: string; action: string; details: Record<string, string> }>(
+      'SELECT actor, action, details FROM audit_log WHERE subject = $1 ORDER BY seq',
+      [`backfill:${planId}`],
+    );
+    expect(audited.rows).toEqual([
+      {
+        actor: 'cli:ops-ana',
+        action: 'backfill_planned',
+        details: expect.objectContaining({ reason: 'gateway double-metering', adjustment_total: '-400' }),
+      },
+      {
+        actor: expect.stringMatching(/^cli:/),
+        action: 'backfill_run',
+        details: expect.objectContaining({ items: '1' }),
+      },
+    ]);
   }, 240_000);
 });
