@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -43,18 +44,57 @@ export async function ensureTool(toolsDir: string, name: ToolName, log: (line: s
   await mkdir(path.dirname(binary), { recursive: true });
   log(`building ${name} ${version} with ${go.version} (first time only; a few minutes)…`);
   const startedMs = Date.now();
-  try {
-    await execFileAsync(go.path, ['install', `${module}@${version}`], {
-      env: { ...process.env, GOBIN: path.dirname(binary), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new ToolBuildError(`go install ${module}@${version} failed:\n${stderr.trim()}`);
-  }
+  await goInstall(go.path, `${module}@${version}`, path.dirname(binary), (line) => log(`  ${name}: ${line}`));
   await writeFile(stampFile, `${module}@${version}\n`);
   log(`built ${name} in ${Math.round((Date.now() - startedMs) / 1000)} s`);
   return binary;
+}
+
+/** How often a build says where it is, at most (a cold Temporal build takes minutes). */
+const PROGRESS_EVERY_MS = 5_000;
+
+/**
+ * `go install -v module@version` into `gobin`, saying every few seconds what it is doing: the
+ * modules it downloads, then how many packages it has compiled and the latest one.
+ */
+async function goInstall(goPath: string, target: string, gobin: string, progress: (line: string) => void) {
+  const startedMs = Date.now();
+  const child = spawn(goPath, ['install', '-v', target], {
+    env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const tail: string[] = [];
+  let downloads = 0;
+  let packages = 0;
+  let latest = 'resolving modules';
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    tail.push(line);
+    if (tail.length > 200) tail.shift();
+    const download = /^go: downloading (\S+)/.exec(line);
+    if (download) {
+      downloads += 1;
+      latest = `downloading ${download[1]}`;
+    } else if (/^[\w.-]+(\/[\w.~-]+)+$/.test(line.trim())) {
+      packages += 1;
+      latest = `at ${line.trim()}`;
+    }
+  });
+  const timer = setInterval(() => {
+    const seconds = Math.round((Date.now() - startedMs) / 1000);
+    progress(`${seconds} s: ${downloads} modules downloaded, ${packages} packages built; ${latest}`);
+  }, PROGRESS_EVERY_MS);
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+    if (code !== 0) throw new ToolBuildError(`go install ${target} failed:\n${tail.join('\n').trim()}`);
+  } catch (error) {
+    if (error instanceof ToolBuildError) throw error;
+    throw new ToolBuildError(`go install ${target} failed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 async function findGo(): Promise<{ path: string; version: string }> {
