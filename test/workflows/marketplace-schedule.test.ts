@@ -28,24 +28,36 @@ afterEach(async () => {
   testbed = undefined;
 });
 
-/** Triggers the schedule and waits for the launcher it starts (the newest action not seen before). */
+/**
+ * Triggers the schedule and waits for the launcher it starts (the newest action not seen before).
+ * A scheduled workflow's id ends with its nominal time in seconds, which the schedule takes from its
+ * own clock: a trigger it processes within the same second as the last one names the same workflow
+ * and starts nothing new (harmless: the send is idempotent by hour). So trigger again every few
+ * seconds until a launcher of a new name appears.
+ */
 async function triggerAndWait(client: Client, schedule: ScheduleHandle, seen: Set<string>) {
-  await schedule.trigger();
   const deadline = Date.now() + 90_000;
+  let triggeredMs = 0;
+  let actions: string[] = [];
   for (;;) {
+    if (Date.now() - triggeredMs > 5_000) {
+      await schedule.trigger();
+      triggeredMs = Date.now();
+    }
     const description = await schedule.describe().catch((error: unknown) => {
       // The server answers a describe from the schedule's own workflow, which can be busy right
       // after a trigger on a loaded machine (DEADLINE_EXCEEDED): ask again, within the deadline.
       if (error instanceof ServiceError && Date.now() < deadline) return undefined;
       throw error;
     });
-    const actions = description?.info.recentActions ?? [];
-    const fresh = actions.map((action) => action.action.workflow.workflowId).find((id) => !seen.has(id));
+    actions = (description?.info.recentActions ?? []).map((action) => action.action.workflow.workflowId);
+    const fresh = actions.find((id) => !seen.has(id));
     if (fresh !== undefined) {
       seen.add(fresh);
       return client.workflow.getHandle<typeof marketplaceLauncherWorkflow>(fresh);
     }
-    if (Date.now() > deadline) throw new Error('the triggered schedule started no launcher within 90 s');
+    if (Date.now() > deadline)
+      throw new Error(`the triggered schedule started no new launcher within 90 s; recent: ${JSON.stringify(actions)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
