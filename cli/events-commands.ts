@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { parseIngestWorkerEnv } from '../config/ingest-worker.ts';
@@ -9,7 +9,9 @@ import { BatchWriter } from '../ingest/batch-writer.ts';
 import { amendEvents } from '../ingest/event-corrections.ts';
 import { loadSourceKeys, loadVerificationKeys } from '../ingest/key-files.ts';
 import { reprocessRejections } from '../ingest/reprocess-rejections.ts';
+import { decodeLine, MAX_LINE_BYTES, readLines } from './line-reader.ts';
 import { cliServices, withDatabase } from './services.ts';
+import { printableOneLine } from './terminal-text.ts';
 
 export class ReprocessOptionError extends TallyError {
   constructor(message: string) {
@@ -84,7 +86,7 @@ function registerAmendCommand(events: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (file: string, options: { keys: string; by?: string; json?: boolean }) => {
       const keys = await loadSourceKeys(options.keys);
-      const text = await readFile(file, 'utf8');
+      const text = await readCorrectionFile(file);
       const outcomes = await withDatabase((pool) =>
         amendEvents(pool, { file, text, keys, amendedBy: options.by ?? os.userInfo().username }),
       );
@@ -104,4 +106,31 @@ function registerAmendCommand(events: Command): void {
       );
       if (rejected > 0) process.exitCode = 1;
     });
+}
+
+export class CorrectionFileError extends TallyError {
+  constructor(message: string) {
+    super('correction_file_invalid', message, { permanent: true });
+  }
+}
+
+/**
+ * A correction file, read as every input file is (cli/line-reader.ts): strict UTF-8 and a line limit.
+ * A line that breaks either refuses the file, naming file and line, before anything is recorded.
+ */
+async function readCorrectionFile(file: string): Promise<string> {
+  const lines: string[] = [];
+  for await (const line of readLines(createReadStream(file))) {
+    if (line.kind === 'too_long')
+      throw new CorrectionFileError(
+        `${printableOneLine(file)}:${line.number}: the line is ${line.bytes} bytes, longer than the limit of ${MAX_LINE_BYTES}; nothing recorded`,
+      );
+    const decoded = decodeLine(line.bytes);
+    if (!decoded.ok)
+      throw new CorrectionFileError(
+        `${printableOneLine(file)}:${line.number}: not valid UTF-8 at byte ${decoded.offset + 1} (${decoded.bytes}); nothing recorded`,
+      );
+    lines.push(decoded.text);
+  }
+  return lines.join('\n');
 }

@@ -230,3 +230,29 @@ describe('a malformed amount in a contract is a problem, not a crash (found by t
     expect(run.stderr).not.toContain('more decimals');
   });
 });
+
+describe('tally events amend reads its file like every other input', () => {
+  it('refuses a correction file with bad bytes or an over-long line by file and line, before recording anything', async () => {
+    const keys = path.join(import.meta.dirname, '..', 'fixtures', 'source-keys.json');
+    const dir = await scratch();
+    const badBytes = path.join(dir, 'bad-bytes.jsonl');
+    await writeFile(
+      badBytes,
+      Buffer.concat([Buffer.from('{"kind":"void"}\n{"kind":"v'), Buffer.from([0xff]), Buffer.from('"}\n')]),
+    );
+    // No database is reachable here: the refusal comes before any connection.
+    const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    const bytes = await runTally(['events', 'amend', badBytes, '--keys', keys], env);
+    expect(bytes.code).not.toBe(0);
+    expect(bytes.stderr).toContain(`${badBytes}:2: not valid UTF-8`);
+    expect(bytes.stderr).toContain('nothing recorded');
+
+    const long = path.join(dir, 'long.jsonl');
+    await writeFile(long, '{"kind":"void"}\n');
+    await truncate(long, 16 + 2 * 1024 * 1024);
+    const tooLong = await runTally(['events', 'amend', long, '--keys', keys], env);
+    expect(tooLong.code).not.toBe(0);
+    expect(tooLong.stderr).toMatch(new RegExp(`${long}:2: the line is \\d+ bytes, longer than the limit of \\d+`));
+    expect(tooLong.stderr).not.toContain('RangeError');
+  });
+});
