@@ -9,6 +9,7 @@ import type {
 } from '../../domain/marketplace/index.ts';
 import { Decimal, formatDecimal } from '../../domain/money.ts';
 import type { UsageAggregationPlan } from '../../domain/rating/index.ts';
+import { ratingGroupsSql } from './usage-aggregates.ts';
 
 /**
  * Marketplace metering (migration 0500): the canonical hourly buckets, the records sent and the
@@ -37,19 +38,7 @@ export async function loadHourlyUsage(
     values.push(value);
     return `$${values.length}`;
   };
-  const segmentCases = [...plan.segments]
-    .reverse()
-    .map(
-      (segment) =>
-        `WHEN event_time >= ${parameter(segment.start)}::timestamptz THEN ${segment.effectiveFrom === null ? 'NULL' : `${parameter(segment.effectiveFrom)}::text`}`,
-    )
-    .join(' ');
-  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
-  const keyColumns = keys.map((key, index) => {
-    const skus = plan.keysBySku.filter((entry) => entry.keys.includes(key)).map((entry) => entry.sku);
-    return `CASE WHEN sku = ANY(${parameter(skus)}::text[]) THEN metadata ->> ${parameter(key)}::text END AS group_${index}`;
-  });
-  const groupColumns = keys.map((_key, index) => `group_${index}`);
+  const { segmentCases, keys, keyColumns, groupColumns } = ratingGroupsSql(plan, parameter);
   const skuFilter = options.skus === undefined ? '' : `AND sku = ANY(${parameter(options.skus)}::text[])`;
   const { rows } = await db.query<{
     hour: string;

@@ -72,20 +72,7 @@ function aggregateQueryParts(
     values.push(value);
     return `$${values.length}`;
   };
-  // Latest segment first: the first start the event is not before decides its segment.
-  const segmentCases = [...plan.segments]
-    .reverse()
-    .map(
-      (segment) =>
-        `WHEN event_time >= ${parameter(segment.start)}::timestamptz THEN ${segment.effectiveFrom === null ? 'NULL' : `${parameter(segment.effectiveFrom)}::text`}`,
-    )
-    .join(' ');
-  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
-  const keyColumns = keys.map((key, index) => {
-    const skus = plan.keysBySku.filter((entry) => entry.keys.includes(key)).map((entry) => entry.sku);
-    return `CASE WHEN sku = ANY(${parameter(skus)}::text[]) THEN metadata ->> ${parameter(key)}::text END AS group_${index}`;
-  });
-  const groupColumns = keys.map((_key, index) => `group_${index}`);
+  const { segmentCases, keyColumns, groupColumns } = ratingGroupsSql(plan, parameter);
   // The latest event of a group is the greatest (event time, `source:event_id` as bytes). Each row
   // carries [fixed-width UTC time, key, quantity] as text compared byte-wise, so max() finds it in
   // one pass with no sort of the period's rows (an ordered array_agg sorted them all, and spilled).
@@ -209,4 +196,29 @@ function rowsToAggregates(plan: UsageAggregationPlan, rows: readonly AggregateRo
       };
     })
     .sort(compareAggregates);
+}
+
+/**
+ * The SQL of the rating engine's groups, shared by the period snapshot and the marketplace's hourly
+ * usage: the CASE that puts an event in its rate-card version segment, and one column per grouping
+ * key of its sku. `parameter` adds a value to the query and returns its placeholder.
+ */
+export function ratingGroupsSql(
+  plan: Pick<UsageAggregationPlan, 'segments' | 'keysBySku'>,
+  parameter: (value: unknown) => string,
+): { segmentCases: string; keys: string[]; keyColumns: string[]; groupColumns: string[] } {
+  // Latest segment first: the first start the event is not before decides its segment.
+  const segmentCases = [...plan.segments]
+    .reverse()
+    .map(
+      (segment) =>
+        `WHEN event_time >= ${parameter(segment.start)}::timestamptz THEN ${segment.effectiveFrom === null ? 'NULL' : `${parameter(segment.effectiveFrom)}::text`}`,
+    )
+    .join(' ');
+  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
+  const keyColumns = keys.map((key, index) => {
+    const skus = plan.keysBySku.filter((entry) => entry.keys.includes(key)).map((entry) => entry.sku);
+    return `CASE WHEN sku = ANY(${parameter(skus)}::text[]) THEN metadata ->> ${parameter(key)}::text END AS group_${index}`;
+  });
+  return { segmentCases, keys, keyColumns, groupColumns: keys.map((_key, index) => `group_${index}`) };
 }
