@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { textTable } from '../views/text-table.ts';
 import { creditBalances, recordCreditExpiries, usableCredits } from '../db/queries/credit-ledger.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
 import { periodNameProblem } from '../domain/period.ts';
@@ -20,25 +21,6 @@ function instant(value: string): string {
   return value;
 }
 
-/** A plain table: a header, then one row per record, columns padded; numbers right-aligned. */
-export function formatTable(
-  headers: readonly string[],
-  rows: readonly (readonly string[])[],
-  rightAligned: readonly number[] = [],
-): string {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) =>
-        rightAligned.includes(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-      )
-      .join('  ')
-      .trimEnd();
-  return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
-}
-
 export function registerJournalCommands(program: Command): void {
   const journal = program.command('journal');
 
@@ -56,10 +38,10 @@ export function registerJournalCommands(program: Command): void {
         write(`${JSON.stringify(balance, null, 2)}\n`);
       } else {
         write(
-          formatTable(
+          textTable(
             ['currency', 'number', 'account', 'debit', 'credit', 'balance'],
             balance.accounts.map((row) => [row.currency, row.number, row.name, row.debit, row.credit, row.balance]),
-            [3, 4, 5],
+            { rightAligned: [3, 4, 5] },
           ),
         );
         for (const total of balance.totals)
@@ -106,10 +88,10 @@ export function registerJournalCommands(program: Command): void {
               : `${entry.posting_period} (serves ${entry.service_period})`;
           write(`${entry.entry_key}\n  ${entry.entry_type}, ${periods}, ${entry.currency}: ${entry.memo}\n`);
           write(
-            formatTable(
+            textTable(
               ['', 'account', 'debit', 'credit', 'invoice line'],
               entry.lines.map((line) => ['', line.account, line.debit, line.credit, line.source_line_key ?? '']),
-              [2, 3],
+              { rightAligned: [2, 3] },
             ),
           );
         }
@@ -135,7 +117,7 @@ export function registerCreditsCommands(program: Command): void {
       write(
         balances.length === 0
           ? `no credits for ${options.customer}\n`
-          : formatTable(
+          : textTable(
               ['credit', 'kind', 'granted', 'expires', 'amount', 'consumed', 'expired', 'remaining'],
               balances.map((credit) => [
                 credit.credit_id,
@@ -147,7 +129,7 @@ export function registerCreditsCommands(program: Command): void {
                 credit.expired,
                 credit.remaining,
               ]),
-              [4, 5, 6, 7],
+              { rightAligned: [4, 5, 6, 7] },
             ),
       );
     });
@@ -169,7 +151,7 @@ export function registerCreditsCommands(program: Command): void {
       write(
         usable.length === 0
           ? `no usable credits for ${options.customer} in ${options.period}\n`
-          : formatTable(
+          : textTable(
               ['credit', 'kind', 'expires', 'opening balance', 'remaining now'],
               usable.map((credit) => [
                 credit.credit_id,
@@ -178,7 +160,7 @@ export function registerCreditsCommands(program: Command): void {
                 credit.opening_balance,
                 credit.remaining,
               ]),
-              [3, 4],
+              { rightAligned: [3, 4] },
             ),
       );
     });
@@ -204,7 +186,7 @@ export function registerCreditsCommands(program: Command): void {
       write(
         expiries.length === 0
           ? 'nothing to expire\n'
-          : formatTable(
+          : textTable(
               ['customer', 'credit', 'kind', 'expired', 'breakage entry'],
               expiries.map((expiry) => [
                 expiry.customer_id,
@@ -213,7 +195,7 @@ export function registerCreditsCommands(program: Command): void {
                 expiry.expired,
                 expiry.journal_entry_key ?? '',
               ]),
-              [3],
+              { rightAligned: [3] },
             ),
       );
     });

@@ -21,6 +21,7 @@ import { ensureServices } from './services.ts';
 import { printable, printableOneLine } from './terminal-text.ts';
 import { publishRateCardFiles } from '../terms/index.ts';
 import { TallyError } from '../contracts/tally-error.ts';
+import { textTable } from '../views/text-table.ts';
 
 /** A refusal with a stable code, printed plainly by cli/main.ts. */
 class RateCardCommandError extends TallyError {
@@ -296,22 +297,19 @@ async function previewInvoices(
 }
 
 function formatPreview(preview: InvoicePreview): string {
-  const rows = [
+  const lines = textTable(
     ['LINE', 'BEFORE', 'AFTER', 'CHANGE'],
-    ...preview.lines.map((line) => [line.line_key, line.before ?? '—', line.after ?? '—', signed(line.difference)]),
-    ['total', preview.total.before, preview.total.after, signed(preview.total.difference)],
-  ];
-  const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  const lines = rows.map((row) =>
-    row
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0)))
-      .join('  '),
-  );
+    [
+      ...preview.lines.map((line) => [line.line_key, line.before ?? '—', line.after ?? '—', signed(line.difference)]),
+      ['total', preview.total.before, preview.total.after, signed(preview.total.difference)],
+    ],
+    { rightAligned: [1, 2, 3] },
+  ).trimEnd();
   const unpriced =
     preview.unpriced.before + preview.unpriced.after > 0
       ? `\nunpriced events: ${preview.unpriced.before} before, ${preview.unpriced.after} after`
       : '';
-  return `\nInvoice of ${preview.customer_id} for ${preview.period} (${preview.currency}), each version as if in force all period:\n${lines.join('\n')}${unpriced}`;
+  return `\nInvoice of ${preview.customer_id} for ${preview.period} (${preview.currency}), each version as if in force all period:\n${lines}${unpriced}`;
 }
 
 function signed(amount: string): string {

@@ -12,6 +12,7 @@ import type { DecisionRequest } from '../contracts/console-api.ts';
 import { authenticateCliUser } from './console-credentials.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
+import { textTable } from '../views/text-table.ts';
 
 export class ReviewCommandError extends TallyError {
   constructor(message: string) {
@@ -154,11 +155,20 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
     out(
       `\ndraft invoice (${context.draft.currency}): subtotal ${context.draft.subtotal}, total ${context.draft.total}`,
     );
-    for (const line of context.draft.lines) {
-      out(
-        `  ${line.kind.padEnd(15)} ${(line.price_id ?? line.credit_id ?? '').padEnd(22)} ${(line.quantity ?? '').padStart(16)} ${line.amount.padStart(14)}`,
-      );
-    }
+    out(
+      indent(
+        textTable(
+          ['line', 'id', 'quantity', 'amount'],
+          context.draft.lines.map((line) => [
+            line.kind,
+            line.price_id ?? line.credit_id ?? '',
+            line.quantity ?? '',
+            line.amount,
+          ]),
+          { rightAligned: [2, 3] },
+        ),
+      ),
+    );
     for (const unpriced of context.draft.unpriced ?? [])
       out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
   }
@@ -168,12 +178,21 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
       `\nshadow run ${String((exception.context as { shadowRun?: string }).shadowRun)}: legacy ${shadow.legacy_total}, Tally ${shadow.new_total}, variance ${shadow.variance ?? '—'} (${shadow.variance_pct ?? '—'} %)`,
     );
     out(
-      `  ${'key'.padEnd(22)} ${'status'.padEnd(12)} ${'legacy'.padStart(14)} ${'tally'.padStart(14)} ${'delta'.padStart(12)}  cause`,
+      indent(
+        textTable(
+          ['key', 'status', 'legacy', 'tally', 'delta', 'cause'],
+          shadow.lines.map((line) => [
+            line.key,
+            line.status,
+            line.legacy_amount ?? '',
+            line.new_amount ?? '',
+            line.delta ?? '',
+            line.cause ?? '',
+          ]),
+          { rightAligned: [2, 3, 4] },
+        ),
+      ),
     );
-    for (const line of shadow.lines)
-      out(
-        `  ${line.key.padEnd(22)} ${line.status.padEnd(12)} ${(line.legacy_amount ?? '').padStart(14)} ${(line.new_amount ?? '').padStart(14)} ${(line.delta ?? '').padStart(12)}  ${line.cause ?? ''}`,
-      );
   }
   if (context.contract && options.contract !== false) out(`\ncontract: ${JSON.stringify(context.contract)}`);
   out('\nprevious invoices:');
@@ -188,4 +207,13 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
     out(
       `\ndecision: ${JSON.stringify(exception.decision)} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
     );
+}
+
+/** A table indented under its heading, without the trailing newline `out` adds itself. */
+function indent(table: string): string {
+  return table
+    .trimEnd()
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
 }

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool } from '../db/pool.ts';
+import { recordTable, type TextTableOptions } from '../views/text-table.ts';
 import { parseServicesEnv, type ServiceEndpoints, type ServicesEnv } from '../config/services.ts';
 import { resolveEndpoints, startStack, userStackLayout, type ServiceName, type StackLayout } from '../stack/index.ts';
 
@@ -60,19 +61,11 @@ export async function connectTemporal(
   };
 }
 
-/** Prints rows as an aligned text table. */
+/** Prints records as the project's terminal table (views/text-table.ts). */
 export function printTable(
   rows: readonly Record<string, string | number | undefined>[],
   columns: readonly string[],
+  options: TextTableOptions = {},
 ): void {
-  const widths = columns.map((column) =>
-    Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length)),
-  );
-  const line = (values: readonly string[]) =>
-    values
-      .map((value, index) => value.padEnd(widths[index] ?? 0))
-      .join('  ')
-      .trimEnd();
-  process.stdout.write(`${line(columns)}\n`);
-  for (const row of rows) process.stdout.write(`${line(columns.map((column) => String(row[column] ?? '')))}\n`);
+  process.stdout.write(recordTable(rows, columns, options));
 }

@@ -6,6 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import { parseUsageStreamEnv } from '../config/ingest-worker.ts';
 import { describeStreamDrift, ensureUsageStream } from '../ingest/usage-stream.ts';
 import { cliServices } from './services.ts';
+import { textTable } from '../views/text-table.ts';
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -61,18 +62,26 @@ export function registerStackCommands(program: Command): void {
       if (options.json) {
         log(JSON.stringify(statuses, null, 2));
       } else {
-        for (const status of statuses) {
-          const state = status.external
+        const state = (status: (typeof statuses)[number]): string =>
+          status.external
             ? 'external'
             : status.healthy
               ? 'healthy'
               : status.pid === undefined
                 ? 'stopped'
                 : 'unhealthy';
-          log(
-            `${status.service.padEnd(9)} ${state.padEnd(9)} port ${String(status.port).padEnd(6)} ${status.pid === undefined ? '' : `pid ${status.pid}  `}${status.detail}`,
-          );
-        }
+        process.stdout.write(
+          textTable(
+            ['service', 'state', 'port', 'pid', 'detail'],
+            statuses.map((status) => [
+              status.service,
+              state(status),
+              String(status.port),
+              status.pid === undefined ? '' : String(status.pid),
+              status.detail,
+            ]),
+          ),
+        );
       }
       if (statuses.some((status) => !status.external && !status.healthy)) process.exitCode = 3;
     });

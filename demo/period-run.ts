@@ -1,6 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type pg from 'pg';
-import { formatTable } from '../cli/journal-commands.ts';
+import { textTable } from '../views/text-table.ts';
 import { authenticatePassword, decideException } from '../access/index.ts';
 import { printException } from '../cli/review-commands.ts';
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
@@ -128,7 +128,7 @@ export class PeriodRun {
           return [handle.workflowId, stage];
         }),
     );
-    return `\n${formatTable(['workflow', 'stage'], rows)}`;
+    return `\n${textTable(['workflow', 'stage'], rows)}`;
   }
 }
 

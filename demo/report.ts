@@ -6,7 +6,7 @@ import { loadJournalEntries, trialBalance, type TrialBalance } from '../db/queri
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import { tieOutUsageRevenue, type UsageTieOut } from '../domain/journal/index.ts';
 import { Decimal, formatMoney, sumDecimals } from '../domain/money.ts';
-import { formatTable } from '../cli/journal-commands.ts';
+import { textTable } from '../views/text-table.ts';
 
 /** What a demo run left in the database (its customers' part of it), read back after the last workflow finished. */
 export interface DemoReport {
@@ -86,7 +86,7 @@ export function formatRejected(rejected: Readonly<Partial<Record<RejectionReason
 
 /** The invoices as a table: customer, number, period, total (amounts right-aligned). */
 export function formatInvoiceList(invoices: readonly InvoiceRecord[]): string {
-  return formatTable(
+  return textTable(
     ['customer', 'invoice', 'period', 'total', 'currency', 'lines'],
     invoices.map((invoice) => [
       invoice.customerId,
@@ -96,7 +96,7 @@ export function formatInvoiceList(invoices: readonly InvoiceRecord[]): string {
       invoice.document.currency,
       String(invoice.document.lines.length),
     ]),
-    [3, 5],
+    { rightAligned: [3, 5] },
   );
 }
 
@@ -121,19 +121,19 @@ export function formatAdjustments(
           ],
     ),
   );
-  return formatTable(['customer', 'invoice', 'adjusts', 'amount', 'currency', 'corrects'], rows, [3]);
+  return textTable(['customer', 'invoice', 'adjusts', 'amount', 'currency', 'corrects'], rows, { rightAligned: [3] });
 }
 
 export function formatTrialBalance(balance: TrialBalance): string {
-  return formatTable(
+  return textTable(
     ['currency', 'debits', 'credits', 'difference'],
     balance.totals.map((total) => [total.currency, total.debit, total.credit, total.difference]),
-    [1, 2, 3],
+    { rightAligned: [1, 2, 3] },
   );
 }
 
 export function formatTieOuts(tieOuts: readonly UsageTieOut[]): string {
-  return formatTable(
+  return textTable(
     ['period', 'currency', 'usage billed', 'usage revenue recognized', 'differences'],
     tieOuts.map((tieOut) => [
       tieOut.period,
@@ -142,6 +142,6 @@ export function formatTieOuts(tieOuts: readonly UsageTieOut[]): string {
       tieOut.usage_revenue_recognized,
       String(tieOut.differences.length),
     ]),
-    [2, 3, 4],
+    { rightAligned: [2, 3, 4] },
   );
 }

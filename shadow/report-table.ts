@@ -1,3 +1,4 @@
+import { recordTable } from '../views/text-table.ts';
 import type { CustomerComparison, ShadowReport } from '../domain/shadow/index.ts';
 
 /** Per customer: status, totals, variance and exception; with `lines`, each customer's line diff below it. */
@@ -7,13 +8,7 @@ export function formatShadowReport(
 ): string {
   const out: string[] = [];
   const table = (rows: Record<string, string>[], columns: string[]) => {
-    const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => (row[column] ?? '').length)));
-    const line = (values: string[]) =>
-      values
-        .map((value, index) => value.padEnd(widths[index] ?? 0))
-        .join('  ')
-        .trimEnd();
-    out.push(line(columns), ...rows.map((row) => line(columns.map((column) => row[column] ?? ''))));
+    out.push(recordTable(rows, columns).trimEnd());
   };
   table(
     report.customers.map((customer) => ({

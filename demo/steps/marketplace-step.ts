@@ -5,7 +5,7 @@ import {
   marketplaceStatus,
   publishedMarketplaceCustomers,
 } from '../../activities/index.ts';
-import { formatTable } from '../../cli/journal-commands.ts';
+import { textTable } from '../../views/text-table.ts';
 import { marketplaceAdapterOptions, marketplaceSettings, parseMarketplaceEnv } from '../../config/marketplace.ts';
 import { contractToYaml, type Contract } from '../../contracts/contract.ts';
 import { Decimal } from '../../domain/money.ts';
@@ -116,10 +116,10 @@ export const marketplaceStep: DemoStep = {
       );
       out(
         indent(
-          formatTable(
+          textTable(
             ['dimension', 'rated', 'carried', 'sent', 'balanced'],
             status.parity.map((row) => [row.dimension, row.rated, row.carried, row.sent, row.balanced ? 'yes' : 'NO']),
-            [1, 2, 3],
+            { rightAligned: [1, 2, 3] },
           ),
         ),
       );
