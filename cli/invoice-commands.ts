@@ -8,6 +8,7 @@ import {
 } from '../db/queries/invoices.ts';
 import { invoiceLineage, type InvoiceLineage } from '../views/invoice-lineage.ts';
 import { publishedRateCardVersions } from '../views/ratecard-versions.ts';
+import { formatInvoiceTable } from './invoice-table.ts';
 import { printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
@@ -118,40 +119,13 @@ function printLineage(lineage: InvoiceLineage): void {
 
 function printInvoice(record: InvoiceRecord): void {
   const document = record.document as Invoice & Partial<IssuedInvoice>;
-  const out = (line = '') => process.stdout.write(`${line}\n`);
-  out(`${record.invoiceId}  ${record.status}${document.invoice_number ? `  no. ${document.invoice_number}` : ''}`);
-  out(
-    `customer ${document.customer_id}, period ${document.period} (${document.period_start} .. ${document.period_end}), ${document.currency}`,
-  );
-  if (document.issued_at)
-    out(
-      `issued ${document.issued_at}; events received by ${document.event_cutoff}; event set ${document.event_fingerprint}`,
-    );
-  out(
-    `calculation ${document.calculation_version}; rate cards ${document.ratecard_versions.map((version) => `${version.ratecard}@${version.effective_from} (${version.content_hash.slice(0, 12)})`).join(', ')}`,
-  );
-  out();
-  for (const line of document.lines) {
-    const label =
-      line.kind === 'usage'
-        ? `${line.price_id} ${line.billable_quantity} ${line.unit}`
-        : line.kind === 'credit'
-          ? line.credit_id
-          : line.kind === 'adjustment'
-            ? `corrects ${line.corrects_period}: ${line.reason}`
-            : 'price_id' in line
-              ? line.price_id
-              : '';
-    out(`  ${line.kind.padEnd(15)} ${label.padEnd(48)} ${line.amount.padStart(14)}`);
-    if (line.kind === 'usage') {
-      for (const tier of line.tiers)
-        out(
-          `      tier ${tier.tier}: ${tier.quantity} × ${tier.unit_price}${tier.flat_fee ? ` + ${tier.flat_fee}` : ''} = ${tier.amount}`,
-        );
-    }
-  }
-  out(`  ${'subtotal'.padEnd(64)} ${document.subtotal.padStart(14)}`);
-  out(`  ${'total'.padEnd(64)} ${document.total.padStart(14)}`);
-  for (const unpriced of document.unpriced)
-    out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
+  const heading = [
+    `Invoice ${record.invoiceId}: ${record.status}${document.invoice_number ? `, no. ${document.invoice_number}` : ''}${record.heldReason ? ` (${record.heldReason})` : ''}`,
+    ...(document.issued_at
+      ? [
+          `Issued ${document.issued_at}; events received by ${document.event_cutoff}; event set ${document.event_fingerprint}`,
+        ]
+      : []),
+  ];
+  process.stdout.write(formatInvoiceTable(document, { heading }));
 }

@@ -1,12 +1,23 @@
-import type { Invoice, InvoiceLine } from '../contracts/invoice.ts';
+import type { AdjustmentLine, Invoice, InvoiceLine, UsageLine } from '../contracts/invoice.ts';
 import { assertNever } from '../domain/assert-never.ts';
+import { originalLineKey } from '../domain/backfill/adjustment.ts';
+import { textTable } from '../views/text-table.ts';
 
-/** The invoice as a person reads it: one row per line, the tier breakdown under each usage line. */
-export function formatInvoiceTable(invoice: Invoice, extra: { otherCustomers?: number } = {}): string {
-  const out: string[] = [];
-  out.push(
-    `Invoice for ${invoice.customer_id}, period ${invoice.period} (${day(invoice.period_start)} to ${day(invoice.period_end)}, UTC), ${invoice.currency}`,
-  );
+/**
+ * The invoice as a person reads it, in the order its total is built (SPEC §2 rule 10): the charges
+ * (usage with its tiers, fees, discounts, the commit true-up), the SUBTOTAL, the credits drawn
+ * against it, the adjustments (each naming the line and period it corrects), then the TOTAL.
+ * Quantities carry their unit; a usage line priced by two rate-card versions names them.
+ * `heading` replaces the first line (an issued invoice's number and dates).
+ */
+export function formatInvoiceTable(
+  invoice: Invoice,
+  extra: { otherCustomers?: number; heading?: readonly string[] } = {},
+): string {
+  const out: string[] = [
+    ...(extra.heading ?? [`Invoice for ${invoice.customer_id}`]),
+    `Customer ${invoice.customer_id}, period ${invoice.period} (${day(invoice.period_start)} to ${lastDay(invoice.period_end)}, UTC), ${invoice.currency}`,
+  ];
   if (invoice.ratecard_versions.length > 0) {
     const first = invoice.ratecard_versions[0];
     out.push(
@@ -14,42 +25,34 @@ export function formatInvoiceTable(invoice: Invoice, extra: { otherCustomers?: n
     );
   }
   out.push('');
-  const rows: string[][] = [['LINE', 'ID', 'QUANTITY', 'BILLABLE', 'AMOUNT']];
+  const charges = invoice.lines.filter((line) => line.kind !== 'credit' && line.kind !== 'adjustment');
+  const credits = invoice.lines.filter((line) => line.kind === 'credit');
+  const adjustments = invoice.lines.filter((line) => line.kind === 'adjustment');
+  const rows: string[][] = [];
+  /** Lines printed under a row (its tiers, its versions), kept out of the columns so they stay narrow. */
   const details = new Map<number, string[]>();
-  for (const line of invoice.lines) {
-    rows.push(lineRow(line));
-    if (line.kind === 'usage' && line.tiers.length > 0) {
-      details.set(
-        rows.length - 1,
-        line.tiers.map((tier) => {
-          const flat = tier.flat_fee !== undefined ? ` + flat fee ${tier.flat_fee}` : '';
-          const version = tier.effective_from !== undefined ? `   [version ${instant(tier.effective_from)}]` : '';
-          return `      tier ${tier.tier}: ${tier.quantity} × ${tier.unit_price}${flat} = ${tier.amount}${version}`;
-        }),
-      );
-    }
+  for (const line of charges) {
+    rows.push(lineRow(line, invoice));
+    details.set(rows.length - 1, detailLines(line));
   }
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  rows.forEach((row, index) => {
-    out.push(
-      row
-        .map((cell, column) =>
-          column === row.length - 1 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-        )
-        .join('  ')
-        .trimEnd(),
-    );
-    out.push(...(details.get(index) ?? []));
-  });
-  const tableWidth = widths.reduce((total, width) => total + width + 2, -2);
-  out.push('-'.repeat(tableWidth));
-  out.push(`${'SUBTOTAL'.padEnd(tableWidth - invoice.subtotal.length)}${invoice.subtotal}`);
-  out.push(`${`TOTAL ${invoice.currency}`.padEnd(tableWidth - invoice.total.length)}${invoice.total}`);
+  rows.push(['', '', '', '', ''], ['SUBTOTAL', '', '', '', invoice.subtotal]);
+  for (const line of [...credits, ...adjustments]) {
+    rows.push(lineRow(line, invoice));
+    if (line.kind === 'adjustment') details.set(rows.length - 1, [`      ${adjustmentDetail(line, invoice)}`]);
+  }
+  rows.push([`TOTAL ${invoice.currency}`, '', '', '', invoice.total]);
+  const [header = '', ...rendered] = textTable(['LINE', 'ID', 'QUANTITY', 'BILLABLE', 'AMOUNT'], rows, {
+    rightAligned: [4],
+  })
+    .trimEnd()
+    .split('\n');
+  out.push(header);
+  rendered.forEach((text, index) => out.push(text, ...(details.get(index) ?? [])));
   if (invoice.unpriced.length > 0) {
     out.push('', 'UNPRICED USAGE (reported, not billed; add a price or fix the events):');
     for (const entry of invoice.unpriced) {
       out.push(
-        `  ${entry.sku} (${entry.unit}): ${entry.event_count} event${entry.event_count === 1 ? '' : 's'}${entry.quantity !== undefined ? `, quantity ${entry.quantity}` : ''}${entry.reason !== undefined ? ` — ${describeReason(entry.reason)}` : ''}`,
+        `  ${entry.sku} (${entry.unit}): ${entry.event_count} event${entry.event_count === 1 ? '' : 's'}${entry.quantity !== undefined ? `, quantity ${entry.quantity} ${entry.unit}` : ''}${entry.reason !== undefined ? ` — ${describeReason(entry.reason)}` : ''}`,
       );
     }
   }
@@ -63,14 +66,14 @@ export function formatInvoiceTable(invoice: Invoice, extra: { otherCustomers?: n
   return `${out.join('\n')}\n`;
 }
 
-function lineRow(line: InvoiceLine): string[] {
+function lineRow(line: InvoiceLine, invoice: Invoice): string[] {
   switch (line.kind) {
     case 'usage':
       return [
         'usage',
         line.price_id,
         `${line.quantity} ${line.unit} (${line.event_count} event${line.event_count === 1 ? '' : 's'})`,
-        line.billable_quantity,
+        billable(line),
         line.amount,
       ];
     case 'fee':
@@ -94,12 +97,49 @@ function lineRow(line: InvoiceLine): string[] {
         line.amount,
       ];
     case 'credit':
-      return ['credit', line.credit_id, line.credit_kind, '', line.amount];
+      return ['credit', line.credit_id, `${line.credit_kind} credit`, '', line.amount];
     case 'adjustment':
-      return ['adjustment', line.price_id ?? '', `corrects ${line.corrects_period}: ${line.reason}`, '', line.amount];
+      return ['adjustment', line.price_id ?? '', adjusts(line, invoice), '', line.amount];
     default:
       return assertNever(line, 'invoice line');
   }
+}
+
+/** The line an adjustment corrects and its period, short enough for the table's column. */
+function adjusts(line: AdjustmentLine, invoice: Invoice): string {
+  const original = originalLineKey(line.line_key, line.corrects_period);
+  if (original === undefined && line.corrects_period === invoice.period) return 'review adjustment';
+  return `adjusts ${original ?? 'the invoice'} of ${line.corrects_period}`;
+}
+
+/** Under an adjustment: the invoice it corrects (unless this one) and why. */
+function adjustmentDetail(line: AdjustmentLine, invoice: Invoice): string {
+  const own =
+    line.corrects_period === invoice.period && originalLineKey(line.line_key, line.corrects_period) === undefined;
+  return own ? line.reason : `corrects invoice ${line.corrects_invoice_id}: ${line.reason}`;
+}
+
+/** The billable quantity in its own unit: the event unit, or packages of it when the price packages. */
+function billable(line: UsageLine): string {
+  return line.billable_quantity === line.quantity
+    ? `${line.billable_quantity} ${line.unit}`
+    : `${line.billable_quantity} packages`;
+}
+
+/** Under a usage line: its tiers, and the rate-card versions that priced it when there are two or more. */
+function detailLines(line: InvoiceLine): string[] {
+  if (line.kind !== 'usage') return [];
+  const unit = line.billable_quantity === line.quantity ? line.unit : 'packages';
+  const lines = line.tiers.map((tier) => {
+    const flat = tier.flat_fee !== undefined ? ` + flat fee ${tier.flat_fee}` : '';
+    const version = tier.effective_from !== undefined ? `   [version ${instant(tier.effective_from)}]` : '';
+    return `      tier ${tier.tier}: ${tier.quantity} ${unit} × ${tier.unit_price}${flat} = ${tier.amount}${version}`;
+  });
+  const versions = [
+    ...new Set(line.tiers.flatMap((tier) => (tier.effective_from === undefined ? [] : [tier.effective_from]))),
+  ];
+  if (versions.length > 1) lines.push(`      priced by rate-card versions ${versions.map(instant).join(' and ')}`);
+  return lines;
 }
 
 function describeReason(reason: string): string {
@@ -119,6 +159,12 @@ function day(iso: string): string {
   return iso.slice(0, 10);
 }
 
+/** The last day a period covers: its end is exclusive (midnight of the next period's first day). */
+function lastDay(exclusiveEnd: string): string {
+  return new Date(Date.parse(exclusiveEnd) - 1).toISOString().slice(0, 10);
+}
+
+/** An instant, as the day alone when it is midnight UTC. */
 function instant(iso: string): string {
-  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
+  return /T00:00:00(\.0+)?Z$/.test(iso) ? iso.slice(0, 10) : iso;
 }

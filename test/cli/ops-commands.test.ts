@@ -112,7 +112,8 @@ describe('the ops commands', () => {
       { customer_id: customerId, invoice_number: `${customerId}-0001` },
     ]);
     const shown = await tally('invoice', 'show', `inv:${customerId}:2026-10`);
-    expect(shown.stdout).toContain(`inv:${customerId}:2026-10  issued  no. ${customerId}-0001`);
+    expect(shown.stdout).toContain(`Invoice inv:${customerId}:2026-10: issued, no. ${customerId}-0001`);
+    expect(shown.stdout).toMatch(/SUBTOTAL\s+507\.20\nTOTAL USD\s+507\.20/);
     const status = await tally('period', 'status', customerId);
     expect(status.stdout).toMatch(new RegExp(`billing:${customerId}:2026-10\\s+COMPLETED`));
   }, 180_000);

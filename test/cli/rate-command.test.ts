@@ -65,11 +65,12 @@ describe('tally rate (offline)', () => {
   it('prints a readable table with the tier breakdown and the unpriced usage', async () => {
     const run = await runTally(acme());
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('tier 2: 900 × 0.007 = 6.3   [version 2026-10-16]');
-    expect(run.stdout).toMatch(/usage\s+tokens-us\s+2000000 tokens \(3 events\)\s+2000\s+17\.10/);
+    expect(run.stdout).toContain('tier 2: 900 packages × 0.007 = 6.3   [version 2026-10-16]');
+    expect(run.stdout).toContain('priced by rate-card versions 2026-10-01 and 2026-10-16');
+    expect(run.stdout).toMatch(/usage\s+tokens-us\s+2000000 tokens \(3 events\)\s+2000 packages\s+17\.10/);
     expect(run.stdout).toMatch(/TOTAL USD\s+0\.00/);
     expect(run.stdout).toContain(
-      'llm.images (images): 3 events, quantity 7 — no price matches this sku, unit and metadata',
+      'llm.images (images): 3 events, quantity 7 images — no price matches this sku, unit and metadata',
     );
     expect(run.stdout).toContain('Events: 20 read, 1 duplicate, 2 outside the period; 1 of other customers skipped');
   });
