@@ -13,6 +13,7 @@ import {
 } from './config-fields.ts';
 import { PeriodName } from './period-name.ts';
 import { parseYamlConfig, type ConfigProblem, type YamlPositions } from './yaml-config.ts';
+import { idText } from './patterns.ts';
 
 /**
  * Customer terms (SPEC §3): which rate card prices a customer's usage, the contract window, the
@@ -103,7 +104,7 @@ export const MarketplaceSchema = z.discriminatedUnion('kind', [
 ]);
 
 const ContractShape = z.strictObject({
-  customer_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
+  customer_id: idText('customer_id'),
   ratecard: RateCardName,
   currency: CurrencyCode,
   starts_at: InstantText.optional(),

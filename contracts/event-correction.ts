@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';
 import { SIGNATURE_PATTERN, UsageEventSchema, describeIssues } from './usage-event.ts';
+import { idText, SourceText } from './patterns.ts';
 
 /**
  * An event correction (SPEC §5): a signed `void` or `replace` of an accepted event, one JSON object
@@ -11,8 +12,8 @@ import { SIGNATURE_PATTERN, UsageEventSchema, describeIssues } from './usage-eve
  */
 const CorrectionBase = {
   schema_version: z.literal(1),
-  source: z.string().regex(/^[a-z0-9._-]{1,64}$/, 'source is 1-64 chars of [a-z0-9._-]'),
-  event_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'event_id is 1-128 chars of [A-Za-z0-9._:-]'),
+  source: SourceText,
+  event_id: idText('event_id'),
   reason: z.string().min(1, 'reason says why, in words').max(1000, 'reason is at most 1000 characters'),
   signature: z.string().regex(SIGNATURE_PATTERN, 'signature is v1= and 64 lowercase hex digits'),
 };

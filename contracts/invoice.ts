@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECIMAL_PATTERN, NON_NEGATIVE_DECIMAL_PATTERN } from './patterns.ts';
 
 /**
  * The invoice of SPEC §4: what `tally rate --json` and `tally invoice show --json` print.
@@ -6,8 +7,8 @@ import { z } from 'zod';
  * breakdowns are decimal strings at full precision. Every line has a deterministic `line_key`,
  * stable across re-ratings of the same input, that provider sync and the journal key their writes by.
  */
-const Money = z.string().regex(/^-?\d+(\.\d+)?$/, 'a decimal string');
-const Quantity = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal string');
+const Money = z.string().regex(DECIMAL_PATTERN, 'a decimal string');
+const Quantity = z.string().regex(NON_NEGATIVE_DECIMAL_PATTERN, 'a non-negative decimal string');
 const Instant = z.iso.datetime({ offset: true });
 
 export const TierBreakdownSchema = z.object({

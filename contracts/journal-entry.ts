@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NON_NEGATIVE_DECIMAL_PATTERN } from './patterns.ts';
 
 /**
  * A revenue journal entry as the general ledger stores it and as activities pass it around.
@@ -6,7 +7,7 @@ import { z } from 'zod';
  * has exactly one non-zero side; every entry balances (Σ debit = Σ credit), which the domain
  * asserts when it builds the entry and the database checks again when it stores it.
  */
-const Amount = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal string');
+const Amount = z.string().regex(NON_NEGATIVE_DECIMAL_PATTERN, 'a non-negative decimal string');
 const Period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a period YYYY-MM');
 
 export const JOURNAL_ENTRY_TYPES = [

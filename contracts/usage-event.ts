@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RejectionReason } from './rejection-reason.ts';
+import { ID_PATTERN, idText, SOURCE_PATTERN, SourceText } from './patterns.ts';
 
 /** `^\d{1,20}(\.\d{1,12})?$`: quantities are strings, never JSON numbers (no float ever touches usage). */
 export const QUANTITY_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
@@ -28,8 +29,6 @@ function quantityFault(text: string): string | undefined {
   })();
   return `quantity ${shown} ${fault}; ${rule}`;
 }
-const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
 const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 export const SIGNATURE_PATTERN = /^v1=[0-9a-f]{64}$/;
 export const METADATA_MAX_KEYS = 32;
@@ -62,9 +61,9 @@ export const MetadataSchema = z
 /** The fields of a usage event that its signature covers (everything but `signature`). */
 export const UnsignedUsageEventSchema = z.strictObject({
   schema_version: z.literal(1),
-  event_id: z.string().regex(ID_PATTERN, 'event_id is 1-128 chars of [A-Za-z0-9._:-]'),
-  source: z.string().regex(SOURCE_PATTERN, 'source is 1-64 chars of [a-z0-9._-]'),
-  customer_id: z.string().regex(ID_PATTERN, 'customer_id is 1-128 chars of [A-Za-z0-9._:-]'),
+  event_id: idText('event_id'),
+  source: SourceText,
+  customer_id: idText('customer_id'),
   timestamp: z.iso.datetime({ offset: true, message: 'timestamp is RFC 3339 with an offset' }),
   unit: z
     .string()

@@ -10,6 +10,7 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { TallyError } from '../contracts/tally-error.ts';
 import { joinBatchLines } from './usage-batch.ts';
+import { ID_PATTERN, SOURCE_PATTERN } from '../contracts/patterns.ts';
 
 /** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
 export const DEFAULT_SUBJECT_PREFIX = 'usage';
@@ -17,9 +18,6 @@ export const DEFAULT_SUBJECT_PREFIX = 'usage';
 export const UNATTRIBUTED_TOKEN = '_unattributed';
 /** Duplicate window, consumer settings and the server features they need: 2.10 (nak with delay, consumer metadata, filter_subjects). */
 export const MINIMUM_NATS_SERVER_VERSION = '2.10.0';
-
-const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
-const EVENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface UsageStreamOptions {
   readonly streamName: string;
@@ -253,7 +251,7 @@ export function addressUsageMessage(
   const source =
     isRecord(value) && typeof value.source === 'string' && SOURCE_PATTERN.test(value.source) ? value.source : undefined;
   const eventId =
-    isRecord(value) && typeof value.event_id === 'string' && EVENT_ID_PATTERN.test(value.event_id)
+    isRecord(value) && typeof value.event_id === 'string' && ID_PATTERN.test(value.event_id)
       ? value.event_id
       : undefined;
   const bodySha256 = createHash('sha256').update(data).digest('hex');

@@ -1,6 +1,7 @@
 import { Decimal, roundMoneyHalfUp } from '../money.ts';
 import type { BillingPeriod } from '../period.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
+import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../contracts/patterns.ts';
 
 export type CreditKind = 'promotional' | 'prepaid';
 
@@ -32,8 +33,6 @@ export class CreditLedgerError extends TallyError {
   }
 }
 
-const DECIMAL = /^\d+(\.\d+)?$/;
-
 /** Checks a grant before it enters the ledger; the message names the credit and the field. */
 export function validateCreditGrant(grant: CreditGrant, currency: string): void {
   const fail = (field: string, problem: string): never => {
@@ -42,7 +41,8 @@ export function validateCreditGrant(grant: CreditGrant, currency: string): void 
   if (grant.id.length === 0) fail('id', 'is empty');
   if (grant.kind !== 'promotional' && grant.kind !== 'prepaid')
     fail('kind', `must be promotional or prepaid, got ${JSON.stringify(grant.kind)}`);
-  if (!DECIMAL.test(grant.amount)) fail('amount', `must be a decimal string, got ${JSON.stringify(grant.amount)}`);
+  if (!NON_NEGATIVE_DECIMAL_PATTERN.test(grant.amount))
+    fail('amount', `must be a decimal string, got ${JSON.stringify(grant.amount)}`);
   const amount = new Decimal(grant.amount);
   if (!amount.isPositive() || amount.isZero()) fail('amount', 'must be positive');
   if (!roundMoneyHalfUp(amount, currency).eq(amount))
@@ -56,7 +56,7 @@ export function validateCreditGrant(grant: CreditGrant, currency: string): void 
   }
   if (grant.consideration_paid !== undefined && grant.consideration_paid !== null) {
     if (grant.kind !== 'prepaid') fail('consideration_paid', 'is only for prepaid credits');
-    if (!DECIMAL.test(grant.consideration_paid))
+    if (!NON_NEGATIVE_DECIMAL_PATTERN.test(grant.consideration_paid))
       fail('consideration_paid', `must be a decimal string, got ${JSON.stringify(grant.consideration_paid)}`);
     const paid = new Decimal(grant.consideration_paid);
     if (!roundMoneyHalfUp(paid, currency).eq(paid))

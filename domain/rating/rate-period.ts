@@ -28,6 +28,7 @@ import type { PriceSlice, TierCharge } from './tier-charge.ts';
 import type { EventCounters, UsageAggregate } from './usage-aggregate.ts';
 import { priceUsage } from './usage-line.ts';
 import { sortedVersions, versionSegments } from './version-segments.ts';
+import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../contracts/patterns.ts';
 
 export interface RatePeriodInput {
   readonly customerId: string;
@@ -328,8 +329,6 @@ function normalizedInstant(text: string): string {
   return new Date(instantMs(text)).toISOString();
 }
 
-const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
-
 function checkAggregate(aggregate: UsageAggregate): void {
   const decimals = [
     aggregate.quantitySum,
@@ -339,7 +338,7 @@ function checkAggregate(aggregate: UsageAggregate): void {
   if (
     !Number.isSafeInteger(aggregate.eventCount) ||
     aggregate.eventCount <= 0 ||
-    decimals.some((text) => !DECIMAL_TEXT.test(text))
+    decimals.some((text) => !NON_NEGATIVE_DECIMAL_PATTERN.test(text))
   ) {
     throw new RatingInputError(
       'invalid_aggregate',

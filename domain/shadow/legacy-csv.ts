@@ -2,6 +2,7 @@ import { periodNameProblem } from '../../contracts/period-name.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 import { currencyMinorUnits } from '../../contracts/currency.ts';
 import { LEGACY_CSV_HEADER, type LegacyLine } from './legacy-line.ts';
+import { DECIMAL_PATTERN, NON_NEGATIVE_DECIMAL_PATTERN } from '../../contracts/patterns.ts';
 
 /** One refused cell or row: where (file, line, field) and why. */
 export interface LegacyFileProblem {
@@ -24,9 +25,6 @@ export class LegacyFileError extends TallyError {
     });
   }
 }
-
-const DECIMAL = /^-?\d+(\.\d+)?$/;
-const QUANTITY = /^\d+(\.\d+)?$/;
 
 /**
  * Parses and validates the legacy CSV of SPEC §6 (`customer_id,period,price_id,quantity,amount,currency`).
@@ -73,11 +71,11 @@ export function parseLegacyCsv(file: string, text: string): LegacyLine[] {
     const periodProblem = periodNameProblem(period);
     if (periodProblem !== undefined) problem('period', periodProblem);
     if (priceId.trim() === '' || priceId !== priceId.trim()) problem('price_id', 'empty or padded with spaces');
-    if (quantity !== '' && !QUANTITY.test(quantity))
+    if (quantity !== '' && !NON_NEGATIVE_DECIMAL_PATTERN.test(quantity))
       problem('quantity', `malformed decimal ${JSON.stringify(quantity)} (a non-negative decimal or empty)`);
     const digits = currencyMinorUnits(currency);
     if (digits === undefined) problem('currency', `unknown currency ${JSON.stringify(currency)}`);
-    if (!DECIMAL.test(amount)) problem('amount', `malformed decimal ${JSON.stringify(amount)}`);
+    if (!DECIMAL_PATTERN.test(amount)) problem('amount', `malformed decimal ${JSON.stringify(amount)}`);
     else if (digits !== undefined && (amount.split('.')[1]?.length ?? 0) !== digits)
       problem('amount', `${amount} does not have exactly ${digits} decimal digits for ${currency}`);
     const key = `${customerId}\u0000${period}\u0000${priceId}`;

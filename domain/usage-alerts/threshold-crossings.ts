@@ -1,5 +1,6 @@
 import { Decimal } from '../money.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
+import { DECIMAL_PATTERN } from '../../contracts/patterns.ts';
 
 /** The shares of a reference amount that produce an alert, in percent, lowest first. */
 export const USAGE_ALERT_THRESHOLDS_PCT = [50, 75, 90, 100] as const;
@@ -32,8 +33,6 @@ export class UsageAlertInputError extends TallyError {
     super('usage_alert_input_invalid', message, { permanent: true });
   }
 }
-
-const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
 
 /**
  * The thresholds that month-to-date usage has newly reached, per basis: a threshold is reached when
@@ -87,7 +86,7 @@ export function usedPercent(usage: string, reference: string): string {
 }
 
 function parseDecimal(text: string, what: string): Decimal {
-  if (!DECIMAL_TEXT.test(text))
+  if (!DECIMAL_PATTERN.test(text))
     throw new UsageAlertInputError(`${what} must be a decimal string, got ${JSON.stringify(text)}`);
   return new Decimal(text);
 }
