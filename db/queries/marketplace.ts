@@ -26,6 +26,9 @@ const ISO = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', '
  * (version segment, sku, unit, the sku's grouping keys: see domain/rating/README.md), so that the
  * price matching of a period's invoice applies hour by hour. Every stored event counts, late or not:
  * a marketplace takes late usage as a later hour's delta, whatever Tally's own invoices did.
+ * Read through `corrected_usage_events` (SPEC §5): a voided event no longer counts and a replaced
+ * one counts as replaced, in the hour of its corrected timestamp; an hour already sent then shows
+ * a net change, which sealing turns into a delta or an over-report like any other restatement.
  * `skus` limits the read to the skus that can reach a dimension.
  */
 export async function loadHourlyUsage(
@@ -55,7 +58,7 @@ WITH hour_events AS (
   SELECT date_trunc('hour', event_time, 'UTC') AS hour,
          ${segmentCases.length > 0 ? `CASE ${segmentCases} END` : 'NULL::text'} AS segment,
          sku, unit, quantity${keyColumns.map((column) => `,\n         ${column}`).join('')}
-  FROM usage_events
+  FROM corrected_usage_events
   WHERE customer_id = $1 AND event_time >= $2::timestamptz AND event_time < $3::timestamptz ${skuFilter}
 )
 SELECT ${ISO('hour')} AS hour, segment, sku, unit${groupColumns.map((column) => `, ${column}`).join('')},

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { listPeriodBuckets, listSendLog } from '../../db/queries/marketplace.ts';
 import { listReviewExceptions } from '../../db/queries/review-exceptions.ts';
+import { signCorrection } from '../../contracts/event-correction.ts';
+import { signEvent } from '../../contracts/event-signature.ts';
+import type { UsageEvent } from '../../contracts/usage-event.ts';
+import { amendEvents } from '../../ingest/event-corrections.ts';
+import { TEST_SOURCE_KEYS } from '../builders/usage-event.ts';
 import { MarketplaceTestbed, SERVICE_NAME } from '../harness/marketplaces/marketplace-testbed.ts';
 
 // Sealing and sending on the real Postgres, through the real adapters (the AWS SDK client
@@ -340,6 +345,76 @@ describe('marketplace metering on Postgres with the emulators', () => {
     ]);
     // Nothing is taken back at the marketplace: the 09:00 record stands, the next hour sends 0.
     expect(bed.aws.totals().get('123456789012|jobs')).toBe(3);
+  });
+
+  it('reports the corrected event set: a void of a sent hour is an over-report, a replace before sealing is sent as replaced', async () => {
+    const bed = await setUp('mkt_amend');
+    const activities = bed.activities();
+    await pass(bed, activities, at('10:10'));
+    expect(bed.aws.totals().get('123456789012|jobs')).toBe(3);
+    const eventAt = async (time: string, sku: string): Promise<string> => {
+      const { rows } = await bed.pool.query<{ event_id: string }>(
+        `SELECT event_id FROM usage_events WHERE customer_id = 'mk-aws' AND sku = $1 AND event_time = $2`,
+        [sku, at(time)],
+      );
+      expect(rows).toHaveLength(1);
+      return rows[0]?.event_id as string;
+    };
+    const secret = TEST_SOURCE_KEYS['api-gateway'];
+    const base = { schema_version: 1, source: 'api-gateway' };
+    const [tokens] = bed.events('mk-aws', [[at('11:05'), 'llm.tokens', '300']]);
+    const { signature: _signature, ...unsigned } = {
+      ...(tokens as UsageEvent),
+      event_id: await eventAt('11:05', 'llm.tokens'),
+    };
+    const outcomes = await amendEvents(bed.pool, {
+      file: 'fix.jsonl',
+      text: [
+        signCorrection(
+          {
+            ...base,
+            action: 'void',
+            event_id: await eventAt('09:21', 'batch.jobs'),
+            reason: 'retried job counted twice',
+          },
+          secret,
+        ),
+        signCorrection(
+          {
+            ...base,
+            action: 'replace',
+            event_id: unsigned.event_id,
+            reason: 'gateway counted prompt tokens twice',
+            event: signEvent(unsigned, secret),
+          },
+          secret,
+        ),
+      ]
+        .map((line) => JSON.stringify(line))
+        .join('\n'),
+      keys: TEST_SOURCE_KEYS,
+      amendedBy: 'ops-ana',
+    });
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['accepted', 'accepted']);
+
+    await pass(bed, activities, at('12:10'));
+    const exceptions = (await listReviewExceptions(bed.pool, { status: 'waiting' })).filter(
+      (exception) => exception.customerId === 'mk-aws',
+    );
+    // The 09:00 record stands at 3 jobs (no marketplace takes one back): 1 job over-reported, $0.50.
+    expect(exceptions.map((exception) => [exception.kind, exception.context.overReport])).toEqual([
+      [
+        'marketplace_over_report',
+        expect.objectContaining({ dimension: 'jobs', quantity: '1', refundAmount: '0.50', currency: 'USD' }),
+      ],
+    ]);
+    expect(bed.aws.totals().get('123456789012|jobs')).toBe(3);
+    // Tokens: 2,200 at 09:00 (2 sent, 200 carried) + 300 at 11:00 (the replacement, not 900) = 2,500.
+    expect(bed.aws.totals().get('123456789012|tokens')).toBe(2);
+    const hour11 = (await listPeriodBuckets(bed.pool, { period: '2026-10' })).filter(
+      (bucket) => bucket.customerId === 'mk-aws' && bucket.hour === at('11:00') && bucket.dimension === 'tokens',
+    );
+    expect(hour11.map((bucket) => [bucket.hourQuantity, bucket.carryOut])).toEqual([['300', '500']]);
   });
 
   it('seals once when two passes race, and lets one sender per marketplace run at a time', async () => {
