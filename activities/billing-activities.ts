@@ -733,7 +733,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       if (record.status !== 'issued') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not issued`);
       const { contract } = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
       const target = providerTarget(contract, record.customerId);
-      const result = await deps.providers.forTarget(target).syncInvoice(record.document as IssuedInvoice, target);
+      const result = await deps.providers.forTarget(target).syncInvoice(record.document, target);
       return { externalInvoiceId: result.external_invoice_id };
     },
 
@@ -754,7 +754,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       if (record.status !== 'issued') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not issued`);
       const { contract } = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
       const result = await postInvoiceJournal(pool, {
-        invoice: record.document as IssuedInvoice,
+        invoice: record.document,
         // The commit the invoice was rated against: prorated when the contract covers part of the period.
         policy: {
           commitPolicy: contract.revenue.commit_policy,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import {
   findInvoiceByIdOrNumber,
   listInvoices,
@@ -118,14 +117,12 @@ function printLineage(lineage: InvoiceLineage): void {
 }
 
 function printInvoice(record: InvoiceRecord): void {
-  const document = record.document as Invoice & Partial<IssuedInvoice>;
-  const heading = [
-    `Invoice ${record.invoiceId}: ${record.status}${document.invoice_number ? `, no. ${document.invoice_number}` : ''}${record.heldReason ? ` (${record.heldReason})` : ''}`,
-    ...(document.issued_at
+  const heading =
+    record.status === 'issued'
       ? [
-          `Issued ${document.issued_at}; events received by ${document.event_cutoff}; event set ${document.event_fingerprint}`,
+          `Invoice ${record.invoiceId}: issued, no. ${record.invoiceNumber}`,
+          `Issued ${record.issuedAt}; events received by ${record.document.event_cutoff}; event set ${record.document.event_fingerprint}`,
         ]
-      : []),
-  ];
-  process.stdout.write(formatInvoiceTable(document, { heading }));
+      : [`Invoice ${record.invoiceId}: ${record.status}${record.heldReason ? ` (${record.heldReason})` : ''}`];
+  process.stdout.write(formatInvoiceTable(record.document, { heading }));
 }

@@ -177,7 +177,7 @@ async function workersPoll(client: Client, taskQueue: string): Promise<boolean> 
 function describeFinal(customerId: string, period: string, invoice: InvoiceRecord): string {
   switch (invoice.status) {
     case 'issued':
-      return `${customerId} ${period} is already closed: invoice ${invoice.invoiceNumber ?? invoice.invoiceId} issued ${invoice.issuedAt ?? ''} (total ${invoice.document.total} ${invoice.document.currency})`;
+      return `${customerId} ${period} is already closed: invoice ${invoice.invoiceNumber} issued ${invoice.issuedAt} (total ${invoice.document.total} ${invoice.document.currency})`;
     case 'held':
       return `${customerId} ${period} is already closed: held after review (${invoice.heldReason ?? 'rejected'}); tally period rerun re-rates it`;
     case 'skipped':

@@ -1,7 +1,6 @@
 import type pg from 'pg';
-import type { IssuedInvoice } from '../contracts/invoice.ts';
 import { REJECTION_REASONS, type RejectionReason } from '../contracts/rejection-reason.ts';
-import { listInvoices, type InvoiceRecord } from '../db/queries/invoices.ts';
+import { isIssued, listInvoices, type InvoiceRecord } from '../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance, type TrialBalance } from '../db/queries/journal.ts';
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import { tieOutUsageRevenue, type UsageTieOut } from '../domain/journal/index.ts';
@@ -27,9 +26,9 @@ export async function readDemoReport(
   customers: readonly string[],
 ): Promise<DemoReport> {
   const ours = new Set(customers);
-  const invoices = (await listInvoices(pool, { status: 'issued' })).filter(
-    (invoice) => periods.includes(invoice.period) && ours.has(invoice.customerId),
-  );
+  const invoices = (await listInvoices(pool, { status: 'issued' }))
+    .filter(isIssued)
+    .filter((invoice) => periods.includes(invoice.period) && ours.has(invoice.customerId));
   const currencies = [...new Set(invoices.map((invoice) => invoice.document.currency))].sort();
   const totalsByCurrency = currencies.map((currency) => {
     const mine = invoices.filter((invoice) => invoice.document.currency === currency);
@@ -55,9 +54,7 @@ export async function readDemoReport(
       );
       if (!relevant.some((invoice) => invoice.period === period)) continue;
       const entries = await loadJournalEntries(pool, { invoiceIds: relevant.map((invoice) => invoice.invoiceId) });
-      tieOuts.push(
-        tieOutUsageRevenue({ period, invoices: relevant.map((invoice) => invoice.document as IssuedInvoice), entries }),
-      );
+      tieOuts.push(tieOutUsageRevenue({ period, invoices: relevant.map((invoice) => invoice.document), entries }));
     }
   }
 

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type { IssuedInvoice } from '../contracts/invoice.ts';
 import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { eventsOfAggregate, lateEventsAdjustedBy, type LineageEvent } from '../db/queries/invoice-lineage.ts';
@@ -82,7 +81,7 @@ export async function invoiceLineage(
     reflected: Date.parse(correction.amendedAt) <= Date.parse(snapshot.createdAt ?? correction.amendedAt),
   }));
   // A customer with corrections reflected at its close was snapshotted through the corrected event set.
-  const recorded = (record.document as Partial<IssuedInvoice>).event_fingerprint ?? snapshot.eventFingerprint;
+  const recorded = record.status === 'issued' ? record.document.event_fingerprint : snapshot.eventFingerprint;
   let summary = await summarizeEventSet(pool, eventSet);
   if (summary.fingerprint !== recorded && corrections.some((correction) => correction.reflected)) {
     const corrected = await summarizeEventSet(pool, { ...eventSet, table: 'corrected_usage_events' });

@@ -1,5 +1,5 @@
 import { InvoiceListQuerySchema } from '../../contracts/console-api.ts';
-import type { Invoice, IssuedInvoice } from '../../contracts/invoice.ts';
+import type { Invoice } from '../../contracts/invoice.ts';
 import type { InvoiceSummary } from '../../db/queries/console-views.ts';
 import { invoicePage } from '../../db/queries/console-views.ts';
 import type { JournalEntry } from '../../contracts/journal-entry.ts';
@@ -174,7 +174,8 @@ export const invoiceDetailPage: ConsolePage = {
     const detail = await invoiceDetail(deps, params.id ?? '');
     if (detail === undefined) return undefined;
     const { invoice } = detail;
-    const document = invoice.document as Invoice & Partial<IssuedInvoice>;
+    const { document } = invoice;
+    const issued = invoice.status === 'issued' ? invoice.document : undefined;
     return {
       title: `Invoice ${invoice.invoiceNumber ?? invoice.invoiceId}`,
       body: html` <section class="card" aria-labelledby="invoice-heading">
@@ -191,9 +192,9 @@ export const invoiceDetailPage: ConsolePage = {
             <dt>Issued</dt>
             <dd>${instant(invoice.issuedAt)}</dd>
             <dt>Events received by</dt>
-            <dd>${document.event_cutoff ?? '—'}</dd>
+            <dd>${issued?.event_cutoff ?? '—'}</dd>
             <dt>Event-set fingerprint</dt>
-            <dd><code>${document.event_fingerprint ?? '—'}</code></dd>
+            <dd><code>${issued?.event_fingerprint ?? '—'}</code></dd>
             <dt>Calculation</dt>
             <dd>${invoice.calculationVersion}</dd>
             <dt>Rate cards</dt>

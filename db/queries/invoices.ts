@@ -1,22 +1,48 @@
 import type pg from 'pg';
-import type { Invoice, IssuedInvoice } from '../../contracts/invoice.ts';
+import { InvoiceSchema, IssuedInvoiceSchema, type Invoice, type IssuedInvoice } from '../../contracts/invoice.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 /** `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like issued). */
 export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped';
 
-export interface InvoiceRecord {
+interface InvoiceRecordBase {
   readonly invoiceId: string;
   readonly customerId: string;
   readonly period: string;
   readonly mode: 'live' | 'shadow';
   readonly calculationVersion: string;
   readonly snapshotId: string;
-  readonly status: InvoiceStatus;
-  readonly invoiceNumber: string | undefined;
-  readonly issuedAt: string | undefined;
   readonly heldReason: string | undefined;
-  /** For issued invoices, the IssuedInvoice document. */
-  readonly document: Invoice | IssuedInvoice;
+}
+
+/** A draft, held or skipped invoice: rated, never numbered. */
+export interface UnissuedInvoiceRecord extends InvoiceRecordBase {
+  readonly status: Exclude<InvoiceStatus, 'issued'>;
+  readonly invoiceNumber: undefined;
+  readonly issuedAt: undefined;
+  readonly document: Invoice;
+}
+
+/** An issued invoice: numbered, immutable, its document the IssuedInvoice of SPEC §4. */
+export interface IssuedInvoiceRecord extends InvoiceRecordBase {
+  readonly status: 'issued';
+  readonly invoiceNumber: string;
+  readonly issuedAt: string;
+  readonly document: IssuedInvoice;
+}
+
+/** A row of `invoices`, its document checked against the invoice contract of its status when read. */
+export type InvoiceRecord = UnissuedInvoiceRecord | IssuedInvoiceRecord;
+
+export function isIssued(record: InvoiceRecord): record is IssuedInvoiceRecord {
+  return record.status === 'issued';
+}
+
+/** A stored invoice document that does not match the contract of its status: never used as if it did. */
+export class StoredInvoiceError extends TallyError {
+  constructor(message: string) {
+    super('stored_invoice_invalid', message, { permanent: true });
+  }
 }
 
 interface InvoiceRow {
@@ -30,23 +56,52 @@ interface InvoiceRow {
   invoice_number: string | null;
   issued_at: Date | null;
   held_reason: string | null;
-  document: Invoice | IssuedInvoice;
+  document: unknown;
 }
 
 function rowToRecord(row: InvoiceRow): InvoiceRecord {
-  return {
+  const base: InvoiceRecordBase = {
     invoiceId: row.invoice_id,
     customerId: row.customer_id,
     period: row.period,
     mode: row.mode,
     calculationVersion: row.calculation_version,
     snapshotId: row.snapshot_id,
-    status: row.status,
-    invoiceNumber: row.invoice_number ?? undefined,
-    issuedAt: row.issued_at?.toISOString(),
     heldReason: row.held_reason ?? undefined,
-    document: row.document,
   };
+  if (row.status === 'issued') {
+    if (row.invoice_number === null || row.issued_at === null)
+      throw new StoredInvoiceError(`invoice ${row.invoice_id} is issued without a number or an issue time`);
+    return {
+      ...base,
+      status: 'issued',
+      invoiceNumber: row.invoice_number,
+      issuedAt: row.issued_at.toISOString(),
+      document: checkedDocument(row, IssuedInvoiceSchema) as IssuedInvoice,
+    };
+  }
+  return {
+    ...base,
+    status: row.status,
+    invoiceNumber: undefined,
+    issuedAt: undefined,
+    document: checkedDocument(row, InvoiceSchema) as Invoice,
+  };
+}
+
+/**
+ * The stored document, checked against the contract (the document itself is returned, so fields
+ * the contract does not name, which SPEC §4 welcomes, are kept as stored).
+ */
+function checkedDocument(row: InvoiceRow, schema: typeof InvoiceSchema | typeof IssuedInvoiceSchema): unknown {
+  const checked = schema.safeParse(row.document);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new StoredInvoiceError(
+      `invoice ${row.invoice_id} (${row.status}): its stored document breaks the invoice contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return row.document;
 }
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
