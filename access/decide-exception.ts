@@ -109,8 +109,8 @@ async function sendDecisionUpdate(
     Partial<Pick<ReviewExceptionRecord, 'decision' | 'reviewer' | 'decidedAt'>>,
   decision: ReviewDecision,
 ): Promise<DecisionOutcome> {
-  const recorded = exception.decision as { kind?: ReviewDecision['kind'] } | undefined;
-  if (recorded?.kind !== undefined) {
+  const recorded = exception.decision;
+  if (recorded !== undefined && recorded.kind !== 'resolved') {
     // A repeat: the outcome names who made the decision that stands, never the one repeating it.
     if (recorded.kind === decision.kind)
       return {

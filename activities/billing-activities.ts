@@ -603,7 +603,7 @@ export function createBillingActivities(deps: BillingDependencies) {
         input.decision,
         input.decidedAt ?? new Date().toISOString(),
       );
-      return { decision: recorded.decision as unknown as ReviewDecision, decidedAt: recorded.decidedAt };
+      return { decision: recorded.decision, decidedAt: recorded.decidedAt };
     },
 
     /**
@@ -617,7 +617,7 @@ export function createBillingActivities(deps: BillingDependencies) {
     }): Promise<{ decision: Extract<ReviewDecision, { kind: 'adjust' }>; proposedAt: string }> {
       const recorded = await recordReviewProposal(pool, input.exceptionId, input.decision, input.proposedAt);
       return {
-        decision: recorded.decision as unknown as Extract<ReviewDecision, { kind: 'adjust' }>,
+        decision: recorded.decision,
         proposedAt: recorded.proposedAt,
       };
     },

@@ -170,7 +170,7 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
       decidedAt: string;
     }): Promise<{ decision: ReviewDecision; decidedAt: string }> {
       const recorded = await recordReviewDecision(pool, input.exceptionId, input.decision, input.decidedAt);
-      const standing = recorded.decision as unknown as ReviewDecision;
+      const standing = recorded.decision;
       await decideShadowException(pool, {
         runId: input.runId,
         customerId: input.customerId,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PeriodName } from './period-name.ts';
+import { ENTERED_AMOUNT_PATTERN } from './patterns.ts';
 
 /**
  * The console's JSON API (SPEC §9), parsed at the HTTP edge, and the account names and roles the
@@ -27,7 +28,7 @@ export const LoginRequestSchema = z.strictObject({
 });
 export type LoginRequest = z.infer<typeof LoginRequestSchema>;
 
-const DecimalAmount = z.string().regex(/^-?\d{1,20}(\.\d{1,12})?$/, 'amount is a decimal string such as "-25.00"');
+const DecimalAmount = z.string().regex(ENTERED_AMOUNT_PATTERN, 'amount is a decimal string such as "-25.00"');
 
 /** `POST /api/v1/exceptions/:id/decisions`: who decides comes from the session or token, never from the body. */
 export const DecisionRequestSchema = z.discriminatedUnion('kind', [

@@ -21,3 +21,6 @@ export const SourceText = z.string().regex(SOURCE_PATTERN, 'source is 1-64 chars
 export function idText(field: string) {
   return z.string().regex(ID_PATTERN, `${field} is 1-128 chars of [A-Za-z0-9._:-]`);
 }
+
+/** An amount a person types (a review adjust): a signed decimal of at most 20 digits and 12 decimals. */
+export const ENTERED_AMOUNT_PATTERN = /^-?\d{1,20}(\.\d{1,12})?$/;

@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { Decimal } from '../domain/money.ts';
+import type { ReviewDecision } from '../contracts/review-decision.ts';
 
 /** What the calculation does today: one version, kept in domain/ beside the engine it names. */
 export { CALCULATION_VERSION } from '../domain/calculation-version.ts';
@@ -52,21 +53,8 @@ export function customerPeriodWorkflowId(
   return input.shadowRunId === undefined ? shadow : `${shadow}:run:${input.shadowRunId}`;
 }
 
-export type ReviewDecision =
-  | { readonly kind: 'approve'; readonly exceptionId: string; readonly reviewer: string; readonly note?: string }
-  | { readonly kind: 'reject'; readonly exceptionId: string; readonly reviewer: string; readonly reason: string }
-  | {
-      readonly kind: 'adjust';
-      readonly exceptionId: string;
-      readonly reviewer: string;
-      readonly reason: string;
-      readonly amount: string;
-      /**
-       * Dual control (SPEC §3, §9): the second, different reviewer who confirmed an adjust above the
-       * contract's `review.dual_control_above`. Set by the workflow, never by the sender.
-       */
-      readonly confirmedBy?: string;
-    };
+/** A reviewer's decision (SPEC §9): the contract lives in contracts/review-decision.ts. */
+export type { ReviewDecision };
 
 export type PeriodStage =
   | 'open'

@@ -1,4 +1,5 @@
 import { ExceptionListQuerySchema } from '../../contracts/console-api.ts';
+import type { AdjustDecision, StoredDecision } from '../../contracts/review-decision.ts';
 import { listAuditEntries } from '../../db/queries/audit-log.ts';
 import { exceptionPage } from '../../db/queries/console-views.ts';
 import { mayAct } from '../../domain/access/roles.ts';
@@ -225,14 +226,14 @@ function decisionSection(
     status: string;
     reviewer?: string | undefined;
     decidedAt?: string | undefined;
-    decision?: Record<string, unknown> | undefined;
-    proposal?: { decision: Record<string, unknown>; by: string; at: string } | undefined;
+    decision?: StoredDecision | undefined;
+    proposal?: { decision: AdjustDecision; by: string; at: string } | undefined;
   },
   waiting: boolean,
 ): SafeHtml {
   const proposed = exception.proposal;
-  const proposedAmount = typeof proposed?.decision.amount === 'string' ? proposed.decision.amount : '';
-  const proposedReason = typeof proposed?.decision.reason === 'string' ? proposed.decision.reason : '';
+  const proposedAmount = proposed?.decision.amount ?? '';
+  const proposedReason = proposed?.decision.reason ?? '';
   const proposalNote =
     proposed === undefined
       ? ''

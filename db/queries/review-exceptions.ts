@@ -1,4 +1,13 @@
 import type pg from 'pg';
+import type { z } from 'zod';
+import {
+  AdjustDecisionSchema,
+  StoredDecisionSchema,
+  type AdjustDecision,
+  type ReviewDecision,
+  type StoredDecision,
+} from '../../contracts/review-decision.ts';
+import { TallyError } from '../../contracts/tally-error.ts';
 
 /** The kinds of the close (migration 0070's review_exception_kinds); other areas add theirs. */
 export type ExceptionKind =
@@ -31,10 +40,10 @@ export interface ReviewExceptionRecord {
   readonly escalatedAt: string | undefined;
   readonly decidedAt: string | undefined;
   readonly reviewer: string | undefined;
-  readonly decision: Record<string, unknown> | undefined;
+  /** A person's decision, or Tally's resolution; checked against its contract when read. */
+  readonly decision: StoredDecision | undefined;
   /** Dual control: an adjust waiting for (or confirmed by) a second, different reviewer. */
-  readonly proposal:
-    { readonly decision: Record<string, unknown>; readonly by: string; readonly at: string } | undefined;
+  readonly proposal: { readonly decision: AdjustDecision; readonly by: string; readonly at: string } | undefined;
 }
 
 interface ExceptionRow {
@@ -51,8 +60,8 @@ interface ExceptionRow {
   escalated_at: Date | null;
   decided_at: Date | null;
   reviewer: string | null;
-  decision: Record<string, unknown> | null;
-  proposal: Record<string, unknown> | null;
+  decision: unknown;
+  proposal: unknown;
   proposed_by: string | null;
   proposed_at: Date | null;
 }
@@ -72,12 +81,32 @@ function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
     escalatedAt: row.escalated_at?.toISOString(),
     decidedAt: row.decided_at?.toISOString(),
     reviewer: row.reviewer ?? undefined,
-    decision: row.decision ?? undefined,
+    decision: row.decision === null ? undefined : checked(row, 'decision', StoredDecisionSchema, row.decision),
     proposal:
       row.proposal === null || row.proposed_by === null || row.proposed_at === null
         ? undefined
-        : { decision: row.proposal, by: row.proposed_by, at: row.proposed_at.toISOString() },
+        : {
+            decision: checked(row, 'proposal', AdjustDecisionSchema, row.proposal),
+            by: row.proposed_by,
+            at: row.proposed_at.toISOString(),
+          },
   };
+}
+
+/** A stored decision that breaks its contract: refused by exception, column, field and rule. */
+export class StoredDecisionError extends TallyError {
+  constructor(message: string) {
+    super('stored_decision_invalid', message, { permanent: true });
+  }
+}
+
+function checked<T>(row: ExceptionRow, column: string, schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return value as T;
+  const issue = result.error.issues[0];
+  throw new StoredDecisionError(
+    `exception ${row.exception_id}: its stored ${column} breaks the decision contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 type NewReviewException = Pick<
@@ -130,7 +159,7 @@ export async function findReviewException(
 
 /** The decision that stands on an exception, as recorded. */
 export interface RecordedDecision {
-  readonly decision: { kind: 'approve' | 'reject' | 'adjust'; reviewer: string } & Record<string, unknown>;
+  readonly decision: ReviewDecision;
   readonly reviewer: string;
   readonly decidedAt: string;
 }
@@ -143,7 +172,7 @@ export interface RecordedDecision {
 export async function recordReviewDecision(
   pool: pg.Pool,
   exceptionId: string,
-  decision: { kind: 'approve' | 'reject' | 'adjust'; reviewer: string } & Record<string, unknown>,
+  decision: ReviewDecision,
   decidedAt: string,
 ): Promise<RecordedDecision> {
   const status: ExceptionStatus =
@@ -157,8 +186,10 @@ export async function recordReviewDecision(
   if (stored?.decision === undefined || stored.reviewer === undefined || stored.decidedAt === undefined) {
     throw new Error(`exception ${exceptionId} has no decision after recording one`);
   }
+  if (stored.decision.kind === 'resolved')
+    throw new StoredDecisionError(`exception ${exceptionId} was resolved (${stored.decision.detail}), not decided`);
   return {
-    decision: stored.decision as RecordedDecision['decision'],
+    decision: stored.decision,
     reviewer: stored.reviewer,
     decidedAt: stored.decidedAt,
   };
@@ -171,9 +202,9 @@ export async function recordReviewDecision(
 export async function recordReviewProposal(
   pool: pg.Pool,
   exceptionId: string,
-  decision: { kind: 'adjust'; reviewer: string } & Record<string, unknown>,
+  decision: AdjustDecision,
   proposedAt: string,
-): Promise<{ decision: Record<string, unknown>; proposedBy: string; proposedAt: string }> {
+): Promise<{ decision: AdjustDecision; proposedBy: string; proposedAt: string }> {
   await pool.query(
     `UPDATE review_exceptions SET proposal = $2, proposed_by = $3, proposed_at = $4
       WHERE exception_id = $1 AND proposal IS NULL AND decided_at IS NULL`,

@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { findInvoice, StoredInvoiceError } from '../../db/queries/invoices.ts';
+import { findReviewException, StoredDecisionError } from '../../db/queries/review-exceptions.ts';
 import { feeLine, issuedInvoice } from '../builders/issued-invoice.ts';
 import { testPool } from '../harness/services.ts';
 
-// An invoice row is read as the contract of its status: a document that breaks it is refused with the
-// invoice, the field and the rule, never handed on as if it were an invoice.
+// Rows whose JSON crosses into code are read as their contracts: an invoice as the contract of its
+// status, an exception's decision and proposal as the decision contract. What breaks one is refused
+// with the row, the field and the rule, never handed on as if it held.
 
 const pool = testPool(2);
 afterAll(() => pool.end());
@@ -50,6 +52,43 @@ describe('invoice rows read as the invoice contract', () => {
     await expect(read).rejects.toBeInstanceOf(StoredInvoiceError);
     await expect(read).rejects.toThrow(
       `invoice ${invoiceId} (draft): its stored document breaks the invoice contract at total`,
+    );
+  });
+});
+
+describe('exception decisions read as the decision contract', () => {
+  const suffix = Date.now().toString(36);
+
+  async function storeDecided(customerId: string, decision: unknown, proposal: unknown = null): Promise<string> {
+    const exceptionId = `exc:${customerId}`;
+    await pool.query(
+      `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status, reviewer, decision, decided_at, proposal, proposed_by, proposed_at)
+       VALUES ($1, NULL, $2, '2026-10', 'threshold', '[]', '{}', 'wf', 'adjusted', 'ana', $3, now(), $4, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE 'ana' END, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END)`,
+      [exceptionId, customerId, JSON.stringify(decision), proposal === null ? null : JSON.stringify(proposal)],
+    );
+    return exceptionId;
+  }
+
+  it('gives the decision and the proposal their types', async () => {
+    const adjust = { kind: 'adjust', exceptionId: 'x', reviewer: 'ana', reason: 'goodwill', amount: '-25.00' };
+    const exceptionId = await storeDecided(`dec-ok-${suffix}`, { ...adjust, confirmedBy: 'ben' }, adjust);
+    const exception = await findReviewException(pool, exceptionId);
+    expect(exception?.decision).toMatchObject({ kind: 'adjust', amount: '-25.00', confirmedBy: 'ben' });
+    expect(exception?.proposal?.decision.amount).toBe('-25.00');
+  });
+
+  it('refuses a stored decision that breaks the contract, naming the exception, the column and the field', async () => {
+    const exceptionId = await storeDecided(`dec-bad-${suffix}`, {
+      kind: 'adjust',
+      exceptionId: 'x',
+      reviewer: 'ana',
+      reason: 'goodwill',
+      amount: 25,
+    });
+    const read = findReviewException(pool, exceptionId);
+    await expect(read).rejects.toBeInstanceOf(StoredDecisionError);
+    await expect(read).rejects.toThrow(
+      `exception ${exceptionId}: its stored decision breaks the decision contract at amount`,
     );
   });
 });
