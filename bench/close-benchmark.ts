@@ -29,6 +29,7 @@ import type { shadowRunWorkflow } from '../workflows/shadow-run.ts';
 import { usageAggregationPlan } from '../domain/rating/index.ts';
 import { removeStackData, startService, startStack, stopService, type StackLayout } from '../stack/index.ts';
 import { runBillingWorker } from '../workers/billing-worker.ts';
+import { startPeriodWorkflow } from '../activities/period-workflows.ts';
 import type { customerPeriodWorkflow, CustomerPeriodResult } from '../workflows/customer-period.ts';
 import {
   CALCULATION_VERSION,
@@ -245,17 +246,9 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
         calculationVersion: CALCULATION_VERSION,
       };
       const openedMs = performance.now();
-      const handle = await client.workflow.signalWithStart<typeof customerPeriodWorkflow, []>(
-        'customerPeriodWorkflow',
-        {
-          taskQueue: TASK_QUEUE,
-          workflowId: customerPeriodWorkflowId(input),
-          args: [input],
-          signal: closeNowSignal,
-          signalArgs: [],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        },
-      );
+      const handle = await startPeriodWorkflow(client, { taskQueue: TASK_QUEUE, input, closeNow: true });
+      if (handle === undefined)
+        throw new Error(`${customerPeriodWorkflowId(input)} had already finished before the benchmark`);
       const outcome = await resultApprovingReviews(handle, () => {
         approvals += 1;
       });
