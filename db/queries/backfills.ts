@@ -77,7 +77,7 @@ export async function adjustmentsOf(
   const { rows } = await db.query<{ adjusting: string; corrected: string; line_key: string; amount: string }>(
     `SELECT i.invoice_id AS adjusting, l->>'corrects_invoice_id' AS corrected, l->>'line_key' AS line_key, l->>'amount' AS amount
        FROM invoices i, jsonb_array_elements(i.document->'lines') l
-      WHERE i.customer_id = $1 AND i.mode = 'live' AND i.status <> 'held' AND l->>'kind' = 'adjustment'
+      WHERE i.customer_id = $1 AND i.mode = 'live' AND i.status NOT IN ('held', 'voided') AND l->>'kind' = 'adjustment'
         AND l->>'corrects_invoice_id' = ANY($2::text[]) AND l->>'corrects_invoice_id' <> i.invoice_id`,
     [customerId, [...correctedInvoiceIds]],
   );
@@ -89,7 +89,7 @@ export async function adjustmentsOf(
   // has not saved them yet (never twice: a line already on its invoice was counted above).
   const pending = await db.query<{ corrected: string; adjusting: string | null; held: boolean; line: AdjustmentLine }>(
     `SELECT a.corrected_invoice_id AS corrected, a.adjusting_invoice_id AS adjusting,
-            coalesce(i.status = 'held', false) AS held, a.line
+            coalesce(i.status IN ('held', 'voided'), false) AS held, a.line
        FROM backfill_adjustments a LEFT JOIN invoices i ON i.invoice_id = a.adjusting_invoice_id
       WHERE a.customer_id = $1 AND a.corrected_invoice_id = ANY($2::text[])`,
     [customerId, [...correctedInvoiceIds]],
