@@ -59,14 +59,19 @@ function tokens(customerId: string, key: string, timestamp: string, quantity = '
  * A customer whose every invoice goes to review (250,000 tokens at 0.001 per token), with October
  * closed and rejected: held.
  */
-async function heldOctober(customerId: string): Promise<{ heldTotal: string; usage: Decimal; card: string }> {
+async function heldOctober(
+  customerId: string,
+  /** Where the contract ends (a spawned worker's period opener closes every period it covers). */
+  endsAt?: string,
+): Promise<{ heldTotal: string; usage: Decimal; card: string }> {
   const card = `rr${customerId.replace(/[^a-z0-9]/g, '')}`;
   await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
   await testbed.publishContract(
     buildContract({
       customer_id: customerId,
       ratecard: card,
-      starts_at: '2026-09-01T00:00:00Z',
+      starts_at: '2026-10-01T00:00:00Z',
+      ...(endsAt === undefined ? {} : { ends_at: endsAt }),
       review: { total_above: '1.00', timeout: '72h' },
       provider: { kind: 'ledger', customer: customerId },
     }),
@@ -239,7 +244,7 @@ describe('tally period rerun', () => {
 
   it('starts one re-run for two requests at once, and a worker killed inside it (kill -9) voids, records and audits once', async () => {
     const customerId = `rerun-kill-${process.pid}`;
-    await testbed.withWorker(() => heldOctober(customerId));
+    await testbed.withWorker(() => heldOctober(customerId, '2026-11-01T00:00:00Z'));
     const holder = await testbed.pool.connect();
     let worker = await testbed.spawnWorker({ TALLY_PERIOD_OPENER_INTERVAL: '1h' });
     try {
