@@ -518,3 +518,49 @@ export async function releaseBackfillAdjustments(db: Queryable, adjustingInvoice
     [adjustingInvoiceId],
   );
 }
+
+/** Per customer-period of a run: what its child wrote (the console's backfill detail). */
+export async function backfillItemResults(
+  db: Queryable,
+  backfillId: string,
+): Promise<{ customerId: string; period: string; outcome: BackfillItemResult['outcome']; adjustmentTotal: string }[]> {
+  const { rows } = await db.query<{
+    customer_id: string;
+    period: string;
+    outcome: BackfillItemResult['outcome'];
+    adjustment_total: string;
+  }>(
+    `SELECT customer_id, period, outcome, adjustment_total::text AS adjustment_total FROM backfill_item_results
+      WHERE backfill_id = $1 ORDER BY customer_id, period`,
+    [backfillId],
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id,
+    period: row.period,
+    outcome: row.outcome,
+    adjustmentTotal: row.adjustment_total,
+  }));
+}
+
+/** The adjustment lines a run wrote, and the invoice that bills each (none yet: pending). */
+export async function backfillAdjustmentLines(
+  db: Queryable,
+  backfillId: string,
+): Promise<{ customerId: string; period: string; line: AdjustmentLine; adjustingInvoiceId: string | undefined }[]> {
+  const { rows } = await db.query<{
+    customer_id: string;
+    period: string;
+    line: AdjustmentLine;
+    adjusting_invoice_id: string | null;
+  }>(
+    `SELECT customer_id, period, line, adjusting_invoice_id FROM backfill_adjustments
+      WHERE backfill_id = $1 ORDER BY customer_id, period, line->>'line_key'`,
+    [backfillId],
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id,
+    period: row.period,
+    line: row.line,
+    adjustingInvoiceId: row.adjusting_invoice_id ?? undefined,
+  }));
+}
