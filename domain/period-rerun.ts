@@ -12,12 +12,6 @@ export function liveInvoiceId(customerId: string, period: string, rerun?: number
   return rerun === undefined ? base : `${base}:r${rerun}`;
 }
 
-/** Which re-run rated a live invoice: 0 for the first close's, n for `…:r<n>`. */
-export function rerunNumberOfInvoice(invoiceId: string): number {
-  const match = /:r([1-9]\d*)$/.exec(invoiceId);
-  return match === null ? 0 : Number.parseInt(match[1] as string, 10);
-}
-
 /** The suffix a re-run adds to the close's workflow id and snapshot id (none for the first close). */
 export function rerunSuffix(rerun: number | undefined): string {
   return rerun === undefined ? '' : `:rerun:${rerun}`;
