@@ -185,6 +185,15 @@ export function registerPeriodCommands(program: Command): void {
               calculationVersion: CALCULATION_VERSION,
             }),
           );
+          // And its re-runs (`tally period rerun`), which carry the same search attributes.
+          const reruns = [
+            "WorkflowType = 'customerPeriodWorkflow'",
+            "RunMode = 'live'",
+            `CustomerId = '${customerId.replace(/'/g, '')}'`,
+            `BillingPeriod = '${periodName.replace(/'/g, '')}'`,
+          ];
+          for await (const execution of temporal.client.workflow.list({ query: reruns.join(' AND ') }))
+            if (execution.workflowId.includes(':rerun:')) ids.push(execution.workflowId);
         } else {
           const clauses = ["WorkflowType = 'customerPeriodWorkflow'", "RunMode = 'live'"];
           if (customerId !== undefined) clauses.push(`CustomerId = '${customerId.replace(/'/g, '')}'`);

@@ -221,6 +221,11 @@ describe('tally period rerun', () => {
           rerun_invoice_id: `inv:${customerId}:${OCTOBER}:r1`,
         },
       });
+      // `tally period status` lists the re-run beside the period's close.
+      await waitFor('the re-run in period status', async () => {
+        const status = await tally('period', 'status', customerId, OCTOBER);
+        return new RegExp(`billing:${customerId}:${OCTOBER}:rerun:1 +COMPLETED`).test(status.stdout) ? true : undefined;
+      });
       const after = await tally('period', 'rerun', customerId, OCTOBER, '--reason', reason, '--by', 'ops-ana');
       expect(after.status).toBe(0);
       expect(after.stdout).toContain(`its draft inv:${customerId}:${OCTOBER}:r1 is issued`);
@@ -296,7 +301,7 @@ describe('tally period rerun', () => {
     ]);
   }, 240_000);
 
-  it('re-runs a re-run that was held in turn as re-run 2, and refuses to touch an issued invoice', async () => {
+  it('re-runs a re-run that was held in turn as re-run 2, and keeps every voided draft as it is', async () => {
     const customerId = `rerun-twice-${process.pid}`;
     await testbed.withWorker(async () => {
       await heldOctober(customerId);
