@@ -4,6 +4,7 @@ import { ContractSchema, type Contract } from '../contracts/contract.ts';
 import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import { TallyError } from '../contracts/tally-error.ts';
+import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
 import { withTransaction } from '../db/pool.ts';
 import {
   claimBackfillAdjustments,
@@ -16,13 +17,22 @@ import {
   recordCreditGrants,
   usableCredits,
 } from '../db/queries/credit-ledger.ts';
-import { earlierOpenPeriods, ensureCustomerPeriod, recordPeriodOutcome } from '../db/queries/customer-periods.ts';
+import { appendAuditEntry } from '../db/queries/audit-log.ts';
 import {
+  earlierOpenPeriods,
+  ensureCustomerPeriod,
+  periodOutcome,
+  recordPeriodOutcome,
+  reopenHeldPeriod,
+} from '../db/queries/customer-periods.ts';
+import {
+  currentLiveInvoice,
   findInvoice,
   lockInvoice,
   markHeld,
   markIssued,
   markSkipped,
+  markVoided,
   nextInvoiceNumber,
   previousIssuedInvoices,
   replaceDraftDocument,
@@ -32,6 +42,12 @@ import {
 import { postInvoiceJournal } from '../db/queries/journal.ts';
 import { claimLateEvents, lateEventClaims, releaseLateEventClaims } from '../db/queries/late-events.ts';
 import { enqueueNotification, recordDeliveryAttempt } from '../db/queries/notifications.ts';
+import {
+  claimRerunLateEvents,
+  findPeriodRerun,
+  recordPeriodRerun,
+  takeInRerunLateEvents,
+} from '../db/queries/period-reruns.ts';
 import {
   closePeriodForIngest,
   loadSnapshot,
@@ -58,6 +74,7 @@ import { creditMovementsFromInvoice } from '../domain/credit-ledger/index.ts';
 import { commitDueForPeriod } from '../domain/journal/index.ts';
 import { Decimal, formatDecimal, formatMoney, sumDecimals } from '../domain/money.ts';
 import { billingPeriod, type BillingPeriod } from '../domain/period.ts';
+import { liveInvoiceId, rerunSuffix } from '../domain/period-rerun.ts';
 import { ratePeriod, usageAggregationPlan, type CreditBalance } from '../domain/rating/index.ts';
 import { evaluateReview as evaluateReviewPolicy, type ReviewBreach } from '../domain/review.ts';
 import type { IngestWatermark } from '../ingest/ingest-watermark.ts';
@@ -70,7 +87,7 @@ import {
   type CustomerTerms,
   type TermsSource,
 } from '../terms/index.ts';
-import type { ReviewDecision, RunMode } from '../workflows/definitions.ts';
+import type { PeriodRerun, ReviewDecision, RunMode } from '../workflows/definitions.ts';
 
 export interface BillingDependencies {
   readonly pool: pg.Pool;
@@ -92,6 +109,8 @@ interface PeriodTarget {
   readonly calculationVersion: string;
   /** A shadow run's own snapshot and draft (absent: the calculation version's, as before shadow runs). */
   readonly shadowRunId?: string | undefined;
+  /** Live: re-run n of a held period, with its own snapshot and draft (absent: the first close). */
+  readonly rerun?: number | undefined;
 }
 
 /** A contract's grace when a period has no contract yet (the contract schema's default). */
@@ -103,9 +122,16 @@ class InvoiceMissingError extends TallyError {
   }
 }
 
+/** A re-run asked of a period that is not held (anymore): nothing to void, nothing re-rated. */
+class PeriodNotHeldError extends TallyError {
+  constructor(what: string) {
+    super('period_not_held', what, { permanent: true });
+  }
+}
+
 /** The live invoice of a customer-period has one id for life; shadow drafts are per calculation version. */
 export function invoiceIdFor(target: PeriodTarget): string {
-  if (target.mode === 'live') return `inv:${target.customerId}:${target.period}`;
+  if (target.mode === 'live') return liveInvoiceId(target.customerId, target.period, target.rerun);
   const base = `shadow:${target.customerId}:${target.period}:${target.calculationVersion}`;
   return target.shadowRunId === undefined ? base : `${base}:run:${target.shadowRunId}`;
 }
@@ -113,7 +139,8 @@ export function invoiceIdFor(target: PeriodTarget): string {
 /** The snapshot of a customer-period: one live; one per calculation version in shadow, or per shadow run. */
 export function snapshotIdFor(target: PeriodTarget): string {
   const base = `snap:${target.customerId}:${target.period}:${target.mode}:${target.calculationVersion}`;
-  return target.mode === 'shadow' && target.shadowRunId !== undefined ? `${base}:run:${target.shadowRunId}` : base;
+  if (target.mode === 'live') return `${base}${rerunSuffix(target.rerun)}`;
+  return target.shadowRunId !== undefined ? `${base}:run:${target.shadowRunId}` : base;
 }
 
 /** What the snapshot step found: the snapshot, something to wait for, or something a person must decide. */
@@ -371,21 +398,34 @@ export function createBillingActivities(deps: BillingDependencies) {
           }
         }
       }
-      const eventCutoff = live
+      const closure = live
         ? await closePeriodForIngest(pool, input.customerId, input.period, input.closeRequestedAt)
         : input.closeRequestedAt;
+      // A re-run rates what has arrived until it was asked: its cut-off is its own, not the closure's.
+      const eventCutoff = input.rerun === undefined ? closure : input.closeRequestedAt;
       // One read of the period's rows gives the aggregates and the event set's count and fingerprint
       // (the events not late: those committed before the closure).
       // A correction to an open period takes effect at its close (SPEC §5): a customer with
       // corrections is read through the corrected event set, the others straight from the history.
       const corrected = await customerHasCorrections(pool, input.customerId);
+      const table = corrected ? 'corrected_usage_events' : 'usage_events';
+      // A re-run of a held period bills its late events (no invoice has): the ones it takes in are
+      // recorded first, and rated with the rest; its draft claims them (rateDraftInvoice).
+      if (live && input.rerun !== undefined)
+        await takeInRerunLateEvents(pool, {
+          snapshotId,
+          customerId: input.customerId,
+          periodStart: period.start,
+          periodEnd: period.end,
+          table,
+        });
       const { aggregates, eventSet: summary } = await loadUsageAggregatesWithEventSet(
         pool,
         usageAggregationPlan(terms.versions, period),
         {
           customerId: input.customerId,
-          lateEvents: 'exclude',
-          ...(corrected ? { table: 'corrected_usage_events' } : {}),
+          lateEvents: live && input.rerun !== undefined ? { rerunSnapshot: snapshotId } : 'exclude',
+          ...(corrected ? { table } : {}),
         },
       );
       // A regular activity reports progress; a local one (the current workflow) has no heartbeat.
@@ -457,6 +497,8 @@ export function createBillingActivities(deps: BillingDependencies) {
           snapshotId: input.snapshotId,
           document,
         });
+        // A re-run's own late events, rated in its usage lines: billed here, so never adjusted again.
+        if (input.rerun !== undefined) await claimRerunLateEvents(pool, { snapshotId: input.snapshotId, invoiceId });
         document = appendLinesAfterCredits(document, await lateAdjustments(input, invoiceId));
         // Adjustments a backfill wrote for earlier periods: billed on the customer's next invoice, once.
         document = appendLinesAfterCredits(
@@ -543,13 +585,15 @@ export function createBillingActivities(deps: BillingDependencies) {
       kind: ExceptionKind;
       sequence: number;
       breaches: readonly ReviewBreach[];
+      /** A re-run's exceptions are its own (the first close's keep their ids). */
+      rerun?: number;
     }): Promise<{ exceptionId: string; reviewTimeoutMs: number; dualControlAbove?: string }> {
       const record = input.invoiceId === undefined ? undefined : await findInvoice(pool, input.invoiceId);
       const terms = await deps.terms.current(input.customerId).catch((error: unknown) => {
         if (error instanceof TallyError && error.permanent) return undefined;
         throw error;
       });
-      const exceptionId = `exc:inv:${input.customerId}:${input.period}:${input.kind}:${input.sequence}`;
+      const exceptionId = `exc:${liveInvoiceId(input.customerId, input.period, input.rerun)}:${input.kind}:${input.sequence}`;
       const previous = await previousIssuedInvoices(pool, input.customerId, input.period, 3);
       const prior = await priorDecisions(pool, input.customerId, exceptionId);
       await openReviewException(pool, {
@@ -675,6 +719,69 @@ export function createBillingActivities(deps: BillingDependencies) {
           amount: formatMoney(new Decimal(input.amount), record.document.currency),
         };
         await replaceDraftDocument(client, input.invoiceId, appendLinesAfterCredits(record.document, [line]));
+      });
+    },
+
+    /**
+     * Re-run, first step: void the held draft (kept for the audit trail), open the period again and
+     * record the re-run and its audit entry, in one transaction. Done once: a retried or replayed
+     * step finds the re-run recorded and changes nothing. A period that is not held is refused.
+     */
+    async startPeriodRerun(input: {
+      customerId: string;
+      period: string;
+      rerun: PeriodRerun;
+      workflowId: string;
+    }): Promise<{ voidedInvoiceId: string | undefined; recorded: boolean }> {
+      const { customerId, period, rerun } = input;
+      return withTransaction(pool, async (client) => {
+        // One re-run start of a customer-period at a time (a period held before its draft has no row to lock).
+        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+          ADVISORY_LOCKS.PERIOD_RERUN,
+          `${customerId}:${period}`,
+        ]);
+        const already = await findPeriodRerun(client, customerId, period, rerun.number);
+        if (already !== undefined) return { voidedInvoiceId: already.voidedInvoiceId, recorded: false };
+        const current = await currentLiveInvoice(client, customerId, period);
+        const held = current?.status === 'held' ? current : undefined;
+        if (current !== undefined && held === undefined)
+          throw new PeriodNotHeldError(
+            `${customerId} ${period} is not held: its invoice ${current.invoiceId} is ${current.status}`,
+          );
+        if (held === undefined && (await periodOutcome(client, customerId, period)) !== 'held')
+          throw new PeriodNotHeldError(`${customerId} ${period} is not held: there is nothing to re-run`);
+        if (held?.invoiceId !== rerun.heldInvoiceId)
+          throw new PeriodNotHeldError(
+            `${customerId} ${period}: the held draft is ${held?.invoiceId ?? 'none'}, not ${rerun.heldInvoiceId ?? 'none'} (another re-run came first)`,
+          );
+        const rerunInvoiceId = liveInvoiceId(customerId, period, rerun.number);
+        if (held !== undefined) await markVoided(client, held.invoiceId);
+        await reopenHeldPeriod(client, customerId, period);
+        await recordPeriodRerun(client, {
+          customerId,
+          period,
+          rerunNumber: rerun.number,
+          workflowId: input.workflowId,
+          voidedInvoiceId: held?.invoiceId,
+          rerunInvoiceId,
+          reason: rerun.reason,
+          requestedBy: rerun.requestedBy,
+        });
+        await appendAuditEntry(client, {
+          actor: { kind: 'process', name: `cli:${rerun.requestedBy}` },
+          action: 'period_rerun',
+          subject: `period:${customerId}:${period}`,
+          details: {
+            reason: rerun.reason,
+            rerun: rerun.number,
+            workflow_id: input.workflowId,
+            voided_invoice_id: held?.invoiceId ?? 'none (held before a draft)',
+            held_reason: held?.heldReason ?? 'none',
+            voided_total: held === undefined ? 'none' : `${held.document.total} ${held.document.currency}`,
+            rerun_invoice_id: rerunInvoiceId,
+          },
+        });
+        return { voidedInvoiceId: held?.invoiceId, recorded: true };
       });
     },
 

@@ -4,7 +4,7 @@
 // Prints a Markdown table for docs/BENCHMARKS.md.
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
@@ -50,8 +50,15 @@ async function generate(): Promise<void> {
   if (written < events) throw new Error(`generated only ${written} events`);
 }
 
-async function baseline(): Promise<number> {
+/** Wall-clock and CPU (user + system) time: on a shared machine the CPU ratio is the steadier one. */
+interface Timing {
+  readonly ms: number;
+  readonly cpuMs: number;
+}
+
+async function baseline(): Promise<Timing> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let parsed = 0;
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })) {
     if (line !== '') {
@@ -60,11 +67,13 @@ async function baseline(): Promise<number> {
     }
   }
   if (parsed !== events) throw new Error(`baseline read ${parsed} events`);
-  return performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
 }
 
 function timeTally(extra: string[]): Promise<{
   ms: number;
+  cpuMs: number;
   peakRssMb: number;
   invoice: { total: string; events: { read: number; duplicates: number } };
 }> {
@@ -74,7 +83,7 @@ function timeTally(extra: string[]): Promise<{
       '/usr/bin/time',
       [
         '-f',
-        '%M',
+        '%M %U %S',
         process.execPath,
         'bin/tally.mjs',
         'rate',
@@ -103,30 +112,36 @@ function timeTally(extra: string[]): Promise<{
     child.on('close', (code) => {
       const ms = performance.now() - started;
       if (code !== 0) return reject(new Error(`tally rate exited ${code}: ${stderr}`));
-      const peakKb = Number.parseInt(stderr.trim().split('\n').at(-1) ?? '0', 10);
-      resolve({ ms, peakRssMb: Math.round(peakKb / 1024), invoice: JSON.parse(stdout) });
+      const [peakKb = '0', user = '0', system = '0'] = (stderr.trim().split('\n').at(-1) ?? '').split(' ');
+      resolve({
+        ms,
+        cpuMs: (Number.parseFloat(user) + Number.parseFloat(system)) * 1000,
+        peakRssMb: Math.round(Number.parseInt(peakKb, 10) / 1024),
+        invoice: JSON.parse(stdout),
+      });
     });
   });
 }
 
 await generate();
 const size = (await stat(file)).size;
-const baselineMs = await baseline();
+const base = await baseline();
 const plain = await timeTally([]);
 const signed = await timeTally(['--keys', keysFile]);
+const load = (await readFile('/proc/loadavg', 'utf8').catch(() => '? ? ?')).split(' ').slice(0, 3).join(' ');
 const rows = [
-  ['read + JSON.parse each line (baseline)', baselineMs, undefined],
-  ['`tally rate … --json`', plain.ms, plain.peakRssMb],
-  ['`tally rate … --json --keys` (HMAC verified)', signed.ms, signed.peakRssMb],
+  ['read + JSON.parse each line (baseline)', base, undefined],
+  ['`tally rate … --json`', plain, plain.peakRssMb],
+  ['`tally rate … --json --keys` (HMAC verified)', signed, signed.peakRssMb],
 ] as const;
 const report = [
-  `${events.toLocaleString('en-US')} events of one customer, ${(size / 1e6).toFixed(0)} MB, ${plain.invoice.events.duplicates} duplicates; invoice total ${plain.invoice.total}.`,
+  `${events.toLocaleString('en-US')} events of one customer, ${(size / 1e6).toFixed(0)} MB, ${plain.invoice.events.duplicates} duplicates; invoice total ${plain.invoice.total}; load average ${load}.`,
   '',
-  '| run | seconds | events/s | × baseline | peak RSS |',
-  '| --- | ---: | ---: | ---: | ---: |',
+  '| run | seconds | events/s | × baseline | CPU seconds | CPU × baseline | peak RSS |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
-    ([name, ms, rss]) =>
-      `| ${name} | ${(ms / 1000).toFixed(1)} | ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} | ${(ms / baselineMs).toFixed(1)} | ${rss === undefined ? '—' : `${rss} MB`} |`,
+    ([name, timing, rss]) =>
+      `| ${name} | ${(timing.ms / 1000).toFixed(1)} | ${Math.round(events / (timing.ms / 1000)).toLocaleString('en-US')} | ${(timing.ms / base.ms).toFixed(1)} | ${(timing.cpuMs / 1000).toFixed(1)} | ${(timing.cpuMs / base.cpuMs).toFixed(1)} | ${rss === undefined ? '—' : `${rss} MB`} |`,
   ),
 ].join('\n');
 process.stdout.write(`${report}\n`);

@@ -36,5 +36,12 @@ describe('CompactEventKeys', () => {
       eventBodyFingerprint(event),
     );
     expect(eventBodyFingerprint({ ...event, signature: 'v1=00' } as typeof event)).toBe(eventBodyFingerprint(event));
+    // Lengths mark the boundaries: text moved from one field to the next is another body.
+    expect(eventBodyFingerprint({ ...event, customer_id: 'ab', timestamp: 'c' })).not.toBe(
+      eventBodyFingerprint({ ...event, customer_id: 'a', timestamp: 'bc' }),
+    );
+    expect(eventBodyFingerprint({ ...event, metadata: { sku: 'a1:b' } })).not.toBe(
+      eventBodyFingerprint({ ...event, metadata: { sku: 'a', '1:b': '' } }),
+    );
   });
 });

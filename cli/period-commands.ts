@@ -1,16 +1,26 @@
+import os from 'node:os';
 import type { Command } from 'commander';
-import { ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  ServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { billingPeriod } from '../domain/period.ts';
+import { liveInvoiceId } from '../domain/period-rerun.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import {
   CALCULATION_VERSION,
   customerPeriodWorkflowId,
   statusQuery,
   type CustomerPeriodInput,
+  type PeriodRerun,
   type PeriodStatus,
 } from '../workflows/definitions.ts';
 import { startPeriodWorkflow } from '../activities/period-workflows.ts';
-import { findInvoice, type InvoiceRecord } from '../db/queries/invoices.ts';
+import { currentLiveInvoice, findInvoice, type InvoiceRecord } from '../db/queries/invoices.ts';
+import { periodOutcome } from '../db/queries/customer-periods.ts';
+import { periodReruns } from '../db/queries/period-reruns.ts';
 import { latestContractPublication } from '../db/queries/contract-publications.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { connectTemporal, ensureServices, printTable, withDatabase } from './services.ts';
@@ -37,7 +47,10 @@ export function registerPeriodCommands(program: Command): void {
       billingPeriod(periodName);
       const { endpoints } = await ensureServices();
       const { final, contract } = await withDatabase(async (pool) => ({
-        final: await findInvoice(pool, `inv:${customerId}:${periodName}`),
+        // The live invoice that stands: a re-run's, once one replaced the held draft.
+        final:
+          (await currentLiveInvoice(pool, customerId, periodName)) ??
+          (await findInvoice(pool, `inv:${customerId}:${periodName}`)),
         contract: await latestContractPublication(pool, customerId),
       }));
       // A period that has ended is final: closing it again changes nothing, and says so.
@@ -77,6 +90,84 @@ export function registerPeriodCommands(program: Command): void {
     });
 
   period
+    .command('rerun <customer> <period>')
+    .description('re-rate a held period (review rejected) as a new draft that goes through review again')
+    .requiredOption('--reason <text>', 'why it is re-run (recorded in the audit log)')
+    .option('--by <name>', 'who asks (default: the OS user)')
+    .action(async (customerId: string, periodName: string, options: { reason: string; by?: string }) => {
+      billingPeriod(periodName);
+      const reason = options.reason.trim();
+      if (reason === '') throw new PeriodCloseRefused('reason_required', '--reason must say why the period is re-run');
+      const requestedBy = options.by ?? os.userInfo().username;
+      const { endpoints } = await ensureServices();
+      const { current, outcome, reruns } = await withDatabase(async (pool) => ({
+        current: await currentLiveInvoice(pool, customerId, periodName),
+        outcome: await periodOutcome(pool, customerId, periodName),
+        reruns: await periodReruns(pool, customerId, periodName),
+      }));
+      const last = reruns.at(-1);
+      const held = current?.status === 'held' || (current === undefined && outcome === 'held');
+      if (!held) {
+        // A re-run already under way or done: the same request again (a retried command) is answered
+        // with it; anything else is refused, saying what stands.
+        if (last !== undefined && (current === undefined || current.invoiceId === last.rerunInvoiceId)) {
+          const standing = `re-run ${last.rerunNumber} of ${customerId} ${periodName} (${last.workflowId}), asked by ${last.requestedBy} at ${last.requestedAt}: ${last.reason}; its draft ${last.rerunInvoiceId} is ${current?.status ?? 'not rated yet'}`;
+          if (last.reason === reason && last.requestedBy === requestedBy) {
+            process.stdout.write(`already requested: ${standing}\n`);
+            return;
+          }
+          throw new PeriodCloseRefused('period_not_held', `${customerId} ${periodName} is not held: ${standing}`);
+        }
+        throw new PeriodCloseRefused(
+          'period_not_held',
+          current === undefined
+            ? `${customerId} ${periodName} is not held: it has no invoice yet (tally period status ${customerId} ${periodName})`
+            : `${customerId} ${periodName} is not held: ${describeFinal(customerId, periodName, current)}`,
+        );
+      }
+      const rerun: PeriodRerun = {
+        number: (last?.rerunNumber ?? 0) + 1,
+        ...(current === undefined ? {} : { heldInvoiceId: current.invoiceId }),
+        reason,
+        requestedBy,
+      };
+      const input: CustomerPeriodInput = {
+        customerId,
+        period: periodName,
+        mode: 'live',
+        calculationVersion: CALCULATION_VERSION,
+        rerun,
+      };
+      const workflowId = customerPeriodWorkflowId(input);
+      const temporal = await connectTemporal(endpoints);
+      try {
+        try {
+          // One workflow per re-run number: a second request while it runs (or a retried command)
+          // starts nothing; a re-run that failed (refused: the period was no longer held) may start again.
+          await temporal.client.workflow.start('customerPeriodWorkflow', {
+            taskQueue: parseBillingWorkerEnv().taskQueue,
+            workflowId,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+            staticSummary: `${customerId} · ${periodName} · re-run ${rerun.number}`,
+          });
+        } catch (error) {
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+          process.stdout.write(
+            `already requested: re-run ${rerun.number} of ${customerId} ${periodName} is under way (${workflowId})\n`,
+          );
+          return;
+        }
+        process.stdout.write(
+          `${describeRerunStart(customerId, periodName, rerun, current)}\n  workflow ${workflowId}; follow it with tally period status, decide with tally review\n`,
+        );
+      } finally {
+        await temporal.close();
+      }
+    });
+
+  period
     .command('status [customer] [period]')
     .description('where each customer-period workflow stands')
     .option('--json', 'machine-readable output')
@@ -94,6 +185,15 @@ export function registerPeriodCommands(program: Command): void {
               calculationVersion: CALCULATION_VERSION,
             }),
           );
+          // And its re-runs (`tally period rerun`), which carry the same search attributes.
+          const reruns = [
+            "WorkflowType = 'customerPeriodWorkflow'",
+            "RunMode = 'live'",
+            `CustomerId = '${customerId.replace(/'/g, '')}'`,
+            `BillingPeriod = '${periodName.replace(/'/g, '')}'`,
+          ];
+          for await (const execution of temporal.client.workflow.list({ query: reruns.join(' AND ') }))
+            if (execution.workflowId.includes(':rerun:')) ids.push(execution.workflowId);
         } else {
           const clauses = ["WorkflowType = 'customerPeriodWorkflow'", "RunMode = 'live'"];
           if (customerId !== undefined) clauses.push(`CustomerId = '${customerId.replace(/'/g, '')}'`);
@@ -184,5 +284,20 @@ function describeFinal(customerId: string, period: string, invoice: InvoiceRecor
       return `${customerId} ${period} is already closed: all zero, and the contract wants no invoice for such a period`;
     case 'draft':
       return `${customerId} ${period} is being closed`;
+    case 'voided':
+      return `${customerId} ${period}: its draft ${invoice.invoiceId} was voided by a re-run`;
   }
+}
+
+function describeRerunStart(
+  customerId: string,
+  period: string,
+  rerun: PeriodRerun,
+  held: InvoiceRecord | undefined,
+): string {
+  const voided =
+    held === undefined
+      ? 'held before it had a draft'
+      : `held draft ${held.invoiceId} (${held.document.total} ${held.document.currency}, ${held.heldReason ?? 'rejected'}) is voided and kept`;
+  return `re-run ${rerun.number} of ${customerId} ${period} started: the ${voided}; the new draft ${liveInvoiceId(customerId, period, rerun.number)} goes through review again`;
 }

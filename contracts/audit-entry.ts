@@ -38,6 +38,7 @@ export const AUDIT_ACTIONS = [
   'shadow_run_started',
   'shadow_accepted',
   'cutover_flipped',
+  'period_rerun',
 ] as const;
 
 export const AuditActionSchema = z.string().regex(/^[a-z][a-z0-9_.]{1,63}$/, 'an action is a lower-case word');

@@ -36,4 +36,9 @@ export const ADVISORY_LOCKS = {
    * adjustment at a time, so two backfills of the same range adjust once (the second sees the first).
    */
   BACKFILL_PERIOD: 7_301_250,
+  /**
+   * With a hash of `customer:period` as the second key (transaction-scoped): one start of a held
+   * period's re-run at a time, so two re-runs never both void the held draft.
+   */
+  PERIOD_RERUN: 7_301_260,
 } as const;

@@ -67,6 +67,8 @@ export class DemoRun {
     late?: { batch: DemoBatch & { lateEvents: number }; published: PublishReport };
     octoberInvoices?: readonly InvoiceRecord[];
     novemberCustomers?: readonly string[];
+    /** The backfill over the corrected month: its plan, customer, and the adjustment lines it wrote. */
+    backfill?: { planId: string; customerId: string; lines: number; total: string };
     decided: ReviewExceptionRecord[];
   } = { decided: [] };
 

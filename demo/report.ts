@@ -99,7 +99,9 @@ export function formatInvoiceList(invoices: readonly InvoiceRecord[]): string {
 
 /** The adjustment lines of `invoices`: which line of which earlier invoice each corrects, and by how much. */
 export function formatAdjustments(
-  invoices: readonly InvoiceRecord[],
+  invoices: readonly (Pick<InvoiceRecord, 'customerId' | 'invoiceNumber'> & {
+    readonly document: Pick<InvoiceRecord['document'], 'lines' | 'currency'>;
+  })[],
   numberOf: (invoiceId: string) => string | undefined,
 ): string {
   const rows = invoices.flatMap((invoice) =>

@@ -1,6 +1,7 @@
 import { parseStripeEnv } from '../config/stripe.ts';
 import { ensureServices } from '../cli/services.ts';
 import { DemoRun, out, type DemoOptions } from './demo-run.ts';
+import { backfillBilledStep, correctionsBackfillStep } from './steps/backfill-step.ts';
 import { closeOctoberStep } from './steps/close-october-step.ts';
 import type { DemoStep } from './steps/demo-step.ts';
 import { lateUsageStep } from './steps/late-usage-step.ts';
@@ -18,7 +19,9 @@ const DEMO_STEPS: readonly DemoStep[] = [
   octoberUsageStep,
   closeOctoberStep,
   shadowStep,
+  correctionsBackfillStep,
   lateUsageStep,
+  backfillBilledStep,
   marketplaceStep,
   summaryStep,
 ];
@@ -27,8 +30,8 @@ const DEMO_STEPS: readonly DemoStep[] = [
  * `tally demo`: the whole pipeline on the embedded stack, in one process. The ingest and billing
  * workers run in-process on the stack's database, stream and task queue; the demo publishes a month
  * of signed usage through JetStream, closes the period for every customer, approves the one
- * exception through the `decide` update, sends late usage and bills it as adjustments on November,
- * and checks the books (trial balance, usage tie-out). Fails, non-zero, when any of it does not add
+ * exception through the `decide` update, corrects two closed October events and backfills October,
+ * sends late usage and bills it and the backfill as adjustments on November, and checks the books (trial balance, usage tie-out). Fails, non-zero, when any of it does not add
  * up. Everything it leaves is what `tally invoice list`, `tally review list` and the console show.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { BillingActivities, SnapshotOutcome } from '../activities/index.ts';
 import { periodNameProblem } from '../domain/period.ts';
+import { liveInvoiceId } from '../domain/period-rerun.ts';
 import type { ReviewBreach } from '../domain/review.ts';
 import {
   closeNowSignal,
@@ -104,6 +105,13 @@ export const CHECKED_INPUT = 'checked-input';
  * `ReviewState` / `ExceptionKind` search attributes. Workflows started earlier decide with one reviewer.
  */
 export const DUAL_CONTROL = 'review-dual-control';
+/**
+ * Patch: a live close may be a re-run of a held period (`input.rerun`, `tally period rerun`): it first
+ * voids the held draft and records the re-run, then closes at once under its own snapshot, draft and
+ * exception ids, billing the held period's late events. Asked only when the input names a re-run,
+ * which no workflow started earlier does.
+ */
+export const PERIOD_RERUN = 'period-rerun';
 
 /** How often a waiting close looks again, and how long it waits for ingest before asking a person. */
 const DEFAULT_RECHECK_MS = 30_000;
@@ -280,6 +288,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   // activity ends its task early), and then does not replay. Workflows started before it replay
   // the close they began with, which asks its own patches where it always did.
   const checkedClose = patched(CHECKED_CLOSE);
+  const rerun = input.mode === 'live' && input.rerun !== undefined && patched(PERIOD_RERUN) ? input.rerun : undefined;
   const target = {
     customerId: input.customerId,
     period: input.period,
@@ -288,6 +297,8 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     // Only a shadow run's close carries it: every other input (and every recorded history) leaves the
     // steps' arguments exactly as they were, and no command changes, so this needs no patch.
     ...(input.mode === 'shadow' && input.shadowRunId !== undefined ? { shadowRunId: input.shadowRunId } : {}),
+    // Likewise only a re-run's (asked under PERIOD_RERUN): its own snapshot, draft and exceptions.
+    ...(rerun === undefined ? {} : { rerun: rerun.number }),
   };
   const workflowId = workflowInfo().workflowId;
   if (!checkedClose) return closeAsFirstReleased();
@@ -303,18 +314,20 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   // the sync too when the contract's provider is the Postgres ledger sink.
   const quick = localDatabase;
   const readAndRate = localHeavy;
-  // Wait for period end + grace on a durable timer, or an explicit closeNow.
+  // 0. A re-run voids the held draft and records itself, once; a period not held fails it (nothing changed).
+  if (rerun !== undefined) await quick.startPeriodRerun({ ...target, rerun, workflowId });
+  // Wait for period end + grace on a durable timer, or an explicit closeNow (a re-run's period closed long ago).
   const loadTerms = () => quick.loadPeriodTerms({ ...target, graceMs: input.graceMs });
   const terms = await (checkedInput ? step('load terms', loadTerms) : loadTerms());
   closesAt = terms.closesAt;
   const waitMs = Date.parse(terms.closesAt) - Date.now();
-  if (waitMs > 0) await condition(() => closeRequested, waitMs);
+  if (waitMs > 0 && rerun === undefined) await condition(() => closeRequested, waitMs);
   const sync = terms.providerKind === 'ledger' ? localLedger : provider;
 
   const recheckMs = input.recheckMs ?? DEFAULT_RECHECK_MS;
   const ingestWaitMs = input.ingestWaitMs ?? DEFAULT_INGEST_WAIT_MS;
   const closeRequestedAt = new Date(Date.now()).toISOString();
-  invoiceId = target.mode === 'live' ? `inv:${target.customerId}:${target.period}` : undefined;
+  invoiceId = target.mode === 'live' ? liveInvoiceId(target.customerId, target.period, rerun?.number) : undefined;
   try {
     // 1. Snapshot: after the earlier periods are final and ingest has caught up, under published terms.
     stage = 'snapshotting';
@@ -484,7 +497,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
   /** Holds the period (and its draft, if any) and returns the signal that ends the close. */
   async function hold(decision: Extract<ReviewDecision, { kind: 'reject' }>): Promise<PeriodHeld> {
     await database.holdInvoice({
-      invoiceId: invoiceId ?? `inv:${target.customerId}:${target.period}`,
+      invoiceId: invoiceId ?? liveInvoiceId(target.customerId, target.period, rerun?.number),
       exceptionId: decision.exceptionId,
       reason: decision.reason,
       customerId: target.customerId,
@@ -559,6 +572,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
       kind,
       sequence: exceptionIds.length + 1,
       breaches,
+      ...(rerun === undefined ? {} : { rerun: rerun.number }),
     });
     openExceptionId = exception.exceptionId;
     exceptionIds.push(exception.exceptionId);

@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { Decimal } from '../domain/money.ts';
 import type { ReviewDecision } from '../contracts/review-decision.ts';
+import { rerunSuffix } from '../domain/period-rerun.ts';
 
 /** What the calculation does today: one version, kept in domain/ beside the engine it names. */
 export { CALCULATION_VERSION } from '../domain/calculation-version.ts';
@@ -38,6 +39,22 @@ export interface CustomerPeriodInput {
   readonly recheckMs?: number;
   /** How long the close waits for a lagging ingest consumer before it asks a person (default 15 minutes). */
   readonly ingestWaitMs?: number;
+  /**
+   * Live only: this close re-rates a held period (`tally period rerun`, SPEC §5) as re-run `number`,
+   * with its own workflow id, snapshot and draft (`inv:<customer>:<period>:r<number>`).
+   */
+  readonly rerun?: PeriodRerun;
+}
+
+/** A re-run of a held period: which one, who asked and why (recorded with the held draft it voids). */
+export interface PeriodRerun {
+  /** 1 for the first re-run of the period, n + 1 after re-run n was held in turn. */
+  readonly number: number;
+  /** The held draft this re-run voids; absent when the period was held before it had a draft. */
+  readonly heldInvoiceId?: string;
+  readonly reason: string;
+  /** Who asked (`cli:<name>` in the audit log). */
+  readonly requestedBy: string;
 }
 
 /**
@@ -45,10 +62,12 @@ export interface CustomerPeriodInput {
  * finds the running one. A deliberate recalculation or a shadow run runs under its own id.
  */
 export function customerPeriodWorkflowId(
-  input: Pick<CustomerPeriodInput, 'customerId' | 'period' | 'mode' | 'calculationVersion' | 'shadowRunId'>,
+  input: Pick<CustomerPeriodInput, 'customerId' | 'period' | 'mode' | 'calculationVersion' | 'shadowRunId'> & {
+    readonly rerun?: Pick<PeriodRerun, 'number'> | undefined;
+  },
 ): string {
   const base = `billing:${input.customerId}:${input.period}`;
-  if (input.mode === 'live') return base;
+  if (input.mode === 'live') return `${base}${rerunSuffix(input.rerun?.number)}`;
   const shadow = `${base}:shadow:${input.calculationVersion}`;
   return input.shadowRunId === undefined ? shadow : `${shadow}:run:${input.shadowRunId}`;
 }

@@ -1,4 +1,5 @@
 import { auditPage } from './audit-page.ts';
+import { backfillDetailPage, backfillsListPage } from './backfill-pages.ts';
 import { exceptionDetailPage, exceptionsQueuePage } from './exception-pages.ts';
 import { invoiceDetailPage, invoicesListPage } from './invoice-pages.ts';
 import { opsPage } from './ops-page.ts';
@@ -8,8 +9,8 @@ import { usersPage } from './users-page.ts';
 export type { ConsolePage, PageContext, PageView } from './page.ts';
 
 /**
- * Every page of the console, in navigation order. Shadow runs, backfills and the executive and
- * account views join here, one entry each, when their capabilities land.
+ * Every page of the console, in navigation order. Shadow runs and the executive and account views
+ * join here, one entry each, when their capabilities land.
  */
 export const PAGES: readonly ConsolePage[] = [
   exceptionsQueuePage,
@@ -17,6 +18,8 @@ export const PAGES: readonly ConsolePage[] = [
   invoicesListPage,
   invoiceDetailPage,
   opsPage,
+  backfillsListPage,
+  backfillDetailPage,
   auditPage,
   usersPage,
 ];

@@ -77,7 +77,7 @@ export async function adjustmentsOf(
   const { rows } = await db.query<{ adjusting: string; corrected: string; line_key: string; amount: string }>(
     `SELECT i.invoice_id AS adjusting, l->>'corrects_invoice_id' AS corrected, l->>'line_key' AS line_key, l->>'amount' AS amount
        FROM invoices i, jsonb_array_elements(i.document->'lines') l
-      WHERE i.customer_id = $1 AND i.mode = 'live' AND i.status <> 'held' AND l->>'kind' = 'adjustment'
+      WHERE i.customer_id = $1 AND i.mode = 'live' AND i.status NOT IN ('held', 'voided') AND l->>'kind' = 'adjustment'
         AND l->>'corrects_invoice_id' = ANY($2::text[]) AND l->>'corrects_invoice_id' <> i.invoice_id`,
     [customerId, [...correctedInvoiceIds]],
   );
@@ -89,7 +89,7 @@ export async function adjustmentsOf(
   // has not saved them yet (never twice: a line already on its invoice was counted above).
   const pending = await db.query<{ corrected: string; adjusting: string | null; held: boolean; line: AdjustmentLine }>(
     `SELECT a.corrected_invoice_id AS corrected, a.adjusting_invoice_id AS adjusting,
-            coalesce(i.status = 'held', false) AS held, a.line
+            coalesce(i.status IN ('held', 'voided'), false) AS held, a.line
        FROM backfill_adjustments a LEFT JOIN invoices i ON i.invoice_id = a.adjusting_invoice_id
       WHERE a.customer_id = $1 AND a.corrected_invoice_id = ANY($2::text[])`,
     [customerId, [...correctedInvoiceIds]],
@@ -517,4 +517,50 @@ export async function releaseBackfillAdjustments(db: Queryable, adjustingInvoice
       WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status = 'held'`,
     [adjustingInvoiceId],
   );
+}
+
+/** Per customer-period of a run: what its child wrote (the console's backfill detail). */
+export async function backfillItemResults(
+  db: Queryable,
+  backfillId: string,
+): Promise<{ customerId: string; period: string; outcome: BackfillItemResult['outcome']; adjustmentTotal: string }[]> {
+  const { rows } = await db.query<{
+    customer_id: string;
+    period: string;
+    outcome: BackfillItemResult['outcome'];
+    adjustment_total: string;
+  }>(
+    `SELECT customer_id, period, outcome, adjustment_total::text AS adjustment_total FROM backfill_item_results
+      WHERE backfill_id = $1 ORDER BY customer_id, period`,
+    [backfillId],
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id,
+    period: row.period,
+    outcome: row.outcome,
+    adjustmentTotal: row.adjustment_total,
+  }));
+}
+
+/** The adjustment lines a run wrote, and the invoice that bills each (none yet: pending). */
+export async function backfillAdjustmentLines(
+  db: Queryable,
+  backfillId: string,
+): Promise<{ customerId: string; period: string; line: AdjustmentLine; adjustingInvoiceId: string | undefined }[]> {
+  const { rows } = await db.query<{
+    customer_id: string;
+    period: string;
+    line: AdjustmentLine;
+    adjusting_invoice_id: string | null;
+  }>(
+    `SELECT customer_id, period, line, adjusting_invoice_id FROM backfill_adjustments
+      WHERE backfill_id = $1 ORDER BY customer_id, period, line->>'line_key'`,
+    [backfillId],
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id,
+    period: row.period,
+    line: row.line,
+    adjustingInvoiceId: row.adjusting_invoice_id ?? undefined,
+  }));
 }

@@ -43,6 +43,27 @@ export async function recordPeriodOutcome(
   );
 }
 
+/** A held period being re-run is open again: its re-run records the outcome that stands now. */
+export async function reopenHeldPeriod(db: Queryable, customerId: string, period: string): Promise<void> {
+  await db.query(
+    `UPDATE customer_periods SET outcome = NULL, outcome_at = NULL WHERE customer_id = $1 AND period = $2 AND outcome = 'held'`,
+    [customerId, period],
+  );
+}
+
+/** The outcome a customer-period ended with, if it has one. */
+export async function periodOutcome(
+  db: Queryable,
+  customerId: string,
+  period: string,
+): Promise<PeriodOutcome | undefined> {
+  const { rows } = await db.query<{ outcome: PeriodOutcome | null }>(
+    'SELECT outcome FROM customer_periods WHERE customer_id = $1 AND period = $2',
+    [customerId, period],
+  );
+  return rows[0]?.outcome ?? undefined;
+}
+
 /**
  * Opens every period each current contract is active in (SPEC §3), from its start (or the month of
  * its first publication) through the month of `now`, but none that ended more than

@@ -2,8 +2,11 @@ import type pg from 'pg';
 import { InvoiceSchema, IssuedInvoiceSchema, type Invoice, type IssuedInvoice } from '../../contracts/invoice.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 
-/** `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like issued). */
-export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped';
+/**
+ * `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like
+ * issued). `voided`: a held draft a re-run replaced (`tally period rerun`), kept for the audit trail.
+ */
+export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped' | 'voided';
 
 interface InvoiceRecordBase {
   readonly invoiceId: string;
@@ -200,6 +203,27 @@ export async function markHeld(db: Queryable, invoiceId: string, reason: string)
     `UPDATE invoices SET status = 'held', held_reason = $2, updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
     [invoiceId, reason],
   );
+}
+
+/** A held draft replaced by a re-run: kept, voided, for the audit trail (the table's trigger allows nothing else on it). */
+export async function markVoided(db: Queryable, invoiceId: string): Promise<void> {
+  await db.query(
+    `UPDATE invoices SET status = 'voided', voided_at = now(), updated_at = now() WHERE invoice_id = $1 AND status = 'held'`,
+    [invoiceId],
+  );
+}
+
+/** The customer-period's live invoice that is not voided (the first close's or a re-run's), if any. */
+export async function currentLiveInvoice(
+  db: Queryable,
+  customerId: string,
+  period: string,
+): Promise<InvoiceRecord | undefined> {
+  const { rows } = await db.query<InvoiceRow>(
+    `SELECT * FROM invoices WHERE customer_id = $1 AND period = $2 AND mode = 'live' AND status <> 'voided'`,
+    [customerId, period],
+  );
+  return rows[0] === undefined ? undefined : rowToRecord(rows[0]);
 }
 
 /** Ends a draft as skipped: all zero, and the contract does not want such invoices. */

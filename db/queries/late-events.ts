@@ -35,11 +35,15 @@ export interface LateEventClaim {
   readonly eventCount: number;
 }
 
-/** What an invoice claimed, per corrected invoice. */
+/**
+ * What an invoice claimed, per corrected invoice. A re-run's own late events (claimed with corrected =
+ * adjusting, see period-reruns.ts) are billed in its usage lines, not as adjustments: left out.
+ */
 export async function lateEventClaims(pool: pg.Pool, adjustingInvoiceId: string): Promise<LateEventClaim[]> {
   const { rows } = await pool.query<{ corrected_invoice_id: string; event_count: string }>(
     `SELECT corrected_invoice_id, count(*)::text AS event_count FROM late_event_adjustments
-      WHERE adjusting_invoice_id = $1 GROUP BY corrected_invoice_id ORDER BY corrected_invoice_id`,
+      WHERE adjusting_invoice_id = $1 AND corrected_invoice_id <> adjusting_invoice_id
+      GROUP BY corrected_invoice_id ORDER BY corrected_invoice_id`,
     [adjustingInvoiceId],
   );
   return rows.map((row) => ({

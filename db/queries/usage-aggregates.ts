@@ -16,9 +16,13 @@ export interface UsageAggregateQueryOptions {
    * Which late events (committed after the customer-period closed) count. `exclude`: none, the
    * issued invoice's event set. `{ adjustedFor }`: also those claimed as adjustments of that invoice
    * (re-rating a closed period with its late usage), except those claimed by `excludingAdjusting`
-   * (the period as it stood before that invoice's adjustment). Unset: the column is not consulted.
+   * (the period as it stood before that invoice's adjustment). `{ rerunSnapshot }`: also those a
+   * re-run's snapshot took in (period_rerun_late_events). Unset: the column is not consulted.
    */
-  readonly lateEvents?: 'exclude' | { readonly adjustedFor: string; readonly excludingAdjusting?: string };
+  readonly lateEvents?:
+    | 'exclude'
+    | { readonly adjustedFor: string; readonly excludingAdjusting?: string }
+    | { readonly rerunSnapshot: string };
   /** The events table; the columns are those of `usage_events`. */
   readonly table?: string;
 }
@@ -91,7 +95,10 @@ function aggregateQueryParts(
       ? ''
       : options.lateEvents === 'exclude'
         ? 'AND NOT late'
-        : `AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments claimed WHERE claimed.source = ${table}.source
+        : 'rerunSnapshot' in options.lateEvents
+          ? `AND (NOT late OR EXISTS (SELECT 1 FROM period_rerun_late_events taken WHERE taken.snapshot_id = ${parameter(options.lateEvents.rerunSnapshot)}
+         AND taken.source = ${table}.source AND taken.event_id = ${table}.event_id))`
+          : `AND (NOT late OR EXISTS (SELECT 1 FROM late_event_adjustments claimed WHERE claimed.source = ${table}.source
          AND claimed.event_id = ${table}.event_id AND claimed.corrected_invoice_id = ${parameter(options.lateEvents.adjustedFor)}${
            options.lateEvents.excludingAdjusting === undefined
              ? ''

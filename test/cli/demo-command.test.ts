@@ -91,6 +91,22 @@ describe('tally demo', () => {
       /AWS BatchMeterUsage: [1-9]\d* calls, [\d,]+ records accepted, 0 pending; a second pass sent 0 records again/,
     );
     expect(out).toMatch(/what AWS now holds for the buyer .*: jobs \d+, queries \d+, tokens \d+/);
+    // Corrections of closed October events and a backfill over October: written once, billed on November.
+    const globex = `globex-${record.runId}`;
+    expect(out).toMatch(new RegExp(`correction #\\d+: void api-gateway:[^ ]*${globex}[^ ]* accepted`));
+    expect(out).toMatch(new RegExp(`correction #\\d+: replace api-gateway:[^ ]*${globex}[^ ]* accepted`));
+    expect(out).toMatch(new RegExp(`${globex} +2026-10 +[\\d.]+ +[\\d.]+ +-[\\d.]+ +USD +.*corrections`));
+    expect(out).toMatch(/run backfill:\S+: completed, 1\/1 customer-periods, 1 adjusted, Δ -[\d.]+, 0 failures/);
+    expect(out).toMatch(/the same plan run again: completed, (\d+) adjustment lines as before \(\1\)/);
+    expect(out).toMatch(/a new plan over 2026-10: 0(\.00)? left to adjust/);
+    expect(out).toMatch(/\d+ lines, -[\d.]+ in all: the plan's adjustment, billed once/);
+    const backfilled = await pool.query<{ n: number; on_november: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE adjusting_invoice_id = $2)::int AS on_november
+         FROM backfill_adjustments WHERE customer_id = $1`,
+      [globex, `inv:${globex}:2026-11`],
+    );
+    expect(backfilled.rows[0]?.n).toBeGreaterThan(0);
+    expect(backfilled.rows[0]?.on_november).toBe(backfilled.rows[0]?.n);
     const accepted = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM marketplace_outcomes o JOIN marketplace_buckets b USING (bucket_id) WHERE b.customer_id = $1 AND o.outcome = 'accepted'",
       [`aws-acme-${record.runId}`],
