@@ -36,4 +36,10 @@ export const ADVISORY_LOCKS = {
    * adjustment at a time, so two backfills of the same range adjust once (the second sees the first).
    */
   BACKFILL_PERIOD: 7_301_250,
+  /**
+   * With a hash of the customer id as the second key (transaction-scoped): a flip of the customer's
+   * billing authority and a close deciding a period's authority take turns, so a close sees a flip
+   * whole or not at all.
+   */
+  BILLING_AUTHORITY: 7_301_360,
 } as const;

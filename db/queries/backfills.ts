@@ -510,11 +510,14 @@ export async function claimBackfillAdjustments(
   return rows.map((row) => row.line);
 }
 
-/** A held invoice gives back the backfill adjustments it had claimed: the next invoice bills them. */
+/**
+ * A held invoice, or a draft left to the legacy biller, gives back the backfill adjustments it had
+ * claimed: the next invoice Tally issues bills them.
+ */
 export async function releaseBackfillAdjustments(db: Queryable, adjustingInvoiceId: string): Promise<void> {
   await db.query(
     `UPDATE backfill_adjustments a SET adjusting_invoice_id = NULL FROM invoices i
-      WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status = 'held'`,
+      WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status IN ('held', 'legacy')`,
     [adjustingInvoiceId],
   );
 }

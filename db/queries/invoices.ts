@@ -1,8 +1,12 @@
 import type pg from 'pg';
 import type { Invoice, IssuedInvoice } from '../../contracts/invoice.ts';
 
-/** `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like issued). */
-export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped';
+/**
+ * `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like issued).
+ * `legacy`: rated while the legacy biller had the customer's billing authority; the legacy biller
+ * invoices the period, Tally never numbers, sends nor journals it (final, like issued).
+ */
+export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped' | 'legacy';
 
 export interface InvoiceRecord {
   readonly invoiceId: string;
@@ -151,6 +155,14 @@ export async function markHeld(db: Queryable, invoiceId: string, reason: string)
 export async function markSkipped(db: Queryable, invoiceId: string): Promise<void> {
   await db.query(
     `UPDATE invoices SET status = 'skipped', updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
+    [invoiceId],
+  );
+}
+
+/** Ends a draft as the legacy biller's: rated, never numbered nor sent (cutover by cohort). */
+export async function markLeftToLegacy(db: Queryable, invoiceId: string): Promise<void> {
+  await db.query(
+    `UPDATE invoices SET status = 'legacy', updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
     [invoiceId],
   );
 }
