@@ -23,6 +23,16 @@ export {
   type LineStatus,
   type ShadowThresholds,
 } from './compare.ts';
+export {
+  BOUNDARY_WINDOW_MINUTES,
+  TIME_ZONE_OFFSETS_MINUTES,
+  periodBoundaryZone,
+  quantityInZone,
+  tierBoundaryExplanation,
+  utcOffsetName,
+  type BoundaryUsage,
+  type TierCharge,
+} from './boundary-causes.ts';
 export { shadowReport, summarizeComparisons, type ShadowReport, type ShadowSummary } from './shadow-report.ts';
 export {
   consecutivePeriods,
