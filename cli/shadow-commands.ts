@@ -101,7 +101,7 @@ export function registerShadowCommands(program: Command): void {
       }) => {
         assertPeriodName(options.period);
         const legacyLines = parseLegacyCsv(options.legacy, await readFile(options.legacy, 'utf8'));
-        const { invoice } = await rateOffline({
+        const { invoice, boundaryUsage } = await rateOffline({
           ratecardsDir: options.ratecards,
           contractFile: options.contract,
           eventsFile: options.events,
@@ -119,6 +119,7 @@ export function registerShadowCommands(program: Command): void {
             variancePctAbove: contract.review?.shadow_variance_pct,
             varianceAbsAbove: contract.review?.shadow_variance_abs,
           },
+          boundaryUsage,
         });
         const report = shadowReport(options.period, [comparison]);
         process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatShadowReport(report, true));

@@ -33,6 +33,7 @@ export {
   type BoundaryUsage,
   type TierCharge,
 } from './boundary-causes.ts';
+export { boundaryUsageFromEvents, type EdgeEvent } from './boundary-usage.ts';
 export { shadowReport, summarizeComparisons, type ShadowReport, type ShadowSummary } from './shadow-report.ts';
 export {
   consecutivePeriods,
