@@ -3,19 +3,23 @@ import { exceptionDetailPage, exceptionsQueuePage } from './exception-pages.ts';
 import { invoiceDetailPage, invoicesListPage } from './invoice-pages.ts';
 import { opsPage } from './ops-page.ts';
 import type { ConsolePage } from './page.ts';
+import { shadowCustomerPage, shadowRunPage, shadowRunsPage } from './shadow-pages.ts';
 import { usersPage } from './users-page.ts';
 
 export type { ConsolePage, PageContext, PageView } from './page.ts';
 
 /**
- * Every page of the console, in navigation order. Shadow runs, backfills and the executive and
- * account views join here, one entry each, when their capabilities land.
+ * Every page of the console, in navigation order. Backfills and the executive and account views
+ * join here, one entry each, when their capabilities land.
  */
 export const PAGES: readonly ConsolePage[] = [
   exceptionsQueuePage,
   exceptionDetailPage,
   invoicesListPage,
   invoiceDetailPage,
+  shadowRunsPage,
+  shadowRunPage,
+  shadowCustomerPage,
   opsPage,
   auditPage,
   usersPage,
