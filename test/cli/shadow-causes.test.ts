@@ -77,5 +77,10 @@ describe('tally shadow compare: explained differences from Tally’s own events'
         cause_detail: "the legacy biller's month runs in UTC-05:00",
       }),
     ]);
+    // The table a person reads says the same, with the zone.
+    const table = await runTally(['shadow', 'compare', '--legacy', legacyFile, ...files]);
+    expect(table.stdout).toMatch(
+      /jobs\s+diff\s+12\s+13\s.*period_boundary: the legacy biller's month runs in UTC-05:00/,
+    );
   }, 60_000);
 });
