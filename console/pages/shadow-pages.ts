@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { listShadowRuns, shadowRunCounts } from '../../db/queries/shadow.ts';
 import { listBillingAuthorities } from '../../shadow/cutover.ts';
 import { loadReadiness, loadRunReport, ShadowRunMissingError } from '../../shadow/shadow-reports.ts';
-import { html } from '../html.ts';
+import type { LineComparison } from '../../domain/shadow/index.ts';
+import { html, type SafeHtml } from '../html.ts';
 import { instant, money, statusBadge } from './format.ts';
 import type { ConsolePage } from './page.ts';
 
@@ -226,39 +227,7 @@ export const shadowCustomerPage: ConsolePage = {
               </ul>`
             : ''
         }
-        <table class="data" aria-label="Line diff">
-          <thead>
-            <tr>
-              <th scope="col">Line key</th>
-              <th scope="col">Status</th>
-              <th scope="col">Legacy quantity</th>
-              <th scope="col">Tally quantity</th>
-              <th scope="col">Legacy amount</th>
-              <th scope="col">Tally amount</th>
-              <th scope="col">Delta</th>
-              <th scope="col">Quantity effect</th>
-              <th scope="col">Price effect</th>
-              <th scope="col">Probable cause</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${customer.lines.map(
-              (line) =>
-                html`<tr>
-                  <td><code>${line.key}</code></td>
-                  <td>${statusBadge(line.status)}</td>
-                  <td>${line.legacy_quantity ?? '—'}</td>
-                  <td>${line.new_quantity ?? '—'}</td>
-                  <td>${line.legacy_amount ?? '—'}</td>
-                  <td>${line.new_amount ?? '—'}</td>
-                  <td>${line.delta ?? '—'}</td>
-                  <td>${line.quantity_effect ?? '—'}</td>
-                  <td>${line.price_effect ?? '—'}</td>
-                  <td>${line.cause ?? ''}${line.cause_detail ? html`: ${line.cause_detail}` : ''}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>`,
+        ${shadowLineDiffTable(customer.lines)}`,
     };
   },
 };
@@ -270,4 +239,46 @@ async function runReport(deps: Parameters<ConsolePage['render']>[0]['deps'], run
     if (error instanceof ShadowRunMissingError) return undefined;
     throw error;
   }
+}
+
+/** Both sides of a customer-period, line by line, with each difference's probable cause (also on a shadow_variance exception's page). */
+export function shadowLineDiffTable(lines: readonly LineComparison[]): SafeHtml {
+  return html`<table class="data" aria-label="Line diff">
+    <thead>
+      <tr>
+        <th scope="col">Line key</th>
+        <th scope="col">Status</th>
+        <th scope="col">Legacy quantity</th>
+        <th scope="col">Tally quantity</th>
+        <th scope="col">Legacy amount</th>
+        <th scope="col">Tally amount</th>
+        <th scope="col">Delta</th>
+        <th scope="col">Quantity effect</th>
+        <th scope="col">Price effect</th>
+        <th scope="col">Probable cause</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${lines.map(
+        (line) =>
+          html`<tr>
+            <td><code>${line.key}</code></td>
+            <td>${statusBadge(line.status)}</td>
+            <td>${line.legacy_quantity ?? '—'}</td>
+            <td>${line.new_quantity ?? '—'}</td>
+            <td>${line.legacy_amount ?? '—'}</td>
+            <td>${line.new_amount ?? '—'}</td>
+            <td>${line.delta ?? '—'}</td>
+            <td>${line.quantity_effect ?? '—'}</td>
+            <td>${line.price_effect ?? '—'}</td>
+            <td>${line.cause ?? ''}${line.cause_detail ? html`: ${line.cause_detail}` : ''}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+/** A link to a customer's line diff in a run. */
+export function shadowCustomerHref(runId: string, customerId: string): string {
+  return `${runHref(runId)}/customers/${encodeURIComponent(customerId)}`;
 }

@@ -96,6 +96,15 @@ describe('the shadow pages in a browser', () => {
     expect(await platform.textContent()).toMatch(/platform\s*diff/);
     expect(await platform.locator('td').last().textContent()).toMatch(/^(price|proration|unexplained)/);
     await shot(page, 'shadow-customer');
+    // The shadow_variance exception in the queue shows the same line diff, linked to the run.
+    const { rows } = await testbed.pool.query<{ exception_id: string }>(
+      `SELECT exception_id FROM review_exceptions WHERE customer_id = 'shp-old-rate' AND kind = 'shadow_variance'`,
+    );
+    await page.goto(`${baseUrl}/exceptions/${encodeURIComponent(rows[0]?.exception_id ?? '')}`);
+    const shadowSection = page.locator('section', { has: page.locator('#shadow-heading') });
+    expect(await shadowSection.getByRole('table', { name: 'Line diff' }).textContent()).toMatch(/platform\s*diff/);
+    await shadowSection.getByRole('link', { name: /In shadow run pages:2026-10:/ }).click();
+    await page.waitForURL(/\/customers\/shp-old-rate$/);
     // A run that does not exist is the console's not-found page.
     expect((await page.goto(`${baseUrl}/shadow/runs/nope`))?.status()).toBe(404);
     await page.context().close();
