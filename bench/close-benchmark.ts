@@ -132,6 +132,7 @@ const STEP_ORDER = [
   'loadPeriodTerms',
   'snapshotPeriod',
   'rateDraftInvoice',
+  'settleBillingAuthority',
   'evaluateReview',
   'drawDownCredits',
   'issueInvoice',
