@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { ContractSchema, type Contract } from '../contracts/contract.ts';
+import { ContractSchema, type BillingAuthority, type Contract } from '../contracts/contract.ts';
 import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import { TallyError } from '../contracts/tally-error.ts';
@@ -19,6 +19,13 @@ import {
 } from '../db/queries/credit-ledger.ts';
 import { appendAuditEntry } from '../db/queries/audit-log.ts';
 import {
+  findPeriodAuthority,
+  latestAuthorityFlip,
+  lockCustomerAuthority,
+  recordPeriodAuthority,
+  type PeriodAuthority,
+} from '../db/queries/billing-authority.ts';
+import {
   earlierOpenPeriods,
   ensureCustomerPeriod,
   periodOutcome,
@@ -31,6 +38,7 @@ import {
   lockInvoice,
   markHeld,
   markIssued,
+  markLeftToLegacy,
   markSkipped,
   markVoided,
   nextInvoiceNumber,
@@ -71,6 +79,7 @@ import {
 } from '../db/queries/usage-aggregates.ts';
 import { appendLinesAfterCredits, lateAdjustmentLines } from '../domain/adjustments.ts';
 import { creditMovementsFromInvoice } from '../domain/credit-ledger/index.ts';
+import { authorityInForce } from '../domain/shadow/index.ts';
 import { commitDueForPeriod } from '../domain/journal/index.ts';
 import { Decimal, formatDecimal, formatMoney, sumDecimals } from '../domain/money.ts';
 import { billingPeriod, type BillingPeriod } from '../domain/period.ts';
@@ -535,6 +544,44 @@ export function createBillingActivities(deps: BillingDependencies) {
         await markSkipped(client, input.invoiceId);
         await recordPeriodOutcome(client, record.customerId, record.period, 'skipped');
       });
+    },
+
+    /**
+     * Cutover by cohort: which biller invoices this customer-period, decided once (the first answer is
+     * recorded and every retry or replay reads it back), under the customer's authority lock so a flip
+     * lands wholly before or after it. The customer's newest flip decides; with none, the contract the
+     * period was rated under (`billing_authority`), else Tally. Where the legacy biller has authority
+     * the draft ends `legacy` and the period's outcome with it (final, so later periods do not wait),
+     * and the late usage the draft claimed goes back for the next invoice: nothing is numbered, drawn,
+     * sent or journaled.
+     */
+    async settleBillingAuthority(input: {
+      invoiceId: string;
+    }): Promise<{ authority: BillingAuthority; decidedFrom: PeriodAuthority['decidedFrom'] }> {
+      const record = await requireInvoice(input.invoiceId);
+      if (record.mode !== 'live') throw new InvoiceMissingError(`invoice ${input.invoiceId} is not a live invoice`);
+      const terms = await termsOfSnapshot(await requireSnapshot(record.snapshotId), record);
+      const decided = await withTransaction(pool, async (client) => {
+        await lockCustomerAuthority(client, record.customerId);
+        const standing =
+          (await findPeriodAuthority(client, record.customerId, record.period)) ??
+          (await recordPeriodAuthority(client, {
+            customerId: record.customerId,
+            period: record.period,
+            invoiceId: record.invoiceId,
+            ...authorityInForce(await latestAuthorityFlip(client, record.customerId), terms.contract.billing_authority),
+          }));
+        if (standing.authority === 'legacy') {
+          await markLeftToLegacy(client, record.invoiceId);
+          await recordPeriodOutcome(client, record.customerId, record.period, 'legacy');
+        }
+        return standing;
+      });
+      if (decided.authority === 'legacy') {
+        await releaseLateEventClaims(pool, record.invoiceId);
+        await releaseBackfillAdjustments(pool, record.invoiceId);
+      }
+      return { authority: decided.authority, decidedFrom: decided.decidedFrom };
     },
 
     /** Step 3: record the draft's credit draws in the ledger, keyed by (invoice, credit): a retry draws once. */

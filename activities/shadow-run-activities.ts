@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { findInvoice } from '../db/queries/invoices.ts';
+import { findInvoice, type InvoiceRecord } from '../db/queries/invoices.ts';
+import { loadSnapshot } from '../db/queries/period-snapshots.ts';
+import { customerEventsNearPeriodEdges } from '../db/queries/usage-events.ts';
 import { openReviewException, recordReviewDecision } from '../db/queries/review-exceptions.ts';
 import {
   contractCustomersActiveIn,
@@ -12,7 +14,14 @@ import {
   saveShadowResult,
 } from '../db/queries/shadow.ts';
 import { billingPeriod } from '../domain/period.ts';
-import { compareCustomerPeriod, summarizeComparisons, type CustomerComparison } from '../domain/shadow/index.ts';
+import {
+  BOUNDARY_WINDOW_MINUTES,
+  boundaryUsageFromEvents,
+  compareCustomerPeriod,
+  summarizeComparisons,
+  type BoundaryUsage,
+  type CustomerComparison,
+} from '../domain/shadow/index.ts';
 import { UnknownCustomerError, UnpublishedRateCardError, type TermsSource } from '../terms/index.ts';
 import type { ReviewDecision } from '../workflows/definitions.ts';
 import { invoiceIdFor } from './billing-activities.ts';
@@ -39,6 +48,26 @@ export interface ShadowRunPlan {
  */
 export function createShadowRunActivities(deps: ShadowRunDependencies) {
   const { pool } = deps;
+
+  /** Tally's usage near the edges of a shadow draft's period, priced under the terms its snapshot recorded. */
+  async function boundaryUsageOf(invoice: InvoiceRecord): Promise<BoundaryUsage[]> {
+    const snapshot = await loadSnapshot(pool, invoice.snapshotId);
+    if (snapshot?.contractHash === undefined || snapshot.ratecardVersions === undefined) return [];
+    const terms = await deps.terms.recorded(invoice.customerId, {
+      contractHash: snapshot.contractHash,
+      ratecardVersions: snapshot.ratecardVersions,
+    });
+    const period = billingPeriod(invoice.period);
+    const events = await customerEventsNearPeriodEdges(pool, {
+      customerId: invoice.customerId,
+      period: invoice.period,
+      periodStart: period.start,
+      periodEnd: period.end,
+      windowMinutes: BOUNDARY_WINDOW_MINUTES,
+    });
+    return boundaryUsageFromEvents(events, terms.versions, period);
+  }
+
   return {
     /** Records the run (once) and lists its customers: those with a contract active in the period, and the legacy lines' customers. */
     async planShadowRun(input: {
@@ -105,21 +134,31 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
           }),
         );
         const review = invoice === undefined ? undefined : await contractReview(customerId);
-        const comparison = compareCustomerPeriod({
-          customerId,
-          legacy: legacy
-            .filter((line) => line.customerId === customerId)
-            .map((line) => ({
-              customer_id: customerId,
-              period: input.period,
-              price_id: line.priceId,
-              quantity: line.quantity,
-              amount: line.amount,
-              currency: line.currency,
-            })),
-          invoice: invoice?.document,
-          thresholds: { variancePctAbove: review?.shadow_variance_pct, varianceAbsAbove: review?.shadow_variance_abs },
-        });
+        const compareWith = (boundaryUsage: BoundaryUsage[] | undefined) =>
+          compareCustomerPeriod({
+            customerId,
+            legacy: legacy
+              .filter((line) => line.customerId === customerId)
+              .map((line) => ({
+                customer_id: customerId,
+                period: input.period,
+                price_id: line.priceId,
+                quantity: line.quantity,
+                amount: line.amount,
+                currency: line.currency,
+              })),
+            invoice: invoice?.document,
+            thresholds: {
+              variancePctAbove: review?.shadow_variance_pct,
+              varianceAbsAbove: review?.shadow_variance_abs,
+            },
+            boundaryUsage,
+          });
+        let comparison = compareWith(undefined);
+        // Quantities that differ at one unit price may be a month cut in another time zone: only then
+        // read the usage near the period's edges (most customers never need it).
+        if (invoice !== undefined && comparison.lines.some((line) => line.cause === 'missing_or_duplicate_events'))
+          comparison = compareWith(await boundaryUsageOf(invoice));
         await saveShadowResult(pool, {
           runId: input.runId,
           customerId,

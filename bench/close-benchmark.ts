@@ -133,6 +133,7 @@ const STEP_ORDER = [
   'loadPeriodTerms',
   'snapshotPeriod',
   'rateDraftInvoice',
+  'settleBillingAuthority',
   'evaluateReview',
   'drawDownCredits',
   'issueInvoice',

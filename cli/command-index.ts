@@ -122,7 +122,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'shadow',
     description:
-      'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness',
+      'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness, cutover and rollback by cohort',
     load: async () => (await import('./shadow-commands.ts')).registerShadowCommands,
   },
   {

@@ -25,7 +25,10 @@ export function registerInvoiceCommands(program: Command): void {
     .description('invoices (live mode) by period and customer')
     .option('--customer <id>')
     .option('--period <YYYY-MM>')
-    .option('--status <status>', 'draft | held | issued')
+    .option(
+      '--status <status>',
+      'draft | held | issued | skipped | legacy (rated while the legacy biller had the authority)',
+    )
     .option('--json', 'machine-readable output')
     .action(async (options: { customer?: string; period?: string; status?: InvoiceStatus; json?: boolean }) => {
       await withDatabase(async (pool) => {

@@ -11,6 +11,12 @@ import {
   type EventCounters,
   type UsageAggregate,
 } from '../domain/rating/index.ts';
+import {
+  BOUNDARY_WINDOW_MINUTES,
+  boundaryUsageFromEvents,
+  type BoundaryUsage,
+  type EdgeEvent,
+} from '../domain/shadow/index.ts';
 import { loadContractFile, loadRateCard } from '../config/config-files.ts';
 import { EventFileError, loadSourceKeys, scanEventFile } from './event-file.ts';
 
@@ -19,6 +25,8 @@ export interface AggregatedEventFile {
   readonly results: { aggregates: UsageAggregate[]; counters: EventCounters }[];
   /** Valid events of other customers in the file (skipped). */
   readonly otherCustomers: number;
+  /** The customer's events (duplicates aside) within a time zone's reach of the period's edges. */
+  readonly edgeEvents: EdgeEvent[];
 }
 
 /**
@@ -38,6 +46,8 @@ export async function aggregateEventFile(
   let duplicates = 0;
   let outsidePeriod = 0;
   let otherCustomers = 0;
+  const edgeEvents: EdgeEvent[] = [];
+  const edges = [Date.parse(period.start), Date.parse(period.end)];
   const scan = await scanEventFile(file, {
     ...(keys !== undefined ? { keys } : {}),
     onEvent: (event, _line, duplicate) => {
@@ -50,6 +60,9 @@ export async function aggregateEventFile(
         duplicates += 1;
         return;
       }
+      const atMs = Date.parse(event.timestamp);
+      if (edges.some((edgeMs) => Math.abs(atMs - edgeMs) < BOUNDARY_WINDOW_MINUTES * 60_000))
+        edgeEvents.push({ ...event, sku: event.metadata.sku ?? '' });
       let inPeriod = false;
       for (const aggregator of aggregators) inPeriod = aggregator.add(event);
       if (!inPeriod) outsidePeriod += 1;
@@ -60,6 +73,7 @@ export async function aggregateEventFile(
   return {
     results: aggregators.map((aggregator) => ({ aggregates: aggregator.aggregates(), counters })),
     otherCustomers,
+    edgeEvents,
   };
 }
 
@@ -74,6 +88,8 @@ export interface OfflineRatingOptions {
 export interface OfflineRating {
   readonly invoice: Invoice;
   readonly otherCustomers: number;
+  /** Tally's usage near the period's edges per line key (for the shadow comparison's period_boundary cause). */
+  readonly boundaryUsage: BoundaryUsage[];
 }
 
 /** `tally rate`: the contract's rate card, its events in the file, the same engine as the workflows. */
@@ -95,5 +111,9 @@ export async function rateOffline(options: OfflineRatingOptions): Promise<Offlin
     credits: creditBalancesFromContract(contract),
     calculationVersion: CALCULATION_VERSION,
   });
-  return { invoice, otherCustomers: aggregated.otherCustomers };
+  return {
+    invoice,
+    otherCustomers: aggregated.otherCustomers,
+    boundaryUsage: boundaryUsageFromEvents(aggregated.edgeEvents, versions, period),
+  };
 }

@@ -18,6 +18,7 @@ import {
   type PeriodStatus,
 } from '../workflows/definitions.ts';
 import { startPeriodWorkflow } from '../activities/period-workflows.ts';
+import type { CustomerPeriodResult } from '../workflows/customer-period.ts';
 import { currentLiveInvoice, findInvoice, type InvoiceRecord } from '../db/queries/invoices.ts';
 import { periodOutcome } from '../db/queries/customer-periods.ts';
 import { periodReruns } from '../db/queries/period-reruns.ts';
@@ -231,10 +232,16 @@ export function registerPeriodCommands(program: Command): void {
                 });
             }
             if (running && status === undefined) unserved.add(taskQueue);
+            // A finished close says how it ended (completed, held, skipped, or legacy: the legacy
+            // biller had the billing authority and Tally issued nothing); its result is in the history.
+            const ended =
+              description.status.name === 'COMPLETED'
+                ? ((await handle.result()) as CustomerPeriodResult).stage
+                : undefined;
             statuses.push({
               workflowId,
               execution: description.status.name,
-              stage: status?.stage ?? (running ? '(no worker)' : '-'),
+              stage: status?.stage ?? ended ?? (running ? '(no worker)' : '-'),
               closesAt: status?.closesAt ?? '-',
               openException: status?.openExceptionId ?? '-',
             });
@@ -282,6 +289,8 @@ function describeFinal(customerId: string, period: string, invoice: InvoiceRecor
       return `${customerId} ${period} is already closed: held after review (${invoice.heldReason ?? 'rejected'}); tally period rerun re-rates it`;
     case 'skipped':
       return `${customerId} ${period} is already closed: all zero, and the contract wants no invoice for such a period`;
+    case 'legacy':
+      return `${customerId} ${period} is already closed: rated while the legacy biller had the billing authority, which invoices it; Tally issued nothing (total ${invoice.document.total} ${invoice.document.currency})`;
     case 'draft':
       return `${customerId} ${period} is being closed`;
     case 'voided':

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import type { Command } from 'commander';
 import { loadContractFile } from '../config/config-files.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
@@ -6,6 +7,7 @@ import { assertPeriodName } from '../contracts/period-name.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { legacyImportsOf } from '../db/queries/shadow.ts';
 import { compareCustomerPeriod, parseLegacyCsv, shadowReport } from '../domain/shadow/index.ts';
+import { cutOverCohort, listBillingAuthorities, rollBackCohort, type FlipOutcome } from '../shadow/cutover.ts';
 import { importLegacyFile } from '../shadow/import-legacy-file.ts';
 import { formatShadowReport } from '../shadow/report-table.ts';
 import { loadReadiness, loadRunReport } from '../shadow/shadow-reports.ts';
@@ -31,7 +33,7 @@ function positiveInteger(text: string, option: string): number {
   return Number.parseInt(text, 10);
 }
 
-/** Shadow billing before cutover (SPEC §6): import, compare, run, report, schedule, readiness. */
+/** Shadow billing before cutover (SPEC §6): import, compare, run, report, schedule, readiness, cutover by cohort. */
 export function registerShadowCommands(program: Command): void {
   const shadow = program.command('shadow');
 
@@ -99,7 +101,7 @@ export function registerShadowCommands(program: Command): void {
       }) => {
         assertPeriodName(options.period);
         const legacyLines = parseLegacyCsv(options.legacy, await readFile(options.legacy, 'utf8'));
-        const { invoice } = await rateOffline({
+        const { invoice, boundaryUsage } = await rateOffline({
           ratecardsDir: options.ratecards,
           contractFile: options.contract,
           eventsFile: options.events,
@@ -117,6 +119,7 @@ export function registerShadowCommands(program: Command): void {
             variancePctAbove: contract.review?.shadow_variance_pct,
             varianceAbsAbove: contract.review?.shadow_variance_abs,
           },
+          boundaryUsage,
         });
         const report = shadowReport(options.period, [comparison]);
         process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatShadowReport(report, true));
@@ -246,6 +249,86 @@ export function registerShadowCommands(program: Command): void {
       if (!verdict.ready) process.exitCode = 1;
     });
 
+  shadow
+    .command('cutover')
+    .description(
+      'give Tally the billing authority of a cohort of customers, refused unless each is ready (SPEC §6 readiness); audited',
+    )
+    .requiredOption('--customers <ids>', 'the cohort, comma-separated customer ids')
+    .requiredOption('--reason <text>', 'why (recorded with the flip and in the audit log)')
+    .requiredOption('--source <name>', 'the legacy source whose shadow runs must show the cohort ready')
+    .requiredOption('--periods <n>', 'how many consecutive periods must be ready')
+    .option('--through <YYYY-MM>', 'the last period (default: the newest with a completed run)')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (options: {
+        customers: string;
+        reason: string;
+        source: string;
+        periods: string;
+        through?: string;
+        json?: boolean;
+      }) => {
+        const periods = positiveInteger(options.periods, '--periods');
+        if (options.through !== undefined) assertPeriodName(options.through);
+        const outcome = await withDatabase((pool) =>
+          cutOverCohort(pool, {
+            customerIds: customerList(options.customers),
+            reason: options.reason,
+            operator: os.userInfo().username,
+            source: options.source,
+            periods,
+            through: options.through,
+          }),
+        );
+        printFlips(outcome.flips, options.json);
+      },
+    );
+
+  shadow
+    .command('rollback')
+    .description('give the billing authority of a cohort of customers back to the legacy biller; audited')
+    .requiredOption('--customers <ids>', 'the cohort, comma-separated customer ids')
+    .requiredOption('--reason <text>', 'why (recorded with the flip and in the audit log)')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { customers: string; reason: string; json?: boolean }) => {
+      const flips = await withDatabase((pool) =>
+        rollBackCohort(pool, {
+          customerIds: customerList(options.customers),
+          reason: options.reason,
+          operator: os.userInfo().username,
+        }),
+      );
+      printFlips(flips, options.json);
+    });
+
+  shadow
+    .command('authority')
+    .description('which biller invoices each customer (legacy or tally), why, and the last period each billed')
+    .option('--customers <ids>', 'only these customers, comma-separated')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { customers?: string; json?: boolean }) => {
+      const authorities = await withDatabase((pool) =>
+        listBillingAuthorities(pool, options.customers === undefined ? undefined : customerList(options.customers)),
+      );
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(authorities, null, 2)}\n`);
+        return;
+      }
+      printTable(
+        authorities.map((entry) => ({
+          customer: entry.customerId,
+          authority: entry.authority,
+          from: entry.decidedFrom,
+          flipped: entry.lastFlip === undefined ? '' : `${entry.lastFlip.flippedAt} by ${entry.lastFlip.operator}`,
+          reason: entry.lastFlip?.reason ?? '',
+          legacyBilled: entry.lastLegacyPeriod ?? '',
+          tallyBilled: entry.lastTallyPeriod ?? '',
+        })),
+        ['customer', 'authority', 'from', 'flipped', 'reason', 'legacyBilled', 'tallyBilled'],
+      );
+    });
+
   const schedule = shadow.command('schedule').description('scheduled shadow runs (Temporal Schedules)');
   schedule
     .command('add')
@@ -301,6 +384,30 @@ export function registerShadowCommands(program: Command): void {
         process.stdout.write(`shadow schedule of ${options.source}: ${verb}d\n`);
       });
   }
+}
+
+/** `--customers a,b,c`: the ids, trimmed, empty entries refused by the flip's own checks. */
+function customerList(text: string): string[] {
+  return text.split(',').map((customerId) => customerId.trim());
+}
+
+function printFlips(flips: readonly FlipOutcome[], json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(flips, null, 2)}\n`);
+    return;
+  }
+  printTable(
+    flips.map((flip) => ({
+      customer: flip.customerId,
+      from: flip.from,
+      to: flip.to,
+      flip: flip.changed ? `flip ${flip.flipId ?? ''}` : `already ${flip.to}: unchanged`,
+    })),
+    ['customer', 'from', 'to', 'flip'],
+  );
+  process.stdout.write(
+    'a close decides its authority once, after rating: one already past that step keeps the biller it decided on\n',
+  );
 }
 
 async function withTemporal<T>(work: (client: Awaited<ReturnType<typeof connectTemporal>>['client']) => Promise<T>) {

@@ -71,7 +71,7 @@ export const InvoiceListQuerySchema = z.object({
     .string()
     .regex(/^\d{4}-(0[1-9]|1[0-2])$/)
     .optional(),
-  status: z.enum(['draft', 'held', 'issued']).optional(),
+  status: z.enum(['draft', 'held', 'issued', 'skipped', 'legacy']).optional(),
   /** Keyset cursor: the `next` of the previous page (`period|customer_id`). */
   after: z
     .string()

@@ -32,6 +32,10 @@ export type CreditKind = (typeof CREDIT_KINDS)[number];
  * - `drawdown` (default): recognized as consumed; a shortfall is recognized as breakage.
  * Rating does not depend on it; the journal does.
  */
+/** Who invoices a customer: the legacy biller, or Tally (cutover by cohort, SPEC §6). */
+export const BILLING_AUTHORITIES = ['legacy', 'tally'] as const;
+export type BillingAuthority = (typeof BILLING_AUTHORITIES)[number];
+
 export const COMMIT_POLICIES = ['ratable', 'drawdown'] as const;
 export type CommitPolicy = (typeof COMMIT_POLICIES)[number];
 
@@ -122,6 +126,12 @@ const ContractShape = z.strictObject({
   invoice_when_zero: z.boolean().default(true),
   ramp: z.array(RampStepSchema).default([]),
   marketplace: MarketplaceSchema.optional(),
+  /**
+   * Which biller invoices the customer when no cutover or rollback was ever recorded for it (then the
+   * newest flip decides): `legacy` while the legacy biller still does (Tally rates and compares, never
+   * issues), `tally` when absent. See docs/decisions/shadow.md (cutover by cohort).
+   */
+  billing_authority: z.enum(BILLING_AUTHORITIES).optional(),
 });
 
 export const ContractSchema = ContractShape.superRefine((contract, context) => {

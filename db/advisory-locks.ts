@@ -41,4 +41,10 @@ export const ADVISORY_LOCKS = {
    * period's re-run at a time, so two re-runs never both void the held draft.
    */
   PERIOD_RERUN: 7_301_260,
+  /**
+   * With a hash of the customer id as the second key (transaction-scoped): a flip of the customer's
+   * billing authority and a close deciding a period's authority take turns, so a close sees a flip
+   * whole or not at all.
+   */
+  BILLING_AUTHORITY: 7_301_360,
 } as const;

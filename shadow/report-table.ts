@@ -38,7 +38,10 @@ export function formatShadowReport(
           delta: line.delta ?? '',
           'qty effect': line.quantity_effect ?? '',
           'price effect': line.price_effect ?? '',
-          cause: line.cause ?? '',
+          cause:
+            line.cause === undefined
+              ? ''
+              : `${line.cause}${line.cause_detail === undefined ? '' : `: ${line.cause_detail}`}`,
         })),
         ['key', 'status', 'legacy qty', 'tally qty', 'legacy', 'tally', 'delta', 'qty effect', 'price effect', 'cause'],
       );

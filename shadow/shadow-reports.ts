@@ -57,9 +57,28 @@ export async function loadReadiness(
   pool: pg.Pool,
   options: { source: string; periods: number; through?: string | undefined },
 ): Promise<ReadinessVerdict & { through: string | undefined }> {
+  const facts = await loadReadinessFacts(pool, options);
+  if (facts.through === undefined) return { ready: false, periods: [], through: undefined };
+  return { ...cutoverReadiness(facts), through: facts.through };
+}
+
+/**
+ * What readiness is judged on: the periods (the `periods` consecutive ones ending with `through`, by
+ * default the newest with a completed run of the source), their completed runs newest first, and
+ * each period's latest legacy import. No periods when the source has no completed run.
+ */
+export async function loadReadinessFacts(
+  pool: pg.Pool,
+  options: { source: string; periods: number; through?: string | undefined },
+): Promise<{
+  through: string | undefined;
+  periods: string[];
+  runs: RunFacts[];
+  latestImportOf: (period: string) => string | undefined;
+}> {
   const runs = (await listShadowRuns(pool, { source: options.source })).filter((run) => run.status === 'completed');
   const through = options.through ?? [...runs.map((run) => run.period)].sort().at(-1);
-  if (through === undefined) return { ready: false, periods: [], through };
+  if (through === undefined) return { through, periods: [], runs: [], latestImportOf: () => undefined };
   const periods = consecutivePeriods(through, options.periods);
   const facts: RunFacts[] = [];
   for (const run of runs.filter((candidate) => periods.includes(candidate.period))) {
@@ -83,5 +102,5 @@ export async function loadReadiness(
   }
   const latest = new Map<string, string | undefined>();
   for (const period of periods) latest.set(period, (await latestLegacyImport(pool, options.source, period))?.importId);
-  return { ...cutoverReadiness({ periods, runs: facts, latestImportOf: (period) => latest.get(period) }), through };
+  return { through, periods, runs: facts, latestImportOf: (period) => latest.get(period) };
 }

@@ -113,12 +113,20 @@ export const DUAL_CONTROL = 'review-dual-control';
  */
 export const PERIOD_RERUN = 'period-rerun';
 
+/**
+ * Patch, asked after DUAL_CONTROL: cutover by cohort. After rating, a live close decides once, as a
+ * step, which biller has the customer's authority for the period; where the legacy biller has it, the
+ * close stops there (the draft and the period end `legacy`: nothing numbered, drawn, sent or
+ * journaled). Workflows started earlier issue as they always did.
+ */
+export const BILLING_AUTHORITY = 'billing-authority';
+
 /** How often a waiting close looks again, and how long it waits for ingest before asking a person. */
 const DEFAULT_RECHECK_MS = 30_000;
 const DEFAULT_INGEST_WAIT_MS = 15 * 60_000;
 
 export interface CustomerPeriodResult {
-  readonly stage: Extract<PeriodStage, 'completed' | 'held' | 'skipped'>;
+  readonly stage: Extract<PeriodStage, 'completed' | 'held' | 'skipped' | 'legacy'>;
   readonly invoiceId: string;
   readonly invoiceNumber: string | undefined;
   readonly total: string | undefined;
@@ -140,7 +148,8 @@ interface StandingDecision {
  * final and ingest has caught up, under published terms) → 2 rate (credits drawn from the ledger's
  * opening balances) → 3 review when a threshold is crossed → 4 record the credit draws → 5 issue →
  * 6 sync to the provider → 7 journal. Anything the close cannot get past alone waits for a person.
- * Shadow runs stop after step 2 and record the draft for comparison.
+ * Shadow runs stop after step 2 and record the draft for comparison; so does a live close where the
+ * legacy biller has the customer's billing authority (cutover by cohort).
  */
 export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promise<CustomerPeriodResult> {
   const { database, localDatabase, heavy, localHeavy, provider, localLedger } = activityProfiles(input.stepTimeoutMs);
@@ -308,6 +317,7 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, 'invalid_period');
   }
   dualControl = patched(DUAL_CONTROL);
+  const decidesAuthority = patched(BILLING_AUTHORITY);
 
   upsertSearchAttributes({ CustomerId: [input.customerId], BillingPeriod: [input.period], RunMode: [input.mode] });
   // Every quick step and the snapshot and rating run as local activities (docs/decisions/period-close.md);
@@ -340,6 +350,13 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
     );
     invoiceId = draft.invoiceId;
     if (input.mode === 'shadow') return finish('completed', undefined, draft.total);
+    if (decidesAuthority) {
+      // Which biller invoices this period, decided once: a flip after this step applies to the next period.
+      const { authority } = await step('settle billing authority', () =>
+        quick.settleBillingAuthority({ invoiceId: draft.invoiceId }),
+      );
+      if (authority === 'legacy') return finish('legacy', undefined, draft.total);
+    }
     if (draft.skip) {
       await step('skip', () => quick.skipInvoice({ invoiceId: draft.invoiceId }));
       return finish('skipped', undefined, draft.total);

@@ -91,7 +91,9 @@ export type PeriodStage =
   | 'completed'
   | 'held'
   /** Rated all zero under `invoice_when_zero: false`: no invoice issued. */
-  | 'skipped';
+  | 'skipped'
+  /** Rated while the legacy biller had the customer's billing authority: it invoices; Tally issued nothing. */
+  | 'legacy';
 
 export interface PeriodStatus {
   readonly customerId: string;

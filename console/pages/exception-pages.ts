@@ -3,6 +3,7 @@ import type { AdjustDecision, StoredDecision } from '../../contracts/review-deci
 import { listAuditEntries } from '../../db/queries/audit-log.ts';
 import { exceptionPage } from '../../db/queries/console-views.ts';
 import { mayAct } from '../../domain/access/roles.ts';
+import type { LineComparison } from '../../domain/shadow/index.ts';
 import { exceptionDetail, type UsageByDay } from '../../views/exception-detail.ts';
 import { html, jsonData, type SafeHtml } from '../html.ts';
 import { externalLink, workflowLinkOf } from './links.ts';
@@ -10,6 +11,7 @@ import { ageSince, instant, money, queryString, statusBadge } from './format.ts'
 import type { ConsolePage, PageContext } from './page.ts';
 import { invoiceLinesTable, invoiceSummaryTable } from './invoice-pages.ts';
 import { CHART_SCRIPT } from './charts.ts';
+import { shadowCustomerHref, shadowLineDiffTable } from './shadow-pages.ts';
 
 export const exceptionsQueuePage: ConsolePage = {
   path: '/exceptions',
@@ -107,6 +109,9 @@ export const exceptionsQueuePage: ConsolePage = {
 interface ContextDocument {
   draft?: Parameters<typeof invoiceLinesTable>[0];
   contract?: Record<string, unknown>;
+  /** A shadow_variance exception: its run and the SPEC §6 customer comparison. */
+  shadowRun?: string;
+  comparison?: { lines: readonly LineComparison[] };
 }
 
 export const exceptionDetailPage: ConsolePage = {
@@ -163,6 +168,19 @@ export const exceptionDetailPage: ConsolePage = {
             ? html`<section class="card" aria-labelledby="draft-heading">
                 <h2 id="draft-heading">Draft invoice</h2>
                 ${invoiceLinesTable(documents.draft)}
+              </section>`
+            : ''
+        }
+        ${
+          documents.shadowRun !== undefined && documents.comparison !== undefined
+            ? html`<section class="card" aria-labelledby="shadow-heading">
+                <h2 id="shadow-heading">Legacy biller vs Tally</h2>
+                <p>
+                  <a href="${shadowCustomerHref(documents.shadowRun, exception.customerId)}"
+                    >In shadow run ${documents.shadowRun}</a
+                  >
+                </p>
+                ${shadowLineDiffTable(documents.comparison.lines)}
               </section>`
             : ''
         }

@@ -4,12 +4,13 @@ import { exceptionDetailPage, exceptionsQueuePage } from './exception-pages.ts';
 import { invoiceDetailPage, invoicesListPage } from './invoice-pages.ts';
 import { opsPage } from './ops-page.ts';
 import type { ConsolePage } from './page.ts';
+import { shadowCustomerPage, shadowRunPage, shadowRunsPage } from './shadow-pages.ts';
 import { usersPage } from './users-page.ts';
 
 export type { ConsolePage, PageContext, PageView } from './page.ts';
 
 /**
- * Every page of the console, in navigation order. Shadow runs and the executive and account views
+ * Every page of the console, in navigation order. The executive and account views
  * join here, one entry each, when their capabilities land.
  */
 export const PAGES: readonly ConsolePage[] = [
@@ -17,6 +18,9 @@ export const PAGES: readonly ConsolePage[] = [
   exceptionDetailPage,
   invoicesListPage,
   invoiceDetailPage,
+  shadowRunsPage,
+  shadowRunPage,
+  shadowCustomerPage,
   opsPage,
   backfillsListPage,
   backfillDetailPage,

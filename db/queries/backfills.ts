@@ -60,7 +60,7 @@ export async function closedPeriodsInRange(
 
 /**
  * Every adjustment line of `correctedInvoiceIds` billed or about to be: lines on other live invoices
- * that are not held (issued or draft), and backfill adjustments not on such an invoice yet.
+ * that are not held, voided or left to the legacy biller (issued or draft), and backfill adjustments not on such an invoice yet.
  */
 export async function adjustmentsOf(
   db: Queryable,
@@ -77,7 +77,7 @@ export async function adjustmentsOf(
   const { rows } = await db.query<{ adjusting: string; corrected: string; line_key: string; amount: string }>(
     `SELECT i.invoice_id AS adjusting, l->>'corrects_invoice_id' AS corrected, l->>'line_key' AS line_key, l->>'amount' AS amount
        FROM invoices i, jsonb_array_elements(i.document->'lines') l
-      WHERE i.customer_id = $1 AND i.mode = 'live' AND i.status NOT IN ('held', 'voided') AND l->>'kind' = 'adjustment'
+      WHERE i.customer_id = $1 AND i.mode = 'live' AND i.status NOT IN ('held', 'voided', 'legacy') AND l->>'kind' = 'adjustment'
         AND l->>'corrects_invoice_id' = ANY($2::text[]) AND l->>'corrects_invoice_id' <> i.invoice_id`,
     [customerId, [...correctedInvoiceIds]],
   );
@@ -89,7 +89,7 @@ export async function adjustmentsOf(
   // has not saved them yet (never twice: a line already on its invoice was counted above).
   const pending = await db.query<{ corrected: string; adjusting: string | null; held: boolean; line: AdjustmentLine }>(
     `SELECT a.corrected_invoice_id AS corrected, a.adjusting_invoice_id AS adjusting,
-            coalesce(i.status IN ('held', 'voided'), false) AS held, a.line
+            coalesce(i.status IN ('held', 'voided', 'legacy'), false) AS held, a.line
        FROM backfill_adjustments a LEFT JOIN invoices i ON i.invoice_id = a.adjusting_invoice_id
       WHERE a.customer_id = $1 AND a.corrected_invoice_id = ANY($2::text[])`,
     [customerId, [...correctedInvoiceIds]],
@@ -510,11 +510,14 @@ export async function claimBackfillAdjustments(
   return rows.map((row) => row.line);
 }
 
-/** A held invoice gives back the backfill adjustments it had claimed: the next invoice bills them. */
+/**
+ * A held invoice, or a draft left to the legacy biller, gives back the backfill adjustments it had
+ * claimed: the next invoice Tally issues bills them.
+ */
 export async function releaseBackfillAdjustments(db: Queryable, adjustingInvoiceId: string): Promise<void> {
   await db.query(
     `UPDATE backfill_adjustments a SET adjusting_invoice_id = NULL FROM invoices i
-      WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status = 'held'`,
+      WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status IN ('held', 'legacy')`,
     [adjustingInvoiceId],
   );
 }

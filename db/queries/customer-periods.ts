@@ -7,7 +7,8 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
-export type PeriodOutcome = 'issued' | 'held' | 'skipped';
+/** `legacy`: the legacy biller had the billing authority; Tally rated the period and issued nothing. */
+export type PeriodOutcome = 'issued' | 'held' | 'skipped' | 'legacy';
 
 /** Records the customer-period if no one has (a close asked for by name, not opened by usage or a contract). */
 export async function ensureCustomerPeriod(db: Queryable, customerId: string, period: string): Promise<void> {

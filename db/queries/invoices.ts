@@ -5,8 +5,10 @@ import { TallyError } from '../../contracts/tally-error.ts';
 /**
  * `skipped`: rated all zero under `invoice_when_zero: false`, never numbered nor sent (final, like
  * issued). `voided`: a held draft a re-run replaced (`tally period rerun`), kept for the audit trail.
+ * `legacy`: rated while the legacy biller had the customer's billing authority; the legacy biller
+ * invoices the period, Tally never numbers, sends nor journals it (final, like issued).
  */
-export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped' | 'voided';
+export type InvoiceStatus = 'draft' | 'held' | 'issued' | 'skipped' | 'voided' | 'legacy';
 
 interface InvoiceRecordBase {
   readonly invoiceId: string;
@@ -230,6 +232,14 @@ export async function currentLiveInvoice(
 export async function markSkipped(db: Queryable, invoiceId: string): Promise<void> {
   await db.query(
     `UPDATE invoices SET status = 'skipped', updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
+    [invoiceId],
+  );
+}
+
+/** Ends a draft as the legacy biller's: rated, never numbered nor sent (cutover by cohort). */
+export async function markLeftToLegacy(db: Queryable, invoiceId: string): Promise<void> {
+  await db.query(
+    `UPDATE invoices SET status = 'legacy', updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`,
     [invoiceId],
   );
 }

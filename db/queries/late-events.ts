@@ -52,11 +52,14 @@ export async function lateEventClaims(pool: pg.Pool, adjustingInvoiceId: string)
   }));
 }
 
-/** A held (rejected) invoice gives its claims back, so the next invoice bills them. */
+/**
+ * A held (rejected) invoice, or a draft left to the legacy biller, gives its claims back, so the next
+ * invoice Tally issues bills them.
+ */
 export async function releaseLateEventClaims(pool: pg.Pool, adjustingInvoiceId: string): Promise<void> {
   await pool.query(
     `DELETE FROM late_event_adjustments a USING invoices i
-      WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status = 'held'`,
+      WHERE a.adjusting_invoice_id = $1 AND i.invoice_id = a.adjusting_invoice_id AND i.status IN ('held', 'legacy')`,
     [adjustingInvoiceId],
   );
 }

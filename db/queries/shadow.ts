@@ -341,3 +341,52 @@ export async function decideShadowException(
   );
   return (rowCount ?? 0) > 0;
 }
+
+export interface ShadowRunCounts {
+  readonly match: number;
+  readonly diff: number;
+  readonly onlyLegacy: number;
+  readonly onlyNew: number;
+  readonly exceptions: number;
+  readonly openExceptions: number;
+  readonly acceptedExceptions: number;
+}
+
+/** Per run, its customers by status and its exceptions by state (the console's list of runs). */
+export async function shadowRunCounts(db: Queryable, runIds: readonly string[]): Promise<Map<string, ShadowRunCounts>> {
+  const { rows } = await db.query<{
+    run_id: string;
+    match: number;
+    diff: number;
+    only_legacy: number;
+    only_new: number;
+    exceptions: number;
+    open_exceptions: number;
+    accepted_exceptions: number;
+  }>(
+    `SELECT run_id,
+            count(*) FILTER (WHERE status = 'match')::int AS match,
+            count(*) FILTER (WHERE status = 'diff')::int AS diff,
+            count(*) FILTER (WHERE status = 'only_legacy')::int AS only_legacy,
+            count(*) FILTER (WHERE status = 'only_new')::int AS only_new,
+            count(*) FILTER (WHERE exception)::int AS exceptions,
+            count(*) FILTER (WHERE exception_state = 'open')::int AS open_exceptions,
+            count(*) FILTER (WHERE exception_state = 'accepted')::int AS accepted_exceptions
+       FROM shadow_run_results WHERE run_id = ANY($1) GROUP BY run_id`,
+    [[...runIds]],
+  );
+  return new Map(
+    rows.map((row) => [
+      row.run_id,
+      {
+        match: row.match,
+        diff: row.diff,
+        onlyLegacy: row.only_legacy,
+        onlyNew: row.only_new,
+        exceptions: row.exceptions,
+        openExceptions: row.open_exceptions,
+        acceptedExceptions: row.accepted_exceptions,
+      },
+    ]),
+  );
+}

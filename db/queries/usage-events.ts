@@ -184,3 +184,34 @@ export async function ensureUsageEventPartitions(
   );
   return result.rows.map((row) => row.name);
 }
+
+/**
+ * A customer's stored events within `windowMinutes` of the period's start or end (for the shadow
+ * comparison's period-boundary cause), late events of the period itself left out as its snapshot
+ * leaves them out. Few rows: two windows of hours around the month's edges.
+ */
+export async function customerEventsNearPeriodEdges(
+  db: Pick<pg.Pool, 'query'>,
+  input: { customerId: string; period: string; periodStart: string; periodEnd: string; windowMinutes: number },
+): Promise<{ timestamp: string; sku: string; unit: string; metadata: Record<string, string>; quantity: string }[]> {
+  const { rows } = await db.query<{
+    event_time: Date;
+    sku: string;
+    unit: string;
+    metadata: Record<string, string>;
+    quantity: string;
+  }>(
+    `SELECT event_time, sku, unit, metadata, quantity::text AS quantity FROM usage_events
+      WHERE customer_id = $1 AND NOT (late AND period = $2)
+        AND (event_time >= $3::timestamptz - make_interval(mins => $5) AND event_time < $3::timestamptz + make_interval(mins => $5)
+          OR event_time >= $4::timestamptz - make_interval(mins => $5) AND event_time < $4::timestamptz + make_interval(mins => $5))`,
+    [input.customerId, input.period, input.periodStart, input.periodEnd, input.windowMinutes],
+  );
+  return rows.map((row) => ({
+    timestamp: row.event_time.toISOString(),
+    sku: row.sku,
+    unit: row.unit,
+    metadata: row.metadata,
+    quantity: row.quantity,
+  }));
+}

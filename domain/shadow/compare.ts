@@ -1,5 +1,6 @@
 import type { Invoice } from '../../contracts/invoice.ts';
 import { Decimal, formatDecimal, formatMoney, minorUnits, sumDecimals } from '../money.ts';
+import { periodBoundaryZone, tierBoundaryExplanation, utcOffsetName, type BoundaryUsage } from './boundary-causes.ts';
 import type { LegacyLine } from './legacy-line.ts';
 import { keyedInvoiceLines, type KeyedLine } from './line-keys.ts';
 
@@ -16,10 +17,23 @@ export type CustomerStatus = LineStatus;
  *   legacy × p is Tally's amount within a minor unit (it billed the whole period);
  * - `credit_drawdown_order`: a credit line differs but all credits together draw the same on both
  *   sides (the same total, drawn from the credits in another order);
+ * - `tier_boundary`: same quantity, and the legacy amount is what Tally's own tiers give with the
+ *   boundary elsewhere: every unit at one tier's price, or the unit at each crossed boundary billed
+ *   in the neighbouring tier (`cause_detail` says which);
+ * - `period_boundary`: the quantities differ at the same unit price, and Tally's usage cut at one
+ *   time zone's midnight instead of UTC's gives exactly the legacy quantity of every usage key that
+ *   differs (`cause_detail` names the zone; needs the usage near the period's edges);
  * - `unexplained`: anything else (both quantity and price moved, or a line without quantities).
  */
 export type DiffCause =
-  'rounding' | 'missing_or_duplicate_events' | 'price' | 'proration' | 'credit_drawdown_order' | 'unexplained';
+  | 'rounding'
+  | 'missing_or_duplicate_events'
+  | 'price'
+  | 'tier_boundary'
+  | 'period_boundary'
+  | 'proration'
+  | 'credit_drawdown_order'
+  | 'unexplained';
 
 /** One line key of one customer-period (SPEC §6 JSON, plus `cause` on diff lines). */
 export interface LineComparison {
@@ -33,6 +47,8 @@ export interface LineComparison {
   readonly quantity_effect?: string;
   readonly price_effect?: string;
   readonly cause?: DiffCause;
+  /** What the cause is exactly, where it has more to say (the tier, the time zone). */
+  readonly cause_detail?: string;
 }
 
 export interface CustomerComparison {
@@ -66,6 +82,11 @@ export interface CustomerPeriodComparisonInput {
   /** Tally's re-rated draft (undefined: `only_legacy`). */
   readonly invoice: Pick<Invoice, 'currency' | 'lines'> | undefined;
   readonly thresholds: ShadowThresholds;
+  /**
+   * Tally's usage near the period's edges, per usage key (sum and count prices), to prove a
+   * `period_boundary` cause; without it that cause is never claimed.
+   */
+  readonly boundaryUsage?: readonly BoundaryUsage[] | undefined;
 }
 
 /**
@@ -117,7 +138,17 @@ export function compareCustomerPeriod(input: CustomerPeriodComparisonInput): Cus
   const creditTotal = (side: readonly KeyedLine[]) =>
     sumDecimals(side.filter((line) => line.key.startsWith('credit:')).map((line) => line.amount));
   const creditsAgree = creditTotal(legacyLines).eq(creditTotal(newLines));
-  const lines = keys.map((key) => compareLine(key, legacyByKey.get(key), newByKey.get(key), currency, creditsAgree));
+  const differing = keys.flatMap((key) => {
+    const legacyQuantity = legacyByKey.get(key)?.quantity;
+    const newQuantity = newByKey.get(key)?.quantity;
+    return legacyQuantity !== undefined && newQuantity !== undefined && !legacyQuantity.eq(newQuantity)
+      ? [{ key, legacyQuantity, newQuantity }]
+      : [];
+  });
+  const zone = input.boundaryUsage === undefined ? undefined : periodBoundaryZone(differing, input.boundaryUsage);
+  const lines = keys.map((key) =>
+    compareLine(key, legacyByKey.get(key), newByKey.get(key), currency, { creditsAgree, zone }),
+  );
 
   const variance = newTotal.minus(legacyTotal);
   const variancePct = legacyTotal.isZero()
@@ -179,7 +210,7 @@ function compareLine(
   legacy: KeyedLine | undefined,
   tally: KeyedLine | undefined,
   currency: string,
-  creditsAgree: boolean,
+  customer: { readonly creditsAgree: boolean; readonly zone: number | undefined },
 ): LineComparison {
   const legacyAmount = legacy?.amount ?? new Decimal(0);
   const newAmount = tally?.amount ?? new Decimal(0);
@@ -207,7 +238,7 @@ function compareLine(
   const isUsage = legacy?.quantity !== undefined || tally?.quantity !== undefined;
   if (!isUsage)
     return status === 'diff'
-      ? { ...withDelta, cause: causeWithoutQuantities(key, legacy, tally, currency, creditsAgree) }
+      ? { ...withDelta, cause: causeWithoutQuantities(key, legacy, tally, currency, customer.creditsAgree) }
       : withDelta;
   const quantityEffect = quantityEffectOf(legacy, tally, currency);
   const priceEffect = delta.minus(quantityEffect);
@@ -217,7 +248,7 @@ function compareLine(
     price_effect: formatMoney(priceEffect, currency),
   };
   if (status !== 'diff') return effects;
-  return { ...effects, cause: causeOf(legacy, tally, delta, priceEffect, currency) };
+  return { ...effects, ...causeOf(legacy, tally, delta, priceEffect, currency, customer.zone) };
 }
 
 /**
@@ -241,14 +272,32 @@ function causeOf(
   delta: Decimal,
   priceEffect: Decimal,
   currency: string,
-): DiffCause {
+  zone: number | undefined,
+): { cause: DiffCause; cause_detail?: string } {
   const legacyQuantity = legacy?.quantity;
   const newQuantity = tally?.quantity;
-  if (legacyQuantity === undefined || newQuantity === undefined) return 'unexplained';
+  if (legacy === undefined || tally === undefined || legacyQuantity === undefined || newQuantity === undefined)
+    return { cause: 'unexplained' };
   const minorUnit = new Decimal(1).dividedBy(new Decimal(10).pow(minorUnits(currency)));
-  if (legacyQuantity.eq(newQuantity)) return delta.abs().lessThanOrEqualTo(minorUnit) ? 'rounding' : 'price';
+  if (legacyQuantity.eq(newQuantity)) {
+    if (delta.abs().lessThanOrEqualTo(minorUnit)) return { cause: 'rounding' };
+    const tiers =
+      tally.tiers === undefined
+        ? undefined
+        : tierBoundaryExplanation({
+            tiers: tally.tiers,
+            quantity: newQuantity,
+            legacyAmount: legacy.amount,
+            newAmount: tally.amount,
+            minorUnit,
+          });
+    return tiers === undefined ? { cause: 'price' } : { cause: 'tier_boundary', cause_detail: tiers };
+  }
   // Quantities differ: the unit price agrees when the price effect is at most the rounding of the split.
-  return priceEffect.abs().lessThanOrEqualTo(minorUnit) ? 'missing_or_duplicate_events' : 'unexplained';
+  if (!priceEffect.abs().lessThanOrEqualTo(minorUnit)) return { cause: 'unexplained' };
+  return zone === undefined
+    ? { cause: 'missing_or_duplicate_events' }
+    : { cause: 'period_boundary', cause_detail: `the legacy biller's month runs in ${utcOffsetName(zone)}` };
 }
 
 function causeWithoutQuantities(

@@ -1,5 +1,6 @@
 import type { Invoice } from '../../contracts/invoice.ts';
 import { Decimal, formatDecimal, formatMoney } from '../money.ts';
+import type { TierCharge } from './boundary-causes.ts';
 import type { LegacyLine } from './legacy-line.ts';
 
 /**
@@ -15,6 +16,8 @@ export interface KeyedLine {
   readonly quantity: Decimal | undefined;
   /** A fee line's share of the period (Tally's side, one fee line of the key only). */
   readonly proration?: Decimal | undefined;
+  /** A usage line's tiers as billed (Tally's side, one usage line of the key only). */
+  readonly tiers?: readonly TierCharge[] | undefined;
 }
 
 /** The literal key of the commit true-up line. */
@@ -27,15 +30,32 @@ export function creditLineKey(creditId: string): string {
 
 /** Tally's invoice lines summed by line key, in first-seen order (adjustments left out). */
 export function keyedInvoiceLines(invoice: Pick<Invoice, 'lines'>): KeyedLine[] {
-  const byKey = new Map<string, { amount: Decimal; quantity: Decimal | undefined; proration?: Decimal | undefined }>();
+  const byKey = new Map<
+    string,
+    {
+      amount: Decimal;
+      quantity: Decimal | undefined;
+      proration?: Decimal | undefined;
+      tiers?: readonly TierCharge[] | undefined;
+    }
+  >();
   for (const line of invoice.lines) {
     let key: string;
     let quantity: Decimal | undefined;
     let proration: Decimal | undefined;
+    let tiers: TierCharge[] | undefined;
     switch (line.kind) {
       case 'usage':
         key = line.price_id;
         quantity = new Decimal(line.quantity);
+        // One ladder only: tiers of two rate-card versions (a change mid-period) prove no boundary.
+        tiers =
+          new Set(line.tiers.map((tier) => tier.effective_from)).size > 1
+            ? undefined
+            : line.tiers.map((tier) => ({
+                quantity: new Decimal(tier.quantity),
+                unitPrice: new Decimal(tier.unit_price),
+              }));
         break;
       case 'fee':
         key = line.price_id;
@@ -55,13 +75,14 @@ export function keyedInvoiceLines(invoice: Pick<Invoice, 'lines'>): KeyedLine[] 
     }
     const seen = byKey.get(key);
     const amount = new Decimal(line.amount);
-    if (seen === undefined) byKey.set(key, { amount, quantity, proration });
+    if (seen === undefined) byKey.set(key, { amount, quantity, proration, tiers });
     else
       byKey.set(key, {
         amount: seen.amount.plus(amount),
         quantity: quantity === undefined ? seen.quantity : (seen.quantity ?? new Decimal(0)).plus(quantity),
-        // Several fee lines of one price (a version change): no single share to explain a difference by.
+        // Several lines of one price (a version change): no single share or tier ladder to explain a difference by.
         proration: undefined,
+        tiers: undefined,
       });
   }
   return [...byKey].map(([key, value]) => ({ key, ...value }));

@@ -85,7 +85,8 @@ export function cutoverReadiness(input: {
   return { ready: periods.length > 0 && periods.every((period) => period.ready), periods };
 }
 
-function notReadyReasons(run: RunFacts): PeriodReadiness['reasons'] {
+/** Why a run does not make its period ready: one reason per customer over the thresholds and not accepted. */
+export function notReadyReasons(run: RunFacts): PeriodReadiness['reasons'] {
   const reasons: { customerId: string | undefined; reason: string }[] = [];
   for (const customer of run.customers) {
     if (!customer.exception || customer.exceptionState === 'accepted') continue;

@@ -13,9 +13,11 @@ export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.ur
  * `-local-steps`, `-local-snapshot`, `-local-sync`: the local-activity patches; `-checked-close`:
  * the close with exceptions, ordering and the ingest wait; `-dual-control`: a second reviewer for
  * large adjusts and the review search attributes; `-checked-input`: the input checked first and the
- * terms loaded as a step; `-input-and-dual-control`: both). Change it with each workflow patch.
+ * terms loaded as a step; `-input-and-dual-control`: both; `-issued-input-and-dual-control`: a held
+ * period's re-run (`period-rerun`); `-billing-authority`: the period's billing authority decided once
+ * after rating, a legacy customer's close stopping there). Change it with each workflow patch.
  */
-export const CURRENT_WORKFLOW_SHAPE = 'input-and-dual-control';
+export const CURRENT_WORKFLOW_SHAPE = 'billing-authority';
 
 /**
  * Saves a finished workflow's history into the corpus when TALLY_RECORD_HISTORIES is set

@@ -52,11 +52,12 @@ describe('the unattended close', () => {
     const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
     expect(scheduled).toEqual([]);
     const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
-    // Three patch markers (the checked close, the checked input, dual control), then one marker per local activity:
-    // terms, snapshot, rate, review check, draw down, issue, sync, journal. The checks of the close (earlier periods
-    // final, published terms, the ingest watermark) run inside the snapshot: no extra step.
-    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(3);
-    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(8);
+    // Four patch markers (the checked close, the checked input, dual control, billing authority), then one marker
+    // per local activity: terms, snapshot, rate, billing authority, review check, draw down, issue, sync, journal.
+    // The checks of the close (earlier periods final, published terms, the ingest watermark) run inside the
+    // snapshot: no extra step.
+    expect(markers.filter((name) => name === 'core_patch')).toHaveLength(4);
+    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(9);
     const workflowTasks = events.filter((event) => event.workflowTaskCompletedEventAttributes != null).length;
     expect(workflowTasks).toBeLessThanOrEqual(3);
 

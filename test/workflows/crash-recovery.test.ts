@@ -57,6 +57,8 @@ const STEPS: readonly Step[] = [
       void (await client.query('SELECT pg_advisory_lock_shared($1)', [ADVISORY_LOCKS.INGEST_COMMIT])),
   },
   { activity: 'rateDraftInvoice', local: true, hold: lockTable('invoices') },
+  // Which biller invoices the period, decided once: a crash while it is recorded decides it again, the same.
+  { activity: 'settleBillingAuthority', local: true, hold: lockTable('period_billing_authorities') },
   { activity: 'openException', hold: lockTable('review_exceptions'), review: true },
   // Grants are recorded before the workflow starts (below), so rating only reads them; a draw locks its grant row.
   {
@@ -184,6 +186,11 @@ describe('kill -9 of the billing worker inside each step', () => {
       ).toBe(1);
       expect(
         await count("SELECT count(*)::int AS n FROM provider_sync_records WHERE invoice_id = $2 AND $1 <> ''"),
+      ).toBe(1);
+      expect(
+        await count(
+          "SELECT count(*)::int AS n FROM period_billing_authorities WHERE customer_id = $1 AND invoice_id = $2 AND authority = 'tally'",
+        ),
       ).toBe(1);
       const document = invoice?.document as IssuedInvoice;
       const creditLines = document.lines.filter((line) => line.kind === 'credit');
