@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../connections/nats.ts';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { parseUsageStreamEnv } from '../config/ingest-worker.ts';
@@ -85,8 +85,7 @@ export function registerSendCommands(program: Command): void {
             );
       const streamConfig = parseUsageStreamEnv();
       const { endpoints } = cliServices();
-      const nc = await connect({
-        servers: endpoints.natsUrl,
+      const nc = await connectNats(endpoints, {
         name: 'tally-send',
         maxReconnectAttempts: -1,
         timeout: 5000,

@@ -1,10 +1,12 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionSecurity } from '../config/connections.ts';
+import { connectNats } from '../connections/nats.ts';
 import { pino, type Logger } from 'pino';
 import type { IngestWorkerConfig } from '../config/ingest-worker.ts';
-import { migrate } from '../db/migrate.ts';
+import { migrateAtStart } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { BatchWriter } from '../ingest/batch-writer.ts';
 import { EventPublisher } from '../ingest/event-publisher.ts';
@@ -23,6 +25,8 @@ import {
 export interface IngestWorkerEndpoints {
   readonly natsUrl: string;
   readonly databaseUrl: string;
+  /** Authentication and TLS (config/connections.ts); absent: none. */
+  readonly security?: ConnectionSecurity;
 }
 
 export interface IngestWorker {
@@ -55,13 +59,12 @@ export async function startIngestWorker(
       ? await loadApiKeys(config.apiKeysFile)
       : undefined;
 
-  const pool = createPool(endpoints.databaseUrl, { max: config.writers + 2, applicationName: 'tally-ingest' });
+  const pool = createPool(endpoints, { max: config.writers + 2, applicationName: 'tally-ingest' });
   let nc: NatsConnection | undefined;
   const servers: http.Server[] = [];
   try {
-    await migrate(pool);
-    nc = await connect({
-      servers: endpoints.natsUrl,
+    await migrateAtStart(endpoints, pool);
+    nc = await connectNats(endpoints, {
       name: 'tally-ingest',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
