@@ -30,6 +30,8 @@ export interface UsageStreamOptions {
   readonly maxAgeMs: number;
   /** The stream's size limit; at it, publishes are refused (never old messages discarded). -1 or undefined: no limit. */
   readonly maxBytes?: number;
+  /** Copies of the stream in a NATS cluster (3 in production: one server may fail); 1 on a single server. */
+  readonly replicas?: number;
 }
 
 export interface UsageConsumerOptions {
@@ -82,6 +84,7 @@ function desiredStreamSettings(options: UsageStreamOptions) {
     duplicate_window: nanos(options.duplicateWindowMs),
     max_age: nanos(options.maxAgeMs),
     max_bytes: options.maxBytes ?? -1,
+    num_replicas: options.replicas ?? 1,
   };
 }
 

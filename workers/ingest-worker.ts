@@ -77,6 +77,7 @@ export async function startIngestWorker(
       duplicateWindowMs: config.duplicateWindowMs,
       maxAgeMs: config.streamMaxAgeMs,
       maxBytes: config.streamMaxBytes,
+      replicas: config.streamReplicas,
     });
     if (drift.length > 0) {
       const fixed = drift.every((entry) => entry.setting !== 'storage' && entry.setting !== 'retention');
