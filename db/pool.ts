@@ -19,7 +19,9 @@ export function createPool(
   const databaseUrl = typeof database === 'string' ? database : database.databaseUrl;
   const security = typeof database === 'string' ? undefined : database.security?.database;
   const pool = new pg.Pool({
-    connectionString: databaseUrl,
+    // pg lets the URL's fields override the others, an absent password included: with a password
+    // file the URL is taken apart, so the password function is what pg uses.
+    ...(security?.password === undefined ? { connectionString: databaseUrl } : urlFields(databaseUrl)),
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'tally',
     ...postgresSecurityConfig(security),
@@ -70,6 +72,22 @@ export function postgresSecurityConfig(
     ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
   };
   return { ...config, ssl };
+}
+
+/** Host, port, user and database of a postgres:// URL; its query parameters have variables of their own. */
+function urlFields(databaseUrl: string): Pick<pg.PoolConfig, 'host' | 'port' | 'user' | 'database'> {
+  const url = new URL(databaseUrl);
+  if (url.search !== '') {
+    throw new SecretFileError(
+      'with DATABASE_PASSWORD_FILE, give connection options as variables (DATABASE_SSLMODE…), not in the URL query',
+    );
+  }
+  return {
+    host: decodeURIComponent(url.hostname),
+    port: url.port === '' ? 5432 : Number.parseInt(url.port, 10),
+    user: decodeURIComponent(url.username),
+    database: decodeURIComponent(url.pathname.slice(1)),
+  };
 }
 
 function readTlsFile(file: string): string {
