@@ -14,6 +14,7 @@ import {
   assertNatsServerVersion,
   batchUsageMessage,
   checkUsageStream,
+  retryWhileJetStreamFailsOver,
   describeStreamDrift,
   type OutgoingUsageMessage,
 } from '../ingest/usage-stream.ts';
@@ -94,7 +95,10 @@ export function registerSendCommands(program: Command): void {
       try {
         assertNatsServerVersion(nc);
         // A producer never configures the shared stream (its environment could rewrite the worker's settings): it checks and warns.
-        const drift = await checkUsageStream(await jetstreamManager(nc), streamConfig);
+        // Waits out a cluster electing new leaders after a server failed (it answers again in seconds).
+        const drift = await retryWhileJetStreamFailsOver(async () =>
+          checkUsageStream(await jetstreamManager(nc), streamConfig),
+        );
         if (drift.length > 0)
           process.stderr.write(
             `warning: the stream ${streamConfig.streamName} is not configured as ingest needs (${describeStreamDrift(drift)}); the ingest worker corrects it at its next start\n`,

@@ -147,6 +147,40 @@ export async function checkUsageStream(jsm: JetStreamManager, options: UsageStre
   return usageStreamDrift(existing.config as unknown as Record<string, unknown>, options);
 }
 
+/** How long a start-up waits for JetStream to answer again after a server of the cluster failed. */
+const FAILOVER_WAIT_MS = 30_000;
+const FAILOVER_RETRY_MS = 500;
+
+/**
+ * Runs a JetStream API call again while the cluster cannot answer it: after a server fails, the
+ * stream and the JetStream meta group elect new leaders, and for a few seconds their API requests
+ * time out or find no responder. A producer or worker starting then waits instead of failing; any
+ * other error, or the same one past the wait, is thrown.
+ */
+export async function retryWhileJetStreamFailsOver<T>(
+  work: () => Promise<T>,
+  waitMs: number = FAILOVER_WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isFailoverError(error) || Date.now() + FAILOVER_RETRY_MS > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, FAILOVER_RETRY_MS));
+    }
+  }
+}
+
+function isFailoverError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'TimeoutError' ||
+    error.name === 'NoRespondersError' ||
+    /no responders|temporarily unavailable|\b503\b/i.test(error.message)
+  );
+}
+
 export class UsageStreamMissingError extends TallyError {
   constructor(readonly streamName: string) {
     super(

@@ -20,6 +20,7 @@ import {
   describeStreamDrift,
   ensureUsageConsumer,
   ensureUsageStream,
+  retryWhileJetStreamFailsOver,
 } from '../ingest/usage-stream.ts';
 
 export interface IngestWorkerEndpoints {
@@ -70,15 +71,18 @@ export async function startIngestWorker(
       reconnectTimeWait: 500,
     });
     assertNatsServerVersion(nc);
-    const jsm = await jetstreamManager(nc);
-    const drift = await ensureUsageStream(jsm, {
-      streamName: config.streamName,
-      subjectPrefix: config.subjectPrefix,
-      duplicateWindowMs: config.duplicateWindowMs,
-      maxAgeMs: config.streamMaxAgeMs,
-      maxBytes: config.streamMaxBytes,
-      replicas: config.streamReplicas,
-    });
+    const natsConnection = nc;
+    const jsm = await retryWhileJetStreamFailsOver(() => jetstreamManager(natsConnection));
+    const drift = await retryWhileJetStreamFailsOver(() =>
+      ensureUsageStream(jsm, {
+        streamName: config.streamName,
+        subjectPrefix: config.subjectPrefix,
+        duplicateWindowMs: config.duplicateWindowMs,
+        maxAgeMs: config.streamMaxAgeMs,
+        maxBytes: config.streamMaxBytes,
+        replicas: config.streamReplicas,
+      }),
+    );
     if (drift.length > 0) {
       const fixed = drift.every((entry) => entry.setting !== 'storage' && entry.setting !== 'retention');
       logger[fixed ? 'warn' : 'error'](
@@ -86,11 +90,13 @@ export async function startIngestWorker(
         `usage stream settings had drifted: ${describeStreamDrift(drift)}${fixed ? ' (corrected)' : ' (storage and retention cannot change in place: recreate the stream)'}`,
       );
     }
-    await ensureUsageConsumer(jsm, config.streamName, {
-      durableName: config.consumerName,
-      ackWaitMs: config.ackWaitMs,
-      maxAckPending: config.maxAckPending,
-    });
+    await retryWhileJetStreamFailsOver(() =>
+      ensureUsageConsumer(jsm, config.streamName, {
+        durableName: config.consumerName,
+        ackWaitMs: config.ackWaitMs,
+        maxAckPending: config.maxAckPending,
+      }),
+    );
     const js = jetstream(nc);
     const connection = nc;
     const metrics = new IngestMetrics();

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -153,6 +153,59 @@ export class ProductionCluster {
     await write('source-keys.json', JSON.stringify({ 'cluster-meter': this.secrets.sourceKey }));
   }
 
+  /**
+   * TLS on the stack's Postgres for the run: its certificate and key where the server's user can read
+   * them, `ssl = on` by ALTER SYSTEM and a reload (a connection that does not ask for TLS is still
+   * served, so the suite's other files are untouched; the test checks that this cluster's are all
+   * encrypted). `disablePostgresTls` undoes it.
+   */
+  async enablePostgresTls(): Promise<void> {
+    await mkdir(this.postgresTlsDir, { recursive: true, mode: 0o755 });
+    for (const name of ['server.crt', 'server.key'])
+      await copyFile(this.file('secrets', name), path.join(this.postgresTlsDir, name));
+    if (process.getuid?.() === 0) {
+      // Run as root, the stack runs PostgreSQL as the `postgres` user (stack/local-stack.ts): it must own its key.
+      const id = async (flag: string) => Number.parseInt((await execFileAsync('id', [flag, 'postgres'])).stdout, 10);
+      const [uid, gid] = [await id('-u'), await id('-g')];
+      for (const name of ['server.crt', 'server.key']) await chown(path.join(this.postgresTlsDir, name), uid, gid);
+    }
+    await execFileAsync('chmod', ['600', path.join(this.postgresTlsDir, 'server.key')]);
+    await this.admin(async (admin) => {
+      await admin.query(`ALTER SYSTEM SET ssl_cert_file = '${path.join(this.postgresTlsDir, 'server.crt')}'`);
+      await admin.query(`ALTER SYSTEM SET ssl_key_file = '${path.join(this.postgresTlsDir, 'server.key')}'`);
+      await admin.query('ALTER SYSTEM SET ssl = on');
+      await admin.query('SELECT pg_reload_conf()');
+    });
+    await this.waitFor('TLS on Postgres', async () =>
+      this.admin(async (admin) => (await admin.query<{ ssl: string }>('SHOW ssl')).rows[0]?.ssl === 'on'),
+    );
+  }
+
+  async disablePostgresTls(): Promise<void> {
+    await this.admin(async (admin) => {
+      for (const setting of ['ssl', 'ssl_cert_file', 'ssl_key_file'])
+        await admin.query(`ALTER SYSTEM RESET ${setting}`);
+      await admin.query('SELECT pg_reload_conf()');
+    });
+    await rm(this.postgresTlsDir, { recursive: true, force: true });
+  }
+
+  private get postgresTlsDir(): string {
+    return process.getuid?.() === 0
+      ? `/var/tmp/tally-postgres/cluster-tls-${this.ports.temporal}`
+      : this.file('postgres-tls');
+  }
+
+  private async admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const admin = new pg.Client({ connectionString: this.ownerUrl.toString() });
+    await admin.connect();
+    try {
+      return await work(admin);
+    } finally {
+      await admin.end();
+    }
+  }
+
   /** The roles and databases docker-compose.yml's init script makes, on the stack's Postgres. */
   async preparePostgres(): Promise<void> {
     const admin = new pg.Client({ connectionString: this.ownerUrl.toString() });
@@ -183,6 +236,9 @@ export class ProductionCluster {
       SQL_PORT: this.ownerUrl.port,
       SQL_USER: this.names.temporalRole,
       SQL_PASSWORD: this.secrets.temporalDbPassword,
+      SQL_TLS: 'true',
+      SQL_TLS_CA_FILE: this.file('secrets', 'ca.crt'),
+      SQL_TLS_SERVER_NAME: 'localhost',
     };
     for (const [database, schema] of [
       ['tally_cluster_temporal', 'temporal'],
@@ -217,6 +273,10 @@ export class ProductionCluster {
       POSTGRES_PWD: this.secrets.temporalDbPassword,
       DBNAME: 'tally_cluster_temporal',
       VISIBILITY_DBNAME: 'tally_cluster_temporal_visibility',
+      SQL_TLS_ENABLED: 'true',
+      SQL_CA: path.join(secrets, 'ca.crt'),
+      SQL_HOST_VERIFICATION: 'true',
+      SQL_HOST_NAME: 'localhost',
       BIND_ON_IP: '127.0.0.1',
       NUM_HISTORY_SHARDS: '4',
       LOG_LEVEL: 'warn',
@@ -369,6 +429,8 @@ export class ProductionCluster {
       NATS_TLS_CA_FILE: path.join(secrets, 'ca.crt'),
       DATABASE_URL: this.appDatabaseUrl(),
       DATABASE_PASSWORD_FILE: path.join(secrets, 'app-db-password'),
+      DATABASE_SSLMODE: 'verify-full',
+      DATABASE_SSL_CA_FILE: path.join(secrets, 'ca.crt'),
       TALLY_INGEST_STREAM_REPLICAS: '3',
     };
   }

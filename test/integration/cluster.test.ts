@@ -49,6 +49,7 @@ beforeAll(async () => {
     log: (line) => process.stderr.write(`[cluster] ${line}\n`),
   });
   owner = createPool(ownerDatabaseUrl, { max: 2, applicationName: 'test-cluster-owner' });
+  await cluster.enablePostgresTls();
   await cluster.preparePostgres();
   await cluster.startTemporal();
   await cluster.setUpNamespace(NAMESPACE);
@@ -95,6 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stopAll();
+  await cluster?.disablePostgresTls();
   await owner?.end();
 });
 
@@ -224,6 +226,16 @@ describe('the production shape on one machine', () => {
       const quantity = usage.reduce((sum, line) => sum.plus((line as { quantity: string }).quantity), new Decimal(0));
       expect(quantity.toFixed(), customerId).toBe(String(EVENTS_PER_CUSTOMER * QUANTITY));
     }
+
+    // Every connection of the cluster's roles to Postgres is encrypted (Temporal's and Tally's).
+    const connections = await owner.query<{ usename: string; ssl: boolean }>(
+      `SELECT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = ANY($1)`,
+      [[cluster.names.appRole, cluster.names.temporalRole]],
+    );
+    expect(new Set(connections.rows.map((row) => row.usename))).toEqual(
+      new Set([cluster.names.appRole, cluster.names.temporalRole]),
+    );
+    expect(connections.rows.filter((row) => !row.ssl)).toEqual([]);
 
     // The stream kept three copies through the failure, on the same connection settings as Tally's.
     const nats = await connectNats({
