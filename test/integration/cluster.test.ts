@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -97,6 +97,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stopAll();
   await cluster?.disablePostgresTls();
+  // The run's certificates, keys and passwords go with it (TALLY_KEEP_CLUSTER_FILES keeps them to debug).
+  if (cluster !== undefined && process.env.TALLY_KEEP_CLUSTER_FILES === undefined)
+    await rm(cluster.dir, { recursive: true, force: true });
   await owner?.end();
 });
 
