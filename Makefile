@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both install what is missing first.
-.PHONY: install tools cli browser demo test
+.PHONY: install tools cluster-tools cli browser demo test
 
 NPM_STAMP := node_modules/.package-lock.json
 
@@ -11,6 +11,10 @@ $(NPM_STAMP): package.json package-lock.json
 # Builds the pinned Temporal CLI and nats-server with `go install` into .tools/bin (skipped when current).
 tools: $(NPM_STAMP)
 	node bin/tally.mjs stack build
+
+# The Temporal server and its SQL schema tool, for the cluster test only (`make test`; not the demo).
+cluster-tools: $(NPM_STAMP)
+	node bin/tally.mjs stack build --cluster
 
 # The CLI's JavaScript bundle (bin/cli-build.mjs); `tally` rebuilds it by itself when a source changed.
 cli: $(NPM_STAMP)
@@ -27,5 +31,5 @@ browser:
 demo: install
 	node bin/tally.mjs demo
 
-test: install
+test: install cluster-tools
 	npm run check

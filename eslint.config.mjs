@@ -13,7 +13,7 @@ const SCHEMAS = ['contracts'];
 const PURE = ['domain'];
 const ORCHESTRATION = ['workflows'];
 const SERVICES = ['activities', 'ingest', 'providers', 'db', 'terms', 'access', 'views', 'shadow'];
-const INFRASTRUCTURE = ['config', 'stack'];
+const INFRASTRUCTURE = ['config', 'stack', 'connections'];
 /** Local stand-ins for third-party services that cannot run here (the marketplaces): the demo and tests use them. */
 const SANDBOXES = ['sandboxes'];
 const COMPOSITION_ROOTS = ['workers', 'cli', 'demo', 'console'];
@@ -170,7 +170,7 @@ export default tseslint.config(
     files: INFRASTRUCTURE.map((room) => `${room}/**/*.ts`),
     rules: restrict(
       layers([...ORCHESTRATION, ...SERVICES, ...SANDBOXES, ...COMPOSITION_ROOTS]),
-      'config/ and stack/ stand below the composition roots.',
+      'config/, stack/ and connections/ stand below the composition roots.',
     ),
   },
   {

@@ -50,7 +50,7 @@ export function registerBackfillCommands(program: Command): void {
       }) => {
         const { endpoints } = await ensureServices(undefined, ['postgres']);
         const concurrency = positiveInteger(options.concurrency, '--concurrency');
-        const pool = createPool(endpoints.databaseUrl, {
+        const pool = createPool(endpoints, {
           max: concurrency + 1,
           applicationName: 'tally-backfill-plan',
         });

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { migrate } from '../db/migrate.ts';
-import { createPool } from '../db/pool.ts';
+import { createMigrationPool } from '../db/pool.ts';
 import { ensureServices } from './services.ts';
 
 export function registerDbCommands(program: Command): void {
   const db = program.command('db');
   db.command('migrate')
-    .description('apply the forward-only migrations in db/migrations')
+    .description("apply the forward-only migrations in db/migrations (as DATABASE_MIGRATION_URL's owner role when set)")
     .action(async () => {
       const { endpoints } = await ensureServices();
-      const pool = createPool(endpoints.databaseUrl, { max: 1 });
+      const pool = createMigrationPool(endpoints);
       try {
         const applied = await migrate(pool);
         process.stdout.write(

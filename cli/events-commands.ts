@@ -53,7 +53,7 @@ export function registerEventsCommands(program: Command): void {
       });
       const keys = await loadVerificationKeys(config.sourceKeysFile);
       const { endpoints } = cliServices();
-      const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-events-reprocess' });
+      const pool = createPool(endpoints, { max: 2, applicationName: 'tally-events-reprocess' });
       try {
         const summary = await reprocessRejections(
           pool,

@@ -1,5 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../connections/nats.ts';
 import type { Command } from 'commander';
 import { parseIngestWorkerEnv, parseUsageStreamEnv } from '../config/ingest-worker.ts';
 import { createPool } from '../db/pool.ts';
@@ -58,8 +58,8 @@ export function registerIngestCommands(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const config = parseUsageStreamEnv();
       const { endpoints } = cliServices();
-      const nc = await connect({ servers: endpoints.natsUrl, name: 'tally-ingest-status', timeout: 5000 });
-      const pool = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-ingest-status' });
+      const nc = await connectNats(endpoints, { name: 'tally-ingest-status', timeout: 5000 });
+      const pool = createPool(endpoints, { max: 1, applicationName: 'tally-ingest-status' });
       try {
         const jsm = await jetstreamManager(nc);
         const stream = await jsm.streams.info(config.streamName).catch(() => undefined);

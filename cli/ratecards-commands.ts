@@ -135,7 +135,7 @@ export function registerRatecardsCommands(program: Command): void {
     .option('--by <name>', 'who publishes (default: the OS user)')
     .action(async (files: string[], options: { note?: string; by?: string }) => {
       const { endpoints } = await ensureServices(undefined, ['postgres']);
-      const pool = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-ratecards' });
+      const pool = createPool(endpoints, { max: 1, applicationName: 'tally-ratecards' });
       try {
         await requireSchema(pool);
         const published = await publishRateCardFiles(pool, files, {
@@ -163,7 +163,7 @@ export function registerRatecardsCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (ratecard: string | undefined, options: { json?: boolean }) => {
       const { endpoints } = await ensureServices(undefined, ['postgres']);
-      const pool = createPool(endpoints.databaseUrl, { max: 1, applicationName: 'tally-ratecards' });
+      const pool = createPool(endpoints, { max: 1, applicationName: 'tally-ratecards' });
       try {
         await requireSchema(pool);
         const rows = await listRateCardPublications(pool, ratecard);

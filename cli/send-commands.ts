@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../connections/nats.ts';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { parseUsageStreamEnv } from '../config/ingest-worker.ts';
@@ -14,6 +14,7 @@ import {
   assertNatsServerVersion,
   batchUsageMessage,
   checkUsageStream,
+  retryWhileJetStreamFailsOver,
   describeStreamDrift,
   type OutgoingUsageMessage,
 } from '../ingest/usage-stream.ts';
@@ -85,8 +86,7 @@ export function registerSendCommands(program: Command): void {
             );
       const streamConfig = parseUsageStreamEnv();
       const { endpoints } = cliServices();
-      const nc = await connect({
-        servers: endpoints.natsUrl,
+      const nc = await connectNats(endpoints, {
         name: 'tally-send',
         maxReconnectAttempts: -1,
         timeout: 5000,
@@ -95,7 +95,10 @@ export function registerSendCommands(program: Command): void {
       try {
         assertNatsServerVersion(nc);
         // A producer never configures the shared stream (its environment could rewrite the worker's settings): it checks and warns.
-        const drift = await checkUsageStream(await jetstreamManager(nc), streamConfig);
+        // Waits out a cluster electing new leaders after a server failed (it answers again in seconds).
+        const drift = await retryWhileJetStreamFailsOver(async () =>
+          checkUsageStream(await jetstreamManager(nc), streamConfig),
+        );
         if (drift.length > 0)
           process.stderr.write(
             `warning: the stream ${streamConfig.streamName} is not configured as ingest needs (${describeStreamDrift(drift)}); the ingest worker corrects it at its next start\n`,

@@ -1,4 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporalClient } from '../connections/temporal.ts';
 import type pg from 'pg';
 import { createPool } from '../db/pool.ts';
 import { recordTable, type TextTableOptions } from '../views/text-table.ts';
@@ -42,7 +43,7 @@ export async function withDatabase<T>(
   needed: readonly ServiceName[] = ['postgres'],
 ): Promise<T> {
   const { endpoints } = await ensureServices(undefined, needed);
-  const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-cli' });
+  const pool = createPool(endpoints, { max: 2, applicationName: 'tally-cli' });
   try {
     return await work(pool, endpoints);
   } finally {
@@ -54,7 +55,7 @@ export async function withDatabase<T>(
 export async function connectTemporal(
   endpoints: ServiceEndpoints,
 ): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect({ address: endpoints.temporalAddress });
+  const connection = await connectTemporalClient(endpoints);
   return {
     client: new Client({ connection, namespace: endpoints.temporalNamespace }),
     close: () => connection.close(),

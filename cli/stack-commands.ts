@@ -89,9 +89,10 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('build')
     .description('build the pinned Temporal CLI and nats-server into the tools folder if missing')
-    .action(async () => {
+    .option('--cluster', "also the Temporal server and its SQL schema tool (the cluster test's)")
+    .action(async (options: { cluster?: boolean }) => {
       const { layout } = cliServices();
-      await buildStackTools(layout, log);
+      await buildStackTools(layout, log, { cluster: options.cluster === true });
       log('tools ready');
     });
 }

@@ -25,6 +25,8 @@ export const UsageStreamEnvSchema = z.object({
   TALLY_INGEST_STREAM_MAX_AGE: durationMsFromEnv.default(30 * 86_400_000),
   /** The stream's size limit in bytes; at it, publishes are refused (nothing stored is discarded). Unset: no limit of its own. */
   TALLY_INGEST_STREAM_MAX_BYTES: wholeNumber.optional(),
+  /** Copies of the stream in a NATS cluster: 3 in production (SPEC §13), 1 on a single server. */
+  TALLY_INGEST_STREAM_REPLICAS: wholeNumber.refine((value) => value <= 5, 'at most 5').default(1),
   /** The ingest worker's durable consumer. */
   TALLY_INGEST_CONSUMER: z
     .string()
@@ -39,6 +41,7 @@ export interface UsageStreamConfig {
   readonly duplicateWindowMs: number;
   readonly maxAgeMs: number;
   readonly maxBytes: number | undefined;
+  readonly replicas: number;
 }
 
 export function parseUsageStreamEnv(env: Record<string, string | undefined> = process.env): UsageStreamConfig {
@@ -50,6 +53,7 @@ export function parseUsageStreamEnv(env: Record<string, string | undefined> = pr
     duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
     maxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
     maxBytes: parsed.TALLY_INGEST_STREAM_MAX_BYTES,
+    replicas: parsed.TALLY_INGEST_STREAM_REPLICAS,
   };
 }
 
@@ -115,6 +119,8 @@ export interface IngestWorkerConfig {
   readonly duplicateWindowMs: number;
   readonly streamMaxAgeMs: number;
   readonly streamMaxBytes: number | undefined;
+  /** Stream copies (TALLY_INGEST_STREAM_REPLICAS); absent: 1. */
+  readonly streamReplicas?: number;
   readonly lagAlertMs: number;
   readonly batchSize: number;
   readonly batchMaxWaitMs: number;
@@ -148,6 +154,7 @@ export function parseIngestWorkerEnv(env: Record<string, string | undefined> = p
     duplicateWindowMs: parsed.TALLY_INGEST_DUPLICATE_WINDOW,
     streamMaxAgeMs: parsed.TALLY_INGEST_STREAM_MAX_AGE,
     streamMaxBytes: parsed.TALLY_INGEST_STREAM_MAX_BYTES,
+    streamReplicas: parsed.TALLY_INGEST_STREAM_REPLICAS,
     lagAlertMs: parsed.TALLY_INGEST_LAG_ALERT,
     batchSize: parsed.TALLY_INGEST_BATCH_SIZE,
     batchMaxWaitMs: parsed.TALLY_INGEST_BATCH_WAIT,

@@ -1,10 +1,12 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../connections/nats.ts';
+import { temporalConnectionOptions } from '../connections/temporal.ts';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { ConsoleSettings } from '../config/console.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
-import { migrate } from '../db/migrate.ts';
+import { migrateAtStart } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { deleteExpiredConsoleSessions } from '../db/queries/console-accounts.ts';
 import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
@@ -28,14 +30,14 @@ export async function startConsole(
   endpoints: ServiceEndpoints,
   log: (line: string) => void = () => undefined,
 ): Promise<RunningConsole> {
-  const pool = createPool(endpoints.databaseUrl, { max: 10, applicationName: 'tally-console' });
-  await migrate(pool);
+  const pool = createPool(endpoints, { max: 10, applicationName: 'tally-console' });
+  await migrateAtStart(endpoints, pool);
   // Lazy: the console starts and reads while Temporal is away; a decision then fails with its reason.
-  const connection = Connection.lazy({ address: endpoints.temporalAddress });
+  const connection = Connection.lazy(await temporalConnectionOptions(endpoints));
   const temporal = new Client({ connection, namespace: endpoints.temporalNamespace });
   let nats: NatsConnection | undefined;
   const ingestLag = async (): Promise<IngestLag | undefined> => {
-    nats ??= await connect({ servers: endpoints.natsUrl, name: 'tally-console', timeout: 2000 });
+    nats ??= await connectNats(endpoints, { name: 'tally-console', timeout: 2000 });
     return readIngestWatermark(await jetstreamManager(nats), settings.streamName, settings.consumerName);
   };
   const server = await createConsoleServer({

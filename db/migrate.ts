@@ -4,6 +4,8 @@ import path from 'node:path';
 import type pg from 'pg';
 import { migrationsDir } from '../config/paths.ts';
 import { ADVISORY_LOCKS } from './advisory-locks.ts';
+import { ensureApplicationRole, grantApplicationRole } from './application-role.ts';
+import { createMigrationPool, type DatabaseTarget } from './pool.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 
 export const MIGRATIONS_DIR = migrationsDir;
@@ -47,6 +49,17 @@ export async function migrate(pool: pg.Pool, directory: string = MIGRATIONS_DIR)
 
   const client = await pool.connect();
   try {
+    // The application role may not change the schema (SPEC §13): it only checks the schema is current.
+    const privilege = await client.query<{ can_create: boolean }>(
+      `SELECT has_schema_privilege('public', 'CREATE') AS can_create`,
+    );
+    if (privilege.rows[0]?.can_create !== true) {
+      await assertMigrated(client, migrations);
+      return [];
+    }
+    await ensureApplicationRole(client).catch((error: unknown) => {
+      throw new MigrationError(error instanceof Error ? error.message : String(error));
+    });
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -79,9 +92,63 @@ export async function migrate(pool: pg.Pool, directory: string = MIGRATIONS_DIR)
       }
       done.push({ version: migration.version, name: migration.name });
     }
+    // The grant step: every table, new ones included, gets the application role's rights.
+    try {
+      await client.query('BEGIN');
+      await grantApplicationRole(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw new MigrationError(
+        `granting the application role: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     return done;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
     client.release();
   }
+}
+
+/**
+ * What a process does at start: with an owner role configured (DATABASE_MIGRATION_URL), migrates
+ * as that role on a connection of its own; otherwise migrates on `pool`, which for the application
+ * role only checks that the schema is current.
+ */
+export async function migrateAtStart(target: DatabaseTarget, pool: pg.Pool): Promise<void> {
+  if (typeof target === 'string' || target.security?.migration === undefined) {
+    await migrate(pool);
+    return;
+  }
+  const owner = createMigrationPool(target);
+  try {
+    await migrate(owner);
+  } finally {
+    await owner.end();
+  }
+}
+
+/**
+ * For a role that may not migrate: every migration file must be applied, unchanged. Otherwise the
+ * process stops before touching anything and says who must migrate.
+ */
+async function assertMigrated(
+  client: pg.PoolClient,
+  migrations: readonly { version: number; file: string; checksum: string }[],
+): Promise<void> {
+  const table = await client.query<{ found: string | null }>(`SELECT to_regclass('schema_migrations')::text AS found`);
+  const applied =
+    table.rows[0]?.found === null || table.rows[0] === undefined
+      ? new Map<number, string>()
+      : new Map(
+          (
+            await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')
+          ).rows.map((row) => [row.version, row.checksum]),
+        );
+  const missing = migrations.filter((migration) => applied.get(migration.version) !== migration.checksum);
+  if (missing.length === 0) return;
+  throw new MigrationError(
+    `the database schema is not current (${missing.length} migration(s) not applied, the first ${missing[0]?.file}) ` +
+      `and this role may not change it: run \`tally db migrate\` as the owner role (DATABASE_MIGRATION_URL)`,
+  );
 }

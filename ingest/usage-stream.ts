@@ -28,6 +28,8 @@ export interface UsageStreamOptions {
   readonly maxAgeMs: number;
   /** The stream's size limit; at it, publishes are refused (never old messages discarded). -1 or undefined: no limit. */
   readonly maxBytes?: number;
+  /** Copies of the stream in a NATS cluster (3 in production: one server may fail); 1 on a single server. */
+  readonly replicas?: number;
 }
 
 export interface UsageConsumerOptions {
@@ -80,6 +82,7 @@ function desiredStreamSettings(options: UsageStreamOptions) {
     duplicate_window: nanos(options.duplicateWindowMs),
     max_age: nanos(options.maxAgeMs),
     max_bytes: options.maxBytes ?? -1,
+    num_replicas: options.replicas ?? 1,
   };
 }
 
@@ -140,6 +143,40 @@ export async function checkUsageStream(jsm: JetStreamManager, options: UsageStre
   });
   if (existing === undefined) throw new UsageStreamMissingError(options.streamName);
   return usageStreamDrift(existing.config as unknown as Record<string, unknown>, options);
+}
+
+/** How long a start-up waits for JetStream to answer again after a server of the cluster failed. */
+const FAILOVER_WAIT_MS = 30_000;
+const FAILOVER_RETRY_MS = 500;
+
+/**
+ * Runs a JetStream API call again while the cluster cannot answer it: after a server fails, the
+ * stream and the JetStream meta group elect new leaders, and for a few seconds their API requests
+ * time out or find no responder. A producer or worker starting then waits instead of failing; any
+ * other error, or the same one past the wait, is thrown.
+ */
+export async function retryWhileJetStreamFailsOver<T>(
+  work: () => Promise<T>,
+  waitMs: number = FAILOVER_WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isFailoverError(error) || Date.now() + FAILOVER_RETRY_MS > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, FAILOVER_RETRY_MS));
+    }
+  }
+}
+
+function isFailoverError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'TimeoutError' ||
+    error.name === 'NoRespondersError' ||
+    /no responders|temporarily unavailable|\b503\b/i.test(error.message)
+  );
 }
 
 export class UsageStreamMissingError extends TallyError {

@@ -1,3 +1,4 @@
+import { connectionSecurityFromEnv } from '../config/connections.ts';
 import type { ServiceEndpoints, ServicesEnv } from '../config/services.ts';
 import { stackEndpoints, type ServiceName, type StackLayout } from './local-stack.ts';
 
@@ -34,6 +35,7 @@ export function resolveEndpoints(
       natsUrl: env.NATS_URL ?? local.natsUrl,
       temporalAddress: env.TEMPORAL_ADDRESS ?? local.temporalAddress,
       temporalNamespace: env.TEMPORAL_NAMESPACE,
+      security: connectionSecurityFromEnv(env),
     },
     embedded,
   };

@@ -100,10 +100,21 @@ export class StackError extends TallyError {
 
 type Log = (line: string) => void;
 
-/** Builds the Go tools if needed. */
-export async function buildStackTools(layout: StackLayout, log: Log): Promise<void> {
+/**
+ * Builds the Go tools if needed; `cluster` adds the Temporal server and its schema tool, which only
+ * the cluster test runs (test/integration/cluster.test.ts).
+ */
+export async function buildStackTools(
+  layout: StackLayout,
+  log: Log,
+  options: { cluster?: boolean } = {},
+): Promise<void> {
   await ensureTool(layout.toolsDir, 'nats-server', log);
   await ensureTool(layout.toolsDir, 'temporal', log);
+  if (options.cluster === true) {
+    await ensureTool(layout.toolsDir, 'temporal-server', log);
+    await ensureTool(layout.toolsDir, 'temporal-sql-tool', log);
+  }
 }
 
 /** Starts every service that is not already running and healthy; harmless to call twice. */

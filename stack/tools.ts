@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -11,6 +11,12 @@ const execFileAsync = promisify(execFile);
 export const PINNED_TOOLS = {
   temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: 'v1.5.1' },
   'nats-server': { module: 'github.com/nats-io/nats-server/v2', version: 'v2.12.15' },
+  /**
+   * The Temporal server and its SQL schema tool (the cluster test builds them on demand; the same
+   * version as docker-compose.yml's images, a test holds them together). Go >= 1.25.8.
+   */
+  'temporal-server': { module: 'go.temporal.io/server/cmd/server', version: 'v1.30.4', installedAs: 'server' },
+  'temporal-sql-tool': { module: 'go.temporal.io/server/cmd/tools/sql', version: 'v1.30.4', installedAs: 'sql' },
   /** Stripe's OpenAPI-validating mock; only the request-shape test builds it (on demand). */
   'stripe-mock': { module: 'github.com/stripe/stripe-mock', version: 'v0.203.0' },
 } as const;
@@ -45,6 +51,9 @@ export async function ensureTool(toolsDir: string, name: ToolName, log: (line: s
   log(`building ${name} ${version} with ${go.version} (first time only; a few minutes)…`);
   const startedMs = Date.now();
   await goInstall(go.path, `${module}@${version}`, path.dirname(binary), (line) => log(`  ${name}: ${line}`));
+  // `go install` names the binary after the package's folder (…/cmd/server → server): give it the tool's name.
+  const tool = PINNED_TOOLS[name];
+  if ('installedAs' in tool) await rename(path.join(path.dirname(binary), tool.installedAs), binary);
   await writeFile(stampFile, `${module}@${version}\n`);
   log(`built ${name} in ${Math.round((Date.now() - startedMs) / 1000)} s`);
   return binary;

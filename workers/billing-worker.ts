@@ -1,12 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
-import {
-  GracefulShutdownPeriodExpiredError,
-  NativeConnection,
-  Worker,
-  type WorkerInterceptors,
-} from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { GracefulShutdownPeriodExpiredError, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../connections/nats.ts';
+import { connectTemporalClient, connectTemporalWorker } from '../connections/temporal.ts';
 import pino from 'pino';
 import {
   activityFailureInterceptors,
@@ -31,7 +27,7 @@ import {
 import { workflowsEntry } from '../config/paths.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
-import { migrate } from '../db/migrate.ts';
+import { migrateAtStart } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { listUndeliveredNotifications } from '../db/queries/notifications.ts';
 import { createBillingProviders } from '../providers/index.ts';
@@ -83,7 +79,7 @@ export function shutdownBoundMs(config: Pick<BillingWorkerConfig, 'shutdownGrace
 export async function runBillingWorker(options: BillingWorkerOptions): Promise<void> {
   const { config, endpoints, stripe } = options;
   const logger = options.logger ?? pino({ name: 'tally-billing-worker', level: config.logLevel });
-  const pool = createPool(endpoints.databaseUrl, {
+  const pool = createPool(endpoints, {
     max: Math.max(10, config.maxConcurrentActivities + 4),
     applicationName: 'tally-billing-worker',
   });
@@ -98,11 +94,11 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
   const contractSweep: ContractSweepState = { publicationId: undefined, period: undefined };
   const skippedCustomers = new Set<string>();
   try {
-    await migrate(pool);
+    await migrateAtStart(endpoints, pool);
     const notifier = createWebhookNotifier(config.webhookUrl);
     const terms = publishedTerms(pool, config.ratecardsDir === undefined ? {} : { ratecardsDir: config.ratecardsDir });
     // The close waits for the ingest consumer (its watermark, read from JetStream).
-    const nats = await connect({ servers: endpoints.natsUrl, name: 'tally-billing-worker', maxReconnectAttempts: -1 });
+    const nats = await connectNats(endpoints, { name: 'tally-billing-worker', maxReconnectAttempts: -1 });
     closers.unshift(() => nats.close());
     const jsm = await jetstreamManager(nats);
     const billingActivities = createBillingActivities({
@@ -119,9 +115,9 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       ...createBackfillActivities({ pool, terms }),
       ...createShadowRunActivities({ pool, terms }),
     };
-    const workerConnection = await NativeConnection.connect({ address: endpoints.temporalAddress });
+    const workerConnection = await connectTemporalWorker(endpoints);
     closers.unshift(() => workerConnection.close());
-    const clientConnection = await Connection.connect({ address: endpoints.temporalAddress });
+    const clientConnection = await connectTemporalClient(endpoints);
     closers.unshift(() => clientConnection.close());
     const client = new Client({ connection: clientConnection, namespace: endpoints.temporalNamespace });
     const marketplace = options.marketplace ?? parseMarketplaceEnv({});

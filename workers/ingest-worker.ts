@@ -1,10 +1,12 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionSecurity } from '../config/connections.ts';
+import { connectNats } from '../connections/nats.ts';
 import { pino, type Logger } from 'pino';
 import type { IngestWorkerConfig } from '../config/ingest-worker.ts';
-import { migrate } from '../db/migrate.ts';
+import { migrateAtStart } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { BatchWriter } from '../ingest/batch-writer.ts';
 import { EventPublisher } from '../ingest/event-publisher.ts';
@@ -18,11 +20,14 @@ import {
   describeStreamDrift,
   ensureUsageConsumer,
   ensureUsageStream,
+  retryWhileJetStreamFailsOver,
 } from '../ingest/usage-stream.ts';
 
 export interface IngestWorkerEndpoints {
   readonly natsUrl: string;
   readonly databaseUrl: string;
+  /** Authentication and TLS (config/connections.ts); absent: none. */
+  readonly security?: ConnectionSecurity;
 }
 
 export interface IngestWorker {
@@ -55,26 +60,29 @@ export async function startIngestWorker(
       ? await loadApiKeys(config.apiKeysFile)
       : undefined;
 
-  const pool = createPool(endpoints.databaseUrl, { max: config.writers + 2, applicationName: 'tally-ingest' });
+  const pool = createPool(endpoints, { max: config.writers + 2, applicationName: 'tally-ingest' });
   let nc: NatsConnection | undefined;
   const servers: http.Server[] = [];
   try {
-    await migrate(pool);
-    nc = await connect({
-      servers: endpoints.natsUrl,
+    await migrateAtStart(endpoints, pool);
+    nc = await connectNats(endpoints, {
       name: 'tally-ingest',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
     });
     assertNatsServerVersion(nc);
-    const jsm = await jetstreamManager(nc);
-    const drift = await ensureUsageStream(jsm, {
-      streamName: config.streamName,
-      subjectPrefix: config.subjectPrefix,
-      duplicateWindowMs: config.duplicateWindowMs,
-      maxAgeMs: config.streamMaxAgeMs,
-      maxBytes: config.streamMaxBytes,
-    });
+    const natsConnection = nc;
+    const jsm = await retryWhileJetStreamFailsOver(() => jetstreamManager(natsConnection));
+    const drift = await retryWhileJetStreamFailsOver(() =>
+      ensureUsageStream(jsm, {
+        streamName: config.streamName,
+        subjectPrefix: config.subjectPrefix,
+        duplicateWindowMs: config.duplicateWindowMs,
+        maxAgeMs: config.streamMaxAgeMs,
+        maxBytes: config.streamMaxBytes,
+        replicas: config.streamReplicas,
+      }),
+    );
     if (drift.length > 0) {
       const fixed = drift.every((entry) => entry.setting !== 'storage' && entry.setting !== 'retention');
       logger[fixed ? 'warn' : 'error'](
@@ -82,11 +90,13 @@ export async function startIngestWorker(
         `usage stream settings had drifted: ${describeStreamDrift(drift)}${fixed ? ' (corrected)' : ' (storage and retention cannot change in place: recreate the stream)'}`,
       );
     }
-    await ensureUsageConsumer(jsm, config.streamName, {
-      durableName: config.consumerName,
-      ackWaitMs: config.ackWaitMs,
-      maxAckPending: config.maxAckPending,
-    });
+    await retryWhileJetStreamFailsOver(() =>
+      ensureUsageConsumer(jsm, config.streamName, {
+        durableName: config.consumerName,
+        ackWaitMs: config.ackWaitMs,
+        maxAckPending: config.maxAckPending,
+      }),
+    );
     const js = jetstream(nc);
     const connection = nc;
     const metrics = new IngestMetrics();
