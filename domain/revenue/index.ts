@@ -1,0 +1,13 @@
+// Revenue recognition beyond the invoice (SPEC §11), pure: the daily recognized position of a
+// customer-period and its entry, the settlement at invoice. Decisions: docs/decisions/journal.md.
+export {
+  recognitionSettlementEntry,
+  recognizeDay,
+  REVENUE_RECOGNITION_VERSION,
+  type DailyRecognition,
+  type DailyRecognitionInput,
+  type RecognitionCredit,
+} from './daily-recognition.ts';
+export { dayBefore, recognitionDay, type RecognitionDay } from './recognition-day.ts';
+export { RevenueError, type RevenueErrorCode } from './revenue-error.ts';
+export { openPostingPeriod, redirectFromLockedPeriods } from './period-locks.ts';
