@@ -110,6 +110,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./journal-commands.ts')).registerJournalCommands,
   },
   {
+    name: 'revenue',
+    description: 'revenue recognition beyond the invoice (SPEC §11): a day recognized by hand, the revenue schedule',
+    load: async () => (await import('./revenue-commands.ts')).registerRevenueCommands,
+  },
+  {
     name: 'credits',
     description: 'the credit ledger: grants, draws, expiry',
     load: async () => (await import('./journal-commands.ts')).registerCreditsCommands,

@@ -1,7 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { creditBalances, recordCreditExpiries, usableCredits } from '../db/queries/credit-ledger.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
+import { listAccountingPeriodLocks } from '../db/queries/revenue-recognition.ts';
 import { periodNameProblem } from '../domain/period.ts';
+import { lockPeriod } from '../revenue/index.ts';
+import { authenticateCliUser } from './console-credentials.ts';
 import { withDatabase } from './services.ts';
 
 const write = (text: string): void => {
@@ -41,6 +44,7 @@ export function formatTable(
 
 export function registerJournalCommands(program: Command): void {
   const journal = program.command('journal');
+  registerPeriodLockCommands(journal);
 
   journal
     .command('trial-balance')
@@ -116,6 +120,47 @@ export function registerJournalCommands(program: Command): void {
         if (entries.length === 0) write('no entries\n');
       },
     );
+}
+
+function registerPeriodLockCommands(journal: Command): void {
+  journal
+    .command('lock')
+    .description(
+      'lock an accounting period (admin): it takes no more postings; entries dated into it post to the next open period, naming it',
+    )
+    .requiredOption('--period <period>', 'the accounting period YYYY-MM', period)
+    .option('--reason <text>', 'why (recorded in the audit log)', 'month-end close')
+    .option('--as <name>', 'act as this console user (password from stdin); default: TALLY_USER_TOKEN')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { period: string; reason: string; as?: string; json?: boolean }) => {
+      await withDatabase(async (pool) => {
+        const user = await authenticateCliUser(pool, options.as === undefined ? {} : { as: options.as });
+        const { lock, created } = await lockPeriod(pool, user, { period: options.period, reason: options.reason });
+        if (options.json) return void write(`${JSON.stringify({ ...lock, created }, null, 2)}\n`);
+        write(
+          created
+            ? `locked ${lock.period} (by ${lock.locked_by}: ${lock.reason})\n`
+            : `${lock.period} was already locked at ${lock.locked_at} by ${lock.locked_by}\n`,
+        );
+      });
+    });
+
+  journal
+    .command('locks')
+    .description('the locked accounting periods')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { json?: boolean }) => {
+      const locks = await withDatabase((pool) => listAccountingPeriodLocks(pool));
+      if (options.json) return void write(`${JSON.stringify(locks, null, 2)}\n`);
+      write(
+        locks.length === 0
+          ? 'no period is locked\n'
+          : formatTable(
+              ['period', 'locked at', 'by', 'reason'],
+              locks.map((lock) => [lock.period, lock.locked_at, lock.locked_by, lock.reason]),
+            ),
+      );
+    });
 }
 
 export function registerCreditsCommands(program: Command): void {

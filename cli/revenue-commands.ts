@@ -1,0 +1,82 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { recognitionDay } from '../domain/revenue/index.ts';
+import { recognitionCustomers, recognizeCustomerDay, type DayRecognitionOutcome } from '../revenue/index.ts';
+import { publishedTerms } from '../terms/index.ts';
+import { printTable, withDatabase } from './services.ts';
+
+function day(value: string): string {
+  try {
+    return recognitionDay(value).day;
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function describeOutcome(outcome: DayRecognitionOutcome): { status: string; entry: string; detail: string } {
+  switch (outcome.status) {
+    case 'recognized':
+      return outcome.entryKey === null
+        ? { status: 'unchanged', entry: '', detail: 'nothing new since the day before' }
+        : {
+            status: 'posted',
+            entry: outcome.entryKey,
+            detail: `usage revenue ${outcome.usageRevenue} ${outcome.currency}, booked in ${outcome.postingPeriod}`,
+          };
+    case 'already_recognized':
+      return { status: 'already done', entry: '', detail: `recognized through ${outcome.lastDay}` };
+    case 'settled':
+      return { status: 'settled', entry: '', detail: `invoice ${outcome.invoiceId} recognizes the period` };
+    case 'not_active':
+      return { status: 'not active', entry: '', detail: 'the contract does not cover the period' };
+  }
+}
+
+export function registerRevenueCommands(program: Command): void {
+  const revenue = program.command('revenue');
+
+  revenue
+    .command('run')
+    .description(
+      "recognize one day by hand, as the daily schedule does: each customer's usage to date rated, minus what is already recognized; a rerun posts nothing new",
+    )
+    .requiredOption('--day <YYYY-MM-DD>', 'the UTC day to recognize (it must be over)', day)
+    .option('--customer <id>', 'only this customer')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { day: string; customer?: string; json?: boolean }) => {
+      await withDatabase(async (pool) => {
+        const terms = publishedTerms(pool);
+        const { customerIds, problems } =
+          options.customer === undefined
+            ? await recognitionCustomers(pool, { day: options.day })
+            : { customerIds: [options.customer], problems: [] };
+        const results: { customer: string; status: string; entry: string; detail: string }[] = [];
+        const now = new Date().toISOString();
+        for (const [index, customerId] of customerIds.entries()) {
+          if (process.stderr.isTTY)
+            process.stderr.write(`\rrecognizing ${options.day}: ${index + 1}/${customerIds.length}`);
+          try {
+            results.push({
+              customer: customerId,
+              ...describeOutcome(await recognizeCustomerDay({ pool, terms }, { customerId, day: options.day, now })),
+            });
+          } catch (error) {
+            results.push({
+              customer: customerId,
+              status: 'failed',
+              entry: '',
+              detail: error instanceof Error ? error.message : String(error),
+            });
+          }
+        }
+        if (process.stderr.isTTY && customerIds.length > 0) process.stderr.write('\n');
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ day: options.day, results, problems }, null, 2)}\n`);
+        } else {
+          if (results.length === 0) process.stdout.write(`no customer's contract covers ${options.day}\n`);
+          else printTable(results, ['customer', 'status', 'entry', 'detail']);
+          for (const problem of problems) process.stdout.write(`skipped: ${problem}\n`);
+        }
+        if (results.some((result) => result.status === 'failed') || problems.length > 0) process.exitCode = 1;
+      });
+    });
+}

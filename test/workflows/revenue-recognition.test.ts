@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { addUser, authenticatePassword, issueToken } from '../../access/index.ts';
+import { main } from '../../cli/main.ts';
+import type { IssuedInvoice } from '../../contracts/invoice.ts';
+import { withTransaction } from '../../db/pool.ts';
+import { findInvoice } from '../../db/queries/invoices.ts';
+import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
+import { netDebitByAccount } from '../../domain/journal/index.ts';
+import { Decimal, formatMoney, sumDecimals } from '../../domain/money.ts';
+import { buildContract } from '../builders/rating.ts';
+import { buildUsageEvent } from '../builders/usage-event.ts';
+import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { testStack } from '../harness/services.ts';
+
+// Daily recognition on the real stack: days recognized by hand with `tally revenue run` (the same
+// step the daily schedule runs), a rerun that posts nothing, the invoice settling the recognized
+// position so the period keeps exactly the invoice, then a locked period refusing postings.
+
+let bed: BillingTestbed;
+const customerId = 'rev-daily';
+const lateCustomerId = 'rev-locked';
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  bed = await BillingTestbed.create('revenue_daily');
+  const { endpoints } = testStack();
+  process.env.DATABASE_URL = bed.databaseUrl;
+  process.env.NATS_URL = endpoints.natsUrl;
+  process.env.TEMPORAL_ADDRESS = endpoints.temporalAddress;
+  for (const id of [customerId, lateCustomerId]) {
+    await bed.publishContract(
+      buildContract({
+        customer_id: id,
+        credits: [{ id: 'promo', kind: 'promotional', amount: '2.00', granted_at: '2026-09-01T00:00:00Z' }],
+      }),
+    );
+  }
+  const tokens = (customer: string, timestamp: string, quantity: string) =>
+    buildUsageEvent({
+      customer_id: customer,
+      timestamp,
+      quantity,
+      metadata: { sku: 'llm.tokens', region: 'us-east-1' },
+    });
+  await bed.storeEvents(
+    [
+      tokens(customerId, '2026-10-03T10:00:00.000Z', '600000'),
+      tokens(customerId, '2026-10-20T10:00:00.000Z', '900000'),
+      tokens(lateCustomerId, '2026-10-08T10:00:00.000Z', '1000'),
+    ],
+    '2026-10-21T00:00:00.000Z',
+  );
+});
+
+afterAll(async () => {
+  process.env = savedEnv;
+  await bed.close();
+});
+
+async function tally(...args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    await main(['node', 'tally', ...args]);
+  } finally {
+    spy.mockRestore();
+  }
+  return chunks.join('');
+}
+
+async function runDay(customer: string, day: string): Promise<{ status: string; entry: string; detail: string }> {
+  const output = JSON.parse(await tally('revenue', 'run', '--day', day, '--customer', customer, '--json')) as {
+    results: { status: string; entry: string; detail: string }[];
+  };
+  const [result] = output.results;
+  if (result === undefined) throw new Error(`no result for ${customer} ${day}`);
+  return result;
+}
+
+const usageRevenue = (entries: Parameters<typeof netDebitByAccount>[0]): string =>
+  formatMoney((netDebitByAccount(entries).get('usage_revenue') ?? new Decimal(0)).negated(), 'USD');
+
+describe('daily revenue recognition', () => {
+  it('recognizes days by hand, once each; the invoice settles them and the period keeps exactly the invoice', async () => {
+    // Day 5: 600 packages of 1,000 tokens at the first tier, 0.010 → 6.00, less the promotional credit drawn against it.
+    expect(await runDay(customerId, '2026-10-05')).toMatchObject({
+      status: 'posted',
+      entry: 'recognition:rev-daily/2026-10-05:revenue_recognized:revenue-recognition-v1',
+      detail: 'usage revenue 6.00 USD, booked in 2026-10',
+    });
+    expect(await runDay(customerId, '2026-10-05')).toMatchObject({ status: 'already done' });
+    // An earlier day after a later one: already covered.
+    expect(await runDay(customerId, '2026-10-04')).toMatchObject({ status: 'already done' });
+    // Day 31: 1,500 packages to date across the mid-October price change, priced on the cumulative quantity.
+    expect(await runDay(customerId, '2026-10-31')).toMatchObject({ status: 'posted' });
+    const daily = await loadJournalEntries(bed.pool, { customerId, entryTypes: ['revenue_recognized'] });
+    expect(daily.map((entry) => usageRevenue([entry]))).toEqual(['6.00', '7.10']);
+    expect(netDebitByAccount(daily).get('contra_revenue_promotional_credits')?.toString()).toBe('2');
+
+    await bed.withWorker(async () => {
+      const handle = await bed.startPeriod(bed.periodInput(customerId, '2026-10'));
+      await handle.result();
+    });
+    const invoice = (await findInvoice(bed.pool, `inv:${customerId}:2026-10`))?.document as IssuedInvoice;
+    const usageLines = sumDecimals(
+      invoice.lines.filter((line) => line.kind === 'usage').map((line) => new Decimal(line.amount)),
+    );
+
+    const recognition = await loadJournalEntries(bed.pool, {
+      customerId,
+      entryTypes: ['revenue_recognized', 'recognition_settled'],
+    });
+    expect(recognition.map((entry) => entry.entry_type)).toEqual([
+      'revenue_recognized',
+      'revenue_recognized',
+      'recognition_settled',
+    ]);
+    // The settlement reverses the daily position: together they net to zero on every account ...
+    for (const amount of netDebitByAccount(recognition).values()) expect(amount.isZero()).toBe(true);
+    // ... so the period keeps the invoice's usage revenue, nothing twice.
+    const all = await loadJournalEntries(bed.pool, { customerId, servicePeriod: '2026-10' });
+    expect(usageRevenue(all)).toBe(formatMoney(usageLines, 'USD'));
+    expect(usageRevenue(daily)).toBe(formatMoney(usageLines, 'USD'));
+    expect((await trialBalance(bed.pool, { customerId })).balanced).toBe(true);
+    // Once settled, the period's days post nothing more.
+    expect(await runDay(customerId, '2026-10-31')).toMatchObject({ status: 'settled' });
+  });
+
+  it('locks a period as an admin: the database refuses postings into it, and recognition books in the open period', async () => {
+    await addUser(
+      bed.pool,
+      { operator: 'test' },
+      { username: 'controller', role: 'admin', password: 'a-long-password-1' },
+    );
+    const user = await authenticatePassword(bed.pool, {
+      username: 'controller',
+      password: 'a-long-password-1',
+      from: 'cli',
+    });
+    process.env.TALLY_USER_TOKEN = (await issueToken(bed.pool, user, 1)).token;
+    expect(await tally('journal', 'lock', '--period', '2026-10', '--reason', 'October closed')).toBe(
+      'locked 2026-10 (by controller: October closed)\n',
+    );
+    expect(await tally('journal', 'lock', '--period', '2026-10')).toMatch(
+      /^2026-10 was already locked at .* by controller\n$/,
+    );
+
+    await expect(
+      withTransaction(bed.pool, (client) =>
+        client.query(
+          `INSERT INTO journal_entries (entry_key, entry_type, customer_id, currency, service_period, posting_period, calculation_version, memo, line_count)
+           VALUES ('manual:1', 'usage_rated', $1, 'USD', '2026-10', '2026-10', 'v', 'by hand', 2)`,
+          [lateCustomerId],
+        ),
+      ),
+    ).rejects.toThrow(/accounting period 2026-10 is locked: journal entry manual:1 refused/);
+
+    expect(await runDay(lateCustomerId, '2026-10-10')).toMatchObject({
+      status: 'posted',
+      detail: 'usage revenue 0.01 USD, booked in 2026-11',
+    });
+    const [entry] = await loadJournalEntries(bed.pool, {
+      customerId: lateCustomerId,
+      entryTypes: ['revenue_recognized'],
+    });
+    expect(entry).toMatchObject({ service_period: '2026-10', posting_period: '2026-11' });
+  });
+});
