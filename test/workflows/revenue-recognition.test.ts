@@ -1,3 +1,4 @@
+import { ServiceError, type Client, type ScheduleHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, authenticatePassword, issueToken } from '../../access/index.ts';
 import { main } from '../../cli/main.ts';
@@ -11,6 +12,10 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { testStack } from '../harness/services.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
+import { ensureRevenueSchedule } from '../../revenue/index.ts';
+import { revenueDayWorkflowId } from '../../workflows/revenue-definitions.ts';
+import type { revenueDayWorkflow, revenueLauncherWorkflow } from '../../workflows/revenue.ts';
 
 // Daily recognition on the real stack: days recognized by hand with `tally revenue run` (the same
 // step the daily schedule runs), a rerun that posts nothing, the invoice settling the recognized
@@ -167,5 +172,99 @@ describe('daily revenue recognition', () => {
       entryTypes: ['revenue_recognized'],
     });
     expect(entry).toMatchObject({ service_period: '2026-10', posting_period: '2026-11' });
+  });
+});
+
+/**
+ * Triggers the schedule and waits for the launcher it starts (the newest action not seen before);
+ * triggers again every few seconds, since a trigger processed in the same second as the last names
+ * the same scheduled workflow and starts nothing.
+ */
+async function triggerAndWait(client: Client, schedule: ScheduleHandle, seen: Set<string>) {
+  const deadline = Date.now() + 90_000;
+  let triggeredMs = 0;
+  for (;;) {
+    if (Date.now() - triggeredMs > 5_000) {
+      await schedule.trigger();
+      triggeredMs = Date.now();
+    }
+    const description = await schedule.describe().catch((error: unknown) => {
+      if (error instanceof ServiceError && Date.now() < deadline) return undefined;
+      throw error;
+    });
+    const actions = (description?.info.recentActions ?? []).map((action) => action.action.workflow.workflowId);
+    const fresh = actions.find((id) => !seen.has(id));
+    if (fresh !== undefined) {
+      seen.add(fresh);
+      return client.workflow.getHandle<typeof revenueLauncherWorkflow>(fresh);
+    }
+    if (Date.now() > deadline) throw new Error(`the triggered schedule started no launcher within 90 s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('the daily revenue schedule', () => {
+  it('recognizes yesterday for every customer when triggered, and a second run posts nothing new', async () => {
+    const scheduledCustomer = 'rev-scheduled';
+    await bed.publishContract(buildContract({ customer_id: scheduledCustomer }));
+    const startOfToday = new Date(new Date().toISOString().slice(0, 10)).getTime();
+    const yesterday = new Date(startOfToday - 86_400_000).toISOString().slice(0, 10);
+    await bed.storeEvents([
+      buildUsageEvent({
+        customer_id: scheduledCustomer,
+        timestamp: `${yesterday}T12:00:00.000Z`,
+        quantity: '250000',
+        metadata: { sku: 'llm.tokens', region: 'us-east-1' },
+      }),
+    ]);
+    await bed.withWorker(async () => {
+      const client = bed.client;
+      // An hour far from now: the schedule never fires by itself during the test.
+      const hour = (new Date().getUTCHours() + 12) % 24;
+      const scheduleId = await ensureRevenueSchedule(client, {
+        taskQueue: bed.taskQueue,
+        hour,
+        minute: 0,
+        stepTimeoutMs: 5_000,
+      });
+      // Created again (a second worker start): updated, not duplicated.
+      await ensureRevenueSchedule(client, { taskQueue: bed.taskQueue, hour, minute: 0, stepTimeoutMs: 5_000 });
+      const schedule = client.schedule.getHandle(scheduleId);
+      try {
+        const seen = new Set<string>();
+        const first = await (await triggerAndWait(client, schedule, seen)).result();
+        expect(first).toMatchObject({ day: yesterday, customers: 3, failures: [] });
+        if ('alreadyRunning' in first) throw new Error('the first run found a day running');
+        expect(first.posted).toBeGreaterThanOrEqual(1);
+        const [entry] = await loadJournalEntries(bed.pool, {
+          customerId: scheduledCustomer,
+          entryTypes: ['revenue_recognized'],
+        });
+        expect(entry?.entry_key).toBe(
+          `recognition:${scheduledCustomer}/${yesterday}:revenue_recognized:revenue-recognition-v1`,
+        );
+        // 250 packages at the first tier of the version in force (0.009 since mid-October) → 2.25.
+        expect(usageRevenue(entry === undefined ? [] : [entry])).toBe('2.25');
+        await recordHistory(
+          client.workflow.getHandle<typeof revenueDayWorkflow>(revenueDayWorkflowId(bed.taskQueue, yesterday)),
+          'revenue-day',
+        );
+
+        const second = await (await triggerAndWait(client, schedule, seen)).result();
+        expect(second).toMatchObject({
+          day: yesterday,
+          customers: 3,
+          posted: 0,
+          unchanged: 0,
+          skipped: 3,
+          failures: [],
+        });
+        expect(
+          await loadJournalEntries(bed.pool, { customerId: scheduledCustomer, entryTypes: ['revenue_recognized'] }),
+        ).toHaveLength(1);
+      } finally {
+        await schedule.delete();
+      }
+    });
   });
 });
