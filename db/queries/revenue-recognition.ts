@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { LedgerPosting } from '../../domain/revenue/index.ts';
 import type { Queryable } from './journal.ts';
 
 /** A customer-period as daily recognition sees it (migration 0400). */
@@ -102,6 +103,20 @@ export async function listAccountingPeriodLocks(db: Queryable): Promise<Accounti
   const { rows } = await db.query<AccountingPeriodLock>(
     `SELECT period, to_char(locked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS locked_at, locked_by, reason
        FROM accounting_period_locks ORDER BY period`,
+  );
+  return rows;
+}
+
+/** Every posting booked in a period, with its entry's fields, in posting order (for the GL export). */
+export async function postingsOfPeriod(db: Queryable, input: { postingPeriod: string }): Promise<LedgerPosting[]> {
+  const { rows } = await db.query<LedgerPosting>(
+    `SELECT e.entry_key, to_char(e.posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS posted_at,
+            e.posting_period, l.account, l.debit::text AS debit, l.credit::text AS credit, e.currency::text AS currency,
+            e.customer_id, e.invoice_id, e.memo
+       FROM journal_entries e JOIN journal_lines l ON l.entry_key = e.entry_key
+      WHERE e.posting_period = $1
+      ORDER BY e.posted_at, e.entry_key, l.line_no`,
+    [input.postingPeriod],
   );
   return rows;
 }

@@ -11,3 +11,14 @@ export {
 export { dayBefore, recognitionDay, type RecognitionDay } from './recognition-day.ts';
 export { RevenueError, type RevenueErrorCode } from './revenue-error.ts';
 export { openPostingPeriod, redirectFromLockedPeriods } from './period-locks.ts';
+export {
+  assertAccountsMapped,
+  chartNumberMapping,
+  GL_EXPORT_COLUMNS,
+  glExportCsv,
+  glExportRows,
+  parseAccountMapping,
+  type AccountMapping,
+  type GlExportRow,
+  type LedgerPosting,
+} from './gl-export.ts';

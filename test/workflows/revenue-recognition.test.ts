@@ -1,4 +1,7 @@
 import { ServiceError, type Client, type ScheduleHandle } from '@temporalio/client';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, authenticatePassword, issueToken } from '../../access/index.ts';
 import { main } from '../../cli/main.ts';
@@ -6,7 +9,7 @@ import type { IssuedInvoice } from '../../contracts/invoice.ts';
 import { withTransaction } from '../../db/pool.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
-import { netDebitByAccount } from '../../domain/journal/index.ts';
+import { ACCOUNT_CODES, netDebitByAccount } from '../../domain/journal/index.ts';
 import { Decimal, formatMoney, sumDecimals } from '../../domain/money.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
@@ -202,6 +205,106 @@ async function triggerAndWait(client: Client, schedule: ScheduleHandle, seen: Se
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+/** Parses the export's CSV back (RFC 4180: quoted fields may hold commas, quotes and newlines). */
+function parseCsv(text: string): Record<string, string>[] {
+  const records: string[][] = [];
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const character = text[index] as string;
+    if (quoted) {
+      if (character === '"' && text[index + 1] === '"') {
+        field += '"';
+        index += 1;
+      } else if (character === '"') quoted = false;
+      else field += character;
+    } else if (character === '"') quoted = true;
+    else if (character === ',') {
+      record.push(field);
+      field = '';
+    } else if (character === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+    } else field += character;
+  }
+  const [header = [], ...rows] = records;
+  return rows.map((row) => Object.fromEntries(header.map((column, index) => [column, row[index] ?? ''])));
+}
+
+describe('the GL export', () => {
+  it('exports every posting of a period mapped to an external chart; loaded back, every entry and the period balance', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tally-gl-'));
+    const full = path.join(dir, 'chart.csv');
+    await writeFile(
+      full,
+      [
+        'account,external_account',
+        ...ACCOUNT_CODES.map((code, index) => `${code},GL-${String(index).padStart(3, '0')}`),
+      ].join('\n'),
+    );
+    const rows = parseCsv(
+      await tally('journal', 'export', '--period', '2026-10', '--format', 'csv', '--mapping', full),
+    );
+    expect(Object.keys(rows[0] ?? {})).toEqual([
+      'entry_id',
+      'posted_at',
+      'period',
+      'account',
+      'external_account',
+      'debit',
+      'credit',
+      'currency',
+      'customer_id',
+      'invoice_id',
+      'memo',
+    ]);
+    expect(rows.length).toBeGreaterThan(6);
+    const byEntry = new Map<string, Decimal>();
+    for (const row of rows) {
+      expect(row.period).toBe('2026-10');
+      expect(row.external_account).toMatch(/^GL-\d{3}$/);
+      // Exactly one side carries the amount.
+      expect((row.debit === '') !== (row.credit === '')).toBe(true);
+      const net = new Decimal(row.debit || '0').minus(row.credit || '0');
+      byEntry.set(row.entry_id ?? '', (byEntry.get(row.entry_id ?? '') ?? new Decimal(0)).plus(net));
+    }
+    for (const [entryId, net] of byEntry) expect(`${entryId} ${net.toString()}`).toBe(`${entryId} 0`);
+    expect(rows.some((row) => row.entry_id?.startsWith('recognition:rev-daily/2026-10-05'))).toBe(true);
+    const json = JSON.parse(await tally('journal', 'export', '--period', '2026-10', '--format', 'json')) as Record<
+      string,
+      string
+    >[];
+    expect(json.map((row) => row.entry_id)).toEqual(rows.map((row) => row.entry_id));
+    expect(json.find((row) => row.account === 'usage_revenue')?.external_account).toBe('4000');
+
+    const trial = JSON.parse(
+      await tally('journal', 'export', '--period', '2026-10', '--format', 'json', '--trial-balance', '--mapping', full),
+    ) as { balanced: boolean; accounts: { external_account: string }[] };
+    expect(trial.balanced).toBe(true);
+    expect(trial.accounts.every((account) => account.external_account.startsWith('GL-'))).toBe(true);
+
+    // A mapping without Usage revenue refuses the export, naming the file and the account.
+    const partial = path.join(dir, 'partial.csv');
+    await writeFile(partial, `account,external_account\nunbilled_receivables,1200\n`);
+    const errors: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      errors.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await tally('journal', 'export', '--period', '2026-10', '--mapping', partial)).toBe('');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(process.exitCode).toBe(1);
+    process.exitCode = 0;
+    expect(errors.join('')).toContain(`${partial}: no line maps account usage_revenue (field account)`);
+  });
+});
 
 describe('the daily revenue schedule', () => {
   it('recognizes yesterday for every customer when triggered, and a second run posts nothing new', async () => {
