@@ -1,6 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { periodNameProblem } from '../domain/period.ts';
 import { recognitionDay } from '../domain/revenue/index.ts';
-import { recognitionCustomers, recognizeCustomerDay, type DayRecognitionOutcome } from '../revenue/index.ts';
+import {
+  recognitionCustomers,
+  recognizeCustomerDay,
+  revenueScheduleOfPeriod,
+  type DayRecognitionOutcome,
+} from '../revenue/index.ts';
 import { publishedTerms } from '../terms/index.ts';
 import { printTable, withDatabase } from './services.ts';
 
@@ -78,5 +84,43 @@ export function registerRevenueCommands(program: Command): void {
         }
         if (results.some((result) => result.status === 'failed') || problems.length > 0) process.exitCode = 1;
       });
+    });
+
+  revenue
+    .command('schedule')
+    .description(
+      'the revenue schedule of a period: per customer and day, usage and subscription revenue recognized, credits relieved, the accrual (Unbilled AR) carried; then the settlement by the invoice',
+    )
+    .requiredOption('--period <period>', 'the billing period YYYY-MM', (value: string) => {
+      const problem = periodNameProblem(value);
+      if (problem !== undefined) throw new InvalidArgumentError(problem);
+      return value;
+    })
+    .option('--customer <id>', 'only this customer')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { period: string; customer?: string; json?: boolean }) => {
+      const rows = await withDatabase((pool) =>
+        revenueScheduleOfPeriod(pool, {
+          period: options.period,
+          ...(options.customer === undefined ? {} : { customerId: options.customer }),
+        }),
+      );
+      if (options.json)
+        return void process.stdout.write(`${JSON.stringify({ period: options.period, days: rows }, null, 2)}\n`);
+      if (rows.length === 0) return void process.stdout.write(`no day of ${options.period} is recognized yet\n`);
+      printTable(
+        rows.map((row) => ({
+          customer: row.customer_id,
+          day: row.day,
+          currency: row.currency,
+          usage: row.usage_revenue,
+          subscription: row.subscription_revenue,
+          commitment: row.commitment_revenue,
+          contra: row.contra_revenue,
+          'credits relieved': row.credits_relieved,
+          accrual: row.accrual_position,
+        })),
+        ['customer', 'day', 'currency', 'usage', 'subscription', 'commitment', 'contra', 'credits relieved', 'accrual'],
+      );
     });
 }

@@ -10,3 +10,4 @@ export {
 } from './recognize-day.ts';
 export { ensureRevenueSchedule } from './revenue-schedule.ts';
 export { lockPeriod } from './period-locks.ts';
+export { revenueScheduleOfPeriod } from './revenue-schedule-report.ts';

@@ -120,3 +120,40 @@ export async function postingsOfPeriod(db: Queryable, input: { postingPeriod: st
   );
   return rows;
 }
+
+/** The days recognized in a period (optionally one customer's), with their entry keys. */
+export async function recognizedDaysOfPeriod(
+  db: Queryable,
+  input: { period: string; customerId?: string },
+): Promise<{ customer_id: string; day: string; currency: string; entry_key: string | null }[]> {
+  const { rows } = await db.query<{ customer_id: string; day: string; currency: string; entry_key: string | null }>(
+    `SELECT d.customer_id, to_char(d.day, 'YYYY-MM-DD') AS day, coalesce(p.currency::text, 'USD') AS currency, d.entry_key
+       FROM revenue_recognition_days d
+       JOIN revenue_recognition_periods p ON p.customer_id = d.customer_id AND p.period = d.period
+      WHERE d.period = $1 AND ($2::text IS NULL OR d.customer_id = $2)
+      ORDER BY d.customer_id, d.day`,
+    [input.period, input.customerId ?? null],
+  );
+  return rows;
+}
+
+/** The customer-periods of a period settled by their invoice (optionally one customer's). */
+export async function recognitionSettlementsOfPeriod(
+  db: Queryable,
+  input: { period: string; customerId?: string },
+): Promise<{ customer_id: string; invoice_id: string; settled_at: string; entry_key: string | null }[]> {
+  const { rows } = await db.query<{
+    customer_id: string;
+    invoice_id: string;
+    settled_at: string;
+    entry_key: string | null;
+  }>(
+    `SELECT customer_id, settled_by_invoice_id AS invoice_id,
+            to_char(settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS settled_at, settlement_entry_key AS entry_key
+       FROM revenue_recognition_periods
+      WHERE period = $1 AND settled_by_invoice_id IS NOT NULL AND ($2::text IS NULL OR customer_id = $2)
+      ORDER BY customer_id`,
+    [input.period, input.customerId ?? null],
+  );
+  return rows;
+}

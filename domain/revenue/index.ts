@@ -22,3 +22,9 @@ export {
   type GlExportRow,
   type LedgerPosting,
 } from './gl-export.ts';
+export {
+  revenueSchedule,
+  type RecognitionSettlement,
+  type RecognizedDay,
+  type RevenueScheduleRow,
+} from './revenue-schedule.ts';

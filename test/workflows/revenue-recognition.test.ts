@@ -135,6 +135,20 @@ describe('daily revenue recognition', () => {
     expect((await trialBalance(bed.pool, { customerId })).balanced).toBe(true);
     // Once settled, the period's days post nothing more.
     expect(await runDay(customerId, '2026-10-31')).toMatchObject({ status: 'settled' });
+
+    // The revenue schedule: each day's recognition and the accrual it carries, back to zero at the settlement.
+    const schedule = JSON.parse(
+      await tally('revenue', 'schedule', '--period', '2026-10', '--customer', customerId, '--json'),
+    ) as {
+      days: { day: string; usage_revenue: string; contra_revenue: string; accrual_position: string }[];
+    };
+    // Contra-revenue: the rate card's 10 % discount on tokens (0.60, then 0.71) and the 2.00 promotional credit.
+    expect(schedule.days.map((row) => [row.day, row.usage_revenue, row.contra_revenue])).toEqual([
+      ['2026-10-05', '6.00', '2.60'],
+      ['2026-10-31', '7.10', '0.71'],
+      ['settled', '-13.10', '-3.31'],
+    ]);
+    expect(schedule.days.at(-1)?.accrual_position).toBe('0.00');
   });
 
   it('locks a period as an admin: the database refuses postings into it, and recognition books in the open period', async () => {
