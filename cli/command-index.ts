@@ -115,6 +115,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./revenue-commands.ts')).registerRevenueCommands,
   },
   {
+    name: 'reconcile',
+    description:
+      'tie a period out per customer, SKU and currency: metered quantity × rate → invoice lines → recognized revenue → GL; every difference becomes a reconciliation exception',
+    load: async () => (await import('./revenue-commands.ts')).registerReconcileCommand,
+  },
+  {
     name: 'credits',
     description: 'the credit ledger: grants, draws, expiry',
     load: async () => (await import('./journal-commands.ts')).registerCreditsCommands,

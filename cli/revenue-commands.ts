@@ -3,6 +3,7 @@ import { periodNameProblem } from '../domain/period.ts';
 import { recognitionDay } from '../domain/revenue/index.ts';
 import {
   recognitionCustomers,
+  reconcileAndRecord,
   recognizeCustomerDay,
   revenueScheduleOfPeriod,
   type DayRecognitionOutcome,
@@ -122,5 +123,48 @@ export function registerRevenueCommands(program: Command): void {
         })),
         ['customer', 'day', 'currency', 'usage', 'subscription', 'commitment', 'contra', 'credits relieved', 'accrual'],
       );
+    });
+}
+
+export function registerReconcileCommand(program: Command): void {
+  program
+    .command('reconcile')
+    .requiredOption('--period <period>', 'the billing period YYYY-MM', (value: string) => {
+      const problem = periodNameProblem(value);
+      if (problem !== undefined) throw new InvalidArgumentError(problem);
+      return value;
+    })
+    .option('--json', 'machine-readable output')
+    .action(async (options: { period: string; json?: boolean }) => {
+      const result = await withDatabase((pool) =>
+        reconcileAndRecord({ pool, terms: publishedTerms(pool) }, { period: options.period }),
+      );
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        if (result.rows.length === 0) process.stdout.write(`no issued invoice for ${options.period}\n`);
+        else
+          printTable(
+            result.rows.map((row) => ({
+              customer: row.customer_id,
+              sku: row.sku,
+              price: row.price_id,
+              currency: row.currency,
+              quantity: row.metered_quantity,
+              'metered × rate': row.metered,
+              invoiced: row.invoiced,
+              recognized: row.recognized,
+            })),
+            ['customer', 'sku', 'price', 'currency', 'quantity', 'metered × rate', 'invoiced', 'recognized'],
+          );
+        process.stdout.write(
+          `\n${options.period}: ${result.differences.length} difference${result.differences.length === 1 ? '' : 's'}` +
+            (result.exceptionsOpened > 0 ? ` (${result.exceptionsOpened} new reconciliation exceptions)` : '') +
+            '\n',
+        );
+        for (const difference of result.differences)
+          process.stdout.write(`  ${difference.stage} ${difference.reason}: ${difference.detail}\n`);
+      }
+      if (result.differences.length > 0) process.exitCode = 3;
     });
 }

@@ -11,3 +11,4 @@ export {
 export { ensureRevenueSchedule } from './revenue-schedule.ts';
 export { lockPeriod } from './period-locks.ts';
 export { revenueScheduleOfPeriod } from './revenue-schedule-report.ts';
+export { reconcileAndRecord } from './reconcile.ts';

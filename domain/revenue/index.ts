@@ -28,3 +28,12 @@ export {
   type RecognizedDay,
   type RevenueScheduleRow,
 } from './revenue-schedule.ts';
+export {
+  reconcilePeriod,
+  type Reconciliation,
+  type ReconciliationDifference,
+  type ReconciliationInput,
+  type ReconciliationInvoice,
+  type ReconciliationRow,
+  type ReconciliationStage,
+} from './reconciliation.ts';

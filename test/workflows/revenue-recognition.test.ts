@@ -7,7 +7,9 @@ import { addUser, authenticatePassword, issueToken } from '../../access/index.ts
 import { main } from '../../cli/main.ts';
 import type { IssuedInvoice } from '../../contracts/invoice.ts';
 import { withTransaction } from '../../db/pool.ts';
+import { postJournalEntries } from '../../activities/post-journal.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
+import { listReviewExceptions } from '../../db/queries/review-exceptions.ts';
 import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
 import { ACCOUNT_CODES, netDebitByAccount } from '../../domain/journal/index.ts';
 import { Decimal, formatMoney, sumDecimals } from '../../domain/money.ts';
@@ -383,5 +385,60 @@ describe('the daily revenue schedule', () => {
         await schedule.delete();
       }
     });
+  });
+});
+
+describe('tally reconcile', () => {
+  it('ties the period out per customer and SKU with 0 differences, then records a planted difference as an exception once', async () => {
+    const clean = JSON.parse(await tally('reconcile', '--period', '2026-10', '--json')) as {
+      rows: { customer_id: string; sku: string; metered: string; invoiced: string; recognized: string }[];
+      differences: unknown[];
+    };
+    expect(clean.differences).toEqual([]);
+    expect(clean.rows.filter((row) => row.customer_id === customerId)).toEqual([
+      expect.objectContaining({ sku: 'llm.tokens', metered: '13.10', invoiced: '13.10', recognized: '13.10' }),
+    ]);
+    expect(process.exitCode ?? 0).toBe(0);
+
+    // A posting the invoice does not explain: the journal credits 1.00 more usage revenue for the line.
+    const invoiceId = `inv:${customerId}:2026-10`;
+    await postJournalEntries(bed.pool, [
+      {
+        entry_key: `manual:${invoiceId}:extra`,
+        entry_type: 'usage_rated',
+        customer_id: customerId,
+        invoice_id: invoiceId,
+        currency: 'USD',
+        service_period: '2026-10',
+        posting_period: '2026-10',
+        calculation_version: 'manual',
+        memo: 'posted by hand',
+        lines: [
+          {
+            line_no: 1,
+            account: 'unbilled_receivables',
+            debit: '1.00',
+            credit: '0.00',
+            source_line_key: 'usage:tokens-us',
+          },
+          { line_no: 2, account: 'usage_revenue', debit: '0.00', credit: '1.00', source_line_key: 'usage:tokens-us' },
+        ],
+      },
+    ]);
+    const text = await tally('reconcile', '--period', '2026-10');
+    expect(process.exitCode).toBe(3);
+    process.exitCode = 0;
+    expect(text).toMatch(/2026-10: \d+ differences \(\d+ new reconciliation exceptions\)/);
+    expect(text).toContain('invoice_to_revenue amount_mismatch');
+    const exceptions = await listReviewExceptions(bed.pool, {});
+    const reconciliation = exceptions.filter((exception) => exception.kind === 'reconciliation');
+    expect(reconciliation.length).toBeGreaterThan(0);
+    expect(reconciliation[0]?.context).toMatchObject({
+      reconciliation: { expected: expect.any(String), actual: expect.any(String) },
+    });
+    // Run again: the same differences, no new exception.
+    const again = JSON.parse(await tally('reconcile', '--period', '2026-10', '--json')) as { exceptionsOpened: number };
+    process.exitCode = 0;
+    expect(again.exceptionsOpened).toBe(0);
   });
 });
