@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { periodNameProblem } from '../domain/period.ts';
-import { recognitionDay } from '../domain/revenue/index.ts';
+import { loadJournalEntries } from '../db/queries/journal.ts';
+import { disaggregateRevenue, recognitionDay } from '../domain/revenue/index.ts';
 import {
   recognitionCustomers,
   reconcileAndRecord,
@@ -122,6 +123,52 @@ export function registerRevenueCommands(program: Command): void {
           accrual: row.accrual_position,
         })),
         ['customer', 'day', 'currency', 'usage', 'subscription', 'commitment', 'contra', 'credits relieved', 'accrual'],
+      );
+    });
+  revenue
+    .command('disaggregate')
+    .description(
+      'revenue of a period by obligation (usage, subscription, commitment, breakage, contra-revenue), product and customer (ASC 606 disaggregation)',
+    )
+    .requiredOption('--period <period>', 'the service period YYYY-MM', (value: string) => {
+      const problem = periodNameProblem(value);
+      if (problem !== undefined) throw new InvalidArgumentError(problem);
+      return value;
+    })
+    .option(
+      '--format <format>',
+      'table, csv or json',
+      (value: string) => {
+        if (value !== 'table' && value !== 'csv' && value !== 'json')
+          throw new InvalidArgumentError('expected table, csv or json');
+        return value;
+      },
+      'table',
+    )
+    .action(async (options: { period: string; format: 'table' | 'csv' | 'json' }) => {
+      const rows = disaggregateRevenue(
+        await withDatabase((pool) => loadJournalEntries(pool, { servicePeriod: options.period })),
+      );
+      if (options.format === 'json') return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      const columns = [
+        'service_period',
+        'customer_id',
+        'currency',
+        'category',
+        'account',
+        'product',
+        'amount',
+      ] as const;
+      if (options.format === 'csv') {
+        const quote = (value: string): string => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+        process.stdout.write(`${columns.join(',')}\n`);
+        for (const row of rows) process.stdout.write(`${columns.map((column) => quote(row[column])).join(',')}\n`);
+        return;
+      }
+      if (rows.length === 0) return void process.stdout.write(`no revenue serves ${options.period}\n`);
+      printTable(
+        rows.map((row) => ({ ...row })),
+        columns,
       );
     });
 }

@@ -37,3 +37,4 @@ export {
   type ReconciliationRow,
   type ReconciliationStage,
 } from './reconciliation.ts';
+export { disaggregateRevenue, type DisaggregationRow, type RevenueCategory } from './disaggregation.ts';

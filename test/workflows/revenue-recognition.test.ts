@@ -151,6 +151,24 @@ describe('daily revenue recognition', () => {
       ['settled', '-13.10', '-3.31'],
     ]);
     expect(schedule.days.at(-1)?.accrual_position).toBe('0.00');
+
+    // Disaggregation: the period's revenue by obligation and product, net of recognition and its settlement.
+    const disaggregated = (
+      JSON.parse(await tally('revenue', 'disaggregate', '--period', '2026-10', '--format', 'json')) as {
+        customer_id: string;
+        category: string;
+        product: string;
+        amount: string;
+      }[]
+    ).filter((row) => row.customer_id === customerId);
+    expect(disaggregated.find((row) => row.category === 'usage')).toMatchObject({
+      product: 'usage:tokens-us',
+      amount: formatMoney(usageLines, 'USD'),
+    });
+    const subscription = invoice.lines.find((line) => line.kind === 'fee');
+    expect(disaggregated.find((row) => row.category === 'subscription')?.amount).toBe(subscription?.amount);
+    const csv = await tally('revenue', 'disaggregate', '--period', '2026-10', '--format', 'csv');
+    expect(csv.split('\n')[0]).toBe('service_period,customer_id,currency,category,account,product,amount');
   });
 
   it('locks a period as an admin: the database refuses postings into it, and recognition books in the open period', async () => {
