@@ -24,11 +24,14 @@ import type { TermsSource } from '../terms/index.ts';
  */
 export async function reconcileAndRecord(
   deps: { readonly pool: pg.Pool; readonly terms: TermsSource },
-  input: { period: string },
+  input: { period: string; customerIds?: readonly string[] },
 ): Promise<Reconciliation & { readonly exceptionsOpened: number }> {
   const { pool } = deps;
   const period = billingPeriod(input.period);
-  const issued = await listInvoices(pool, { status: 'issued' }, 100_000);
+  const only = input.customerIds === undefined ? undefined : new Set(input.customerIds);
+  const issued = (await listInvoices(pool, { status: 'issued' }, 100_000)).filter(
+    (record) => only === undefined || only.has(record.customerId),
+  );
   const ofPeriod = issued.filter((record) => record.period === period.name);
   const adjusting = issued.filter(
     (record) =>
@@ -43,6 +46,7 @@ export async function reconcileAndRecord(
   const entries = await loadJournalEntries(pool, {
     invoiceIds: [...ofPeriod, ...adjusting].map((record) => record.invoiceId),
   });
+  // The ledger as a whole must balance (a customer's part of it balances entry by entry).
   const balance = await trialBalance(pool, { throughPostingPeriod: period.name });
   const reconciliation = reconcilePeriod({
     period: period.name,
