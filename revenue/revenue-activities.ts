@@ -1,3 +1,6 @@
+import { previousPeriod } from '../domain/period.ts';
+import { recognitionDay } from '../domain/revenue/index.ts';
+import { reconcileAndRecord } from './reconcile.ts';
 import {
   recognitionCustomers,
   recognizeCustomerDay,
@@ -15,6 +18,19 @@ export function createRevenueActivities(deps: RevenueDependencies & { readonly n
     /** Step 1: the customers whose published contract covers the day's period. */
     async listRecognitionCustomers(input: { day: string }): Promise<{ customerIds: string[]; problems: string[] }> {
       return recognitionCustomers(deps.pool, input);
+    },
+    /**
+     * Step 3: the daily reconciliation check of the day's period and the one before (whose invoices
+     * are issued in the first days of the month); differences become `reconciliation` exceptions, once.
+     */
+    async reconcileRecentPeriods(input: { day: string }): Promise<{ period: string; differences: number }[]> {
+      const current = recognitionDay(input.day).billingPeriod;
+      const results: { period: string; differences: number }[] = [];
+      for (const period of [previousPeriod(current).name, current.name]) {
+        const reconciliation = await reconcileAndRecord(deps, { period });
+        results.push({ period, differences: reconciliation.differences.length });
+      }
+      return results;
     },
     /** Step 2: one customer's day (domain/revenue), posted once. */
     async recognizeCustomerDay(input: { customerId: string; day: string }): Promise<DayRecognitionOutcome> {

@@ -38,4 +38,6 @@ export interface RevenueDaySummary {
   readonly skipped: number;
   /** `<customer>: <reason>` for every customer whose day failed; the others are recognized. */
   readonly failures: readonly string[];
+  /** The daily reconciliation check: differences found per period (each one a `reconciliation` exception). */
+  readonly reconciliation: readonly { readonly period: string; readonly differences: number }[];
 }

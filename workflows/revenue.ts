@@ -12,7 +12,8 @@ import {
  * Daily revenue recognition (SPEC §11). The daily Temporal Schedule starts
  * `revenueLauncherWorkflow`, which starts the previous UTC day's `revenueDayWorkflow` under a
  * deterministic id: 1 list the customers whose contract covers the day's period → 2 recognize each
- * customer's day (idempotent per customer and day: a rerun posts nothing new).
+ * customer's day (idempotent per customer and day: a rerun posts nothing new) → 3 reconcile the
+ * day's period and the one before (differences become `reconciliation` exceptions, once).
  */
 
 /** Customers recognized at once: each is a few queries and one transaction. */
@@ -74,5 +75,7 @@ export async function revenueDayWorkflow(input: RevenueDayInput): Promise<Revenu
       }
     }
   }
-  return { day: input.day, customers: customerIds.length, posted, unchanged, skipped, failures };
+  // 3. The daily reconciliation check: the day's period and the one before, differences as exceptions.
+  const reconciliation = await database.reconcileRecentPeriods({ day: input.day });
+  return { day: input.day, customers: customerIds.length, posted, unchanged, skipped, failures, reconciliation };
 }

@@ -13,6 +13,7 @@ import { listReviewExceptions } from '../../db/queries/review-exceptions.ts';
 import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
 import { ACCOUNT_CODES, netDebitByAccount } from '../../domain/journal/index.ts';
 import { Decimal, formatMoney, sumDecimals } from '../../domain/money.ts';
+import { periodOf, previousPeriod } from '../../domain/period.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
@@ -373,6 +374,12 @@ describe('the daily revenue schedule', () => {
         expect(first).toMatchObject({ day: yesterday, customers: 3, failures: [] });
         if ('alreadyRunning' in first) throw new Error('the first run found a day running');
         expect(first.posted).toBeGreaterThanOrEqual(1);
+        // The daily reconciliation check: the day's period and the one before, both clean.
+        const period = periodOf(`${yesterday}T00:00:00Z`);
+        expect(first.reconciliation).toEqual([
+          { period: previousPeriod(period).name, differences: 0 },
+          { period: period.name, differences: 0 },
+        ]);
         const [entry] = await loadJournalEntries(bed.pool, {
           customerId: scheduledCustomer,
           entryTypes: ['revenue_recognized'],
