@@ -3,6 +3,7 @@ import { parseContractText, type Contract } from '../contracts/contract.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { invoiceIdFor } from '../activities/billing-activities.ts';
 import { withTransaction } from '../db/pool.ts';
+import { customerHasCorrections } from '../db/queries/backfills.ts';
 import { currentContractTexts } from '../db/queries/contract-publications.ts';
 import { recordCreditGrants, usableCredits } from '../db/queries/credit-ledger.ts';
 import { insertJournalEntries, loadJournalEntries, prepaidCreditTermsRows } from '../db/queries/journal.ts';
@@ -94,7 +95,12 @@ export async function recognizeCustomerDay(
     start: day.billingPeriod.start,
     end: day.end,
   });
-  const aggregates = await loadUsageAggregates(pool, plan, { customerId });
+  // Corrections (SPEC §5) count as the close will count them: through the corrected event set.
+  const corrected = await customerHasCorrections(pool, customerId);
+  const aggregates = await loadUsageAggregates(pool, plan, {
+    customerId,
+    ...(corrected ? { table: 'corrected_usage_events' } : {}),
+  });
   const ratedToDate = ratePeriod({
     customerId,
     period: day.billingPeriod,
