@@ -47,7 +47,7 @@ import {
   saveDraftInvoice,
   type InvoiceRecord,
 } from '../db/queries/invoices.ts';
-import { postInvoiceJournal } from '../db/queries/journal.ts';
+import { postInvoiceJournal } from './post-journal.ts';
 import { claimLateEvents, lateEventClaims, releaseLateEventClaims } from '../db/queries/late-events.ts';
 import { enqueueNotification, recordDeliveryAttempt } from '../db/queries/notifications.ts';
 import {

@@ -53,3 +53,5 @@ export {
   type ParityRow,
   type RecordStatus,
 } from './marketplace-report.ts';
+// Daily revenue recognition's steps live in their room (revenue/); the workflows see them here, by type.
+export { createRevenueActivities, type RevenueActivities } from '../revenue/index.ts';

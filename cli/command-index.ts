@@ -110,6 +110,17 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./journal-commands.ts')).registerJournalCommands,
   },
   {
+    name: 'revenue',
+    description: 'revenue recognition beyond the invoice (SPEC §11): a day recognized by hand, the revenue schedule',
+    load: async () => (await import('./revenue-commands.ts')).registerRevenueCommands,
+  },
+  {
+    name: 'reconcile',
+    description:
+      'tie a period out per customer, SKU and currency: metered quantity × rate → invoice lines → recognized revenue → GL; every difference becomes a reconciliation exception',
+    load: async () => (await import('./revenue-commands.ts')).registerReconcileCommand,
+  },
+  {
     name: 'credits',
     description: 'the credit ledger: grants, draws, expiry',
     load: async () => (await import('./journal-commands.ts')).registerCreditsCommands,

@@ -1,8 +1,21 @@
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { textTable } from '../views/text-table.ts';
 import { creditBalances, recordCreditExpiries, usableCredits } from '../db/queries/credit-ledger.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
+import { listAccountingPeriodLocks, postingsOfPeriod } from '../db/queries/revenue-recognition.ts';
+import type { AccountCode } from '../domain/journal/index.ts';
+import {
+  assertAccountsMapped,
+  chartNumberMapping,
+  glExportCsv,
+  glExportRows,
+  parseAccountMapping,
+  type AccountMapping,
+} from '../domain/revenue/index.ts';
 import { periodNameProblem } from '../domain/period.ts';
+import { lockPeriod } from '../revenue/index.ts';
+import { authenticateCliUser } from './console-credentials.ts';
 import { withDatabase } from './services.ts';
 
 const write = (text: string): void => {
@@ -23,6 +36,8 @@ function instant(value: string): string {
 
 export function registerJournalCommands(program: Command): void {
   const journal = program.command('journal');
+  registerPeriodLockCommands(journal);
+  registerExportCommand(journal);
 
   journal
     .command('trial-balance')
@@ -98,6 +113,120 @@ export function registerJournalCommands(program: Command): void {
         if (entries.length === 0) write('no entries\n');
       },
     );
+}
+
+async function readMapping(file: string | undefined): Promise<{ mapping: AccountMapping; file: string | null }> {
+  if (file === undefined) return { mapping: chartNumberMapping(), file: null };
+  const bytes = await readFile(file);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidArgumentError(`${file}: not UTF-8 text`);
+  }
+  return { mapping: parseAccountMapping(text, file), file };
+}
+
+function registerExportCommand(journal: Command): void {
+  journal
+    .command('export')
+    .description(
+      'the GL export of a posting period (SPEC §11): one row per posting, mapped to an external chart of accounts; --trial-balance: the balances through the period',
+    )
+    .requiredOption('--period <period>', 'the posting period YYYY-MM', period)
+    .option(
+      '--format <format>',
+      'csv or json',
+      (value: string) => {
+        if (value !== 'csv' && value !== 'json') throw new InvalidArgumentError('expected csv or json');
+        return value;
+      },
+      'csv',
+    )
+    .option(
+      '--mapping <file>',
+      'CSV "account,external_account": Tally account → your chart (default: Tally\'s account numbers)',
+    )
+    .option('--trial-balance', 'the trial balance through the period instead of the postings')
+    .action(async (options: { period: string; format: 'csv' | 'json'; mapping?: string; trialBalance?: boolean }) => {
+      const { mapping, file } = await readMapping(options.mapping);
+      await withDatabase(async (pool) => {
+        if (options.trialBalance) {
+          const balance = await trialBalance(pool, { throughPostingPeriod: options.period });
+          // Every account with a balance must be mapped, as in the export.
+          assertAccountsMapped(
+            balance.accounts.map((row) => row.account),
+            mapping,
+            file,
+          );
+          const accounts = balance.accounts.map((row) => ({
+            account: row.account,
+            external_account: mapping.get(row.account as AccountCode) ?? '',
+            name: row.name,
+            currency: row.currency,
+            debit: row.debit,
+            credit: row.credit,
+            balance: row.balance,
+          }));
+          if (options.format === 'json') {
+            write(
+              `${JSON.stringify({ through: options.period, accounts, totals: balance.totals, balanced: balance.balanced }, null, 2)}\n`,
+            );
+          } else {
+            write('account,external_account,currency,debit,credit,balance\n');
+            for (const row of accounts)
+              write(
+                `${row.account},${row.external_account},${row.currency},${row.debit},${row.credit},${row.balance}\n`,
+              );
+          }
+          if (!balance.balanced) process.exitCode = 3;
+          return;
+        }
+        const rows = glExportRows(await postingsOfPeriod(pool, { postingPeriod: options.period }), mapping, file);
+        write(options.format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : glExportCsv(rows));
+      });
+    });
+}
+
+function registerPeriodLockCommands(journal: Command): void {
+  journal
+    .command('lock')
+    .description(
+      'lock an accounting period (admin): it takes no more postings; entries dated into it post to the next open period, naming it',
+    )
+    .requiredOption('--period <period>', 'the accounting period YYYY-MM', period)
+    .option('--reason <text>', 'why (recorded in the audit log)', 'month-end close')
+    .option('--as <name>', 'act as this console user (password from stdin); default: TALLY_USER_TOKEN')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { period: string; reason: string; as?: string; json?: boolean }) => {
+      await withDatabase(async (pool) => {
+        const user = await authenticateCliUser(pool, options.as === undefined ? {} : { as: options.as });
+        const { lock, created } = await lockPeriod(pool, user, { period: options.period, reason: options.reason });
+        if (options.json) return void write(`${JSON.stringify({ ...lock, created }, null, 2)}\n`);
+        write(
+          created
+            ? `locked ${lock.period} (by ${lock.locked_by}: ${lock.reason})\n`
+            : `${lock.period} was already locked at ${lock.locked_at} by ${lock.locked_by}\n`,
+        );
+      });
+    });
+
+  journal
+    .command('locks')
+    .description('the locked accounting periods')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { json?: boolean }) => {
+      const locks = await withDatabase((pool) => listAccountingPeriodLocks(pool));
+      if (options.json) return void write(`${JSON.stringify(locks, null, 2)}\n`);
+      write(
+        locks.length === 0
+          ? 'no period is locked\n'
+          : textTable(
+              ['period', 'locked at', 'by', 'reason'],
+              locks.map((lock) => [lock.period, lock.locked_at, lock.locked_by, lock.reason]),
+            ),
+      );
+    });
 }
 
 export function registerCreditsCommands(program: Command): void {

@@ -58,6 +58,13 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
    */
   TALLY_WORKER_SHUTDOWN_GRACE: durationMsFromEnv.default(10_000),
   TALLY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Daily revenue recognition's Temporal Schedule (SPEC §11), created or updated at start; `off` leaves it alone. */
+  TALLY_REVENUE_SCHEDULE: z.enum(['on', 'off']).default('on'),
+  /** When it fires, `HH:MM` UTC; it recognizes the day before. */
+  TALLY_REVENUE_SCHEDULE_AT: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (UTC)')
+    .default('00:30'),
 })
   .extend(StripeEnvSchema.shape)
   .extend(UsageStreamEnvSchema.shape);
@@ -84,6 +91,8 @@ export interface BillingWorkerConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** After a stop is asked, how long running steps may finish before they are cancelled (default 10 s). */
   readonly shutdownGraceMs?: number;
+  /** The daily revenue-recognition schedule, UTC; absent: the worker does not create it. */
+  readonly revenueSchedule?: { readonly hour: number; readonly minute: number };
 }
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
@@ -107,6 +116,14 @@ export function parseBillingWorkerEnv(env: Record<string, string | undefined> = 
     usageStream: { streamName: parsed.TALLY_INGEST_STREAM, consumerName: parsed.TALLY_INGEST_CONSUMER },
     logLevel: parsed.TALLY_LOG_LEVEL,
     shutdownGraceMs: parsed.TALLY_WORKER_SHUTDOWN_GRACE,
+    ...(parsed.TALLY_REVENUE_SCHEDULE === 'off'
+      ? {}
+      : {
+          revenueSchedule: {
+            hour: Number.parseInt(parsed.TALLY_REVENUE_SCHEDULE_AT.slice(0, 2), 10),
+            minute: Number.parseInt(parsed.TALLY_REVENUE_SCHEDULE_AT.slice(3), 10),
+          },
+        }),
   };
 }
 

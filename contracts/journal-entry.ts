@@ -22,6 +22,8 @@ export const JOURNAL_ENTRY_TYPES = [
   'subscription_recognized',
   'prepaid_credit_purchased',
   'prepaid_credit_expired',
+  'revenue_recognized',
+  'recognition_settled',
 ] as const;
 
 export const JournalEntryTypeSchema = z.enum(JOURNAL_ENTRY_TYPES);

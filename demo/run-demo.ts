@@ -8,6 +8,7 @@ import { lateUsageStep } from './steps/late-usage-step.ts';
 import { shadowStep } from './steps/shadow-step.ts';
 import { marketplaceStep } from './steps/marketplace-step.ts';
 import { octoberUsageStep } from './steps/october-usage-step.ts';
+import { revenueRecognitionStep } from './steps/revenue-recognition-step.ts';
 import { summaryStep } from './steps/summary-step.ts';
 import { workersStep } from './steps/workers-step.ts';
 import { workspaceStep } from './steps/workspace-step.ts';
@@ -17,6 +18,7 @@ const DEMO_STEPS: readonly DemoStep[] = [
   workspaceStep,
   workersStep,
   octoberUsageStep,
+  revenueRecognitionStep,
   closeOctoberStep,
   shadowStep,
   correctionsBackfillStep,

@@ -34,6 +34,7 @@ import { createBillingProviders } from '../providers/index.ts';
 import { createMarketplaceAdapters } from '../providers/marketplaces/index.ts';
 import { createWebhookNotifier } from '../providers/webhook-notifier.ts';
 import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
+import { createRevenueActivities, ensureRevenueSchedule } from '../revenue/index.ts';
 import { publishedTerms } from '../terms/index.ts';
 
 export interface BillingWorkerOptions {
@@ -114,6 +115,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       // writes like the close's.
       ...createBackfillActivities({ pool, terms }),
       ...createShadowRunActivities({ pool, terms }),
+      ...createRevenueActivities({ pool, terms }),
     };
     const workerConnection = await connectTemporalWorker(endpoints);
     closers.unshift(() => workerConnection.close());
@@ -158,6 +160,16 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
           : { stepTimeoutMs: config.openerOverrides.stepTimeoutMs }),
       });
       logger.info({ scheduleId }, 'marketplace schedule in place');
+    }
+    if (config.revenueSchedule !== undefined) {
+      const scheduleId = await ensureRevenueSchedule(client, {
+        taskQueue: config.taskQueue,
+        ...config.revenueSchedule,
+        ...(config.openerOverrides.stepTimeoutMs === undefined
+          ? {}
+          : { stepTimeoutMs: config.openerOverrides.stepTimeoutMs }),
+      });
+      logger.info({ scheduleId }, 'revenue recognition schedule in place');
     }
 
     loops.push(

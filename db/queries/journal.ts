@@ -1,16 +1,7 @@
 import type pg from 'pg';
-import type { IssuedInvoice } from '../../contracts/invoice.ts';
-import { JournalEntrySchema, type JournalEntry } from '../../contracts/journal-entry.ts';
-import {
-  assertBalanced,
-  JournalError,
-  journalEntriesForInvoice,
-  type AccountType,
-  type JournalPolicy,
-  type PrepaidCreditTerms,
-} from '../../domain/journal/index.ts';
+import { JournalEntrySchema, type JournalEntry, type JournalEntryType } from '../../contracts/journal-entry.ts';
+import type { AccountType, PrepaidCreditTerms } from '../../domain/journal/index.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
-import { withTransaction } from '../pool.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 
 /** Anything that runs a query: a pool, or a client inside the caller's transaction. */
@@ -41,7 +32,8 @@ export interface PostJournalResult {
  * Inserts entries in the caller's transaction: `INSERT … ON CONFLICT (entry_key) DO NOTHING`, then
  * the lines of the entries that were new. An entry already present is compared with the one offered:
  * identical is a no-op, different is a JournalEntryConflictError (the ledger is never rewritten).
- * The database checks again, at commit, that every entry balances.
+ * The caller builds entries with the journal rules, which balance them; the database checks again,
+ * at commit, that every entry balances.
  */
 export async function insertJournalEntries(
   client: pg.ClientBase,
@@ -51,7 +43,6 @@ export async function insertJournalEntries(
   const alreadyPosted: string[] = [];
   for (const offered of entries) {
     const entry = JournalEntrySchema.parse(offered);
-    assertBalanced(entry);
     const inserted = await client.query(
       `INSERT INTO journal_entries (entry_key, entry_type, customer_id, invoice_id, currency, service_period, posting_period, calculation_version, memo, line_count)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -96,46 +87,35 @@ export async function insertJournalEntries(
   return { posted, alreadyPosted };
 }
 
-/** Posts entries in one transaction (all or none). Posting the same entries again is a no-op. */
-export async function postJournalEntries(pool: pg.Pool, entries: readonly JournalEntry[]): Promise<PostJournalResult> {
-  return withTransaction(pool, (client) => insertJournalEntries(client, entries));
-}
-
-/**
- * Step 7 of the period workflow for one issued invoice: reads the prepaid terms of the credits it
- * draws from the credit ledger, builds its entries (domain/journal) and posts them, in one
- * transaction. Idempotent: a rerun posts nothing new. Record the invoice's credit consumptions
- * (db/queries/credit-ledger.ts) before or after; the terms read here never depend on them.
- */
-export async function postInvoiceJournal(
-  pool: pg.Pool,
-  input: { invoice: IssuedInvoice; policy: JournalPolicy },
-): Promise<PostJournalResult & { entries: JournalEntry[] }> {
-  return withTransaction(pool, async (client) => {
-    const prepaidCredits = await prepaidCreditTermsForInvoice(client, input.invoice);
-    const entries = journalEntriesForInvoice({ invoice: input.invoice, policy: input.policy, prepaidCredits });
-    return { ...(await insertJournalEntries(client, entries)), entries };
-  });
-}
-
-/**
- * The terms of each prepaid credit an invoice draws on, from the credit ledger: face value,
- * consideration paid (face value when none was recorded) and what invoices of earlier periods drew
- * (for the same period, invoices with a smaller id; there is one per customer and period). The
- * figure never includes the invoice's own draw, so it is the same before and after the invoice's
- * consumption is recorded, and a rerun builds the same entries.
- */
-export async function prepaidCreditTermsForInvoice(
-  db: Queryable,
-  invoice: IssuedInvoice,
-): Promise<PrepaidCreditTerms[]> {
-  const creditIds = invoice.lines.flatMap((line) =>
-    line.kind === 'credit' && line.credit_kind === 'prepaid' && !new Decimal(line.amount).isZero()
-      ? [line.credit_id]
-      : [],
+/** Which of `entryKeys` are already in the ledger. */
+export async function postedEntryKeys(db: Queryable, entryKeys: readonly string[]): Promise<Set<string>> {
+  if (entryKeys.length === 0) return new Set();
+  const { rows } = await db.query<{ entry_key: string }>(
+    `SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)`,
+    [entryKeys],
   );
-  if (creditIds.length === 0) return [];
-  const { rows } = await db.query<PrepaidCreditTerms & { kind: string; currency: string }>(
+  return new Set(rows.map((row) => row.entry_key));
+}
+
+/** A prepaid credit's terms as the credit ledger holds them, with the grant's kind and currency to check. */
+export interface PrepaidCreditTermsRow extends PrepaidCreditTerms {
+  readonly kind: string;
+  readonly currency: string;
+}
+
+/**
+ * The terms of the credits an invoice draws on, from the credit ledger: face value, consideration
+ * paid (face value when none was recorded) and what invoices of earlier periods drew (for the same
+ * period, invoices with a smaller id; there is one per customer and period). The figure never
+ * includes the invoice's own draw, so it is the same before and after the invoice's consumption is
+ * recorded. Credits not in the ledger have no row; the caller checks kind and currency.
+ */
+export async function prepaidCreditTermsRows(
+  db: Queryable,
+  input: { customerId: string; period: string; invoiceId: string; creditIds: readonly string[] },
+): Promise<PrepaidCreditTermsRow[]> {
+  if (input.creditIds.length === 0) return [];
+  const { rows } = await db.query<PrepaidCreditTermsRow>(
     `SELECT g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount,
             coalesce(g.consideration_paid, g.amount)::text AS consideration_paid,
             coalesce(-(SELECT sum(m.amount) FROM credit_movements m
@@ -143,32 +123,14 @@ export async function prepaidCreditTermsForInvoice(
                           AND (m.period < $3 OR (m.period = $3 AND m.invoice_id COLLATE "C" < $4 COLLATE "C"))), 0)::text AS consumed_before
        FROM credit_grants g
       WHERE g.customer_id = $1 AND g.credit_id = ANY($2)`,
-    [invoice.customer_id, creditIds, invoice.period, invoice.invoice_id],
+    [input.customerId, input.creditIds, input.period, input.invoiceId],
   );
-  for (const creditId of creditIds) {
-    const row = rows.find((candidate) => candidate.credit_id === creditId);
-    if (!row)
-      throw new JournalError(
-        'prepaid_credit_terms_missing',
-        `invoice ${invoice.invoice_id}: credit ${creditId} is not in the credit ledger for ${invoice.customer_id}`,
-      );
-    if (row.kind !== 'prepaid' || row.currency !== invoice.currency) {
-      throw new JournalError(
-        'invalid_prepaid_credit_terms',
-        `invoice ${invoice.invoice_id}: credit ${creditId} is a ${row.kind} grant in ${row.currency}, the invoice draws it as prepaid ${invoice.currency}`,
-      );
-    }
-  }
-  return rows.map(({ credit_id, amount, consideration_paid, consumed_before }) => ({
-    credit_id,
-    amount,
-    consideration_paid,
-    consumed_before,
-  }));
+  return rows;
 }
 
 export interface JournalEntryFilter {
   readonly entryKeys?: readonly string[];
+  readonly entryTypes?: readonly JournalEntryType[];
   readonly invoiceIds?: readonly string[];
   readonly customerId?: string;
   readonly servicePeriod?: string;
@@ -199,6 +161,7 @@ export async function loadJournalEntries(db: Queryable, filter: JournalEntryFilt
         AND ($3::text IS NULL OR e.customer_id = $3)
         AND ($4::text IS NULL OR e.service_period = $4)
         AND ($5::text IS NULL OR e.posting_period = $5)
+        AND ($6::text[] IS NULL OR e.entry_type = ANY($6))
       ORDER BY e.posted_at, e.entry_key`,
     [
       filter.entryKeys ?? null,
@@ -206,6 +169,7 @@ export async function loadJournalEntries(db: Queryable, filter: JournalEntryFilt
       filter.customerId ?? null,
       filter.servicePeriod ?? null,
       filter.postingPeriod ?? null,
+      filter.entryTypes ?? null,
     ],
   );
   return rows.map((row) => JournalEntrySchema.parse({ ...row, lines: row.lines ?? [] }));

@@ -3,6 +3,7 @@ import { listInvoices } from '../../db/queries/invoices.ts';
 import { indent, out, type DemoRun } from '../demo-run.ts';
 import { formatInvoiceList } from '../report.ts';
 import { DEMO_PERIOD } from '../workspace.ts';
+import { revenueScheduleOfPeriod } from '../../revenue/index.ts';
 import type { DemoStep } from './demo-step.ts';
 
 /** 4. Close the month for every customer (closeNow, as `tally period close`); one invoice waits for a person, who approves it. */
@@ -20,12 +21,26 @@ export const closeOctoberStep: DemoStep = {
     const october = new PeriodRun(handles);
     let waiting = await october.settle(pool, run);
     out(`   ${october.finishedCount} issued, ${waiting.length} waiting for review`);
+    const held = waiting.map((exception) => exception.customerId);
+    for (const customerId of held) {
+      const accrual = (await revenueScheduleOfPeriod(pool, { period: DEMO_PERIOD, customerId })).at(-1);
+      out(
+        `   ${customerId} is held in review: its ${DEMO_PERIOD} stays accrued, ${accrual?.currency ?? ''} ${accrual?.accrual_position ?? '0'} in Unbilled AR`,
+      );
+    }
     while (waiting.length > 0) {
       for (const exception of waiting) {
         await approveAsReviewer(temporal.client, october, exception, run);
         run.found.decided.push(exception);
       }
       waiting = await october.settle(pool, run);
+    }
+    for (const customerId of held) {
+      const rows = await revenueScheduleOfPeriod(pool, { period: DEMO_PERIOD, customerId });
+      const settled = rows.find((row) => row.day === 'settled');
+      out(
+        `   ${customerId} approved and issued: the invoice reverses the accrual (usage ${settled?.usage_revenue ?? '?'}), ${rows.at(-1)?.accrual_position ?? '?'} left in Unbilled AR; its own entries recognize the period`,
+      );
     }
     const results = await october.results();
     const ours = new Set(run.workspace.customers.map((customer) => customer.customerId));

@@ -2,6 +2,8 @@ import { count, indent, out, type DemoRun } from '../demo-run.ts';
 import { formatRejected, formatTieOuts, formatTrialBalance, readDemoReport } from '../report.ts';
 import { DEMO_NEXT_PERIOD, DEMO_PERIOD, DemoError } from '../workspace.ts';
 import type { DemoStep } from './demo-step.ts';
+import { reconcileAndRecord } from '../../revenue/index.ts';
+import { publishedTerms } from '../../terms/index.ts';
 
 /** The last step: what happened, and whether the books add up (trial balance, usage tie-out, every invoice synced once). */
 export const summaryStep: DemoStep = {
@@ -36,7 +38,22 @@ export const summaryStep: DemoStep = {
     const differences = report.tieOuts.reduce((sum, tieOut) => sum + tieOut.differences.length, 0);
     out(`   ${differences} differences`);
 
+    const reconciliation = await reconcileAndRecord(
+      { pool, terms: publishedTerms(pool) },
+      { period: DEMO_PERIOD, customerIds: customers },
+    );
+    out(
+      `\n   tally reconcile --period ${DEMO_PERIOD} (metered × rate → invoice lines → recognized revenue → GL): ${reconciliation.rows.length} lines, ${reconciliation.differences.length} differences`,
+    );
+
     const problems: string[] = [];
+    if (reconciliation.differences.length > 0)
+      problems.push(
+        `tally reconcile found ${reconciliation.differences.length} differences: ${reconciliation.differences
+          .map((difference) => difference.detail)
+          .slice(0, 5)
+          .join('; ')}`,
+      );
     if (!report.trialBalance.balanced) problems.push('the journal does not balance');
     if (differences > 0) {
       problems.push(

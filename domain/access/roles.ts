@@ -2,7 +2,8 @@ import type { Role } from '../../contracts/console-api.ts';
 
 /**
  * What each console role may do (SPEC §9): a viewer reads everything; a reviewer also decides
- * exceptions and runs shadow runs; an admin also manages users, backfills and schedules.
+ * exceptions and runs shadow runs; an admin also manages users, backfills and schedules, and locks
+ * accounting periods.
  * Every check names a permission, never a role, so a new capability adds a permission here.
  */
 export const PERMISSIONS = [
@@ -14,6 +15,7 @@ export const PERMISSIONS = [
   'run_backfill',
   'manage_schedules',
   'flip_cutover',
+  'lock_periods',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -20,12 +20,16 @@ export {
 export { journalEntriesForInvoice, type InvoiceJournalInput } from './invoice-journal.ts';
 export {
   assertBalanced,
+  buildEntry,
+  credit,
+  debit,
   entryTotals,
   JournalError,
   journalEntryKey,
   netDebitByAccount,
   type EntrySourceKind,
   type JournalErrorCode,
+  type Posting,
 } from './journal-entry.ts';
 export {
   commitDueForPeriod,

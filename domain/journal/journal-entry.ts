@@ -19,7 +19,8 @@ export class JournalError extends TallyError {
   }
 }
 
-export type EntrySourceKind = 'invoice' | 'credit_grant';
+/** `recognition`: daily recognition of a customer-period before its invoice (domain/revenue). */
+export type EntrySourceKind = 'invoice' | 'credit_grant' | 'recognition';
 
 /**
  * The idempotency key of an entry: `<source kind>:<source id>:<entry type>:<calculation version>`.

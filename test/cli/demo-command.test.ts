@@ -115,6 +115,18 @@ describe('tally demo', () => {
     expect(out).toContain('invoices issued: 22');
     expect(out).toContain('provider sync: 22 of 22 invoices synced to the ledger sink');
     expect(out).toContain('0 differences');
+    // Revenue recognition beyond the invoice: a day's recognition, the held period's accrual and its reversal, reconcile.
+    expect(out).toMatch(/2026-10-31: \d+ entries posted; usage revenue recognized that day (USD|EUR) [\d.]+/);
+    expect(out).toMatch(
+      /accrued at month end \(Unbilled AR, before any invoice\): (EUR [\d.]+, USD [\d.]+|USD [\d.]+, EUR [\d.]+)/,
+    );
+    expect(out).toMatch(/soylent-\w+ is held in review: its 2026-10 stays accrued, EUR [1-9][\d.]* in Unbilled AR/);
+    expect(out).toMatch(
+      /soylent-\w+ approved and issued: the invoice reverses the accrual \(usage -[\d.]+\), 0\.00 left in Unbilled AR/,
+    );
+    expect(out).toMatch(
+      /tally reconcile --period 2026-10 \(metered × rate → invoice lines → recognized revenue → GL\): [1-9]\d* lines, 0 differences/,
+    );
     expect(out).toMatch(/demo finished in [\d.]+ s/);
 
     // What it left in the database.

@@ -10,6 +10,7 @@ import {
   activityFailureInterceptors,
   createBackfillActivities,
   createBillingActivities,
+  createRevenueActivities,
   createShadowRunActivities,
 } from '../../activities/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
@@ -220,6 +221,7 @@ export class BillingTestbed {
             pool: this.pool,
             terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
           }),
+          ...createRevenueActivities({ pool: this.pool, terms: publishedTerms(this.pool) }),
         },
       });
       return await worker.runUntil(work());
@@ -242,6 +244,8 @@ export class BillingTestbed {
         TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
         TALLY_TASK_QUEUE: this.taskQueue,
         TALLY_OPENER_RECHECK: '500ms',
+        // The daily revenue schedule is triggered by its own test, never left on the shared server.
+        TALLY_REVENUE_SCHEDULE: 'off',
         // A stream no test publishes to: the close has no ingest consumer to wait for.
         TALLY_INGEST_STREAM: 'NO_INGEST_HERE',
         TALLY_RATECARDS_DIR: this.ratecardsDir,

@@ -8,7 +8,8 @@ import {
   recordCreditGrants,
   usableCredits,
 } from '../../db/queries/credit-ledger.ts';
-import { loadJournalEntries, postInvoiceJournal, trialBalance } from '../../db/queries/journal.ts';
+import { postInvoiceJournal } from '../../activities/post-journal.ts';
+import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
 import {
   creditMovementsFromInvoice,
   type CreditConsumption,

@@ -3,13 +3,8 @@ import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../contracts/journal-entry.ts';
 import { withTransaction } from '../../db/pool.ts';
-import {
-  JournalEntryConflictError,
-  loadJournalEntries,
-  postInvoiceJournal,
-  postJournalEntries,
-  trialBalance,
-} from '../../db/queries/journal.ts';
+import { postInvoiceJournal, postJournalEntries } from '../../activities/post-journal.ts';
+import { JournalEntryConflictError, loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
 import {
   CHART_OF_ACCOUNTS,
   journalEntriesForInvoice,
