@@ -120,6 +120,17 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./alerts-commands.ts')).registerAlertsCommands,
   },
   {
+    name: 'anomalies',
+    description:
+      'daily anomaly detection (SPEC §10): spikes, drops and silent meters in usage and COGS against a 28-day weekday baseline',
+    load: async () => (await import('./anomalies-commands.ts')).registerAnomaliesCommands,
+  },
+  {
+    name: 'margin',
+    description: 'gross margin of issued invoices by SKU, product, customer and period, from the unit costs in costs/',
+    load: async () => (await import('./margin-commands.ts')).registerMarginCommands,
+  },
+  {
     name: 'shadow',
     description:
       'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness',

@@ -1,6 +1,6 @@
 import type { CostVersion } from '../../contracts/costs.ts';
 import { Decimal, formatDecimal } from '../money.ts';
-import { costVersionAt, unitCostFor } from '../finops/unit-costs.ts';
+import { costVersionAt, unitCostFor } from '../costs/unit-costs.ts';
 import { dayNumberOfInstant, dayText } from './utc-days.ts';
 
 /** What the detector reads of one usage event. */

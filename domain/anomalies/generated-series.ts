@@ -89,3 +89,33 @@ export function generateUsage(options: GenerateOptions): GeneratedUsage {
   }
   return { series, injected };
 }
+
+/**
+ * The generated series as usage events, one JSON line per customer and day with usage (at noon UTC),
+ * for the offline scan's tests and benchmark. The signature is a placeholder: a scan without `--keys`
+ * does not check it.
+ */
+export function* generatedEventLines(
+  series: readonly DailySeries[],
+  as: { readonly sku: string; readonly unit: string } = { sku: 'api.calls', unit: 'calls' },
+): Generator<string> {
+  const signature = `v1=${'0'.repeat(64)}`;
+  for (const one of series) {
+    for (let index = 0; index < one.values.length; index += 1) {
+      const quantity = one.values[index] ?? '0';
+      if (quantity === '0') continue;
+      const timestamp = new Date((one.first_day + index) * 86_400_000 + 43_200_000).toISOString();
+      yield JSON.stringify({
+        schema_version: 1,
+        event_id: `${one.customer_id ?? 'all'}-${as.sku}-${index}`,
+        source: 'generator',
+        customer_id: one.customer_id ?? 'all',
+        timestamp,
+        unit: as.unit,
+        quantity,
+        metadata: { sku: as.sku },
+        signature,
+      });
+    }
+  }
+}
