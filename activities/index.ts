@@ -53,3 +53,11 @@ export {
   type ParityRow,
   type RecordStatus,
 } from './marketplace-report.ts';
+export {
+  createAnomalyActivities,
+  type AnomalyActivities,
+  type AnomalyDependencies,
+  type DayScanResult,
+  type DeliveryResult,
+} from './anomaly-activities.ts';
+export { ensureAnomalySchedule } from './anomaly-schedule.ts';

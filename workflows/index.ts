@@ -3,3 +3,4 @@ export { customerPeriodWorkflow, type CustomerPeriodResult } from './customer-pe
 export { shadowRunWorkflow, type ShadowRunResult } from './shadow-run.ts';
 export { marketplaceExceptionWorkflow, marketplaceLauncherWorkflow, marketplaceSendWorkflow } from './marketplace.ts';
 export { backfillItemWorkflow, backfillWorkflow } from './backfill.ts';
+export { anomalyDayWorkflow, anomalyLauncherWorkflow } from './anomalies.ts';
