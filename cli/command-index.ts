@@ -126,6 +126,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./anomalies-commands.ts')).registerAnomaliesCommands,
   },
   {
+    name: 'commits',
+    description:
+      'commit utilization and burndown per contract: prepaid burndown date, variance against the ramp, burn alerts',
+    load: async () => (await import('./commits-commands.ts')).registerCommitsCommands,
+  },
+  {
     name: 'margin',
     description: 'gross margin of issued invoices by SKU, product, customer and period, from the unit costs in costs/',
     load: async () => (await import('./margin-commands.ts')).registerMarginCommands,

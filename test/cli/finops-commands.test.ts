@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkUsageAlerts } from '../../activities/index.ts';
 import { insertAnomaly } from '../../db/queries/anomalies.ts';
+import { periodOf } from '../../domain/period.ts';
+import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
+import { publishedTerms } from '../../terms/index.ts';
 import { listAuditEntries } from '../../db/queries/audit-log.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
@@ -127,5 +131,91 @@ describe('tally anomalies list | ack | snooze | annotate', () => {
     const badDuration = await tally('anomalies', 'snooze', id, '--for', 'a week');
     expect(badDuration.status).not.toBe(0);
     expect(badDuration.stderr).toContain('a duration like 24h or 7d');
+  });
+});
+
+describe('tally commits', () => {
+  it('shows commit utilization this period, the prepaid burndown date from closed periods, ramp variance and alerts', async () => {
+    const customerId = 'commits-cli';
+    const now = periodOf(new Date());
+    await testbed.publishContract(
+      buildContract({
+        customer_id: customerId,
+        starts_at: '2026-01-01T00:00:00Z',
+        commit: { amount: '100.00' },
+        credits: [
+          {
+            id: 'prepaid-1',
+            kind: 'prepaid',
+            amount: '5000.00',
+            granted_at: '2026-09-15T00:00:00Z',
+            expires_at: '2030-01-01T00:00:00Z',
+          },
+        ],
+        ramp: [{ period: now.name, amount: '400.00' }],
+      }),
+    );
+    // October: 2,000,000 tokens, closed and issued (its prepaid draw is the burn history).
+    await testbed.storeEvents(
+      [1, 2].map((index) =>
+        buildUsageEvent({
+          customer_id: customerId,
+          event_id: `${customerId}-oct-${index}`,
+          timestamp: `2026-10-0${index}T09:00:00.000Z`,
+          quantity: '1000000',
+        }),
+      ),
+    );
+    await testbed.withWorker(async () =>
+      (await testbed.startPeriod(testbed.periodInput(customerId, '2026-10'))).result(),
+    );
+    // This period: some usage, valued by the usage-alert check as the worker's loop does.
+    await testbed.storeEvents([
+      buildUsageEvent({
+        customer_id: customerId,
+        event_id: `${customerId}-now`,
+        timestamp: new Date(Math.max(Date.parse(now.start), Date.now() - 60_000)).toISOString(),
+        quantity: '500000',
+      }),
+    ]);
+    const check = await checkUsageAlerts(
+      { pool: testbed.pool, terms: publishedTerms(testbed.pool), notifier: createWebhookNotifier(undefined) },
+      { customerId, period: now.name },
+    );
+    expect(check.status).toBe('checked');
+
+    const json = await tally('commits', '--customer', customerId, '--json');
+    expect(json.status, json.stderr).toBe(0);
+    const { contracts } = JSON.parse(json.stdout) as { contracts: Record<string, unknown>[] };
+    const [entry] = contracts as {
+      commit: { amount: string; consumed: string; period: string };
+      prepaid: { granted: string; remaining: string; burndown_on: string | null; burn_per_day: string };
+      ramp: { period: string; planned: string; projected: boolean }[];
+      alerts: string[];
+    }[];
+    const { rows } = await testbed.pool.query<{ remaining: string; drawn: string }>(
+      `SELECT g.remaining::text AS remaining, (g.amount - g.remaining)::text AS drawn FROM credit_grants g
+        WHERE customer_id = $1 AND credit_id = 'prepaid-1'`,
+      [customerId],
+    );
+    expect(entry?.commit).toMatchObject({
+      amount: '100.00',
+      period: now.name,
+      consumed: check.status === 'checked' ? check.usage : '',
+    });
+    expect(entry?.prepaid).toMatchObject({ granted: '5000.00', remaining: Number(rows[0]?.remaining).toFixed(2) });
+    // October's draw over its 31 days is the trailing burn.
+    expect(Number(entry?.prepaid.burn_per_day)).toBeCloseTo(Number(rows[0]?.drawn) / 31, 2);
+    expect(entry?.prepaid.burndown_on).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(entry?.ramp).toEqual([expect.objectContaining({ period: now.name, planned: '400.00', projected: true })]);
+    // Credit left, burning out long before it expires in 2030; this period far under its commit and ramp.
+    expect(entry?.alerts).toEqual(['commit_shortfall', 'prepaid_runs_out_early', 'ramp_behind']);
+
+    const table = await tally('commits', '--customer', customerId);
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /^customer\s+currency\s+commit\s+commit reached\s+prepaid\s+burndown date\s+ramp\s+alerts\n/,
+    );
+    expect(table.stdout).toContain(customerId);
   });
 });
