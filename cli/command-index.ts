@@ -132,6 +132,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commits-commands.ts')).registerCommitsCommands,
   },
   {
+    name: 'forecast',
+    description:
+      'the two-stream revenue forecast (fixed: fees and commits; variable: usage by cohort), p10/p50/p90 by month, with its backtest',
+    load: async () => (await import('./forecast-commands.ts')).registerForecastCommands,
+  },
+  {
     name: 'margin',
     description: 'gross margin of issued invoices by SKU, product, customer and period, from the unit costs in costs/',
     load: async () => (await import('./margin-commands.ts')).registerMarginCommands,

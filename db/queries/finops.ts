@@ -96,3 +96,13 @@ export async function prepaidConsumptionByPeriod(
   );
   return rows.map((row) => ({ customerId: row.customer_id, period: row.period, consumed: row.consumed }));
 }
+
+/** Each customer's latest issued live invoice (its effective usage rates and fees). */
+export async function latestIssuedInvoices(db: Queryable): Promise<IssuedInvoice[]> {
+  const { rows } = await db.query<{ document: unknown }>(
+    `SELECT DISTINCT ON (customer_id) document FROM invoices
+      WHERE mode = 'live' AND status = 'issued'
+      ORDER BY customer_id, period DESC`,
+  );
+  return rows.map((row) => IssuedInvoiceSchema.parse(row.document));
+}

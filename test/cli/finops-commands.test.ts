@@ -219,3 +219,66 @@ describe('tally commits', () => {
     expect(table.stdout).toContain(customerId);
   });
 });
+
+describe('tally forecast', () => {
+  it('forecasts fixed and variable revenue by month from stored usage and the latest invoice, with concentration and a backtest', async () => {
+    const customerId = 'forecast-cli';
+    await testbed.publishContract(
+      buildContract({ customer_id: customerId, starts_at: '2026-01-01T00:00:00Z', commit: { amount: '50.00' } }),
+    );
+    // db.queries every day from October 1 (its first period) to yesterday: weekdays 20,000, weekends 8,000.
+    const firstMs = Date.parse('2026-10-01T12:00:00Z');
+    const days =
+      Math.floor((Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`) - firstMs) / 86_400_000) + 1;
+    const events = Array.from({ length: days }, (_, index) => {
+      const at = new Date(firstMs + index * 86_400_000);
+      const weekend = at.getUTCDay() === 0 || at.getUTCDay() === 6;
+      return buildUsageEvent({
+        customer_id: customerId,
+        event_id: `${customerId}-${index}`,
+        timestamp: at.toISOString(),
+        unit: 'queries',
+        quantity: weekend ? '8000' : '20000',
+        metadata: { sku: 'db.queries' },
+      });
+    });
+    await testbed.storeEvents(events);
+    await testbed.withWorker(async () =>
+      (await testbed.startPeriod(testbed.periodInput(customerId, '2026-10'))).result(),
+    );
+
+    const json = await tally('forecast', '--horizon', '90d', '--json');
+    expect(json.status, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as {
+      horizon_days: number;
+      forecasts: {
+        currency: string;
+        periods: { period: string; days: number; fixed: string; variable: { p10: string; p50: string; p90: string } }[];
+        concentration: { accounts: number };
+        backtest: { held_out_days: number; wape: string; coverage: string };
+      }[];
+    };
+    expect(report.horizon_days).toBe(90);
+    const usd = report.forecasts.find((forecast) => forecast.currency === 'USD');
+    expect(usd).toBeDefined();
+    expect(usd?.periods.reduce((days, period) => days + period.days, 0)).toBe(90);
+    for (const period of usd?.periods ?? []) {
+      expect(Number(period.variable.p10)).toBeLessThanOrEqual(Number(period.variable.p50));
+      expect(Number(period.variable.p50)).toBeLessThanOrEqual(Number(period.variable.p90));
+      expect(Number(period.variable.p50)).toBeGreaterThan(0);
+    }
+    expect(usd?.backtest.held_out_days).toBe(28);
+    expect(Number(usd?.backtest.wape)).toBeLessThan(20);
+
+    const table = await tally('forecast', '--horizon', '30d');
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /period\s+fixed\s+variable p10\s+variable p50\s+variable p90\s+total p10\s+total p50\s+total p90/,
+    );
+    expect(table.stdout).toMatch(
+      /backtest \(last 28 days held out\): WAPE [\d.]+ % \(a straight line: [\d.]+ %\), actuals inside p10–p90 on [\d.]+ % of days/,
+    );
+    const bad = await tally('forecast', '--horizon', '3 months');
+    expect(bad.status).not.toBe(0);
+  });
+});
