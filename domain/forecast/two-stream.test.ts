@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Decimal } from '../money.ts';
 import { twoStreamForecast } from './two-stream.ts';
 
 /** 84 days of a weekly pattern: weekdays `weekday`, weekends `weekend`. */
