@@ -35,7 +35,7 @@ describe('twoStreamForecast', () => {
     expect(december?.fixed).toBe('877.88');
     expect(december?.total.p50).toBe('3207.88');
     expect(forecast.concentration).toMatchObject({ accounts: 2, top1: expect.any(String) });
-    expect(forecast.concentration.top1 > '90').toBe(true);
+    expect(new Decimal(forecast.concentration.top1).greaterThan(90)).toBe(true);
     expect(forecast.concentration.top10).toBe('100.0');
     expect(forecast.backtest).toEqual({
       held_out_days: 28,
