@@ -138,6 +138,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./forecast-commands.ts')).registerForecastCommands,
   },
   {
+    name: 'report',
+    description:
+      'the weekly review (HTML with charts and a terminal summary): cohort consumption, commits, margin by SKU, anomalies',
+    load: async () => (await import('./report-commands.ts')).registerReportCommands,
+  },
+  {
     name: 'margin',
     description: 'gross margin of issued invoices by SKU, product, customer and period, from the unit costs in costs/',
     load: async () => (await import('./margin-commands.ts')).registerMarginCommands,

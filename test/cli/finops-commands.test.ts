@@ -282,3 +282,35 @@ describe('tally forecast', () => {
     expect(bad.status).not.toBe(0);
   });
 });
+
+describe('tally report weekly', () => {
+  it('writes the weekly review as HTML with charts and prints a summary', async () => {
+    // Runs after the tests above: their October invoices, usage and the acknowledged anomaly of 2026-10-12.
+    const folder = await import('node:fs/promises').then((fs) =>
+      fs.mkdtemp(`${process.env.TMPDIR ?? '/tmp'}/tally-weekly-`),
+    );
+    const out = `${folder}/review.html`;
+    const run = await tally('report', 'weekly', '--week', '2026-W42', '--out', out);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('weekly review 2026-W42 (2026-10-12 to 2026-10-18)');
+    expect(run.stdout).toMatch(/anomalies: \d+ \(\d+ acknowledged, \d+ with an action\)/);
+    expect(run.stdout).toContain(`written to ${out}`);
+    const html = await import('node:fs/promises').then((fs) => fs.readFile(out, 'utf8'));
+    expect(html).toContain('<h1>Weekly review 2026-W42</h1>');
+    for (const section of [
+      'Cohort consumption',
+      'Commit utilization',
+      'Gross margin by SKU (2026-10)',
+      'Anomalies of the week',
+    ])
+      expect(html).toContain(`<h2>${section}`);
+    expect(html.match(/<svg /g)?.length).toBe(3);
+    expect(html).toContain('<td>ops-anomaly</td><td>llm.tokens</td><td>spike</td>');
+    expect(html).toContain('<td>throttled: looking</td>');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+
+    const bad = await tally('report', 'weekly', '--week', '2026-W54');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('an ISO week like 2026-W41');
+  });
+});
