@@ -55,3 +55,11 @@ export {
 } from './marketplace-report.ts';
 // Daily revenue recognition's steps live in their room (revenue/); the workflows see them here, by type.
 export { createRevenueActivities, type RevenueActivities } from '../revenue/index.ts';
+export {
+  createAnomalyActivities,
+  type AnomalyActivities,
+  type AnomalyDependencies,
+  type DayScanResult,
+  type DeliveryResult,
+} from './anomaly-activities.ts';
+export { ensureAnomalySchedule } from './anomaly-schedule.ts';

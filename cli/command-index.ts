@@ -131,6 +131,35 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./alerts-commands.ts')).registerAlertsCommands,
   },
   {
+    name: 'anomalies',
+    description:
+      'daily anomaly detection (SPEC §10): spikes, drops and silent meters in usage and COGS against a 28-day weekday baseline',
+    load: async () => (await import('./anomalies-commands.ts')).registerAnomaliesCommands,
+  },
+  {
+    name: 'commits',
+    description:
+      'commit utilization and burndown per contract: prepaid burndown date, variance against the ramp, burn alerts',
+    load: async () => (await import('./commits-commands.ts')).registerCommitsCommands,
+  },
+  {
+    name: 'forecast',
+    description:
+      'the two-stream revenue forecast (fixed: fees and commits; variable: usage by cohort), p10/p50/p90 by month, with its backtest',
+    load: async () => (await import('./forecast-commands.ts')).registerForecastCommands,
+  },
+  {
+    name: 'report',
+    description:
+      'the weekly review (HTML with charts and a terminal summary): cohort consumption, commits, margin by SKU, anomalies',
+    load: async () => (await import('./report-commands.ts')).registerReportCommands,
+  },
+  {
+    name: 'margin',
+    description: 'gross margin of issued invoices by SKU, product, customer and period, from the unit costs in costs/',
+    load: async () => (await import('./margin-commands.ts')).registerMarginCommands,
+  },
+  {
     name: 'shadow',
     description:
       'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness, cutover and rollback by cohort',

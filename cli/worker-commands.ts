@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseAnomalyEnv } from '../config/anomalies.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { parseMarketplaceEnv } from '../config/marketplace.ts';
 import { parseStripeEnv } from '../config/stripe.ts';
@@ -10,6 +11,7 @@ export function registerWorkerCommands(program: Command): void {
     const config = parseBillingWorkerEnv();
     const stripe = parseStripeEnv();
     const marketplace = parseMarketplaceEnv();
+    const anomalies = parseAnomalyEnv();
     const { endpoints } = await ensureServices();
     const controller = new AbortController();
     for (const signal of ['SIGTERM', 'SIGINT'] as const)
@@ -30,6 +32,7 @@ export function registerWorkerCommands(program: Command): void {
         endpoints,
         signal: controller.signal,
         marketplace,
+        anomalies,
         ...(stripe === undefined ? {} : { stripe }),
       });
     } finally {

@@ -95,7 +95,7 @@ function firstLongLine(bytes: Buffer, limit: number): { line: number; bytes: num
   return undefined;
 }
 
-function fileProblem(file: string, message: string): ConfigProblem {
+export function fileProblem(file: string, message: string): ConfigProblem {
   return { file, line: 1, column: 1, field: '(file)', message };
 }
 

@@ -424,7 +424,8 @@ export function fileStemFor(effectiveFrom: string): string {
   return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso;
 }
 
-function instantFromFileStem(stem: string): string | undefined {
+/** The instant a version file's name (`2026-10-01` or a full instant) stands for; undefined when it is not one. */
+export function instantFromFileStem(stem: string): string | undefined {
   const text = /^\d{4}-\d{2}-\d{2}$/.test(stem) ? `${stem}T00:00:00Z` : stem;
   if (!z.iso.datetime({ offset: true }).safeParse(text).success) return undefined;
   return new Date(text).toISOString();

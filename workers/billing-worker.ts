@@ -11,12 +11,15 @@ import {
   createBillingActivities,
   createShadowRunActivities,
   createMarketplaceActivities,
+  createAnomalyActivities,
   deliverNotification,
+  ensureAnomalySchedule,
   type ContractSweepState,
   ensureMarketplaceSchedule,
   publishedMarketplaceCustomers,
   openPendingPeriods,
 } from '../activities/index.ts';
+import { anomalyDependencies, parseAnomalyEnv, type AnomalyConfig } from '../config/anomalies.ts';
 import type { BillingWorkerConfig } from '../config/billing-worker.ts';
 import {
   marketplaceAdapterOptions,
@@ -44,6 +47,8 @@ export interface BillingWorkerOptions {
   readonly stripe?: StripeConnection;
   /** Marketplace endpoints, credentials and windows (parseMarketplaceEnv); default: none configured. */
   readonly marketplace?: MarketplaceConfig;
+  /** Daily anomaly detection (parseAnomalyEnv); default: its activities run, no schedule is kept. */
+  readonly anomalies?: AnomalyConfig;
   /** Stop when this signal aborts (SIGTERM/SIGINT in `tally worker`). */
   readonly signal: AbortSignal;
   /** Where the worker logs; default JSON on stdout at TALLY_LOG_LEVEL (the demo keeps stdout for its report). */
@@ -131,12 +136,18 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       settings: marketplaceSettings(marketplace),
       temporal: { client, taskQueue: config.taskQueue },
     });
+    const anomalies = options.anomalies ?? parseAnomalyEnv({ TALLY_ANOMALY_SCHEDULE: 'off' });
+    const anomalyActivities = createAnomalyActivities({
+      pool,
+      ...anomalyDependencies(anomalies),
+      notifierFor: (url) => createWebhookNotifier(url),
+    });
     const worker = await Worker.create({
       connection: workerConnection,
       namespace: endpoints.temporalNamespace,
       taskQueue: config.taskQueue,
       workflowsPath: workflowsEntry,
-      activities: { ...activities, ...marketplaceActivities },
+      activities: { ...activities, ...marketplaceActivities, ...anomalyActivities },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       // Most steps are local activities; without this they would run as many at once as workflows are open.
       maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
@@ -170,6 +181,18 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
           : { stepTimeoutMs: config.openerOverrides.stepTimeoutMs }),
       });
       logger.info({ scheduleId }, 'revenue recognition schedule in place');
+    }
+
+    if (anomalies.schedule.enabled) {
+      const scheduleId = await ensureAnomalySchedule(client, {
+        taskQueue: config.taskQueue,
+        hour: anomalies.schedule.hour,
+        minute: anomalies.schedule.minute,
+        ...(config.openerOverrides.stepTimeoutMs === undefined
+          ? {}
+          : { stepTimeoutMs: config.openerOverrides.stepTimeoutMs }),
+      });
+      logger.info({ scheduleId }, 'anomaly schedule in place');
     }
 
     loops.push(

@@ -4,3 +4,4 @@ export { shadowRunWorkflow, type ShadowRunResult } from './shadow-run.ts';
 export { marketplaceExceptionWorkflow, marketplaceLauncherWorkflow, marketplaceSendWorkflow } from './marketplace.ts';
 export { backfillItemWorkflow, backfillWorkflow } from './backfill.ts';
 export { revenueDayWorkflow, revenueLauncherWorkflow } from './revenue.ts';
+export { anomalyDayWorkflow, anomalyLauncherWorkflow } from './anomalies.ts';

@@ -1,0 +1,51 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { forecastReport } from '../finops/forecast-report.ts';
+import { printTable, withDatabase } from './services.ts';
+
+function horizon(value: string): number {
+  const match = /^(\d{1,3})d$/.exec(value);
+  const days = match === null ? Number.NaN : Number.parseInt(match[1] as string, 10);
+  if (!(days >= 1 && days <= 366)) throw new InvalidArgumentError('a number of days like 90d (1-366)');
+  return days;
+}
+
+/** `tally forecast`: the two-stream revenue forecast with its own backtest (SPEC §10). */
+export function registerForecastCommands(program: Command): void {
+  program
+    .command('forecast')
+    .option('--horizon <days>', 'how far ahead, e.g. 90d', horizon, 90)
+    .option('--json', 'machine-readable output')
+    .action(async (options: { horizon: number; json?: boolean }) => {
+      const today = new Date().toISOString().slice(0, 10);
+      const forecasts = await withDatabase((pool) => forecastReport(pool, { today, horizonDays: options.horizon }));
+      if (options.json)
+        return void process.stdout.write(
+          `${JSON.stringify({ from: today, horizon_days: options.horizon, forecasts }, null, 2)}\n`,
+        );
+      if (forecasts.length === 0)
+        return void process.stdout.write('no issued invoices yet: nothing to forecast from\n');
+      for (const forecast of forecasts) {
+        process.stdout.write(`\n${forecast.currency}: ${options.horizon} days from ${today}\n`);
+        printTable(
+          forecast.periods.map((period) => ({
+            period: `${period.period}${period.days < 28 ? ` (${period.days} d)` : ''}`,
+            fixed: period.fixed,
+            'variable p10': period.variable.p10,
+            'variable p50': period.variable.p50,
+            'variable p90': period.variable.p90,
+            'total p10': period.total.p10,
+            'total p50': period.total.p50,
+            'total p90': period.total.p90,
+          })),
+          ['period', 'fixed', 'variable p10', 'variable p50', 'variable p90', 'total p10', 'total p50', 'total p90'],
+        );
+        const { concentration, backtest } = forecast;
+        process.stdout.write(
+          `concentration: top 1 account ${concentration.top1} %, top 5 ${concentration.top5} %, top 10 ${concentration.top10} % of the trailing 28 days' revenue (${concentration.accounts} accounts)\n`,
+        );
+        process.stdout.write(
+          `backtest (last ${backtest.held_out_days} days held out): WAPE ${backtest.wape} % (a straight line: ${backtest.straight_line_wape} %), actuals inside p10–p90 on ${backtest.coverage} % of days\n`,
+        );
+      }
+    });
+}
