@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { Decimal, formatDecimal } from '../../domain/money.ts';
-import { compareAggregates, type UsageAggregate, type UsageAggregationPlan } from '../../domain/rating/index.ts';
+import { compareAggregates, type UsageAggregate } from '../../contracts/usage-aggregate.ts';
+import type { UsageAggregationPlan } from '../../domain/rating/index.ts';
 import { EVENT_SET_FINGERPRINT_SQL, type EventSetSummary } from './period-snapshots.ts';
 
 /**
