@@ -147,26 +147,50 @@ export default tseslint.config(
     ),
   },
   {
-    // Queries run SQL and map rows; the activity owns the unit of work and calls the domain.
+    // Queries run SQL and map rows; the activity owns the unit of work and calls the domain. So db/
+    // imports from domain/ only types and money (decimal.js behind one name), never its logic.
     files: ['db/**/*.ts'],
-    rules: restrict(
-      layers([
-        ...COMPOSITION_ROOTS,
-        'stack',
-        'workflows',
-        'activities',
-        'ingest',
-        'providers',
-        'terms',
-        'access',
-        'views',
-        'shadow',
-        'revenue',
-        'finops',
-        ...SANDBOXES,
-      ]),
-      'db/ runs SQL and maps rows; it never calls the rooms that use it.',
-    ),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: layers([
+                ...COMPOSITION_ROOTS,
+                'stack',
+                'workflows',
+                'activities',
+                'ingest',
+                'providers',
+                'terms',
+                'access',
+                'views',
+                'shadow',
+                'revenue',
+                'finops',
+                ...SANDBOXES,
+              ]),
+              message: 'db/ runs SQL and maps rows; it never calls the rooms that use it.',
+              allowTypeImports: false,
+            },
+            {
+              group: [
+                '../domain/*',
+                '../domain/**',
+                '../../domain/*',
+                '../../domain/**',
+                '!../domain/money.ts',
+                '!../../domain/money.ts',
+              ],
+              message:
+                'db/ imports from domain/ only types and money: the activity that owns the unit of work calls the domain (activities/).',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: INFRASTRUCTURE.map((room) => `${room}/**/*.ts`),

@@ -11,12 +11,8 @@ import {
   customerHasCorrections,
   releaseBackfillAdjustments,
 } from '../db/queries/backfills.ts';
-import {
-  recordCreditConsumptions,
-  recordCreditExpiries,
-  recordCreditGrants,
-  usableCredits,
-} from '../db/queries/credit-ledger.ts';
+import { recordCreditConsumptions, usableCredits } from '../db/queries/credit-ledger.ts';
+import { recordCreditExpiries, recordCreditGrants } from './credit-ledger.ts';
 import { appendAuditEntry } from '../db/queries/audit-log.ts';
 import {
   findPeriodAuthority,

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { textTable } from '../views/text-table.ts';
-import { creditBalances, recordCreditExpiries, usableCredits } from '../db/queries/credit-ledger.ts';
+import { recordCreditExpiries } from '../activities/credit-ledger.ts';
+import { creditBalances, usableCredits } from '../db/queries/credit-ledger.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
 import { listAccountingPeriodLocks, postingsOfPeriod } from '../db/queries/revenue-recognition.ts';
 import type { AccountCode } from '../domain/journal/index.ts';

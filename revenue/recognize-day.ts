@@ -5,7 +5,8 @@ import { invoiceIdFor } from '../activities/billing-activities.ts';
 import { withTransaction } from '../db/pool.ts';
 import { customerHasCorrections } from '../db/queries/backfills.ts';
 import { currentContractTexts } from '../db/queries/contract-publications.ts';
-import { recordCreditGrants, usableCredits } from '../db/queries/credit-ledger.ts';
+import { recordCreditGrants } from '../activities/credit-ledger.ts';
+import { usableCredits } from '../db/queries/credit-ledger.ts';
 import { insertJournalEntries, loadJournalEntries, prepaidCreditTermsRows } from '../db/queries/journal.ts';
 import {
   lockedAccountingPeriods,

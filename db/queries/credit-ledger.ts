@@ -1,15 +1,8 @@
 import pg from 'pg';
-import {
-  validateCreditGrant,
-  type CreditConsumption,
-  type CreditGrant,
-  type CreditKind,
-} from '../../domain/credit-ledger/index.ts';
-import { prepaidCreditExpiredEntry, prepaidCreditPurchasedEntry } from '../../domain/journal/index.ts';
+import type { CreditConsumption, CreditGrant, CreditKind } from '../../domain/credit-ledger/index.ts';
 import { Decimal } from '../../domain/money.ts';
-import { billingPeriod } from '../../domain/period.ts';
 import { withTransaction } from '../pool.ts';
-import { insertJournalEntries, type Queryable } from './journal.ts';
+import type { Queryable } from './journal.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 
 export type CreditLedgerWriteErrorCode =
@@ -55,52 +48,42 @@ export interface RecordGrantsResult {
 }
 
 /**
- * Records a contract's credit grants, idempotent by (customer_id, credit_id), in one transaction:
- * the grant, its `grant` movement (the balance starts at the amount), and for a prepaid grant the
- * journal entry booking the contract liability at the consideration paid. A grant already recorded
- * with the same terms is left alone; one whose terms changed is refused (`credit_grant_conflict`):
- * grants are fixed once recorded; a change is a new grant id.
+ * Inserts one credit grant and its `grant` movement (the balance starts at the amount), idempotent by
+ * (customer_id, credit_id), inside the caller's transaction. Returns false when the grant was already
+ * recorded with the same terms; refuses one whose terms changed (`credit_grant_conflict`): grants are
+ * fixed once recorded, a change is a new grant id. (The unit of work, with the journal entry of a
+ * prepaid grant, is activities/credit-ledger.ts.)
  */
-export async function recordCreditGrants(
-  pool: pg.Pool,
-  input: { customerId: string; currency: string; grants: readonly CreditGrant[] },
-): Promise<RecordGrantsResult> {
-  for (const grant of input.grants) validateCreditGrant(grant, input.currency);
-  return withTransaction(pool, async (client) => {
-    const recorded: string[] = [];
-    const existing: string[] = [];
-    for (const grant of input.grants) {
-      const inserted = await client.query(
-        `INSERT INTO credit_grants (customer_id, credit_id, kind, currency, amount, consideration_paid, granted_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (customer_id, credit_id) DO NOTHING
-         RETURNING credit_id`,
-        [
-          input.customerId,
-          grant.id,
-          grant.kind,
-          input.currency,
-          grant.amount,
-          grant.consideration_paid ?? null,
-          grant.granted_at,
-          grant.expires_at ?? null,
-        ],
-      );
-      if (inserted.rowCount === 0) {
-        await assertSameGrant(client, input.customerId, input.currency, grant);
-        existing.push(grant.id);
-        continue;
-      }
-      await client.query(
-        `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount) VALUES ($1, $2, 'grant', $3, $4)`,
-        [input.customerId, grant.id, input.currency, grant.amount],
-      );
-      const entry = prepaidCreditPurchasedEntry({ customer_id: input.customerId, currency: input.currency, grant });
-      if (entry) await insertJournalEntries(client, [entry]);
-      recorded.push(grant.id);
-    }
-    return { recorded, existing };
-  });
+export async function insertCreditGrant(
+  client: pg.ClientBase,
+  input: { customerId: string; currency: string; grant: CreditGrant },
+): Promise<boolean> {
+  const { grant } = input;
+  const inserted = await client.query(
+    `INSERT INTO credit_grants (customer_id, credit_id, kind, currency, amount, consideration_paid, granted_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (customer_id, credit_id) DO NOTHING
+     RETURNING credit_id`,
+    [
+      input.customerId,
+      grant.id,
+      grant.kind,
+      input.currency,
+      grant.amount,
+      grant.consideration_paid ?? null,
+      grant.granted_at,
+      grant.expires_at ?? null,
+    ],
+  );
+  if (inserted.rowCount === 0) {
+    await assertSameGrant(client, input.customerId, input.currency, grant);
+    return false;
+  }
+  await client.query(
+    `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount) VALUES ($1, $2, 'grant', $3, $4)`,
+    [input.customerId, grant.id, input.currency, grant.amount],
+  );
+  return true;
 }
 
 async function assertSameGrant(
@@ -238,7 +221,6 @@ export async function usableCredits(
   db: Queryable,
   input: { customerId: string; period: string },
 ): Promise<UsableCredit[]> {
-  const period = billingPeriod(input.period);
   const { rows } = await db.query<
     Omit<UsableCredit, 'granted_at' | 'expires_at'> & { granted_at: Date; expires_at: Date | null }
   >(
@@ -248,12 +230,14 @@ export async function usableCredits(
               (g.remaining - coalesce((SELECT sum(m.amount) FROM credit_movements m
                                         WHERE m.customer_id = g.customer_id AND m.credit_id = g.credit_id
                                           AND m.kind = 'consumption' AND m.period = $2), 0))::text AS opening_balance
-         FROM credit_grants g
-        WHERE g.customer_id = $1 AND g.granted_at < $3 AND (g.expires_at IS NULL OR g.expires_at >= $3)
+         FROM credit_grants g,
+              -- The period's end: midnight UTC of the next month's first day.
+              LATERAL (SELECT ((to_date($2, 'YYYY-MM') + interval '1 month') AT TIME ZONE 'UTC') AS period_end) bound
+        WHERE g.customer_id = $1 AND g.granted_at < period_end AND (g.expires_at IS NULL OR g.expires_at >= period_end)
      ) usable
      WHERE opening_balance::numeric > 0
      ORDER BY (kind = 'prepaid'), expires_at ASC NULLS LAST, granted_at ASC, credit_id COLLATE "C" ASC`,
-    [input.customerId, input.period, period.end],
+    [input.customerId, input.period],
   );
   return rows.map((row) => ({
     ...row,
@@ -309,73 +293,61 @@ export interface CreditExpiry {
   readonly journal_entry_key: string | null;
 }
 
+/** A credit due to expire, as lockExpiringCredits finds it (its row locked until the transaction ends). */
+export interface ExpiringCredit {
+  readonly customer_id: string;
+  readonly credit_id: string;
+  readonly kind: CreditKind;
+  readonly currency: string;
+  readonly amount: string;
+  readonly consideration_paid: string | null;
+  readonly granted_at: string;
+  readonly expires_at: string;
+  readonly remaining: string;
+}
+
 /**
- * Records an `expiry` movement for every credit whose `expires_at` is at or before `asOf` and that
- * has none yet, taking its whole remaining balance, and posts breakage for prepaid grants
- * (Contract liability / Revenue – breakage), all in one transaction. Idempotent: a credit expires
- * once. `asOf` is passed in (no clock here) and must not run ahead of invoicing: pass the end of
- * the latest period whose invoice is issued (and whose draws are recorded), so no credit is expired
- * while a period it was usable in can still draw on it. (A draw after expiry is refused anyway.)
+ * The credits whose `expires_at` is at or before `asOf` and that have no `expiry` movement yet, locked
+ * (FOR UPDATE) in the caller's transaction so two expiry runs take turns.
  */
-export async function recordCreditExpiries(
-  pool: pg.Pool,
+export async function lockExpiringCredits(
+  client: pg.ClientBase,
   input: { asOf: string; customerId?: string },
-): Promise<CreditExpiry[]> {
-  return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{
-      customer_id: string;
-      credit_id: string;
-      kind: CreditKind;
-      currency: string;
-      amount: string;
-      consideration_paid: string | null;
-      granted_at: Date;
-      expires_at: Date;
-      remaining: string;
-    }>(
-      `SELECT g.customer_id, g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount, g.consideration_paid::text AS consideration_paid,
-              g.granted_at, g.expires_at, g.remaining::text AS remaining
-         FROM credit_grants g
-        WHERE g.expires_at <= $1::timestamptz
-          AND ($2::text IS NULL OR g.customer_id = $2)
-          AND NOT EXISTS (SELECT 1 FROM credit_movements m WHERE m.customer_id = g.customer_id AND m.credit_id = g.credit_id AND m.kind = 'expiry')
-        ORDER BY g.customer_id COLLATE "C", g.credit_id COLLATE "C"
-        FOR UPDATE OF g`,
-      [input.asOf, input.customerId ?? null],
-    );
-    const expiries: CreditExpiry[] = [];
-    for (const row of rows) {
-      const inserted = await client.query(
-        `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount)
-         SELECT customer_id, credit_id, 'expiry', currency, -remaining FROM credit_grants WHERE customer_id = $1 AND credit_id = $2
-         ON CONFLICT (customer_id, credit_id, kind, invoice_id) DO NOTHING`,
-        [row.customer_id, row.credit_id],
-      );
-      // A concurrent run expired it first (this run waited on the row lock): nothing left to do.
-      if (inserted.rowCount === 0) continue;
-      const grant: CreditGrant = {
-        id: row.credit_id,
-        kind: row.kind,
-        amount: row.amount,
-        consideration_paid: row.consideration_paid,
-        granted_at: row.granted_at.toISOString(),
-        expires_at: row.expires_at.toISOString(),
-      };
-      const entry = prepaidCreditExpiredEntry({
-        customer_id: row.customer_id,
-        currency: row.currency,
-        grant,
-        remaining: row.remaining,
-      });
-      if (entry) await insertJournalEntries(client, [entry]);
-      expiries.push({
-        customer_id: row.customer_id,
-        credit_id: row.credit_id,
-        kind: row.kind,
-        expired: row.remaining,
-        journal_entry_key: entry?.entry_key ?? null,
-      });
-    }
-    return expiries;
-  });
+): Promise<ExpiringCredit[]> {
+  const { rows } = await client.query<
+    Omit<ExpiringCredit, 'granted_at' | 'expires_at'> & { granted_at: Date; expires_at: Date }
+  >(
+    `SELECT g.customer_id, g.credit_id, g.kind, g.currency::text AS currency, g.amount::text AS amount, g.consideration_paid::text AS consideration_paid,
+            g.granted_at, g.expires_at, g.remaining::text AS remaining
+       FROM credit_grants g
+      WHERE g.expires_at <= $1::timestamptz
+        AND ($2::text IS NULL OR g.customer_id = $2)
+        AND NOT EXISTS (SELECT 1 FROM credit_movements m WHERE m.customer_id = g.customer_id AND m.credit_id = g.credit_id AND m.kind = 'expiry')
+      ORDER BY g.customer_id COLLATE "C", g.credit_id COLLATE "C"
+      FOR UPDATE OF g`,
+    [input.asOf, input.customerId ?? null],
+  );
+  return rows.map((row) => ({
+    ...row,
+    granted_at: row.granted_at.toISOString(),
+    expires_at: row.expires_at.toISOString(),
+  }));
+}
+
+/**
+ * The `expiry` movement taking a credit's whole remaining balance. False when a concurrent run
+ * expired it first (the caller waited on the row lock): nothing left to do.
+ */
+export async function insertExpiryMovement(
+  client: pg.ClientBase,
+  customerId: string,
+  creditId: string,
+): Promise<boolean> {
+  const inserted = await client.query(
+    `INSERT INTO credit_movements (customer_id, credit_id, kind, currency, amount)
+     SELECT customer_id, credit_id, 'expiry', currency, -remaining FROM credit_grants WHERE customer_id = $1 AND credit_id = $2
+     ON CONFLICT (customer_id, credit_id, kind, invoice_id) DO NOTHING`,
+    [customerId, creditId],
+  );
+  return inserted.rowCount !== 0;
 }

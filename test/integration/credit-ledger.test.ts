@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withTransaction } from '../../db/pool.ts';
-import {
-  creditBalances,
-  recordCreditConsumptions,
-  recordCreditExpiries,
-  recordCreditGrants,
-  usableCredits,
-} from '../../db/queries/credit-ledger.ts';
+import { recordCreditExpiries, recordCreditGrants } from '../../activities/credit-ledger.ts';
+import { creditBalances, recordCreditConsumptions, usableCredits } from '../../db/queries/credit-ledger.ts';
 import { postInvoiceJournal } from '../../activities/post-journal.ts';
 import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
 import {

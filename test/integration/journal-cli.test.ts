@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { recordCreditGrants } from '../../db/queries/credit-ledger.ts';
+import { recordCreditGrants } from '../../activities/credit-ledger.ts';
 import { postInvoiceJournal } from '../../activities/post-journal.ts';
 import { issuedInvoice, usageLine } from '../builders/issued-invoice.ts';
 import { testPool, testStack } from '../harness/services.ts';

@@ -6,7 +6,7 @@ import {
   type UsageAlertDependencies,
 } from '../../activities/index.ts';
 import { main } from '../../cli/main.ts';
-import { recordCreditGrants } from '../../db/queries/credit-ledger.ts';
+import { recordCreditGrants } from '../../activities/credit-ledger.ts';
 import { findNotification, listUndeliveredNotifications } from '../../db/queries/notifications.ts';
 import { listUsageAlerts } from '../../db/queries/usage-alerts.ts';
 import { publishedTerms } from '../../terms/index.ts';

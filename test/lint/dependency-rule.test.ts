@@ -40,6 +40,31 @@ describe('the dependency rule', () => {
     expect((await lintAs(file, code)).join('\n')).toMatch(/no-restricted-imports/);
   });
 
+  it('keeps domain logic out of db/: queries import from domain/ only types and money', async () => {
+    expect(
+      (
+        await lintAs(
+          'db/queries/example.ts',
+          "import { prepaidCreditPurchasedEntry } from '../../domain/journal/index.ts';\nexport const x = prepaidCreditPurchasedEntry;\n",
+        )
+      ).join('\n'),
+    ).toMatch(/no-restricted-imports: .*db\/ imports from domain\/ only types and money/);
+    expect(
+      (
+        await lintAs(
+          'db/example.ts',
+          "import { billingPeriod } from '../domain/period.ts';\nexport const x = billingPeriod;\n",
+        )
+      ).join('\n'),
+    ).toMatch(/no-restricted-imports/);
+    expect(
+      await lintAs(
+        'db/queries/example.ts',
+        "import type { CreditGrant } from '../../domain/credit-ledger/index.ts';\nimport { Decimal } from '../../domain/money.ts';\nexport type X = CreditGrant;\nexport const y = new Decimal('1');\n",
+      ),
+    ).toEqual([]);
+  });
+
   it('lets workflows import activity types, and domain import decimal.js', async () => {
     expect(
       await lintAs('workflows/example.ts', "import type { Decimal } from 'decimal.js';\nexport type X = Decimal;\n"),

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
 import type { IssuedInvoice } from '../../contracts/invoice.ts';
 import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
-import { recordCreditGrants } from '../../db/queries/credit-ledger.ts';
+import { recordCreditGrants } from '../../activities/credit-ledger.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { trialBalance } from '../../db/queries/journal.ts';
 import { journalEntriesForInvoice } from '../../domain/journal/index.ts';
