@@ -13,6 +13,7 @@ import { EventPublisher } from '../../ingest/event-publisher.ts';
 import { ensureUsageStream } from '../../ingest/usage-stream.ts';
 import { startIngestWorker, type IngestWorker } from '../../workers/ingest-worker.ts';
 import { testPool, testStack } from './services.ts';
+import { testLogFile } from './quiet-temporal.ts';
 import type { ProvidedStack } from './test-stack.ts';
 
 /** A name unique to this test run, usable as a stream name, subject token and id prefix. */
@@ -138,7 +139,13 @@ export async function startTestWorker(
   overrides: Partial<IngestWorkerConfig> = {},
 ): Promise<IngestWorker> {
   const { endpoints } = testbed.stack;
-  return startIngestWorker({ ...testbed.config, ...overrides }, endpoints, pino({ level: testbed.config.logLevel }));
+  // The worker's warnings in these tests are the injected faults' (a killed Postgres, a NATS restart):
+  // they go to the run's log file, not the terminal, so a passing run stays quiet.
+  const logger = pino(
+    { level: testbed.config.logLevel },
+    pino.destination({ dest: testLogFile('ingest-worker'), sync: true }),
+  );
+  return startIngestWorker({ ...testbed.config, ...overrides }, endpoints, logger);
 }
 
 /** Polls until `check` returns true; gives up (and throws) after `timeoutMs`. A wait, not a timed assertion. */
