@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import type { IssuedInvoice, UsageLine } from '../contracts/invoice.ts';
 import { customerHasCorrections } from '../db/queries/backfills.ts';
-import { listInvoices } from '../db/queries/invoices.ts';
+import { isIssued, listInvoices } from '../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
-import { loadSnapshot } from '../db/queries/period-snapshots.ts';
+import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
 import { insertReviewException } from '../db/queries/review-exceptions.ts';
 import { loadUsageAggregates } from '../db/queries/usage-aggregates.ts';
 import { billingPeriod } from '../domain/period.ts';
@@ -29,9 +29,9 @@ export async function reconcileAndRecord(
   const { pool } = deps;
   const period = billingPeriod(input.period);
   const only = input.customerIds === undefined ? undefined : new Set(input.customerIds);
-  const issued = (await listInvoices(pool, { status: 'issued' }, 100_000)).filter(
-    (record) => only === undefined || only.has(record.customerId),
-  );
+  const issued = (await listInvoices(pool, { status: 'issued' }, 100_000))
+    .filter(isIssued)
+    .filter((record) => only === undefined || only.has(record.customerId));
   const ofPeriod = issued.filter((record) => record.period === period.name);
   const adjusting = issued.filter(
     (record) =>
@@ -40,7 +40,7 @@ export async function reconcileAndRecord(
   );
   const invoices: ReconciliationInvoice[] = [];
   for (const record of ofPeriod) {
-    const invoice = record.document as IssuedInvoice;
+    const invoice = record.document;
     invoices.push({ invoice, meteredUsage: await meteredUsage(deps, record.snapshotId, invoice) });
   }
   const entries = await loadJournalEntries(pool, {
@@ -51,7 +51,7 @@ export async function reconcileAndRecord(
   const reconciliation = reconcilePeriod({
     period: period.name,
     invoices,
-    adjustingInvoices: adjusting.map((record) => record.document as IssuedInvoice),
+    adjustingInvoices: adjusting.map((record) => record.document),
     entries,
     glDifferences: balance.totals,
   });
@@ -77,11 +77,10 @@ async function meteredUsage(
         })
       : await deps.terms.current(invoice.customer_id);
   const period = billingPeriod(invoice.period);
-  const corrected = await customerHasCorrections(deps.pool, invoice.customer_id);
   const aggregates = await loadUsageAggregates(deps.pool, usageAggregationPlan(terms.versions, period), {
     customerId: invoice.customer_id,
     lateEvents: 'exclude',
-    ...(corrected ? { table: 'corrected_usage_events' } : {}),
+    table: await invoicedEventTable(deps.pool, invoice),
   });
   const rated = ratePeriod({
     customerId: invoice.customer_id,
@@ -94,6 +93,26 @@ async function meteredUsage(
     calculationVersion: invoice.calculation_version,
   });
   return rated.lines.filter((line): line is UsageLine => line.kind === 'usage');
+}
+
+/**
+ * Where the invoice's own event set is: the raw history, or the corrected event set when the close
+ * rated corrections amended before it. Which one is told by the fingerprint the invoice recorded, so
+ * a correction amended after the invoice (billed as an adjustment on a later invoice, SPEC §5) does
+ * not show up here as a difference between the events and the invoice that billed them.
+ */
+async function invoicedEventTable(
+  pool: pg.Pool,
+  invoice: IssuedInvoice,
+): Promise<'usage_events' | 'corrected_usage_events'> {
+  if (!(await customerHasCorrections(pool, invoice.customer_id))) return 'usage_events';
+  const period = billingPeriod(invoice.period);
+  const raw = await summarizeEventSet(pool, {
+    customerId: invoice.customer_id,
+    periodStart: period.start,
+    periodEnd: period.end,
+  });
+  return raw.fingerprint === invoice.event_fingerprint ? 'usage_events' : 'corrected_usage_events';
 }
 
 async function recordDifference(pool: pg.Pool, period: string, difference: ReconciliationDifference): Promise<boolean> {
