@@ -15,6 +15,9 @@ export const APPLICATION_ROLE = 'tally_application';
  * and `LOCK TABLE … SHARE ROW EXCLUSIVE` need UPDATE too, and so does a trigger that updates.)
  */
 export const APPLICATION_CHANGES: Readonly<Record<string, readonly ('UPDATE' | 'DELETE')[]>> = {
+  anomalies: ['UPDATE'], // acknowledged, snoozed, annotated (finops)
+  anomaly_deliveries: ['UPDATE'], // delivery attempts and state
+  anomaly_scans: ['UPDATE'], // a day scanned again replaces its counts (ON CONFLICT DO UPDATE)
   backfill_adjustments: ['UPDATE'], // status as the adjustment is applied
   backfill_runs: ['UPDATE'], // run state (pause, resume, cancel, finish)
   console_sessions: ['UPDATE', 'DELETE'], // sign-out and expiry
@@ -28,6 +31,7 @@ export const APPLICATION_CHANGES: Readonly<Record<string, readonly ('UPDATE' | '
   late_event_adjustments: ['DELETE'], // claims released when a draft is replaced
   notifications: ['UPDATE'], // delivery state
   review_exceptions: ['UPDATE'], // decisions and escalation
+  revenue_recognition_periods: ['UPDATE'], // recognized position to date, locked while a day posts
   shadow_run_results: ['UPDATE'], // comparison result
   shadow_runs: ['UPDATE'], // run state
   usage_alert_checks: ['UPDATE'], // watermark

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -102,6 +102,35 @@ describe('the application role', () => {
     expect(Object.keys(APPLICATION_CHANGES).filter((table) => !tables.has(table))).toEqual([]);
   });
 
+  it('grants update or delete on every table the code updates, deletes from, upserts into or locks for update', async () => {
+    // A read of the SQL in shipped code: what each statement needs beyond SELECT and INSERT. A new
+    // UPDATE that APPLICATION_CHANGES does not name would fail only in production, as the app role.
+    const needs = new Map<string, Set<string>>();
+    const need = (table: string, right: string) => needs.set(table, (needs.get(table) ?? new Set()).add(right));
+    for (const file of await shippedSources()) {
+      const sql = await readFile(file, 'utf8');
+      for (const match of sql.matchAll(/\bUPDATE\s+([a-z_]+)\s+SET\b/g)) need(match[1] as string, 'UPDATE');
+      for (const match of sql.matchAll(/\bDELETE\s+FROM\s+([a-z_]+)/g)) need(match[1] as string, 'DELETE');
+      for (const match of sql.matchAll(
+        /\bINSERT\s+INTO\s+([a-z_]+)(?:(?!INSERT\s+INTO)[^`])*?ON\s+CONFLICT\s*(?:\([^)]*\)|ON\s+CONSTRAINT\s+[a-z_]+)?\s*DO\s+UPDATE/g,
+      ))
+        need(match[1] as string, 'UPDATE');
+      for (const match of sql.matchAll(/\bFROM\s+([a-z_]+)\b[^`;]*?\bFOR\s+UPDATE\b/g))
+        need(match[1] as string, 'UPDATE');
+      for (const match of sql.matchAll(/\bLOCK\s+TABLE\s+([a-z_]+)\s+IN\s+SHARE\s+ROW\s+EXCLUSIVE/g))
+        need(match[1] as string, 'UPDATE');
+    }
+    const missing = [...needs]
+      .flatMap(([table, rights]) =>
+        [...rights]
+          .filter((right) => !(APPLICATION_CHANGES[table] ?? []).includes(right as 'UPDATE' | 'DELETE'))
+          .map((right) => `${right} ${table}`),
+      )
+      .sort();
+    expect(needs.size).toBeGreaterThan(10);
+    expect(missing).toEqual([]);
+  });
+
   it('gets read and insert on a table a later migration adds, without the migration granting it', async () => {
     await owner.query('CREATE TABLE later_feature (id int PRIMARY KEY)');
     try {
@@ -128,3 +157,29 @@ describe('the application role', () => {
     }
   });
 });
+
+/** The .ts files of the rooms that run SQL at run time (tests, benches and the demo's set-up aside). */
+async function shippedSources(): Promise<string[]> {
+  const root = path.join(import.meta.dirname, '..', '..');
+  const rooms = [
+    'db',
+    'activities',
+    'ingest',
+    'providers',
+    'terms',
+    'access',
+    'views',
+    'shadow',
+    'revenue',
+    'finops',
+    'console',
+    'cli',
+    'workers',
+  ];
+  const files: string[] = [];
+  for (const room of rooms)
+    for (const entry of await readdir(path.join(root, room), { recursive: true, withFileTypes: true }))
+      if (entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+        files.push(path.join(entry.parentPath, entry.name));
+  return files;
+}
