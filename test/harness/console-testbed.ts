@@ -21,7 +21,9 @@ export const TEST_LOGIN_THROTTLE: LoginThrottlePolicy = {
   lockoutMs: 60_000,
 };
 
-export const TEST_PASSWORD = 'correct horse battery staple';
+import { TEST_PASSWORD } from '../builders/test-secrets.ts';
+
+export { TEST_PASSWORD };
 
 /** The console on a billing testbed's database and Temporal client (fastify's inject, or a real port). */
 export async function createTestConsole(

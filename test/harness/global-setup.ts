@@ -2,6 +2,7 @@ import type { TestProject } from 'vitest/node';
 import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
 import { buildStackTools, removeStackData, startStack, stopStack } from '../../stack/index.ts';
+import { secretsInLogs } from './secrets-in-logs.ts';
 import { testStackLayout } from './test-stack.ts';
 
 /**
@@ -9,6 +10,7 @@ import { testStackLayout } from './test-stack.ts';
  * run, on fresh data, migrates it, and hands its endpoints to the test files via `inject('stack')`.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const startedAt = Date.now();
   const layout = testStackLayout();
   const log = (line: string): void => {
     if (process.env.TALLY_TEST_VERBOSE) process.stderr.write(`[stack] ${line}\n`);
@@ -36,5 +38,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // A run leaves nothing behind (PostgreSQL's files under /var/tmp included), unless asked to keep
     // the stack's data for a look after a failure.
     if (!process.env.TALLY_KEEP_TEST_STACK) await removeStackData(layout);
+    // No secret of the suite in any log the run wrote (SPEC §13): the run fails, naming file and line.
+    const leaks = await secretsInLogs(startedAt);
+    if (leaks.length > 0) {
+      // Vitest reports a teardown error but keeps the exit code: set it, so the run fails.
+      process.stderr.write(`a test secret was written to the logs of this run: ${leaks.slice(0, 20).join(', ')}\n`);
+      process.exitCode = 1;
+    }
   };
 }
