@@ -1,4 +1,5 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { upsertSchedule } from './upsert-schedule.ts';
 import { anomalyScheduleId, type AnomalyLauncherInput } from '../workflows/anomaly-definitions.ts';
 
 /**
@@ -27,16 +28,5 @@ export async function ensureAnomalySchedule(
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
   } satisfies ScheduleOptions;
-  try {
-    await client.schedule.create(schedule);
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({
-      ...previous,
-      spec: schedule.spec,
-      action: schedule.action,
-      policies: schedule.policies,
-    }));
-  }
-  return scheduleId;
+  return upsertSchedule(client, schedule);
 }

@@ -1,4 +1,5 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { upsertSchedule } from './upsert-schedule.ts';
 import { marketplaceScheduleId, type MarketplaceLauncherInput } from '../workflows/marketplace-definitions.ts';
 
 /**
@@ -28,16 +29,5 @@ export async function ensureMarketplaceSchedule(
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
   } satisfies ScheduleOptions;
-  try {
-    await client.schedule.create(schedule);
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({
-      ...previous,
-      spec: schedule.spec,
-      action: schedule.action,
-      policies: schedule.policies,
-    }));
-  }
-  return scheduleId;
+  return upsertSchedule(client, schedule);
 }
