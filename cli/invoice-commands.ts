@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import {
   findInvoiceByIdOrNumber,
   listInvoices,
@@ -17,6 +17,11 @@ export class InvoiceCommandError extends TallyError {
   }
 }
 
+function positiveInteger(value: string): number {
+  if (!/^[1-9]\d{0,6}$/.test(value)) throw new InvalidArgumentError('a whole number from 1 to 9999999');
+  return Number.parseInt(value, 10);
+}
+
 export function registerInvoiceCommands(program: Command): void {
   const invoice = program.command('invoice');
 
@@ -27,38 +32,57 @@ export function registerInvoiceCommands(program: Command): void {
     .option('--period <YYYY-MM>')
     .option(
       '--status <status>',
-      'draft | held | issued | skipped | legacy (rated while the legacy biller had the authority)',
+      'draft | held | issued | skipped | voided (a held draft a re-run replaced) | legacy (rated while the legacy biller had the authority)',
     )
+    .option('--limit <n>', 'at most this many (by period, then customer)', positiveInteger, 500)
     .option('--json', 'machine-readable output')
-    .action(async (options: { customer?: string; period?: string; status?: InvoiceStatus; json?: boolean }) => {
-      await withDatabase(async (pool) => {
-        const invoices = await listInvoices(pool, {
-          ...(options.customer ? { customerId: options.customer } : {}),
-          ...(options.period ? { period: options.period } : {}),
-          ...(options.status ? { status: options.status } : {}),
-        });
-        if (options.json)
-          return void process.stdout.write(
-            `${JSON.stringify(
-              invoices.map((record) => record.document),
-              null,
-              2,
-            )}\n`,
+    .action(
+      async (options: {
+        customer?: string;
+        period?: string;
+        status?: InvoiceStatus;
+        limit: number;
+        json?: boolean;
+      }) => {
+        await withDatabase(async (pool) => {
+          const found = await listInvoices(
+            pool,
+            {
+              ...(options.customer ? { customerId: options.customer } : {}),
+              ...(options.period ? { period: options.period } : {}),
+              ...(options.status ? { status: options.status } : {}),
+            },
+            options.limit + 1,
           );
-        printTable(
-          invoices.map((record) => ({
-            invoice: record.invoiceId,
-            number: record.invoiceNumber ?? '-',
-            customer: record.customerId,
-            period: record.period,
-            status: record.status,
-            currency: record.document.currency,
-            total: record.document.total,
-          })),
-          ['invoice', 'number', 'customer', 'period', 'status', 'currency', 'total'],
-        );
-      });
-    });
+          const invoices = found.slice(0, options.limit);
+          // Never a silently cut list: say that more match, on stderr so --json stays the SPEC shape.
+          if (found.length > options.limit)
+            process.stderr.write(
+              `showing the first ${options.limit} invoices (by period, then customer); more match: narrow with --customer, --period or --status, or raise --limit\n`,
+            );
+          if (options.json)
+            return void process.stdout.write(
+              `${JSON.stringify(
+                invoices.map((record) => record.document),
+                null,
+                2,
+              )}\n`,
+            );
+          printTable(
+            invoices.map((record) => ({
+              invoice: record.invoiceId,
+              number: record.invoiceNumber ?? '-',
+              customer: record.customerId,
+              period: record.period,
+              status: record.status,
+              currency: record.document.currency,
+              total: record.document.total,
+            })),
+            ['invoice', 'number', 'customer', 'period', 'status', 'currency', 'total'],
+          );
+        });
+      },
+    );
 
   invoice
     .command('show <invoice>')

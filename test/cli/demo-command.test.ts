@@ -197,6 +197,11 @@ describe('tally demo', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const listedIds = (JSON.parse(listed.stdout) as { invoice_id: string }[]).map((row) => row.invoice_id).sort();
     expect(listedIds).toEqual(issued.map((invoice) => invoice.invoiceId).sort());
+    // A list cut at its limit says so (on stderr, so --json keeps its shape).
+    const limited = await runTally(['invoice', 'list', '--status', 'issued', '--limit', '3'], environment);
+    expect(limited.code, limited.stderr).toBe(0);
+    expect(limited.stdout.trim().split('\n')).toHaveLength(4);
+    expect(limited.stderr).toContain('showing the first 3 invoices (by period, then customer); more match');
     const reviewed = await runTally(['review', 'list', '--all'], environment);
     expect(reviewed.code, reviewed.stderr).toBe(0);
     expect(reviewed.stdout).toContain(`exc:inv:soylent-${record.runId}:2026-10:threshold:1`);
