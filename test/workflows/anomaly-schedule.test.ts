@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ServiceError, type Client, type ScheduleHandle } from '@temporalio/client';
+import type { Client, ScheduleHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activityFailureInterceptors, createAnomalyActivities, ensureAnomalySchedule } from '../../activities/index.ts';
@@ -17,6 +17,7 @@ import { buildUsageEvent } from '../builders/rating.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { testStack } from '../harness/services.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
+import { triggerUntilNewAction } from '../harness/trigger-schedule.ts';
 
 // The daily anomaly schedule on the real dev server, triggered (never waited for): its launcher scans
 // yesterday's stored usage with the detector, records each anomaly once and alerts it to the targets
@@ -61,28 +62,8 @@ afterAll(async () => {
   await testbed?.close();
 });
 
-/** Triggers the schedule until a launcher of a new name appears (ids end with the nominal second). */
 async function triggerAndWait(client: Client, schedule: ScheduleHandle, seen: Set<string>) {
-  const deadline = Date.now() + 90_000;
-  let triggeredMs = 0;
-  for (;;) {
-    if (Date.now() - triggeredMs > 5_000) {
-      await schedule.trigger();
-      triggeredMs = Date.now();
-    }
-    const description = await schedule.describe().catch((error: unknown) => {
-      if (error instanceof ServiceError && Date.now() < deadline) return undefined;
-      throw error;
-    });
-    const actions = (description?.info.recentActions ?? []).map((action) => action.action.workflow.workflowId);
-    const fresh = actions.find((id) => !seen.has(id));
-    if (fresh !== undefined) {
-      seen.add(fresh);
-      return client.workflow.getHandle<typeof anomalyLauncherWorkflow>(fresh);
-    }
-    if (Date.now() > deadline) throw new Error('the triggered schedule started no new launcher within 90 s');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  return client.workflow.getHandle<typeof anomalyLauncherWorkflow>(await triggerUntilNewAction(schedule, seen));
 }
 
 /** 42 days of db.queries usage ending yesterday: weekday 1000, weekend 300, with yesterday's spike and silence. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { ServiceError, type Client, type ScheduleHandle } from '@temporalio/client';
+import type { Client, ScheduleHandle } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addUser, authenticatePassword, issueToken } from '../../access/index.ts';
 import { ensureMarketplaceSchedule } from '../../activities/index.ts';
@@ -14,6 +14,7 @@ import { marketplaceExceptionWorkflowId, marketplaceSendWorkflowId } from '../..
 import { MarketplaceTestbed, SERVICE_NAME } from '../harness/marketplaces/marketplace-testbed.ts';
 import { testStack } from '../harness/services.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
+import { triggerUntilNewAction } from '../harness/trigger-schedule.ts';
 
 // The hourly Temporal Schedule on the real dev server, triggered (never waited for): its launcher
 // starts the hour's send under a deterministic id, which seals, sends through the adapters to the
@@ -28,38 +29,8 @@ afterEach(async () => {
   testbed = undefined;
 });
 
-/**
- * Triggers the schedule and waits for the launcher it starts (the newest action not seen before).
- * A scheduled workflow's id ends with its nominal time in seconds, which the schedule takes from its
- * own clock: a trigger it processes within the same second as the last one names the same workflow
- * and starts nothing new (harmless: the send is idempotent by hour). So trigger again every few
- * seconds until a launcher of a new name appears.
- */
 async function triggerAndWait(client: Client, schedule: ScheduleHandle, seen: Set<string>) {
-  const deadline = Date.now() + 90_000;
-  let triggeredMs = 0;
-  let actions: string[] = [];
-  for (;;) {
-    if (Date.now() - triggeredMs > 5_000) {
-      await schedule.trigger();
-      triggeredMs = Date.now();
-    }
-    const description = await schedule.describe().catch((error: unknown) => {
-      // The server answers a describe from the schedule's own workflow, which can be busy right
-      // after a trigger on a loaded machine (DEADLINE_EXCEEDED): ask again, within the deadline.
-      if (error instanceof ServiceError && Date.now() < deadline) return undefined;
-      throw error;
-    });
-    actions = (description?.info.recentActions ?? []).map((action) => action.action.workflow.workflowId);
-    const fresh = actions.find((id) => !seen.has(id));
-    if (fresh !== undefined) {
-      seen.add(fresh);
-      return client.workflow.getHandle<typeof marketplaceLauncherWorkflow>(fresh);
-    }
-    if (Date.now() > deadline)
-      throw new Error(`the triggered schedule started no new launcher within 90 s; recent: ${JSON.stringify(actions)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  return client.workflow.getHandle<typeof marketplaceLauncherWorkflow>(await triggerUntilNewAction(schedule, seen));
 }
 
 function tally(

@@ -1,4 +1,4 @@
-import { ServiceError, type Client, type ScheduleHandle } from '@temporalio/client';
+import type { Client, ScheduleHandle } from '@temporalio/client';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { recordHistory } from '../replay/workflow-histories.ts';
 import { ensureRevenueSchedule } from '../../revenue/index.ts';
 import { revenueDayWorkflowId } from '../../workflows/revenue-definitions.ts';
 import type { revenueDayWorkflow, revenueLauncherWorkflow } from '../../workflows/revenue.ts';
+import { triggerUntilNewAction } from '../harness/trigger-schedule.ts';
 
 // Daily recognition on the real stack: days recognized by hand with `tally revenue run` (the same
 // step the daily schedule runs), a rerun that posts nothing, the invoice settling the recognized
@@ -213,32 +214,8 @@ describe('daily revenue recognition', () => {
   });
 });
 
-/**
- * Triggers the schedule and waits for the launcher it starts (the newest action not seen before);
- * triggers again every few seconds, since a trigger processed in the same second as the last names
- * the same scheduled workflow and starts nothing.
- */
 async function triggerAndWait(client: Client, schedule: ScheduleHandle, seen: Set<string>) {
-  const deadline = Date.now() + 90_000;
-  let triggeredMs = 0;
-  for (;;) {
-    if (Date.now() - triggeredMs > 5_000) {
-      await schedule.trigger();
-      triggeredMs = Date.now();
-    }
-    const description = await schedule.describe().catch((error: unknown) => {
-      if (error instanceof ServiceError && Date.now() < deadline) return undefined;
-      throw error;
-    });
-    const actions = (description?.info.recentActions ?? []).map((action) => action.action.workflow.workflowId);
-    const fresh = actions.find((id) => !seen.has(id));
-    if (fresh !== undefined) {
-      seen.add(fresh);
-      return client.workflow.getHandle<typeof revenueLauncherWorkflow>(fresh);
-    }
-    if (Date.now() > deadline) throw new Error(`the triggered schedule started no launcher within 90 s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  return client.workflow.getHandle<typeof revenueLauncherWorkflow>(await triggerUntilNewAction(schedule, seen));
 }
 
 /** Parses the export's CSV back (RFC 4180: quoted fields may hold commas, quotes and newlines). */
