@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
 import { signEvent } from '../../contracts/event-signature.ts';
 import { batchUsageMessage, addressUsageMessage, ensureUsageConsumer } from '../../ingest/usage-stream.ts';
 import { buildUnsignedEvent } from '../builders/usage-event.ts';
@@ -93,5 +94,43 @@ describe('batched messages (SPEC §1: up to 1,000 events per message as JSON Lin
     expect(
       (await pool.query('SELECT event_count FROM usage_running_totals WHERE customer_id = $1', [customer])).rows,
     ).toEqual([{ event_count: '95' }]);
+  });
+
+  it('while the writers are busy, input waits in one growing batch, not one small batch per wait', async () => {
+    const { testbed, worker } = suite;
+    const source = testbed.sources[0] as string;
+    const secret = testbed.keys[source] as string;
+    const customer = `${testbed.name}-lagging`;
+    const timestamp = new Date().toISOString();
+    const batchesBefore = worker.consumer.totals.batches;
+    const messagesBefore = worker.consumer.totals.messages;
+    // Every ingest transaction takes INGEST_COMMIT shared: held exclusively here, both writers wait.
+    const blocker = await pool.connect();
+    try {
+      await blocker.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.INGEST_COMMIT]);
+      // Ten messages, each arriving after the previous one's batch wait (20 ms) has run out.
+      for (let index = 0; index < 10; index++) {
+        const event = signEvent(
+          buildUnsignedEvent({ source, customer_id: customer, event_id: `lag-${index}`, timestamp }),
+          secret,
+        );
+        const outcome = await testbed.publisher.publish(
+          addressUsageMessage(Buffer.from(JSON.stringify(event)), event, testbed.config.subjectPrefix),
+        );
+        expect(outcome.status).toBe('published');
+        await new Promise((resolve) => setTimeout(resolve, 80));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await blocker.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.INGEST_COMMIT]).catch(() => undefined);
+      blocker.release();
+    }
+    await waitUntil(() => worker.consumer.totals.messages >= messagesBefore + 10, 30_000, 'the 10 messages processed');
+    expect(
+      (await pool.query('SELECT count(*)::int AS n FROM usage_events WHERE customer_id = $1', [customer])).rows[0].n,
+    ).toBe(10);
+    // One batch in each of the two waiting writers, and everything after them in the one batch queued
+    // behind them (before: a queue of small batches, one per wait, then the reader stopped).
+    expect(worker.consumer.totals.batches - batchesBefore).toBeLessThanOrEqual(3);
   });
 });
