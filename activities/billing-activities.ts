@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { ContractSchema, type BillingAuthority, type Contract } from '../contracts/contract.ts';
 import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoice.ts';
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
+import type { CloseExceptionKind } from '../contracts/review-exception.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { ADVISORY_LOCKS } from '../db/advisory-locks.ts';
 import { withTransaction } from '../db/pool.ts';
@@ -625,7 +626,7 @@ export function createBillingActivities(deps: BillingDependencies) {
       period: string;
       invoiceId?: string | undefined;
       workflowId: string;
-      kind: ExceptionKind;
+      kind: CloseExceptionKind;
       sequence: number;
       breaches: readonly ReviewBreach[];
       /** A re-run's exceptions are its own (the first close's keep their ids). */

@@ -1,4 +1,5 @@
-import type { CustomerComparison } from '../domain/shadow/index.ts';
+import type { CloseExceptionContext, ExceptionContext } from '../contracts/review-exception.ts';
+import { assertNever } from '../domain/assert-never.ts';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import {
@@ -135,22 +136,70 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`${exception.exceptionId}  ${exception.status}`);
   out(
-    `customer ${exception.customerId}, period ${exception.period}, ${exception.invoiceId === undefined ? 'no invoice (marketplace metering)' : `invoice ${exception.invoiceId}`}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
+    `customer ${exception.customerId}, period ${exception.period}, ${exception.invoiceId === null ? 'no invoice' : `invoice ${exception.invoiceId}`}, opened ${exception.openedAt}${exception.escalatedAt ? `, escalated ${exception.escalatedAt}` : ''}`,
   );
   out('\nwhy it stopped:');
   for (const breach of exception.breaches) out(`  - ${breach.rule}: ${breach.detail}`);
-  const context = exception.context as {
-    draft?: {
-      currency: string;
-      subtotal: string;
-      total: string;
-      lines: { kind: string; price_id?: string; credit_id?: string; quantity?: string; amount: string }[];
-      unpriced?: { sku: string; unit: string; event_count: number }[];
-    };
-    contract?: Record<string, unknown>;
-    previousInvoices?: { invoiceNumber?: string; period: string; total: string }[];
-    priorDecisions?: { exceptionId: string; status: string; reviewer?: string; decidedAt?: string }[];
-  };
+  switch (exception.kind) {
+    case 'threshold':
+    case 'provider_sync_failed':
+    case 'unpublished_ratecard':
+    case 'unknown_customer':
+    case 'step_failed':
+    case 'ingest_lagging':
+      printCloseContext(out, exception.context, options);
+      break;
+    case 'shadow_variance':
+      printShadowContext(out, exception.context);
+      break;
+    case 'reconciliation': {
+      const difference = exception.context.reconciliation;
+      out(`\n${difference.stage} (${difference.currency}${difference.sku === null ? '' : `, ${difference.sku}`}):`);
+      out(
+        indent(textTable(['expected', 'actual'], [[difference.expected, difference.actual]], { rightAligned: [0, 1] })),
+      );
+      break;
+    }
+    case 'marketplace_over_report': {
+      const report = exception.context.overReport;
+      out(
+        `\nover-reported to ${report.marketplace}: ${report.listingQuantity} ${report.dimension} in ${report.hour}; refund ${report.refundAmount === null ? 'amount unknown' : `${report.refundAmount} ${report.currency ?? ''}`}`,
+      );
+      break;
+    }
+    case 'marketplace_window_at_risk':
+    case 'marketplace_report_failed':
+      out(`\n${exception.context.marketplace} records:`);
+      out(
+        indent(
+          textTable(
+            ['bucket', 'dimension', 'hour', 'quantity'],
+            exception.context.records.map((record) => [
+              record.bucketId,
+              record.dimension,
+              record.hour,
+              record.sentQuantity,
+            ]),
+            { rightAligned: [3] },
+          ),
+        ),
+      );
+      break;
+    default:
+      assertNever(exception);
+  }
+  if (exception.decision)
+    out(
+      `\ndecision: ${JSON.stringify(exception.decision)} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
+    );
+}
+
+/** The close's exceptions: the draft, the contract and the customer's history beside the breach. */
+function printCloseContext(
+  out: (line?: string) => void,
+  context: CloseExceptionContext,
+  options: { contract?: boolean },
+): void {
   if (context.draft) {
     out(
       `\ndraft invoice (${context.draft.currency}): subtotal ${context.draft.subtotal}, total ${context.draft.total}`,
@@ -161,52 +210,50 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
           ['line', 'id', 'quantity', 'amount'],
           context.draft.lines.map((line) => [
             line.kind,
-            line.price_id ?? line.credit_id ?? '',
-            line.quantity ?? '',
+            ('price_id' in line ? line.price_id : 'credit_id' in line ? line.credit_id : '') ?? '',
+            ('quantity' in line ? line.quantity : '') ?? '',
             line.amount,
           ]),
           { rightAligned: [2, 3] },
         ),
       ),
     );
-    for (const unpriced of context.draft.unpriced ?? [])
+    for (const unpriced of context.draft.unpriced)
       out(`  unpriced: ${unpriced.sku} (${unpriced.unit}), ${unpriced.event_count} events`);
-  }
-  const shadow = (exception.context as { comparison?: CustomerComparison; shadowRun?: string }).comparison;
-  if (shadow !== undefined) {
-    out(
-      `\nshadow run ${String((exception.context as { shadowRun?: string }).shadowRun)}: legacy ${shadow.legacy_total}, Tally ${shadow.new_total}, variance ${shadow.variance ?? '—'} (${shadow.variance_pct ?? '—'} %)`,
-    );
-    out(
-      indent(
-        textTable(
-          ['key', 'status', 'legacy', 'tally', 'delta', 'cause'],
-          shadow.lines.map((line) => [
-            line.key,
-            line.status,
-            line.legacy_amount ?? '',
-            line.new_amount ?? '',
-            line.delta ?? '',
-            line.cause ?? '',
-          ]),
-          { rightAligned: [2, 3, 4] },
-        ),
-      ),
-    );
   }
   if (context.contract && options.contract !== false) out(`\ncontract: ${JSON.stringify(context.contract)}`);
   out('\nprevious invoices:');
-  for (const previous of context.previousInvoices ?? [])
+  for (const previous of context.previousInvoices)
     out(`  ${previous.period}  ${previous.invoiceNumber ?? ''}  ${previous.total}`);
-  if ((context.previousInvoices ?? []).length === 0) out('  none');
+  if (context.previousInvoices.length === 0) out('  none');
   out('prior decisions:');
-  for (const prior of context.priorDecisions ?? [])
+  for (const prior of context.priorDecisions)
     out(`  ${prior.exceptionId}  ${prior.status} by ${prior.reviewer ?? '?'} at ${prior.decidedAt ?? '?'}`);
-  if ((context.priorDecisions ?? []).length === 0) out('  none');
-  if (exception.decision)
-    out(
-      `\ndecision: ${JSON.stringify(exception.decision)} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
-    );
+  if (context.priorDecisions.length === 0) out('  none');
+}
+
+/** A shadow run's variance: both billers' totals and the line-by-line comparison with its causes. */
+function printShadowContext(out: (line?: string) => void, context: ExceptionContext<'shadow_variance'>): void {
+  const shadow = context.comparison;
+  out(
+    `\nshadow run ${context.shadowRun}: legacy ${shadow.legacy_total}, Tally ${shadow.new_total}, variance ${shadow.variance ?? '—'} (${shadow.variance_pct ?? '—'} %)`,
+  );
+  out(
+    indent(
+      textTable(
+        ['key', 'status', 'legacy', 'tally', 'delta', 'cause'],
+        shadow.lines.map((line) => [
+          line.key,
+          line.status,
+          line.legacy_amount ?? '',
+          line.new_amount ?? '',
+          line.delta ?? '',
+          line.cause ?? '',
+        ]),
+        { rightAligned: [2, 3, 4] },
+      ),
+    ),
+  );
 }
 
 /** A table indented under its heading, without the trailing newline `out` adds itself. */

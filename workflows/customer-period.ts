@@ -13,6 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BillingActivities, SnapshotOutcome } from '../activities/index.ts';
+import type { CloseExceptionKind } from '../contracts/review-exception.ts';
 import { periodNameProblem } from '../domain/period.ts';
 import { liveInvoiceId } from '../domain/period-rerun.ts';
 import type { ReviewBreach } from '../domain/review.ts';
@@ -570,14 +571,14 @@ export async function customerPeriodWorkflow(input: CustomerPeriodInput): Promis
    * `recheckMs` whether the cause went away by itself (then the exception is resolved, and
    * undefined returned). A review timeout escalates; nothing is ever approved by timeout.
    */
-  function askPerson(kind: string, breaches: readonly ReviewBreach[]): Promise<ReviewDecision>;
+  function askPerson(kind: CloseExceptionKind, breaches: readonly ReviewBreach[]): Promise<ReviewDecision>;
   function askPerson(
-    kind: string,
+    kind: CloseExceptionKind,
     breaches: readonly ReviewBreach[],
     recheck: (() => Promise<string | undefined>) | undefined,
   ): Promise<ReviewDecision | undefined>;
   async function askPerson(
-    kind: string,
+    kind: CloseExceptionKind,
     breaches: readonly ReviewBreach[],
     recheck?: () => Promise<string | undefined>,
   ): Promise<ReviewDecision | undefined> {

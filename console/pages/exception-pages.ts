@@ -3,7 +3,8 @@ import type { AdjustDecision, StoredDecision } from '../../contracts/review-deci
 import { listAuditEntries } from '../../db/queries/audit-log.ts';
 import { exceptionPage } from '../../db/queries/console-views.ts';
 import { mayAct } from '../../domain/access/roles.ts';
-import type { LineComparison } from '../../domain/shadow/index.ts';
+import type { ReviewExceptionRecord } from '../../db/queries/review-exceptions.ts';
+import { assertNever } from '../../domain/assert-never.ts';
 import { exceptionDetail, type UsageByDay } from '../../views/exception-detail.ts';
 import { html, jsonData, type SafeHtml } from '../html.ts';
 import { externalLink, workflowLinkOf } from './links.ts';
@@ -106,12 +107,99 @@ export const exceptionsQueuePage: ConsolePage = {
   },
 };
 
-interface ContextDocument {
-  draft?: Parameters<typeof invoiceLinesTable>[0];
-  contract?: Record<string, unknown>;
-  /** A shadow_variance exception: its run and the SPEC §6 customer comparison. */
-  shadowRun?: string;
-  comparison?: { lines: readonly LineComparison[] };
+/** What the exception's kind carries for the reviewer: the draft, both billers, both sides, the records. */
+function kindSections(exception: ReviewExceptionRecord): SafeHtml {
+  switch (exception.kind) {
+    case 'threshold':
+    case 'provider_sync_failed':
+    case 'unpublished_ratecard':
+    case 'unknown_customer':
+    case 'step_failed':
+    case 'ingest_lagging':
+      return exception.context.draft
+        ? html`<section class="card" aria-labelledby="draft-heading">
+            <h2 id="draft-heading">Draft invoice</h2>
+            ${invoiceLinesTable(exception.context.draft)}
+          </section>`
+        : html``;
+    case 'shadow_variance':
+      return html`<section class="card" aria-labelledby="shadow-heading">
+        <h2 id="shadow-heading">Legacy biller vs Tally</h2>
+        <p>
+          <a href="${shadowCustomerHref(exception.context.shadowRun, exception.customerId)}"
+            >In shadow run ${exception.context.shadowRun}</a
+          >
+        </p>
+        ${shadowLineDiffTable(exception.context.comparison.lines)}
+      </section>`;
+    case 'reconciliation': {
+      const difference = exception.context.reconciliation;
+      return html`<section class="card" aria-labelledby="reconciliation-heading">
+        <h2 id="reconciliation-heading">Both sides</h2>
+        <table>
+          <thead>
+            <tr>
+              <th>Stage</th>
+              <th>SKU</th>
+              <th>Currency</th>
+              <th class="num">Expected</th>
+              <th class="num">Actual</th>
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              <td>${difference.stage}</td>
+              <td>${difference.sku ?? '—'}</td>
+              <td>${difference.currency}</td>
+              <td class="num">${difference.expected}</td>
+              <td class="num">${difference.actual}</td>
+            </tr>
+          </tbody>
+        </table>
+      </section>`;
+    }
+    case 'marketplace_over_report':
+      return html`<section class="card" aria-labelledby="marketplace-heading">
+        <h2 id="marketplace-heading">Over-reported to ${exception.context.overReport.marketplace}</h2>
+        <p>
+          ${exception.context.overReport.listingQuantity} ${exception.context.overReport.dimension} in
+          ${exception.context.overReport.hour}; refund
+          ${
+            exception.context.overReport.refundAmount === null
+              ? 'amount unknown'
+              : money(exception.context.overReport.refundAmount, exception.context.overReport.currency ?? '')
+          }
+        </p>
+      </section>`;
+    case 'marketplace_window_at_risk':
+    case 'marketplace_report_failed':
+      return html`<section class="card" aria-labelledby="marketplace-heading">
+        <h2 id="marketplace-heading">${exception.context.marketplace} records</h2>
+        <table>
+          <thead>
+            <tr>
+              <th>Bucket</th>
+              <th>Dimension</th>
+              <th>Hour</th>
+              <th class="num">Quantity</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${exception.context.records.map(
+              (record) =>
+                html`<tr>
+                  <td>${record.bucketId}</td>
+                  <td>${record.dimension}</td>
+                  <td>${record.hour}</td>
+                  <td class="num">${record.sentQuantity}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </section>`;
+    default:
+      return assertNever(exception);
+  }
 }
 
 export const exceptionDetailPage: ConsolePage = {
@@ -123,7 +211,7 @@ export const exceptionDetailPage: ConsolePage = {
     const detail = await exceptionDetail(deps.pool, id);
     if (detail === undefined) return undefined;
     const { exception } = detail;
-    const documents = exception.context as ContextDocument;
+    const contract = 'contract' in exception.context ? exception.context.contract : undefined;
     const waiting = exception.status === 'open' || exception.status === 'escalated';
     const audit = await listAuditEntries(deps.pool, { subject: `exception:${id}`, limit: 50 });
     return {
@@ -162,29 +250,8 @@ export const exceptionDetailPage: ConsolePage = {
             ${exception.breaches.map((breach) => html`<li><strong>${breach.rule}</strong>: ${breach.detail}</li>`)}
           </ul>
         </section>
-        ${decisionSection(context, exception, waiting)}
-        ${
-          documents.draft
-            ? html`<section class="card" aria-labelledby="draft-heading">
-                <h2 id="draft-heading">Draft invoice</h2>
-                ${invoiceLinesTable(documents.draft)}
-              </section>`
-            : ''
-        }
-        ${
-          documents.shadowRun !== undefined && documents.comparison !== undefined
-            ? html`<section class="card" aria-labelledby="shadow-heading">
-                <h2 id="shadow-heading">Legacy biller vs Tally</h2>
-                <p>
-                  <a href="${shadowCustomerHref(documents.shadowRun, exception.customerId)}"
-                    >In shadow run ${documents.shadowRun}</a
-                  >
-                </p>
-                ${shadowLineDiffTable(documents.comparison.lines)}
-              </section>`
-            : ''
-        }
-        ${usageSection(detail.usageByDay)} ${documents.contract ? contractSection(documents.contract) : ''}
+        ${decisionSection(context, exception, waiting)} ${kindSections(exception)} ${usageSection(detail.usageByDay)}
+        ${contract ? contractSection(contract) : ''}
         <section class="card" aria-labelledby="invoices-heading">
           <h2 id="invoices-heading">Invoices of ${exception.customerId}</h2>
           ${invoiceSummaryTable(detail.invoices)}

@@ -7,33 +7,23 @@ import {
   type ReviewDecision,
   type StoredDecision,
 } from '../../contracts/review-decision.ts';
+import { checkExceptionContext, type KindedContext } from '../../contracts/review-exception.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 
-/** The kinds of the close (migration 0070's review_exception_kinds); other areas add theirs. */
-export type ExceptionKind =
-  | 'threshold'
-  | 'provider_sync_failed'
-  | 'unpublished_ratecard'
-  | 'unknown_customer'
-  | 'step_failed'
-  | 'ingest_lagging'
-  /** Marketplace metering (SPEC §12): these name no invoice. */
-  | 'marketplace_over_report'
-  | 'marketplace_window_at_risk'
-  | 'marketplace_report_failed'
-  | (string & {});
+export type { ExceptionKind } from '../../contracts/review-exception.ts';
 /** `resolved`: what the exception waited for happened without a decision (a contract published, ingest caught up). */
 export type ExceptionStatus = 'open' | 'escalated' | 'approved' | 'rejected' | 'adjusted' | 'resolved';
 
-export interface ReviewExceptionRecord {
+/** An exception as stored; `kind` narrows `context` (contracts/review-exception.ts). */
+export type ReviewExceptionRecord = ReviewExceptionFacts & KindedContext;
+
+interface ReviewExceptionFacts {
   readonly exceptionId: string;
   /** Null for exceptions raised before the period had a draft (unknown customer, unpublished rate card). */
   readonly invoiceId: string | null;
   readonly customerId: string;
   readonly period: string;
-  readonly kind: ExceptionKind;
   readonly breaches: readonly { rule: string; detail: string }[];
-  readonly context: Record<string, unknown>;
   readonly workflowId: string;
   readonly status: ExceptionStatus;
   readonly openedAt: string;
@@ -51,9 +41,9 @@ interface ExceptionRow {
   invoice_id: string | null;
   customer_id: string;
   period: string;
-  kind: ExceptionKind;
+  kind: string;
   breaches: { rule: string; detail: string }[];
-  context: Record<string, unknown>;
+  context: unknown;
   workflow_id: string;
   status: ExceptionStatus;
   opened_at: Date;
@@ -72,9 +62,8 @@ function rowToRecord(row: ExceptionRow): ReviewExceptionRecord {
     invoiceId: row.invoice_id,
     customerId: row.customer_id,
     period: row.period,
-    kind: row.kind,
+    ...storedContext(row),
     breaches: row.breaches,
-    context: row.context,
     workflowId: row.workflow_id,
     status: row.status,
     openedAt: row.opened_at.toISOString(),
@@ -100,6 +89,21 @@ export class StoredDecisionError extends TallyError {
   }
 }
 
+/** A context that breaks its kind's contract: refused by exception, kind, field and rule. */
+export class ExceptionContextError extends TallyError {
+  constructor(message: string) {
+    super('exception_context_invalid', message, { permanent: true });
+  }
+}
+
+function storedContext(row: ExceptionRow): KindedContext {
+  const checked = checkExceptionContext(row.kind, row.context);
+  if (checked.ok) return checked.value;
+  throw new ExceptionContextError(
+    `exception ${row.exception_id} (${row.kind}): its stored context breaks the contract at ${checked.problem}`,
+  );
+}
+
 function checked<T>(row: ExceptionRow, column: string, schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return value as T;
@@ -110,9 +114,10 @@ function checked<T>(row: ExceptionRow, column: string, schema: z.ZodType<T>, val
 }
 
 type NewReviewException = Pick<
-  ReviewExceptionRecord,
-  'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'kind' | 'breaches' | 'context' | 'workflowId'
->;
+  ReviewExceptionFacts,
+  'exceptionId' | 'invoiceId' | 'customerId' | 'period' | 'breaches' | 'workflowId'
+> &
+  KindedContext;
 
 /** Opens an exception once; a retried activity finds the first one. */
 export async function openReviewException(
@@ -130,6 +135,12 @@ export async function insertReviewException(
   db: Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>,
   exception: NewReviewException,
 ): Promise<boolean> {
+  // A producer whose context breaks its kind's contract stops here, not on a reviewer's screen.
+  const checked = checkExceptionContext(exception.kind, exception.context);
+  if (!checked.ok)
+    throw new ExceptionContextError(
+      `exception ${exception.exceptionId} (${exception.kind}): its context breaks the contract at ${checked.problem}`,
+    );
   const result = await db.query(
     `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open') ON CONFLICT (exception_id) DO NOTHING`,

@@ -1,10 +1,11 @@
 import type { IssuedInvoice, UsageLine } from '../../contracts/invoice.ts';
 import type { JournalEntry } from '../../contracts/journal-entry.ts';
+import type { ReconciliationDifference } from '../../contracts/review-exception.ts';
 import { tieOutUsageRevenue } from '../journal/index.ts';
 import { Decimal, formatMoney } from '../money.ts';
 
 /** Where along usage → invoice → revenue → GL a difference is. */
-export type ReconciliationStage = 'metered_to_invoice' | 'invoice_to_revenue' | 'revenue_to_gl';
+export type { ReconciliationDifference, ReconciliationStage } from '../../contracts/review-exception.ts';
 
 export interface ReconciliationInvoice {
   readonly invoice: IssuedInvoice;
@@ -36,20 +37,6 @@ export interface ReconciliationRow {
   readonly metered: string;
   readonly invoiced: string;
   readonly recognized: string;
-}
-
-export interface ReconciliationDifference {
-  readonly stage: ReconciliationStage;
-  readonly reason: string;
-  readonly customer_id: string | null;
-  readonly invoice_id: string | null;
-  readonly line_key: string | null;
-  readonly sku: string | null;
-  readonly currency: string;
-  /** Both sides: what the earlier stage says, and what the later one holds. */
-  readonly expected: string;
-  readonly actual: string;
-  readonly detail: string;
 }
 
 export interface Reconciliation {

@@ -1,73 +1,13 @@
 import type { Invoice } from '../../contracts/invoice.ts';
+import type { CustomerComparison, DiffCause, LineComparison, LineStatus } from '../../contracts/review-exception.ts';
 import { Decimal, formatDecimal, formatMoney, minorUnits, sumDecimals } from '../money.ts';
 import { periodBoundaryZone, tierBoundaryExplanation, utcOffsetName, type BoundaryUsage } from './boundary-causes.ts';
 import type { LegacyLine } from './legacy-line.ts';
 import { keyedInvoiceLines, type KeyedLine } from './line-keys.ts';
 
-export type LineStatus = 'match' | 'diff' | 'only_legacy' | 'only_new';
+// The comparison's shape is a contract (it is stored in shadow results and exception contexts).
+export type { CustomerComparison, DiffCause, LineComparison, LineStatus } from '../../contracts/review-exception.ts';
 export type CustomerStatus = LineStatus;
-
-/**
- * What a `diff` line's difference can be proven to come from, looking at both sides only:
- * - `rounding`: same quantity, amounts one minor unit apart;
- * - `missing_or_duplicate_events`: the quantities differ and the unit price is the same, so the
- *   whole delta is the quantity's (`price_effect` 0);
- * - `price`: same quantity, another unit price (e.g. the legacy biller still charges an old rate);
- * - `proration`: a fee Tally prorated (share p < 1) that the legacy biller billed at another share:
- *   legacy × p is Tally's amount within a minor unit (it billed the whole period);
- * - `credit_drawdown_order`: a credit line differs but all credits together draw the same on both
- *   sides (the same total, drawn from the credits in another order);
- * - `tier_boundary`: same quantity, and the legacy amount is what Tally's own tiers give with the
- *   boundary elsewhere: every unit at one tier's price, or the unit at each crossed boundary billed
- *   in the neighbouring tier (`cause_detail` says which);
- * - `period_boundary`: the quantities differ at the same unit price, and Tally's usage cut at one
- *   time zone's midnight instead of UTC's gives exactly the legacy quantity of every usage key that
- *   differs (`cause_detail` names the zone; needs the usage near the period's edges);
- * - `unexplained`: anything else (both quantity and price moved, or a line without quantities).
- */
-export type DiffCause =
-  | 'rounding'
-  | 'missing_or_duplicate_events'
-  | 'price'
-  | 'tier_boundary'
-  | 'period_boundary'
-  | 'proration'
-  | 'credit_drawdown_order'
-  | 'unexplained';
-
-/** One line key of one customer-period (SPEC §6 JSON, plus `cause` on diff lines). */
-export interface LineComparison {
-  readonly key: string;
-  readonly status: LineStatus;
-  readonly legacy_quantity?: string;
-  readonly new_quantity?: string;
-  readonly legacy_amount?: string;
-  readonly new_amount?: string;
-  readonly delta?: string;
-  readonly quantity_effect?: string;
-  readonly price_effect?: string;
-  readonly cause?: DiffCause;
-  /** What the cause is exactly, where it has more to say (the tier, the time zone). */
-  readonly cause_detail?: string;
-}
-
-export interface CustomerComparison {
-  readonly customer_id: string;
-  readonly status: CustomerStatus;
-  readonly currency: string;
-  readonly legacy_total: string;
-  readonly new_total: string;
-  /** `new_total − legacy_total`; null when the two sides bill in different currencies. */
-  readonly variance: string | null;
-  /** `|variance| ÷ |legacy_total| × 100`, half-up to 2 decimals; null when the legacy total is 0. */
-  readonly variance_pct: string | null;
-  readonly exception: boolean;
-  /** Why it is an exception, in words (empty when it is not one). */
-  readonly exception_reasons: readonly string[];
-  /** Set when the legacy lines are in another currency than Tally's invoice. */
-  readonly legacy_currency?: string;
-  readonly lines: readonly LineComparison[];
-}
 
 /** The contract's shadow thresholds (`review.shadow_variance_pct` / `_abs`); a missing one is 0. */
 export interface ShadowThresholds {

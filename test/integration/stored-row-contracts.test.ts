@@ -63,7 +63,7 @@ describe('exception decisions read as the decision contract', () => {
     const exceptionId = `exc:${customerId}`;
     await pool.query(
       `INSERT INTO review_exceptions (exception_id, invoice_id, customer_id, period, kind, breaches, context, workflow_id, status, reviewer, decision, decided_at, proposal, proposed_by, proposed_at)
-       VALUES ($1, NULL, $2, '2026-10', 'threshold', '[]', '{}', 'wf', 'adjusted', 'ana', $3, now(), $4, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE 'ana' END, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END)`,
+       VALUES ($1, NULL, $2, '2026-10', 'threshold', '[]', '{"previousInvoices": [], "priorDecisions": []}', 'wf', 'adjusted', 'ana', $3, now(), $4, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE 'ana' END, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END)`,
       [exceptionId, customerId, JSON.stringify(decision), proposal === null ? null : JSON.stringify(proposal)],
     );
     return exceptionId;
