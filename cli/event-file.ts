@@ -4,7 +4,7 @@ import { verifySignature } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { isPlainValidEvent, UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
-import { CompactEventKeys, eventBodyFingerprint } from './compact-event-keys.ts';
+import { CompactEventKeys } from './compact-event-keys.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { decodeLine, MAX_LINE_BYTES, readLineBatches } from './line-reader.ts';
 import { printableOneLine } from './terminal-text.ts';
@@ -182,7 +182,7 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
             continue;
           }
         }
-        const check = seen.check(event.source, event.event_id, eventBodyFingerprint(event), line);
+        const check = seen.check(event.source, event.event_id, event, line);
         if (check.status === 'conflict') {
           report({
             line,
