@@ -76,6 +76,19 @@ interface Accumulator {
   latestEventKey: string;
 }
 
+/** Maps from one part of a group's key to the next part's map; the last map, by unit, holds the group. */
+type GroupNode = Map<string | undefined, GroupNode | Accumulator>;
+const NO_KEYS: readonly string[] = [];
+
+function childNode(node: GroupNode, part: string | undefined): GroupNode {
+  let next = node.get(part) as GroupNode | undefined;
+  if (next === undefined) {
+    next = new Map();
+    node.set(part, next);
+  }
+  return next;
+}
+
 /** Decimal places of a quantity (QUANTITY_PATTERN in contracts/usage-event.ts allows at most 12). */
 const QUANTITY_DECIMALS = 12;
 const USUAL_QUANTITY = /^(\d{1,20})(?:\.(\d{1,12}))?$/;
@@ -86,10 +99,23 @@ const USUAL_QUANTITY = /^(\d{1,20})(?:\.(\d{1,12}))?$/;
  * back into a Decimal once, instead of one Decimal addition per event (the offline rating's inner loop).
  */
 function scaledQuantity(text: string): bigint | undefined {
+  if (isWholeQuantity(text)) return BigInt(text) * SCALE;
   const match = USUAL_QUANTITY.exec(text);
   if (match === null) return undefined;
   const fraction = match[2] ?? '';
   return BigInt(`${match[1] as string}${fraction}${'0'.repeat(QUANTITY_DECIMALS - fraction.length)}`);
+}
+
+const SCALE = 10n ** BigInt(QUANTITY_DECIMALS);
+
+/** 1 to 20 digits and nothing else (the usual form without a fraction), checked without a pattern. */
+function isWholeQuantity(text: string): boolean {
+  if (text.length === 0 || text.length > 20) return false;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
 }
 
 function scaledToDecimal(scaled: bigint): Decimal {
@@ -116,7 +142,12 @@ export class UsageAggregator {
   private readonly locator: SegmentLocator;
   private readonly keysBySku: ReadonlyMap<string, readonly string[]>;
   private readonly latestSkus: ReadonlySet<string>;
-  private readonly groups = new Map<string, Accumulator>();
+  /**
+   * The groups, found through one map per part of the group key (sku, unit, then each grouping key's
+   * value, `undefined` when the event lacks it) under each segment: no key text is built per event.
+   */
+  private readonly roots: GroupNode[];
+  private readonly groups: Accumulator[] = [];
 
   constructor(
     versions: readonly RateCardVersion[],
@@ -126,6 +157,7 @@ export class UsageAggregator {
     this.locator = new SegmentLocator(versionSegments(sorted, period));
     this.keysBySku = groupingKeysBySku(sorted);
     this.latestSkus = new Set(latestSkus(sorted));
+    this.roots = this.locator.segments.map(() => new Map());
   }
 
   /** Adds one unique event; returns false (and keeps nothing) when it is outside the period. */
@@ -134,13 +166,11 @@ export class UsageAggregator {
     const segment = this.locator.indexOf(key);
     if (segment < 0) return false;
     const sku = event.metadata.sku ?? '';
-    const groupKeys = this.keysBySku.get(sku) ?? [];
-    let groupKey = `${segment}\u0000${sku}\u0000${event.unit}`;
-    for (const name of groupKeys) {
-      const value = event.metadata[name];
-      groupKey += value === undefined ? '\u0000\u0001' : `\u0000\u0002${value}`;
-    }
-    let group = this.groups.get(groupKey);
+    const groupKeys = this.keysBySku.get(sku) ?? NO_KEYS;
+    let node = childNode(this.roots[segment] as GroupNode, sku);
+    for (const name of groupKeys) node = childNode(node, event.metadata[name]);
+    // `node` now holds the groups of this segment, sku and grouping values, by unit.
+    let group = node.get(event.unit) as Accumulator | undefined;
     if (group === undefined) {
       const metadata: Record<string, string> = {};
       for (const name of groupKeys) {
@@ -162,7 +192,8 @@ export class UsageAggregator {
         latestQuantity: '',
         latestEventKey: '',
       };
-      this.groups.set(groupKey, group);
+      node.set(event.unit, group);
+      this.groups.push(group);
     }
     group.eventCount += 1;
     const scaled = scaledQuantity(event.quantity);
@@ -191,7 +222,7 @@ export class UsageAggregator {
 
   /** The groups so far, sorted by compareAggregates. */
   aggregates(): UsageAggregate[] {
-    return [...this.groups.values()]
+    return this.groups
       .map((group): UsageAggregate => ({
         versionEffectiveFrom: this.locator.segments[group.segment]?.effectiveFrom ?? null,
         sku: group.sku,

@@ -13,6 +13,8 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+
  * @example instantKey('2026-10-14T11:30:00.5+02:00') === '2026-10-14T09:30:00.500000Z'
  */
 export function instantKey(text: string): string {
+  // The form JavaScript's toISOString writes (most events): milliseconds, in UTC.
+  if (isUtcMillis(text)) return `${text.slice(0, 23)}000Z`;
   if (UTC_MICROS.test(text)) {
     const point = text.indexOf('.', 19);
     const fraction = point < 0 ? '' : text.slice(point + 1, -1);
@@ -36,6 +38,19 @@ export function instantKey(text: string): string {
     }
   }
   return `${new Date(wholeSecondsMs).toISOString().slice(0, 19)}.${micros}Z`;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` exactly (a case of UTC_MICROS), checked without a pattern: the inner loop of offline rating. */
+const UTC_MILLIS_SHAPE = '0000-00-00T00:00:00.000Z';
+
+function isUtcMillis(text: string): boolean {
+  if (text.length !== UTC_MILLIS_SHAPE.length) return false;
+  for (let index = 0; index < UTC_MILLIS_SHAPE.length; index += 1) {
+    const expected = UTC_MILLIS_SHAPE.charCodeAt(index);
+    const actual = text.charCodeAt(index);
+    if (expected === 48 /* 0: any digit */ ? actual < 48 || actual > 57 : actual !== expected) return false;
+  }
+  return true;
 }
 
 /** Milliseconds since the epoch of an instant (sub-millisecond digits dropped): for durations, never for ordering events. */
