@@ -41,7 +41,8 @@ const nodeIo = [
   'http',
   'child_process',
 ];
-const layer = (name) => [`../${name}/*`, `../../${name}/*`, `../${name}`, `../../${name}`];
+// Up to three levels: a room's sub-rooms (domain/rating/segments/) import from three folders up.
+const layer = (name) => ['../', '../../', '../../../'].flatMap((up) => [`${up}${name}/*`, `${up}${name}`]);
 const layers = (names) => names.flatMap(layer);
 
 const restrict = (patterns, message) => ({

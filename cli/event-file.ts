@@ -4,9 +4,9 @@ import { verifySignature } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { isPlainValidEvent, UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
-import { CompactEventKeys, eventBodyFingerprint } from './compact-event-keys.ts';
+import { CompactEventKeys } from './compact-event-keys.ts';
 import { TallyError } from '../contracts/tally-error.ts';
-import { decodeLine, MAX_LINE_BYTES, readLineBatches } from './line-reader.ts';
+import { decodeLine, MAX_LINE_BYTES, readTextLineBatches } from './line-reader.ts';
 import { printableOneLine } from './terminal-text.ts';
 
 /** A line of an event file that cannot be used, with the reason ingest would store it under. */
@@ -92,10 +92,13 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
   const input = createReadStream(file, { highWaterMark: 1 << 20 });
   let line = 0;
   try {
-    for await (const batch of readLineBatches(input, { maxLineBytes }))
+    for await (const batch of readTextLineBatches(input, { maxLineBytes }))
       for (const read of batch) {
-        line = read.number;
-        if (read.kind === 'too_long') {
+        line += 1;
+        // Most lines come decoded (ASCII); the others as bytes, decoded strictly here.
+        let text: string;
+        if (typeof read === 'string') text = read;
+        else if (read.kind === 'too_long') {
           report({
             line,
             reason: 'malformed_json',
@@ -103,18 +106,19 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
             message: `the line is ${read.bytes} bytes, longer than the limit of ${maxLineBytes} bytes for one event; it was not read`,
           });
           continue;
+        } else {
+          const decoded = decodeLine(read.bytes);
+          if (!decoded.ok) {
+            report({
+              line,
+              reason: 'malformed_json',
+              field: '(line)',
+              message: `not valid UTF-8: byte ${decoded.offset + 1} of the line starts a bad sequence (${decoded.bytes})`,
+            });
+            continue;
+          }
+          text = decoded.text;
         }
-        const decoded = decodeLine(read.bytes);
-        if (!decoded.ok) {
-          report({
-            line,
-            reason: 'malformed_json',
-            field: '(line)',
-            message: `not valid UTF-8: byte ${decoded.offset + 1} of the line starts a bad sequence (${decoded.bytes})`,
-          });
-          continue;
-        }
-        const text = decoded.text;
         if (text.trim() === '') continue;
         if (text.startsWith('\ufeff')) {
           report({
@@ -182,7 +186,7 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
             continue;
           }
         }
-        const check = seen.check(event.source, event.event_id, eventBodyFingerprint(event), line);
+        const check = seen.check(event.source, event.event_id, event, line);
         if (check.status === 'conflict') {
           report({
             line,

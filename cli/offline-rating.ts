@@ -48,6 +48,9 @@ export async function aggregateEventFile(
   let otherCustomers = 0;
   const edgeEvents: EdgeEvent[] = [];
   const edges = [Date.parse(period.start), Date.parse(period.end)];
+  const windowMs = BOUNDARY_WINDOW_MINUTES * 60_000;
+  // Most events are days from an edge: their text says so without parsing it (see daysAroundEdges).
+  const bands = edges.map((edgeMs) => daysAroundEdges(edgeMs, windowMs));
   const scan = await scanEventFile(file, {
     ...(keys !== undefined ? { keys } : {}),
     onEvent: (event, _line, duplicate) => {
@@ -60,9 +63,14 @@ export async function aggregateEventFile(
         duplicates += 1;
         return;
       }
-      const atMs = Date.parse(event.timestamp);
-      if (edges.some((edgeMs) => Math.abs(atMs - edgeMs) < BOUNDARY_WINDOW_MINUTES * 60_000))
-        edgeEvents.push({ ...event, sku: event.metadata.sku ?? '' });
+      const timestamp = event.timestamp;
+      let nearEdge = false;
+      for (const [from, to] of bands) if (timestamp >= from && timestamp < to) nearEdge = true;
+      if (nearEdge) {
+        const atMs = Date.parse(timestamp);
+        if (edges.some((edgeMs) => Math.abs(atMs - edgeMs) < windowMs))
+          edgeEvents.push({ ...event, sku: event.metadata.sku ?? '' });
+      }
       let inPeriod = false;
       for (const aggregator of aggregators) inPeriod = aggregator.add(event);
       if (!inPeriod) outsidePeriod += 1;
@@ -75,6 +83,20 @@ export async function aggregateEventFile(
     otherCustomers,
     edgeEvents,
   };
+}
+
+/**
+ * The `YYYY-MM-DD` dates between which an RFC 3339 timestamp's text must start for the instant to be
+ * within `windowMs` of `edgeMs`: its local date is at most a day (the largest offset, ±23:59) from
+ * its UTC date, so the band is the window widened by two days on each side. Text outside it is
+ * compared as text, without parsing; inside, the instant decides.
+ */
+function daysAroundEdges(edgeMs: number, windowMs: number): [string, string] {
+  const dayMs = 86_400_000;
+  return [
+    new Date(edgeMs - windowMs - 2 * dayMs).toISOString().slice(0, 10),
+    new Date(edgeMs + windowMs + 2 * dayMs).toISOString().slice(0, 10),
+  ];
 }
 
 export interface OfflineRatingOptions {

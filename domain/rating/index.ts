@@ -16,9 +16,9 @@ export {
   type EventCounters,
   type RatableEvent,
   type UsageAggregate,
-} from './usage-aggregate.ts';
-export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation-plan.ts';
-export { sortedVersions, versionSegments, type VersionSegment } from './version-segments.ts';
+} from './aggregation/usage-aggregate.ts';
+export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation/aggregation-plan.ts';
+export { sortedVersions, versionSegments, type VersionSegment } from './segments/version-segments.ts';
 export {
   compareCreditsForDrawdown,
   creditBalancesFromContract,
@@ -26,9 +26,9 @@ export {
   isCreditUsable,
   type CreditBalance,
   type CreditUse,
-} from './credits.ts';
-export { instantKey } from './instant-key.ts';
-export { aggregatesByPrice } from './lineage.ts';
-export { PriceMatcher, type PriceMatch, type UnpricedReason } from './price-matching.ts';
+} from './adjustments/credits.ts';
+export { instantKey } from './time/instant-key.ts';
+export { aggregatesByPrice } from './lineage/lineage.ts';
+export { PriceMatcher, type PriceMatch, type UnpricedReason } from './matching/price-matching.ts';
 export { RatingInputError, type RatingInputErrorCode } from './rating-input-error.ts';
-export { describeRateCardChanges, type RateCardChange } from './ratecard-changes.ts';
+export { describeRateCardChanges, type RateCardChange } from './ratecard-changes/ratecard-changes.ts';

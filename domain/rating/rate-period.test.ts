@@ -10,10 +10,10 @@ import {
   tiers,
 } from '../../test/builders/rating.ts';
 import { billingPeriod } from '../period.ts';
-import { creditBalancesFromContract, type CreditBalance } from './credits.ts';
+import { creditBalancesFromContract, type CreditBalance } from './adjustments/credits.ts';
 import { ratePeriod, type RatePeriodInput } from './rate-period.ts';
 import { RatingInputError } from './rating-input-error.ts';
-import type { UsageAggregate } from './usage-aggregate.ts';
+import type { UsageAggregate } from './aggregation/usage-aggregate.ts';
 
 const OCTOBER = billingPeriod('2026-10');
 const V1 = '2026-10-01T00:00:00.000Z';

@@ -7,11 +7,11 @@ import type { UnsignedUsageEvent } from '../../contracts/usage-event.ts';
 import { buildContract, buildFee, buildPrice, buildRateCardVersion, tiers } from '../../test/builders/rating.ts';
 import { Decimal } from '../money.ts';
 import { billingPeriod } from '../period.ts';
-import { drawDownCredits, type CreditBalance } from './credits.ts';
-import { graduatedCharges } from './graduated.ts';
+import { drawDownCredits, type CreditBalance } from './adjustments/credits.ts';
+import { graduatedCharges } from './price-models/graduated.ts';
 import { ratePeriod } from './rate-period.ts';
-import { slice, total } from './test-slices.ts';
-import { aggregateEvents, type UsageAggregate } from './usage-aggregate.ts';
+import { slice, total } from './price-models/test-slices.ts';
+import { aggregateEvents, type UsageAggregate } from './aggregation/usage-aggregate.ts';
 
 const OCTOBER = billingPeriod('2026-10');
 const START_MS = Date.parse(OCTOBER.start);

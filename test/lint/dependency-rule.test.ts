@@ -24,6 +24,11 @@ describe('the dependency rule', () => {
     ['domain/example.ts', "import pg from 'pg';\nexport const x = pg;\n"],
     ['workflows/example.ts', "import pg from 'pg';\nexport const x = pg;\n"],
     ['domain/example.ts', "import { createPool } from '../db/pool.ts';\nexport const x = createPool;\n"],
+    // A sub-room of a room (domain/rating/segments/) reaches other rooms three folders up.
+    [
+      'domain/rating/segments/example.ts',
+      "import { createPool } from '../../../db/pool.ts';\nexport const x = createPool;\n",
+    ],
     ['workflows/example.ts', "import { connect } from '@nats-io/transport-node';\nexport const x = connect;\n"],
     ['contracts/example.ts', "import { migrate } from '../db/migrate.ts';\nexport const x = migrate;\n"],
     // Sandboxes stand in for third parties: only the demo and tests start one, and they import no room.
