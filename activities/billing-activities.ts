@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ContractSchema, type BillingAuthority, type Contract } from '../contracts/contract.ts';
 import type { AdjustmentLine, Invoice, IssuedInvoice } from '../contracts/invoice.ts';
+import { isProductSignal, type ProductSignals } from '../contracts/product-signals.ts';
 import type { ProviderTarget } from '../contracts/provider-sync.ts';
 import type { CloseExceptionKind } from '../contracts/review-exception.ts';
 import { TallyError } from '../contracts/tally-error.ts';
@@ -106,6 +107,12 @@ export interface BillingDependencies {
    * until everything the stream received before its cut-off is committed.
    */
   readonly ingestWatermark?: () => Promise<IngestWatermark>;
+  /**
+   * The SKUs designated product signals (contracts/product-signals.ts): their usage is reported as
+   * unpriced on the invoice, like any usage no price rates, but it is telemetry, never billable, so it
+   * does not stop the close for a person. Absent: none.
+   */
+  readonly productSignals?: ProductSignals;
 }
 
 interface PeriodTarget {
@@ -605,7 +612,9 @@ export function createBillingActivities(deps: BillingDependencies) {
           total: document.total,
           currency: document.currency,
           previousTotal: previous[0]?.document.total,
-          unpricedEventCount: document.unpriced.reduce((sum, unpriced) => sum + unpriced.event_count, 0),
+          unpricedEventCount: document.unpriced
+            .filter((unpriced) => !isProductSignal(deps.productSignals, unpriced.sku, unpriced.unit))
+            .reduce((sum, unpriced) => sum + unpriced.event_count, 0),
           adjustmentLines: document.lines.filter((line) => line.kind === 'adjustment').map((line) => line.amount),
         },
         {

@@ -149,6 +149,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./forecast-commands.ts')).registerForecastCommands,
   },
   {
+    name: 'signals',
+    description:
+      'early-warning signals per account: commit burn, quota hits and product signals (designated SKUs), and what they do to the forecast',
+    load: async () => (await import('./signals-commands.ts')).registerSignalsCommands,
+  },
+  {
     name: 'report',
     description:
       'the weekly review (HTML with charts and a terminal summary): cohort consumption, commits, margin by SKU, anomalies',

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { loadProductSignals, signalsFileFromEnv } from '../config/signals.ts';
 import { forecastReport } from '../finops/forecast-report.ts';
 import { printTable, withDatabase } from './services.ts';
 
@@ -17,7 +18,10 @@ export function registerForecastCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (options: { horizon: number; json?: boolean }) => {
       const today = new Date().toISOString().slice(0, 10);
-      const forecasts = await withDatabase((pool) => forecastReport(pool, { today, horizonDays: options.horizon }));
+      const signals = await loadProductSignals(signalsFileFromEnv());
+      const forecasts = await withDatabase((pool) =>
+        forecastReport(pool, { today, horizonDays: options.horizon, signals }),
+      );
       if (options.json)
         return void process.stdout.write(
           `${JSON.stringify({ from: today, horizon_days: options.horizon, forecasts }, null, 2)}\n`,
@@ -39,6 +43,13 @@ export function registerForecastCommands(program: Command): void {
           })),
           ['period', 'fixed', 'variable p10', 'variable p50', 'variable p90', 'total p10', 'total p50', 'total p90'],
         );
+        const moved = forecast.periods.filter((period) => period.signal_effect.accounts > 0);
+        if (moved.length > 0)
+          process.stdout.write(
+            `early-warning signals (tally signals) moved the band: ${moved
+              .map((period) => `${period.period} p10 ${period.signal_effect.p10}, p90 +${period.signal_effect.p90}`)
+              .join('; ')} (${Math.max(...moved.map((period) => period.signal_effect.accounts))} accounts)\n`,
+          );
         const { concentration, backtest } = forecast;
         process.stdout.write(
           `concentration: top 1 account ${concentration.top1} %, top 5 ${concentration.top5} %, top 10 ${concentration.top10} % of the trailing 28 days' revenue (${concentration.accounts} accounts)\n`,

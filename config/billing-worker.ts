@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationMsFromEnv, parseEnv } from './parse-env.ts';
 import { repositoryRoot, ServicesEnvSchema } from './services.ts';
 import { UsageStreamEnvSchema } from './ingest-worker.ts';
+import { SignalsEnvSchema } from './signals.ts';
 import { StripeEnvSchema } from './stripe.ts';
 
 /**
@@ -67,7 +68,8 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
     .default('00:30'),
 })
   .extend(StripeEnvSchema.shape)
-  .extend(UsageStreamEnvSchema.shape);
+  .extend(UsageStreamEnvSchema.shape)
+  .extend(SignalsEnvSchema.shape);
 
 /** What the billing worker runs with: parsed from the environment by `tally worker`, built directly by the demo and tests. */
 export interface BillingWorkerConfig {
@@ -93,6 +95,8 @@ export interface BillingWorkerConfig {
   readonly shutdownGraceMs?: number;
   /** The daily revenue-recognition schedule, UTC; absent: the worker does not create it. */
   readonly revenueSchedule?: { readonly hour: number; readonly minute: number };
+  /** Which SKUs are product signals (never billed, never a reason to stop the close); undefined: none. */
+  readonly signalsFile?: string | undefined;
 }
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
@@ -116,6 +120,7 @@ export function parseBillingWorkerEnv(env: Record<string, string | undefined> = 
     usageStream: { streamName: parsed.TALLY_INGEST_STREAM, consumerName: parsed.TALLY_INGEST_CONSUMER },
     logLevel: parsed.TALLY_LOG_LEVEL,
     shutdownGraceMs: parsed.TALLY_WORKER_SHUTDOWN_GRACE,
+    signalsFile: parsed.TALLY_SIGNALS_FILE === '' ? undefined : parsed.TALLY_SIGNALS_FILE,
     ...(parsed.TALLY_REVENUE_SCHEDULE === 'off'
       ? {}
       : {

@@ -30,6 +30,9 @@ import { auditExportLines } from '../views/audit-export.ts';
 import { exceptionPage, invoicePage } from '../db/queries/console-views.ts';
 import { exceptionDetail } from '../views/exception-detail.ts';
 import { opsOverview } from '../views/ops-overview.ts';
+import { accountView } from '../finops/account-view.ts';
+import { executiveView } from '../finops/executive-view.ts';
+import { finopsSourcesOf } from './finops-sources.ts';
 import type { ConsoleDeps } from './console-deps.ts';
 import { invoiceDetail } from './invoice-detail.ts';
 import { workflowLink } from './temporal-links.ts';
@@ -128,6 +131,25 @@ export function registerApiRoutes(app: FastifyInstance, deps: ConsoleDeps): void
 
   app.get('/api/v1/ops', { config: { access: 'read' } }, async () =>
     opsOverview(deps.pool, deps.ingestLag ? { ingestLag: deps.ingestLag } : {}),
+  );
+
+  // The executive and account views (SPEC §9–10): read models of finops/, the same as the pages show.
+  app.get('/api/v1/executive', { config: { access: 'read' } }, async () =>
+    executiveView(deps.pool, { today: new Date().toISOString().slice(0, 10), sources: await finopsSourcesOf(deps) }),
+  );
+
+  app.get<{ Params: { customerId: string } }>(
+    '/api/v1/accounts/:customerId',
+    { config: { access: 'read' } },
+    async (request) => {
+      const view = await accountView(deps.pool, {
+        customerId: request.params.customerId,
+        asOf: new Date().toISOString(),
+        sources: await finopsSourcesOf(deps),
+      });
+      if (view === undefined) throw new AccessError('not_found', `no account ${request.params.customerId}`);
+      return view;
+    },
   );
 
   app.get('/api/v1/shadow/runs', { config: { access: 'read' } }, async (request) => {

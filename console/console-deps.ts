@@ -4,6 +4,7 @@ import type { ConsoleSettings } from '../config/console.ts';
 import type { IngestLag } from '../views/ops-overview.ts';
 import type { RateCardVersionLoader } from '../views/invoice-lineage.ts';
 import type { LoginThrottlePolicy } from '../domain/access/login-throttle.ts';
+import type { FinopsSources } from '../finops/executive-view.ts';
 
 /** What the console is built from (console/console-process.ts builds them; tests build their own). */
 export interface ConsoleDeps {
@@ -20,6 +21,11 @@ export interface ConsoleDeps {
   readonly ingestLag?: () => Promise<IngestLag | undefined>;
   /** Login throttling (tests shorten it). */
   readonly loginThrottle?: LoginThrottlePolicy;
+  /**
+   * The executive and account views' files: unit costs, rate cards and the product signals (default:
+   * the repository's `costs/`, `ratecards/` and `signals/product-signals.yaml`, console/finops-sources.ts).
+   */
+  readonly finops?: FinopsSources;
   /** Where the server's warnings and errors go (default stderr; tests write them to a file). */
   readonly logStream?: NodeJS.WritableStream;
 }

@@ -12,6 +12,7 @@ import { deleteExpiredConsoleSessions } from '../db/queries/console-accounts.ts'
 import { readIngestWatermark } from '../ingest/ingest-watermark.ts';
 import type { IngestLag } from '../views/ops-overview.ts';
 import { publishedRateCardVersions } from '../views/ratecard-versions.ts';
+import { finopsSourcesFromEnv } from './finops-sources.ts';
 import { createConsoleServer } from './server.ts';
 
 export interface RunningConsole {
@@ -47,6 +48,7 @@ export async function startConsole(
     settings,
     loadRateCardVersions: publishedRateCardVersions(pool),
     ingestLag,
+    finops: await finopsSourcesFromEnv(settings.ratecardsDir),
   });
   const sweep = setInterval(() => {
     deleteExpiredConsoleSessions(pool).catch((error: unknown) => log(`session sweep failed: ${String(error)}`));

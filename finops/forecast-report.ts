@@ -7,6 +7,9 @@ import { latestIssuedInvoices } from '../db/queries/finops.ts';
 import { dayNumber, dayText } from '../domain/anomalies/utc-days.ts';
 import { twoStreamForecast, type CustomerTerms, type TwoStreamForecast } from '../domain/forecast/two-stream.ts';
 import { Decimal, formatDecimal } from '../domain/money.ts';
+import type { AccountOutlook } from '../domain/signals/early-warning.ts';
+import type { ProductSignals } from '../contracts/product-signals.ts';
+import { signalReport } from './signal-report.ts';
 
 /** Days of history the variable stream learns from (16 weeks: 8 to fit, the rest for its error band and backtest). */
 const HISTORY_DAYS = 112;
@@ -16,25 +19,31 @@ const HISTORY_DAYS = 112;
  * customer's stored daily usage valued at the effective rates of its latest issued invoice (amount /
  * quantity per SKU and unit: tiers, packages and discounts as they came out last period); fixed: that
  * invoice's fees and the contract's commit. Cohort: the month the contract starts (else its first
- * invoice's period).
+ * invoice's period). With product signals designated, each account's early-warning outlook as of
+ * today widens its share of the band (domain/forecast/two-stream.ts, `SIGNAL_SWING`).
  */
 export async function forecastReport(
   pool: pg.Pool,
-  options: { today: string; horizonDays: number },
+  options: { today: string; horizonDays: number; signals?: ProductSignals },
 ): Promise<TwoStreamForecast[]> {
   const todayNumber = dayNumber(options.today);
   if (todayNumber === undefined) throw new Error(`not a day: ${options.today}`);
   const lastDay = todayNumber - 1;
   const firstDay = lastDay - HISTORY_DAYS + 1;
-  const [invoices, contractOf, usage] = await Promise.all([
+  const [invoices, contractOf, usage, accountSignals] = await Promise.all([
     latestIssuedInvoices(pool),
     contractsInForce(pool),
     dailyUsageTotals(pool, { fromDay: dayText(firstDay), toDay: dayText(lastDay) }, []),
+    signalReport(pool, { asOf: `${options.today}T00:00:00.000Z`, signals: options.signals ?? { signals: [] } }),
   ]);
+  const outlookOf = new Map<string, AccountOutlook>(
+    accountSignals.map((account) => [account.customer_id, account.outlook]),
+  );
   const byCurrency = new Map<string, { customers: CustomerTerms[]; history: Map<string, string[]> }>();
   for (const account of dailyUsageRevenue(invoices, usage, contractOf, firstDay, HISTORY_DAYS)) {
     const entry = byCurrency.get(account.currency) ?? { customers: [], history: new Map<string, string[]>() };
-    entry.customers.push(account.terms);
+    const outlook = outlookOf.get(account.terms.customer_id);
+    entry.customers.push(outlook === undefined ? account.terms : { ...account.terms, outlook });
     entry.history.set(account.terms.customer_id, account.daily);
     byCurrency.set(account.currency, entry);
   }

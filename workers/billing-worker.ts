@@ -30,6 +30,7 @@ import {
 import { workflowsEntry } from '../config/paths.ts';
 import type { StripeConnection } from '../config/stripe.ts';
 import type { ServiceEndpoints } from '../config/services.ts';
+import { loadProductSignals } from '../config/signals.ts';
 import { migrateAtStart } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { listUndeliveredNotifications } from '../db/queries/notifications.ts';
@@ -110,6 +111,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
     const billingActivities = createBillingActivities({
       pool,
       terms,
+      productSignals: await loadProductSignals(config.signalsFile),
       providers: createBillingProviders({ pool, ...(stripe === undefined ? {} : { stripe }) }),
       notifier,
       ingestWatermark: () => readIngestWatermark(jsm, config.usageStream.streamName, config.usageStream.consumerName),

@@ -164,6 +164,66 @@
           },
           options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true } } },
         });
+      } else if (kind === 'revenue-split') {
+        // Trailing 7 and 28 days, usage and subscription stacked (display only: figures stay strings elsewhere).
+        const rows = readData(canvas.dataset.source);
+        new Chart(canvas, {
+          type: 'bar',
+          data: {
+            labels: rows.map((row) => `last ${row.days} days`),
+            datasets: [
+              { label: 'usage', backgroundColor: PALETTE[0], data: rows.map((row) => Number.parseFloat(row.usage)) },
+              {
+                label: 'subscription',
+                backgroundColor: PALETTE[1],
+                data: rows.map((row) => Number.parseFloat(row.subscription)),
+              },
+            ],
+          },
+          options: {
+            indexAxis: 'y',
+            maintainAspectRatio: false,
+            scales: { x: { stacked: true, beginAtZero: true }, y: { stacked: true } },
+          },
+        });
+      } else if (kind === 'margin-by-product') {
+        const rows = readData(canvas.dataset.source);
+        new Chart(canvas, {
+          type: 'bar',
+          data: {
+            labels: rows.map((row) => row.key),
+            datasets: [
+              {
+                label: 'revenue',
+                backgroundColor: PALETTE[1],
+                data: rows.map((row) => Number.parseFloat(row.revenue)),
+              },
+              {
+                label: 'gross margin',
+                backgroundColor: PALETTE[5],
+                data: rows.map((row) => Number.parseFloat(row.margin)),
+              },
+            ],
+          },
+          options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true } } },
+        });
+      } else if (kind === 'account-usage') {
+        const rows = readData(canvas.dataset.source);
+        new Chart(canvas, {
+          type: 'line',
+          data: {
+            labels: rows.map((row) => row.day.slice(5)),
+            datasets: [
+              {
+                label: 'usage revenue',
+                borderColor: PALETTE[0],
+                backgroundColor: PALETTE[0],
+                data: rows.map((row) => Number.parseFloat(row.amount)),
+              },
+            ],
+          },
+          options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true } } },
+        });
       } else if (kind === 'rejects-per-hour') {
         const rows = readData('rejects-per-hour');
         const hours = [...new Set(rows.map((row) => row.hour))];

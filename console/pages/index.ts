@@ -1,6 +1,7 @@
 import { auditPage } from './audit-page.ts';
 import { backfillDetailPage, backfillsListPage } from './backfill-pages.ts';
 import { exceptionDetailPage, exceptionsQueuePage } from './exception-pages.ts';
+import { accountPage, executivePage } from './finops-pages.ts';
 import { invoiceDetailPage, invoicesListPage } from './invoice-pages.ts';
 import { opsPage } from './ops-page.ts';
 import type { ConsolePage } from './page.ts';
@@ -9,10 +10,7 @@ import { usersPage } from './users-page.ts';
 
 export type { ConsolePage, PageContext, PageView } from './page.ts';
 
-/**
- * Every page of the console, in navigation order. The executive and account views
- * join here, one entry each, when their capabilities land.
- */
+/** Every page of the console, in navigation order. */
 export const PAGES: readonly ConsolePage[] = [
   exceptionsQueuePage,
   exceptionDetailPage,
@@ -22,6 +20,8 @@ export const PAGES: readonly ConsolePage[] = [
   shadowRunPage,
   shadowCustomerPage,
   opsPage,
+  executivePage,
+  accountPage,
   backfillsListPage,
   backfillDetailPage,
   auditPage,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Decimal } from '../money.ts';
+import { Decimal, formatMoney } from '../money.ts';
 import { twoStreamForecast } from './two-stream.ts';
 
 /** 84 days of a weekly pattern: weekdays `weekday`, weekends `weekend`. */
@@ -43,5 +43,45 @@ describe('twoStreamForecast', () => {
       straight_line_wape: expect.any(String),
       coverage: '100.0',
     });
+  });
+});
+
+describe('twoStreamForecast with early-warning signals', () => {
+  const base = {
+    currency: 'USD',
+    first_day: '2026-12-07',
+    horizon_days: 25,
+    usage_history: new Map([
+      ['down', weekly(100, 40)],
+      ['up', weekly(10, 10)],
+    ]),
+  };
+  it('a contraction risk lowers p10 and an expansion raises p90 by a quarter of the account at stake; p50 stays', () => {
+    const plain = twoStreamForecast({
+      ...base,
+      customers: [
+        { customer_id: 'down', cohort: '2026-09', monthly_fees: '0' },
+        { customer_id: 'up', cohort: '2026-09', monthly_fees: '0' },
+      ],
+    });
+    const flagged = twoStreamForecast({
+      ...base,
+      customers: [
+        { customer_id: 'down', cohort: '2026-09', monthly_fees: '0', outlook: 'contraction' },
+        { customer_id: 'up', cohort: '2026-09', monthly_fees: '0', outlook: 'expansion' },
+      ],
+    });
+    const [before] = plain.periods;
+    const [after] = flagged.periods;
+    expect(before?.signal_effect).toEqual({ p10: '0.00', p90: '0.00', accounts: 0 });
+    // down: (20 × 100 + 8 × 40) / 28 = 82.857…/day × 25 days × 0.25 = 517.86; up: 10/day × 25 × 0.25 = 62.50.
+    expect(after?.signal_effect).toEqual({ p10: '-517.86', p90: '62.50', accounts: 2 });
+    expect(after?.variable.p50).toBe(before?.variable.p50);
+    expect(after?.variable.p10).toBe(formatMoney(new Decimal(before?.variable.p10 ?? '0').minus('517.86'), 'USD'));
+    expect(formatMoney(new Decimal(after?.variable.p90 ?? '0').minus(before?.variable.p90 ?? '0'), 'USD')).toBe(
+      '62.50',
+    );
+    // The backtest judges p50 and the model's own band: signals do not change it.
+    expect(flagged.backtest).toEqual(plain.backtest);
   });
 });

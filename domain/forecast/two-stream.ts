@@ -1,6 +1,7 @@
 import { Decimal, formatMoney } from '../money.ts';
 import { backtestForecast, estimateToMoney, forecastDaily, toFloats } from './usage-forecast.ts';
 import { minorUnits } from '../money.ts';
+import type { AccountOutlook } from '../signals/early-warning.ts';
 
 /**
  * The two-stream forecast (SPEC §10) of one currency: the fixed stream (fees, and each commit's
@@ -21,6 +22,8 @@ export interface CustomerTerms {
   readonly commit?: string;
   /** The contract's end, if any: no fees or commits after it. */
   readonly ends_at?: string;
+  /** The account's early-warning outlook (domain/signals/): a contraction or expansion risk widens the band. */
+  readonly outlook?: AccountOutlook;
 }
 
 export interface ForecastInput {
@@ -39,6 +42,11 @@ export interface ForecastPeriod {
   readonly fixed: string;
   readonly variable: { readonly p10: string; readonly p50: string; readonly p90: string };
   readonly total: { readonly p10: string; readonly p50: string; readonly p90: string };
+  /**
+   * How far early-warning signals moved the variable band (already in `variable` and `total`): p10
+   * down by the usage at risk of contraction, p90 up by the usage that may expand; p50 unmoved.
+   */
+  readonly signal_effect: { readonly p10: string; readonly p90: string; readonly accounts: number };
 }
 
 export interface TwoStreamForecast {
@@ -59,6 +67,14 @@ export interface TwoStreamForecast {
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * The share of an account's expected usage revenue an early-warning signal puts in play: a
+ * contraction risk lowers p10 by it, an expansion raises p90 by it, a mixed outlook both. A quarter
+ * is a judgement (docs/decisions/finops.md): a lost integration or a reached commit rarely moves a
+ * whole account, and a band that still covers it is the honest answer.
+ */
+export const SIGNAL_SWING = 0.25;
 
 export function twoStreamForecast(input: ForecastInput): TwoStreamForecast {
   const digits = minorUnits(input.currency);
@@ -114,16 +130,25 @@ export function twoStreamForecast(input: ForecastInput): TwoStreamForecast {
     const monthStart = `${period}-01T00:00:00.000Z`;
     // Fixed: fees, prorated by the days of the month inside the horizon, and commit shortfalls (at p50 usage).
     let fixed = new Decimal(0);
+    const swing = { p10: 0, p90: 0, accounts: 0 };
     for (const customer of input.customers) {
       if (customer.ends_at !== undefined && customer.ends_at <= monthStart) continue;
-      fixed = fixed.plus(new Decimal(customer.monthly_fees).times(share));
-      if (customer.commit === undefined) continue;
       const history = toFloats(input.usage_history.get(customer.customer_id) ?? []).slice(-28);
       const perDay = history.length === 0 ? 0 : history.reduce((sum, value) => sum + value, 0) / history.length;
+      // Signals: the account's trailing daily usage revenue over the month's days, the share in play.
+      const atStake = perDay * indexes.length * SIGNAL_SWING;
+      const outlook = customer.outlook ?? 'steady';
+      if (outlook !== 'steady' && atStake > 0) swing.accounts += 1;
+      if (outlook === 'contraction' || outlook === 'mixed') swing.p10 += atStake;
+      if (outlook === 'expansion' || outlook === 'mixed') swing.p90 += atStake;
+      fixed = fixed.plus(new Decimal(customer.monthly_fees).times(share));
+      if (customer.commit === undefined) continue;
       const expectedUsage = new Decimal(estimateToMoney(perDay * indexes.length, digits));
       const commit = new Decimal(customer.commit).times(share);
       if (expectedUsage.lessThan(commit)) fixed = fixed.plus(commit.minus(expectedUsage));
     }
+    variable.p10 = Math.max(0, variable.p10 - swing.p10);
+    variable.p90 += swing.p90;
     const money = (value: number) => estimateToMoney(value, digits);
     periods.push({
       period,
@@ -134,6 +159,11 @@ export function twoStreamForecast(input: ForecastInput): TwoStreamForecast {
         p10: formatMoney(fixed.plus(money(variable.p10)), input.currency),
         p50: formatMoney(fixed.plus(money(variable.p50)), input.currency),
         p90: formatMoney(fixed.plus(money(variable.p90)), input.currency),
+      },
+      signal_effect: {
+        p10: swing.p10 === 0 ? money(0) : `-${money(swing.p10)}`,
+        p90: money(swing.p90),
+        accounts: swing.accounts,
       },
     });
   }

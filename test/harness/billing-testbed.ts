@@ -15,6 +15,7 @@ import {
 } from '../../activities/index.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import type { Contract } from '../../contracts/contract.ts';
+import type { ProductSignals } from '../../contracts/product-signals.ts';
 import { canonicalEventBytes } from '../../contracts/event-signature.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
 import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
@@ -190,7 +191,11 @@ export class BillingTestbed {
     work: () => Promise<T>,
     providers: Omit<BillingProvidersOptions, 'pool'> = {},
     /** The usage stream whose consumer the close waits for (default: none; events are stored directly). */
-    options: { usageStream?: { streamName: string; consumerName: string } } = {},
+    options: {
+      usageStream?: { streamName: string; consumerName: string };
+      /** The product-signal SKUs the worker knows (default: none, as a worker without the file). */
+      productSignals?: ProductSignals;
+    } = {},
   ): Promise<T> {
     const connection = await NativeConnection.connect({ address: testStack().endpoints.temporalAddress });
     const nats =
@@ -213,6 +218,7 @@ export class BillingTestbed {
             pool: this.pool,
             terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
             ...(watermark === undefined ? {} : { ingestWatermark: watermark }),
+            ...(options.productSignals === undefined ? {} : { productSignals: options.productSignals }),
             providers: createBillingProviders({ pool: this.pool, ...providers }),
             notifier: createWebhookNotifier(this.webhookUrl),
           }),
