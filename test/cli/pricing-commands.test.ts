@@ -262,7 +262,7 @@ describe('tally pricing experiment and readout', () => {
         }),
       ]);
     }
-    await closePeriods([...variant, ...control], '2026-10');
+    // October is still open when the experiment is created: it must bill as the base card would.
 
     // The variant: from November, US tokens at 0.006 per 1,000 in the first tier.
     const variantCard = await cardFolder(
@@ -319,6 +319,13 @@ describe('tally pricing experiment and readout', () => {
     const audit = await listAuditEntries(testbed.pool, { subject: 'pricing_experiment:tokens-cut', limit: 5 });
     expect(audit.map((entry) => [entry.action, entry.actor.name])).toEqual([['pricing_experiment_created', 'cli:fin']]);
 
+    await closePeriods([...variant, ...control], '2026-10');
+    const october = await issuedDocument('exp-v1', '2026-10');
+    // On the variant card's copy of the base card's October history: the base card's prices.
+    expect(october.ratecard_versions.map((ref) => ref.ratecard)).toEqual(['standard-exp', 'standard-exp']);
+    expect(october.lines.find((line) => line.line_key === 'usage:tokens-us')?.amount).toBe('8.00'); // 800 × 0.010
+    expect(october.subtotal).toBe((await issuedDocument('exp-c1', '2026-10')).subtotal);
+
     for (const [index, customerId] of [...variant, ...control].entries())
       await testbed.storeEvents([
         buildUsageEvent({
@@ -337,10 +344,6 @@ describe('tally pricing experiment and readout', () => {
     const c1 = await issuedDocument('exp-c1', '2026-11');
     expect(c1.ratecard_versions.every((ref) => ref.ratecard === 'standard')).toBe(true);
     expect(c1.lines.find((line) => line.line_key === 'usage:tokens-us')?.amount).toBe('9.00'); // 1,000 × 0.009
-    // October, closed before the experiment, is untouched.
-    expect(
-      (await issuedDocument('exp-v1', '2026-10')).ratecard_versions.every((ref) => ref.ratecard === 'standard'),
-    ).toBe(true);
 
     const readout = await tally('pricing', 'readout', 'tokens-cut', '--period', '2026-11', '--json');
     expect(readout.status, readout.stderr).toBe(0);
@@ -390,5 +393,5 @@ describe('tally pricing experiment and readout', () => {
       `SELECT content FROM contract_publications WHERE customer_id = 'exp-v1' ORDER BY publication_id DESC LIMIT 1`,
     );
     expect(rows[0]?.content).toMatch(/^ratecard: standard$/m);
-  });
+  }, 300_000);
 });
