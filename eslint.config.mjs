@@ -12,7 +12,19 @@ import importX from 'eslint-plugin-import-x';
 const SCHEMAS = ['contracts'];
 const PURE = ['domain'];
 const ORCHESTRATION = ['workflows'];
-const SERVICES = ['activities', 'ingest', 'providers', 'db', 'terms', 'access', 'views', 'shadow', 'revenue', 'finops'];
+const SERVICES = [
+  'activities',
+  'ingest',
+  'providers',
+  'db',
+  'terms',
+  'access',
+  'views',
+  'shadow',
+  'revenue',
+  'finops',
+  'pricing',
+];
 const INFRASTRUCTURE = ['config', 'stack', 'connections'];
 /** Local stand-ins for third-party services that cannot run here (the marketplaces): the demo and tests use them. */
 const SANDBOXES = ['sandboxes'];
@@ -170,6 +182,7 @@ export default tseslint.config(
                 'shadow',
                 'revenue',
                 'finops',
+                'pricing',
                 ...SANDBOXES,
               ]),
               message: 'db/ runs SQL and maps rows; it never calls the rooms that use it.',

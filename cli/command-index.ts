@@ -166,6 +166,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./margin-commands.ts')).registerMarginCommands,
   },
   {
+    name: 'pricing',
+    description:
+      'pricing experiments: re-rate closed periods under a candidate card (simulate), put a cohort on a variant card (experiment), compare the cohorts (readout)',
+    load: async () => (await import('./pricing-commands.ts')).registerPricingCommands,
+  },
+  {
     name: 'shadow',
     description:
       'shadow billing before cutover: legacy import, offline compare, shadow runs (scheduled too), report, readiness, cutover and rollback by cohort',

@@ -30,6 +30,7 @@ export const APPLICATION_CHANGES: Readonly<Record<string, readonly ('UPDATE' | '
   invoices: ['UPDATE'], // draft to issued (issued rows are refused by trigger), sync state
   late_event_adjustments: ['DELETE'], // claims released when a draft is replaced
   notifications: ['UPDATE'], // delivery state
+  pricing_experiments: ['UPDATE'], // running → stopped, by whom and why (tally pricing experiment stop)
   review_exceptions: ['UPDATE'], // decisions and escalation
   revenue_recognition_periods: ['UPDATE'], // recognized position to date, locked while a day posts
   shadow_run_results: ['UPDATE'], // comparison result

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { loadCostVersions } from '../config/cost-files.ts';
 import { loadRateCard } from '../config/config-files.ts';
-import type { IssuedInvoice } from '../contracts/invoice.ts';
+import type { Invoice } from '../contracts/invoice.ts';
 import { issuedInvoicesOfPeriod } from '../db/queries/finops.ts';
 import { computeMargins, type MarginInvoice, type MarginRow } from '../domain/costs/margin.ts';
 
@@ -48,8 +48,9 @@ export async function marginReport(pool: pg.Pool, options: MarginReportOptions):
   };
 }
 
-function toMarginInvoice(
-  invoice: IssuedInvoice,
+/** An invoice (issued, or a draft a simulation rated) as the margin reads it. */
+export function toMarginInvoice(
+  invoice: Invoice,
   priceDimensions: ReadonlyMap<string, ReadonlyMap<string, Readonly<Record<string, string>>>>,
 ): MarginInvoice {
   const cards = invoice.ratecard_versions.map((ref) => priceDimensions.get(ref.ratecard));

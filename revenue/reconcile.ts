@@ -1,9 +1,8 @@
 import type pg from 'pg';
 import type { IssuedInvoice, UsageLine } from '../contracts/invoice.ts';
-import { customerHasCorrections } from '../db/queries/backfills.ts';
 import { isIssued, listInvoices } from '../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
-import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.ts';
+import { invoicedEventTable, loadSnapshot } from '../db/queries/period-snapshots.ts';
 import { insertReviewException } from '../db/queries/review-exceptions.ts';
 import { loadUsageAggregates } from '../db/queries/usage-aggregates.ts';
 import { billingPeriod } from '../domain/period.ts';
@@ -93,26 +92,6 @@ async function meteredUsage(
     calculationVersion: invoice.calculation_version,
   });
   return rated.lines.filter((line): line is UsageLine => line.kind === 'usage');
-}
-
-/**
- * Where the invoice's own event set is: the raw history, or the corrected event set when the close
- * rated corrections amended before it. Which one is told by the fingerprint the invoice recorded, so
- * a correction amended after the invoice (billed as an adjustment on a later invoice, SPEC §5) does
- * not show up here as a difference between the events and the invoice that billed them.
- */
-async function invoicedEventTable(
-  pool: pg.Pool,
-  invoice: IssuedInvoice,
-): Promise<'usage_events' | 'corrected_usage_events'> {
-  if (!(await customerHasCorrections(pool, invoice.customer_id))) return 'usage_events';
-  const period = billingPeriod(invoice.period);
-  const raw = await summarizeEventSet(pool, {
-    customerId: invoice.customer_id,
-    periodStart: period.start,
-    periodEnd: period.end,
-  });
-  return raw.fingerprint === invoice.event_fingerprint ? 'usage_events' : 'corrected_usage_events';
 }
 
 async function recordDifference(pool: pg.Pool, period: string, difference: ReconciliationDifference): Promise<boolean> {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { RateCardVersionRef } from '../../contracts/invoice.ts';
 import type { UsageAggregate } from '../../domain/rating/index.ts';
 import { ADVISORY_LOCKS } from '../advisory-locks.ts';
+import { customerHasCorrections } from './backfills.ts';
 
 /** One group of in-period events: the rating engine's UsageAggregate, built in SQL (queries/usage-aggregates.ts). */
 export type AggregateRow = UsageAggregate;
@@ -161,4 +162,28 @@ export async function loadSnapshot(pool: pg.Pool, snapshotId: string): Promise<S
     ratecardVersions: row.ratecard_versions ?? undefined,
     createdAt: row.created_at.toISOString(),
   };
+}
+
+/**
+ * Where an issued invoice's own event set is: the raw history, or the corrected event set when the
+ * close rated corrections amended before it. Which one is told by the fingerprint the invoice recorded,
+ * so a correction amended after the invoice (billed as an adjustment on a later invoice, SPEC §5) is
+ * not taken for part of what it billed. Reconciliation and pricing simulations re-rate this set.
+ */
+export async function invoicedEventTable(
+  pool: pg.Pool,
+  invoice: {
+    readonly customer_id: string;
+    readonly period_start: string;
+    readonly period_end: string;
+    readonly event_fingerprint: string;
+  },
+): Promise<'usage_events' | 'corrected_usage_events'> {
+  if (!(await customerHasCorrections(pool, invoice.customer_id))) return 'usage_events';
+  const raw = await summarizeEventSet(pool, {
+    customerId: invoice.customer_id,
+    periodStart: invoice.period_start,
+    periodEnd: invoice.period_end,
+  });
+  return raw.fingerprint === invoice.event_fingerprint ? 'usage_events' : 'corrected_usage_events';
 }
