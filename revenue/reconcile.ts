@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { IssuedInvoice, UsageLine } from '../contracts/invoice.ts';
-import { isIssued, listInvoices } from '../db/queries/invoices.ts';
+import { issuedInvoicesServingPeriod } from '../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
 import { invoicedEventTable, loadSnapshot } from '../db/queries/period-snapshots.ts';
 import { insertReviewException } from '../db/queries/review-exceptions.ts';
@@ -27,16 +27,7 @@ export async function reconcileAndRecord(
 ): Promise<Reconciliation & { readonly exceptionsOpened: number }> {
   const { pool } = deps;
   const period = billingPeriod(input.period);
-  const only = input.customerIds === undefined ? undefined : new Set(input.customerIds);
-  const issued = (await listInvoices(pool, { status: 'issued' }, 100_000))
-    .filter(isIssued)
-    .filter((record) => only === undefined || only.has(record.customerId));
-  const ofPeriod = issued.filter((record) => record.period === period.name);
-  const adjusting = issued.filter(
-    (record) =>
-      record.period !== period.name &&
-      record.document.lines.some((line) => line.kind === 'adjustment' && line.corrects_period === period.name),
-  );
+  const { ofPeriod, adjusting } = await issuedInvoicesServingPeriod(pool, period.name, input.customerIds);
   const invoices: ReconciliationInvoice[] = [];
   for (const record of ofPeriod) {
     const invoice = record.document;

@@ -287,3 +287,29 @@ export async function listInvoices(db: Queryable, filter: InvoiceListFilter, lim
   );
   return rows.map(rowToRecord);
 }
+
+/**
+ * The issued live invoices a period's tie-out reads (SPEC §11): the period's own, and later ones whose
+ * adjustment lines correct it. All of them, however long the ledger: never a first page of it.
+ */
+export async function issuedInvoicesServingPeriod(
+  db: Queryable,
+  period: string,
+  customerIds?: readonly string[],
+): Promise<{ readonly ofPeriod: IssuedInvoiceRecord[]; readonly adjusting: IssuedInvoiceRecord[] }> {
+  const { rows } = await db.query<InvoiceRow>(
+    `SELECT * FROM invoices
+      WHERE status = 'issued' AND mode = 'live'
+        AND ($2::text[] IS NULL OR customer_id = ANY($2::text[]))
+        AND (period = $1
+             OR (period > $1 AND document->'lines' @> jsonb_build_array(
+                   jsonb_build_object('kind', 'adjustment', 'corrects_period', $1::text))))
+      ORDER BY period, customer_id`,
+    [period, customerIds === undefined ? null : [...customerIds]],
+  );
+  const issued = rows.map(rowToRecord).filter(isIssued);
+  return {
+    ofPeriod: issued.filter((record) => record.period === period),
+    adjusting: issued.filter((record) => record.period !== period),
+  };
+}
