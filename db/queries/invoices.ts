@@ -261,6 +261,8 @@ export async function previousIssuedInvoices(
 
 export interface InvoiceListFilter {
   readonly customerId?: string;
+  /** Any of these customers (a demo run's, a cohort): the list is theirs, not a first page of everyone's. */
+  readonly customerIds?: readonly string[];
   readonly period?: string;
   readonly status?: InvoiceStatus;
   readonly mode?: 'live' | 'shadow';
@@ -278,6 +280,10 @@ export async function listInvoices(db: Queryable, filter: InvoiceListFilter, lim
     if (value === undefined) continue;
     parameters.push(value);
     conditions.push(`${column} = $${parameters.length}`);
+  }
+  if (filter.customerIds !== undefined) {
+    parameters.push([...filter.customerIds]);
+    conditions.push(`customer_id = ANY($${parameters.length}::text[])`);
   }
   parameters.push(limit);
   const { rows } = await db.query<InvoiceRow>(

@@ -44,9 +44,9 @@ export const closeOctoberStep: DemoStep = {
     }
     const results = await october.results();
     const ours = new Set(run.workspace.customers.map((customer) => customer.customerId));
-    const invoices = (await listInvoices(pool, { period: DEMO_PERIOD, status: 'issued' })).filter((invoice) =>
-      ours.has(invoice.customerId),
-    );
+    const invoices = (
+      await listInvoices(pool, { period: DEMO_PERIOD, status: 'issued', customerIds: [...ours] })
+    ).filter((invoice) => ours.has(invoice.customerId));
     run.found.octoberInvoices = invoices;
     out(
       `\n   ${results.filter((result) => result.stage === 'completed').length} workflows completed: issued, synced to the ledger, journaled`,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readDemoReport } from '../../demo/report.ts';
 import { publishedTerms } from '../../terms/index.ts';
 import { reconcileAndRecord } from '../../revenue/index.ts';
 import { buildContract } from '../builders/rating.ts';
@@ -43,7 +44,7 @@ afterAll(async () => {
   await bed.close();
 });
 
-describe('reconcile with a long history of invoices', () => {
+describe('a long history of invoices', () => {
   it('ties out the period it is asked for, not the first 100,000 invoices of the ledger', async () => {
     const result = await reconcileAndRecord(
       { pool: bed.pool, terms: publishedTerms(bed.pool) },
@@ -53,5 +54,10 @@ describe('reconcile with a long history of invoices', () => {
       expect.objectContaining({ customer_id: customerId, sku: 'llm.tokens', metered: '6.00', invoiced: '6.00' }),
     ]);
     expect(result.differences).toEqual([]);
+  });
+
+  it("the demo's report finds its own run's invoices, however many earlier runs left on the stack", async () => {
+    const report = await readDemoReport(bed.pool, ['2026-10'], [customerId]);
+    expect(report.totalsByCurrency).toEqual([expect.objectContaining({ currency: 'USD', invoices: 1 })]);
   });
 });
