@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { RevenueEnvSchema } from './revenue.ts';
 import { durationMsFromEnv, parseEnv } from './parse-env.ts';
 import { repositoryRoot, ServicesEnvSchema } from './services.ts';
 import { UsageStreamEnvSchema } from './ingest-worker.ts';
@@ -66,6 +67,7 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (UTC)')
     .default('00:30'),
 })
+  .extend(RevenueEnvSchema.shape)
   .extend(StripeEnvSchema.shape)
   .extend(UsageStreamEnvSchema.shape);
 
@@ -93,6 +95,8 @@ export interface BillingWorkerConfig {
   readonly shutdownGraceMs?: number;
   /** The daily revenue-recognition schedule, UTC; absent: the worker does not create it. */
   readonly revenueSchedule?: { readonly hour: number; readonly minute: number };
+  /** The month-end accrual's latency window (config/revenue.ts); undefined: its default. */
+  readonly accrualLatencyMs?: number;
 }
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
@@ -116,6 +120,7 @@ export function parseBillingWorkerEnv(env: Record<string, string | undefined> = 
     usageStream: { streamName: parsed.TALLY_INGEST_STREAM, consumerName: parsed.TALLY_INGEST_CONSUMER },
     logLevel: parsed.TALLY_LOG_LEVEL,
     shutdownGraceMs: parsed.TALLY_WORKER_SHUTDOWN_GRACE,
+    accrualLatencyMs: parsed.TALLY_REVENUE_ACCRUAL_LATENCY,
     ...(parsed.TALLY_REVENUE_SCHEDULE === 'off'
       ? {}
       : {
