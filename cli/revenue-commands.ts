@@ -75,6 +75,8 @@ function describeAccrual(outcome: AccrualOutcome): { status: string; entry: stri
       return { status: 'not due', entry: '', detail: `${outcome.period} accrues at ${outcome.dueAt}` };
     case 'not_active':
       return { status: 'not active', entry: '', detail: `the contract does not cover ${outcome.period}` };
+    case 'not_recognized':
+      return { status: 'not accrued', entry: '', detail: `no day of ${outcome.period} was recognized` };
   }
 }
 

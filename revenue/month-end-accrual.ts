@@ -35,7 +35,9 @@ export type AccrualOutcome =
   | { readonly status: 'settled'; readonly customerId: string; readonly period: string; readonly invoiceId: string }
   /** The period is locked: its books take nothing more; the invoice posts in the open period. */
   | { readonly status: 'period_locked'; readonly customerId: string; readonly period: string }
-  | { readonly status: 'not_active'; readonly customerId: string; readonly period: string };
+  | { readonly status: 'not_active'; readonly customerId: string; readonly period: string }
+  /** Daily recognition never ran for the period: nothing to accrue, its invoice recognizes it. */
+  | { readonly status: 'not_recognized'; readonly customerId: string; readonly period: string };
 
 /**
  * The month-end accrual of a customer-period whose invoice is not issued yet (SPEC §11; the rule in
@@ -66,6 +68,10 @@ export async function accrueCustomerPeriod(
     const row = await lockRecognitionPeriod(client, { customerId, period: period.name });
     if (row.settled_by_invoice_id !== null)
       return { status: 'settled', customerId, period: period.name, invoiceId: row.settled_by_invoice_id };
+    // Only a period daily recognition has started is accrued: one it never ran for (before the
+    // contract's first recognized day, or before recognition was turned on) is left to its invoice.
+    if (row.last_day === null && row.accrued_at === null)
+      return { status: 'not_recognized', customerId, period: period.name };
     const locked = await lockedAccountingPeriods(client);
     // A locked period's books are final: an accrual (or true-up) booked elsewhere would sit next to
     // its own reversal in the same open period, netting to nothing.
@@ -136,8 +142,7 @@ export async function accrueDuePeriods(
       ...(input.latencyWindowMs === undefined ? {} : { latencyWindowMs: input.latencyWindowMs }),
     });
     // A period invoiced (or never covered) owes nothing: only what the day did or could not do is told.
-    if (outcome.status !== 'not_due' && outcome.status !== 'not_active' && outcome.status !== 'settled')
-      outcomes.push(outcome);
+    if (!['not_due', 'not_active', 'settled', 'not_recognized'].includes(outcome.status)) outcomes.push(outcome);
   }
   return outcomes;
 }
