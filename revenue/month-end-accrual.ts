@@ -92,6 +92,7 @@ export async function accrueCustomerPeriod(
         servicePeriod: period.name,
         entryTypes: [...RECOGNITION_ENTRY_TYPES],
       }),
+      accrued: row.accrued_at !== null,
       postingPeriod: period.name,
       reversalPostingPeriod: reversalPeriod,
     });

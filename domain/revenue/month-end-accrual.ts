@@ -27,6 +27,11 @@ export interface MonthEndAccrualInput extends PositionInput {
   readonly period: string;
   /** The period's recognition entries posted so far (RECOGNITION_ENTRY_TYPES, any order). */
   readonly recognized: readonly JournalEntry[];
+  /**
+   * Whether the period's accrual already ran (the customer-period's record says so, even when it
+   * posted nothing); absent: told by the entries (an accrual or a reversal posted).
+   */
+  readonly accrued?: boolean;
   /** Where the accrual or true-up books: the period itself (the caller does not accrue a locked period). */
   readonly postingPeriod?: string;
   /** Where its reversal books: the first day of the next period, or the first open period after it. */
@@ -79,7 +84,10 @@ export function monthEndAccrual(input: MonthEndAccrualInput): MonthEndAccrual {
   const position = positionToDate(input, lastDay);
   const accruedEntries = input.recognized.filter((entry) => entry.entry_type !== 'accrual_reversed');
   const held = netBySource(accruedEntries);
-  const accrued = input.recognized.some((entry) => entry.entry_type === 'revenue_accrued');
+  // The accrual's own entry is absent when the days already held the whole position; its reversal is not.
+  const accrued =
+    input.accrued ??
+    input.recognized.some((entry) => entry.entry_type === 'revenue_accrued' || entry.entry_type === 'accrual_reversed');
   const trueUps = input.recognized.filter((entry) => entry.entry_type === 'accrual_trued_up').length;
 
   const delta: Posting[] = [];
