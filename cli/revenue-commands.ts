@@ -139,7 +139,7 @@ export function registerRevenueCommands(program: Command): void {
   revenue
     .command('schedule')
     .description(
-      'the revenue schedule of a period: per customer and day, usage and subscription revenue recognized, credits relieved, the accrual (Unbilled AR) carried; then the settlement by the invoice',
+      'the revenue schedule of a period: per customer and day, usage and subscription revenue recognized, credits relieved, the accrual (Unbilled AR) carried; then the settlement by the invoice and the adjustments later invoices posted into the period',
     )
     .requiredOption('--period <period>', 'the billing period YYYY-MM', (value: string) => {
       const problem = periodNameProblem(value);

@@ -174,3 +174,23 @@ export async function recognitionSettlementsOfPeriod(
   );
   return rows;
 }
+
+/**
+ * The adjustments a later invoice posted into a period (`adjustment_posted` of its service period on
+ * an invoice of another period: a backfill's or late usage's correction), with the day each was posted.
+ */
+export async function priorPeriodAdjustmentsOfPeriod(
+  db: Queryable,
+  input: { period: string; customerId?: string },
+): Promise<{ customer_id: string; invoice_id: string; posted_on: string; entry_key: string }[]> {
+  const { rows } = await db.query<{ customer_id: string; invoice_id: string; posted_on: string; entry_key: string }>(
+    `SELECT e.customer_id, e.invoice_id, to_char(e.posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS posted_on, e.entry_key
+       FROM journal_entries e
+       JOIN invoices i ON i.invoice_id = e.invoice_id
+      WHERE e.entry_type = 'adjustment_posted' AND e.service_period = $1 AND i.period <> $1
+        AND ($2::text IS NULL OR e.customer_id = $2)
+      ORDER BY e.customer_id, e.posted_at, e.entry_key`,
+    [input.period, input.customerId ?? null],
+  );
+  return rows;
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../contracts/journal-entry.ts';
-import { issuedInvoice } from '../../test/builders/issued-invoice.ts';
+import { adjustmentLine, issuedInvoice } from '../../test/builders/issued-invoice.ts';
 import {
   buildAggregate,
   buildContract,
@@ -16,10 +16,12 @@ import {
   isIncomeStatementAccount,
   journalEntriesForInvoice,
   netDebitByAccount,
+  prepaidCreditExpiredEntry,
+  prepaidCreditPurchasedEntry,
   type AccountCode,
 } from '../journal/index.ts';
 import { Decimal, formatMoney, sumDecimals } from '../money.ts';
-import { billingPeriod } from '../period.ts';
+import { billingPeriod, nextPeriod } from '../period.ts';
 import { ratePeriod, type UsageAggregate } from '../rating/index.ts';
 import { monthEndAccrual, recognitionSettlementEntry, recognizeDay, type RecognitionCredit } from './index.ts';
 
@@ -320,6 +322,109 @@ describe('monthEndAccrual over random months', () => {
           invoice.lines.filter((line) => line.kind === 'usage').map((line) => new Decimal(line.amount)),
         );
         expect(formatMoney(kept, 'USD')).toBe(formatMoney(usageLines.minus(reclassifiedToCommit), 'USD'));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+/**
+ * A month recognized by day and invoiced (late usage within grace on the invoice), then corrected:
+ * usage of the month that arrives after its invoice is billed as an adjustment on the next month's
+ * invoice, and the prepaid credit (bought in full, none drawn before) expires after it with what
+ * the invoice left, its breakage recognized at expiry.
+ */
+const correctedMonthCase = fc.record({
+  month: monthCase,
+  afterInvoice: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3_000 })),
+});
+
+describe('a closed month corrected later, with credit expiry', () => {
+  it('keeps for the service period the invoice usage plus the later adjustment, to the cent; every entry balances; the prepaid liability ends at zero', () => {
+    fc.assert(
+      fc.property(correctedMonthCase, ({ month, afterInvoice }) => {
+        const spec = {
+          ...month,
+          prepaid: month.prepaid === undefined ? undefined : { ...month.prepaid, consumedBeforeCents: 0 },
+        };
+        const { rate, days, credits } = setting(spec);
+        const { recognized, settlement, invoice, invoiceEntries } = runMonth(spec);
+        const billedQuantity = spec.daily.slice(0, days).reduce((sum, quantity) => sum + quantity, 0) + spec.late;
+        const usageOf = (lines: readonly { kind: string; amount: string }[]): Decimal =>
+          sumDecimals(lines.filter((line) => line.kind === 'usage').map((line) => new Decimal(line.amount)));
+
+        // The next month's invoice: the late usage's effect on the month, rated on its cumulative quantity.
+        const next = nextPeriod(billingPeriod(spec.period)).name;
+        const rerated = rate(billedQuantity + afterInvoice, true);
+        const delta = usageOf(rerated.lines).minus(usageOf(invoice.lines));
+        const later = issuedInvoice(
+          delta.isZero()
+            ? []
+            : [
+                adjustmentLine(`adjustment:${spec.period}:usage:tokens`, spec.period, formatMoney(delta, 'USD'), {
+                  price_id: 'tokens',
+                }),
+              ],
+          { period: next, currency: 'USD', invoice_id: `inv-acme-${next}` },
+        );
+        const laterEntries = journalEntriesForInvoice({
+          invoice: later,
+          policy: {
+            commitPolicy: spec.commit?.policy ?? 'drawdown',
+            commitAmount: commitDueForPeriod(later.lines, undefined),
+          },
+          prepaidCredits: [],
+        });
+
+        // The prepaid credit expires at the end of the next month with what the invoice left.
+        const prepaid = credits.find((credit) => credit.kind === 'prepaid');
+        const grantEntries: JournalEntry[] = [];
+        if (prepaid?.prepaid !== undefined) {
+          const grant = {
+            id: prepaid.id,
+            kind: 'prepaid' as const,
+            amount: prepaid.prepaid.amount,
+            granted_at: prepaid.granted_at,
+            expires_at: billingPeriod(next).end,
+            consideration_paid: prepaid.prepaid.consideration_paid,
+          };
+          const drawn = sumDecimals(
+            invoice.lines.flatMap((line) =>
+              line.kind === 'credit' && line.credit_id === prepaid.id ? [new Decimal(line.amount).abs()] : [],
+            ),
+          );
+          const remaining = formatMoney(new Decimal(prepaid.prepaid.amount).minus(drawn), 'USD');
+          for (const entry of [
+            prepaidCreditPurchasedEntry({ customer_id: 'acme', currency: 'USD', grant }),
+            prepaidCreditExpiredEntry({ customer_id: 'acme', currency: 'USD', grant, remaining }),
+          ])
+            if (entry !== null) grantEntries.push(entry);
+        }
+
+        const all = [
+          ...recognized,
+          ...(settlement === null ? [] : [settlement]),
+          ...invoiceEntries,
+          ...laterEntries,
+          ...grantEntries,
+        ];
+        for (const entry of all) assertBalanced(entry);
+        // The daily entries and their settlement net to zero: the month keeps what was invoiced.
+        const daily = netDebitByAccount([...recognized, ...(settlement === null ? [] : [settlement])]);
+        for (const amount of daily.values()) expect(formatMoney(amount, 'USD')).toBe('0.00');
+        // The service period's usage revenue, wherever booked: the invoice's usage plus the adjustment.
+        const ofPeriod = all.filter((entry) => entry.service_period === spec.period);
+        const kept = (netDebitByAccount(ofPeriod).get('usage_revenue') ?? zero).negated();
+        const reclassifiedToCommit =
+          netDebitByAccount(invoiceEntries.filter((entry) => entry.entry_type === 'commit_recognized')).get(
+            'usage_revenue',
+          ) ?? zero;
+        expect(formatMoney(kept, 'USD')).toBe(
+          formatMoney(usageOf(invoice.lines).plus(delta).minus(reclassifiedToCommit), 'USD'),
+        );
+        // Purchase, consumption on the invoice and breakage at expiry leave no prepaid liability.
+        const liability = netDebitByAccount(all).get('contract_liability_prepaid_credits') ?? zero;
+        expect(formatMoney(liability, 'USD')).toBe('0.00');
       }),
       { numRuns: 60 },
     );

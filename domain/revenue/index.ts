@@ -32,6 +32,7 @@ export {
 export {
   revenueSchedule,
   type RecognitionSettlement,
+  type PriorPeriodAdjustment,
   type RecognizedDay,
   type RevenueScheduleRow,
 } from './revenue-schedule.ts';

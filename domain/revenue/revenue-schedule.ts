@@ -18,16 +18,29 @@ export interface RecognitionSettlement {
   readonly entry: JournalEntry | null;
 }
 
+/**
+ * An adjustment a later invoice posted into the period (a backfill's correction, late usage billed
+ * after the period's invoice): `day` is the date it was posted.
+ */
+export interface PriorPeriodAdjustment {
+  readonly customer_id: string;
+  readonly day: string;
+  readonly entry: JournalEntry | null;
+}
+
 export interface RevenueScheduleRow {
   readonly customer_id: string;
   /**
    * `YYYY-MM-DD`, the date the row's entry is dated (a day recognized; the accrual and its true-ups
    * on the period's last day, their reversals on the next period's first), or `settled` for the
-   * reversal at invoice.
+   * reversal at invoice; an adjustment a later invoice posted, the day it was posted.
    */
   readonly day: string;
-  /** What the row is: a day's recognition, the month-end accrual, a true-up of it, a reversal, the settlement. */
-  readonly kind: 'day' | 'accrual' | 'true_up' | 'reversal' | 'settlement';
+  /**
+   * What the row is: a day's recognition, the month-end accrual, a true-up of it, a reversal, the
+   * settlement, or an adjustment a later invoice posted into the period.
+   */
+  readonly kind: 'day' | 'accrual' | 'true_up' | 'reversal' | 'settlement' | 'adjustment';
   readonly currency: string;
   /** Revenue the day recognized, per obligation (credit-positive). */
   readonly usage_revenue: string;
@@ -54,18 +67,28 @@ const CONTRA = new Set([
  * recognized by obligation, the credits it relieved, and the accrual (Unbilled AR) it carries; then
  * the month-end accrual, its true-ups and their reversals (a period not invoiced at month end), and
  * the settlement by the invoice; after a reversal or the settlement the position is back to zero.
+ * Last, the adjustments later invoices posted into the period (backfills, late usage): the revenue
+ * they moved; the invoice that posts one bills it, so the accrual position does not move.
  */
 export function revenueSchedule(
   days: readonly RecognizedDay[],
   settlements: readonly RecognitionSettlement[],
   accruals: readonly JournalEntry[] = [],
+  adjustments: readonly PriorPeriodAdjustment[] = [],
 ): RevenueScheduleRow[] {
   const rows: RevenueScheduleRow[] = [];
-  const customers = [...new Set(days.map((day) => day.customer_id))].sort();
+  const customers = [
+    ...new Set([...days.map((day) => day.customer_id), ...adjustments.map((adjustment) => adjustment.customer_id)]),
+  ].sort();
   for (const customerId of customers) {
     let accrual = new Decimal(0);
     const own = days.filter((day) => day.customer_id === customerId).sort((a, b) => (a.day < b.day ? -1 : 1));
-    const currency = own[0]?.currency ?? accruals.find((entry) => entry.customer_id === customerId)?.currency ?? 'USD';
+    const ownAdjustments = adjustments.filter((adjustment) => adjustment.customer_id === customerId);
+    const currency =
+      own[0]?.currency ??
+      accruals.find((entry) => entry.customer_id === customerId)?.currency ??
+      ownAdjustments[0]?.entry?.currency ??
+      'USD';
     const row = (day: string, kind: RevenueScheduleRow['kind'], entry: JournalEntry | null): RevenueScheduleRow => {
       const sums = new Map<string, Decimal>();
       for (const line of entry?.lines ?? []) {
@@ -74,7 +97,7 @@ export function revenueSchedule(
       const net = (account: string): Decimal => sums.get(account) ?? new Decimal(0);
       let contra = new Decimal(0);
       for (const [account, amount] of sums) if (CONTRA.has(account)) contra = contra.plus(amount);
-      accrual = accrual.plus(net('unbilled_receivables'));
+      if (kind !== 'adjustment') accrual = accrual.plus(net('unbilled_receivables'));
       const money = (amount: Decimal): string => formatMoney(amount, currency);
       return {
         customer_id: customerId,
@@ -107,6 +130,7 @@ export function revenueSchedule(
     }
     const settlement = settlements.find((candidate) => candidate.customer_id === customerId);
     if (settlement !== undefined) rows.push(row('settled', 'settlement', settlement.entry));
+    for (const adjustment of ownAdjustments) rows.push(row(adjustment.day, 'adjustment', adjustment.entry));
   }
   return rows;
 }
