@@ -25,7 +25,7 @@ import {
   type RecognitionDay,
 } from '../domain/revenue/index.ts';
 import { CALCULATION_VERSION } from '../domain/calculation-version.ts';
-import type { BillingPeriod } from '../domain/period.ts';
+import { previousPeriod, type BillingPeriod } from '../domain/period.ts';
 import type { TermsSource } from '../terms/index.ts';
 
 export interface RevenueDependencies {
@@ -194,18 +194,25 @@ export async function rateThrough(
   return { ratedToDate, credits };
 }
 
-/** The customers whose published contract covers the day's period, by id; unparsable contracts named. */
+/**
+ * The customers whose published contract covers the day's period or the one before, by id;
+ * unparsable contracts named. The period before counts because its month-end accrual and true-ups
+ * are owed by the days after it: a contract that ended with the month still has its last month
+ * accrued (its day itself is then `not_active`).
+ */
 export async function recognitionCustomers(
   pool: pg.Pool,
   input: { day: string },
 ): Promise<{ customerIds: string[]; problems: string[] }> {
   const day = recognitionDay(input.day);
+  const before = previousPeriod(day.billingPeriod);
   const customerIds: string[] = [];
   const problems: string[] = [];
   for (const text of await currentContractTexts(pool)) {
     const parsed = parseContractText(text.content, text.fileName);
     if (!parsed.ok) problems.push(`${text.customerId}: the published contract no longer parses`);
-    else if (coversPeriod(parsed.contract, day)) customerIds.push(parsed.contract.customer_id);
+    else if (coversPeriod(parsed.contract, day) || coversPeriod(parsed.contract, { billingPeriod: before }))
+      customerIds.push(parsed.contract.customer_id);
   }
   return { customerIds: customerIds.sort(), problems };
 }

@@ -163,4 +163,37 @@ describe('the month-end accrual', () => {
     // Invoiced: no more true-ups.
     expect((await run('2026-11-03')).some((result) => result.status.startsWith('accrual'))).toBe(false);
   });
+
+  it('accrues the last month of a contract that ended with it: the first day of the next month lists the customer', async () => {
+    const ending = 'rev-accrual-ending';
+    await bed.publishContract(buildContract({ customer_id: ending, ends_at: '2026-11-01T00:00:00Z' }));
+    await bed.storeEvents(
+      [
+        buildUsageEvent({
+          customer_id: ending,
+          timestamp: '2026-10-20T10:00:00.000Z',
+          quantity: '400000',
+          metadata: { sku: 'llm.tokens', region: 'us-east-1' },
+        }),
+      ],
+      '2026-10-20T10:00:01.000Z',
+    );
+    await tally('revenue', 'run', '--day', '2026-10-31', '--customer', ending, '--json');
+    // The daily run as the schedule runs it: every customer it lists, none named.
+    const everyone = JSON.parse(await tally('revenue', 'run', '--day', '2026-11-01', '--json')) as {
+      results: (RunResult & { customer: string })[];
+    };
+    expect(everyone.results.filter((result) => result.customer === ending).map((result) => result.status)).toEqual([
+      'not active',
+      'accrued',
+    ]);
+    // The days already held the whole position through period end: the accrual is its reversal alone.
+    const accrual = await loadJournalEntries(bed.pool, {
+      customerId: ending,
+      entryTypes: ['revenue_accrued', 'accrual_reversed'],
+    });
+    expect(accrual.map((entry) => [entry.entry_type, entry.service_period, entry.posting_period])).toEqual([
+      ['accrual_reversed', '2026-10', '2026-11'],
+    ]);
+  });
 });
