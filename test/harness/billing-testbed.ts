@@ -7,7 +7,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import {
-  activityFailureInterceptors,
+  tallyActivityInterceptors,
   createBackfillActivities,
   createBillingActivities,
   createRevenueActivities,
@@ -212,7 +212,7 @@ export class BillingTestbed {
         namespace: testStack().endpoints.temporalNamespace,
         taskQueue: this.taskQueue,
         workflowsPath: WORKFLOWS_PATH,
-        interceptors: { activity: [activityFailureInterceptors] },
+        interceptors: { activity: tallyActivityInterceptors },
         activities: {
           ...createBillingActivities({
             pool: this.pool,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import {
-  activityFailureInterceptors,
+  tallyActivityInterceptors,
   createBillingActivities,
   createMarketplaceActivities,
   publishedMarketplaceCustomers,
@@ -242,7 +242,7 @@ export class MarketplaceTestbed {
         namespace: testStack().endpoints.temporalNamespace,
         taskQueue: this.billing.taskQueue,
         workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
-        interceptors: { activity: [activityFailureInterceptors] },
+        interceptors: { activity: tallyActivityInterceptors },
         activities: {
           ...createBillingActivities({
             pool: this.pool,
