@@ -42,23 +42,23 @@ function broken(activity: string, side: 'input' | 'output', problem: { field: st
   });
 }
 
-/**
- * Register after activityFailureInterceptors on every worker that runs Tally activities (regular and
- * local activities both pass through it), with the activities checked by checkActivityContracts.
- */
-export const activityContractInterceptors: ActivityInterceptorsFactory = (context: Context) => {
+/** Regular and local activities both pass through it; registered by way of tallyActivityInterceptors. */
+const activityContractInterceptors: ActivityInterceptorsFactory = (context: Context) => {
   const activityType = context.info.activityType;
   return { inbound: new CheckActivityContracts(activityType, activityContract(activityType)) };
 };
 
-/** The activity interceptors of a Tally worker, outermost first: error translation, then contracts. */
+/**
+ * The activity interceptors of every worker that runs Tally activities, outermost first: error
+ * translation, then the contract checks. Register the activities through checkActivityContracts.
+ */
 export const tallyActivityInterceptors: ActivityInterceptorsFactory[] = [
   activityFailureInterceptors,
   activityContractInterceptors,
 ];
 
 /** Activity names without a contract (an empty list: every one has one). */
-export function activitiesWithoutContract(activities: object): string[] {
+function activitiesWithoutContract(activities: object): string[] {
   return Object.keys(activities).filter((name) => activityContract(name) === undefined);
 }
 

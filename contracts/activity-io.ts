@@ -415,14 +415,6 @@ export interface ActivityContract {
   readonly output: z.ZodType;
 }
 
-/** The contracts of each object of activities a worker registers, by the factory that makes it. */
-export const BILLING_ACTIVITY_CONTRACTS = billing;
-export const BACKFILL_ACTIVITY_CONTRACTS = backfill;
-export const SHADOW_RUN_ACTIVITY_CONTRACTS = shadowRun;
-export const MARKETPLACE_ACTIVITY_CONTRACTS = marketplace;
-export const ANOMALY_ACTIVITY_CONTRACTS = anomaly;
-export const REVENUE_ACTIVITY_CONTRACTS = revenue;
-
 /** Every registered activity's contract, by activity name (Temporal's activity type). */
 export const ACTIVITY_CONTRACTS = {
   ...billing,

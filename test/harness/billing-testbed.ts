@@ -8,6 +8,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import {
   tallyActivityInterceptors,
+  checkActivityContracts,
   createBackfillActivities,
   createBillingActivities,
   createRevenueActivities,
@@ -213,7 +214,7 @@ export class BillingTestbed {
         taskQueue: this.taskQueue,
         workflowsPath: WORKFLOWS_PATH,
         interceptors: { activity: tallyActivityInterceptors },
-        activities: {
+        activities: checkActivityContracts({
           ...createBillingActivities({
             pool: this.pool,
             terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
@@ -228,7 +229,7 @@ export class BillingTestbed {
             terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
           }),
           ...createRevenueActivities({ pool: this.pool, terms: publishedTerms(this.pool) }),
-        },
+        }),
       });
       return await worker.runUntil(work());
     } finally {

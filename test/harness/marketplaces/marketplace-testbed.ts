@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import {
   tallyActivityInterceptors,
+  checkActivityContracts,
   createBillingActivities,
   createMarketplaceActivities,
   publishedMarketplaceCustomers,
@@ -243,7 +244,7 @@ export class MarketplaceTestbed {
         taskQueue: this.billing.taskQueue,
         workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
         interceptors: { activity: tallyActivityInterceptors },
-        activities: {
+        activities: checkActivityContracts({
           ...createBillingActivities({
             pool: this.pool,
             terms: this.terms,
@@ -259,7 +260,7 @@ export class MarketplaceTestbed {
             temporal: { client: this.billing.client, taskQueue: this.billing.taskQueue },
             sleep: async () => undefined,
           }),
-        },
+        }),
       });
       return await worker.runUntil(work());
     } finally {
