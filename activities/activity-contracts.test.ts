@@ -108,6 +108,15 @@ describe('activity contracts', () => {
     expect(activityContract('toString')).toBeUndefined();
   });
 
+  it('take a key that may be undefined as missing: JSON drops undefined on the way through Temporal', () => {
+    const compare = ACTIVITY_CONTRACTS.compareShadowCustomers;
+    const input = { runId: 'run-1', period: '2026-10', calculationVersion: 'calc-1', customerIds: ['cus_1'] };
+    expect(contractProblem(compare.input, [JSON.parse(JSON.stringify({ ...input, legacyImportId: undefined }))])).toBe(
+      undefined,
+    );
+    expect(contractProblem(compare.input, [{ ...input, legacyImportId: 7 }], true)?.field).toBe('legacyImportId');
+  });
+
   it('take no-argument activities with no arguments only', () => {
     const deliver = ACTIVITY_CONTRACTS.deliverAnomalyAlerts;
     expect(contractProblem(deliver.input, [])).toBeUndefined();

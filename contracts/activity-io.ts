@@ -25,8 +25,12 @@ const day = z.iso.date({ error: 'a UTC day YYYY-MM-DD' });
 const text = z.string();
 const nothing = z.undefined();
 const none = z.tuple([]);
-/** A key that is always there, possibly undefined (dropped from JSON on the way: missing means undefined). */
-const orUndefined = <T extends z.ZodType>(schema: T) => z.union([schema, z.undefined()]);
+/**
+ * A key the TypeScript type always has, possibly undefined. JSON drops an undefined property on the
+ * way through Temporal, so the check must accept the key missing (`optional`); its type stays the
+ * activity's (`T | undefined`, key required) so the type test compares like with like.
+ */
+const orUndefined = <T extends z.ZodType>(schema: T) => schema.optional() as unknown as z.ZodUnion<[T, z.ZodUndefined]>;
 /** A one-argument activity. */
 const one = <T extends z.ZodType>(schema: T) => z.tuple([schema]);
 
