@@ -2,7 +2,14 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { DecisionRequest } from '../contracts/console-api.ts';
 import { recordAudit } from '../db/queries/audit-log.ts';
-import { findReviewException, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
+import { loadBackfillPlan } from '../db/queries/backfills.ts';
+import { postedEntryKeys } from '../db/queries/journal.ts';
+import {
+  findReviewException,
+  recordReviewDecision,
+  resolveReviewExceptionBy,
+  type ReviewExceptionRecord,
+} from '../db/queries/review-exceptions.ts';
 import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
 import { AccessError } from './access-errors.ts';
 import { auditActorOf, requirePermission, type AuthenticatedUser } from './accounts.ts';
@@ -39,7 +46,10 @@ export async function decideException(
   if (exception === undefined) throw new AccessError('not_found', `no exception ${exceptionId}`);
   const decision = reviewDecision(exceptionId, user.username, request);
   try {
-    const outcome = await sendDecisionUpdate(deps.temporal, exception, decision);
+    const outcome =
+      exception.kind === 'reconciliation'
+        ? await recordReconciliationDecision(deps.pool, exception, decision)
+        : await sendDecisionUpdate(deps.temporal, exception, decision);
     await audit(outcome.awaitingConfirmation === true ? 'decision_proposed' : 'exception_decided', {
       repeated: outcome.repeated,
       ...(outcome.confirmedBy === undefined
@@ -96,6 +106,102 @@ function decisionDetails(decision: ReviewDecision): Record<string, string> {
     case 'adjust':
       return { reason: decision.reason, amount: decision.amount };
   }
+}
+
+/**
+ * A `reconciliation` difference (revenue/reconcile.ts) has no workflow waiting on it and no invoice
+ * to hold: billing ops acknowledge it (approve, with a note saying why the difference is right),
+ * recorded on the row; or resolve it by a correcting entry or a backfill (`resolveReconciliationException`).
+ * A repeat of the decision that stands is a no-op; any other decision is refused.
+ */
+async function recordReconciliationDecision(
+  pool: pg.Pool,
+  exception: ReviewExceptionRecord,
+  decision: ReviewDecision,
+): Promise<DecisionOutcome> {
+  const recorded = exception.decision;
+  if (recorded?.kind === 'approve' && decision.kind === 'approve')
+    return {
+      exceptionId: exception.exceptionId,
+      decision: 'approve',
+      repeated: true,
+      ...(exception.reviewer === undefined ? {} : { decidedBy: exception.reviewer }),
+      ...(exception.decidedAt === undefined ? {} : { decidedAt: exception.decidedAt }),
+    };
+  if (recorded !== undefined)
+    throw new AccessError(
+      'decision_refused',
+      `${exception.exceptionId} was already decided: ${recorded.kind} by ${exception.reviewer ?? '?'} at ${exception.decidedAt ?? '?'}`,
+    );
+  if (decision.kind !== 'approve' || decision.note === undefined || decision.note.trim() === '')
+    throw new AccessError(
+      'decision_refused',
+      `${exception.exceptionId}: a reconciliation difference is acknowledged (approve with a note saying why it stands) or resolved by a correcting entry or a backfill (tally review resolve); there is no invoice to reject or adjust`,
+    );
+  const stored = await recordReviewDecision(pool, exception.exceptionId, decision, new Date().toISOString());
+  return {
+    exceptionId: exception.exceptionId,
+    decision: 'approve',
+    repeated: stored.reviewer !== decision.reviewer || stored.decision.kind !== 'approve',
+    decidedBy: stored.reviewer,
+    decidedAt: stored.decidedAt,
+  };
+}
+
+/**
+ * Resolves a `reconciliation` difference by what corrected it: a journal entry in the ledger (a
+ * correcting posting) or a backfill plan (`tally backfill`), named and checked to exist, with a
+ * note. Recorded on the row (status `resolved`, the user as reviewer) and in the audit log.
+ */
+export async function resolveReconciliationException(
+  pool: pg.Pool,
+  user: AuthenticatedUser,
+  exceptionId: string,
+  input: { entryKey?: string; backfillId?: string; note: string },
+): Promise<{ exceptionId: string; detail: string; repeated: boolean }> {
+  requirePermission(user, 'decide_exception', 'decide exceptions');
+  const exception = await findReviewException(pool, exceptionId);
+  if (exception === undefined) throw new AccessError('not_found', `no exception ${exceptionId}`);
+  if (exception.kind !== 'reconciliation')
+    throw new AccessError(
+      'decision_refused',
+      `${exceptionId} is a ${exception.kind} exception: decide it with approve, reject or adjust`,
+    );
+  if ((input.entryKey === undefined) === (input.backfillId === undefined))
+    throw new AccessError(
+      'decision_refused',
+      `${exceptionId}: name the correcting journal entry or the backfill, one of them`,
+    );
+  if (input.note.trim() === '') throw new AccessError('decision_refused', `${exceptionId}: a resolution needs a note`);
+  if (input.entryKey !== undefined && !(await postedEntryKeys(pool, [input.entryKey])).has(input.entryKey))
+    throw new AccessError('not_found', `${exceptionId}: no journal entry ${input.entryKey} in the ledger`);
+  if (input.backfillId !== undefined && (await loadBackfillPlan(pool, input.backfillId)) === undefined)
+    throw new AccessError('not_found', `${exceptionId}: no backfill ${input.backfillId}`);
+  const by = input.entryKey === undefined ? `backfill ${input.backfillId ?? ''}` : `journal entry ${input.entryKey}`;
+  const detail = `resolved by ${by} (${user.username}): ${input.note}`;
+  const resolved = await resolveReviewExceptionBy(pool, { exceptionId, reviewer: user.username, detail });
+  if (!resolved) {
+    const stored = await findReviewException(pool, exceptionId);
+    if (stored?.decision?.kind === 'resolved' && stored.decision.detail === detail)
+      return { exceptionId, detail, repeated: true };
+    throw new AccessError(
+      'decision_refused',
+      `${exceptionId} was already decided: ${stored?.decision?.kind ?? '?'} by ${stored?.reviewer ?? '?'} at ${stored?.decidedAt ?? '?'}`,
+    );
+  }
+  await recordAudit(pool, {
+    actor: auditActorOf(user),
+    action: 'exception_decided',
+    subject: `exception:${exceptionId}`,
+    details: {
+      kind: 'resolve',
+      via: user.via,
+      note: input.note,
+      ...(input.entryKey === undefined ? {} : { entry_key: input.entryKey }),
+      ...(input.backfillId === undefined ? {} : { backfill: input.backfillId }),
+    },
+  });
+  return { exceptionId, detail, repeated: false };
 }
 
 /**

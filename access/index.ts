@@ -15,6 +15,6 @@ export {
   type AuthenticatedUser,
   type UserListing,
 } from './accounts.ts';
-export { decideException, describeDecisionOutcome } from './decide-exception.ts';
+export { decideException, describeDecisionOutcome, resolveReconciliationException } from './decide-exception.ts';
 export { verifyAuditLog, type AuditVerification } from './audit-verify.ts';
 export { generatePassword } from './passwords.ts';

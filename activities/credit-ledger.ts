@@ -8,6 +8,7 @@ import {
   type RecordGrantsResult,
 } from '../db/queries/credit-ledger.ts';
 import { insertJournalEntries } from '../db/queries/journal.ts';
+import { bookInOpenPeriods } from './post-journal.ts';
 import { validateCreditGrant, type CreditGrant } from '../domain/credit-ledger/index.ts';
 import { prepaidCreditExpiredEntry, prepaidCreditPurchasedEntry } from '../domain/journal/index.ts';
 
@@ -19,7 +20,8 @@ import { prepaidCreditExpiredEntry, prepaidCreditPurchasedEntry } from '../domai
 /**
  * Records a contract's credit grants, idempotent by (customer_id, credit_id), in one transaction: the
  * grant, its `grant` movement, and for a prepaid grant the journal entry booking the contract
- * liability at the consideration paid. A grant already recorded with the same terms is left alone;
+ * liability at the consideration paid, booked in the open accounting period (a grant dated into a
+ * locked period posts in the first open one after it, naming it). A grant already recorded with the same terms is left alone;
  * one whose terms changed is refused (`credit_grant_conflict`).
  */
 export async function recordCreditGrants(
@@ -36,7 +38,7 @@ export async function recordCreditGrants(
         continue;
       }
       const entry = prepaidCreditPurchasedEntry({ customer_id: input.customerId, currency: input.currency, grant });
-      if (entry) await insertJournalEntries(client, [entry]);
+      if (entry) await insertJournalEntries(client, await bookInOpenPeriods(client, [entry]));
       recorded.push(grant.id);
     }
     return { recorded, existing };
@@ -46,7 +48,8 @@ export async function recordCreditGrants(
 /**
  * Records an `expiry` movement for every credit whose `expires_at` is at or before `asOf` and that
  * has none yet, taking its whole remaining balance, and posts breakage for prepaid grants
- * (Contract liability / Revenue – breakage), all in one transaction. Idempotent: a credit expires
+ * (Contract liability / Revenue – breakage, moved out of a locked period as the grant's entry is), all
+ * in one transaction. Idempotent: a credit expires
  * once. `asOf` is passed in (no clock here) and must not run ahead of invoicing: pass the end of
  * the latest period whose invoice is issued (and whose draws are recorded), so no credit is expired
  * while a period it was usable in can still draw on it. (A draw after expiry is refused anyway.)
@@ -73,7 +76,7 @@ export async function recordCreditExpiries(
         grant,
         remaining: credit.remaining,
       });
-      if (entry) await insertJournalEntries(client, [entry]);
+      if (entry) await insertJournalEntries(client, await bookInOpenPeriods(client, [entry]));
       expiries.push({
         customer_id: credit.customer_id,
         credit_id: credit.credit_id,

@@ -22,7 +22,11 @@ import {
   type PrepaidCreditTerms,
 } from '../domain/journal/index.ts';
 import { Decimal } from '../domain/money.ts';
-import { recognitionSettlementEntry, redirectFromLockedPeriods } from '../domain/revenue/index.ts';
+import {
+  RECOGNITION_ENTRY_TYPES,
+  recognitionSettlementEntry,
+  redirectFromLockedPeriods,
+} from '../domain/revenue/index.ts';
 
 /**
  * Posts entries in one transaction (all or none), each checked to balance before it is offered to
@@ -66,11 +70,14 @@ export async function postInvoiceJournal(
             recognized: await loadJournalEntries(client, {
               customerId: invoice.customer_id,
               servicePeriod: invoice.period,
-              entryTypes: ['revenue_recognized'],
+              entryTypes: [...RECOGNITION_ENTRY_TYPES],
             }),
           })
         : null;
-    const offered = [...invoiceEntries, ...(settlement === null ? [] : [settlement])];
+    const offered = [
+      ...againstAccrual(invoiceEntries, recognition.accrual_reversal_period),
+      ...(settlement === null ? [] : [settlement]),
+    ];
     const entries = await bookInOpenPeriods(client, offered);
     const result = await insertJournalEntries(client, entries);
     if (recognition.settled_by_invoice_id === null) {
@@ -83,6 +90,24 @@ export async function postInvoiceJournal(
     }
     return { ...result, entries };
   });
+}
+
+/**
+ * A period accrued at month end (revenue/month-end-accrual.ts) keeps its accrual; the reversal books
+ * in the next period, and the invoice's entries post there, against it (SPEC §11), so the service
+ * period across both months holds exactly the invoice. Unaccrued: the entries as built.
+ */
+function againstAccrual(entries: readonly JournalEntry[], reversalPeriod: string | null): JournalEntry[] {
+  if (reversalPeriod === null) return [...entries];
+  return entries.map((entry) =>
+    entry.posting_period >= reversalPeriod
+      ? entry
+      : {
+          ...entry,
+          posting_period: reversalPeriod,
+          memo: `${entry.memo} [posted in ${reversalPeriod} against the month-end accrual of ${entry.service_period}]`,
+        },
+  );
 }
 
 /**

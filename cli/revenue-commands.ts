@@ -2,11 +2,14 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { periodNameProblem } from '../domain/period.ts';
 import { loadJournalEntries } from '../db/queries/journal.ts';
 import { disaggregateRevenue, recognitionDay } from '../domain/revenue/index.ts';
+import { parseRevenueEnv } from '../config/revenue.ts';
 import {
+  accrueDuePeriods,
   recognitionCustomers,
   reconcileAndRecord,
   recognizeCustomerDay,
   revenueScheduleOfPeriod,
+  type AccrualOutcome,
   type DayRecognitionOutcome,
 } from '../revenue/index.ts';
 import { publishedTerms } from '../terms/index.ts';
@@ -34,8 +37,46 @@ function describeOutcome(outcome: DayRecognitionOutcome): { status: string; entr
       return { status: 'already done', entry: '', detail: `recognized through ${outcome.lastDay}` };
     case 'settled':
       return { status: 'settled', entry: '', detail: `invoice ${outcome.invoiceId} recognizes the period` };
+    case 'accrued':
+      return {
+        status: 'accrued',
+        entry: '',
+        detail: `the period was accrued at month end (${outcome.accruedAt}); later usage trues the accrual up`,
+      };
     case 'not_active':
       return { status: 'not active', entry: '', detail: 'the contract does not cover the period' };
+  }
+}
+
+function describeAccrual(outcome: AccrualOutcome): { status: string; entry: string; detail: string } {
+  switch (outcome.status) {
+    case 'accrued':
+    case 'trued_up':
+    case 'unchanged':
+      return {
+        status:
+          outcome.status === 'accrued'
+            ? 'accrued'
+            : outcome.status === 'trued_up'
+              ? 'accrual trued up'
+              : 'accrual unchanged',
+        entry: outcome.entryKey ?? outcome.reversalKey ?? '',
+        detail: `${outcome.period} accrued through period end: ${outcome.accrualPosition} ${outcome.currency} unbilled, reversed in the next period`,
+      };
+    case 'settled':
+      return {
+        status: 'settled',
+        entry: '',
+        detail: `${outcome.period}: invoice ${outcome.invoiceId} recognizes the period`,
+      };
+    case 'period_locked':
+      return { status: 'not accrued', entry: '', detail: `${outcome.period} is locked` };
+    case 'not_due':
+      return { status: 'not due', entry: '', detail: `${outcome.period} accrues at ${outcome.dueAt}` };
+    case 'not_active':
+      return { status: 'not active', entry: '', detail: `the contract does not cover ${outcome.period}` };
+    case 'not_recognized':
+      return { status: 'not accrued', entry: '', detail: `no day of ${outcome.period} was recognized` };
   }
 }
 
@@ -59,6 +100,7 @@ export function registerRevenueCommands(program: Command): void {
             : { customerIds: [options.customer], problems: [] };
         const results: { customer: string; status: string; entry: string; detail: string }[] = [];
         const now = new Date().toISOString();
+        const { accrualLatencyMs } = parseRevenueEnv();
         for (const [index, customerId] of customerIds.entries()) {
           if (process.stderr.isTTY)
             process.stderr.write(`\rrecognizing ${options.day}: ${index + 1}/${customerIds.length}`);
@@ -67,6 +109,12 @@ export function registerRevenueCommands(program: Command): void {
               customer: customerId,
               ...describeOutcome(await recognizeCustomerDay({ pool, terms }, { customerId, day: options.day, now })),
             });
+            for (const accrual of await accrueDuePeriods(
+              { pool, terms },
+              { customerId, day: options.day, latencyWindowMs: accrualLatencyMs },
+            )) {
+              results.push({ customer: customerId, ...describeAccrual(accrual) });
+            }
           } catch (error) {
             results.push({
               customer: customerId,
@@ -114,6 +162,7 @@ export function registerRevenueCommands(program: Command): void {
         rows.map((row) => ({
           customer: row.customer_id,
           day: row.day,
+          row: row.kind,
           currency: row.currency,
           usage: row.usage_revenue,
           subscription: row.subscription_revenue,
@@ -122,7 +171,18 @@ export function registerRevenueCommands(program: Command): void {
           'credits relieved': row.credits_relieved,
           accrual: row.accrual_position,
         })),
-        ['customer', 'day', 'currency', 'usage', 'subscription', 'commitment', 'contra', 'credits relieved', 'accrual'],
+        [
+          'customer',
+          'day',
+          'row',
+          'currency',
+          'usage',
+          'subscription',
+          'commitment',
+          'contra',
+          'credits relieved',
+          'accrual',
+        ],
       );
     });
   revenue

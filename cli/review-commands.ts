@@ -8,7 +8,7 @@ import {
   type ReviewExceptionRecord,
 } from '../db/queries/review-exceptions.ts';
 import type { ReviewDecision } from '../workflows/definitions.ts';
-import { decideException } from '../access/index.ts';
+import { decideException, resolveReconciliationException } from '../access/index.ts';
 import type { DecisionRequest } from '../contracts/console-api.ts';
 import { authenticateCliUser } from './console-credentials.ts';
 import { connectTemporal, printTable, withDatabase } from './services.ts';
@@ -118,6 +118,28 @@ export function registerReviewCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (printed on the line)')
     .requiredOption('--amount <decimal>', 'signed amount in the invoice currency, e.g. -25.00')
     .action(decide('adjust'));
+  review
+    .command('resolve <exception>')
+    .description(
+      'a reconciliation difference resolved by what corrected it: a journal entry in the ledger or a backfill (tally review approve --note acknowledges one that stands)',
+    )
+    .option(asOption, asHelp)
+    .option('--entry <key>', 'the correcting journal entry (its entry key)')
+    .option('--backfill <id>', 'the backfill plan that corrected it')
+    .requiredOption('--note <text>', 'what was wrong and how it was put right')
+    .action(async (exceptionId: string, options: { as?: string; entry?: string; backfill?: string; note: string }) => {
+      await withDatabase(async (pool) => {
+        const user = await authenticateCliUser(pool, options.as === undefined ? {} : { as: options.as });
+        const outcome = await resolveReconciliationException(pool, user, exceptionId, {
+          note: options.note,
+          ...(options.entry === undefined ? {} : { entryKey: options.entry }),
+          ...(options.backfill === undefined ? {} : { backfillId: options.backfill }),
+        });
+        process.stdout.write(
+          `${exceptionId}: ${outcome.detail}${outcome.repeated ? ' (already recorded; nothing changed)' : ''}\n`,
+        );
+      });
+    });
 }
 
 async function requireException(pool: pg.Pool, exceptionId: string): Promise<ReviewExceptionRecord> {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { RevenueEnvSchema } from './revenue.ts';
 import { durationMsFromEnv, parseEnv } from './parse-env.ts';
 import { repositoryRoot, ServicesEnvSchema } from './services.ts';
 import { UsageStreamEnvSchema } from './ingest-worker.ts';
@@ -67,6 +68,7 @@ export const BillingWorkerEnvSchema = ServicesEnvSchema.extend({
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (UTC)')
     .default('00:30'),
 })
+  .extend(RevenueEnvSchema.shape)
   .extend(StripeEnvSchema.shape)
   .extend(UsageStreamEnvSchema.shape)
   .extend(SignalsEnvSchema.shape);
@@ -97,6 +99,8 @@ export interface BillingWorkerConfig {
   readonly revenueSchedule?: { readonly hour: number; readonly minute: number };
   /** Which SKUs are product signals (never billed, never a reason to stop the close); undefined: none. */
   readonly signalsFile?: string | undefined;
+  /** The month-end accrual's latency window (config/revenue.ts); undefined: its default. */
+  readonly accrualLatencyMs?: number;
 }
 
 export function parseBillingWorkerEnv(env: Record<string, string | undefined> = process.env): BillingWorkerConfig {
@@ -121,6 +125,7 @@ export function parseBillingWorkerEnv(env: Record<string, string | undefined> = 
     logLevel: parsed.TALLY_LOG_LEVEL,
     shutdownGraceMs: parsed.TALLY_WORKER_SHUTDOWN_GRACE,
     signalsFile: parsed.TALLY_SIGNALS_FILE === '' ? undefined : parsed.TALLY_SIGNALS_FILE,
+    accrualLatencyMs: parsed.TALLY_REVENUE_ACCRUAL_LATENCY,
     ...(parsed.TALLY_REVENUE_SCHEDULE === 'off'
       ? {}
       : {

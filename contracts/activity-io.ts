@@ -385,6 +385,25 @@ const anomaly = {
   },
 };
 
+/** A customer-period's month-end accrual, its true-up, or why none (revenue/month-end-accrual.ts). */
+const AccrualOutcome = z.discriminatedUnion('status', [
+  z.object({
+    status: z.enum(['accrued', 'trued_up', 'unchanged']),
+    customerId: id,
+    period: PeriodName,
+    entryKey: id.nullable(),
+    reversalKey: id.nullable(),
+    accrualPosition: amount,
+    currency: text,
+  }),
+  z.object({ status: z.literal('not_due'), customerId: id, period: PeriodName, dueAt: text }),
+  z.object({ status: z.literal('settled'), customerId: id, period: PeriodName, invoiceId: id }),
+  z.object({ status: z.literal('period_locked'), customerId: id, period: PeriodName }),
+  z.object({ status: z.literal('not_active'), customerId: id, period: PeriodName }),
+  z.object({ status: z.literal('not_recognized'), customerId: id, period: PeriodName }),
+]);
+const Accruals = z.array(AccrualOutcome).readonly().optional();
+
 const revenue = {
   listRecognitionCustomers: {
     input: one(z.object({ day })),
@@ -396,6 +415,7 @@ const revenue = {
   },
   recognizeCustomerDay: {
     input: one(z.object({ customerId: id, day })),
+    // The day's outcome, with the month-end accruals (or true-ups) the day owes (revenue/month-end-accrual.ts).
     output: z.discriminatedUnion('status', [
       z.object({
         status: z.literal('recognized'),
@@ -405,10 +425,12 @@ const revenue = {
         postingPeriod: PeriodName,
         usageRevenue: amount,
         currency: text,
+        accruals: Accruals,
       }),
-      z.object({ status: z.literal('already_recognized'), customerId: id, day, lastDay: day }),
-      z.object({ status: z.literal('settled'), customerId: id, day, invoiceId: id }),
-      z.object({ status: z.literal('not_active'), customerId: id, day }),
+      z.object({ status: z.literal('already_recognized'), customerId: id, day, lastDay: day, accruals: Accruals }),
+      z.object({ status: z.literal('settled'), customerId: id, day, invoiceId: id, accruals: Accruals }),
+      z.object({ status: z.literal('accrued'), customerId: id, day, accruedAt: text, accruals: Accruals }),
+      z.object({ status: z.literal('not_active'), customerId: id, day, accruals: Accruals }),
     ]),
   },
 };

@@ -24,6 +24,9 @@ export const JOURNAL_ENTRY_TYPES = [
   'prepaid_credit_expired',
   'revenue_recognized',
   'recognition_settled',
+  'revenue_accrued',
+  'accrual_trued_up',
+  'accrual_reversed',
 ] as const;
 
 export const JournalEntryTypeSchema = z.enum(JOURNAL_ENTRY_TYPES);

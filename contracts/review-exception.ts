@@ -133,7 +133,18 @@ export const ReconciliationDifferenceSchema = z.object({
   detail: z.string(),
 });
 
-export const ReconciliationContextSchema = z.object({ reconciliation: ReconciliationDifferenceSchema });
+export const ReconciliationContextSchema = z.object({
+  reconciliation: ReconciliationDifferenceSchema,
+  /** Set when a difference decided earlier changed and the exception opened again: what was decided then. */
+  previousDecision: z
+    .object({
+      status: z.string(),
+      reviewer: z.string().nullable(),
+      decision: z.unknown(),
+      decidedAt: z.string().nullable(),
+    })
+    .optional(),
+});
 
 const MarketplaceKindSchema = z.enum(['aws', 'azure', 'gcp']);
 

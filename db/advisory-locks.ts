@@ -8,7 +8,7 @@
  */
 export const ADVISORY_LOCKS = {
   MIGRATIONS: 7_301_001,
-  /** Creating a month partition of usage_events (taken inside ensure_usage_events_partition, migration 0001). */
+  /** Creating a month partition of usage_events (taken inside ensure_usage_events_partition, migrations 0001 and 0121). */
   USAGE_PARTITIONS: 7_301_002,
   INGEST_COMMIT: 7_301_003,
   /**

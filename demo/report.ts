@@ -26,7 +26,7 @@ export async function readDemoReport(
   customers: readonly string[],
 ): Promise<DemoReport> {
   const ours = new Set(customers);
-  const invoices = (await listInvoices(pool, { status: 'issued' }))
+  const invoices = (await listInvoices(pool, { status: 'issued', customerIds: customers }))
     .filter(isIssued)
     .filter((invoice) => periods.includes(invoice.period) && ours.has(invoice.customerId));
   const currencies = [...new Set(invoices.map((invoice) => invoice.document.currency))].sort();

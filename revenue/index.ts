@@ -8,6 +8,12 @@ export {
   type DayRecognitionOutcome,
   type RevenueDependencies,
 } from './recognize-day.ts';
+export {
+  accrueCustomerPeriod,
+  accrueDuePeriods,
+  DEFAULT_ACCRUAL_LATENCY_MS,
+  type AccrualOutcome,
+} from './month-end-accrual.ts';
 export { ensureRevenueSchedule } from './revenue-schedule.ts';
 export { lockPeriod } from './period-locks.ts';
 export { revenueScheduleOfPeriod } from './revenue-schedule-report.ts';

@@ -25,6 +25,7 @@ import {
   type RecognitionDay,
 } from '../domain/revenue/index.ts';
 import { CALCULATION_VERSION } from '../domain/calculation-version.ts';
+import type { BillingPeriod } from '../domain/period.ts';
 import type { TermsSource } from '../terms/index.ts';
 
 export interface RevenueDependencies {
@@ -55,6 +56,8 @@ export type DayRecognitionOutcome =
     }
   /** The period's invoice has settled its recognition: its entries stand, days post nothing more. */
   | { readonly status: 'settled'; readonly customerId: string; readonly day: string; readonly invoiceId: string }
+  /** The period's month-end accrual ran: its usage stored since is trued up, not recognized by day. */
+  | { readonly status: 'accrued'; readonly customerId: string; readonly day: string; readonly accruedAt: string }
   /** The contract does not cover the day's period. */
   | { readonly status: 'not_active'; readonly customerId: string; readonly day: string };
 
@@ -85,42 +88,19 @@ export async function recognizeCustomerDay(
   const { contract } = terms;
   if (!coversPeriod(contract, day)) return { status: 'not_active', customerId, day: day.day };
 
-  // Credits as the period opened (the rating step records grants the same way, idempotently).
-  if (contract.credits.length > 0) {
-    await recordCreditGrants(pool, { customerId, currency: contract.currency, grants: contract.credits });
-  }
-  const credits = await recognitionCredits(pool, customerId, day.period);
-
-  const plan = usageAggregationPlan(terms.versions, {
-    name: day.period,
-    start: day.billingPeriod.start,
-    end: day.end,
-  });
-  // Corrections (SPEC §5) count as the close will count them: through the corrected event set.
-  const corrected = await customerHasCorrections(pool, customerId);
-  const aggregates = await loadUsageAggregates(pool, plan, {
+  const { ratedToDate, credits } = await rateThrough(deps, {
     customerId,
-    ...(corrected ? { table: 'corrected_usage_events' } : {}),
-  });
-  const ratedToDate = ratePeriod({
-    customerId,
+    terms,
     period: day.billingPeriod,
-    contract,
-    versions: terms.versions,
-    aggregates,
-    counters: {
-      read: aggregates.reduce((sum, aggregate) => sum + aggregate.eventCount, 0),
-      duplicates: 0,
-      outside_period: 0,
-    },
-    credits: [],
-    calculationVersion: CALCULATION_VERSION,
+    end: day.end,
   });
 
   return withTransaction(pool, async (client) => {
     const period = await lockRecognitionPeriod(client, { customerId, period: day.period });
     if (period.settled_by_invoice_id !== null)
       return { status: 'settled', customerId, day: day.day, invoiceId: period.settled_by_invoice_id };
+    if (period.accrued_at !== null)
+      return { status: 'accrued', customerId, day: day.day, accruedAt: period.accrued_at };
     if (period.last_day !== null && period.last_day >= day.day)
       return { status: 'already_recognized', customerId, day: day.day, lastDay: period.last_day };
     const recognized = await loadJournalEntries(client, {
@@ -167,6 +147,53 @@ export async function recognizeCustomerDay(
   });
 }
 
+/**
+ * The period rated from the usage that occurred before `end` (cumulative: tiers priced on the
+ * quantity to date), with the credits usable in it: what daily recognition and the month-end
+ * accrual build their positions from.
+ */
+export async function rateThrough(
+  deps: RevenueDependencies,
+  input: { customerId: string; terms: Awaited<ReturnType<TermsSource['current']>>; period: BillingPeriod; end: string },
+): Promise<{ ratedToDate: ReturnType<typeof ratePeriod>; credits: RecognitionCredit[] }> {
+  const { pool } = deps;
+  const { customerId, terms } = input;
+  const { contract } = terms;
+  // Credits as the period opened (the rating step records grants the same way, idempotently).
+  if (contract.credits.length > 0) {
+    await recordCreditGrants(pool, { customerId, currency: contract.currency, grants: contract.credits });
+  }
+  const credits = await recognitionCredits(pool, customerId, input.period.name);
+
+  const plan = usageAggregationPlan(terms.versions, {
+    name: input.period.name,
+    start: input.period.start,
+    end: input.end,
+  });
+  // Corrections (SPEC §5) count as the close will count them: through the corrected event set.
+  const corrected = await customerHasCorrections(pool, customerId);
+  const aggregates = await loadUsageAggregates(pool, plan, {
+    customerId,
+    ...(corrected ? { table: 'corrected_usage_events' } : {}),
+  });
+  const ratedToDate = ratePeriod({
+    customerId,
+    period: input.period,
+    contract,
+    versions: terms.versions,
+    aggregates,
+    counters: {
+      read: aggregates.reduce((sum, aggregate) => sum + aggregate.eventCount, 0),
+      duplicates: 0,
+      outside_period: 0,
+    },
+    credits: [],
+    calculationVersion: CALCULATION_VERSION,
+  });
+
+  return { ratedToDate, credits };
+}
+
 /** The customers whose published contract covers the day's period, by id; unparsable contracts named. */
 export async function recognitionCustomers(
   pool: pg.Pool,
@@ -183,7 +210,7 @@ export async function recognitionCustomers(
   return { customerIds: customerIds.sort(), problems };
 }
 
-function coversPeriod(contract: Contract, day: RecognitionDay): boolean {
+export function coversPeriod(contract: Contract, day: Pick<RecognitionDay, 'billingPeriod'>): boolean {
   const startsBeforeEnd =
     contract.starts_at === undefined || Date.parse(contract.starts_at) < Date.parse(day.billingPeriod.end);
   const endsAfterStart =

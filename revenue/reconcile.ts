@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import type { IssuedInvoice, UsageLine } from '../contracts/invoice.ts';
-import { isIssued, listInvoices } from '../db/queries/invoices.ts';
+import { issuedInvoicesServingPeriod } from '../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../db/queries/journal.ts';
 import { invoicedEventTable, loadSnapshot } from '../db/queries/period-snapshots.ts';
-import { insertReviewException } from '../db/queries/review-exceptions.ts';
+import { findReviewException, insertReviewException, reopenReviewException } from '../db/queries/review-exceptions.ts';
 import { loadUsageAggregates } from '../db/queries/usage-aggregates.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { ratePeriod, usageAggregationPlan } from '../domain/rating/index.ts';
@@ -27,16 +27,7 @@ export async function reconcileAndRecord(
 ): Promise<Reconciliation & { readonly exceptionsOpened: number }> {
   const { pool } = deps;
   const period = billingPeriod(input.period);
-  const only = input.customerIds === undefined ? undefined : new Set(input.customerIds);
-  const issued = (await listInvoices(pool, { status: 'issued' }, 100_000))
-    .filter(isIssued)
-    .filter((record) => only === undefined || only.has(record.customerId));
-  const ofPeriod = issued.filter((record) => record.period === period.name);
-  const adjusting = issued.filter(
-    (record) =>
-      record.period !== period.name &&
-      record.document.lines.some((line) => line.kind === 'adjustment' && line.corrects_period === period.name),
-  );
+  const { ofPeriod, adjusting } = await issuedInvoicesServingPeriod(pool, period.name, input.customerIds);
   const invoices: ReconciliationInvoice[] = [];
   for (const record of ofPeriod) {
     const invoice = record.document;
@@ -54,9 +45,16 @@ export async function reconcileAndRecord(
     entries,
     glDifferences: balance.totals,
   });
-  let exceptionsOpened = 0;
+  // Differences at one place (one line's accounts) share an exception: grouped, so a rerun compares
+  // the exception with every difference at its place.
+  const byPlace = new Map<string, ReconciliationDifference[]>();
   for (const difference of reconciliation.differences) {
-    if (await recordDifference(pool, period.name, difference)) exceptionsOpened += 1;
+    const id = exceptionIdOf(period.name, difference);
+    byPlace.set(id, [...(byPlace.get(id) ?? []), difference]);
+  }
+  let exceptionsOpened = 0;
+  for (const [exceptionId, differences] of byPlace) {
+    if (await recordDifference(pool, period.name, exceptionId, differences)) exceptionsOpened += 1;
   }
   return { ...reconciliation, exceptionsOpened };
 }
@@ -94,7 +92,8 @@ async function meteredUsage(
   return rated.lines.filter((line): line is UsageLine => line.kind === 'usage');
 }
 
-async function recordDifference(pool: pg.Pool, period: string, difference: ReconciliationDifference): Promise<boolean> {
+/** The exception a difference opens: its place (`reconciliation:<period>:<stage>:<reason>:<invoice>:<line>`). */
+function exceptionIdOf(period: string, difference: ReconciliationDifference): string {
   const place = [
     difference.stage,
     difference.reason,
@@ -103,8 +102,25 @@ async function recordDifference(pool: pg.Pool, period: string, difference: Recon
   ]
     .filter((part) => part !== '')
     .join(':');
-  return insertReviewException(pool, {
-    exceptionId: `reconciliation:${period}:${place}`,
+  return `reconciliation:${period}:${place}`;
+}
+
+/**
+ * Opens the exception of a place once (its context the first difference there). A decided one stays
+ * decided while the place shows the same difference; if it changed (no difference there has the
+ * sides the exception recorded), the decision no longer covers it and the exception opens again,
+ * its old decision kept in its context.
+ */
+async function recordDifference(
+  pool: pg.Pool,
+  period: string,
+  exceptionId: string,
+  differences: readonly ReconciliationDifference[],
+): Promise<boolean> {
+  const [difference] = differences;
+  if (difference === undefined) return false;
+  const opened = await insertReviewException(pool, {
+    exceptionId,
     invoiceId: difference.invoice_id,
     customerId: difference.customer_id ?? '*',
     period,
@@ -113,4 +129,10 @@ async function recordDifference(pool: pg.Pool, period: string, difference: Recon
     context: { reconciliation: difference },
     workflowId: `reconciliation:${period}`,
   });
+  if (opened) return true;
+  const existing = await findReviewException(pool, exceptionId);
+  if (existing?.kind !== 'reconciliation' || existing.decidedAt === undefined) return false;
+  const before = existing.context.reconciliation;
+  if (differences.some((now) => now.expected === before.expected && now.actual === before.actual)) return false;
+  return reopenReviewException(pool, { exceptionId, context: { reconciliation: difference } });
 }

@@ -1,5 +1,6 @@
 import { previousPeriod } from '../domain/period.ts';
 import { recognitionDay } from '../domain/revenue/index.ts';
+import { accrueDuePeriods, type AccrualOutcome } from './month-end-accrual.ts';
 import { reconcileAndRecord } from './reconcile.ts';
 import {
   recognitionCustomers,
@@ -12,7 +13,13 @@ import {
  * The daily recognition workflow's steps. Each is idempotent: a day is recorded per customer in the
  * transaction that posts its entry, so a retry or a rerun of the day posts nothing new.
  */
-export function createRevenueActivities(deps: RevenueDependencies & { readonly now?: () => Date }) {
+export function createRevenueActivities(
+  deps: RevenueDependencies & {
+    readonly now?: () => Date;
+    /** How long after month end usage still counts in the accrual (later: a true-up); default 24 h. */
+    readonly accrualLatencyMs?: number;
+  },
+) {
   const now = deps.now ?? (() => new Date());
   return {
     /** Step 1: the customers whose published contract covers the day's period. */
@@ -32,9 +39,20 @@ export function createRevenueActivities(deps: RevenueDependencies & { readonly n
       }
       return results;
     },
-    /** Step 2: one customer's day (domain/revenue), posted once. */
-    async recognizeCustomerDay(input: { customerId: string; day: string }): Promise<DayRecognitionOutcome> {
-      return recognizeCustomerDay(deps, { ...input, now: now().toISOString() });
+    /**
+     * Step 2: one customer's day (domain/revenue), posted once; then the month-end accrual the day
+     * owes (the period before, once its latency window has passed) or its true-up.
+     */
+    async recognizeCustomerDay(input: {
+      customerId: string;
+      day: string;
+    }): Promise<DayRecognitionOutcome & { readonly accruals?: readonly AccrualOutcome[] }> {
+      const outcome = await recognizeCustomerDay(deps, { ...input, now: now().toISOString() });
+      const accruals = await accrueDuePeriods(deps, {
+        ...input,
+        ...(deps.accrualLatencyMs === undefined ? {} : { latencyWindowMs: deps.accrualLatencyMs }),
+      });
+      return { ...outcome, accruals };
     },
   };
 }

@@ -3,7 +3,7 @@ import { loadJournalEntries } from '../db/queries/journal.ts';
 import { recognitionSettlementsOfPeriod, recognizedDaysOfPeriod } from '../db/queries/revenue-recognition.ts';
 import { revenueSchedule, type RevenueScheduleRow } from '../domain/revenue/index.ts';
 
-/** `tally revenue schedule`: the period's recognized days and settlements, with their entries. */
+/** `tally revenue schedule`: the period's recognized days, accruals and settlements, with their entries. */
 export async function revenueScheduleOfPeriod(
   pool: pg.Pool,
   input: { period: string; customerId?: string },
@@ -14,8 +14,14 @@ export async function revenueScheduleOfPeriod(
   const entries = keys.length === 0 ? [] : await loadJournalEntries(pool, { entryKeys: keys });
   const byKey = new Map(entries.map((entry) => [entry.entry_key, entry]));
   const entryOf = (key: string | null) => (key === null ? null : (byKey.get(key) ?? null));
+  const accruals = await loadJournalEntries(pool, {
+    servicePeriod: input.period,
+    entryTypes: ['revenue_accrued', 'accrual_trued_up', 'accrual_reversed'],
+    ...(input.customerId === undefined ? {} : { customerId: input.customerId }),
+  });
   return revenueSchedule(
     days.map((day) => ({ ...day, entry: entryOf(day.entry_key) })),
     settlements.map((settlement) => ({ ...settlement, entry: entryOf(settlement.entry_key) })),
+    accruals,
   );
 }

@@ -123,7 +123,11 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       // writes like the close's.
       ...createBackfillActivities({ pool, terms }),
       ...createShadowRunActivities({ pool, terms }),
-      ...createRevenueActivities({ pool, terms }),
+      ...createRevenueActivities({
+        pool,
+        terms,
+        ...(config.accrualLatencyMs === undefined ? {} : { accrualLatencyMs: config.accrualLatencyMs }),
+      }),
     };
     const workerConnection = await connectTemporalWorker(endpoints);
     closers.unshift(() => workerConnection.close());

@@ -11,7 +11,7 @@ import { externalLink, workflowLinkOf } from './links.ts';
 import { ageSince, instant, money, queryString, statusBadge } from './format.ts';
 import type { ConsolePage, PageContext } from './page.ts';
 import { invoiceLinesTable, invoiceSummaryTable } from './invoice-pages.ts';
-import { CHART_SCRIPT } from './charts.ts';
+import { CHART_SCRIPT, chartCanvas } from './charts.ts';
 import { shadowCustomerHref, shadowLineDiffTable } from './shadow-pages.ts';
 
 export const exceptionsQueuePage: ConsolePage = {
@@ -392,14 +392,7 @@ function usageSection(usage: UsageByDay): SafeHtml {
         ${usage.meters.map((meter, index) => html`<option value="${index}">${meter.sku} (${meter.unit})</option>`)}
       </select>
     </p>
-    <div class="chart">
-      <canvas
-        id="usage-chart"
-        data-chart="usage-by-day"
-        role="img"
-        aria-label="Usage by day of month, one line per period"
-      ></canvas>
-    </div>
+    ${chartCanvas({ kind: 'usage-by-day', id: 'usage-chart', label: 'Usage by day of month, one line per period' })}
     <details>
       <summary>The figures as a table</summary>
       ${usage.meters.map(

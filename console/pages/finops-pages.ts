@@ -3,7 +3,7 @@ import { executiveView, type CurrencyExecutiveView } from '../../finops/executiv
 import type { MarginRow } from '../../domain/costs/margin.ts';
 import { finopsSourcesOf } from '../finops-sources.ts';
 import { html, jsonData, type SafeHtml } from '../html.ts';
-import { CHART_SCRIPT } from './charts.ts';
+import { CHART_SCRIPT, chartCanvas } from './charts.ts';
 import { money, statusBadge } from './format.ts';
 import type { ConsolePage } from './page.ts';
 
@@ -54,14 +54,7 @@ function currencySection(view: CurrencyExecutiveView): SafeHtml {
   return html`<section class="card" aria-labelledby="revenue-${id}">
       <h2 id="revenue-${id}">Revenue, ${view.currency}: usage and subscription</h2>
       ${jsonData(`revenue-split-${id}`, view.trailing)}
-      <div class="chart">
-        <canvas
-          data-chart="revenue-split"
-          data-source="revenue-split-${id}"
-          role="img"
-          aria-label="Trailing 7 and 28 days of revenue, usage and subscription, ${view.currency}"
-        ></canvas>
-      </div>
+      ${chartCanvas({ kind: 'revenue-split', source: `revenue-split-${id}`, label: `Trailing 7 and 28 days of revenue, usage and subscription, ${view.currency}` })}
       <table class="data compact" id="trailing-${id}">
         <thead>
           <tr>
@@ -118,14 +111,7 @@ function currencySection(view: CurrencyExecutiveView): SafeHtml {
         view.margin.by_product.length === 0
           ? ''
           : html`${jsonData(`margin-by-product-${id}`, view.margin.by_product)}
-              <div class="chart">
-                <canvas
-                  data-chart="margin-by-product"
-                  data-source="margin-by-product-${id}"
-                  role="img"
-                  aria-label="Revenue and gross margin by product, ${view.currency}"
-                ></canvas>
-              </div>`
+            ${chartCanvas({ kind: 'margin-by-product', source: `margin-by-product-${id}`, label: `Revenue and gross margin by product, ${view.currency}` })}`
       }
       ${marginTable('By product', view.margin.by_product, 'Product')}
       ${marginTable('By top account', view.margin.by_account, 'Account', true)}
@@ -297,14 +283,7 @@ export const accountPage: ConsolePage = {
             view.usage_revenue.days.length === 0
               ? html`<p>No issued invoice yet to value usage at.</p>`
               : html`${jsonData('account-usage', view.usage_revenue.days)}
-                  <div class="chart">
-                    <canvas
-                      data-chart="account-usage"
-                      data-source="account-usage"
-                      role="img"
-                      aria-label="Daily usage revenue over the last 28 days"
-                    ></canvas>
-                  </div>
+                  ${chartCanvas({ kind: 'account-usage', source: 'account-usage', label: 'Daily usage revenue over the last 28 days' })}
                   <details>
                     <summary>As a table</summary>
                     <table class="data compact">

@@ -1,6 +1,6 @@
 import { html, jsonData } from '../html.ts';
 import { opsOverview, SILENT_AFTER_HOURS } from '../../views/ops-overview.ts';
-import { CHART_SCRIPT } from './charts.ts';
+import { CHART_SCRIPT, chartCanvas } from './charts.ts';
 import { ageSince, instant, statusBadge } from './format.ts';
 import { externalLink, workflowListLinkOf } from './links.ts';
 import type { ConsolePage } from './page.ts';
@@ -37,25 +37,13 @@ export const opsPage: ConsolePage = {
           </dl>
           ${jsonData('events-per-minute', ops.meters.eventsPerMinute)}
           <h3>Events received per minute, last hour</h3>
-          <div class="chart">
-            <canvas
-              data-chart="events-per-minute"
-              role="img"
-              aria-label="Events received per minute over the last hour"
-            ></canvas>
-          </div>
+          ${chartCanvas({ kind: 'events-per-minute', label: 'Events received per minute over the last hour' })}
           ${jsonData('rejects-per-hour', ops.meters.rejectsPerHour)}
           <h3>Rejected events by reason, last 24 hours</h3>
           ${
             ops.meters.rejectsPerHour.length === 0
               ? html`<p>No rejections.</p>`
-              : html`<div class="chart">
-                    <canvas
-                      data-chart="rejects-per-hour"
-                      role="img"
-                      aria-label="Rejected events per hour by reason"
-                    ></canvas>
-                  </div>
+              : html`${chartCanvas({ kind: 'rejects-per-hour', label: 'Rejected events per hour by reason' })}
                   <details>
                     <summary>As a table</summary>
                     <table class="data compact">

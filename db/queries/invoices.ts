@@ -261,6 +261,8 @@ export async function previousIssuedInvoices(
 
 export interface InvoiceListFilter {
   readonly customerId?: string;
+  /** Any of these customers (a demo run's, a cohort): the list is theirs, not a first page of everyone's. */
+  readonly customerIds?: readonly string[];
   readonly period?: string;
   readonly status?: InvoiceStatus;
   readonly mode?: 'live' | 'shadow';
@@ -279,6 +281,10 @@ export async function listInvoices(db: Queryable, filter: InvoiceListFilter, lim
     parameters.push(value);
     conditions.push(`${column} = $${parameters.length}`);
   }
+  if (filter.customerIds !== undefined) {
+    parameters.push([...filter.customerIds]);
+    conditions.push(`customer_id = ANY($${parameters.length}::text[])`);
+  }
   parameters.push(limit);
   const { rows } = await db.query<InvoiceRow>(
     `SELECT * FROM invoices ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
@@ -286,4 +292,30 @@ export async function listInvoices(db: Queryable, filter: InvoiceListFilter, lim
     parameters,
   );
   return rows.map(rowToRecord);
+}
+
+/**
+ * The issued live invoices a period's tie-out reads (SPEC §11): the period's own, and later ones whose
+ * adjustment lines correct it. All of them, however long the ledger: never a first page of it.
+ */
+export async function issuedInvoicesServingPeriod(
+  db: Queryable,
+  period: string,
+  customerIds?: readonly string[],
+): Promise<{ readonly ofPeriod: IssuedInvoiceRecord[]; readonly adjusting: IssuedInvoiceRecord[] }> {
+  const { rows } = await db.query<InvoiceRow>(
+    `SELECT * FROM invoices
+      WHERE status = 'issued' AND mode = 'live'
+        AND ($2::text[] IS NULL OR customer_id = ANY($2::text[]))
+        AND (period = $1
+             OR (period > $1 AND document->'lines' @> jsonb_build_array(
+                   jsonb_build_object('kind', 'adjustment', 'corrects_period', $1::text))))
+      ORDER BY period, customer_id`,
+    [period, customerIds === undefined ? null : [...customerIds]],
+  );
+  const issued = rows.map(rowToRecord).filter(isIssued);
+  return {
+    ofPeriod: issued.filter((record) => record.period === period),
+    adjusting: issued.filter((record) => record.period !== period),
+  };
 }

@@ -11,6 +11,9 @@ export interface RecognitionPeriodRow {
   readonly last_day: string | null;
   readonly settled_by_invoice_id: string | null;
   readonly settlement_entry_key: string | null;
+  /** Set once the month-end accrual ran (migration 0410), with the period its reversal books in. */
+  readonly accrued_at: string | null;
+  readonly accrual_reversal_period: string | null;
 }
 
 /**
@@ -28,7 +31,8 @@ export async function lockRecognitionPeriod(
   );
   const { rows } = await client.query<RecognitionPeriodRow>(
     `SELECT customer_id, period, currency::text AS currency, to_char(last_day, 'YYYY-MM-DD') AS last_day,
-            settled_by_invoice_id, settlement_entry_key
+            settled_by_invoice_id, settlement_entry_key,
+            to_char(accrued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS accrued_at, accrual_reversal_period
        FROM revenue_recognition_periods WHERE customer_id = $1 AND period = $2 FOR UPDATE`,
     [input.customerId, input.period],
   );
@@ -50,6 +54,19 @@ export async function recordRecognizedDay(
     `UPDATE revenue_recognition_periods SET last_day = greatest(last_day, $3::date), currency = coalesce(currency, $4)
       WHERE customer_id = $1 AND period = $2`,
     [input.customerId, input.period, input.day, input.currency],
+  );
+}
+
+/** Records the customer-period's month-end accrual: its entry (or none) and where its reversal books. */
+export async function recordAccrual(
+  client: pg.ClientBase,
+  input: { customerId: string; period: string; currency: string; entryKey: string | null; reversalPeriod: string },
+): Promise<void> {
+  await client.query(
+    `UPDATE revenue_recognition_periods
+        SET accrued_at = now(), accrual_entry_key = $3, accrual_reversal_period = $4, currency = coalesce(currency, $5)
+      WHERE customer_id = $1 AND period = $2 AND accrued_at IS NULL`,
+    [input.customerId, input.period, input.entryKey, input.reversalPeriod, input.currency],
   );
 }
 

@@ -7,7 +7,7 @@ import {
   type ReviewDecision,
   type StoredDecision,
 } from '../../contracts/review-decision.ts';
-import { checkExceptionContext, type KindedContext } from '../../contracts/review-exception.ts';
+import { checkExceptionContext, type ExceptionContext, type KindedContext } from '../../contracts/review-exception.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 
 export type { ExceptionKind } from '../../contracts/review-exception.ts';
@@ -233,6 +233,39 @@ export async function resolveReviewException(pool: pg.Pool, exceptionId: string,
       WHERE exception_id = $1 AND decided_at IS NULL`,
     [exceptionId, JSON.stringify({ kind: 'resolved', detail })],
   );
+}
+
+/** Closes an undecided exception as resolved by a person (what corrected it in `detail`); false when already decided. */
+export async function resolveReviewExceptionBy(
+  pool: pg.Pool,
+  input: { exceptionId: string; reviewer: string; detail: string },
+): Promise<boolean> {
+  const result = await pool.query(
+    `UPDATE review_exceptions SET status = 'resolved', reviewer = $2, decision = $3, decided_at = now()
+      WHERE exception_id = $1 AND decided_at IS NULL`,
+    [input.exceptionId, input.reviewer, JSON.stringify({ kind: 'resolved', detail: input.detail })],
+  );
+  return result.rowCount === 1;
+}
+
+/**
+ * Opens a decided exception again with a new context (its previous decision kept in it under
+ * `previousDecision`): what was decided no longer describes what the exception is about.
+ */
+export async function reopenReviewException(
+  pool: pg.Pool,
+  input: { exceptionId: string; context: ExceptionContext<'reconciliation'> },
+): Promise<boolean> {
+  const result = await pool.query(
+    `UPDATE review_exceptions
+        SET status = 'open', escalated_at = NULL,
+            context = $2::jsonb || jsonb_build_object('previousDecision',
+              jsonb_build_object('status', status, 'reviewer', reviewer, 'decision', decision, 'decidedAt', decided_at)),
+            reviewer = NULL, decision = NULL, decided_at = NULL
+      WHERE exception_id = $1 AND decided_at IS NOT NULL`,
+    [input.exceptionId, JSON.stringify(input.context)],
+  );
+  return result.rowCount === 1;
 }
 
 export async function markEscalated(pool: pg.Pool, exceptionId: string): Promise<boolean> {

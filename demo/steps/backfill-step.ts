@@ -140,9 +140,9 @@ export const backfillBilledStep: DemoStep = {
     const { pool } = run.connected;
     const backfill = run.found.backfill;
     if (backfill === undefined) throw new DemoError('internal: the backfill step has not run');
-    const invoices = (await listInvoices(pool, { period: DEMO_NEXT_PERIOD, status: 'issued' })).filter(
-      (invoice) => invoice.customerId === backfill.customerId,
-    );
+    const invoices = (
+      await listInvoices(pool, { period: DEMO_NEXT_PERIOD, status: 'issued', customerId: backfill.customerId })
+    ).filter((invoice) => invoice.customerId === backfill.customerId);
     const ours = invoices.map((invoice) => ({
       ...invoice,
       document: {

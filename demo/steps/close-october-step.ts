@@ -3,7 +3,9 @@ import { listInvoices } from '../../db/queries/invoices.ts';
 import { indent, out, type DemoRun } from '../demo-run.ts';
 import { formatInvoiceList } from '../report.ts';
 import { DEMO_PERIOD } from '../workspace.ts';
-import { revenueScheduleOfPeriod } from '../../revenue/index.ts';
+import { billingPeriod, nextPeriod } from '../../domain/period.ts';
+import { accrueDuePeriods, revenueScheduleOfPeriod } from '../../revenue/index.ts';
+import { publishedTerms } from '../../terms/index.ts';
 import type { DemoStep } from './demo-step.ts';
 
 /** 4. Close the month for every customer (closeNow, as `tally period close`); one invoice waits for a person, who approves it. */
@@ -22,10 +24,14 @@ export const closeOctoberStep: DemoStep = {
     let waiting = await october.settle(pool, run);
     out(`   ${october.finishedCount} issued, ${waiting.length} waiting for review`);
     const held = waiting.map((exception) => exception.customerId);
+    // Month end passes while it waits: the day run of the 1st (the schedule's, or tally revenue run)
+    // accrues the held month with entries of its own and reverses them on the 1st.
+    const firstOfNext = nextPeriod(billingPeriod(DEMO_PERIOD)).start.slice(0, 10);
     for (const customerId of held) {
-      const accrual = (await revenueScheduleOfPeriod(pool, { period: DEMO_PERIOD, customerId })).at(-1);
+      const [accrual] = await accrueDuePeriods({ pool, terms: publishedTerms(pool) }, { customerId, day: firstOfNext });
+      const position = accrual !== undefined && 'accrualPosition' in accrual ? accrual : undefined;
       out(
-        `   ${customerId} is held in review: its ${DEMO_PERIOD} stays accrued, ${accrual?.currency ?? ''} ${accrual?.accrual_position ?? '0'} in Unbilled AR`,
+        `   ${customerId} is held in review: its ${DEMO_PERIOD} stays accrued, ${position?.currency ?? ''} ${position?.accrualPosition ?? '0'} in Unbilled AR (revenue_accrued on the last day, accrual_reversed on ${firstOfNext})`,
       );
     }
     while (waiting.length > 0) {
@@ -37,16 +43,16 @@ export const closeOctoberStep: DemoStep = {
     }
     for (const customerId of held) {
       const rows = await revenueScheduleOfPeriod(pool, { period: DEMO_PERIOD, customerId });
-      const settled = rows.find((row) => row.day === 'settled');
+      const reversal = rows.find((row) => row.kind === 'reversal');
       out(
-        `   ${customerId} approved and issued: the invoice reverses the accrual (usage ${settled?.usage_revenue ?? '?'}), ${rows.at(-1)?.accrual_position ?? '?'} left in Unbilled AR; its own entries recognize the period`,
+        `   ${customerId} approved and issued: the reversal takes the accrual out on ${firstOfNext} (usage ${reversal?.usage_revenue ?? '?'}) and the invoice posts against it there, ${rows.at(-1)?.accrual_position ?? '?'} left in Unbilled AR`,
       );
     }
     const results = await october.results();
     const ours = new Set(run.workspace.customers.map((customer) => customer.customerId));
-    const invoices = (await listInvoices(pool, { period: DEMO_PERIOD, status: 'issued' })).filter((invoice) =>
-      ours.has(invoice.customerId),
-    );
+    const invoices = (
+      await listInvoices(pool, { period: DEMO_PERIOD, status: 'issued', customerIds: [...ours] })
+    ).filter((invoice) => ours.has(invoice.customerId));
     run.found.octoberInvoices = invoices;
     out(
       `\n   ${results.filter((result) => result.stage === 'completed').length} workflows completed: issued, synced to the ledger, journaled`,

@@ -50,9 +50,9 @@ export const lateUsageStep: DemoStep = {
     run.found.novemberCustomers = customers.map((customer) => customer.customerId);
 
     const ours = new Set(run.found.novemberCustomers);
-    const novemberInvoices = (await listInvoices(pool, { period: DEMO_NEXT_PERIOD, status: 'issued' })).filter(
-      (invoice) => ours.has(invoice.customerId),
-    );
+    const novemberInvoices = (
+      await listInvoices(pool, { period: DEMO_NEXT_PERIOD, status: 'issued', customerIds: [...ours] })
+    ).filter((invoice) => ours.has(invoice.customerId));
     const october = run.found.octoberInvoices ?? [];
     const numbers = new Map(october.map((invoice) => [invoice.invoiceId, invoice.invoiceNumber ?? undefined]));
     out(

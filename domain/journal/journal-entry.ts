@@ -19,8 +19,11 @@ export class JournalError extends TallyError {
   }
 }
 
-/** `recognition`: daily recognition of a customer-period before its invoice (domain/revenue). */
-export type EntrySourceKind = 'invoice' | 'credit_grant' | 'recognition';
+/**
+ * `recognition`: daily recognition of a customer-period before its invoice; `accrual`: its month-end
+ * accrual, true-ups and reversals (domain/revenue).
+ */
+export type EntrySourceKind = 'invoice' | 'credit_grant' | 'recognition' | 'accrual';
 
 /**
  * The idempotency key of an entry: `<source kind>:<source id>:<entry type>:<calculation version>`.

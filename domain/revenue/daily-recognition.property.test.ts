@@ -21,7 +21,7 @@ import {
 import { Decimal, formatMoney, sumDecimals } from '../money.ts';
 import { billingPeriod } from '../period.ts';
 import { ratePeriod, type UsageAggregate } from '../rating/index.ts';
-import { recognitionSettlementEntry, recognizeDay, type RecognitionCredit } from './index.ts';
+import { monthEndAccrual, recognitionSettlementEntry, recognizeDay, type RecognitionCredit } from './index.ts';
 
 /**
  * Random months of usage on a graduated or volume price (tiers make the cumulative amount
@@ -212,6 +212,106 @@ describe('recognizeDay over random months', () => {
         const usageCredited = (entries: readonly JournalEntry[]): Decimal =>
           (netDebitByAccount(entries).get('usage_revenue') ?? zero).negated();
         const kept = usageCredited([...recognized, ...(settlement === null ? [] : [settlement]), ...invoiceEntries]);
+        const reclassifiedToCommit =
+          netDebitByAccount(invoiceEntries.filter((entry) => entry.entry_type === 'commit_recognized')).get(
+            'usage_revenue',
+          ) ?? zero;
+        const usageLines = sumDecimals(
+          invoice.lines.filter((line) => line.kind === 'usage').map((line) => new Decimal(line.amount)),
+        );
+        expect(formatMoney(kept, 'USD')).toBe(formatMoney(usageLines.minus(reclassifiedToCommit), 'USD'));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+/**
+ * The same months not invoiced at month end: usage stored within the latency window goes into the
+ * month-end accrual, usage stored after it into a true-up (a rerun with nothing new posts nothing),
+ * then the invoice posts against the reversals (all of it billed).
+ */
+const accruedMonthCase = fc.record({
+  month: monthCase,
+  withinWindow: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3_000 })),
+  afterWindow: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3_000 })),
+});
+
+function runAccruedMonth({
+  month,
+  withinWindow,
+  afterWindow,
+}: typeof accruedMonthCase extends fc.Arbitrary<infer T> ? T : never) {
+  const spec = { ...month, late: 0 };
+  const { contract, credits, days, rate } = setting(spec);
+  const commitPolicy = spec.commit?.policy ?? 'drawdown';
+  const { recognized } = runMonth(spec);
+  const daysQuantity = spec.daily.slice(0, days).reduce((sum, quantity) => sum + quantity, 0);
+  const entries: JournalEntry[] = [...recognized];
+  let accrued = false;
+  const accrue = (quantity: number) => {
+    const ratedToDate = rate(quantity, false);
+    const result = monthEndAccrual({
+      customerId: 'acme',
+      period: spec.period,
+      ratedToDate,
+      commit: { policy: commitPolicy, amount: commitDueForPeriod(ratedToDate.lines, contract.commit?.amount) },
+      credits,
+      recognized: entries,
+      accrued,
+    });
+    accrued = true;
+    for (const entry of [result.entry, result.reversal]) if (entry !== null) entries.push(entry);
+    return result;
+  };
+  const accrual = accrue(daysQuantity + withinWindow);
+  const trueUp = accrue(daysQuantity + withinWindow + afterWindow);
+  const rerun = accrue(daysQuantity + withinWindow + afterWindow);
+  const rated = rate(daysQuantity + withinWindow + afterWindow, true);
+  const invoice = issuedInvoice(rated.lines, { period: spec.period, currency: 'USD' });
+  const invoiceEntries = journalEntriesForInvoice({
+    invoice,
+    policy: { commitPolicy, commitAmount: commitDueForPeriod(invoice.lines, contract.commit?.amount) },
+    prepaidCredits: credits.flatMap((credit) =>
+      credit.prepaid === undefined ? [] : [{ credit_id: credit.id, ...credit.prepaid }],
+    ),
+  });
+  const settlement = recognitionSettlementEntry({
+    customerId: 'acme',
+    currency: 'USD',
+    period: spec.period,
+    invoiceId: invoice.invoice_id,
+    recognized: entries,
+  });
+  return { accrual, trueUp, rerun, entries, invoice, invoiceEntries, settlement };
+}
+
+describe('monthEndAccrual over random months', () => {
+  it('balances every entry; accrual and true-ups net to zero after their reversals; a rerun posts nothing', () => {
+    fc.assert(
+      fc.property(accruedMonthCase, (spec) => {
+        const { accrual, trueUp, rerun, entries, settlement } = runAccruedMonth(spec);
+        expect(accrual.kind).toBe('accrual');
+        expect(trueUp.kind).toBe('true_up');
+        if (spec.afterWindow === 0) expect(trueUp.entry).toBeNull();
+        expect(rerun.entry).toBeNull();
+        for (const entry of entries) assertBalanced(entry);
+        for (const amount of netDebitByAccount(entries).values()) expect(formatMoney(amount, 'USD')).toBe('0.00');
+        // The reversals took the whole position out: the invoice's settlement has nothing left.
+        expect(settlement).toBeNull();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('accrues in the month exactly what the invoice recognizes, and keeps exactly its usage revenue across both months', () => {
+    fc.assert(
+      fc.property(accruedMonthCase, (spec) => {
+        const { entries, invoice, invoiceEntries } = runAccruedMonth(spec);
+        const accrued = entries.filter((entry) => entry.entry_type !== 'accrual_reversed');
+        // The month's books (days, accrual, true-ups) hold what the invoice, billed later, recognizes.
+        expect(revenueSide(netDebitByAccount(accrued))).toEqual(revenueSide(netDebitByAccount(invoiceEntries)));
+        const kept = (netDebitByAccount([...entries, ...invoiceEntries]).get('usage_revenue') ?? zero).negated();
         const reclassifiedToCommit =
           netDebitByAccount(invoiceEntries.filter((entry) => entry.entry_type === 'commit_recognized')).get(
             'usage_revenue',

@@ -158,7 +158,14 @@ export function recognitionSettlementEntry(input: {
   );
 }
 
-function positionToDate(input: DailyRecognitionInput, day: RecognitionDay): Map<string, Posting> {
+/** What the recognized position is built from: the period rated to date, the commit and the credits. */
+export type PositionInput = Pick<DailyRecognitionInput, 'ratedToDate' | 'commit' | 'credits'>;
+
+/**
+ * The recognized position through the end of `day` (net signed amount per account and invoice line
+ * key): what the period's recognition entries add up to once the day is recognized. Balances.
+ */
+export function positionToDate(input: PositionInput, day: RecognitionDay): Map<string, Posting> {
   const { currency, lines } = input.ratedToDate;
   const postings: Posting[] = [];
   const ratably = (amount: Decimal): Decimal =>
@@ -256,7 +263,7 @@ function positionToDate(input: DailyRecognitionInput, day: RecognitionDay): Map<
 }
 
 /** Net signed amount per (account, source line) over entries. */
-function netBySource(entries: readonly JournalEntry[]): Map<string, Posting> {
+export function netBySource(entries: readonly JournalEntry[]): Map<string, Posting> {
   const net = new Map<string, Posting>();
   for (const entry of entries) {
     for (const line of entry.lines) {

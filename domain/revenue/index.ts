@@ -8,6 +8,13 @@ export {
   type DailyRecognitionInput,
   type RecognitionCredit,
 } from './daily-recognition.ts';
+export {
+  monthEndAccrual,
+  RECOGNITION_ENTRY_TYPES,
+  REVENUE_ACCRUAL_VERSION,
+  type MonthEndAccrual,
+  type MonthEndAccrualInput,
+} from './month-end-accrual.ts';
 export { dayBefore, recognitionDay, type RecognitionDay } from './recognition-day.ts';
 export { RevenueError, type RevenueErrorCode } from './revenue-error.ts';
 export { openPostingPeriod, redirectFromLockedPeriods } from './period-locks.ts';

@@ -120,9 +120,11 @@ describe('tally demo', () => {
     expect(out).toMatch(
       /accrued at month end \(Unbilled AR, before any invoice\): (EUR [\d.]+, USD [\d.]+|USD [\d.]+, EUR [\d.]+)/,
     );
-    expect(out).toMatch(/soylent-\w+ is held in review: its 2026-10 stays accrued, EUR [1-9][\d.]* in Unbilled AR/);
     expect(out).toMatch(
-      /soylent-\w+ approved and issued: the invoice reverses the accrual \(usage -[\d.]+\), 0\.00 left in Unbilled AR/,
+      /soylent-\w+ is held in review: its 2026-10 stays accrued, EUR [1-9][\d.]* in Unbilled AR \(revenue_accrued on the last day, accrual_reversed on 2026-11-01\)/,
+    );
+    expect(out).toMatch(
+      /soylent-\w+ approved and issued: the reversal takes the accrual out on 2026-11-01 \(usage -[\d.]+\) and the invoice posts against it there, 0\.00 left in Unbilled AR/,
     );
     expect(out).toMatch(
       /tally reconcile --period 2026-10 \(metered × rate → invoice lines → recognized revenue → GL\): [1-9]\d* lines, 0 differences/,

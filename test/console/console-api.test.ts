@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken, authenticatePassword, unlockUser, verifyAuditLog } from '../../access/index.ts';
 import { listAuditEntries } from '../../db/queries/audit-log.ts';
-import { findReviewException } from '../../db/queries/review-exceptions.ts';
+import { findReviewException, insertReviewException } from '../../db/queries/review-exceptions.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { statusQuery } from '../../workflows/definitions.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
@@ -271,6 +271,71 @@ describe('the console API', () => {
       details: { kind: 'approve', via: 'session' },
     });
   }, 120_000);
+
+  it('acknowledges a reconciliation difference with a note, without a workflow, and refuses reject or a bare approve', async () => {
+    const exceptionId =
+      'reconciliation:2026-10:invoice_to_revenue:amount_mismatch:inv:console-recon:2026-10:usage:tokens';
+    await insertReviewException(testbed.pool, {
+      exceptionId,
+      invoiceId: null,
+      customerId: '*',
+      period: '2026-10',
+      kind: 'reconciliation',
+      breaches: [
+        { rule: 'usage_revenue_mismatch', detail: '2026-10: usage billed 13.1 ≠ usage revenue recognized 14.1' },
+      ],
+      context: {
+        reconciliation: {
+          stage: 'invoice_to_revenue',
+          reason: 'amount_mismatch',
+          customer_id: 'console-recon',
+          invoice_id: null,
+          line_key: 'usage:tokens',
+          sku: 'llm.tokens',
+          currency: 'USD',
+          expected: '13.10',
+          actual: '14.10',
+          detail: '2026-10: usage billed 13.1 ≠ usage revenue recognized 14.1',
+        },
+      },
+      workflowId: 'reconciliation:2026-10',
+    });
+    const rita = await signIn(app, 'rita');
+    const url = `/api/v1/exceptions/${encodeURIComponent(exceptionId)}/decisions`;
+    const headers = { cookie: rita.cookie, 'x-csrf-token': rita.csrf };
+    for (const payload of [{ kind: 'reject', reason: 'wrong' }, { kind: 'approve' }]) {
+      const refused = await app.inject({ method: 'POST', url, headers, payload });
+      expect(refused.statusCode, JSON.stringify(payload)).toBe(409);
+      expect(errorOf(refused.body).message).toMatch(/acknowledged \(approve with a note/);
+    }
+    const acknowledged = await app.inject({
+      method: 'POST',
+      url,
+      headers,
+      payload: { kind: 'approve', note: 'a manual posting, explained in the close file' },
+    });
+    expect(acknowledged.statusCode).toBe(200);
+    expect(JSON.parse(acknowledged.body)).toMatchObject({
+      exceptionId,
+      decision: 'approve',
+      repeated: false,
+      reviewer: 'rita',
+    });
+    expect(await findReviewException(testbed.pool, exceptionId)).toMatchObject({
+      status: 'approved',
+      reviewer: 'rita',
+      decision: { kind: 'approve', note: 'a manual posting, explained in the close file' },
+    });
+    const [audit] = await listAuditEntries(testbed.pool, {
+      subject: `exception:${exceptionId}`,
+      action: 'exception_decided',
+      limit: 1,
+    });
+    expect(audit).toMatchObject({
+      actor: { kind: 'user', name: 'rita' },
+      details: { kind: 'approve', via: 'session' },
+    });
+  });
 
   it('takes a personal token instead of a session (no CSRF: a browser never sends it on its own)', async () => {
     const user = await authenticatePassword(testbed.pool, { username: 'rita', password: TEST_PASSWORD });

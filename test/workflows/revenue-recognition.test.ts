@@ -443,4 +443,84 @@ describe('tally reconcile', () => {
     process.exitCode = 0;
     expect(again.exceptionsOpened).toBe(0);
   });
+
+  it('lets billing ops acknowledge a difference or resolve it by a correcting entry, audited; a rerun reopens only a changed difference', async () => {
+    const invoiceId = `inv:${customerId}:2026-10`;
+    const reconcile = async () => {
+      const result = JSON.parse(await tally('reconcile', '--period', '2026-10', '--json')) as {
+        exceptionsOpened: number;
+        differences: { stage: string; invoice_id: string | null }[];
+      };
+      process.exitCode = 0;
+      return result;
+    };
+    const mismatch = async () =>
+      (await listReviewExceptions(bed.pool, {})).find(
+        (exception) =>
+          exception.kind === 'reconciliation' &&
+          exception.exceptionId.includes(`invoice_to_revenue:amount_mismatch:${invoiceId}`),
+      );
+    const id = (await mismatch())?.exceptionId ?? '';
+    expect(id).not.toBe('');
+    const planted = (key: string, amount: string, reverse = false) => ({
+      entry_key: key,
+      entry_type: 'usage_rated' as const,
+      customer_id: customerId,
+      invoice_id: invoiceId,
+      currency: 'USD',
+      service_period: '2026-10',
+      posting_period: '2026-11',
+      calculation_version: 'manual',
+      memo: 'posted by hand',
+      lines: [
+        {
+          line_no: 1,
+          account: 'unbilled_receivables',
+          debit: reverse ? '0.00' : amount,
+          credit: reverse ? amount : '0.00',
+          source_line_key: 'usage:tokens-us',
+        },
+        {
+          line_no: 2,
+          account: 'usage_revenue',
+          debit: reverse ? amount : '0.00',
+          credit: reverse ? '0.00' : amount,
+          source_line_key: 'usage:tokens-us',
+        },
+      ],
+    });
+
+    // Acknowledged with a note (the controller from the lock test decides): no workflow waits on it.
+    expect(await tally('review', 'approve', id, '--note', 'the hand posting is known')).toBe(
+      `${id}: approve by controller\n`,
+    );
+    expect(await mismatch()).toMatchObject({ status: 'approved', reviewer: 'controller' });
+    // The same difference again: still decided, nothing opened.
+    expect((await reconcile()).exceptionsOpened).toBe(0);
+    expect((await mismatch())?.status).toBe('approved');
+
+    // The difference changes (another 0.50 by hand): the decision no longer covers it, it opens again.
+    await postJournalEntries(bed.pool, [planted(`manual:${invoiceId}:extra-2`, '0.50')]);
+    expect((await reconcile()).exceptionsOpened).toBeGreaterThanOrEqual(1);
+    const reopened = await mismatch();
+    expect(reopened?.status).toBe('open');
+    expect(reopened?.context).toMatchObject({ previousDecision: { status: 'approved', reviewer: 'controller' } });
+
+    // A correcting entry reverses both hand postings: the difference is gone; the exception is resolved by it.
+    const correction = `manual:${invoiceId}:correction`;
+    await postJournalEntries(bed.pool, [planted(correction, '1.50', true)]);
+    expect((await reconcile()).differences.filter((difference) => difference.invoice_id === invoiceId)).toEqual([]);
+    expect(await tally('review', 'resolve', id, '--entry', correction, '--note', 'hand postings reversed')).toBe(
+      `${id}: resolved by journal entry ${correction} (controller): hand postings reversed\n`,
+    );
+    expect(await mismatch()).toMatchObject({ status: 'resolved', reviewer: 'controller' });
+    const { rows } = await bed.pool.query<{ action: string; details: Record<string, string> }>(
+      `SELECT action, details FROM audit_log WHERE subject = $1 ORDER BY seq`,
+      [`exception:${id}`],
+    );
+    expect(rows.map((row) => [row.action, row.details.kind])).toEqual([
+      ['exception_decided', 'approve'],
+      ['exception_decided', 'resolve'],
+    ]);
+  });
 });
