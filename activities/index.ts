@@ -1,5 +1,6 @@
 // Every side effect of the billing workflows. Workflows import the type only.
 export { activityFailureInterceptors, toActivityFailure } from './activity-failures.ts';
+export { ACTIVITY_CONTRACT_BROKEN, checkActivityContracts, tallyActivityInterceptors } from './activity-contracts.ts';
 export {
   createBillingActivities,
   deliverNotification,

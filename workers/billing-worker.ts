@@ -5,7 +5,7 @@ import { connectNats } from '../connections/nats.ts';
 import { connectTemporalClient, connectTemporalWorker } from '../connections/temporal.ts';
 import pino from 'pino';
 import {
-  activityFailureInterceptors,
+  checkActivityContracts,
   checkChangedUsageAlerts,
   createBackfillActivities,
   createBillingActivities,
@@ -18,6 +18,7 @@ import {
   ensureMarketplaceSchedule,
   publishedMarketplaceCustomers,
   openPendingPeriods,
+  tallyActivityInterceptors,
 } from '../activities/index.ts';
 import { anomalyDependencies, parseAnomalyEnv, type AnomalyConfig } from '../config/anomalies.ts';
 import type { BillingWorkerConfig } from '../config/billing-worker.ts';
@@ -153,7 +154,8 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       namespace: endpoints.temporalNamespace,
       taskQueue: config.taskQueue,
       workflowsPath: workflowsEntry,
-      activities: { ...activities, ...marketplaceActivities, ...anomalyActivities },
+      // Refuses to start with an activity that has no contract (contracts/activity-io.ts).
+      activities: checkActivityContracts({ ...activities, ...marketplaceActivities, ...anomalyActivities }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       // Most steps are local activities; without this they would run as many at once as workflows are open.
       maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
@@ -163,7 +165,7 @@ export async function runBillingWorker(options: BillingWorkerOptions): Promise<v
       shutdownForceTime: (config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + SHUTDOWN_FORCE_AFTER_GRACE_MS,
       interceptors: {
         ...options.interceptors,
-        activity: [activityFailureInterceptors, ...(options.interceptors?.activity ?? [])],
+        activity: [...tallyActivityInterceptors, ...(options.interceptors?.activity ?? [])],
       },
     });
     // Aborted while starting (bundling the workflows takes seconds): stop before polling.

@@ -7,7 +7,8 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import {
-  activityFailureInterceptors,
+  tallyActivityInterceptors,
+  checkActivityContracts,
   createBackfillActivities,
   createBillingActivities,
   createRevenueActivities,
@@ -212,8 +213,8 @@ export class BillingTestbed {
         namespace: testStack().endpoints.temporalNamespace,
         taskQueue: this.taskQueue,
         workflowsPath: WORKFLOWS_PATH,
-        interceptors: { activity: [activityFailureInterceptors] },
-        activities: {
+        interceptors: { activity: tallyActivityInterceptors },
+        activities: checkActivityContracts({
           ...createBillingActivities({
             pool: this.pool,
             terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
@@ -228,7 +229,7 @@ export class BillingTestbed {
             terms: publishedTerms(this.pool, { ratecardsDir: this.ratecardsDir }),
           }),
           ...createRevenueActivities({ pool: this.pool, terms: publishedTerms(this.pool) }),
-        },
+        }),
       });
       return await worker.runUntil(work());
     } finally {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client, ScheduleHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activityFailureInterceptors, createAnomalyActivities, ensureAnomalySchedule } from '../../activities/index.ts';
+import { tallyActivityInterceptors, createAnomalyActivities, ensureAnomalySchedule } from '../../activities/index.ts';
 import { anomalyDependencies, parseAnomalyEnv } from '../../config/anomalies.ts';
 import { listAnomalies, updateAnomaly } from '../../db/queries/anomalies.ts';
 import { dayNumber, dayText } from '../../domain/anomalies/utc-days.ts';
@@ -126,7 +126,7 @@ describe('the daily anomaly schedule', () => {
         namespace: testStack().endpoints.temporalNamespace,
         taskQueue: testbed.taskQueue,
         workflowsPath: WORKFLOWS_PATH,
-        interceptors: { activity: [activityFailureInterceptors] },
+        interceptors: { activity: tallyActivityInterceptors },
         activities: createAnomalyActivities({
           pool: testbed.pool,
           ...anomalyDependencies(config),

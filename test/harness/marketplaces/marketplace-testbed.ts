@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import {
-  activityFailureInterceptors,
+  tallyActivityInterceptors,
+  checkActivityContracts,
   createBillingActivities,
   createMarketplaceActivities,
   publishedMarketplaceCustomers,
@@ -242,8 +243,8 @@ export class MarketplaceTestbed {
         namespace: testStack().endpoints.temporalNamespace,
         taskQueue: this.billing.taskQueue,
         workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
-        interceptors: { activity: [activityFailureInterceptors] },
-        activities: {
+        interceptors: { activity: tallyActivityInterceptors },
+        activities: checkActivityContracts({
           ...createBillingActivities({
             pool: this.pool,
             terms: this.terms,
@@ -259,7 +260,7 @@ export class MarketplaceTestbed {
             temporal: { client: this.billing.client, taskQueue: this.billing.taskQueue },
             sleep: async () => undefined,
           }),
-        },
+        }),
       });
       return await worker.runUntil(work());
     } finally {
