@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tallyInProcess as tally } from '../cli/tally-in-process.ts';
 import { recordCreditGrants } from '../../activities/credit-ledger.ts';
 import { postInvoiceJournal } from '../../activities/post-journal.ts';
 import { issuedInvoice, usageLine } from '../builders/issued-invoice.ts';
@@ -39,20 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool.end();
 });
-
-async function tally(...args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await main(['node', 'tally', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 describe('tally journal / tally credits', () => {
   it("prints a customer's trial balance as a table, and as JSON", async () => {

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkChangedUsageAlerts,
   checkUsageAlerts,
   deliverNotification,
   type UsageAlertDependencies,
 } from '../../activities/index.ts';
-import { main } from '../../cli/main.ts';
+import { tallyInProcess as tally } from '../cli/tally-in-process.ts';
 import { recordCreditGrants } from '../../activities/credit-ledger.ts';
 import { findNotification, listUndeliveredNotifications } from '../../db/queries/notifications.ts';
 import { listUsageAlerts } from '../../db/queries/usage-alerts.ts';
@@ -393,20 +393,6 @@ describe('the worker loop: customer-periods whose totals changed', () => {
 });
 
 describe('tally alerts list', () => {
-  async function tally(...args: string[]): Promise<string> {
-    const chunks: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      chunks.push(String(chunk));
-      return true;
-    });
-    try {
-      await main(['node', 'tally', ...args]);
-    } finally {
-      spy.mockRestore();
-    }
-    return chunks.join('');
-  }
-
   it('prints the alerts as a table and as JSON', async () => {
     const { endpoints } = testStack();
     process.env.DATABASE_URL = testbed.databaseUrl;

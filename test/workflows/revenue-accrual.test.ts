@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tallyInProcess as tally } from '../cli/tally-in-process.ts';
 import type { IssuedInvoice } from '../../contracts/invoice.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
@@ -43,20 +43,6 @@ afterAll(async () => {
   process.env = savedEnv;
   await bed.close();
 });
-
-async function tally(...args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await main(['node', 'tally', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 type RunResult = { status: string; entry: string; detail: string };
 async function run(day: string): Promise<RunResult[]> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addUser, authenticatePassword, issueToken } from '../../access/index.ts';
-import { main } from '../../cli/main.ts';
+import { tallyInProcess as tally } from '../cli/tally-in-process.ts';
 import type { IssuedInvoice } from '../../contracts/invoice.ts';
 import { withTransaction } from '../../db/pool.ts';
 import { postJournalEntries } from '../../activities/post-journal.ts';
@@ -68,20 +68,6 @@ afterAll(async () => {
   process.env = savedEnv;
   await bed.close();
 });
-
-async function tally(...args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await main(['node', 'tally', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 async function runDay(customer: string, day: string): Promise<{ status: string; entry: string; detail: string }> {
   const output = JSON.parse(await tally('revenue', 'run', '--day', day, '--customer', customer, '--json')) as {

@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/index.ts';
 import { signCorrection } from '../../contracts/event-correction.ts';
 import { signEvent } from '../../contracts/event-signature.ts';
 import type { AdjustmentLine, IssuedInvoice } from '../../contracts/invoice.ts';
 import type { UsageEvent } from '../../contracts/usage-event.ts';
-import { main } from '../../cli/main.ts';
+import { tallyInProcess as tally } from '../cli/tally-in-process.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { loadJournalEntries, trialBalance } from '../../db/queries/journal.ts';
 import { netDebitByAccount, type AccountCode } from '../../domain/journal/index.ts';
@@ -73,20 +73,6 @@ afterAll(async () => {
   await bed?.close();
   await rm(files.root, { recursive: true, force: true });
 });
-
-async function tally(...args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await main(['node', 'tally', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
 
 async function runDay(day: string): Promise<{ status: string; detail: string }> {
   const output = JSON.parse(await tally('revenue', 'run', '--day', day, '--customer', customerId, '--json')) as {
