@@ -4,7 +4,7 @@ import { TallyError } from '../contracts/tally-error.ts';
  * The console's and the CLI's known refusals. Each carries a stable code; the console answers it
  * with the HTTP status below (`{ "error": { "code", "message" } }`), the CLI prints the message.
  */
-export const ACCESS_ERROR_STATUS = {
+const ACCESS_ERROR_STATUS = {
   bad_request: 400,
   unauthenticated: 401,
   invalid_credentials: 401,

@@ -72,7 +72,7 @@ export async function decideException(
  * shows it): who decided (a repeat names the first decider, not the repeater), or whose second
  * reviewer a dual-control adjust waits for.
  */
-export function describeDecisionOutcome(outcome: DecisionOutcome, sent: ReviewDecision): string {
+function describeDecisionOutcome(outcome: DecisionOutcome, sent: ReviewDecision): string {
   const what = sent.kind === 'adjust' ? `adjust ${sent.amount}` : outcome.decision;
   const by = outcome.decidedBy ?? sent.reviewer;
   const at = outcome.decidedAt === undefined ? '' : ` at ${outcome.decidedAt}`;

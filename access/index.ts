@@ -1,4 +1,4 @@
-export { AccessError, ACCESS_ERROR_STATUS, type AccessErrorCode } from './access-errors.ts';
+export { AccessError } from './access-errors.ts';
 export {
   addUser,
   auditActorOf,
@@ -11,10 +11,7 @@ export {
   requirePermission,
   unlockUser,
   userOfSession,
-  type AccountManager,
   type AuthenticatedUser,
-  type UserListing,
 } from './accounts.ts';
-export { decideException, describeDecisionOutcome, resolveReconciliationException } from './decide-exception.ts';
-export { verifyAuditLog, type AuditVerification } from './audit-verify.ts';
-export { generatePassword } from './passwords.ts';
+export { decideException, resolveReconciliationException } from './decide-exception.ts';
+export { verifyAuditLog } from './audit-verify.ts';

@@ -10,7 +10,7 @@ import { TallyError } from '../contracts/tally-error.ts';
  *
  * Activities throw TallyErrors and never construct ApplicationFailures themselves.
  */
-export function toActivityFailure(error: unknown): unknown {
+function toActivityFailure(error: unknown): unknown {
   if (error instanceof TallyError && error.permanent) {
     return ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: true, cause: error });
   }

@@ -52,7 +52,7 @@ export interface BackfillDependencies {
 }
 
 /** A backfill request that cannot be planned or run as asked (bad range, unknown calculation version, stale plan). */
-export class BackfillRefusedError extends TallyError {
+class BackfillRefusedError extends TallyError {
   constructor(code: 'backfill_invalid' | 'backfill_plan_stale' | 'backfill_plan_missing', message: string) {
     super(code, message, { permanent: true });
   }

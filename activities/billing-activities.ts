@@ -150,7 +150,7 @@ export function invoiceIdFor(target: PeriodTarget): string {
 }
 
 /** The snapshot of a customer-period: one live; one per calculation version in shadow, or per shadow run. */
-export function snapshotIdFor(target: PeriodTarget): string {
+function snapshotIdFor(target: PeriodTarget): string {
   const base = `snap:${target.customerId}:${target.period}:${target.mode}:${target.calculationVersion}`;
   if (target.mode === 'live') return `${base}${rerunSuffix(target.rerun)}`;
   return target.shadowRunId !== undefined ? `${base}:run:${target.shadowRunId}` : base;

@@ -35,7 +35,7 @@ export interface UsageAlertDependencies {
   readonly notifier: WebhookNotifier;
 }
 
-export interface RecordedUsageAlert {
+interface RecordedUsageAlert {
   readonly basis: UsageAlertBasis;
   readonly thresholdPct: UsageAlertThresholdPct;
   readonly usage: string;
@@ -65,7 +65,7 @@ export type UsageAlertCheckResult =
   | { readonly status: 'skipped'; readonly customerId: string; readonly period: string; readonly reason: string };
 
 /** `usage_alert:<customer>:<period>:<basis>:<pct>`: one notification per threshold, basis and period. */
-export function usageAlertNotificationKey(
+function usageAlertNotificationKey(
   customerId: string,
   period: string,
   basis: UsageAlertBasis,
@@ -225,7 +225,7 @@ export async function checkUsageAlerts(
  * its transaction's start, so a scan looks back this far past the previous one. A longer
  * transaction's change waits for the next change of that customer-period or a worker restart.
  */
-export const TOTALS_COMMIT_SLACK_MS = 10 * 60_000;
+const TOTALS_COMMIT_SLACK_MS = 10 * 60_000;
 
 export interface UsageAlertScan {
   readonly results: readonly UsageAlertCheckResult[];

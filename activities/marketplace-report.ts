@@ -28,7 +28,7 @@ import { sealCustomerHours, type SealingSettings } from './marketplace-sealing.t
  * it stands, and the parity of what was sent against the rated usage.
  */
 
-export type RecordStatus =
+type RecordStatus =
   'accepted' | 'duplicate' | 'rejected' | 'expired' | 'unknown' | 'in_doubt' | 'pending' | 'omitted' | 'preview';
 
 export interface ReportDependencies {
@@ -59,7 +59,7 @@ export interface ExportRow {
   readonly record: unknown;
 }
 
-export function recordStatus(bucket: StoredBucket): RecordStatus {
+function recordStatus(bucket: StoredBucket): RecordStatus {
   if (bucket.outcome !== null) return bucket.outcome;
   if (!isSent(bucket)) return 'omitted';
   return bucket.attempts > 0 && bucket.lastAnswer === null ? 'in_doubt' : 'pending';

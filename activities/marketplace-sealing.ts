@@ -30,7 +30,7 @@ import type { CustomerTerms } from '../terms/index.ts';
 /** At most this many hours sealed per customer in one pass (a month and a half): a long backlog takes several passes. */
 const MAX_HOURS_PER_PASS = 24 * 45;
 
-export class MarketplaceSetupError extends TallyError {
+class MarketplaceSetupError extends TallyError {
   constructor(message: string) {
     super('marketplace_setup_invalid', message, { permanent: true });
   }
@@ -56,7 +56,7 @@ export interface CustomerSealResult {
 }
 
 /** The identity a record is sent under, with this process's defaults for what the contract leaves out. */
-export function marketplaceIdentity(
+function marketplaceIdentity(
   marketplace: ContractMarketplace,
   defaults: SealingSettings['defaults'],
 ): MarketplaceIdentity {

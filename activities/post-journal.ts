@@ -135,7 +135,7 @@ export async function bookInOpenPeriods(
  * The terms of each prepaid credit an invoice draws on (db/queries/journal.ts reads them), checked:
  * every credit drawn must be a prepaid grant of the invoice's customer in its currency.
  */
-export async function prepaidCreditTermsForInvoice(
+async function prepaidCreditTermsForInvoice(
   client: pg.ClientBase,
   invoice: IssuedInvoice,
 ): Promise<PrepaidCreditTerms[]> {

@@ -235,6 +235,6 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
 export type ShadowRunActivities = ReturnType<typeof createShadowRunActivities>;
 
 /** One shadow_variance exception per run and customer. */
-export function shadowExceptionId(runId: string, customerId: string): string {
+function shadowExceptionId(runId: string, customerId: string): string {
   return `exc:shadow:${runId}:${customerId}`;
 }

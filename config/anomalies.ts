@@ -13,7 +13,7 @@ import { repositoryRoot } from './services.ts';
  * Daily anomaly detection in the billing worker (SPEC §10): the Temporal Schedule's time, the unit
  * costs COGS is computed from, and the routing file that says where alerts go.
  */
-export const AnomalyEnvSchema = z.object({
+const AnomalyEnvSchema = z.object({
   /** `on`: the worker keeps the daily schedule in place; `off`: none (the detector still runs on demand). */
   TALLY_ANOMALY_SCHEDULE: z.enum(['on', 'off']).default('on'),
   /** UTC time of day the schedule scans the day before, `HH:MM`. */
@@ -48,7 +48,7 @@ export function parseAnomalyEnv(env: NodeJS.ProcessEnv = process.env): AnomalyCo
 }
 
 /** Reads and validates the routing file; a bad one is refused with file, line and field. */
-export async function loadAnomalyRoutes(file: string): Promise<AnomalyRoutes> {
+async function loadAnomalyRoutes(file: string): Promise<AnomalyRoutes> {
   const read = await readConfigText(file);
   if (!read.ok) throw new ConfigFileError([read.problem], 'cannot use the anomaly routes');
   const parsed = parseAnomalyRoutesText(read.text, file);

@@ -65,7 +65,7 @@ export const ConnectionsEnvSchema = z.object({
 export type ConnectionsEnv = z.infer<typeof ConnectionsEnvSchema>;
 
 /** Cross-variable rules: one NATS authentication, certificate with key, a secret from one place. */
-export function connectionsEnvProblems(env: ConnectionsEnv): string[] {
+function connectionsEnvProblems(env: ConnectionsEnv): string[] {
   const problems: string[] = [];
   const problem = (variable: string, message: string) => problems.push(`${variable}: ${message}`);
   const natsMethods = [
@@ -160,14 +160,14 @@ export class SecretSource {
   }
 }
 
-export type NatsAuthentication =
+type NatsAuthentication =
   | { readonly kind: 'none' }
   | { readonly kind: 'credentials'; readonly file: string }
   | { readonly kind: 'nkey'; readonly seed: SecretSource }
   | { readonly kind: 'password'; readonly user: string; readonly password: SecretSource }
   | { readonly kind: 'token'; readonly token: SecretSource };
 
-export interface TlsFiles {
+interface TlsFiles {
   readonly caFile: string | undefined;
   readonly certFile: string | undefined;
   readonly keyFile: string | undefined;
@@ -200,18 +200,6 @@ export interface ConnectionSecurity {
   /** The owner role's connection for migrations (its own password file), when configured. */
   readonly migration: { readonly databaseUrl: string; readonly database: DatabaseSecurity } | undefined;
 }
-
-/** No authentication and no TLS: the embedded stack's, which listens on 127.0.0.1 only. */
-export const PLAIN_CONNECTIONS: ConnectionSecurity = {
-  nats: { authentication: { kind: 'none' }, tls: undefined },
-  temporal: { tls: undefined, apiKey: undefined },
-  database: {
-    password: undefined,
-    sslMode: undefined,
-    tls: { caFile: undefined, certFile: undefined, keyFile: undefined },
-  },
-  migration: undefined,
-};
 
 function secret(value: string | undefined, file: string | undefined): SecretSource | undefined {
   if (file !== undefined) return SecretSource.fromFile(file);

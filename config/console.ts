@@ -35,7 +35,6 @@ export const ConsoleEnvSchema = ServicesEnvSchema.extend({
 })
   .extend({ TALLY_RATECARDS_DIR: BillingWorkerEnvSchema.shape.TALLY_RATECARDS_DIR })
   .extend(UsageStreamEnvSchema.shape);
-export type ConsoleEnv = z.infer<typeof ConsoleEnvSchema>;
 
 export interface ConsoleSettings {
   readonly port: number;
@@ -75,7 +74,7 @@ export function parseConsoleEnv(env: Record<string, string | undefined> = proces
 }
 
 /** The CLI acting as a console user: a personal token from `tally users token NAME`. */
-export const ConsoleCredentialsEnvSchema = z.object({
+const ConsoleCredentialsEnvSchema = z.object({
   TALLY_USER_TOKEN: z
     .string()
     .regex(/^tly_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$/, 'must be a token printed by `tally users token`')

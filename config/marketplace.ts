@@ -73,7 +73,6 @@ export const MarketplaceEnvSchema = z.object({
     .transform((text) => Number.parseInt(text, 10))
     .default(6),
 });
-export type MarketplaceEnv = z.infer<typeof MarketplaceEnvSchema>;
 
 /** What the marketplace adapters and the sender need, resolved from the environment. */
 export interface MarketplaceConfig {

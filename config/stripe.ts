@@ -19,7 +19,6 @@ export const StripeEnvSchema = z.object({
     .transform((text) => Number.parseInt(text, 10))
     .default(2),
 });
-export type StripeEnv = z.infer<typeof StripeEnvSchema>;
 
 export interface StripeConnection {
   readonly apiKey: string;

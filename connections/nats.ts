@@ -71,7 +71,7 @@ export async function connectNats(
 }
 
 /** The servers of a NATS_URL: one URL, or several separated by commas. */
-export function natsServers(natsUrl: string): string[] {
+function natsServers(natsUrl: string): string[] {
   return natsUrl
     .split(',')
     .map((server) => server.trim())

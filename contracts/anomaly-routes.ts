@@ -18,8 +18,8 @@ import { parseYamlConfig, type ConfigProblem } from './yaml-config.ts';
  * ```
  */
 
-export const ANOMALY_SEVERITIES = ['low', 'medium', 'high'] as const;
-export const ANOMALY_METRICS = ['usage', 'cogs'] as const;
+const ANOMALY_SEVERITIES = ['low', 'medium', 'high'] as const;
+const ANOMALY_METRICS = ['usage', 'cogs'] as const;
 
 const TargetName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'target names are 1-64 chars of [a-z0-9_-]');
 
@@ -48,7 +48,6 @@ const AnomalyRoutesSchema = z
   });
 
 export type AnomalyRoutes = z.output<typeof AnomalyRoutesSchema>;
-export type AnomalyRoute = AnomalyRoutes['routes'][number];
 
 export type ParsedAnomalyRoutes =
   { readonly ok: true; readonly routes: AnomalyRoutes } | { readonly ok: false; readonly problems: ConfigProblem[] };

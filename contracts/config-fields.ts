@@ -41,7 +41,7 @@ export function isZeroDecimalText(value: string): boolean {
 }
 
 /** Digits after the decimal point as written ("12.50" → 2). */
-export function fractionDigits(value: string): number {
+function fractionDigits(value: string): number {
   const point = value.indexOf('.');
   return point < 0 ? 0 : value.length - point - 1;
 }

@@ -7,7 +7,7 @@ import { ENTERED_AMOUNT_PATTERN } from './patterns.ts';
  * CLI shares with it. Errors are `{ "error": { "code", "message" } }` (ConsoleApiError).
  */
 
-export const ROLES = ['viewer', 'reviewer', 'admin'] as const;
+const ROLES = ['viewer', 'reviewer', 'admin'] as const;
 export const RoleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof RoleSchema>;
 
@@ -26,7 +26,6 @@ export const LoginRequestSchema = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
 });
-export type LoginRequest = z.infer<typeof LoginRequestSchema>;
 
 const DecimalAmount = z.string().regex(ENTERED_AMOUNT_PATTERN, 'amount is a decimal string such as "-25.00"');
 
@@ -63,7 +62,6 @@ export const ExceptionListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
-export type ExceptionListQuery = z.infer<typeof ExceptionListQuerySchema>;
 
 export const InvoiceListQuerySchema = z.object({
   customer: z.string().min(1).max(128).optional(),
@@ -79,7 +77,6 @@ export const InvoiceListQuerySchema = z.object({
     .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
-export type InvoiceListQuery = z.infer<typeof InvoiceListQuerySchema>;
 
 export const AuditListQuerySchema = z.object({
   /** Entries before this sequence number (paging backwards from the newest). */
@@ -89,7 +86,6 @@ export const AuditListQuerySchema = z.object({
   subject: z.string().min(1).max(300).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-export type AuditListQuery = z.infer<typeof AuditListQuerySchema>;
 
 /** `GET /api/v1/shadow/runs`: the newest first, by legacy source and period. */
 export const ShadowRunListQuerySchema = z.object({
@@ -101,7 +97,3 @@ export const ShadowRunListQuerySchema = z.object({
 export const BackfillListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
-
-export interface ConsoleApiErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
-}

@@ -22,7 +22,7 @@ import { idText } from './patterns.ts';
  * most the currency's minor digits.
  */
 
-export const CREDIT_KINDS = ['promotional', 'prepaid'] as const;
+const CREDIT_KINDS = ['promotional', 'prepaid'] as const;
 export type CreditKind = (typeof CREDIT_KINDS)[number];
 
 /**
@@ -33,11 +33,10 @@ export type CreditKind = (typeof CREDIT_KINDS)[number];
  * Rating does not depend on it; the journal does.
  */
 /** Who invoices a customer: the legacy biller, or Tally (cutover by cohort, SPEC §6). */
-export const BILLING_AUTHORITIES = ['legacy', 'tally'] as const;
+const BILLING_AUTHORITIES = ['legacy', 'tally'] as const;
 export type BillingAuthority = (typeof BILLING_AUTHORITIES)[number];
 
-export const COMMIT_POLICIES = ['ratable', 'drawdown'] as const;
-export type CommitPolicy = (typeof COMMIT_POLICIES)[number];
+const COMMIT_POLICIES = ['ratable', 'drawdown'] as const;
 
 const CreditSchema = z.strictObject({
   id: ConfigId,

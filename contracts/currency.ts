@@ -3,7 +3,7 @@
  * checked against this table at load, so it lives with the contracts; `domain/money.ts` rounds by it.
  * A currency missing here is refused at load.
  */
-export const CURRENCY_MINOR_UNITS: Readonly<Record<string, number>> = {
+const CURRENCY_MINOR_UNITS: Readonly<Record<string, number>> = {
   AUD: 2,
   BRL: 2,
   CAD: 2,

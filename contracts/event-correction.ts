@@ -18,7 +18,7 @@ const CorrectionBase = {
   signature: z.string().regex(SIGNATURE_PATTERN, 'signature is v1= and 64 lowercase hex digits'),
 };
 
-export const EventCorrectionSchema = z.discriminatedUnion('action', [
+const EventCorrectionSchema = z.discriminatedUnion('action', [
   z.strictObject({ ...CorrectionBase, action: z.literal('void') }),
   // The replacement is checked against the event contract separately, so its failure has its own reason.
   z.strictObject({ ...CorrectionBase, action: z.literal('replace'), event: z.unknown() }),
@@ -30,17 +30,15 @@ export type EventCorrection = z.infer<typeof EventCorrectionSchema>;
  * own (an unknown event, a correction of a voided event, a replacement that fails the event
  * contract or names another event or customer).
  */
-export const CORRECTION_REJECTION_REASONS = [
-  'malformed_json',
-  'schema_violation',
-  'bad_signature',
-  'unknown_source',
-  'unknown_event',
-  'already_voided',
-  'replacement_invalid',
-  'replacement_mismatch',
-] as const;
-export type CorrectionRejectionReason = (typeof CORRECTION_REJECTION_REASONS)[number];
+export type CorrectionRejectionReason =
+  | 'malformed_json'
+  | 'schema_violation'
+  | 'bad_signature'
+  | 'unknown_source'
+  | 'unknown_event'
+  | 'already_voided'
+  | 'replacement_invalid'
+  | 'replacement_mismatch';
 
 export type ParsedCorrection =
   | {
@@ -88,7 +86,7 @@ export function parseEventCorrection(raw: string): ParsedCorrection {
 }
 
 /** The bytes a correction's signature covers: its canonical JSON without `signature`. */
-export function canonicalCorrectionBytes(correction: Record<string, unknown>): string {
+function canonicalCorrectionBytes(correction: Record<string, unknown>): string {
   const { signature: _signature, ...unsigned } = correction;
   const canonical = canonicalize(unsigned);
   if (canonical === undefined) throw new Error('correction cannot be canonicalized');

@@ -10,7 +10,7 @@ import { z } from 'zod';
  */
 const SourceId = z.string().regex(/^[a-z0-9._-]{1,64}$/, 'source ids are 1-64 chars of [a-z0-9._-]');
 
-export const ApiKeySchema = z.union([
+const ApiKeySchema = z.union([
   z.strictObject({
     id: z.string().min(1),
     token: z.string().min(24, 'an API token has at least 24 characters'),
@@ -29,5 +29,4 @@ export const ApiKeysFileSchema = z.strictObject({
     .refine((keys) => new Set(keys.map((key) => key.id)).size === keys.length, 'API key ids are unique'),
 });
 
-export type ApiKey = z.infer<typeof ApiKeySchema>;
 export type ApiKeysFile = z.infer<typeof ApiKeysFileSchema>;

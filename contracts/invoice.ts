@@ -11,7 +11,7 @@ const Money = z.string().regex(DECIMAL_PATTERN, 'a decimal string');
 const Quantity = z.string().regex(NON_NEGATIVE_DECIMAL_PATTERN, 'a non-negative decimal string');
 const Instant = z.iso.datetime({ offset: true });
 
-export const TierBreakdownSchema = z.object({
+const TierBreakdownSchema = z.object({
   tier: z.number().int().positive(),
   quantity: Quantity,
   unit_price: Money,
@@ -35,7 +35,7 @@ export const UsageLineSchema = z.object({
   tiers: z.array(TierBreakdownSchema),
 });
 
-export const FeeLineSchema = z.object({
+const FeeLineSchema = z.object({
   kind: z.literal('fee'),
   line_key: z.string(),
   price_id: z.string(),
@@ -45,7 +45,7 @@ export const FeeLineSchema = z.object({
   proration: z.string().optional(),
 });
 
-export const DiscountLineSchema = z.object({
+const DiscountLineSchema = z.object({
   kind: z.literal('discount'),
   line_key: z.string(),
   price_id: z.string(),
@@ -53,7 +53,7 @@ export const DiscountLineSchema = z.object({
   amount: Money,
 });
 
-export const CommitTrueUpLineSchema = z.object({
+const CommitTrueUpLineSchema = z.object({
   kind: z.literal('commit_true_up'),
   line_key: z.string(),
   /** The shortfall billed (0 when usage and discounts reach the commit). */
@@ -64,7 +64,7 @@ export const CommitTrueUpLineSchema = z.object({
   proration: z.string().optional(),
 });
 
-export const CreditLineSchema = z.object({
+const CreditLineSchema = z.object({
   kind: z.literal('credit'),
   line_key: z.string(),
   credit_id: z.string(),
@@ -72,7 +72,7 @@ export const CreditLineSchema = z.object({
   amount: Money,
 });
 
-export const AdjustmentLineSchema = z.object({
+const AdjustmentLineSchema = z.object({
   kind: z.literal('adjustment'),
   line_key: z.string(),
   /** The closed period and the issued invoice this line corrects. */
@@ -83,7 +83,7 @@ export const AdjustmentLineSchema = z.object({
   amount: Money,
 });
 
-export const InvoiceLineSchema = z.discriminatedUnion('kind', [
+const InvoiceLineSchema = z.discriminatedUnion('kind', [
   UsageLineSchema,
   FeeLineSchema,
   DiscountLineSchema,
@@ -147,7 +147,6 @@ export type CommitTrueUpLine = z.infer<typeof CommitTrueUpLineSchema>;
 export type CreditLine = z.infer<typeof CreditLineSchema>;
 export type AdjustmentLine = z.infer<typeof AdjustmentLineSchema>;
 export type InvoiceLine = z.infer<typeof InvoiceLineSchema>;
-export type InvoiceLineKind = InvoiceLine['kind'];
 export type Invoice = z.infer<typeof InvoiceSchema>;
 export type IssuedInvoice = z.infer<typeof IssuedInvoiceSchema>;
 export type RateCardVersionRef = z.infer<typeof RateCardVersionRefSchema>;

@@ -10,7 +10,7 @@ import { NON_NEGATIVE_DECIMAL_PATTERN } from './patterns.ts';
 const Amount = z.string().regex(NON_NEGATIVE_DECIMAL_PATTERN, 'a non-negative decimal string');
 const Period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a period YYYY-MM');
 
-export const JOURNAL_ENTRY_TYPES = [
+const JOURNAL_ENTRY_TYPES = [
   'usage_rated',
   'discount_applied',
   'commit_recognized',
@@ -29,9 +29,9 @@ export const JOURNAL_ENTRY_TYPES = [
   'accrual_reversed',
 ] as const;
 
-export const JournalEntryTypeSchema = z.enum(JOURNAL_ENTRY_TYPES);
+const JournalEntryTypeSchema = z.enum(JOURNAL_ENTRY_TYPES);
 
-export const JournalLineSchema = z.object({
+const JournalLineSchema = z.object({
   line_no: z.number().int().positive(),
   /** A code of the chart of accounts (domain/journal/chart-of-accounts.ts). */
   account: z.string(),

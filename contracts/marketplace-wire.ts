@@ -32,7 +32,6 @@ export const AzureBatchUsageResponseSchema = z.looseObject({
     }),
   ),
 });
-export type AzureBatchUsageResponse = z.infer<typeof AzureBatchUsageResponseSchema>;
 
 /** Azure's error body (400, 403, 409 of the single-event API). */
 export const AzureErrorBodySchema = z.looseObject({ code: z.string().optional(), message: z.string().optional() });
@@ -50,7 +49,6 @@ export const GcpReportResponseSchema = z.looseObject({
   serviceConfigId: z.string().optional(),
   serviceRolloutId: z.string().optional(),
 });
-export type GcpReportResponse = z.infer<typeof GcpReportResponseSchema>;
 
 /** Google's error body: `{ error: { code, message, status } }`. */
 export const GcpErrorBodySchema = z.looseObject({

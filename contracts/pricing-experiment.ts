@@ -10,7 +10,7 @@ import { PERIOD_NAME_PATTERN } from './period-name.ts';
  * a row is read (convention 2: our own rows too).
  */
 
-export const AssignmentRuleSchema = z.discriminatedUnion('kind', [
+const AssignmentRuleSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('hash'),
     seed: z.string().min(1).max(128),

@@ -6,14 +6,14 @@ import { z } from 'zod';
  * `ledger` is the embedded Postgres sink and may name an external customer id (default: the
  * invoice's customer_id).
  */
-export const ProviderKindSchema = z.enum(['ledger', 'stripe', 'marketplace']);
+const ProviderKindSchema = z.enum(['ledger', 'stripe', 'marketplace']);
 export type ProviderKind = z.infer<typeof ProviderKindSchema>;
 
-export const StripeTargetSchema = z.strictObject({
+const StripeTargetSchema = z.strictObject({
   kind: z.literal('stripe'),
   customer: z.string().regex(/^cus_[A-Za-z0-9]{1,250}$/, 'customer is an existing Stripe customer id (cus_…)'),
 });
-export const LedgerTargetSchema = z.strictObject({
+const LedgerTargetSchema = z.strictObject({
   kind: z.literal('ledger'),
   customer: z.string().min(1).max(255).optional(),
 });
@@ -21,7 +21,7 @@ export const LedgerTargetSchema = z.strictObject({
  * A contract with `marketplace:` (SPEC §12): the marketplace invoices the customer from the usage
  * Tally reports hour by hour, so the issued invoice is recorded as billed there, never sent on.
  */
-export const MarketplaceTargetSchema = z.strictObject({
+const MarketplaceTargetSchema = z.strictObject({
   kind: z.literal('marketplace'),
   marketplace: z.enum(['aws', 'azure', 'gcp']),
   /** The buyer at the marketplace: the AWS account, the Azure resource, the Google consumer id. */
@@ -33,8 +33,6 @@ export const ProviderTargetSchema = z.discriminatedUnion('kind', [
   MarketplaceTargetSchema,
 ]);
 export type StripeTarget = z.infer<typeof StripeTargetSchema>;
-export type MarketplaceTarget = z.infer<typeof MarketplaceTargetSchema>;
-export type LedgerTarget = z.infer<typeof LedgerTargetSchema>;
 export type ProviderTarget = z.infer<typeof ProviderTargetSchema>;
 
 /**

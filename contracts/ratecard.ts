@@ -19,11 +19,10 @@ import { parseYamlConfig, type ConfigProblem, type FieldPath, type YamlPositions
  * `checkRateCardHistory` refuses versions of one card that disagree on what a price id means.
  */
 
-export const AGGREGATIONS = ['sum', 'count', 'max', 'unique_count', 'latest'] as const;
-export const PRICE_MODELS = ['per_unit', 'graduated', 'volume'] as const;
-export const PACKAGE_ROUNDINGS = ['up', 'down', 'none'] as const;
+const AGGREGATIONS = ['sum', 'count', 'max', 'unique_count', 'latest'] as const;
+const PRICE_MODELS = ['per_unit', 'graduated', 'volume'] as const;
+const PACKAGE_ROUNDINGS = ['up', 'down', 'none'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
-export type PriceModel = (typeof PRICE_MODELS)[number];
 export type PackageRounding = (typeof PACKAGE_ROUNDINGS)[number];
 
 const TierSchema = z.strictObject({
@@ -83,7 +82,7 @@ const RateCardFileShape = z.strictObject({
 });
 
 /** The YAML file's shape with every cross-field rule of one version. */
-export const RateCardFileSchema = RateCardFileShape.superRefine((card, context) => {
+const RateCardFileSchema = RateCardFileShape.superRefine((card, context) => {
   for (const problem of checkRateCard(card))
     context.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
 });
@@ -110,7 +109,7 @@ interface PriceCommon {
   readonly marketplace_unit_size?: string;
 }
 export type PerUnitPrice = PriceCommon & { readonly model: 'per_unit'; readonly unit_price: string };
-export type TieredPrice = PriceCommon & { readonly model: 'graduated' | 'volume'; readonly tiers: readonly Tier[] };
+type TieredPrice = PriceCommon & { readonly model: 'graduated' | 'volume'; readonly tiers: readonly Tier[] };
 export type Price = PerUnitPrice | TieredPrice;
 
 export interface Fee {
@@ -142,7 +141,7 @@ export interface RateCardVersion {
   readonly file: string;
 }
 
-export interface PathProblem {
+interface PathProblem {
   readonly path: FieldPath;
   readonly message: string;
 }
@@ -150,7 +149,7 @@ export interface PathProblem {
 /**
  * Rules of one version that a schema cannot say field by field. Each problem names the field to fix.
  */
-export function checkRateCard(card: RawRateCard): PathProblem[] {
+function checkRateCard(card: RawRateCard): PathProblem[] {
   const problems: PathProblem[] = [];
   const add = (path: FieldPath, message: string): void => {
     problems.push({ path, message });

@@ -11,13 +11,13 @@ const Decided = {
   reviewer: z.string().trim().min(1, 'a decision names its reviewer'),
 };
 
-export const ApproveDecisionSchema = z.object({
+const ApproveDecisionSchema = z.object({
   kind: z.literal('approve'),
   ...Decided,
   note: z.string().optional(),
 });
 
-export const RejectDecisionSchema = z.object({
+const RejectDecisionSchema = z.object({
   kind: z.literal('reject'),
   ...Decided,
   reason: z.string().trim().min(1, 'reject needs a reason'),
@@ -38,7 +38,7 @@ export const ReviewDecisionSchema = z.discriminatedUnion('kind', [
 ]);
 
 /** What closes an exception nobody decided: what it waited for happened (a contract published, ingest caught up). */
-export const ResolutionSchema = z.object({ kind: z.literal('resolved'), detail: z.string() });
+const ResolutionSchema = z.object({ kind: z.literal('resolved'), detail: z.string() });
 
 /** What `review_exceptions.decision` holds: a person's decision, or Tally's resolution. */
 export const StoredDecisionSchema = z.discriminatedUnion('kind', [
@@ -48,9 +48,9 @@ export const StoredDecisionSchema = z.discriminatedUnion('kind', [
   ResolutionSchema,
 ]);
 
-export type ApproveDecision = Readonly<z.infer<typeof ApproveDecisionSchema>>;
-export type RejectDecision = Readonly<z.infer<typeof RejectDecisionSchema>>;
+type ApproveDecision = Readonly<z.infer<typeof ApproveDecisionSchema>>;
+type RejectDecision = Readonly<z.infer<typeof RejectDecisionSchema>>;
 export type AdjustDecision = Readonly<z.infer<typeof AdjustDecisionSchema>>;
 export type ReviewDecision = ApproveDecision | RejectDecision | AdjustDecision;
-export type Resolution = Readonly<z.infer<typeof ResolutionSchema>>;
+type Resolution = Readonly<z.infer<typeof ResolutionSchema>>;
 export type StoredDecision = ReviewDecision | Resolution;

@@ -15,7 +15,7 @@ const decimalText = z.string().regex(DECIMAL_PATTERN, 'a decimal string');
 const nullableDecimal = decimalText.nullable();
 
 /** The close's own kinds: the draft, the contract and the customer's history beside the breach. */
-export const CloseExceptionContextSchema = z.object({
+const CloseExceptionContextSchema = z.object({
   /** The draft invoice the breach is about (absent when raised before one existed). */
   draft: InvoiceSchema.optional(),
   usage: z.array(UsageLineSchema).readonly().optional(),
@@ -45,7 +45,7 @@ export const CloseExceptionContextSchema = z.object({
 });
 
 /** A line's (and a customer's) standing in a shadow comparison (SPEC §6). */
-export const LINE_STATUSES = ['match', 'diff', 'only_legacy', 'only_new'] as const;
+const LINE_STATUSES = ['match', 'diff', 'only_legacy', 'only_new'] as const;
 /**
  * What a `diff` line's difference can be proven to come from, looking at both sides only:
  * - `rounding`: same quantity, amounts one minor unit apart;
@@ -65,7 +65,7 @@ export const LINE_STATUSES = ['match', 'diff', 'only_legacy', 'only_new'] as con
  * - `unexplained`: anything else (both quantity and price moved, or a line without quantities).
  * domain/shadow/compare.ts proves each.
  */
-export const DIFF_CAUSES = [
+const DIFF_CAUSES = [
   'rounding',
   'missing_or_duplicate_events',
   'price',
@@ -77,7 +77,7 @@ export const DIFF_CAUSES = [
 ] as const;
 
 /** One line key of a shadow comparison (SPEC §6), with its cause on a diff. */
-export const LineComparisonSchema = z.object({
+const LineComparisonSchema = z.object({
   key: z.string(),
   status: z.enum(LINE_STATUSES),
   legacy_quantity: decimalText.optional(),
@@ -93,7 +93,7 @@ export const LineComparisonSchema = z.object({
 });
 
 /** One customer-period, legacy vs Tally (SPEC §6 JSON). */
-export const CustomerComparisonSchema = z.object({
+const CustomerComparisonSchema = z.object({
   customer_id: z.string(),
   status: z.enum(LINE_STATUSES),
   currency: z.string(),
@@ -111,15 +111,15 @@ export const CustomerComparisonSchema = z.object({
   lines: z.array(LineComparisonSchema).readonly(),
 });
 
-export const ShadowVarianceContextSchema = z.object({
+const ShadowVarianceContextSchema = z.object({
   shadowRun: z.string(),
   legacyImportId: z.string().nullable(),
   comparison: CustomerComparisonSchema,
 });
 
 /** One difference along usage × rate → invoice → revenue → GL (SPEC §11), both sides. */
-export const RECONCILIATION_STAGES = ['metered_to_invoice', 'invoice_to_revenue', 'revenue_to_gl'] as const;
-export const ReconciliationDifferenceSchema = z.object({
+const RECONCILIATION_STAGES = ['metered_to_invoice', 'invoice_to_revenue', 'revenue_to_gl'] as const;
+const ReconciliationDifferenceSchema = z.object({
   stage: z.enum(RECONCILIATION_STAGES),
   reason: z.string(),
   customer_id: z.string().nullable(),
@@ -133,7 +133,7 @@ export const ReconciliationDifferenceSchema = z.object({
   detail: z.string(),
 });
 
-export const ReconciliationContextSchema = z.object({
+const ReconciliationContextSchema = z.object({
   reconciliation: ReconciliationDifferenceSchema,
   /** Set when a difference decided earlier changed and the exception opened again: what was decided then. */
   previousDecision: z
@@ -156,7 +156,7 @@ const MarketplaceRecordSchema = z.object({
   sentQuantity: decimalText,
 });
 
-export const MarketplaceReportFailedContextSchema = z.object({
+const MarketplaceReportFailedContextSchema = z.object({
   marketplace: MarketplaceKindSchema,
   amountAtRisk: nullableDecimal,
   currency: z.string().nullable(),
@@ -174,7 +174,7 @@ export const MarketplaceReportFailedContextSchema = z.object({
     .readonly(),
 });
 
-export const MarketplaceWindowAtRiskContextSchema = z.object({
+const MarketplaceWindowAtRiskContextSchema = z.object({
   marketplace: MarketplaceKindSchema,
   asOf: z.string(),
   records: z
@@ -189,7 +189,7 @@ export const MarketplaceWindowAtRiskContextSchema = z.object({
     .readonly(),
 });
 
-export const MarketplaceOverReportContextSchema = z.object({
+const MarketplaceOverReportContextSchema = z.object({
   overReport: z.object({
     overReportId: z.string(),
     bucketId: z.string(),
@@ -230,7 +230,7 @@ export const CLOSE_EXCEPTION_KINDS = [
 export type CloseExceptionKind = (typeof CLOSE_EXCEPTION_KINDS)[number];
 
 /** Every kind `review_exception_kinds` holds, and the context it carries (a test checks the two agree). */
-export const EXCEPTION_CONTEXT_SCHEMAS = {
+const EXCEPTION_CONTEXT_SCHEMAS = {
   threshold: CloseExceptionContextSchema,
   provider_sync_failed: CloseExceptionContextSchema,
   unpublished_ratecard: CloseExceptionContextSchema,
@@ -250,7 +250,6 @@ export type ExceptionContext<K extends ExceptionKind = ExceptionKind> = z.infer<
 export type CloseExceptionContext = z.infer<typeof CloseExceptionContextSchema>;
 export type LineStatus = (typeof LINE_STATUSES)[number];
 export type DiffCause = (typeof DIFF_CAUSES)[number];
-export type ReconciliationStage = (typeof RECONCILIATION_STAGES)[number];
 export type CustomerComparison = z.infer<typeof CustomerComparisonSchema>;
 export type LineComparison = z.infer<typeof LineComparisonSchema>;
 export type ReconciliationDifference = z.infer<typeof ReconciliationDifferenceSchema>;
@@ -260,7 +259,7 @@ export type KindedContext = {
   [K in ExceptionKind]: { readonly kind: K; readonly context: ExceptionContext<K> };
 }[ExceptionKind];
 
-export function isExceptionKind(kind: string): kind is ExceptionKind {
+function isExceptionKind(kind: string): kind is ExceptionKind {
   return Object.hasOwn(EXCEPTION_CONTEXT_SCHEMAS, kind);
 }
 

@@ -26,7 +26,7 @@ export const SourceKeysSchema = z.record(SourceId, Secret);
 export type SourceKeys = z.infer<typeof SourceKeysSchema>;
 
 /** A source's secrets for verification, newest first; `untilMs` ends a secret's overlap window. */
-export interface KeyVersionForVerification {
+interface KeyVersionForVerification {
   readonly secret: string;
   readonly untilMs: number | undefined;
 }

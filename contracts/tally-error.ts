@@ -20,7 +20,3 @@ export class TallyError extends Error {
     this.permanent = options.permanent;
   }
 }
-
-export function isTallyError(error: unknown): error is TallyError {
-  return error instanceof TallyError;
-}

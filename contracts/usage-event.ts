@@ -3,7 +3,7 @@ import type { RejectionReason } from './rejection-reason.ts';
 import { ID_PATTERN, idText, SOURCE_PATTERN, SourceText } from './patterns.ts';
 
 /** `^\d{1,20}(\.\d{1,12})?$`: quantities are strings, never JSON numbers (no float ever touches usage). */
-export const QUANTITY_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
+const QUANTITY_PATTERN = /^\d{1,20}(\.\d{1,12})?$/;
 
 /**
  * What is wrong with a quantity string, in words (the fault first, then the rule it breaks), or
@@ -31,8 +31,8 @@ function quantityFault(text: string): string | undefined {
 }
 const METADATA_KEY_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 export const SIGNATURE_PATTERN = /^v1=[0-9a-f]{64}$/;
-export const METADATA_MAX_KEYS = 32;
-export const METADATA_VALUE_MAX_CHARS = 256;
+const METADATA_MAX_KEYS = 32;
+const METADATA_VALUE_MAX_CHARS = 256;
 /**
  * Free text (unit, metadata values) must be storable as UTF-8 text: no U+0000 (PostgreSQL text and
  * jsonb refuse it) and no unpaired surrogate (it would be stored as U+FFFD, not as the signed bytes).
@@ -41,7 +41,7 @@ const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\
 const storableText = (text: string): boolean => !UNSTORABLE_TEXT.test(text);
 const STORABLE_TEXT_MESSAGE = 'text must not contain U+0000 or unpaired surrogates';
 
-export const MetadataSchema = z
+const MetadataSchema = z
   .record(
     z.string().regex(METADATA_KEY_PATTERN, 'metadata keys match ^[a-z][a-z0-9_]{0,63}$'),
     z

@@ -22,7 +22,7 @@ export interface ConfigProblem {
 
 export type FieldPath = readonly PropertyKey[];
 
-export interface SourcePosition {
+interface SourcePosition {
   readonly line: number;
   readonly column: number;
 }
@@ -61,7 +61,7 @@ export function formatProblem(problem: ConfigProblem): string {
 }
 
 /** `prices[2].tiers[1].up_to`; `(file)` for the root. */
-export function formatFieldPath(path: FieldPath): string {
+function formatFieldPath(path: FieldPath): string {
   if (path.length === 0) return '(file)';
   let text = '';
   for (const segment of path) {
@@ -139,7 +139,7 @@ function anchorOffset(text: string, node: Node): number {
   return found >= 0 ? found : start;
 }
 
-export function zodIssuesToProblems(issues: readonly z.core.$ZodIssue[], positions: YamlPositions): ConfigProblem[] {
+function zodIssuesToProblems(issues: readonly z.core.$ZodIssue[], positions: YamlPositions): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

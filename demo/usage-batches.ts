@@ -17,7 +17,7 @@ import {
 } from './workspace.ts';
 
 /** One message the demo publishes, and what the ingest worker should make of it. */
-export interface DemoMessage {
+interface DemoMessage {
   readonly message: OutgoingUsageMessage;
   /** `event`: a valid event seen for the first time; `duplicate`: an exact repeat; else the rejection it must get. */
   readonly expect: 'event' | 'duplicate' | RejectionReason;

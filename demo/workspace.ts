@@ -66,20 +66,20 @@ export interface DemoWorkspace {
 }
 
 const DemoReviewerSchema = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
-export type DemoReviewer = z.infer<typeof DemoReviewerSchema> & { readonly file: string };
+type DemoReviewer = z.infer<typeof DemoReviewerSchema> & { readonly file: string };
 /** The demo's reviewer account. */
-export const DEMO_REVIEWER = 'demo-reviewer';
+const DEMO_REVIEWER = 'demo-reviewer';
 
 /**
  * A run id from the clock: seconds since the epoch in base 36 (six lowercase characters, starting
  * with a letter until 2038), short enough for customer ids.
  */
-export function demoRunId(now: Date): string {
+function demoRunId(now: Date): string {
   return Math.floor(now.getTime() / 1000).toString(36);
 }
 
 /** The contract a demo customer bills under: the sample terms, this run's customer id, the Postgres ledger sink as provider. */
-export function demoCustomerTerms(sample: DemoCustomer, runId: string): DemoCustomerTerms {
+function demoCustomerTerms(sample: DemoCustomer, runId: string): DemoCustomerTerms {
   const customerId = `${sample.customerId}-${runId}`;
   const contract: Contract = {
     ...demoContract(sample),

@@ -61,7 +61,7 @@ export function lateAdjustmentLines(input: LateAdjustmentInput): AdjustmentLine[
   return lines;
 }
 
-export function adjustmentLineKey(correctedPeriod: string, originalKey: string): string {
+function adjustmentLineKey(correctedPeriod: string, originalKey: string): string {
   return `adjustment:${correctedPeriod}:${originalKey}`;
 }
 

@@ -16,8 +16,6 @@ export const Decimal = DecimalBase.clone({
 });
 export type Decimal = InstanceType<typeof Decimal>;
 
-export { CURRENCY_MINOR_UNITS } from '../contracts/currency.ts';
-
 export class UnknownCurrencyError extends TallyError {
   constructor(readonly currency: string) {
     super('unknown_currency', `currency ${currency} has no known minor unit (ISO 4217)`, { permanent: true });

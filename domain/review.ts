@@ -13,7 +13,7 @@ export interface ReviewPolicy {
 }
 
 /** What stopped a close for a person: a review threshold, or a condition the close cannot get past alone. */
-export type ReviewRule =
+type ReviewRule =
   | 'total_above'
   | 'change_pct_above'
   | 'unpriced_usage'

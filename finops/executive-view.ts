@@ -25,14 +25,14 @@ export interface FinopsSources {
   readonly signals: ProductSignals;
 }
 
-export interface RevenueSplit {
+interface RevenueSplit {
   readonly days: number;
   readonly usage: string;
   readonly subscription: string;
   readonly total: string;
 }
 
-export interface TopAccount {
+interface TopAccount {
   readonly customer_id: string;
   readonly usage: string;
   readonly subscription: string;
@@ -41,7 +41,7 @@ export interface TopAccount {
   readonly outlook: AccountOutlook;
 }
 
-export interface QuarterRange {
+interface QuarterRange {
   readonly quarter: string;
   readonly first_day: string;
   readonly last_day: string;
@@ -230,7 +230,7 @@ function revenueBeforeCredits(invoice: IssuedInvoice): Decimal {
 }
 
 /** The calendar quarter of a UTC day: its name (`2026-Q4`), first and last day, and months. */
-export function quarterOf(day: string): { name: string; firstDay: string; lastDay: string; months: string[] } {
+function quarterOf(day: string): { name: string; firstDay: string; lastDay: string; months: string[] } {
   const year = Number.parseInt(day.slice(0, 4), 10);
   const month = Number.parseInt(day.slice(5, 7), 10);
   const first = Math.floor((month - 1) / 3) * 3 + 1;

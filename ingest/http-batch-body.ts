@@ -20,7 +20,7 @@ export class BatchBodyError extends Error {
  * metadata); anything far deeper is hostile or broken, and deep values are what overflow the stack
  * of recursive JSON code later on.
  */
-export const MAX_JSON_ARRAY_DEPTH = 32;
+const MAX_JSON_ARRAY_DEPTH = 32;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const [OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT, QUOTE, BACKSLASH, COMMA] = [

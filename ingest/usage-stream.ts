@@ -12,12 +12,10 @@ import { TallyError } from '../contracts/tally-error.ts';
 import { joinBatchLines } from './usage-batch.ts';
 import { ID_PATTERN, SOURCE_PATTERN } from '../contracts/patterns.ts';
 
-/** Subjects are `usage.<source>`; the worker never trusts the subject, only the signed body. */
-export const DEFAULT_SUBJECT_PREFIX = 'usage';
 /** The subject token for bytes a producer could not attribute to a source (they will be stored as rejected). */
-export const UNATTRIBUTED_TOKEN = '_unattributed';
+const UNATTRIBUTED_TOKEN = '_unattributed';
 /** Duplicate window, consumer settings and the server features they need: 2.10 (nak with delay, consumer metadata, filter_subjects). */
-export const MINIMUM_NATS_SERVER_VERSION = '2.10.0';
+const MINIMUM_NATS_SERVER_VERSION = '2.10.0';
 
 export interface UsageStreamOptions {
   readonly streamName: string;
@@ -38,7 +36,7 @@ export interface UsageConsumerOptions {
   readonly maxAckPending: number;
 }
 
-export class NatsVersionError extends TallyError {
+class NatsVersionError extends TallyError {
   constructor(readonly version: string) {
     super(
       'nats_version_unsupported',
@@ -54,7 +52,7 @@ export function assertNatsServerVersion(nc: NatsConnection): void {
   if (compareVersions(version, MINIMUM_NATS_SERVER_VERSION) < 0) throw new NatsVersionError(version);
 }
 
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const parse = (text: string): number[] =>
     (/^(\d+)\.(\d+)\.(\d+)/.exec(text) ?? ['', '0', '0', '0']).slice(1).map((part) => Number.parseInt(part, 10));
   const [left, right] = [parse(a), parse(b)];
@@ -93,7 +91,7 @@ export type StreamDrift = ReadonlyArray<{
 }>;
 
 /** The settings of an existing stream that differ from what ingest needs (empty: none). */
-export function usageStreamDrift(actual: Readonly<Record<string, unknown>>, options: UsageStreamOptions): StreamDrift {
+function usageStreamDrift(actual: Readonly<Record<string, unknown>>, options: UsageStreamOptions): StreamDrift {
   const expected: Record<string, unknown> = { ...desiredStreamSettings(options), storage: StorageType.File };
   const drift: Array<{ setting: string; actual: unknown; expected: unknown }> = [];
   for (const [setting, value] of Object.entries(expected)) {
@@ -179,7 +177,7 @@ function isFailoverError(error: unknown): boolean {
   );
 }
 
-export class UsageStreamMissingError extends TallyError {
+class UsageStreamMissingError extends TallyError {
   constructor(readonly streamName: string) {
     super(
       'usage_stream_missing',
@@ -271,7 +269,7 @@ export function batchUsageMessage(
 }
 
 /** The subject token of a batch whose events name several sources. */
-export const BATCH_TOKEN = '_batch';
+const BATCH_TOKEN = '_batch';
 
 /**
  * Subject and message id of one event's raw bytes, from a light look at the JSON: the same bytes

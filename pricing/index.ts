@@ -2,12 +2,10 @@
 export {
   createPricingExperiment,
   experimentArmMembers,
-  PricingExperimentError,
   pricingExperimentState,
   stopPricingExperiment,
-  type CreateExperimentInput,
   type CreateExperimentResult,
   type ExperimentState,
 } from './experiments.ts';
-export { pricingReadout, type ReadoutReport } from './readout.ts';
-export { simulatePricing, SimulationInputError, type SimulationReport } from './simulate.ts';
+export { pricingReadout } from './readout.ts';
+export { simulatePricing } from './simulate.ts';

@@ -43,7 +43,7 @@ export interface SimulationReport {
   readonly unpriced: readonly { customer_id: string; period: string; sku: string; unit: string; event_count: number }[];
 }
 
-export class SimulationInputError extends TallyError {
+class SimulationInputError extends TallyError {
   constructor(message: string) {
     super('pricing_simulation_input', message, { permanent: true });
   }
@@ -144,7 +144,7 @@ export async function loadCandidateCard(folder: string): Promise<RateCardVersion
 }
 
 /** Every period from `from` to `to`, inclusive (at most 36: a simulation is a few closed months). */
-export function periodRange(from: string, to: string): string[] {
+function periodRange(from: string, to: string): string[] {
   const periods: string[] = [];
   let period = billingPeriod(from);
   const last = billingPeriod(to);

@@ -12,24 +12,8 @@ import {
   type StripeProviderOptions,
 } from './stripe-provider.ts';
 
-export type { BillingProvider } from './billing-provider.ts';
-export { LedgerBillingProvider, ledgerInvoiceId, ledgerItemId, type LedgerProviderOptions } from './ledger-provider.ts';
-export { MarketplaceBilledProvider, marketplaceBilledInvoiceId } from './marketplace-billed-provider.ts';
-export {
-  PROVIDER_ERROR_CODES,
-  ProviderError,
-  type ProviderErrorCode,
-  type ProviderErrorDetails,
-} from './provider-error.ts';
-export {
-  createStripeClient,
-  StripeBillingProvider,
-  stripeErrorToProviderError,
-  type StripeClientOptions,
-  type StripeProviderOptions,
-} from './stripe-provider.ts';
-export { STRIPE_MAX_INVOICE_ITEMS } from './stripe-invoice-plan.ts';
-
+export { LedgerBillingProvider } from './ledger-provider.ts';
+export { StripeBillingProvider } from './stripe-provider.ts';
 /** The providers of one process, chosen per contract by `target.kind`. */
 export interface BillingProviders {
   forTarget(target: ProviderTarget): BillingProvider;

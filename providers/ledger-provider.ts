@@ -20,10 +20,10 @@ export interface LedgerProviderOptions {
 }
 
 /** The ledger's external ids: derived from Tally's own ids, so every sync of an invoice yields the same. */
-export function ledgerInvoiceId(invoiceId: string): string {
+function ledgerInvoiceId(invoiceId: string): string {
   return `ledger_inv_${invoiceId}`;
 }
-export function ledgerItemId(invoiceId: string, lineKey: string): string {
+function ledgerItemId(invoiceId: string, lineKey: string): string {
   return `ledger_item_${invoiceId}:${lineKey}`;
 }
 

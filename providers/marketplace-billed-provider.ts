@@ -6,7 +6,7 @@ import type { BillingProvider } from './billing-provider.ts';
 import { ProviderError, storageError } from './provider-error.ts';
 
 /** The external id a marketplace-billed invoice is recorded under: derived from Tally's own id. */
-export function marketplaceBilledInvoiceId(invoiceId: string): string {
+function marketplaceBilledInvoiceId(invoiceId: string): string {
   return `marketplace:${invoiceId}`;
 }
 

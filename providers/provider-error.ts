@@ -6,7 +6,7 @@ import { TallyError } from '../contracts/tally-error.ts';
  * retryable ones are thrown as they are (Temporal retries with backoff), permanent ones become
  * `ApplicationFailure.nonRetryable(message, code)`.
  */
-export const PROVIDER_ERROR_CODES = {
+const PROVIDER_ERROR_CODES = {
   /** Network error, timeout, lost response or a 5xx: the request may or may not have taken effect. */
   provider_unavailable: true,
   /** 429 (rate limit or lock timeout) after the provider's own backoff ran out. */

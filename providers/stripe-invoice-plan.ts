@@ -6,7 +6,7 @@ import { describeInvoiceLine } from './describe-invoice-line.ts';
 import { ProviderError } from './provider-error.ts';
 
 /** Stripe accepts at most this many invoice items on one invoice. */
-export const STRIPE_MAX_INVOICE_ITEMS = 250;
+const STRIPE_MAX_INVOICE_ITEMS = 250;
 const STRIPE_METADATA_VALUE_MAX_CHARS = 500;
 const STRIPE_DESCRIPTION_MAX_CHARS = 500;
 const STRIPE_IDEMPOTENCY_KEY_MAX_CHARS = 255;
@@ -127,7 +127,7 @@ export function planStripeInvoice(invoice: IssuedInvoice, customer: string): Str
  * wants. That last step is exact because the value is an integer no larger than 2^53 − 1, which is
  * checked here on the string, before any number exists.
  */
-export function minorUnitsToStripeAmount(amount: string, currency: string, invoiceId: string, lineKey: string): number {
+function minorUnitsToStripeAmount(amount: string, currency: string, invoiceId: string, lineKey: string): number {
   let minor: string;
   try {
     const extraDigits = STRIPE_EXTRA_MINOR_DIGITS[currency] ?? 0;

@@ -362,7 +362,7 @@ function requireId(stripeInvoice: Stripe.Invoice): string {
  * status: retryable. 400 `idempotency_error` is the same key with other parameters: permanent, and
  * named for what it means here. The rest goes by status (see `providerErrorCodeForStatus`).
  */
-export function stripeErrorToProviderError(what: string, error: unknown): ProviderError {
+function stripeErrorToProviderError(what: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
   if (!(error instanceof Stripe.errors.StripeError)) {
     // Not from the API: a bug or an unexpected runtime failure; keep it visible but retryable

@@ -1,19 +1,8 @@
 // Revenue recognition beyond the invoice (SPEC §11): daily recognition's steps and schedule, period
 // locks, the GL export. Workflows import the types only.
 export { createRevenueActivities, type RevenueActivities } from './revenue-activities.ts';
-export {
-  DayNotOverError,
-  recognitionCustomers,
-  recognizeCustomerDay,
-  type DayRecognitionOutcome,
-  type RevenueDependencies,
-} from './recognize-day.ts';
-export {
-  accrueCustomerPeriod,
-  accrueDuePeriods,
-  DEFAULT_ACCRUAL_LATENCY_MS,
-  type AccrualOutcome,
-} from './month-end-accrual.ts';
+export { recognitionCustomers, recognizeCustomerDay, type DayRecognitionOutcome } from './recognize-day.ts';
+export { accrueDuePeriods, type AccrualOutcome } from './month-end-accrual.ts';
 export { ensureRevenueSchedule } from './revenue-schedule.ts';
 export { lockPeriod } from './period-locks.ts';
 export { revenueScheduleOfPeriod } from './revenue-schedule-report.ts';

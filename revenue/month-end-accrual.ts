@@ -14,7 +14,7 @@ import {
 import { coversPeriod, rateThrough, type RevenueDependencies } from './recognize-day.ts';
 
 /** The latency window when none is configured: usage stored within a day after month end is in the accrual. */
-export const DEFAULT_ACCRUAL_LATENCY_MS = 24 * 3_600_000;
+const DEFAULT_ACCRUAL_LATENCY_MS = 24 * 3_600_000;
 
 /** What the month-end accrual of one customer-period did. */
 export type AccrualOutcome =
@@ -48,7 +48,7 @@ export type AccrualOutcome =
  * which daily recognition and the invoice's journal step also take; idempotent (keys from the
  * ledger; a rerun with nothing new posts nothing).
  */
-export async function accrueCustomerPeriod(
+async function accrueCustomerPeriod(
   deps: RevenueDependencies,
   input: { customerId: string; period: string; now: string; latencyWindowMs?: number },
 ): Promise<AccrualOutcome> {

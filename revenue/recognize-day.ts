@@ -62,7 +62,7 @@ export type DayRecognitionOutcome =
   | { readonly status: 'not_active'; readonly customerId: string; readonly day: string };
 
 /** The day is not over yet: recognition runs for delivered usage only. */
-export class DayNotOverError extends TallyError {
+class DayNotOverError extends TallyError {
   constructor(day: RecognitionDay, now: string) {
     super('day_not_over', `day ${day.day} is not over yet (it ends at ${day.end}; now is ${now})`, {
       permanent: true,

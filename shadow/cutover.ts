@@ -27,7 +27,7 @@ import { loadReadinessFacts } from './shadow-reports.ts';
  * the hash-chained audit log, in one transaction; a cohort flips whole or not at all.
  */
 
-export class CutoverRefusedError extends TallyError {
+class CutoverRefusedError extends TallyError {
   constructor(code: 'cutover_not_ready' | 'bad_cohort', message: string) {
     super(code, message, { permanent: true });
   }

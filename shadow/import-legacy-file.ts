@@ -11,7 +11,7 @@ import {
 } from '../db/queries/shadow.ts';
 import { parseLegacyCsv, type LegacyLine } from '../domain/shadow/index.ts';
 
-export class InvalidSourceNameError extends TallyError {
+class InvalidSourceNameError extends TallyError {
   constructor(source: string) {
     super('invalid_source', `a source name is 1-64 letters, digits, ".", "_" or "-", not ${JSON.stringify(source)}`, {
       permanent: true,
@@ -82,7 +82,7 @@ export async function importLegacyFile(
 }
 
 /** sha256 of the lines sorted by key: the same lines in another order are the same import. */
-export function legacyContentHash(lines: readonly LegacyLine[]): string {
+function legacyContentHash(lines: readonly LegacyLine[]): string {
   const rows = lines
     .map((line) =>
       JSON.stringify([line.customer_id, line.period, line.price_id, line.quantity ?? null, line.amount, line.currency]),

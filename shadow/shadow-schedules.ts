@@ -72,7 +72,7 @@ export async function listShadowSchedules(client: Client): Promise<ShadowSchedul
   return summaries.sort((a, b) => (a.scheduleId < b.scheduleId ? -1 : 1));
 }
 
-export class ShadowScheduleMissingError extends TallyError {
+class ShadowScheduleMissingError extends TallyError {
   constructor(message: string) {
     super('shadow_schedule_missing', message, { permanent: true });
   }

@@ -3,7 +3,7 @@ import type { ServiceEndpoints, ServicesEnv } from '../config/services.ts';
 import { stackEndpoints, type ServiceName, type StackLayout } from './local-stack.ts';
 
 export * from './local-stack.ts';
-export { ensureTool, PINNED_TOOLS, ToolBuildError } from './tools.ts';
+export { ensureTool } from './tools.ts';
 
 /** The user's stack (`tally stack up`, the demo), from the services environment. */
 export function userStackLayout(env: ServicesEnv): StackLayout {

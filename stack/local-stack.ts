@@ -30,7 +30,7 @@ export interface StackLayout {
   readonly namespace: string;
 }
 
-export const SERVICE_NAMES = ['postgres', 'nats', 'temporal'] as const;
+const SERVICE_NAMES = ['postgres', 'nats', 'temporal'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface StackPorts {
@@ -92,7 +92,7 @@ export function stackEndpoints(layout: StackLayout): ServiceEndpoints {
   };
 }
 
-export class StackError extends TallyError {
+class StackError extends TallyError {
   constructor(message: string) {
     super('stack_failed', message, { permanent: true });
   }
@@ -610,7 +610,7 @@ function isAlive(pid: number): boolean {
  * 256 MB made that copy most of the close's Postgres time (docs/decisions/period-close.md). The
  * memory is touched only as pages are used, so an idle stack does not hold it.
  */
-export function postgresSharedBuffersMb(totalMemoryBytes: number): number {
+function postgresSharedBuffersMb(totalMemoryBytes: number): number {
   const quarterMb = Math.floor(totalMemoryBytes / 4 / 1024 / 1024);
   return Math.min(8192, Math.max(128, quarterMb));
 }

@@ -22,13 +22,13 @@ export const PINNED_TOOLS = {
 } as const;
 export type ToolName = keyof typeof PINNED_TOOLS;
 
-export class ToolBuildError extends TallyError {
+class ToolBuildError extends TallyError {
   constructor(message: string) {
     super('tool_build_failed', message, { permanent: true });
   }
 }
 
-export function toolPath(toolsDir: string, name: ToolName): string {
+function toolPath(toolsDir: string, name: ToolName): string {
   return path.join(toolsDir, 'bin', name);
 }
 

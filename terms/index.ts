@@ -1,21 +1,10 @@
 // Finance's terms as published facts: publishing files into the logs, and loading what a period is billed under.
 export {
-  PublishedTermsError,
   recordedTermsOf,
   UnknownCustomerError,
   UnpublishedRateCardError,
   type CustomerTerms,
-  type RateCardDrift,
-  type RecordedTerms,
   type TermsSource,
 } from './customer-terms.ts';
 export { publishedTerms } from './published-terms.ts';
-export {
-  publishContractFiles,
-  publishContractTexts,
-  publishRateCardFiles,
-  publishRateCardRoot,
-  PublicationRefusedError,
-  type PublishedContract,
-  type PublishedRateCard,
-} from './publish.ts';
+export { publishContractFiles, publishContractTexts, publishRateCardFiles, publishRateCardRoot } from './publish.ts';

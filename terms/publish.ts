@@ -36,7 +36,7 @@ function actorOf(options: PublishOptions): AuditActor {
   return options.actor ?? { kind: 'process', name: options.publishedBy };
 }
 
-export class PublicationRefusedError extends TallyError {
+class PublicationRefusedError extends TallyError {
   constructor(code: string, message: string) {
     super(code, message, { permanent: true });
   }

@@ -48,7 +48,7 @@ export async function exceptionDetail(pool: pg.Pool, exceptionId: string): Promi
   };
 }
 
-export async function customerUsageByDay(
+async function customerUsageByDay(
   pool: pg.Pool,
   customerId: string,
   periodName: string,

@@ -8,13 +8,13 @@ import { loadSnapshot, summarizeEventSet } from '../db/queries/period-snapshots.
 import { billingPeriod } from '../domain/period.ts';
 import { aggregatesByPrice, usageAggregationPlan } from '../domain/rating/index.ts';
 
-export class LineageError extends TallyError {
+class LineageError extends TallyError {
   constructor(message: string) {
     super('lineage_unavailable', message, { permanent: true });
   }
 }
 
-export interface LineageGroup {
+interface LineageGroup {
   readonly versionEffectiveFrom: string | null;
   readonly sku: string;
   readonly unit: string;

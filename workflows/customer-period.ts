@@ -80,11 +80,11 @@ function activityProfiles(stepTimeoutMs = 120_000) {
 }
 
 /** Patch: the quick database steps run as local activities (workflows started earlier keep regular ones). */
-export const LOCAL_DATABASE_STEPS = 'local-database-steps';
+const LOCAL_DATABASE_STEPS = 'local-database-steps';
 /** Patch: snapshot and rate run as local activities too (workflows started earlier keep regular ones). */
-export const LOCAL_HEAVY_STEPS = 'local-snapshot-and-rate';
+const LOCAL_HEAVY_STEPS = 'local-snapshot-and-rate';
 /** Patch: a sync to the Postgres ledger sink runs as a local activity (remote providers stay regular). */
-export const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
+const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
 /**
  * Patch: the close as it is now, asked before anything else. Periods of a customer close in order;
  * the close waits for ingest; an unknown customer, an unpublished rate card and any permanent step
@@ -92,27 +92,27 @@ export const LOCAL_LEDGER_SYNC = 'local-ledger-sync';
  * `invoice_when_zero: false` is skipped; every database step is a local activity. Workflows started
  * earlier replay the close they began with.
  */
-export const CHECKED_CLOSE = 'checked-close';
+const CHECKED_CLOSE = 'checked-close';
 /**
  * Patch: the input is checked before anything runs (a period outside the years Tally bills is
  * refused: the workflow fails at once with `invalid_period` and its reason, instead of billing
  * 0026-10 as 1926-10 or retrying a query that cannot work), and a permanent failure to load the
  * period's terms stops for a person like every other step. Workflows started earlier replay as they ran.
  */
-export const CHECKED_INPUT = 'checked-input';
+const CHECKED_INPUT = 'checked-input';
 /**
  * Patch, asked after CHECKED_INPUT: dual control (an adjust above the contract's
  * `review.dual_control_above` applies only once a second, different reviewer confirms it) and the
  * `ReviewState` / `ExceptionKind` search attributes. Workflows started earlier decide with one reviewer.
  */
-export const DUAL_CONTROL = 'review-dual-control';
+const DUAL_CONTROL = 'review-dual-control';
 /**
  * Patch: a live close may be a re-run of a held period (`input.rerun`, `tally period rerun`): it first
  * voids the held draft and records the re-run, then closes at once under its own snapshot, draft and
  * exception ids, billing the held period's late events. Asked only when the input names a re-run,
  * which no workflow started earlier does.
  */
-export const PERIOD_RERUN = 'period-rerun';
+const PERIOD_RERUN = 'period-rerun';
 
 /**
  * Patch, asked after DUAL_CONTROL: cutover by cohort. After rating, a live close decides once, as a
@@ -120,7 +120,7 @@ export const PERIOD_RERUN = 'period-rerun';
  * close stops there (the draft and the period end `legacy`: nothing numbered, drawn, sent or
  * journaled). Workflows started earlier issue as they always did.
  */
-export const BILLING_AUTHORITY = 'billing-authority';
+const BILLING_AUTHORITY = 'billing-authority';
 
 /** How often a waiting close looks again, and how long it waits for ingest before asking a person. */
 const DEFAULT_RECHECK_MS = 30_000;

@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from '../html.ts';
 
 /** A duration in the largest sensible unit: "3 d 4 h", "12 min". */
-export function formatAge(milliseconds: number): string {
+function formatAge(milliseconds: number): string {
   const minutes = Math.floor(milliseconds / 60_000);
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);

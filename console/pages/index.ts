@@ -8,7 +8,7 @@ import type { ConsolePage } from './page.ts';
 import { shadowCustomerPage, shadowRunPage, shadowRunsPage } from './shadow-pages.ts';
 import { usersPage } from './users-page.ts';
 
-export type { ConsolePage, PageContext, PageView } from './page.ts';
+export type { ConsolePage } from './page.ts';
 
 /** Every page of the console, in navigation order. */
 export const PAGES: readonly ConsolePage[] = [

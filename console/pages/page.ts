@@ -23,7 +23,7 @@ export interface PageContext {
   readonly query: Readonly<Record<string, string | undefined>>;
 }
 
-export interface PageView {
+interface PageView {
   readonly title: string;
   readonly body: SafeHtml;
   /** Scripts beyond the console's own (e.g. the chart library), served from /assets. */

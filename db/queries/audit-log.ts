@@ -112,10 +112,3 @@ export async function listAuditEntries(
   );
   return rows.map(auditRowToEntry);
 }
-
-export async function auditHead(db: Pick<pg.Pool, 'query'>): Promise<{ seq: number; hash: string } | undefined> {
-  const { rows } = await db.query<{ seq: string; hash: string }>(
-    'SELECT seq::text AS seq, hash FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1',
-  );
-  return rows[0] === undefined ? undefined : { seq: Number.parseInt(rows[0].seq, 10), hash: rows[0].hash };
-}

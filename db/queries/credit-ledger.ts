@@ -5,7 +5,7 @@ import { withTransaction } from '../pool.ts';
 import type { Queryable } from './journal.ts';
 import { TallyError } from '../../contracts/tally-error.ts';
 
-export type CreditLedgerWriteErrorCode =
+type CreditLedgerWriteErrorCode =
   | 'credit_grant_conflict'
   | 'credit_movement_conflict'
   | 'credit_grant_not_found'
@@ -16,7 +16,7 @@ export type CreditLedgerWriteErrorCode =
   | 'credit_currency_mismatch';
 
 /** A write the credit ledger refuses. Every code is permanent: retrying the same write cannot succeed. */
-export class CreditLedgerWriteError extends TallyError {
+class CreditLedgerWriteError extends TallyError {
   declare readonly code: CreditLedgerWriteErrorCode;
   constructor(code: CreditLedgerWriteErrorCode, message: string) {
     super(code, message, { permanent: true });

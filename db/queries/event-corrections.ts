@@ -104,34 +104,6 @@ export async function insertCorrection(
   return { correctionSeq: existing.seq, created: false, status: existing.status };
 }
 
-/** Corrections of the events behind a set of event keys, for lineage: which corrections a line reflects. */
-export async function correctionsOfEvents(
-  db: Queryable,
-  keys: readonly { source: string; eventId: string }[],
-): Promise<{ source: string; eventId: string; correctionSeq: string; action: 'void' | 'replace'; reason: string }[]> {
-  if (keys.length === 0) return [];
-  const { rows } = await db.query<{
-    source: string;
-    event_id: string;
-    seq: string;
-    action: 'void' | 'replace';
-    reason: string;
-  }>(
-    `SELECT c.source, c.event_id, c.correction_seq::text AS seq, c.action, c.reason
-       FROM event_corrections c JOIN jsonb_to_recordset($1::jsonb) AS k(source text, "eventId" text)
-         ON c.source = k.source AND c.event_id = k."eventId"
-      WHERE c.status = 'accepted' ORDER BY c.correction_seq`,
-    [JSON.stringify(keys)],
-  );
-  return rows.map((row) => ({
-    source: row.source,
-    eventId: row.event_id,
-    correctionSeq: row.seq,
-    action: row.action,
-    reason: row.reason,
-  }));
-}
-
 /** A correction recorded before with exactly this content, if any. */
 export async function findCorrectionByHash(
   db: Queryable,

@@ -21,7 +21,7 @@ interface InvoiceRecordBase {
 }
 
 /** A draft, held or skipped invoice: rated, never numbered. */
-export interface UnissuedInvoiceRecord extends InvoiceRecordBase {
+interface UnissuedInvoiceRecord extends InvoiceRecordBase {
   readonly status: Exclude<InvoiceStatus, 'issued'>;
   readonly invoiceNumber: undefined;
   readonly issuedAt: undefined;

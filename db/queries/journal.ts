@@ -175,7 +175,7 @@ export async function loadJournalEntries(db: Queryable, filter: JournalEntryFilt
   return rows.map((row) => JournalEntrySchema.parse({ ...row, lines: row.lines ?? [] }));
 }
 
-export interface TrialBalanceAccount {
+interface TrialBalanceAccount {
   readonly currency: string;
   readonly account: string;
   readonly number: string;
@@ -187,7 +187,7 @@ export interface TrialBalanceAccount {
   readonly balance: string;
 }
 
-export interface TrialBalanceTotal {
+interface TrialBalanceTotal {
   readonly currency: string;
   readonly debit: string;
   readonly credit: string;

@@ -238,7 +238,7 @@ export interface StoredBucket extends SealedBucket {
 }
 
 export type SendAnswerKind = 'accepted' | 'duplicate' | 'rejected' | 'throttled' | 'unprocessed' | 'batch_rejected';
-export type BucketOutcomeKind = 'accepted' | 'duplicate' | 'rejected' | 'expired' | 'unknown';
+type BucketOutcomeKind = 'accepted' | 'duplicate' | 'rejected' | 'expired' | 'unknown';
 
 interface BucketRow {
   bucket_id: string;

@@ -72,33 +72,6 @@ export async function recordDeliveryAttempt(
   );
 }
 
-export async function listNotifications(
-  pool: pg.Pool,
-  filter: { customerId?: string; kind?: string },
-): Promise<NotificationRecord[]> {
-  const { rows } = await pool.query<{
-    notification_key: string;
-    kind: string;
-    customer_id: string;
-    period: string;
-    payload: Record<string, unknown>;
-    delivered_at: Date | null;
-    attempts: number;
-  }>(
-    `SELECT * FROM notifications WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::text IS NULL OR kind = $2) ORDER BY created_at, notification_key`,
-    [filter.customerId ?? null, filter.kind ?? null],
-  );
-  return rows.map((row) => ({
-    notificationKey: row.notification_key,
-    kind: row.kind,
-    customerId: row.customer_id,
-    period: row.period,
-    payload: row.payload,
-    deliveredAt: row.delivered_at?.toISOString(),
-    attempts: row.attempts,
-  }));
-}
-
 /** Notifications whose webhook delivery has not succeeded yet, oldest first. */
 export async function listUndeliveredNotifications(pool: pg.Pool, limit: number): Promise<NotificationRecord[]> {
   const { rows } = await pool.query<{

@@ -5,7 +5,7 @@ import { ADVISORY_LOCKS } from '../advisory-locks.ts';
 import { customerHasCorrections } from './backfills.ts';
 
 /** One group of in-period events: the rating engine's UsageAggregate, built in SQL (queries/usage-aggregates.ts). */
-export type AggregateRow = UsageAggregate;
+type AggregateRow = UsageAggregate;
 
 export interface EventSetSummary {
   readonly eventCount: number;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ProviderKind, ProviderSyncResult } from '../../contracts/provider-sync.ts';
+import { type ProviderKind, type ProviderSyncResult, ProviderSyncResultSchema } from '../../contracts/provider-sync.ts';
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -15,8 +15,9 @@ interface SyncRecordRow {
 
 const COLUMNS = 'invoice_id, provider, external_customer_id, external_invoice_id, status, items, synced_at';
 
+/** A stored sync, checked against its contract as it is read. */
 function rowToResult(row: SyncRecordRow): ProviderSyncResult {
-  return {
+  return ProviderSyncResultSchema.parse({
     provider: row.provider,
     invoice_id: row.invoice_id,
     external_customer_id: row.external_customer_id,
@@ -24,7 +25,7 @@ function rowToResult(row: SyncRecordRow): ProviderSyncResult {
     status: row.status,
     items: row.items,
     synced_at: row.synced_at.toISOString(),
-  };
+  });
 }
 
 /** The completed sync of an invoice to a provider, if there is one. */

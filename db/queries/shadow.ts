@@ -217,7 +217,7 @@ export async function insertShadowRun(
   return (await loadShadowRun(db, run.runId)) as ShadowRunRecord;
 }
 
-export async function loadShadowRun(db: Queryable, runId: string): Promise<ShadowRunRecord | undefined> {
+async function loadShadowRun(db: Queryable, runId: string): Promise<ShadowRunRecord | undefined> {
   const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM shadow_runs WHERE run_id = $1`, [runId]);
   return rows[0] === undefined ? undefined : toRun(rows[0]);
 }
@@ -243,7 +243,7 @@ export async function listShadowRuns(
   return rows.map(toRun);
 }
 
-export type ExceptionState = 'none' | 'open' | 'accepted' | 'rejected';
+type ExceptionState = 'none' | 'open' | 'accepted' | 'rejected';
 
 export interface ShadowResultRecord {
   readonly runId: string;

@@ -36,7 +36,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
  * The query text and parameters. Segment boundaries and grouping keys come from the plan as
  * parameters; the only text spliced in is the table name, checked to be an identifier.
  */
-export function usageAggregateQuery(
+function usageAggregateQuery(
   plan: UsageAggregationPlan,
   options: UsageAggregateQueryOptions,
 ): { text: string; values: unknown[] } {

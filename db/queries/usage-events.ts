@@ -138,7 +138,7 @@ const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /** A text value escaped for COPY's text format (backslash, tab, newline and carriage return). */
-export function copyField(value: string): string {
+function copyField(value: string): string {
   return COPY_SPECIAL.test(value)
     ? value.replace(/[\\\t\n\r]/g, (character) => COPY_ESCAPES[character] as string)
     : value;

@@ -1,7 +1,7 @@
 import type { CostVersion } from '../../contracts/costs.ts';
 import { Decimal, formatDecimal } from '../money.ts';
 import { costVersionAt, unitCostFor } from '../costs/unit-costs.ts';
-import { dayNumberOfInstant, dayText } from './utc-days.ts';
+import { dayNumberOfInstant } from './utc-days.ts';
 
 /** What the detector reads of one usage event. */
 export interface DailyUsageInput {
@@ -108,5 +108,3 @@ function compareSeries(a: DailySeries, b: DailySeries): number {
   const keyB = `${b.metric}\u0000${b.customer_id ?? ''}\u0000${b.sku}`;
   return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
 }
-
-export { dayText };

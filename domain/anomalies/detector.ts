@@ -41,7 +41,7 @@ const MAD_TO_SIGMA = 1.4826 * 1.25;
 const SILENT_MIN_ACTIVE_DAYS = 24;
 const SCORE_LIMIT = 1000;
 
-export type AnomalySeverity = 'low' | 'medium' | 'high';
+type AnomalySeverity = 'low' | 'medium' | 'high';
 export type AnomalyKind = 'spike' | 'drop' | 'silence';
 
 /** The SPEC §10 output shape of one anomaly. */

@@ -5,7 +5,7 @@ import type { DailySeries } from './daily-series.ts';
  * detector's quality tests and its benchmark use it. Seeded (mulberry32), so a run can be repeated.
  */
 
-export interface InjectedAnomaly {
+interface InjectedAnomaly {
   readonly customer_id: string;
   readonly dayIndex: number;
   readonly kind: 'spike' | 'drop' | 'silence';

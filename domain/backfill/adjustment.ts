@@ -2,7 +2,7 @@ import type { AdjustmentLine, InvoiceLine } from '../../contracts/invoice.ts';
 import { Decimal, formatMoney, sumDecimals } from '../money.ts';
 
 /** The line kinds whose amounts usage can change; fees and credits are settled on the issued invoice. */
-export const USAGE_DRIVEN_KINDS: ReadonlySet<InvoiceLine['kind']> = new Set(['usage', 'discount', 'commit_true_up']);
+const USAGE_DRIVEN_KINDS: ReadonlySet<InvoiceLine['kind']> = new Set(['usage', 'discount', 'commit_true_up']);
 
 /** Amounts per original line key (a usage-driven line of the corrected invoice), as decimal strings. */
 export type LineAmounts = Readonly<Record<string, string>>;

@@ -2,14 +2,10 @@
 export {
   backfillAdjustmentLine,
   backfillDifferences,
-  backfillLineKey,
   billedSoFar,
-  originalLineKey,
   toLineAmounts,
   totalOf,
   usageDrivenAmounts,
-  USAGE_DRIVEN_KINDS,
-  type BackfillDifference,
   type LineAmounts,
 } from './adjustment.ts';
-export { backfillCauses, describeCause, type BackfillCause, type CorrectionRef, type RatingInputs } from './causes.ts';
+export { backfillCauses, describeCause, type BackfillCause } from './causes.ts';

@@ -22,13 +22,13 @@ import { billingPeriod } from '../period.ts';
  * currency's minor unit when printed. Dates are UTC days.
  */
 
-export interface PeriodUsage {
+interface PeriodUsage {
   readonly period: string;
   /** Usage lines plus discounts of the period, a decimal string in the contract's currency. */
   readonly usage: string;
 }
 
-export interface PrepaidCredit {
+interface PrepaidCredit {
   readonly credit_id: string;
   readonly amount: string;
   readonly remaining: string;
@@ -54,7 +54,7 @@ export interface CommitBurndownInput {
 export type BurnAlert =
   'commit_shortfall' | 'prepaid_runs_out_early' | 'prepaid_left_at_expiry' | 'ramp_behind' | 'ramp_ahead';
 
-export interface RampVariance {
+interface RampVariance {
   readonly period: string;
   readonly planned: string;
   readonly actual: string;

@@ -12,7 +12,7 @@ import { costVersionAt, unitCostFor } from './unit-costs.ts';
  * is not claimed (`uncosted_revenue`).
  */
 
-export interface MarginUsageLine {
+interface MarginUsageLine {
   readonly sku: string;
   readonly unit: string;
   /** Raw quantity in the price's unit (the line's `quantity`, before packaging). */

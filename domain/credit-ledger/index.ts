@@ -3,12 +3,10 @@
 export {
   compareCreditsForDrawdown,
   considerationPaid,
-  CreditLedgerError,
   effectivePricePerCredit,
   isCreditUsableInPeriod,
   validateCreditGrant,
   type CreditGrant,
   type CreditKind,
-  type CreditLedgerErrorCode,
 } from './credit-grant.ts';
 export { creditMovementsFromInvoice, type CreditConsumption } from './credit-movements.ts';

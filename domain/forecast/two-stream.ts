@@ -36,7 +36,7 @@ export interface ForecastInput {
   readonly usage_history: ReadonlyMap<string, readonly string[]>;
 }
 
-export interface ForecastPeriod {
+interface ForecastPeriod {
   readonly period: string;
   readonly days: number;
   readonly fixed: string;
@@ -74,7 +74,7 @@ const DAY_MS = 86_400_000;
  * is a judgement (docs/decisions/finops.md): a lost integration or a reached commit rarely moves a
  * whole account, and a band that still covers it is the honest answer.
  */
-export const SIGNAL_SWING = 0.25;
+const SIGNAL_SWING = 0.25;
 
 export function twoStreamForecast(input: ForecastInput): TwoStreamForecast {
   const digits = minorUnits(input.currency);

@@ -4,7 +4,7 @@
  * numbers group them the usual way: 1xxx assets, 2xxx liabilities, 4xxx revenue, 49xx contra-revenue.
  */
 export type AccountType = 'asset' | 'liability' | 'revenue' | 'contra_revenue';
-export type NormalBalance = 'debit' | 'credit';
+type NormalBalance = 'debit' | 'credit';
 
 export interface AccountDefinition {
   readonly number: string;

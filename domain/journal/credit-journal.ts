@@ -5,7 +5,7 @@ import { periodOf } from '../period.ts';
 import { buildEntry, credit, debit, JournalError, journalEntryKey } from './journal-entry.ts';
 
 /** The calculation version of entries that come from credit grants rather than from an invoice. */
-export const CREDIT_JOURNAL_CALCULATION_VERSION = 'credit-journal-v1';
+const CREDIT_JOURNAL_CALCULATION_VERSION = 'credit-journal-v1';
 
 export interface CreditGrantJournalInput {
   readonly customer_id: string;

@@ -7,28 +7,18 @@ export {
   isAccountCode,
   isIncomeStatementAccount,
   type AccountCode,
-  type AccountDefinition,
   type AccountType,
-  type NormalBalance,
 } from './chart-of-accounts.ts';
-export {
-  CREDIT_JOURNAL_CALCULATION_VERSION,
-  prepaidCreditExpiredEntry,
-  prepaidCreditPurchasedEntry,
-  type CreditGrantJournalInput,
-} from './credit-journal.ts';
+export { prepaidCreditExpiredEntry, prepaidCreditPurchasedEntry } from './credit-journal.ts';
 export { journalEntriesForInvoice, type InvoiceJournalInput } from './invoice-journal.ts';
 export {
   assertBalanced,
   buildEntry,
   credit,
   debit,
-  entryTotals,
   JournalError,
   journalEntryKey,
   netDebitByAccount,
-  type EntrySourceKind,
-  type JournalErrorCode,
   type Posting,
 } from './journal-entry.ts';
 export {
@@ -38,10 +28,4 @@ export {
   type JournalPolicy,
   type PrepaidCreditTerms,
 } from './journal-policy.ts';
-export {
-  tieOutUsageRevenue,
-  type TieOutDifference,
-  type TieOutDifferenceReason,
-  type UsageTieOut,
-  type UsageTieOutInput,
-} from './usage-tie-out.ts';
+export { tieOutUsageRevenue, type UsageTieOut } from './usage-tie-out.ts';

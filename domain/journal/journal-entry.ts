@@ -101,7 +101,7 @@ export function buildEntry(header: EntryHeader, postings: readonly Posting[]): J
   return entry;
 }
 
-export function entryTotals(entry: Pick<JournalEntry, 'lines'>): { debit: Decimal; credit: Decimal } {
+function entryTotals(entry: Pick<JournalEntry, 'lines'>): { debit: Decimal; credit: Decimal } {
   return {
     debit: sumDecimals(entry.lines.map((line) => new Decimal(line.debit))),
     credit: sumDecimals(entry.lines.map((line) => new Decimal(line.credit))),

@@ -16,7 +16,7 @@ export interface UsageTieOutInput {
   readonly policy?: Pick<JournalPolicy, 'adjustmentObligations'>;
 }
 
-export type TieOutDifferenceReason =
+type TieOutDifferenceReason =
   /** An invoice line with a non-zero amount has no posting. */
   | 'line_not_posted'
   /** A line's postings add up to something other than the line's amount. */
@@ -35,7 +35,7 @@ export type TieOutDifferenceReason =
   /** The headline: Σ usage billed for the period ≠ usage revenue recognized for it. */
   | 'usage_revenue_mismatch';
 
-export interface TieOutDifference {
+interface TieOutDifference {
   readonly reason: TieOutDifferenceReason;
   readonly invoice_id: string | null;
   readonly line_key: string | null;

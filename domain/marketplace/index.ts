@@ -3,34 +3,12 @@
  * and UTC hour; late usage as deltas; remainders carried; each marketplace's record shape, window
  * and rules. No I/O and no clock: the activities read usage and the time and store what this returns.
  */
-export {
-  hourlyDimensionUsage,
-  listingDimensions,
-  type HourlyAggregate,
-  type HourlyDimensionUsage,
-  type ListingDimension,
-} from './listing-dimensions.ts';
+export { hourlyDimensionUsage, listingDimensions, type HourlyAggregate } from './listing-dimensions.ts';
 export { listingValue } from './listing-value.ts';
-export { MAX_RECORDS_PER_CALL, marketplaceRules, splitSendable, type MarketplaceRules } from './marketplace-rules.ts';
-export {
-  groupIntoCalls,
-  isSent,
-  marketplaceRecord,
-  type AwsUsageRecord,
-  type AzureUsageEvent,
-  type GcpOperation,
-  type MarketplaceRecord,
-} from './marketplace-records.ts';
-export { recordKeyFor, TALLY_OPERATION_NAMESPACE } from './record-keys.ts';
+export { MAX_RECORDS_PER_CALL, marketplaceRules } from './marketplace-rules.ts';
+export { groupIntoCalls, isSent, marketplaceRecord, type MarketplaceRecord } from './marketplace-records.ts';
 export { DOCUMENTED_REPORT_WINDOWS, halfWindowAt, reportDeadline, type ReportWindows } from './report-windows.ts';
-export { sealHours, type DimensionLedger, type SealHoursInput, type SealHoursResult } from './seal-hours.ts';
-export {
-  bucketIdFor,
-  type BucketPart,
-  type DeltaSource,
-  type MarketplaceIdentity,
-  type OverReport,
-  type SealedBucket,
-} from './sealed-bucket.ts';
-export { addHours, HOUR_MS, hourEnd, hourOf, hoursFrom, laterOf, earlierOf, periodOfHour } from './utc-hours.ts';
-export { periodParity, type ParityInput, type ParityLine } from './parity.ts';
+export { sealHours, type DimensionLedger } from './seal-hours.ts';
+export { type DeltaSource, type MarketplaceIdentity, type OverReport, type SealedBucket } from './sealed-bucket.ts';
+export { addHours, hourOf, hoursFrom, laterOf, periodOfHour } from './utc-hours.ts';
+export { periodParity, type ParityLine } from './parity.ts';

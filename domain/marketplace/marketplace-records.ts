@@ -8,7 +8,7 @@ import type { SealedBucket } from './sealed-bucket.ts';
  */
 
 /** AWS BatchMeterUsage `UsageRecord` with the current identity (CustomerAWSAccountId + LicenseArn). */
-export interface AwsUsageRecord {
+interface AwsUsageRecord {
   /** The hour's start, UTC. */
   readonly timestamp: string;
   readonly customerAwsAccountId: string;
@@ -19,7 +19,7 @@ export interface AwsUsageRecord {
 }
 
 /** Azure `batchUsageEvent` item. */
-export interface AzureUsageEvent {
+interface AzureUsageEvent {
   readonly resourceId: string;
   readonly planId: string;
   readonly dimension: string;
@@ -30,7 +30,7 @@ export interface AzureUsageEvent {
 }
 
 /** Google Service Control `Operation` reporting one metric for one hour. */
-export interface GcpOperation {
+interface GcpOperation {
   /** UUIDv5 of the bucket: Service Control deduplicates by it. */
   readonly operationId: string;
   readonly operationName: string;

@@ -2,7 +2,7 @@ import { uuidV5 } from '../../contracts/uuid-v5.ts';
 import type { MarketplaceIdentity } from './sealed-bucket.ts';
 
 /** The namespace of Tally's operation ids at Google (RFC 9562 v5): fixed forever, or every id would change. */
-export const TALLY_OPERATION_NAMESPACE = '5b0f6a53-2c8e-4d1a-9a57-7d3f0b6c2e41';
+const TALLY_OPERATION_NAMESPACE = '5b0f6a53-2c8e-4d1a-9a57-7d3f0b6c2e41';
 
 /**
  * The key under which the marketplace knows a record, the same for every resend:

@@ -3,17 +3,13 @@
  * and covers [start, start + 1 h). Instants are ISO 8601 strings; the clock is always an argument.
  */
 
-export const HOUR_MS = 3_600_000;
+const HOUR_MS = 3_600_000;
 
 /** The hour that contains `instant`. */
 export function hourOf(instant: string): string {
   const ms = Date.parse(instant);
   if (Number.isNaN(ms)) throw new Error(`not an instant: ${JSON.stringify(instant)}`);
   return new Date(ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS)).toISOString();
-}
-
-export function isHourStart(instant: string): boolean {
-  return hourOf(instant) === new Date(Date.parse(instant)).toISOString();
 }
 
 export function addHours(hour: string, hours: number): string {

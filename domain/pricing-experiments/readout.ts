@@ -20,7 +20,7 @@ import { mean, TooFewObservationsError, welchInterval } from './welch-interval.t
  * 4. otherwise → extend (the data cannot tell yet).
  */
 
-export const MINIMUM_CUSTOMERS_PER_ARM = 3;
+const MINIMUM_CUSTOMERS_PER_ARM = 3;
 
 export interface CustomerOutcome {
   readonly customerId: string;

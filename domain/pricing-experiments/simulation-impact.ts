@@ -20,7 +20,7 @@ export interface SimulatedPeriod {
   readonly candidate: MarginInvoice;
 }
 
-export type ImpactDimension = 'customer' | 'sku' | 'cohort' | 'total';
+type ImpactDimension = 'customer' | 'sku' | 'cohort' | 'total';
 
 export interface ImpactRow {
   readonly by: ImpactDimension;

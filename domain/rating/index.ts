@@ -6,12 +6,9 @@
 
 export { CALCULATION_VERSION } from '../calculation-version.ts';
 
-export { ratePeriod, type RatePeriodInput } from './rate-period.ts';
+export { ratePeriod } from './rate-period.ts';
 export {
   aggregateEvents,
-  compareAggregates,
-  groupingKeys,
-  groupingKeysBySku,
   UsageAggregator,
   type EventCounters,
   type RatableEvent,
@@ -20,15 +17,13 @@ export {
 export { usageAggregationPlan, type UsageAggregationPlan } from './aggregation/aggregation-plan.ts';
 export { sortedVersions, versionSegments, type VersionSegment } from './segments/version-segments.ts';
 export {
-  compareCreditsForDrawdown,
   creditBalancesFromContract,
   drawDownCredits,
   isCreditUsable,
   type CreditBalance,
-  type CreditUse,
 } from './adjustments/credits.ts';
 export { instantKey } from './time/instant-key.ts';
 export { aggregatesByPrice } from './lineage/lineage.ts';
-export { PriceMatcher, type PriceMatch, type UnpricedReason } from './matching/price-matching.ts';
-export { RatingInputError, type RatingInputErrorCode } from './rating-input-error.ts';
-export { describeRateCardChanges, type RateCardChange } from './ratecard-changes/ratecard-changes.ts';
+export { PriceMatcher } from './matching/price-matching.ts';
+export { RatingInputError } from './rating-input-error.ts';
+export { describeRateCardChanges } from './ratecard-changes/ratecard-changes.ts';

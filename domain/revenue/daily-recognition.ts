@@ -16,7 +16,7 @@ import { recognitionDay, type RecognitionDay } from './recognition-day.ts';
 import { RevenueError } from './revenue-error.ts';
 
 /** The calculation version of recognition entries (daily recognition and its settlement). */
-export const REVENUE_RECOGNITION_VERSION = 'revenue-recognition-v1';
+const REVENUE_RECOGNITION_VERSION = 'revenue-recognition-v1';
 
 /** A credit usable in the period, as its balance opened, with a prepaid grant's terms. */
 export interface RecognitionCredit extends CreditBalance {

@@ -3,7 +3,7 @@ import { isAccountCode, isIncomeStatementAccount, type AccountCode } from '../jo
 import { Decimal, formatMoney } from '../money.ts';
 
 /** The obligation an income-statement account belongs to. */
-export type RevenueCategory = 'usage' | 'subscription' | 'commitment' | 'breakage' | 'contra_revenue';
+type RevenueCategory = 'usage' | 'subscription' | 'commitment' | 'breakage' | 'contra_revenue';
 
 const CATEGORY: Partial<Record<AccountCode, RevenueCategory>> = {
   usage_revenue: 'usage',

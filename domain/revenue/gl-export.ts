@@ -2,7 +2,7 @@ import { ACCOUNT_CODES, CHART_OF_ACCOUNTS, isAccountCode, type AccountCode } fro
 import { RevenueError } from './revenue-error.ts';
 
 /** The columns of the GL export, in order (SPEC §11). */
-export const GL_EXPORT_COLUMNS = [
+const GL_EXPORT_COLUMNS = [
   'entry_id',
   'posted_at',
   'period',

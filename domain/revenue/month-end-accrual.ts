@@ -7,7 +7,7 @@ import { recognitionDay } from './recognition-day.ts';
 import { RevenueError } from './revenue-error.ts';
 
 /** The calculation version of month-end accrual entries (accrual, true-ups, reversals). */
-export const REVENUE_ACCRUAL_VERSION = 'revenue-accrual-v1';
+const REVENUE_ACCRUAL_VERSION = 'revenue-accrual-v1';
 
 /**
  * Every entry type recognition posts for a customer-period before its invoice, settlement aside:

@@ -5,7 +5,7 @@ import { tieOutUsageRevenue } from '../journal/index.ts';
 import { Decimal, formatMoney } from '../money.ts';
 
 /** Where along usage → invoice → revenue → GL a difference is. */
-export type { ReconciliationDifference, ReconciliationStage } from '../../contracts/review-exception.ts';
+export type { ReconciliationDifference } from '../../contracts/review-exception.ts';
 
 export interface ReconciliationInvoice {
   readonly invoice: IssuedInvoice;
@@ -26,7 +26,7 @@ export interface ReconciliationInput {
 }
 
 /** One usage line along the chain: metered quantity × rate, the invoice line, the usage revenue posted for it. */
-export interface ReconciliationRow {
+interface ReconciliationRow {
   readonly customer_id: string;
   readonly invoice_id: string;
   readonly price_id: string;

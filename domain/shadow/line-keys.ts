@@ -21,10 +21,10 @@ export interface KeyedLine {
 }
 
 /** The literal key of the commit true-up line. */
-export const COMMIT_TRUE_UP_KEY = 'commit_true_up';
+const COMMIT_TRUE_UP_KEY = 'commit_true_up';
 
 /** The line key of a credit line. */
-export function creditLineKey(creditId: string): string {
+function creditLineKey(creditId: string): string {
   return `credit:${creditId}`;
 }
 

@@ -24,10 +24,10 @@ import { Decimal, formatDecimal } from '../money.ts';
  * do not, `steady` without any. Quantities stay decimal; percentages are rounded half-up to 0.1.
  */
 
-export type SignalOutlook = 'contraction' | 'expansion';
+type SignalOutlook = 'contraction' | 'expansion';
 export type AccountOutlook = SignalOutlook | 'mixed' | 'steady';
 
-export type EarlyWarningKind =
+type EarlyWarningKind =
   | BurnAlert
   | 'commit_reached'
   | 'prepaid_nearly_used'
@@ -36,7 +36,7 @@ export type EarlyWarningKind =
   | 'signal_below'
   | 'signal_above';
 
-export interface EarlyWarningSignal {
+interface EarlyWarningSignal {
   readonly kind: EarlyWarningKind;
   readonly source: 'commit_burn' | 'quota' | 'product';
   readonly outlook: SignalOutlook;
@@ -55,7 +55,7 @@ export interface AccountSignals {
   readonly signals: readonly EarlyWarningSignal[];
 }
 
-export interface QuotaHit {
+interface QuotaHit {
   readonly customer_id: string;
   readonly period: string;
   readonly basis: 'commit' | 'prepaid';
@@ -196,7 +196,7 @@ function productSignals(input: EarlyWarningInput): Map<string, EarlyWarningSigna
   return result;
 }
 
-export function outlookOf(signals: readonly EarlyWarningSignal[]): AccountOutlook {
+function outlookOf(signals: readonly EarlyWarningSignal[]): AccountOutlook {
   const down = signals.some((signal) => signal.outlook === 'contraction');
   const up = signals.some((signal) => signal.outlook === 'expansion');
   if (down && up) return 'mixed';

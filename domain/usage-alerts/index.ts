@@ -6,20 +6,10 @@
 export {
   newThresholdCrossings,
   usedPercent,
-  USAGE_ALERT_BASES,
-  USAGE_ALERT_THRESHOLDS_PCT,
-  UsageAlertInputError,
   type NotifiedThreshold,
-  type ThresholdCrossing,
   type UsageAlertBasis,
   type UsageAlertReferences,
   type UsageAlertThresholdPct,
 } from './threshold-crossings.ts';
-export {
-  valueRunningTotals,
-  type RunningTotal,
-  type RunningTotalValuation,
-  type RunningTotalValuationInput,
-  type ValuationApproximation,
-} from './running-total-valuation.ts';
-export { prepaidBalanceAtPeriodStart, type LedgerCreditBalance } from './prepaid-balance.ts';
+export { valueRunningTotals, type RunningTotal, type RunningTotalValuation } from './running-total-valuation.ts';
+export { prepaidBalanceAtPeriodStart } from './prepaid-balance.ts';

@@ -29,7 +29,7 @@ export interface RunningTotalValuationInput {
 }
 
 /** Where the totals do not say enough to rate exactly, and what the valuation assumed instead. */
-export type ValuationApproximation =
+type ValuationApproximation =
   /** A version takes effect inside the period; the totals have no event times, so all usage is priced by one version. */
   | { readonly kind: 'version_split'; readonly pricedBy: string | null; readonly segments: number }
   /** The sku's prices filter on dimensions the totals do not carry: all its usage is valued at the dearest candidate. */

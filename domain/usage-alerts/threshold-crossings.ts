@@ -3,7 +3,7 @@ import { TallyError } from '../../contracts/tally-error.ts';
 import { DECIMAL_PATTERN } from '../../contracts/patterns.ts';
 
 /** The shares of a reference amount that produce an alert, in percent, lowest first. */
-export const USAGE_ALERT_THRESHOLDS_PCT = [50, 75, 90, 100] as const;
+const USAGE_ALERT_THRESHOLDS_PCT = [50, 75, 90, 100] as const;
 export type UsageAlertThresholdPct = (typeof USAGE_ALERT_THRESHOLDS_PCT)[number];
 
 /**
@@ -11,7 +11,7 @@ export type UsageAlertThresholdPct = (typeof USAGE_ALERT_THRESHOLDS_PCT)[number]
  * - `commit`: the contract's minimum commit for the period (prorated like the invoice's true-up);
  * - `prepaid`: the prepaid credit balance available at the start of the period.
  */
-export const USAGE_ALERT_BASES = ['commit', 'prepaid'] as const;
+const USAGE_ALERT_BASES = ['commit', 'prepaid'] as const;
 export type UsageAlertBasis = (typeof USAGE_ALERT_BASES)[number];
 
 /** Reference amounts as decimal strings; an absent or non-positive one means the customer has no such basis. */

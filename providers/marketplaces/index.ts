@@ -7,13 +7,7 @@ import type { MarketplaceAdapter } from './marketplace-adapter.ts';
 export { AwsMeteringAdapter, type AwsMeteringOptions } from './aws-metering-adapter.ts';
 export { AzureMeteringAdapter, type AzureMeteringOptions } from './azure-metering-adapter.ts';
 export { GcpServiceControlAdapter, type GcpServiceControlOptions } from './gcp-service-control-adapter.ts';
-export {
-  MARKETPLACE_CALL_ERROR_CODES,
-  MarketplaceCallError,
-  type MarketplaceAdapter,
-  type MarketplaceCallErrorCode,
-  type RecordAnswer,
-} from './marketplace-adapter.ts';
+export { MarketplaceCallError, type MarketplaceAdapter, type RecordAnswer } from './marketplace-adapter.ts';
 
 /** The adapters of one process: one per marketplace it has an endpoint and credentials for. */
 export type MarketplaceAdapters = Partial<Record<MarketplaceKind, MarketplaceAdapter>>;

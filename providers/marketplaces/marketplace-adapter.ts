@@ -28,7 +28,7 @@ export interface MarketplaceAdapter {
   sendCall(records: readonly MarketplaceRecord[], callId: string): Promise<RecordAnswer[]>;
 }
 
-export const MARKETPLACE_CALL_ERROR_CODES = {
+const MARKETPLACE_CALL_ERROR_CODES = {
   /** Throttled (AWS ThrottlingException after the SDK's retries, HTTP 429): nothing was processed. */
   marketplace_throttled: { permanent: false, processed: 'none' },
   /** No answer (timeout, reset, lost response) or a server error: the call may have been processed. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { InvoiceLine, IssuedInvoice } from '../../contracts/invoice.ts';
 
 /** A fixed issue time, so builders never read the clock. */
-export const ISSUED_AT = '2026-11-01T02:00:00.000Z';
+const ISSUED_AT = '2026-11-01T02:00:00.000Z';
 
 /** A fresh invoice id per call: tests share one database per run. */
 export function newInvoiceId(prefix = 'inv_test'): string {
@@ -10,7 +10,7 @@ export function newInvoiceId(prefix = 'inv_test'): string {
 }
 
 /** The lines of SPEC §4's example, with line keys: usage, fee, discount, commit true-up, credit. */
-export function exampleUsdLines(): InvoiceLine[] {
+function exampleUsdLines(): InvoiceLine[] {
   return [
     {
       kind: 'usage',

@@ -12,7 +12,7 @@ import { Decimal, formatMoney, sumDecimals } from '../../domain/money.ts';
 import { billingPeriod } from '../../domain/period.ts';
 
 /** A fixed clock for builders: the instant invoices of 2026-10 are issued at. */
-export const NOW = '2026-11-01T02:00:00.000Z';
+const NOW = '2026-11-01T02:00:00.000Z';
 
 export function usageLine(lineKey: string, amount: string, overrides: Partial<UsageLine> = {}): UsageLine {
   return {

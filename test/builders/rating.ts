@@ -61,4 +61,4 @@ export function buildAggregate(overrides: Partial<UsageAggregate> = {}): UsageAg
   };
 }
 
-export { buildUnsignedEvent, buildUsageEvent, TEST_SOURCE_KEYS } from './usage-event.ts';
+export { buildUnsignedEvent, buildUsageEvent } from './usage-event.ts';

@@ -12,5 +12,4 @@ export function generateUsageEvents(
   return generateSampleUsage({ keys: TEST_SOURCE_KEYS, ...options });
 }
 
-export { demoContract, demoCustomers, type DemoCustomer } from '../../demo/samples/sample-customers.ts';
-export { contractToYaml } from '../../contracts/contract.ts';
+export { demoContract, demoCustomers } from '../../demo/samples/sample-customers.ts';

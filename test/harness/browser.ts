@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { repositoryRoot } from '../../config/services.ts';
 
 /** Debian's Chromium (`make install` installs it with apt-get when missing); never a downloaded browser build. */
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 
 /** Where browser tests leave their screenshots (git-ignored). */
 export const BROWSER_ARTIFACTS = path.join(repositoryRoot, 'test-artifacts', 'console');

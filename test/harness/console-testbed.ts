@@ -13,7 +13,7 @@ import { buildUsageEvent } from '../builders/usage-event.ts';
 import type { BillingTestbed } from './billing-testbed.ts';
 
 /** Short throttling for tests: 2 free failures, then a 2 s wait, locked at the 4th. */
-export const TEST_LOGIN_THROTTLE: LoginThrottlePolicy = {
+const TEST_LOGIN_THROTTLE: LoginThrottlePolicy = {
   freeFailures: 2,
   baseDelayMs: 2_000,
   maxDelayMs: 4_000,

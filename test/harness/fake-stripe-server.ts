@@ -118,7 +118,7 @@ export interface FakeInvoiceItem {
   test_clock: null;
 }
 
-export interface FakeInvoiceLine {
+interface FakeInvoiceLine {
   id: string;
   object: 'line_item';
   amount: number;

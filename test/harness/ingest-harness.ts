@@ -17,7 +17,7 @@ import { testLogFile } from './quiet-temporal.ts';
 import type { ProvidedStack } from './test-stack.ts';
 
 /** A name unique to this test run, usable as a stream name, subject token and id prefix. */
-export function uniqueName(prefix: string): string {
+function uniqueName(prefix: string): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 

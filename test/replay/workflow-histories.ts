@@ -5,7 +5,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 
 /** The corpus of recorded customer-period histories that every change of workflow code must still replay. */
-export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.url));
+const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.url));
 
 /**
  * The shape of the workflow code that records histories now, appended to each recorded name so that
@@ -17,7 +17,7 @@ export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.ur
  * period's re-run (`period-rerun`); `-billing-authority`: the period's billing authority decided once
  * after rating, a legacy customer's close stopping there). Change it with each workflow patch.
  */
-export const CURRENT_WORKFLOW_SHAPE = 'billing-authority';
+const CURRENT_WORKFLOW_SHAPE = 'billing-authority';
 
 /**
  * Saves a finished workflow's history into the corpus when TALLY_RECORD_HISTORIES is set

@@ -7,7 +7,7 @@ import { compareAggregates, compareText, type UsageAggregate } from '../../../co
 import { SegmentLocator, sortedVersions, versionSegments } from '../segments/version-segments.ts';
 
 /** The aggregate and its canonical order are a contract (contracts/usage-aggregate.ts): re-exported for the engine's users. */
-export { compareAggregates, compareText, type UsageAggregate };
+export { type UsageAggregate };
 
 export interface EventCounters {
   /** Events read for this customer and period, duplicates included. */

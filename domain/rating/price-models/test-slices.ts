@@ -3,7 +3,7 @@ import { Decimal } from '../../money.ts';
 import type { PriceSlice, TierCharge } from './tier-charge.ts';
 
 /** Test helpers for the price-model tables (not part of the engine's API). */
-export const OCTOBER = '2026-10-01T00:00:00.000Z';
+const OCTOBER = '2026-10-01T00:00:00.000Z';
 export const MID_OCTOBER = '2026-10-16T00:00:00.000Z';
 
 export function slice(price: Price, billable: string, before = '0', segment = 0, effectiveFrom = OCTOBER): PriceSlice {
