@@ -409,6 +409,10 @@ const revenue = {
     input: one(z.object({ day })),
     output: z.object({ customerIds: z.array(id), problems: z.array(text) }),
   },
+  listRecognitionCustomerPage: {
+    input: one(z.object({ day, after: id.nullable(), limit: z.number().int().positive().max(10_000) })),
+    output: z.object({ customerIds: z.array(id), problems: z.array(text), next: id.nullable() }),
+  },
   reconcileRecentPeriods: {
     input: one(z.object({ day })),
     output: z.array(z.object({ period: PeriodName, differences: count })),

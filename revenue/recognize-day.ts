@@ -4,7 +4,7 @@ import { TallyError } from '../contracts/tally-error.ts';
 import { invoiceIdFor } from '../activities/billing-activities.ts';
 import { withTransaction } from '../db/pool.ts';
 import { customerHasCorrections } from '../db/queries/backfills.ts';
-import { currentContractTexts } from '../db/queries/contract-publications.ts';
+import { currentContractTexts, currentContractTextsPage } from '../db/queries/contract-publications.ts';
 import { recordCreditGrants } from '../activities/credit-ledger.ts';
 import { usableCredits } from '../db/queries/credit-ledger.ts';
 import { insertJournalEntries, loadJournalEntries, prepaidCreditTermsRows } from '../db/queries/journal.ts';
@@ -204,17 +204,39 @@ export async function recognitionCustomers(
   pool: pg.Pool,
   input: { day: string },
 ): Promise<{ customerIds: string[]; problems: string[] }> {
-  const day = recognitionDay(input.day);
+  const { customerIds, problems } = recognitionCustomersOf(input.day, await currentContractTexts(pool));
+  return { customerIds: customerIds.sort(), problems };
+}
+
+/**
+ * One page of `recognitionCustomers`: the published contracts after `after` in customer id order,
+ * at most `limit` of them, and where the next page starts (null after the last). A page can hold
+ * fewer customers than contracts read (contracts that cover neither period are left out).
+ */
+export async function recognitionCustomerPage(
+  pool: pg.Pool,
+  input: { day: string; after: string | null; limit: number },
+): Promise<{ customerIds: string[]; problems: string[]; next: string | null }> {
+  const texts = await currentContractTextsPage(pool, { after: input.after, limit: input.limit });
+  const next = texts.length < input.limit ? null : (texts.at(-1)?.customerId ?? null);
+  return { ...recognitionCustomersOf(input.day, texts), next };
+}
+
+function recognitionCustomersOf(
+  dayText: string,
+  texts: readonly { customerId: string; content: string; fileName: string }[],
+): { customerIds: string[]; problems: string[] } {
+  const day = recognitionDay(dayText);
   const before = previousPeriod(day.billingPeriod);
   const customerIds: string[] = [];
   const problems: string[] = [];
-  for (const text of await currentContractTexts(pool)) {
+  for (const text of texts) {
     const parsed = parseContractText(text.content, text.fileName);
     if (!parsed.ok) problems.push(`${text.customerId}: the published contract no longer parses`);
     else if (coversPeriod(parsed.contract, day) || coversPeriod(parsed.contract, { billingPeriod: before }))
       customerIds.push(parsed.contract.customer_id);
   }
-  return { customerIds: customerIds.sort(), problems };
+  return { customerIds, problems };
 }
 
 export function coversPeriod(contract: Contract, day: Pick<RecognitionDay, 'billingPeriod'>): boolean {

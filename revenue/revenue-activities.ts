@@ -3,6 +3,7 @@ import { recognitionDay } from '../domain/revenue/index.ts';
 import { accrueDuePeriods, type AccrualOutcome } from './month-end-accrual.ts';
 import { reconcileAndRecord } from './reconcile.ts';
 import {
+  recognitionCustomerPage,
   recognitionCustomers,
   recognizeCustomerDay,
   type DayRecognitionOutcome,
@@ -25,6 +26,14 @@ export function createRevenueActivities(
     /** Step 1: the customers whose published contract covers the day's period. */
     async listRecognitionCustomers(input: { day: string }): Promise<{ customerIds: string[]; problems: string[] }> {
       return recognitionCustomers(deps.pool, input);
+    },
+    /** Step 1, a page at a time: the day's customers after `after` (in id order), and where the next page starts. */
+    async listRecognitionCustomerPage(input: {
+      day: string;
+      after: string | null;
+      limit: number;
+    }): Promise<{ customerIds: string[]; problems: string[]; next: string | null }> {
+      return recognitionCustomerPage(deps.pool, input);
     },
     /**
      * Step 3: the daily reconciliation check of the day's period and the one before (whose invoices

@@ -27,6 +27,28 @@ export interface RevenueDayInput {
   /** `YYYY-MM-DD`: the UTC day to recognize (the launcher's: the day before it runs). */
   readonly day: string;
   readonly stepTimeoutMs?: number;
+  /** Customers listed per page (default 200; tests use a few). */
+  readonly pageSize?: number;
+  /**
+   * History events after which a run continues as new between pages (default 10,000, far below
+   * Temporal's 50,000-event limit; tests use a few dozen).
+   */
+  readonly historyBudget?: number;
+  /** Where a run that continued as new picks up, with what the runs before it counted. */
+  readonly resume?: RevenueDayProgress;
+}
+
+/** What the runs of one day so far did, carried across continue-as-new. */
+export interface RevenueDayProgress {
+  /** The last customer id listed (the next page starts after it). */
+  readonly after: string;
+  readonly customers: number;
+  readonly posted: number;
+  readonly unchanged: number;
+  readonly skipped: number;
+  /** The failures listed so far (at most a few hundred), and how many there were in all. */
+  readonly failures: readonly string[];
+  readonly failed: number;
 }
 
 export interface RevenueDaySummary {

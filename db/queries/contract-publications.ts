@@ -137,6 +137,25 @@ export async function currentContractTexts(
   }));
 }
 
+/** The current contract texts of customers after `after` in id order, at most `limit` customers. */
+export async function currentContractTextsPage(
+  db: Queryable,
+  page: { after: string | null; limit: number },
+): Promise<(PublishedContractText & { readonly customerId: string })[]> {
+  const { rows } = await db.query<{ customer_id: string; content_hash: string; content: string; file_name: string }>(
+    `SELECT DISTINCT ON (customer_id) customer_id, content_hash, content, file_name FROM contract_publications
+      WHERE $1::text IS NULL OR customer_id > $1
+      ORDER BY customer_id, publication_id DESC LIMIT $2`,
+    [page.after, page.limit],
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id,
+    contentHash: row.content_hash,
+    content: row.content,
+    fileName: row.file_name,
+  }));
+}
+
 /** A published contract text of a customer by its hash (what a snapshot recorded). */
 export async function contractTextByHash(
   db: Queryable,
