@@ -251,8 +251,10 @@ export class BillingTestbed {
         TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
         TALLY_TASK_QUEUE: this.taskQueue,
         TALLY_OPENER_RECHECK: '500ms',
-        // The daily revenue schedule is triggered by its own test, never left on the shared server.
+        // The daily schedules are triggered by their own tests, never left on the shared server.
         TALLY_REVENUE_SCHEDULE: 'off',
+        TALLY_ANOMALY_SCHEDULE: 'off',
+        TALLY_MARKETPLACE_SCHEDULE: 'off',
         // A stream no test publishes to: the close has no ingest consumer to wait for.
         TALLY_INGEST_STREAM: 'NO_INGEST_HERE',
         TALLY_RATECARDS_DIR: this.ratecardsDir,

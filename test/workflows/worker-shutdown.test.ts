@@ -1,5 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anomalyScheduleId } from '../../workflows/anomaly-definitions.ts';
+import { marketplaceScheduleId } from '../../workflows/marketplace-definitions.ts';
+import { revenueScheduleId } from '../../workflows/revenue-definitions.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
@@ -41,6 +45,17 @@ describe('tally worker shutdown', () => {
       buildUsageEvent({ customer_id: customerId, event_id: 'stuck-1', timestamp: '2026-10-02T09:00:00.000Z' }),
     ]);
     const worker = await testbed.spawnWorker({ TALLY_WORKER_SHUTDOWN_GRACE: '2s', TALLY_PERIOD_OPENER_INTERVAL: '1h' });
+    // A worker the tests spawn leaves no daily schedule on the shared test server: one would fire in
+    // the middle of a suite (the anomaly scan at 01:30 UTC) into this testbed's queue and database.
+    for (const scheduleId of [
+      revenueScheduleId(testbed.taskQueue),
+      anomalyScheduleId(testbed.taskQueue),
+      marketplaceScheduleId(testbed.taskQueue),
+    ]) {
+      await expect(testbed.client.schedule.getHandle(scheduleId).describe(), scheduleId).rejects.toBeInstanceOf(
+        ScheduleNotFoundError,
+      );
+    }
     let output = '';
     worker.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     worker.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
