@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { durationMsFromEnv, parseEnv, portFromEnv } from './parse-env.ts';
+import { ConfigError, durationMsFromEnv, parseEnv, portFromEnv } from './parse-env.ts';
 import { ServicesEnvSchema } from './services.ts';
 import { BillingWorkerEnvSchema } from './billing-worker.ts';
 import { UsageStreamEnvSchema } from './ingest-worker.ts';
@@ -56,7 +56,7 @@ export function parseConsoleEnv(env: Record<string, string | undefined> = proces
     parsed.TALLY_CONSOLE_SESSION_SECRET ??
     (parsed.TALLY_CONSOLE_SESSION_SECRET_FILE === undefined
       ? undefined
-      : readFileSync(parsed.TALLY_CONSOLE_SESSION_SECRET_FILE, 'utf8').trim());
+      : sessionSecretFromFile(parsed.TALLY_CONSOLE_SESSION_SECRET_FILE));
   return {
     port: parsed.TALLY_CONSOLE_PORT ?? parsed.TALLY_PORT_BASE + 8,
     host: parsed.TALLY_CONSOLE_HOST,
@@ -85,4 +85,17 @@ export function parseConsoleCredentialsEnv(env: Record<string, string | undefine
   token: string | undefined;
 } {
   return { token: parseEnv(ConsoleCredentialsEnvSchema, env).TALLY_USER_TOKEN };
+}
+
+/** The session secret in a file, held to the environment value's rule; its content is never printed. */
+function sessionSecretFromFile(file: string): string {
+  const variable = 'TALLY_CONSOLE_SESSION_SECRET_FILE';
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError([`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  if (secret.length < 32) throw new ConfigError([`${variable}: the secret in ${file} must be at least 32 characters`]);
+  return secret;
 }
