@@ -119,7 +119,8 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
           }
           text = decoded.text;
         }
-        if (text.trim() === '') continue;
+        // A line that starts with `{` is not blank (most lines): trim() only for the others.
+        if (text.charCodeAt(0) !== 0x7b && text.trim() === '') continue;
         if (text.startsWith('\ufeff')) {
           report({
             line,
@@ -129,42 +130,8 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
           });
           continue;
         }
-        let value: unknown;
-        try {
-          value = JSON.parse(text);
-        } catch (error) {
-          report({
-            line,
-            reason: 'malformed_json',
-            field: '(line)',
-            message: error instanceof Error ? error.message : 'not JSON',
-          });
-          continue;
-        }
-        // The ingest worker's fast check first (it accepts only what the schema accepts unchanged, see
-        // usage-event-fast-path.test.ts); anything else goes through the schema and its messages.
-        const parsed: { success: true; data: UsageEvent } | ReturnType<typeof UsageEventSchema.safeParse> =
-          isPlainValidEvent(value) ? { success: true, data: value } : UsageEventSchema.safeParse(value);
-        if (!parsed.success) {
-          for (const issue of parsed.error.issues) {
-            // A key may be the empty string ("": 1): named so that the message still says where.
-            const name = (key: PropertyKey): string => (String(key) === '' ? '""' : String(key));
-            const field =
-              issue.code === 'unrecognized_keys'
-                ? issue.keys.map(name).join(', ')
-                : issue.path.length > 0
-                  ? issue.path.map(name).join('.')
-                  : '(event)';
-            report({
-              line,
-              reason: 'schema_violation',
-              field,
-              message: issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message,
-            });
-          }
-          continue;
-        }
-        const event = parsed.data;
+        const event = parseEventLine(text, line, report);
+        if (event === undefined) continue;
         if (options.keys !== undefined) {
           const secret = options.keys[event.source];
           if (secret === undefined) {
@@ -208,6 +175,50 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
     input.destroy();
   }
   return { lines: line, problems, badLines, problemCount };
+}
+
+/**
+ * One line's event: JSON.parse, the ingest worker's fast check (it accepts only what the schema
+ * accepts unchanged, see usage-event-fast-path.test.ts), then, for anything else, the schema and its
+ * messages. Undefined, with the problems reported, when the line is not a valid event.
+ */
+function parseEventLine(
+  text: string,
+  line: number,
+  report: (problem: EventLineProblem) => void,
+): UsageEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    report({
+      line,
+      reason: 'malformed_json',
+      field: '(line)',
+      message: error instanceof Error ? error.message : 'not JSON',
+    });
+    return undefined;
+  }
+  if (isPlainValidEvent(value)) return value;
+  const parsed = UsageEventSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    // A key may be the empty string ("": 1): named so that the message still says where.
+    const name = (key: PropertyKey): string => (String(key) === '' ? '""' : String(key));
+    const field =
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map(name).join(', ')
+        : issue.path.length > 0
+          ? issue.path.map(name).join('.')
+          : '(event)';
+    report({
+      line,
+      reason: 'schema_violation',
+      field,
+      message: issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message,
+    });
+  }
+  return undefined;
 }
 
 /** The producers' signing keys, from a JSON key file (`--keys`). */

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   describeIssues,
+  fastFieldChecks,
+  fieldRules,
   isPlainValidEvent,
   parseUsageEvent,
   UsageEventSchema,
@@ -136,6 +138,53 @@ describe('the fast path of parseUsageEvent', () => {
     fc.assert(
       fc.property(validEvent, (event) => {
         expect(isPlainValidEvent(JSON.parse(JSON.stringify(event)))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('decides a field without its pattern only when the pattern accepts it (the fast checks are sufficient, never wrong)', () => {
+    const fieldText = fc.oneof(
+      edgyString,
+      fc.stringMatching(/^[A-Za-z0-9._:-]{0,129}$/),
+      fc.stringMatching(/^\d{0,22}(\.\d{0,14})?$/),
+      fc.stringMatching(/^v1=[0-9a-f]{62,66}$/),
+      // Every month, day and time-of-day field at and beyond its edges, fractions and offsets included.
+      fc
+        .tuple(
+          fc.integer({ min: 0, max: 9999 }),
+          fc.integer({ min: 0, max: 13 }),
+          fc.integer({ min: 0, max: 32 }),
+          fc.integer({ min: 0, max: 24 }),
+          fc.integer({ min: 0, max: 60 }),
+          fc.integer({ min: 0, max: 60 }),
+          fc.constantFrom('', '.', '.5', '.123', '.123456789', '.x'),
+          fc.constantFrom('Z', 'z', '+00:00', '-23:59', '+24:00', '+12:60', '+1:00', '', 'Z ', '+05:30x'),
+        )
+        .map(([year, month, day, hour, minute, second, fraction, zone]) => {
+          const two = (value: number): string => String(value).padStart(2, '0');
+          return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}${fraction}${zone}`;
+        }),
+    );
+    fc.assert(
+      fc.property(fieldText, (text) => {
+        for (const [name, fast] of Object.entries(fastFieldChecks)) {
+          if (fast(text)) expect([name, fieldRules[name as keyof typeof fastFieldChecks](text)]).toEqual([name, true]);
+        }
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
+  it('takes the fast field checks for the fields of valid events (the common case never reaches a pattern)', () => {
+    fc.assert(
+      fc.property(validEvent, (event) => {
+        expect(fastFieldChecks.id(event.event_id) && fastFieldChecks.id(event.customer_id)).toBe(true);
+        expect(fastFieldChecks.source(event.source)).toBe(true);
+        expect(fastFieldChecks.quantity(event.quantity)).toBe(true);
+        expect(fastFieldChecks.signature(event.signature)).toBe(true);
+        expect(Object.keys(event.metadata).every((key) => fastFieldChecks.metadataKey(key))).toBe(true);
+        if (!event.timestamp.includes('-02-29T')) expect(fastFieldChecks.timestamp(event.timestamp)).toBe(true);
       }),
       { numRuns: 2000 },
     );
