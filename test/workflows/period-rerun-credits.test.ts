@@ -163,7 +163,9 @@ describe('a re-run of a held period and the credit ledger', () => {
     });
     expect(rerunInvoice?.document.total).toBe('170.00');
 
-    // The ledger: each credit drawn at most its amount; the promotion's breakage is what was left (nothing).
+    // The ledger: each credit drawn at most its amount; the promotion expired once the re-run issued
+    // (the expiry after it runs to the end of the latest issued period, November), taking what was
+    // left: nothing.
     const balances = Object.fromEntries(
       (await creditBalances(testbed.pool, customerId)).map((credit) => [
         credit.credit_id,
@@ -171,7 +173,8 @@ describe('a re-run of a held period and the credit ledger', () => {
       ]),
     );
     expect(balances).toEqual({
-      'october-promo': { consumed: '40.00', expired: '0', remaining: '0.00' },
+      // Lapsed after the re-run issued, with nothing left: no breakage.
+      'october-promo': { consumed: '40.00', expired: '0.00', remaining: '0.00' },
       'prepaid-a': { consumed: '100.00', expired: '0', remaining: '0.00' },
       'prepaid-b': { consumed: '0', expired: '0', remaining: '500.00' },
     });
