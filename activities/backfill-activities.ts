@@ -39,7 +39,7 @@ import {
   totalOf,
   usageDrivenAmounts,
 } from '../domain/backfill/index.ts';
-import { Decimal, formatDecimal, formatMoney, sumDecimals } from '../domain/money.ts';
+import { Decimal, formatMoney, sumByCurrency, sumDecimals, type AmountsByCurrency } from '../domain/money.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { ratePeriod, usageAggregationPlan } from '../domain/rating/index.ts';
 import { recordedTermsOf, type CustomerTerms, type TermsSource } from '../terms/index.ts';
@@ -286,7 +286,9 @@ export function createBackfillActivities(deps: BackfillDependencies) {
           items: items.map((item) => [item.customerId, item.period, item.eventFingerprint, item.billed, item.rerated]),
         }),
       );
-      const sum = (values: readonly string[]) => formatDecimal(sumDecimals(values.map((value) => new Decimal(value))));
+      // Per currency: a plan over USD and EUR customers never adds dollars to euros.
+      const sum = (amountOf: (item: BackfillPlanItem) => string) =>
+        sumByCurrency(items.map((item) => ({ currency: item.currency, amount: amountOf(item) })));
       const plan: BackfillPlan = {
         planId: `bf-${sha256Hex(`${inputsFingerprint}:${request.now}:${request.createdBy}:${request.reason}`).slice(0, 16)}`,
         from,
@@ -298,9 +300,9 @@ export function createBackfillActivities(deps: BackfillDependencies) {
         createdAt: request.now,
         inputs,
         inputsFingerprint,
-        issuedTotal: sum(items.map((item) => item.issuedTotal)),
-        reratedTotal: sum(items.map((item) => item.reratedTotal)),
-        adjustmentTotal: sum(items.map((item) => item.adjustmentTotal)),
+        issuedTotals: sum((item) => item.issuedTotal),
+        reratedTotals: sum((item) => item.reratedTotal),
+        adjustmentTotals: sum((item) => item.adjustmentTotal),
         items,
       };
       await withTransaction(pool, (client) => insertBackfillPlan(client, plan));
@@ -317,7 +319,7 @@ export function createBackfillActivities(deps: BackfillDependencies) {
       planId: string;
       startedBy: string;
     }): Promise<
-      | { status: 'ready'; reason: string; items: { customerId: string; period: string }[] }
+      | { status: 'ready'; reason: string; items: { customerId: string; period: string; currency: string }[] }
       | { status: 'refused'; reasons: string[] }
     > {
       const plan = await loadBackfillPlan(pool, input.planId);
@@ -341,7 +343,12 @@ export function createBackfillActivities(deps: BackfillDependencies) {
       return {
         status: 'ready',
         reason: plan.reason,
-        items: plan.items.map((item) => ({ customerId: item.customerId, period: item.period })),
+        // Each with its currency: the run's progress totals the adjustments per currency.
+        items: plan.items.map((item) => ({
+          customerId: item.customerId,
+          period: item.period,
+          currency: item.currency,
+        })),
       };
     },
 
@@ -418,7 +425,7 @@ export function createBackfillActivities(deps: BackfillDependencies) {
       status: 'completed' | 'cancelled';
       failures: readonly { customerId: string; period: string; error: string }[];
       total: number;
-    }): Promise<{ done: number; adjusted: number; adjustmentTotal: string }> {
+    }): Promise<{ done: number; adjusted: number; adjustmentTotals: AmountsByCurrency }> {
       const totals = await backfillRunTotals(pool, input.backfillId);
       await recordBackfillRunEnd(pool, {
         backfillId: input.backfillId,

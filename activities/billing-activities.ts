@@ -26,6 +26,7 @@ import {
 import {
   earlierOpenPeriods,
   ensureCustomerPeriod,
+  lastIssuedPeriod,
   periodOutcome,
   recordPeriodOutcome,
   reopenHeldPeriod,
@@ -921,7 +922,11 @@ export function createBillingActivities(deps: BillingDependencies) {
           commitAmount: commitDueForPeriod(record.document.lines, contract.commit?.amount),
         },
       });
-      await recordCreditExpiries(pool, { asOf: billingPeriod(record.period).end, customerId: record.customerId });
+      // Up to the end of the customer's latest issued period: a re-run of a held period issues after
+      // later ones, whose draws are recorded (credits usable in a held period are never expired).
+      const latest = await lastIssuedPeriod(pool, record.customerId);
+      const asOfPeriod = latest !== undefined && latest > record.period ? latest : record.period;
+      await recordCreditExpiries(pool, { asOf: billingPeriod(asOfPeriod).end, customerId: record.customerId });
       return { posted: result.posted.length, alreadyPosted: result.alreadyPosted.length };
     },
   };

@@ -52,7 +52,9 @@ export async function recordCreditGrants(
  * in one transaction. Idempotent: a credit expires
  * once. `asOf` is passed in (no clock here) and must not run ahead of invoicing: pass the end of
  * the latest period whose invoice is issued (and whose draws are recorded), so no credit is expired
- * while a period it was usable in can still draw on it. (A draw after expiry is refused anyway.)
+ * while a period it was usable in can still draw on it. (A draw after expiry is refused anyway.) A
+ * held period, or one being re-run, can still draw after later periods issued: credits usable in it
+ * are left alone whatever `asOf` says (lockExpiringCredits).
  */
 export async function recordCreditExpiries(
   pool: pg.Pool,

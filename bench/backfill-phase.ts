@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createBackfillActivities } from '../activities/backfill-activities.ts';
 import { repositoryRoot } from '../config/paths.ts';
-import { Decimal } from '../domain/money.ts';
+import { Decimal, describeAmountsByCurrency } from '../domain/money.ts';
 import { billingPeriod } from '../domain/period.ts';
 import { publishedTerms, publishRateCardRoot } from '../terms/index.ts';
 import { backfillWorkflowId, type BackfillInput, type BackfillProgress } from '../workflows/backfill-definitions.ts';
@@ -17,7 +17,8 @@ export interface BackfillPhaseResult {
   /** Customer-periods per second over plan + run: what a backfill of the month costs end to end. */
   readonly perSecond: number;
   readonly adjusted: number;
-  readonly adjustmentTotal: string;
+  /** The run's Δ per currency, as `tally backfill status` prints it. */
+  readonly adjustmentTotals: string;
 }
 
 /**
@@ -76,7 +77,7 @@ export async function runBackfillPhase(input: {
   });
   const planMs = performance.now() - planStarted;
   log(
-    `  plan ${plan.planId}: ${plan.items.length} customer-periods in ${(planMs / 1000).toFixed(1)} s, adjustment ${plan.adjustmentTotal}`,
+    `  plan ${plan.planId}: ${plan.items.length} customer-periods in ${(planMs / 1000).toFixed(1)} s, adjustment ${describeAmountsByCurrency(plan.adjustmentTotals)}`,
   );
 
   const runStarted = performance.now();
@@ -96,7 +97,7 @@ export async function runBackfillPhase(input: {
   if (progress.state !== 'completed' || progress.done !== plan.items.length || progress.failures.length > 0)
     throw new Error(`backfill incomplete: ${JSON.stringify(progress)}`);
   log(
-    `  run: ${progress.done} customer-periods in ${(runMs / 1000).toFixed(1)} s, ${progress.adjusted} adjusted, Δ ${progress.adjustmentTotal}`,
+    `  run: ${progress.done} customer-periods in ${(runMs / 1000).toFixed(1)} s, ${progress.adjusted} adjusted, Δ ${describeAmountsByCurrency(progress.adjustmentTotals)}`,
   );
   return {
     customerPeriods: plan.items.length,
@@ -104,6 +105,6 @@ export async function runBackfillPhase(input: {
     runMs,
     perSecond: plan.items.length / ((planMs + runMs) / 1000),
     adjusted: progress.adjusted,
-    adjustmentTotal: progress.adjustmentTotal,
+    adjustmentTotals: describeAmountsByCurrency(progress.adjustmentTotals),
   };
 }

@@ -8,6 +8,7 @@ import { createPool } from '../db/pool.ts';
 import { recordAudit } from '../db/queries/audit-log.ts';
 import { listBackfillPlans, loadBackfillPlan, loadBackfillRun, type BackfillPlan } from '../db/queries/backfills.ts';
 import { describeCause } from '../domain/backfill/index.ts';
+import { describeAmountsByCurrency } from '../domain/money.ts';
 import { publishedTerms } from '../terms/index.ts';
 import {
   backfillProgressQuery,
@@ -75,7 +76,7 @@ export function registerBackfillCommands(program: Command): void {
             reason: plan.reason,
             calculation_version: plan.calculationVersion,
             items: String(plan.items.length),
-            adjustment_total: plan.adjustmentTotal,
+            adjustment_totals: describeAmountsByCurrency(plan.adjustmentTotals),
           });
           if (options.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
           else printPlan(plan);
@@ -186,7 +187,7 @@ export function registerBackfillCommands(program: Command): void {
           plan: plan.planId,
           range: `${plan.from}..${plan.to}`,
           items: plan.items,
-          adjustment: plan.adjustmentTotal,
+          adjustment: describeAmountsByCurrency(plan.adjustmentTotals),
           run: plan.run ?? 'not run',
           by: plan.createdBy,
           at: plan.createdAt,
@@ -261,7 +262,8 @@ function printPlan(plan: BackfillPlan): void {
   );
   const changing = plan.items.filter((item) => !/^-?0(\.0+)?$/.test(item.adjustmentTotal)).length;
   process.stdout.write(
-    `\n${plan.items.length} customer-periods, ${changing} to adjust; issued ${plan.issuedTotal}, re-rated ${plan.reratedTotal}, adjustment ${plan.adjustmentTotal}\n` +
+    `\n${plan.items.length} customer-periods, ${changing} to adjust; issued ${describeAmountsByCurrency(plan.issuedTotals)}; ` +
+      `re-rated ${describeAmountsByCurrency(plan.reratedTotals)}; adjustment ${describeAmountsByCurrency(plan.adjustmentTotals)}\n` +
       `nothing written but this plan; run it with: tally backfill run ${plan.planId}\n`,
   );
 }
@@ -296,12 +298,12 @@ async function follow(client: Client, backfillId: string): Promise<BackfillProgr
   }
 }
 
-/** `[#####-----] 412/1000 running, 37 adjusted, Δ -120.40, 0 failed`. */
+/** `[#####-----] 412/1000 running, 37 adjusted, Δ 12.5 EUR, -120.4 USD, 0 failed` (Δ per currency). */
 export function describeProgress(progress: BackfillProgress): string {
   const width = 30;
   const filled = progress.total === 0 ? width : Math.round((progress.done / progress.total) * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-  const base = `${bar} ${progress.done}/${progress.total} ${progress.state}, ${progress.adjusted} adjusted, Δ ${progress.adjustmentTotal}, ${progress.failures.length} failed`;
+  const base = `${bar} ${progress.done}/${progress.total} ${progress.state}, ${progress.adjusted} adjusted, Δ ${describeAmountsByCurrency(progress.adjustmentTotals)}, ${progress.failures.length} failed`;
   const failures = progress.failures.map(
     (failure) => `\n  failed ${failure.customerId} ${failure.period}: ${failure.error}`,
   );

@@ -203,7 +203,7 @@ export function registerBenchCommands(program: Command): void {
           write(
             `backfill: ${result.backfill.customerPeriods} customer-periods, plan ${seconds(result.backfill.planMs)} s + run ${seconds(result.backfill.runMs)} s = ` +
               `${result.backfill.perSecond.toFixed(1)} customer-periods/s = ${(result.backfill.perSecond / result.perSecond).toFixed(2)}× the close rate of this run ` +
-              `(${result.backfill.adjusted} adjusted, Δ ${result.backfill.adjustmentTotal})`,
+              `(${result.backfill.adjusted} adjusted, Δ ${result.backfill.adjustmentTotals})`,
           );
         if (result.shadow !== undefined)
           write(

@@ -23,6 +23,8 @@ const id = z.string().min(1, 'a non-empty id');
 const instant = z.iso.datetime({ offset: true, error: 'an ISO 8601 instant such as 2026-10-01T00:00:00.000Z' });
 const day = z.iso.date({ error: 'a UTC day YYYY-MM-DD' });
 const text = z.string();
+/** Money in several currencies, never added together: ISO 4217 code → decimal string. */
+const amountsByCurrency = z.record(z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code'), amount);
 const nothing = z.undefined();
 const none = z.tuple([]);
 /**
@@ -212,9 +214,9 @@ const BackfillPlan = z.object({
     lateEventCount: count,
   }),
   inputsFingerprint: text,
-  issuedTotal: amount,
-  reratedTotal: amount,
-  adjustmentTotal: amount,
+  issuedTotals: amountsByCurrency,
+  reratedTotals: amountsByCurrency,
+  adjustmentTotals: amountsByCurrency,
   items: z
     .array(
       z.object({
@@ -257,7 +259,7 @@ const backfill = {
       z.object({
         status: z.literal('ready'),
         reason: text,
-        items: z.array(z.object({ customerId: id, period: PeriodName })),
+        items: z.array(z.object({ customerId: id, period: PeriodName, currency: text })),
       }),
       z.object({ status: z.literal('refused'), reasons: z.array(text) }),
     ]),
@@ -275,7 +277,7 @@ const backfill = {
         total: count,
       }),
     ),
-    output: z.object({ done: count, adjusted: count, adjustmentTotal: amount }),
+    output: z.object({ done: count, adjusted: count, adjustmentTotals: amountsByCurrency }),
   },
 };
 

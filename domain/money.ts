@@ -64,3 +64,31 @@ export function sumDecimals(values: Iterable<Decimal>): Decimal {
   for (const value of values) total = total.plus(value);
   return total;
 }
+
+/**
+ * Amounts in several currencies, never added together: currency code → decimal string. A backfill
+ * over USD and EUR customers has a USD total and a EUR total, not one number.
+ */
+export type AmountsByCurrency = Readonly<Record<string, string>>;
+
+/**
+ * Sums amounts per currency, exactly (no rounding: the amounts are money already), each total
+ * formatted by `format` (the currency's minor digits by default); codes in alphabetical order.
+ */
+export function sumByCurrency(
+  amounts: Iterable<{ readonly currency: string; readonly amount: string }>,
+  format: (total: Decimal, currency: string) => string = formatMoney,
+): AmountsByCurrency {
+  const totals = new Map<string, Decimal>();
+  for (const { currency, amount } of amounts)
+    totals.set(currency, (totals.get(currency) ?? new Decimal(0)).plus(amount));
+  return Object.fromEntries(
+    [...totals.keys()].sort().map((currency) => [currency, format(totals.get(currency) as Decimal, currency)]),
+  );
+}
+
+/** `30.00 EUR, 100.00 USD` (alphabetical); `0` when there is no amount at all. */
+export function describeAmountsByCurrency(amounts: AmountsByCurrency): string {
+  const currencies = Object.keys(amounts).sort();
+  return currencies.length === 0 ? '0' : currencies.map((currency) => `${amounts[currency]} ${currency}`).join(', ');
+}

@@ -56,6 +56,7 @@ export interface OpsOverview {
   }[];
   readonly reconciliation: readonly (PeriodReconciliation & {
     readonly usageDifference: string;
+    /** Stored − on issued invoices − in skipped or legacy periods − late and adjusted: not billed yet. */
     readonly eventsUnaccounted: string;
   })[];
 }
@@ -100,6 +101,8 @@ export async function opsOverview(
       usageDifference: new Decimal(row.usageBilled).minus(row.usageRevenuePosted).toFixed(),
       eventsUnaccounted: new Decimal(row.eventsStored)
         .minus(row.eventsInvoiced)
+        // Final without a Tally invoice (skipped: nothing due; legacy: the legacy biller's): accounted for.
+        .minus(row.eventsSkippedOrLegacy)
         .minus(row.eventsLateAdjusted)
         .toFixed(),
     })),

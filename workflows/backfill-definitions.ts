@@ -3,6 +3,7 @@
  * Importable from workers, the CLI and tests without pulling in workflow code.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { AmountsByCurrency } from '../domain/money.ts';
 
 export interface BackfillInput {
   /** The run's id; one run per plan, so it is the plan's id. */
@@ -40,8 +41,11 @@ export interface BackfillProgress {
   readonly total: number;
   readonly done: number;
   readonly adjusted: number;
-  /** The sum of the adjustments written so far, a decimal string (currencies are not mixed by the plan's callers). */
-  readonly adjustmentTotal: string;
+  /**
+   * The adjustments written so far, summed per currency (currency → exact decimal string): a run
+   * over USD and EUR customers never adds dollars to euros.
+   */
+  readonly adjustmentTotals: AmountsByCurrency;
   readonly failures: readonly BackfillFailure[];
   /** Why the plan was refused (stale inputs), when it was. */
   readonly refusedBecause?: readonly string[];

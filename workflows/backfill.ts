@@ -7,7 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities/index.ts';
-import { Decimal } from '../domain/money.ts';
+import { formatDecimal, sumByCurrency } from '../domain/money.ts';
 import {
   backfillItemWorkflowId,
   backfillProgressQuery,
@@ -48,7 +48,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
   let total = 0;
   let done = 0;
   let adjusted = 0;
-  let adjustmentTotal = new Decimal(0);
+  // Each child's adjustment with the currency of its customer-period; summed per currency when asked.
+  const adjustments: { currency: string; amount: string }[] = [];
   const failures: BackfillFailure[] = [];
   let refusedBecause: string[] | undefined;
 
@@ -58,7 +59,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
     total,
     done,
     adjusted,
-    adjustmentTotal: adjustmentTotal.toString(),
+    // Exact sums (no currency lookup in workflow code): each amount is already rounded money.
+    adjustmentTotals: sumByCurrency(adjustments, formatDecimal),
     failures: [...failures],
     ...(refusedBecause === undefined ? {} : { refusedBecause }),
   });
@@ -113,7 +115,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
           args: [childInput],
         });
         if (result.outcome === 'adjusted') adjusted += 1;
-        adjustmentTotal = adjustmentTotal.plus(result.adjustmentTotal);
+        adjustments.push({ currency: item.currency, amount: result.adjustmentTotal });
       } catch (error) {
         if (!(error instanceof ChildWorkflowFailure)) throw error;
         failures.push({

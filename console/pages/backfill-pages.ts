@@ -10,7 +10,7 @@ import {
 } from '../../db/queries/backfills.ts';
 import { describeCause } from '../../domain/backfill/index.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { instant, money, statusBadge } from './format.ts';
+import { instant, money, moneyByCurrency, statusBadge } from './format.ts';
 import type { ConsolePage } from './page.ts';
 
 /** What a run's results say about failures (recorded at its end; see finishBackfillRun). */
@@ -19,7 +19,7 @@ const RunFailuresSchema = z.object({
   refused: z.array(z.string()).optional(),
 });
 
-/** Backfills (SPEC §5), newest first: each plan with its run's progress, Δ total and who asked why. */
+/** Backfills (SPEC §5), newest first: each plan with its run's progress, Δ totals per currency and who asked why. */
 export const backfillsListPage: ConsolePage = {
   path: '/backfills',
   permission: 'read',
@@ -57,8 +57,8 @@ export const backfillsListPage: ConsolePage = {
                 </td>
                 <td>${statusBadge(plan.run ?? 'not run')}</td>
                 <td>${progressBar(done?.done ?? 0, plan.items)}</td>
-                <td>${money(plan.adjustmentTotal, undefined)}</td>
-                <td>${plan.run === undefined ? html`—` : money(done?.adjustmentTotal ?? '0', undefined)}</td>
+                <td>${moneyByCurrency(plan.adjustmentTotals)}</td>
+                <td>${plan.run === undefined ? html`—` : moneyByCurrency(done?.adjustmentTotals ?? {})}</td>
                 <td>${plan.createdBy}</td>
                 <td>${instant(plan.createdAt)}</td>
                 <td>${plan.reason}</td>
@@ -106,7 +106,7 @@ export const backfillDetailPage: ConsolePage = {
           <dt>Progress</dt>
           <dd>
             ${progressBar(totals.done, plan.items.length)} · ${totals.adjusted} adjusted · Δ
-            ${money(totals.adjustmentTotal, undefined)} written of ${money(plan.adjustmentTotal, undefined)} planned ·
+            ${moneyByCurrency(totals.adjustmentTotals)} written of ${moneyByCurrency(plan.adjustmentTotals)} planned ·
             ${failures.length} failures
           </dd>
         </dl>

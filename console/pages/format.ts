@@ -24,6 +24,13 @@ export function money(amount: string | undefined, currency: string | undefined):
   return html`<span class="money">${amount}</span>${currency ? html` <span class="currency">${currency}</span>` : ''}`;
 }
 
+/** Totals in several currencies, each with its code, never added together: `30.00 EUR, 100.00 USD`; `0` when none. */
+export function moneyByCurrency(amounts: Readonly<Record<string, string>>): SafeHtml {
+  const currencies = Object.keys(amounts).sort();
+  if (currencies.length === 0) return html`<span class="money">0</span>`;
+  return html`${currencies.map((currency, index) => html`${index === 0 ? '' : ', '}${money(amounts[currency], currency)}`)}`;
+}
+
 export function statusBadge(status: string): SafeHtml {
   return html`<span class="badge badge-${status}">${status}</span>`;
 }

@@ -172,9 +172,11 @@ export const opsPage: ConsolePage = {
                       <th scope="col" class="num">Synced</th>
                       <th scope="col" class="num">Journaled</th>
                       <th scope="col" class="num">Held / draft</th>
+                      <th scope="col" class="num">Skipped / legacy</th>
                       <th scope="col" class="num">Events stored</th>
                       <th scope="col" class="num">On invoices</th>
                       <th scope="col" class="num">Late, adjusted</th>
+                      <th scope="col" class="num">Skipped / legacy events</th>
                       <th scope="col" class="num">Not yet billed</th>
                       <th scope="col" class="num">Usage billed</th>
                       <th scope="col" class="num">Usage revenue posted</th>
@@ -192,9 +194,11 @@ export const opsPage: ConsolePage = {
                           <td class="num${row.synced < row.issued ? ' warning' : ''}">${row.synced}</td>
                           <td class="num${row.journaled < row.issued ? ' warning' : ''}">${row.journaled}</td>
                           <td class="num">${row.held} / ${row.drafts}</td>
+                          <td class="num">${row.skipped} / ${row.legacy}</td>
                           <td class="num">${row.eventsStored}</td>
                           <td class="num">${row.eventsInvoiced}</td>
                           <td class="num">${row.eventsLateAdjusted}</td>
+                          <td class="num">${row.eventsSkippedOrLegacy}</td>
                           <td class="num">${row.eventsUnaccounted}</td>
                           <td class="num">${row.usageBilled}</td>
                           <td class="num">${row.usageRevenuePosted}</td>

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AdjustmentLine, Invoice, RateCardVersionRef } from '../../contracts/invoice.ts';
 import type { BackfillCause, LineAmounts } from '../../domain/backfill/index.ts';
+import type { AmountsByCurrency } from '../../domain/money.ts';
 
 /**
  * Backfill plans, runs, their per-customer-period results and the adjustments they write (SPEC §5,
@@ -196,16 +197,17 @@ export interface BackfillPlan {
   readonly createdAt: string;
   readonly inputs: BackfillPlanInputs;
   readonly inputsFingerprint: string;
-  readonly issuedTotal: string;
-  readonly reratedTotal: string;
-  readonly adjustmentTotal: string;
+  /** Per currency (a plan may cover customers billed in several): the items' issued, re-rated and adjustment totals. */
+  readonly issuedTotals: AmountsByCurrency;
+  readonly reratedTotals: AmountsByCurrency;
+  readonly adjustmentTotals: AmountsByCurrency;
   readonly items: readonly BackfillPlanItem[];
 }
 
 export async function insertBackfillPlan(client: pg.PoolClient, plan: BackfillPlan): Promise<void> {
   await client.query(
     `INSERT INTO backfill_plans (plan_id, period_from, period_to, customers, calculation_version, reason, created_by,
-       created_at, inputs, inputs_fingerprint, issued_total, rerated_total, adjustment_total)
+       created_at, inputs, inputs_fingerprint, issued_totals, rerated_totals, adjustment_totals)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [
       plan.planId,
@@ -218,9 +220,9 @@ export async function insertBackfillPlan(client: pg.PoolClient, plan: BackfillPl
       plan.createdAt,
       JSON.stringify(plan.inputs),
       plan.inputsFingerprint,
-      plan.issuedTotal,
-      plan.reratedTotal,
-      plan.adjustmentTotal,
+      JSON.stringify(plan.issuedTotals),
+      JSON.stringify(plan.reratedTotals),
+      JSON.stringify(plan.adjustmentTotals),
     ],
   );
   // One statement per 500 items: unnest keeps it to a handful of round trips for a month of customers.
@@ -250,9 +252,9 @@ interface PlanRow {
   created_at: Date;
   inputs: BackfillPlanInputs;
   inputs_fingerprint: string;
-  issued_total: string;
-  rerated_total: string;
-  adjustment_total: string;
+  issued_totals: AmountsByCurrency;
+  rerated_totals: AmountsByCurrency;
+  adjustment_totals: AmountsByCurrency;
 }
 
 interface PlanItemRow {
@@ -305,9 +307,9 @@ export async function loadBackfillPlan(db: Queryable, planId: string): Promise<B
     createdAt: row.created_at.toISOString(),
     inputs: row.inputs,
     inputsFingerprint: row.inputs_fingerprint,
-    issuedTotal: row.issued_total,
-    reratedTotal: row.rerated_total,
-    adjustmentTotal: row.adjustment_total,
+    issuedTotals: row.issued_totals,
+    reratedTotals: row.rerated_totals,
+    adjustmentTotals: row.adjustment_totals,
     items: items.rows.map(itemFromRow),
   };
 }
@@ -400,9 +402,9 @@ export async function listBackfillPlans(
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
     inputsFingerprint: row.inputs_fingerprint,
-    issuedTotal: row.issued_total,
-    reratedTotal: row.rerated_total,
-    adjustmentTotal: row.adjustment_total,
+    issuedTotals: row.issued_totals,
+    reratedTotals: row.rerated_totals,
+    adjustmentTotals: row.adjustment_totals,
     items: Number.parseInt(row.items, 10),
     run: row.run_status ?? undefined,
   }));
@@ -471,21 +473,28 @@ export async function claimLateEventsForBackfill(
   return result.rowCount ?? 0;
 }
 
-/** Results of a run so far: how many customer-periods, adjusted, and the Δ total. */
+/**
+ * Results of a run so far: how many customer-periods, adjusted, and the Δ total per currency (each
+ * result in the currency of its plan item: a USD adjustment and a EUR one are never added).
+ */
 export async function backfillRunTotals(
   db: Queryable,
   backfillId: string,
-): Promise<{ done: number; adjusted: number; adjustmentTotal: string }> {
-  const { rows } = await db.query<{ done: string; adjusted: string; total: string | null }>(
-    `SELECT count(*)::text AS done, count(*) FILTER (WHERE outcome = 'adjusted')::text AS adjusted,
-            sum(adjustment_total)::text AS total FROM backfill_item_results WHERE backfill_id = $1`,
+): Promise<{ done: number; adjusted: number; adjustmentTotals: AmountsByCurrency }> {
+  const { rows } = await db.query<{ currency: string; done: string; adjusted: string; total: string }>(
+    `SELECT i.currency, count(*)::text AS done, count(*) FILTER (WHERE r.outcome = 'adjusted')::text AS adjusted,
+            sum(r.adjustment_total)::text AS total
+       FROM backfill_item_results r
+       JOIN backfill_runs b ON b.backfill_id = r.backfill_id
+       JOIN backfill_plan_items i ON i.plan_id = b.plan_id AND i.customer_id = r.customer_id AND i.period = r.period
+      WHERE r.backfill_id = $1
+      GROUP BY i.currency ORDER BY i.currency`,
     [backfillId],
   );
-  const row = rows[0];
   return {
-    done: Number.parseInt(row?.done ?? '0', 10),
-    adjusted: Number.parseInt(row?.adjusted ?? '0', 10),
-    adjustmentTotal: row?.total ?? '0',
+    done: rows.reduce((sum, row) => sum + Number.parseInt(row.done, 10), 0),
+    adjusted: rows.reduce((sum, row) => sum + Number.parseInt(row.adjusted, 10), 0),
+    adjustmentTotals: Object.fromEntries(rows.map((row) => [row.currency, row.total])),
   };
 }
 

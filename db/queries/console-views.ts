@@ -411,12 +411,17 @@ export interface PeriodReconciliation {
   readonly issued: number;
   readonly held: number;
   readonly drafts: number;
+  /** Final without a Tally invoice: all zero and not wanted (`skipped`), or billed by the legacy biller (`legacy`). */
+  readonly skipped: number;
+  readonly legacy: number;
   readonly synced: number;
   readonly journaled: number;
   /** Events of the period stored by ingest (running totals, late ones included). */
   readonly eventsStored: string;
   /** Events in the issued invoices' snapshots. */
   readonly eventsInvoiced: string;
+  /** Events in the snapshots of skipped and legacy periods: settled (nothing due, or billed by the legacy biller). */
+  readonly eventsSkippedOrLegacy: string;
   /** Late events of the period billed as adjustments on later invoices. */
   readonly eventsLateAdjusted: string;
   /** Σ usage and adjustment lines on the period's issued invoices. */
@@ -435,9 +440,12 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
     issued: string;
     held: string;
     drafts: string;
+    skipped: string;
+    legacy: string;
     synced: string;
     journaled: string;
     events_invoiced: string;
+    events_skipped_or_legacy: string;
     usage_billed: string;
     usage_posted: string;
     events_stored: string;
@@ -450,9 +458,12 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
               count(*) FILTER (WHERE inv.status = 'issued') AS issued,
               count(*) FILTER (WHERE inv.status = 'held') AS held,
               count(*) FILTER (WHERE inv.status = 'draft') AS drafts,
+              count(*) FILTER (WHERE inv.status = 'skipped') AS skipped,
+              count(*) FILTER (WHERE inv.status = 'legacy') AS legacy,
               count(*) FILTER (WHERE inv.status = 'issued' AND EXISTS (SELECT 1 FROM provider_sync_records r WHERE r.invoice_id = inv.invoice_id)) AS synced,
               count(*) FILTER (WHERE inv.status = 'issued' AND EXISTS (SELECT 1 FROM journal_entries j WHERE j.invoice_id = inv.invoice_id)) AS journaled,
               coalesce(sum(s.event_count) FILTER (WHERE inv.status = 'issued'), 0) AS events_invoiced,
+              coalesce(sum(s.event_count) FILTER (WHERE inv.status IN ('skipped', 'legacy')), 0) AS events_skipped_or_legacy,
               coalesce(sum((SELECT sum((l ->> 'amount')::numeric) FROM jsonb_array_elements(inv.document -> 'lines') l
                              WHERE l ->> 'kind' IN ('usage', 'adjustment'))) FILTER (WHERE inv.status = 'issued'), 0) AS usage_billed,
               coalesce(sum((SELECT sum(jl.credit - jl.debit) FROM journal_entries j JOIN journal_lines jl USING (entry_key)
@@ -460,8 +471,9 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
          FROM inv LEFT JOIN period_snapshots s ON s.snapshot_id = inv.snapshot_id
         GROUP BY inv.period, inv.currency
      )
-     SELECT per.period, per.currency, per.invoices::text, per.issued::text, per.held::text, per.drafts::text, per.synced::text,
-            per.journaled::text, per.events_invoiced::text, per.usage_billed::text, per.usage_posted::text,
+     SELECT per.period, per.currency, per.invoices::text, per.issued::text, per.held::text, per.drafts::text,
+            per.skipped::text, per.legacy::text, per.synced::text, per.journaled::text, per.events_invoiced::text,
+            per.events_skipped_or_legacy::text, per.usage_billed::text, per.usage_posted::text,
             coalesce((SELECT sum(t.event_count) FROM usage_running_totals t WHERE t.period = per.period
                         AND EXISTS (SELECT 1 FROM inv WHERE inv.period = per.period AND inv.currency = per.currency
                                       AND inv.invoice_id = 'inv:' || t.customer_id || ':' || per.period)), 0)::text AS events_stored,
@@ -477,10 +489,13 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
     issued: Number.parseInt(row.issued, 10),
     held: Number.parseInt(row.held, 10),
     drafts: Number.parseInt(row.drafts, 10),
+    skipped: Number.parseInt(row.skipped, 10),
+    legacy: Number.parseInt(row.legacy, 10),
     synced: Number.parseInt(row.synced, 10),
     journaled: Number.parseInt(row.journaled, 10),
     eventsStored: row.events_stored,
     eventsInvoiced: row.events_invoiced,
+    eventsSkippedOrLegacy: row.events_skipped_or_legacy,
     eventsLateAdjusted: row.events_late,
     usageBilled: row.usage_billed,
     usageRevenuePosted: row.usage_posted,

@@ -308,7 +308,10 @@ export interface ExpiringCredit {
 
 /**
  * The credits whose `expires_at` is at or before `asOf` and that have no `expiry` movement yet, locked
- * (FOR UPDATE) in the caller's transaction so two expiry runs take turns.
+ * (FOR UPDATE) in the caller's transaction so two expiry runs take turns. A credit usable in a period
+ * of its customer that can still draw on it is left alone whatever `asOf` says: a held period (its
+ * re-run draws, SPEC §5) or one being re-run. Later periods issue while a period is held, and the
+ * expiry after their issue must not take what the held period's re-run may draw.
  */
 export async function lockExpiringCredits(
   client: pg.ClientBase,
@@ -323,6 +326,14 @@ export async function lockExpiringCredits(
       WHERE g.expires_at <= $1::timestamptz
         AND ($2::text IS NULL OR g.customer_id = $2)
         AND NOT EXISTS (SELECT 1 FROM credit_movements m WHERE m.customer_id = g.customer_id AND m.credit_id = g.credit_id AND m.kind = 'expiry')
+        AND NOT EXISTS (
+          SELECT 1 FROM customer_periods p,
+                 -- The period's end: midnight UTC of the next month's first day (usable: SPEC §3 rule 10).
+                 LATERAL (SELECT ((to_date(p.period, 'YYYY-MM') + interval '1 month') AT TIME ZONE 'UTC') AS period_end) bound
+           WHERE p.customer_id = g.customer_id
+             AND (p.outcome = 'held'
+                  OR (p.outcome IS NULL AND EXISTS (SELECT 1 FROM period_reruns r WHERE r.customer_id = p.customer_id AND r.period = p.period)))
+             AND g.granted_at < bound.period_end AND g.expires_at >= bound.period_end)
       ORDER BY g.customer_id COLLATE "C", g.credit_id COLLATE "C"
       FOR UPDATE OF g`,
     [input.asOf, input.customerId ?? null],

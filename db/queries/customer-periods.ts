@@ -19,6 +19,18 @@ export async function ensureCustomerPeriod(db: Queryable, customerId: string, pe
   );
 }
 
+/**
+ * The customer's latest issued period, if any: its credit draws are recorded, so credits that expired
+ * by its end may lapse (a re-run of an earlier held period issues after it).
+ */
+export async function lastIssuedPeriod(db: Queryable, customerId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ period: string | null }>(
+    `SELECT max(period) AS period FROM customer_periods WHERE customer_id = $1 AND outcome = 'issued'`,
+    [customerId],
+  );
+  return rows[0]?.period ?? undefined;
+}
+
 /** The customer's earlier periods that have no outcome yet: a later period waits for them. */
 export async function earlierOpenPeriods(db: Queryable, customerId: string, period: string): Promise<string[]> {
   const { rows } = await db.query<{ period: string }>(

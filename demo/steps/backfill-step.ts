@@ -6,7 +6,7 @@ import { signEvent } from '../../contracts/event-signature.ts';
 import type { BackfillPlan } from '../../db/queries/backfills.ts';
 import { listInvoices } from '../../db/queries/invoices.ts';
 import { describeCause } from '../../domain/backfill/index.ts';
-import { Decimal, formatDecimal } from '../../domain/money.ts';
+import { Decimal, describeAmountsByCurrency, formatDecimal } from '../../domain/money.ts';
 import { amendEvents } from '../../ingest/event-corrections.ts';
 import { publishedTerms } from '../../terms/index.ts';
 import { textTable } from '../../views/text-table.ts';
@@ -104,8 +104,7 @@ export const correctionsBackfillStep: DemoStep = {
     const plan = await planOnce();
     out(`\n   plan ${plan.planId} (like tally backfill plan --from ${DEMO_PERIOD} --to ${DEMO_PERIOD}):`);
     out(indent(formatPlanItems(plan)));
-    if (new Decimal(plan.adjustmentTotal).isZero())
-      throw new DemoError(`the plan over the corrected ${DEMO_PERIOD} adjusts nothing`);
+    if (nothingToAdjust(plan)) throw new DemoError(`the plan over the corrected ${DEMO_PERIOD} adjusts nothing`);
 
     // 3. Run it: workflow backfill:<plan>, one child per customer-period, each adjustment written once.
     const first = await runPlan(temporal.client, taskQueue, plan.planId);
@@ -123,9 +122,11 @@ export const correctionsBackfillStep: DemoStep = {
     if (rewritten.count !== written.count || rewritten.total !== written.total)
       throw new DemoError(`running plan ${plan.planId} again wrote more adjustments`);
     const again = await planOnce();
-    out(`   a new plan over ${DEMO_PERIOD}: ${again.adjustmentTotal} left to adjust`);
-    if (!new Decimal(again.adjustmentTotal).isZero())
-      throw new DemoError(`a second backfill over ${DEMO_PERIOD} would adjust ${again.adjustmentTotal} more`);
+    out(`   a new plan over ${DEMO_PERIOD}: ${describeAmountsByCurrency(again.adjustmentTotals)} left to adjust`);
+    if (!nothingToAdjust(again))
+      throw new DemoError(
+        `a second backfill over ${DEMO_PERIOD} would adjust ${describeAmountsByCurrency(again.adjustmentTotals)} more`,
+      );
     out(
       `   the ${written.count} adjustment lines (${written.total}) wait for ${customerId}'s next invoice (${DEMO_NEXT_PERIOD}, closed in the next step)`,
     );
@@ -210,6 +211,11 @@ async function octoberEvents(pool: pg.Pool, customerId: string, limit: number): 
   }));
 }
 
+/** Whether a plan adjusts nothing, in any currency. */
+function nothingToAdjust(plan: BackfillPlan): boolean {
+  return Object.values(plan.adjustmentTotals).every((total) => new Decimal(total).isZero());
+}
+
 function adjusts(item: BackfillPlan['items'][number]): boolean {
   return !new Decimal(item.adjustmentTotal).isZero();
 }
@@ -250,7 +256,7 @@ async function runPlan(client: Client, taskQueue: string, planId: string): Promi
 }
 
 function describeRun(progress: BackfillProgress): string {
-  return `run backfill:${progress.backfillId}: ${progress.state}, ${progress.done}/${progress.total} customer-periods, ${progress.adjusted} adjusted, Δ ${progress.adjustmentTotal}, ${progress.failures.length} failures`;
+  return `run backfill:${progress.backfillId}: ${progress.state}, ${progress.done}/${progress.total} customer-periods, ${progress.adjusted} adjusted, Δ ${describeAmountsByCurrency(progress.adjustmentTotals)}, ${progress.failures.length} failures`;
 }
 
 /** The adjustment lines a backfill wrote (pending or billed) and their sum. */

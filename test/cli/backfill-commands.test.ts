@@ -115,7 +115,7 @@ describe('tally events amend and tally backfill', () => {
     );
     expect(json.status, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({
-      adjustmentTotal: '-400',
+      adjustmentTotals: { USD: '-400.00' },
       items: [{ customerId, adjustmentTotal: '-400.00' }],
     });
 
@@ -123,7 +123,7 @@ describe('tally events amend and tally backfill', () => {
       const run = await tally('backfill', 'run', planId, '--concurrency', '2');
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toContain(`backfill backfill:${planId} started for 1 customer-periods`);
-      expect(run.stdout).toMatch(/\[#+\] 1\/1 completed, 1 adjusted, Δ -400, 0 failed/);
+      expect(run.stdout).toMatch(/\[#+\] 1\/1 completed, 1 adjusted, Δ -400 USD, 0 failed/);
       const status = await tally('backfill', 'status', planId, '--json');
       expect(status.status, status.stderr).toBe(0);
       expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed', done: 1, total: 1, adjusted: 1 });
@@ -136,7 +136,9 @@ describe('tally events amend and tally backfill', () => {
     expect(show.stdout).toMatch(/bfcli 2026-09-01T00:00:00.000Z [0-9a-f]{64}/);
     expect(show.stdout).toMatch(/completed: started by \S+ at/);
     const list = await tally('backfill', 'list');
-    expect(list.stdout).toMatch(new RegExp(`${planId}\\s+2026-10\\.\\.2026-10\\s+1\\s+-400\\s+completed\\s+ops-ana`));
+    expect(list.stdout).toMatch(
+      new RegExp(`${planId}\\s+2026-10\\.\\.2026-10\\s+1\\s+-400\\.00 USD\\s+completed\\s+ops-ana`),
+    );
 
     // Planned and run, each in the hash-chained audit log under the operator, with what it was for.
     const audited = await testbed.pool.query<{ actor: string; action: string; details: Record<string, string> }>(
@@ -147,7 +149,7 @@ describe('tally events amend and tally backfill', () => {
       {
         actor: 'cli:ops-ana',
         action: 'backfill_planned',
-        details: expect.objectContaining({ reason: 'gateway double-metering', adjustment_total: '-400' }),
+        details: expect.objectContaining({ reason: 'gateway double-metering', adjustment_totals: '-400.00 USD' }),
       },
       {
         actor: expect.stringMatching(/^cli:/),

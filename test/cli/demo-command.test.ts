@@ -96,9 +96,9 @@ describe('tally demo', () => {
     expect(out).toMatch(new RegExp(`correction #\\d+: void api-gateway:[^ ]*${globex}[^ ]* accepted`));
     expect(out).toMatch(new RegExp(`correction #\\d+: replace api-gateway:[^ ]*${globex}[^ ]* accepted`));
     expect(out).toMatch(new RegExp(`${globex} +2026-10 +[\\d.]+ +[\\d.]+ +-[\\d.]+ +USD +.*corrections`));
-    expect(out).toMatch(/run backfill:\S+: completed, 1\/1 customer-periods, 1 adjusted, Δ -[\d.]+, 0 failures/);
+    expect(out).toMatch(/run backfill:\S+: completed, 1\/1 customer-periods, 1 adjusted, Δ -[\d.]+ USD, 0 failures/);
     expect(out).toMatch(/the same plan run again: completed, (\d+) adjustment lines as before \(\1\)/);
-    expect(out).toMatch(/a new plan over 2026-10: 0(\.00)? left to adjust/);
+    expect(out).toMatch(/a new plan over 2026-10: 0(\.00)? USD left to adjust/);
     expect(out).toMatch(/\d+ lines, -[\d.]+ in all: the plan's adjustment, billed once/);
     const backfilled = await pool.query<{ n: number; on_november: number }>(
       `SELECT count(*)::int AS n, count(*) FILTER (WHERE adjusting_invoice_id = $2)::int AS on_november

@@ -157,7 +157,13 @@ describe('backfill plan and run', () => {
 
     await testbed.withWorker(async () => {
       const progress = await runPlan(first.planId);
-      expect(progress).toMatchObject({ state: 'completed', total: 1, done: 1, adjusted: 1, adjustmentTotal: '-120' });
+      expect(progress).toMatchObject({
+        state: 'completed',
+        total: 1,
+        done: 1,
+        adjusted: 1,
+        adjustmentTotals: { USD: '-120' },
+      });
       await recordHistory(testbed.client.workflow.getHandle(backfillWorkflowId(first.planId)), 'backfill-adjusted');
       await recordHistory(
         testbed.client.workflow.getHandle(backfillItemWorkflowId(first.planId, customer.customer_id, OCTOBER)),
@@ -170,7 +176,11 @@ describe('backfill plan and run', () => {
       const second = await plan([customer.customer_id], 'again');
       expect(second.items[0]?.adjustmentTotal).toBe('0.00');
       expect(second.items[0]?.causes.map((cause) => cause.kind)).toEqual(['ratecard_versions']);
-      expect(await runPlan(second.planId)).toMatchObject({ state: 'completed', adjusted: 0, adjustmentTotal: '0' });
+      expect(await runPlan(second.planId)).toMatchObject({
+        state: 'completed',
+        adjusted: 0,
+        adjustmentTotals: { USD: '0' },
+      });
       expect(await backfillRows(customer.customer_id)).toHaveLength(1);
 
       // November's invoice carries the backfill's line, and no second line for the late event it billed.
@@ -195,7 +205,11 @@ describe('backfill plan and run', () => {
       expect((await closePeriod(customer.customer_id, OCTOBER)).total).toBe('1000.00');
       await files.publish(testbed.pool, await files.write(card, '2026-10-01T00:00:00Z', { tokenPrice: '0.0009' }));
       const first = await plan([customer.customer_id]);
-      expect(await runPlan(first.planId)).toMatchObject({ state: 'completed', adjusted: 1, adjustmentTotal: '-100' });
+      expect(await runPlan(first.planId)).toMatchObject({
+        state: 'completed',
+        adjusted: 1,
+        adjustmentTotals: { USD: '-100' },
+      });
 
       // A second correction: only the new difference.
       await files.publish(testbed.pool, await files.write(card, '2026-10-02T00:00:00Z', { tokenPrice: '0.0007' }));
@@ -594,7 +608,7 @@ describe('event corrections (tally events amend)', () => {
       expect(await runPlan(corrected.planId)).toMatchObject({
         state: 'completed',
         adjusted: 1,
-        adjustmentTotal: '-280',
+        adjustmentTotals: { USD: '-280' },
       });
       expect((await plan([id], 'again')).items[0]?.adjustmentTotal).toBe('0.00');
     });
