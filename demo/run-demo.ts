@@ -4,6 +4,8 @@ import { DemoRun, out, type DemoOptions } from './demo-run.ts';
 import { backfillBilledStep, correctionsBackfillStep } from './steps/backfill-step.ts';
 import { closeOctoberStep } from './steps/close-october-step.ts';
 import type { DemoStep } from './steps/demo-step.ts';
+import { finopsStep } from './steps/finops-step.ts';
+import { historyStep } from './steps/history-step.ts';
 import { lateUsageStep } from './steps/late-usage-step.ts';
 import { shadowStep } from './steps/shadow-step.ts';
 import { marketplaceStep } from './steps/marketplace-step.ts';
@@ -17,6 +19,7 @@ import { workspaceStep } from './steps/workspace-step.ts';
 const DEMO_STEPS: readonly DemoStep[] = [
   workspaceStep,
   workersStep,
+  historyStep,
   octoberUsageStep,
   revenueRecognitionStep,
   closeOctoberStep,
@@ -25,15 +28,16 @@ const DEMO_STEPS: readonly DemoStep[] = [
   lateUsageStep,
   backfillBilledStep,
   marketplaceStep,
+  finopsStep,
   summaryStep,
 ];
 
 /**
  * `tally demo`: the whole pipeline on the embedded stack, in one process. The ingest and billing
- * workers run in-process on the stack's database, stream and task queue; the demo publishes a month
- * of signed usage through JetStream, closes the period for every customer, approves the one
+ * workers run in-process on the stack's database, stream and task queue; the demo publishes the weeks
+ * before its month (closed with nothing to bill) and a month of signed usage through JetStream, closes the period for every customer, approves the one
  * exception through the `decide` update, corrects two closed October events and backfills October,
- * sends late usage and bills it and the backfill as adjustments on November, and checks the books (trial balance, usage tie-out). Fails, non-zero, when any of it does not add
+ * sends late usage and bills it and the backfill as adjustments on November, runs the FinOps loop (the daily anomaly run over the history, its alert routed to a local webhook, commit burndown, the forecast), and checks the books (trial balance, usage tie-out). Fails, non-zero, when any of it does not add
  * up. Everything it leaves is what `tally invoice list`, `tally review list` and the console show.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
