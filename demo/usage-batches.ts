@@ -90,7 +90,7 @@ export function historyOfUsage(
       spike: DEMO_ANOMALY,
       keys: workspace.sourceKeys,
     }),
-    DEMO_HISTORY.period,
+    'history',
   );
   return summarize(events.map((event) => ({ message: toMessage(workspace, event), expect: 'event' as const })));
 }

@@ -19,19 +19,28 @@ export const DEMO_PERIOD = '2026-10';
 export const DEMO_NEXT_PERIOD = '2026-11';
 
 /**
- * The weeks of usage before the billed month (docs/decisions/demo.md): September, for the customers
- * whose contract starts with the billed month or later. Their September is closed before October
- * (periods close in order) and, with nothing priced before the sample cards' first version and no
- * contract yet, is skipped: nothing numbered, drawn, sent or journaled.
+ * The weeks of usage before the billed month (docs/decisions/demo.md): July to September, thirteen
+ * weeks (four of anomaly baseline before the scored days; the forecast's backtest holds out the last
+ * four and still has eight to fit and to measure its band on), for the customers whose contract
+ * starts with the billed month or later. Their history months are closed before October (periods
+ * close in order) and, with nothing priced before the sample cards' first version and no contract
+ * yet, skipped: nothing numbered, drawn, sent or journaled.
  */
-export const DEMO_HISTORY = { period: '2026-09', from: '2026-09-01', to: '2026-09-30' } as const;
+export const DEMO_HISTORY = {
+  periods: ['2026-07', '2026-08', '2026-09'],
+  from: '2026-07-01',
+  to: '2026-09-30',
+} as const;
 /** The anomaly injected into the history: a runaway workload, six ordinary days of tokens in one afternoon. */
 export const DEMO_ANOMALY = { customerId: 'acme', sku: 'llm.tokens', day: '2026-09-30', factor: 6 } as const;
-/** The days the demo's daily anomaly runs score: the first two the history gives a full 28-day baseline. */
+/** The days the demo's daily anomaly runs score: the history's last two (a quiet day, then the spike). */
 export const DEMO_SCANNED_DAYS = ['2026-09-29', '2026-09-30'] as const;
-/** The FinOps reading of the billed month: commits as of its last day, the forecast from the day after. */
+/**
+ * The FinOps reading: commits as of the billed month's last day; the forecast as it read on its first
+ * day, learned from the history (whose working-week shape the backtest can hold out and check).
+ */
 export const DEMO_COMMITS_AS_OF = '2026-10-31';
-export const DEMO_FORECAST_FROM = '2026-11-01';
+export const DEMO_FORECAST_FROM = '2026-10-01';
 
 /** The customer whose October crosses its review threshold (its contract reviews any invoice above EUR 100). */
 export const DEMO_REVIEWED_CUSTOMER = 'soylent';
@@ -270,11 +279,13 @@ export function demoAcceptWindow(now: Date): { pastMs: number; futureMs: number 
 }
 
 /**
- * The grace the demo's workflows get: far enough that no period of the demo closes on the clock.
+ * The grace the demo's workflows get: far enough that no period of the demo (its history months
+ * included) closes on the clock.
  * The demo closes each period itself (closeNow) once its usage is in; the period opener starts the
  * workflows as usage arrives, and they must wait for that rather than close half-way through it.
  */
 export function demoGraceMs(now: Date): number {
   const dayMs = 86_400_000;
-  return Math.max(0, now.getTime() - Date.parse(billingPeriod(DEMO_PERIOD).end)) + 7 * dayMs;
+  // From the earliest month the demo sends usage for (its history), so that one too waits for closeNow.
+  return Math.max(0, now.getTime() - Date.parse(billingPeriod(DEMO_HISTORY.periods[0]).end)) + 7 * dayMs;
 }

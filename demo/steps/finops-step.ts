@@ -1,12 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkUsageAlerts } from '../../activities/index.ts';
 import { COMMIT_COLUMNS, commitRows } from '../../cli/commits-commands.ts';
 import { forecastText } from '../../cli/forecast-commands.ts';
 import { loadProductSignals, signalsFileFromEnv } from '../../config/signals.ts';
 import { listAnomalies } from '../../db/queries/anomalies.ts';
 import { commitReport } from '../../finops/commit-report.ts';
 import { forecastReport } from '../../finops/forecast-report.ts';
+import { createWebhookNotifier } from '../../providers/webhook-notifier.ts';
+import { publishedTerms } from '../../terms/index.ts';
 import { recordTable } from '../../views/text-table.ts';
 import type { anomalyDayWorkflow } from '../../workflows/anomalies.ts';
 import { anomalyDayWorkflowId, type AnomalyDaySummary } from '../../workflows/anomaly-definitions.ts';
@@ -15,6 +18,7 @@ import {
   DEMO_ANOMALY,
   DEMO_COMMITS_AS_OF,
   DEMO_FORECAST_FROM,
+  DEMO_PERIOD,
   DEMO_SCANNED_DAYS,
   DemoError,
   demoRoutesFile,
@@ -137,6 +141,10 @@ export const finopsStep: DemoStep = {
     );
     out(`   tally anomalies list --customer ${injected} shows it; ack, snooze or annotate it there`);
 
+    // The usage-alert loop's valuation of the billed month, brought up to date for every customer of the
+    // run as the worker's next pass would (its notifications stay on record for the worker to send).
+    const alertDeps = { pool, terms: publishedTerms(pool), notifier: createWebhookNotifier(undefined) };
+    for (const customerId of customers) await checkUsageAlerts(alertDeps, { customerId, period: DEMO_PERIOD });
     const contracts = (await commitReport(pool, { asOf: `${DEMO_COMMITS_AS_OF}T00:00:00.000Z` })).filter((entry) =>
       ours.has(entry.customer_id),
     );
@@ -154,7 +162,7 @@ export const finopsStep: DemoStep = {
       customerIds: customers,
     });
     out(
-      `\n   tally forecast --horizon ${FORECAST_HORIZON_DAYS}d --as-of ${DEMO_FORECAST_FROM} (the run's customers; history: the weeks before ${DEMO_COMMITS_AS_OF.slice(0, 7)} and the month itself):`,
+      `\n   tally forecast --horizon ${FORECAST_HORIZON_DAYS}d --as-of ${DEMO_FORECAST_FROM} (the run's customers, as it read on the billed month's first day: learned from the weeks before, its backtest holding out their last 28 days):`,
     );
     out(indent(forecastText(forecasts, { from: DEMO_FORECAST_FROM, horizonDays: FORECAST_HORIZON_DAYS })));
     const ranges = forecasts.flatMap((forecast) => forecast.periods);
