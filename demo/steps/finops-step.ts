@@ -26,7 +26,7 @@ import {
 import type { DemoStep } from './demo-step.ts';
 
 /** What the demo's webhook receiver was sent: one POST each. */
-export interface ReceivedAlert {
+interface ReceivedAlert {
   readonly path: string;
   readonly idempotencyKey: string | undefined;
   readonly body: {
