@@ -66,7 +66,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await run.close();
   }
   out(
-    '\nexplore it: tally invoice list · tally invoice show <invoice> --lineage · tally review list · tally journal trial-balance',
+    '\nexplore it: tally invoice list · tally invoice show <invoice> --lineage · tally review list · tally journal trial-balance · tally anomalies list · tally commits --as-of 2026-10-31 · tally forecast --as-of 2026-10-01',
   );
   out(`demo finished in ${((Date.now() - run.startedMs) / 1000).toFixed(1)} s`);
 }
