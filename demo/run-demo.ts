@@ -1,6 +1,7 @@
 import { parseStripeEnv } from '../config/stripe.ts';
 import { ensureServices } from '../cli/services.ts';
 import { DemoRun, out, type DemoOptions } from './demo-run.ts';
+import { DEMO_COMMITS_AS_OF, DEMO_FORECAST_FROM } from './workspace.ts';
 import { backfillBilledStep, correctionsBackfillStep } from './steps/backfill-step.ts';
 import { closeOctoberStep } from './steps/close-october-step.ts';
 import type { DemoStep } from './steps/demo-step.ts';
@@ -66,7 +67,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await run.close();
   }
   out(
-    '\nexplore it: tally invoice list · tally invoice show <invoice> --lineage · tally review list · tally journal trial-balance · tally anomalies list · tally commits --as-of 2026-10-31 · tally forecast --as-of 2026-10-01',
+    `\nexplore it: tally invoice list · tally invoice show <invoice> --lineage · tally review list · tally journal trial-balance · tally anomalies list · tally commits --as-of ${DEMO_COMMITS_AS_OF} · tally forecast --as-of ${DEMO_FORECAST_FROM}`,
   );
   out(`demo finished in ${((Date.now() - run.startedMs) / 1000).toFixed(1)} s`);
 }
