@@ -233,6 +233,25 @@ describe('tally commits', () => {
       86_400_000;
     const elapsedDays = (Date.parse(JSON.parse(json.stdout).as_of as string) - Date.parse(asOf.as_of)) / 86_400_000;
     expect(Math.abs(shiftDays - elapsedDays)).toBeLessThanOrEqual(1);
+    // As of October's last day, from a valuation of October the loop makes now (after October ended):
+    // the valuation covers the whole month, so the burn is over October's 31 days and the projection is what was used.
+    const october = await checkUsageAlerts(
+      { pool: testbed.pool, terms: publishedTerms(testbed.pool), notifier: createWebhookNotifier(undefined) },
+      { customerId, period: '2026-10' },
+    );
+    expect(october.status).toBe('checked');
+    const endOfOctober = await tally('commits', '--customer', customerId, '--as-of', '2026-10-31', '--json');
+    expect(endOfOctober.status, endOfOctober.stderr).toBe(0);
+    const [octoberEntry] = (
+      JSON.parse(endOfOctober.stdout) as {
+        contracts: {
+          commit: { period: string; consumed: string; burn_per_day: string; projected_at_period_end: string };
+        }[];
+      }
+    ).contracts;
+    expect(octoberEntry?.commit.period).toBe('2026-10');
+    expect(octoberEntry?.commit.projected_at_period_end).toBe(octoberEntry?.commit.consumed);
+    expect(Number(octoberEntry?.commit.burn_per_day)).toBeCloseTo(Number(octoberEntry?.commit.consumed) / 31, 2);
     const bad = await tally('commits', '--as-of', '2026-13-01');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('a UTC day (YYYY-MM-DD) or an ISO instant with its offset');
