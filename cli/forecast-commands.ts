@@ -1,7 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadProductSignals, signalsFileFromEnv } from '../config/signals.ts';
+import type { TwoStreamForecast } from '../domain/forecast/two-stream.ts';
 import { forecastReport } from '../finops/forecast-report.ts';
-import { printTable, withDatabase } from './services.ts';
+import { recordTable } from '../views/text-table.ts';
+import { AS_OF_HELP, asOfOption } from './as-of-option.ts';
+import { withDatabase } from './services.ts';
 
 function horizon(value: string): number {
   const match = /^(\d{1,3})d$/.exec(value);
@@ -15,9 +18,14 @@ export function registerForecastCommands(program: Command): void {
   program
     .command('forecast')
     .option('--horizon <days>', 'how far ahead, e.g. 90d', horizon, 90)
+    .option(
+      '--as-of <time>',
+      `${AS_OF_HELP}; the forecast starts on its day, the history ends the day before`,
+      asOfOption,
+    )
     .option('--json', 'machine-readable output')
-    .action(async (options: { horizon: number; json?: boolean }) => {
-      const today = new Date().toISOString().slice(0, 10);
+    .action(async (options: { horizon: number; asOf?: string; json?: boolean }) => {
+      const today = (options.asOf ?? new Date().toISOString()).slice(0, 10);
       const signals = await loadProductSignals(signalsFileFromEnv());
       const forecasts = await withDatabase((pool) =>
         forecastReport(pool, { today, horizonDays: options.horizon, signals }),
@@ -28,35 +36,45 @@ export function registerForecastCommands(program: Command): void {
         );
       if (forecasts.length === 0)
         return void process.stdout.write('no issued invoices yet: nothing to forecast from\n');
-      for (const forecast of forecasts) {
-        process.stdout.write(`\n${forecast.currency}: ${options.horizon} days from ${today}\n`);
-        printTable(
-          forecast.periods.map((period) => ({
-            period: `${period.period}${period.days < 28 ? ` (${period.days} d)` : ''}`,
-            fixed: period.fixed,
-            'variable p10': period.variable.p10,
-            'variable p50': period.variable.p50,
-            'variable p90': period.variable.p90,
-            'total p10': period.total.p10,
-            'total p50': period.total.p50,
-            'total p90': period.total.p90,
-          })),
-          ['period', 'fixed', 'variable p10', 'variable p50', 'variable p90', 'total p10', 'total p50', 'total p90'],
-        );
-        const moved = forecast.periods.filter((period) => period.signal_effect.accounts > 0);
-        if (moved.length > 0)
-          process.stdout.write(
-            `early-warning signals (tally signals) moved the band: ${moved
-              .map((period) => `${period.period} p10 ${period.signal_effect.p10}, p90 +${period.signal_effect.p90}`)
-              .join('; ')} (${Math.max(...moved.map((period) => period.signal_effect.accounts))} accounts)\n`,
-          );
-        const { concentration, backtest } = forecast;
-        process.stdout.write(
-          `concentration: top 1 account ${concentration.top1} %, top 5 ${concentration.top5} %, top 10 ${concentration.top10} % of the trailing 28 days' revenue (${concentration.accounts} accounts)\n`,
-        );
-        process.stdout.write(
-          `backtest (last ${backtest.held_out_days} days held out): WAPE ${backtest.wape} % (a straight line: ${backtest.straight_line_wape} %), actuals inside p10–p90 on ${backtest.coverage} % of days\n`,
-        );
-      }
+      process.stdout.write(forecastText(forecasts, { from: today, horizonDays: options.horizon }));
     });
+}
+
+/** The forecast as `tally forecast` prints it (the demo prints the same): per currency, its periods, signals, concentration, backtest. */
+export function forecastText(
+  forecasts: readonly TwoStreamForecast[],
+  options: { from: string; horizonDays: number },
+): string {
+  const lines: string[] = [];
+  for (const forecast of forecasts) {
+    lines.push('', `${forecast.currency}: ${options.horizonDays} days from ${options.from}`);
+    lines.push(
+      recordTable(
+        forecast.periods.map((period) => ({
+          period: `${period.period}${period.days < 28 ? ` (${period.days} d)` : ''}`,
+          fixed: period.fixed,
+          'variable p10': period.variable.p10,
+          'variable p50': period.variable.p50,
+          'variable p90': period.variable.p90,
+          'total p10': period.total.p10,
+          'total p50': period.total.p50,
+          'total p90': period.total.p90,
+        })),
+        ['period', 'fixed', 'variable p10', 'variable p50', 'variable p90', 'total p10', 'total p50', 'total p90'],
+      ).trimEnd(),
+    );
+    const moved = forecast.periods.filter((period) => period.signal_effect.accounts > 0);
+    if (moved.length > 0)
+      lines.push(
+        `early-warning signals (tally signals) moved the band: ${moved
+          .map((period) => `${period.period} p10 ${period.signal_effect.p10}, p90 +${period.signal_effect.p90}`)
+          .join('; ')} (${Math.max(...moved.map((period) => period.signal_effect.accounts))} accounts)`,
+      );
+    const { concentration, backtest } = forecast;
+    lines.push(
+      `concentration: top 1 account ${concentration.top1} %, top 5 ${concentration.top5} %, top 10 ${concentration.top10} % of the trailing 28 days' revenue (${concentration.accounts} accounts)`,
+      `backtest (last ${backtest.held_out_days} days held out): WAPE ${backtest.wape} % (a straight line: ${backtest.straight_line_wape} %), actuals inside p10–p90 on ${backtest.coverage} % of days`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }

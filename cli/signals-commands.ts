@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadProductSignals, signalsFileFromEnv } from '../config/signals.ts';
 import { signalReport } from '../finops/signal-report.ts';
+import { AS_OF_HELP, asOfOption } from './as-of-option.ts';
 import { printTable, withDatabase } from './services.ts';
 
 /** `tally signals`: each account's early-warning signals and outlook (SPEC §10; docs/decisions/finops.md). */
@@ -8,9 +9,10 @@ export function registerSignalsCommands(program: Command): void {
   program
     .command('signals')
     .option('--customer <id>', 'one customer only')
+    .option('--as-of <time>', AS_OF_HELP, asOfOption)
     .option('--json', 'machine-readable output')
-    .action(async (options: { customer?: string; json?: boolean }) => {
-      const asOf = new Date().toISOString();
+    .action(async (options: { customer?: string; asOf?: string; json?: boolean }) => {
+      const asOf = options.asOf ?? new Date().toISOString();
       const signals = await loadProductSignals(signalsFileFromEnv());
       const accounts = await withDatabase((pool) =>
         signalReport(pool, {

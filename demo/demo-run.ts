@@ -63,6 +63,8 @@ export class DemoRun {
 
   /** Found by the steps, for the steps after them. */
   readonly found: {
+    /** The weeks before the billed month, and how many customers they cover. */
+    history?: { batch: DemoBatch; published: PublishReport; customers: number };
     month?: { batch: DemoBatch; published: PublishReport };
     late?: { batch: DemoBatch & { lateEvents: number }; published: PublishReport };
     octoberInvoices?: readonly InvoiceRecord[];

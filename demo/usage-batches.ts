@@ -6,8 +6,11 @@ import type { UnsignedUsageEvent, UsageEvent } from '../contracts/usage-event.ts
 import type { EventPublisher } from '../ingest/event-publisher.ts';
 import type { IngestWorker } from '../workers/ingest-worker.ts';
 import { addressUsageMessage, type OutgoingUsageMessage } from '../ingest/usage-stream.ts';
+import { historyUsageStream } from './samples/sample-history.ts';
 import { usageEventStream } from './samples/sample-usage.ts';
 import {
+  DEMO_ANOMALY,
+  DEMO_HISTORY,
   DEMO_LATE_CUSTOMERS,
   DEMO_NEXT_PERIOD,
   DEMO_PERIOD,
@@ -64,6 +67,32 @@ export function monthOfUsage(workspace: DemoWorkspace, options: { scale: number;
     messages.splice(Math.floor(((index + 1) * messages.length) / (broken.length + 1)), 0, message);
   });
   return summarize(messages);
+}
+
+/**
+ * The weeks before the billed month (demo/samples/sample-history.ts, seeded: the same each run) for
+ * the run's history customers, with the one injected spike, re-signed under the run's ids.
+ */
+export function historyOfUsage(
+  workspace: DemoWorkspace,
+  customers: readonly DemoCustomerTerms[],
+  options: { scale: number },
+): DemoBatch {
+  const events = rebilled(
+    workspace,
+    customers,
+    historyUsageStream({
+      customers: customers.map((customer) => customer.sample),
+      from: DEMO_HISTORY.from,
+      to: DEMO_HISTORY.to,
+      seed: 1,
+      scale: options.scale,
+      spike: DEMO_ANOMALY,
+      keys: workspace.sourceKeys,
+    }),
+    'history',
+  );
+  return summarize(events.map((event) => ({ message: toMessage(workspace, event), expect: 'event' as const })));
 }
 
 /**

@@ -18,6 +18,30 @@ import { freshSourceKeys, SAMPLE_SOURCES } from './samples/sample-usage.ts';
 export const DEMO_PERIOD = '2026-10';
 export const DEMO_NEXT_PERIOD = '2026-11';
 
+/**
+ * The weeks of usage before the billed month (docs/decisions/demo.md): July to September, thirteen
+ * weeks (four of anomaly baseline before the scored days; the forecast's backtest holds out the last
+ * four and still has eight to fit and to measure its band on), for the customers whose contract
+ * starts with the billed month or later. Their history months are closed before October (periods
+ * close in order) and, with nothing priced before the sample cards' first version and no contract
+ * yet, skipped: nothing numbered, drawn, sent or journaled.
+ */
+export const DEMO_HISTORY = {
+  periods: ['2026-07', '2026-08', '2026-09'],
+  from: '2026-07-01',
+  to: '2026-09-30',
+} as const;
+/** The anomaly injected into the history: a runaway workload, six ordinary days of tokens in one afternoon. */
+export const DEMO_ANOMALY = { customerId: 'acme', sku: 'llm.tokens', day: '2026-09-30', factor: 6 } as const;
+/** The days the demo's daily anomaly runs score: the history's last two (a quiet day, then the spike). */
+export const DEMO_SCANNED_DAYS = ['2026-09-29', '2026-09-30'] as const;
+/**
+ * The FinOps reading: commits as of the billed month's last day; the forecast as it read on its first
+ * day, learned from the history (whose working-week shape the backtest can hold out and check).
+ */
+export const DEMO_COMMITS_AS_OF = '2026-10-31';
+export const DEMO_FORECAST_FROM = '2026-10-01';
+
 /** The customer whose October crosses its review threshold (its contract reviews any invoice above EUR 100). */
 export const DEMO_REVIEWED_CUSTOMER = 'soylent';
 /** The customers that report usage late: one USD without a commit, one EUR with a commit; neither has a change threshold. */
@@ -78,13 +102,18 @@ function demoRunId(now: Date): string {
   return Math.floor(now.getTime() / 1000).toString(36);
 }
 
-/** The contract a demo customer bills under: the sample terms, this run's customer id, the Postgres ledger sink as provider. */
+/**
+ * The contract a demo customer bills under: the sample terms, this run's customer id, the Postgres
+ * ledger sink as provider, and no invoice for a month with nothing to bill (`invoice_when_zero:
+ * false`: the history month before the contract starts).
+ */
 function demoCustomerTerms(sample: DemoCustomer, runId: string): DemoCustomerTerms {
   const customerId = `${sample.customerId}-${runId}`;
   const contract: Contract = {
     ...demoContract(sample),
     customer_id: customerId,
     provider: { kind: 'ledger', customer: customerId },
+    invoice_when_zero: false,
   };
   return { sample, customerId, contract };
 }
@@ -217,14 +246,31 @@ async function stackSourceKeys(file: string): Promise<SourceKeys> {
   return keys;
 }
 
+/** The demo's routing of anomaly alerts (TALLY_ANOMALY_ROUTES of its billing worker), written by the FinOps step. */
+export function demoRoutesFile(workspace: Pick<DemoWorkspace, 'dir'>): string {
+  return path.join(workspace.dir, 'anomaly-routes.yaml');
+}
+
 /**
- * The accept window of the demo's ingest worker. The sample month is historical (or, on a clock set
+ * The customers with weeks of usage before the billed month: those whose contract starts with it or
+ * later (a contract in force before would bill September, which no sample rate card prices).
+ */
+export function historyCustomers(workspace: Pick<DemoWorkspace, 'customers'>): DemoCustomerTerms[] {
+  const billedFrom = Date.parse(billingPeriod(DEMO_PERIOD).start);
+  return workspace.customers.filter(
+    (customer) => customer.contract.starts_at !== undefined && Date.parse(customer.contract.starts_at) >= billedFrom,
+  );
+}
+
+/**
+ * The accept window of the demo's ingest worker. The sample months are historical (or, on a clock set
  * earlier, still to come), so the default window (35 days back, 5 minutes ahead of receipt) would
- * refuse it: the demo widens it to cover both demo months from now, and never narrows the default.
+ * refuse them: the demo widens it to cover its history and both billed months from now, and never
+ * narrows the default.
  */
 export function demoAcceptWindow(now: Date): { pastMs: number; futureMs: number } {
   const dayMs = 86_400_000;
-  const earliest = Date.parse(billingPeriod(DEMO_PERIOD).start);
+  const earliest = Date.parse(`${DEMO_HISTORY.from}T00:00:00Z`);
   const latest = Date.parse(billingPeriod(DEMO_NEXT_PERIOD).end);
   return {
     pastMs: Math.max(35 * dayMs, now.getTime() - earliest + dayMs),
@@ -233,11 +279,13 @@ export function demoAcceptWindow(now: Date): { pastMs: number; futureMs: number 
 }
 
 /**
- * The grace the demo's workflows get: far enough that no period of the demo closes on the clock.
+ * The grace the demo's workflows get: far enough that no period of the demo (its history months
+ * included) closes on the clock.
  * The demo closes each period itself (closeNow) once its usage is in; the period opener starts the
  * workflows as usage arrives, and they must wait for that rather than close half-way through it.
  */
 export function demoGraceMs(now: Date): number {
   const dayMs = 86_400_000;
-  return Math.max(0, now.getTime() - Date.parse(billingPeriod(DEMO_PERIOD).end)) + 7 * dayMs;
+  // From the earliest month the demo sends usage for (its history), so that one too waits for closeNow.
+  return Math.max(0, now.getTime() - Date.parse(billingPeriod(DEMO_HISTORY.periods[0]).end)) + 7 * dayMs;
 }

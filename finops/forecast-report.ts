@@ -24,7 +24,13 @@ const HISTORY_DAYS = 112;
  */
 export async function forecastReport(
   pool: pg.Pool,
-  options: { today: string; horizonDays: number; signals?: ProductSignals },
+  options: {
+    today: string;
+    horizonDays: number;
+    signals?: ProductSignals;
+    /** Only these customers (the demo's run); default: every invoiced customer. */
+    customerIds?: readonly string[];
+  },
 ): Promise<TwoStreamForecast[]> {
   const todayNumber = dayNumber(options.today);
   if (todayNumber === undefined) throw new Error(`not a day: ${options.today}`);
@@ -40,7 +46,9 @@ export async function forecastReport(
     accountSignals.map((account) => [account.customer_id, account.outlook]),
   );
   const byCurrency = new Map<string, { customers: CustomerTerms[]; history: Map<string, string[]> }>();
-  for (const account of dailyUsageRevenue(invoices, usage, contractOf, firstDay, HISTORY_DAYS)) {
+  const only = options.customerIds === undefined ? undefined : new Set(options.customerIds);
+  const chosen = only === undefined ? invoices : invoices.filter((invoice) => only.has(invoice.customer_id));
+  for (const account of dailyUsageRevenue(chosen, usage, contractOf, firstDay, HISTORY_DAYS)) {
     const entry = byCurrency.get(account.currency) ?? { customers: [], history: new Map<string, string[]>() };
     const outlook = outlookOf.get(account.terms.customer_id);
     entry.customers.push(outlook === undefined ? account.terms : { ...account.terms, outlook });

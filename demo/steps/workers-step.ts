@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino } from 'pino';
 import { connectTemporal } from '../../cli/services.ts';
+import { parseAnomalyEnv } from '../../config/anomalies.ts';
 import { parseBillingWorkerEnv } from '../../config/billing-worker.ts';
 import { parseIngestWorkerEnv } from '../../config/ingest-worker.ts';
 import { createPool } from '../../db/pool.ts';
@@ -10,7 +11,7 @@ import { DEFAULT_PUBLISHER_OPTIONS, EventPublisher } from '../../ingest/event-pu
 import { runBillingWorker } from '../../workers/billing-worker.ts';
 import { startIngestWorker } from '../../workers/ingest-worker.ts';
 import { indent, out, REVIEW_TIMEOUT_MS, STEP_TIMEOUT_MS, type DemoRun } from '../demo-run.ts';
-import { demoAcceptWindow, DemoError, demoGraceMs } from '../workspace.ts';
+import { demoAcceptWindow, DemoError, demoGraceMs, demoRoutesFile } from '../workspace.ts';
 import type { DemoStep } from './demo-step.ts';
 
 /**
@@ -52,6 +53,12 @@ export const workersStep: DemoStep = {
     // Bundling the workflows takes a few seconds: the worker starts now and polls by the time periods close.
     run.billingWorker = runBillingWorker({
       config: billingConfig,
+      // The daily anomaly run's activities, routing by the run's own file (the FinOps step writes it); no schedule.
+      anomalies: parseAnomalyEnv({
+        ...process.env,
+        TALLY_ANOMALY_SCHEDULE: 'off',
+        TALLY_ANOMALY_ROUTES: demoRoutesFile(workspace),
+      }),
       endpoints: { ...endpoints, databaseUrl: workspace.databaseUrl },
       signal: run.stopBillingWorker.signal,
       logger,

@@ -30,6 +30,21 @@ describe('commitBurndown', () => {
     expect(result.alerts).toEqual(['commit_shortfall']);
   });
 
+  it('a valuation made after its period ended covers the whole period: the burn is over its days, never more', () => {
+    // Read as of October (tally commits --as-of) from a valuation the loop made in December: 620.00 over 31 days.
+    const result = commitBurndown(
+      input({ current: { period: '2026-10', usage: '620.00', as_of: '2026-12-06T10:00:00.000Z' } }),
+      '2026-10-31T00:00:00.000Z',
+    );
+    expect(result.commit).toMatchObject({
+      consumed: '620.00',
+      burn_per_day: '20.00',
+      projected_at_period_end: '620.00',
+      reached_on: null,
+    });
+    expect(result.alerts).toEqual(['commit_shortfall']);
+  });
+
   it('a faster burn reaches the commit on a day of this period, and no alert', () => {
     // 500.00 in 10 days: 50.00/day, 1,000.00 after 20 days → reached on Oct 21.
     const result = commitBurndown(

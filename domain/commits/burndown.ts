@@ -105,7 +105,9 @@ export function commitBurndown(input: CommitBurndownInput, asOf: string): Commit
     const period = billingPeriod(input.current.period);
     const startMs = Date.parse(period.start);
     const periodDays = (Date.parse(period.end) - startMs) / DAY_MS;
-    const elapsedDays = Math.max((Date.parse(input.current.as_of) - startMs) / DAY_MS, 1 / 24);
+    // A valuation made after the period ended (read as of an earlier day) covers the whole period.
+    const valuedThroughMs = Math.min(Date.parse(input.current.as_of), Date.parse(period.end));
+    const elapsedDays = Math.max((valuedThroughMs - startMs) / DAY_MS, 1 / 24);
     const consumed = new Decimal(input.current.usage);
     const burn = consumed.dividedBy(elapsedDays);
     currentProjection = burn.times(periodDays);

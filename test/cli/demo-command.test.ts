@@ -129,6 +129,57 @@ describe('tally demo', () => {
     expect(out).toMatch(
       /tally reconcile --period 2026-10 \(metered × rate → invoice lines → recognized revenue → GL\): [1-9]\d* lines, 0 differences/,
     );
+    // The weeks before October: through ingest, September closed with nothing to bill.
+    expect(out).toMatch(
+      /History: 2026-07-01 to 2026-09-30, the weeks before 2026-10 → ingest; 2026-07, 2026-08, 2026-09 closed/,
+    );
+    expect(out).toMatch(
+      /[\d,]+ events stored for 19 customers \(every one whose contract starts in 2026-10 or later\)/,
+    );
+    expect(out).toContain('2026-07 closed for 19 customers (closeNow): 19 skipped');
+    expect(out).toContain('2026-08 closed for 19 customers (closeNow): 19 skipped');
+    expect(out).toContain('2026-09 closed for 19 customers (closeNow): 19 skipped');
+    expect(out).toContain('nothing numbered, drawn, sent or journaled');
+    // The FinOps loop: the daily anomaly run finds the injected spike and routes it to the local webhook.
+    const acme = `acme-${record.runId}`;
+    expect(out).toMatch(
+      /workflow anomaly-day:demo-test-\d+:2026-09-29: \d+ series scored against their 28-day weekday baseline, 0 anomalies/,
+    );
+    expect(out).toMatch(
+      /workflow anomaly-day:demo-test-\d+:2026-09-30: \d+ series scored .*, 1 anomaly \(1 new, 1 routed\), 1 alert delivered/,
+    );
+    expect(out).toMatch(new RegExp(`2026-09-30 +${acme} +llm\\.tokens +spike +\\d+ +[\\d.]+ .* high +oncall sent`));
+    expect(out).toContain(
+      `the receiver got POST /oncall (Idempotency-Key anomaly:usage:${acme}:llm.tokens:2026-09-30:oncall)`,
+    );
+    const anomalies = await pool.query<{ anomaly_id: string; severity: string; delivered: number }>(
+      `SELECT a.anomaly_id, a.severity, count(d.delivered_at)::int AS delivered
+         FROM anomalies a LEFT JOIN anomaly_deliveries d USING (anomaly_id) GROUP BY a.anomaly_id, a.severity`,
+    );
+    expect(anomalies.rows).toEqual([
+      { anomaly_id: `usage:${acme}:llm.tokens:2026-09-30`, severity: 'high', delivered: 1 },
+    ]);
+    const september = await pool.query<{ outcome: string; n: number }>(
+      "SELECT outcome, count(*)::int AS n FROM customer_periods WHERE period = '2026-09' GROUP BY outcome",
+    );
+    expect(september.rows).toEqual([{ outcome: 'skipped', n: 19 }]);
+    const before = await pool.query<{ period: string; outcome: string; n: number }>(
+      "SELECT period, outcome, count(*)::int AS n FROM customer_periods WHERE period IN ('2026-07', '2026-08') GROUP BY period, outcome ORDER BY period",
+    );
+    expect(before.rows).toEqual([
+      { period: '2026-07', outcome: 'skipped', n: 19 },
+      { period: '2026-08', outcome: 'skipped', n: 19 },
+    ]);
+    // Commit burndown and the forecast range, as tally commits and tally forecast print them.
+    expect(out).toContain('tally commits --as-of 2026-10-31');
+    expect(out).toMatch(new RegExp(`${acme} +USD +.* left of [\\d.]+ +20\\d\\d-\\d\\d-\\d\\d `));
+    expect(out).toContain('tally forecast --horizon 90d --as-of 2026-10-01');
+    expect(out).toMatch(/USD: 90 days from 2026-10-01/);
+    expect(out).toMatch(/EUR: 90 days from 2026-10-01/);
+    expect(out).toMatch(/2026-11 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+/);
+    expect(out).toMatch(
+      /backtest \(last 28 days held out\): WAPE [\d.]+ % \(a straight line: [\d.]+ %\), actuals inside p10–p90 on [\d.]+ % of days/,
+    );
     expect(out).toMatch(/demo finished in [\d.]+ s/);
 
     // What it left in the database.
@@ -227,12 +278,17 @@ describe('tally demo', () => {
       secondRecord.customers.map((customer) => `${customer}-0001`).sort(),
     );
     expect(second.stdout).toContain('invoices issued: 8');
+    // Its own history and spike: the day's run records and alerts only what is new (the first run's spike is on record).
+    expect(second.stdout).toContain('2026-09 closed for 5 customers (closeNow): 5 skipped');
+    expect(second.stdout).toMatch(
+      /2026-09-30: \d+ series scored .*, 2 anomalies \(1 new, 1 routed\), 1 alert delivered/,
+    );
     // The first run's invoices are as they were.
     const firstCustomers = new Set(record.customers);
     expect(
       (await listInvoices(pool, { status: 'issued' })).filter((invoice) => firstCustomers.has(invoice.customerId)),
     ).toEqual(invoices);
-  }, 240_000);
+  }, 420_000);
 
   it('refuses fewer customers than the sample contracts need, before touching anything', async () => {
     const run = await runTally(['demo', '--customers', '3'], { TALLY_STACK_DIR: stackDir });

@@ -217,6 +217,44 @@ describe('tally commits', () => {
       /^customer\s+currency\s+commit\s+commit reached\s+prepaid\s+burndown date\s+ramp\s+alerts\n/,
     );
     expect(table.stdout).toContain(customerId);
+
+    // --as-of reads the same facts as if it were that day: the burndown counts from there.
+    const earlier = await tally('commits', '--customer', customerId, '--as-of', '2026-10-15', '--json');
+    expect(earlier.status, earlier.stderr).toBe(0);
+    const asOf = JSON.parse(earlier.stdout) as {
+      as_of: string;
+      contracts: { commit?: unknown; prepaid: { burndown_on: string } }[];
+    };
+    expect(asOf.as_of).toBe('2026-10-15T00:00:00.000Z');
+    // October has no month-to-date valuation: no commit this period.
+    expect(asOf.contracts[0]?.commit).toBeUndefined();
+    const shiftDays =
+      (Date.parse(entry?.prepaid.burndown_on ?? '') - Date.parse(asOf.contracts[0]?.prepaid.burndown_on ?? '')) /
+      86_400_000;
+    const elapsedDays = (Date.parse(JSON.parse(json.stdout).as_of as string) - Date.parse(asOf.as_of)) / 86_400_000;
+    expect(Math.abs(shiftDays - elapsedDays)).toBeLessThanOrEqual(1);
+    // As of October's last day, from a valuation of October the loop makes now (after October ended):
+    // the valuation covers the whole month, so the burn is over October's 31 days and the projection is what was used.
+    const october = await checkUsageAlerts(
+      { pool: testbed.pool, terms: publishedTerms(testbed.pool), notifier: createWebhookNotifier(undefined) },
+      { customerId, period: '2026-10' },
+    );
+    expect(october.status).toBe('checked');
+    const endOfOctober = await tally('commits', '--customer', customerId, '--as-of', '2026-10-31', '--json');
+    expect(endOfOctober.status, endOfOctober.stderr).toBe(0);
+    const [octoberEntry] = (
+      JSON.parse(endOfOctober.stdout) as {
+        contracts: {
+          commit: { period: string; consumed: string; burn_per_day: string; projected_at_period_end: string };
+        }[];
+      }
+    ).contracts;
+    expect(octoberEntry?.commit.period).toBe('2026-10');
+    expect(octoberEntry?.commit.projected_at_period_end).toBe(octoberEntry?.commit.consumed);
+    expect(Number(octoberEntry?.commit.burn_per_day)).toBeCloseTo(Number(octoberEntry?.commit.consumed) / 31, 2);
+    const bad = await tally('commits', '--as-of', '2026-13-01');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('a UTC day (YYYY-MM-DD) or an ISO instant with its offset');
   });
 });
 
@@ -280,6 +318,23 @@ describe('tally forecast', () => {
     );
     const bad = await tally('forecast', '--horizon', '3 months');
     expect(bad.status).not.toBe(0);
+
+    // --as-of: the forecast starts on its day, learning from the days before it.
+    const asOf = await tally('forecast', '--horizon', '30d', '--as-of', '2026-11-01', '--json');
+    expect(asOf.status, asOf.stderr).toBe(0);
+    const fromNovember = JSON.parse(asOf.stdout) as {
+      from: string;
+      forecasts: { currency: string; periods: { period: string; days: number }[] }[];
+    };
+    expect(fromNovember.from).toBe('2026-11-01');
+    expect(
+      fromNovember.forecasts
+        .find((forecast) => forecast.currency === 'USD')
+        ?.periods.map((period) => [period.period, period.days]),
+    ).toEqual([['2026-11', 30]]);
+    const signals = await tally('signals', '--as-of', '2026-10-15T12:00:00+02:00', '--json');
+    expect(signals.status, signals.stderr).toBe(0);
+    expect((JSON.parse(signals.stdout) as { as_of: string }).as_of).toBe('2026-10-15T10:00:00.000Z');
   });
 });
 
