@@ -597,6 +597,10 @@ async function stackCpu(
     const ppid = Number.parseInt(fields[1] as string, 10);
     const seconds = (Number.parseInt(fields[11] as string, 10) + Number.parseInt(fields[12] as string, 10)) / ticks;
     if (pid === postmaster || ppid === postmaster) postgres += seconds;
+    // Backends that exited (the pool closes idle connections after 10 s) are gone from /proc: their CPU is
+    // in the postmaster's cutime + cstime. Without it a backend exiting between two readings counted negative.
+    if (pid === postmaster)
+      postgres += (Number.parseInt(fields[13] as string, 10) + Number.parseInt(fields[14] as string, 10)) / ticks;
     if (pid === workerPid) worker += seconds;
     if (pid === nats) natsSeconds += seconds;
   }

@@ -128,6 +128,8 @@ async function postgresCpuSeconds(): Promise<number> {
     if (fields.length < 13) continue;
     if (Number(entry) === postmaster || Number(fields[1]) === postmaster)
       seconds += (Number(fields[11]) + Number(fields[12])) / 100;
+    // Exited backends' CPU is in the postmaster's cutime + cstime.
+    if (Number(entry) === postmaster) seconds += (Number(fields[13]) + Number(fields[14])) / 100;
   }
   return seconds;
 }

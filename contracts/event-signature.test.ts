@@ -121,6 +121,66 @@ describe('event signatures', () => {
     );
   });
 
+  it('the fast canonical form escapes exactly as the general algorithm (quotes, backslashes, controls, lone surrogates)', () => {
+    // Text built mostly from the characters JSON escapes, so that the fast path's "nothing to escape" test is exercised both ways.
+    const awkward = fc.string({
+      unit: fc.oneof(
+        fc.constantFrom(
+          '"',
+          '\\',
+          '\u0000',
+          '\n',
+          '\u001f',
+          '\u007f',
+          '\u2028',
+          '\ud800',
+          '\udfff',
+          '\ud83d\ude00',
+          'a',
+          'é',
+        ),
+        fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)),
+      ),
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(
+        unsignedEventArbitrary,
+        awkward,
+        awkward,
+        awkward,
+        fc.dictionary(awkward, awkward, { maxKeys: 4 }),
+        (unsigned, unit, eventId, customerId, extra) => {
+          const event = {
+            ...unsigned,
+            unit,
+            event_id: eventId,
+            customer_id: customerId,
+            metadata: { ...unsigned.metadata, ...extra },
+          };
+          // The general algorithm refuses lone surrogates (the schema rejects them before any signature check).
+          const general = (() => {
+            try {
+              return canonicalizeGeneral(event);
+            } catch {
+              return undefined;
+            }
+          })();
+          fc.pre(general !== undefined);
+          expect(canonicalEventBytes(event)).toBe(general);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a field inherited rather than own is not taken by the fast canonical form', () => {
+    const unsigned = buildUnsignedEvent();
+    const { unit, ...rest } = unsigned;
+    const event = Object.assign(Object.create({ unit }) as Record<string, unknown>, rest, { note: 'x' });
+    expect(canonicalEventBytes(event as never)).toBe(canonicalizeGeneral(event));
+  });
+
   it('another key never verifies', () => {
     fc.assert(
       fc.property(unsignedEventArbitrary, secretArbitrary, secretArbitrary, (unsigned, secret, other) => {

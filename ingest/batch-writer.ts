@@ -8,6 +8,7 @@ import {
   ensureUsageEventPartitions,
   findEventKeys,
   insertNewUsageEvents,
+  type StoredEventKey,
   type UsageEventRow,
 } from '../db/queries/usage-events.ts';
 import type { AcceptedEvent, ClassifiedMessage, RejectedEvent } from './classify-message.ts';
@@ -119,8 +120,8 @@ export class BatchWriter {
           usageRow(event, !nearMonthBoundary(event.eventTimeMs) && this.knownPeriods.has(periodKey(event))),
         ),
       );
-      const storedKeys = new Set(stored.map((row) => `${row.source}\u0000${row.eventId}`));
-      const unstored = [...sorted.filter((event) => !storedKeys.has(keyOf(event))), ...repeats];
+      // Every candidate carries a distinct key, so when all were stored only the batch's own repeats remain.
+      const unstored = stored.length === sorted.length ? repeats : [...notStored(sorted, stored), ...repeats];
       let duplicates = 0;
       if (unstored.length > 0) {
         const existing = new Map(
@@ -240,6 +241,11 @@ function usageRow(event: AcceptedEvent, periodKnown: boolean): UsageEventRow {
     streamSeq: event.message.streamSeq,
     periodKnown,
   };
+}
+
+function notStored(candidates: readonly AcceptedEvent[], stored: readonly StoredEventKey[]): AcceptedEvent[] {
+  const storedKeys = new Set(stored.map((row) => `${row.source}\u0000${row.eventId}`));
+  return candidates.filter((event) => !storedKeys.has(keyOf(event)));
 }
 
 function rejectedRow(message: RejectedEvent): RejectedEventRow {
