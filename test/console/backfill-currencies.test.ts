@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBackfillPlan, listBackfillPlans } from '../../db/queries/backfills.ts';
 import { backfillWorkflowId, type BackfillProgress } from '../../workflows/backfill-definitions.ts';
@@ -10,7 +10,7 @@ import { buildUsageEvent } from '../builders/usage-event.ts';
 import { runTallyAsOperator } from '../cli/run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { launchChromium } from '../harness/browser.ts';
-import { addTestUser, createTestConsole, TEST_PASSWORD } from '../harness/console-testbed.ts';
+import { addTestUser, createTestConsole, signInPage } from '../harness/console-testbed.ts';
 
 // A backfill over customers billed in two currencies: every total it shows is per currency (a USD
 // adjustment and a EUR one are never added into one number): the plan (stored, `tally backfill plan`
@@ -36,14 +36,6 @@ afterAll(async () => {
   await testbed?.close();
   await rm(files.root, { recursive: true, force: true });
 });
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(`${baseUrl}/login`);
-  await page.fill('#username', username);
-  await page.fill('#password', TEST_PASSWORD);
-  await page.press('#password', 'Enter');
-  await page.waitForURL((url) => url.pathname !== '/login');
-}
 
 function tally(...args: string[]) {
   return runTallyAsOperator(testbed, {}, ...args);
@@ -198,7 +190,7 @@ describe('a backfill over USD and EUR customers', () => {
 
     // 4. The console: the list's planned and written Δ, the detail's progress line.
     const page = await (await browser.newContext()).newPage();
-    await signIn(page, 'vic');
+    await signInPage(page, baseUrl, 'vic');
     await page.goto(`${baseUrl}/backfills`);
     const row = page.locator('table[aria-label="Backfills"] tr', { hasText: planId });
     await expect.poll(() => row.count()).toBe(1);

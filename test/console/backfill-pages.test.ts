@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/backfill-activities.ts';
 import { publishedTerms } from '../../terms/index.ts';
@@ -11,7 +11,7 @@ import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { BROWSER_ARTIFACTS, launchChromium } from '../harness/browser.ts';
-import { addTestUser, createTestConsole, TEST_PASSWORD } from '../harness/console-testbed.ts';
+import { addTestUser, createTestConsole, signInPage } from '../harness/console-testbed.ts';
 
 // The backfills pages in Debian's Chromium: the list with each run's progress, and a run's detail
 // (customer-periods, adjustment lines and where they are billed, Δ total, failures, who and why).
@@ -36,14 +36,6 @@ afterAll(async () => {
   await testbed?.close();
   await rm(files.root, { recursive: true, force: true });
 });
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(`${baseUrl}/login`);
-  await page.fill('#username', username);
-  await page.fill('#password', TEST_PASSWORD);
-  await page.press('#password', 'Enter');
-  await page.waitForURL((url) => url.pathname !== '/login');
-}
 
 describe('the backfills pages in a browser', () => {
   it('lists a run with its progress and Δ, and shows its customer-periods, lines, failures, who and why', async () => {
@@ -103,7 +95,7 @@ describe('the backfills pages in a browser', () => {
     const planId = progress.backfillId;
 
     const page = await (await browser.newContext()).newPage();
-    await signIn(page, 'vic');
+    await signInPage(page, baseUrl, 'vic');
     await page.goto(`${baseUrl}/backfills`);
     const row = page.locator('table[aria-label="Backfills"] tr', { hasText: planId });
     await expect.poll(() => row.count()).toBe(1);

@@ -1,3 +1,4 @@
+import type { Page } from 'playwright-core';
 import { createWriteStream } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { addUser } from '../../access/index.ts';
@@ -64,6 +65,15 @@ export async function signIn(
     throw new Error(`sign-in of ${username} answered ${response.statusCode}: ${response.body}`);
   const setCookie = String(response.headers['set-cookie'] ?? '');
   return { cookie: setCookie.split(';')[0] ?? '', csrf: String(response.headers['x-csrf-token']), response };
+}
+
+/** Signs in through the console's login page in the browser, as a person would. */
+export async function signInPage(page: Page, baseUrl: string, username: string): Promise<void> {
+  await page.goto(`${baseUrl}/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', TEST_PASSWORD);
+  await page.press('#password', 'Enter');
+  await page.waitForURL((url) => url.pathname !== '/login');
 }
 
 /** A contract that sends any invoice above 1.00 to review, on the Postgres ledger sink. */
