@@ -65,13 +65,6 @@ interface Accumulator {
   /** Only skus some price aggregates by `latest` track their latest event (see latestSkus). */
   readonly tracksLatest: boolean;
   eventCount: number;
-  /**
-   * Whole quantities of at most 15 digits (most events), summed as a JS number while the sum stays an
-   * exact integer (below WHOLE_FLUSH, far under 2^53), then moved into scaledSum: no bigint per event.
-   * -1 as the maximum while there was none.
-   */
-  wholeSum: number;
-  wholeMax: number;
   /** Quantities of the usual form (see scaledQuantity), in units of 10^-12: exact integer sums, cheaper than Decimal's. */
   scaledSum: bigint;
   scaledMax: bigint | undefined;
@@ -125,46 +118,17 @@ function isWholeQuantity(text: string): boolean {
   return true;
 }
 
-/** The digits of a whole quantity of 1 to 15 digits as an exact JS number; -1 for any other text. */
-function smallWholeQuantity(text: string): number {
-  const length = text.length;
-  if (length === 0 || length > 15) return -1;
-  let value = 0;
-  for (let index = 0; index < length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code < 48 || code > 57) return -1;
-    value = value * 10 + (code - 48);
-  }
-  return value;
-}
-
-/** Below 2^53 - 10^15: one more quantity of 15 digits still sums exactly. */
-const WHOLE_FLUSH = 2 ** 53 - 1e15;
-
-/** A group's sum of usual-form quantities, whole ones included, in units of 10^-12. */
-function scaledTotal(group: Accumulator): bigint {
-  return group.wholeSum === 0 ? group.scaledSum : group.scaledSum + BigInt(group.wholeSum) * SCALE;
-}
-
-/** A group's largest usual-form quantity, in units of 10^-12 (undefined when it had none). */
-function scaledLargest(group: Accumulator): bigint | undefined {
-  if (group.wholeMax < 0) return group.scaledMax;
-  const whole = BigInt(group.wholeMax) * SCALE;
-  return group.scaledMax === undefined || whole > group.scaledMax ? whole : group.scaledMax;
-}
-
 function scaledToDecimal(scaled: bigint): Decimal {
   return new Decimal(`${scaled}e-${QUANTITY_DECIMALS}`);
 }
 
 function groupSum(group: Accumulator): Decimal {
-  const scaled = scaledToDecimal(scaledTotal(group));
+  const scaled = scaledToDecimal(group.scaledSum);
   return group.otherSum === undefined ? scaled : scaled.plus(group.otherSum);
 }
 
 function groupMax(group: Accumulator): Decimal {
-  const largest = scaledLargest(group);
-  const scaled = largest === undefined ? undefined : scaledToDecimal(largest);
+  const scaled = group.scaledMax === undefined ? undefined : scaledToDecimal(group.scaledMax);
   if (scaled === undefined) return group.otherMax as Decimal;
   return group.otherMax === undefined || scaled.gte(group.otherMax) ? scaled : group.otherMax;
 }
@@ -184,10 +148,6 @@ export class UsageAggregator {
    */
   private readonly roots: GroupNode[];
   private readonly groups: Accumulator[] = [];
-  /** The group of the previous event, its grouping keys and their values (see sameGroupAsLast). */
-  private lastGroup: Accumulator | undefined;
-  private lastKeys: readonly string[] = NO_KEYS;
-  private readonly lastValues: (string | undefined)[] = [];
 
   constructor(
     versions: readonly RateCardVersion[],
@@ -206,19 +166,38 @@ export class UsageAggregator {
     const segment = this.locator.indexOf(key);
     if (segment < 0) return false;
     const sku = event.metadata.sku ?? '';
-    let group = this.sameGroupAsLast(segment, sku, event);
-    if (group === undefined) group = this.findGroup(segment, sku, event);
-    group.eventCount += 1;
-    const whole = smallWholeQuantity(event.quantity);
-    const scaled = whole >= 0 ? undefined : scaledQuantity(event.quantity);
-    if (whole >= 0) {
-      if (group.wholeSum >= WHOLE_FLUSH) {
-        group.scaledSum += BigInt(group.wholeSum) * SCALE;
-        group.wholeSum = 0;
+    const groupKeys = this.keysBySku.get(sku) ?? NO_KEYS;
+    let node = childNode(this.roots[segment] as GroupNode, sku);
+    for (const name of groupKeys) node = childNode(node, event.metadata[name]);
+    // `node` now holds the groups of this segment, sku and grouping values, by unit.
+    let group = node.get(event.unit) as Accumulator | undefined;
+    if (group === undefined) {
+      const metadata: Record<string, string> = {};
+      for (const name of groupKeys) {
+        const value = event.metadata[name];
+        if (value !== undefined) metadata[name] = value;
       }
-      group.wholeSum += whole;
-      if (whole > group.wholeMax) group.wholeMax = whole;
-    } else if (scaled !== undefined) {
+      group = {
+        segment,
+        sku,
+        unit: event.unit,
+        metadata,
+        tracksLatest: this.latestSkus.has(sku),
+        eventCount: 0,
+        scaledSum: 0n,
+        scaledMax: undefined,
+        otherSum: undefined,
+        otherMax: undefined,
+        latestKey: '',
+        latestQuantity: '',
+        latestEventKey: '',
+      };
+      node.set(event.unit, group);
+      this.groups.push(group);
+    }
+    group.eventCount += 1;
+    const scaled = scaledQuantity(event.quantity);
+    if (scaled !== undefined) {
       group.scaledSum += scaled;
       if (group.scaledMax === undefined || scaled > group.scaledMax) group.scaledMax = scaled;
     } else {
@@ -239,64 +218,6 @@ export class UsageAggregator {
       }
     }
     return true;
-  }
-
-  /**
-   * The group of the previous event when this one has the same segment, sku, unit and grouping
-   * values (consecutive events of one meter often do): no map lookup. Compared exactly, so a
-   * different group is never taken for the last one.
-   */
-  private sameGroupAsLast(segment: number, sku: string, event: RatableEvent): Accumulator | undefined {
-    const last = this.lastGroup;
-    if (last === undefined || last.segment !== segment || last.sku !== sku || last.unit !== event.unit)
-      return undefined;
-    const groupKeys = this.lastKeys;
-    const values = this.lastValues;
-    for (let index = 0; index < groupKeys.length; index += 1)
-      if (event.metadata[groupKeys[index] as string] !== values[index]) return undefined;
-    return last;
-  }
-
-  /** The event's group through the maps, made when new; remembered as the last group. */
-  private findGroup(segment: number, sku: string, event: RatableEvent): Accumulator {
-    const groupKeys = this.keysBySku.get(sku) ?? NO_KEYS;
-    let node = childNode(this.roots[segment] as GroupNode, sku);
-    for (const name of groupKeys) node = childNode(node, event.metadata[name]);
-    // `node` now holds the groups of this segment, sku and grouping values, by unit.
-    let group = node.get(event.unit) as Accumulator | undefined;
-    if (group === undefined) {
-      const metadata: Record<string, string> = {};
-      for (const name of groupKeys) {
-        const value = event.metadata[name];
-        if (value !== undefined) metadata[name] = value;
-      }
-      group = {
-        segment,
-        sku,
-        unit: event.unit,
-        metadata,
-        tracksLatest: this.latestSkus.has(sku),
-        eventCount: 0,
-        wholeSum: 0,
-        wholeMax: -1,
-        scaledSum: 0n,
-        scaledMax: undefined,
-        otherSum: undefined,
-        otherMax: undefined,
-        latestKey: '',
-        latestQuantity: '',
-        latestEventKey: '',
-      };
-      node.set(event.unit, group);
-      this.groups.push(group);
-    }
-    const values = this.lastValues;
-    values.length = groupKeys.length;
-    for (let index = 0; index < groupKeys.length; index += 1)
-      values[index] = event.metadata[groupKeys[index] as string];
-    this.lastGroup = group;
-    this.lastKeys = groupKeys;
-    return group;
   }
 
   /** The groups so far, sorted by compareAggregates. */
