@@ -179,9 +179,12 @@ describe('the console in a browser', () => {
       await first.getByLabel('Adjust: add an adjustment line, then issue').check();
       await first.getByLabel('Reason (required to reject or adjust)').fill('meter double-counted on the 2nd');
       await first.getByLabel('Adjustment amount (signed, invoice currency)').fill('-250.00');
+      // The page reloads itself 800 ms after a decision is recorded: wait for that instead of
+      // navigating on top of it (a navigation during the reload is aborted).
+      let reloaded = first.waitForEvent('load');
       await first.getByRole('button', { name: 'Record decision' }).press('Enter');
       await expect.poll(() => first.locator('#flash').textContent()).toContain('-250.00 proposed by rita');
-      await first.reload();
+      await reloaded;
       await expect.poll(() => first.locator('#decision-proposal').textContent()).toContain('waits for a second');
       await shot(first, 'exception-dual-control-proposed');
       expect((await review.query(statusQuery)).stage).toBe('awaiting_review');
@@ -193,6 +196,7 @@ describe('the console in a browser', () => {
       // The invoice is a link (its markup is not shown as text).
       expect(await second.locator('dl.facts').getByRole('link', { name: 'inv:browser-dual:2026-10' }).count()).toBe(1);
       expect(await second.getByLabel('Adjustment amount (signed, invoice currency)').inputValue()).toBe('-250.00');
+      reloaded = second.waitForEvent('load');
       await second.getByRole('button', { name: 'Record decision' }).press('Enter');
       await expect.poll(() => second.locator('#flash').textContent()).toContain('by rita, confirmed by rex');
       expect((await review.result()).stage).toBe('completed');
@@ -201,7 +205,8 @@ describe('the console in a browser', () => {
         reviewer: 'rita',
         decision: expect.objectContaining({ confirmedBy: 'rex', amount: '-250.00' }),
       });
-      await second.goto(exceptionUrl);
+      await reloaded;
+      await second.locator('body[data-ready="true"]').waitFor();
       await shot(second, 'exception-dual-control-confirmed');
       await second.context().close();
     });
