@@ -125,22 +125,13 @@ export async function currentContractText(
 export async function currentContractTexts(
   db: Queryable,
 ): Promise<(PublishedContractText & { readonly customerId: string })[]> {
-  const { rows } = await db.query<{ customer_id: string; content_hash: string; content: string; file_name: string }>(
-    `SELECT DISTINCT ON (customer_id) customer_id, content_hash, content, file_name FROM contract_publications
-      ORDER BY customer_id, publication_id DESC`,
-  );
-  return rows.map((row) => ({
-    customerId: row.customer_id,
-    contentHash: row.content_hash,
-    content: row.content,
-    fileName: row.file_name,
-  }));
+  return currentContractTextsPage(db, { after: null, limit: null });
 }
 
-/** The current contract texts of customers after `after` in id order, at most `limit` customers. */
+/** The current contract texts of customers after `after` in id order, at most `limit` customers (null: all). */
 export async function currentContractTextsPage(
   db: Queryable,
-  page: { after: string | null; limit: number },
+  page: { after: string | null; limit: number | null },
 ): Promise<(PublishedContractText & { readonly customerId: string })[]> {
   const { rows } = await db.query<{ customer_id: string; content_hash: string; content: string; file_name: string }>(
     `SELECT DISTINCT ON (customer_id) customer_id, content_hash, content, file_name FROM contract_publications
