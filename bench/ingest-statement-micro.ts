@@ -14,14 +14,12 @@
  *   TALLY_BENCH_PORT_BASE=18150 npx tsx bench/ingest-statement-micro.ts [--stored 100000] [--rounds 15] [--batch-size 2000]
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { repositoryRoot } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { ensureUsageEventPartitions, insertNewUsageEvents, type UsageEventRow } from '../db/queries/usage-events.ts';
-import { removeStackData, startStack, stopService, type StackLayout } from '../stack/index.ts';
+import { BENCH_SOURCES, startBenchPostgres } from './bench-postgres.ts';
 import { buildEvent } from './event-generator.ts';
 
 const { values } = parseArgs({
@@ -34,24 +32,11 @@ const { values } = parseArgs({
 const storedEvents = Number(values.stored);
 const rounds = Number(values.rounds);
 const batchSize = Number(values['batch-size']);
-const portBase = Number(process.env.TALLY_BENCH_PORT_BASE ?? '17600');
-const SOURCES = ['api-gateway', 'batch-runner', 'search-edge', 'storage-meter', 'image-service', 'compute-agent'];
-
-const layout: StackLayout = {
-  dataDir: path.join(repositoryRoot, '.tally', `bench-statement-${portBase}`),
-  toolsDir: path.join(repositoryRoot, '.tools'),
-  portBase,
-  temporalUi: false,
-  namespace: 'billing',
-};
-const quiet = (): void => undefined;
-await stopService(layout, 'postgres', quiet);
-await removeStackData(layout);
-const endpoints = await startStack(layout, quiet, ['postgres']);
-const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-bench-statement' });
+const { databaseUrl, remove } = await startBenchPostgres('statement');
+const pool = createPool(databaseUrl, { max: 2, applicationName: 'tally-bench-statement' });
 const nowMs = Date.now();
 const generator = {
-  sources: SOURCES,
+  sources: BENCH_SOURCES,
   keys: {},
   customers: 5000,
   subjectPrefix: 'usage',
@@ -179,6 +164,5 @@ try {
   console.log(`statement micro: ${rounds} rounds, ${storedEvents} events stored before, load ${load}`);
 } finally {
   await pool.end();
-  await stopService(layout, 'postgres', quiet);
-  await removeStackData(layout);
+  await remove();
 }

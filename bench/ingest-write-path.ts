@@ -10,13 +10,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { repositoryRoot } from '../config/services.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { BatchWriter } from '../ingest/batch-writer.ts';
 import { classifyMessage, DEFAULT_ACCEPT_WINDOW, type ClassifiedMessage } from '../ingest/classify-message.ts';
 import { joinBatchLines, splitBatchLines } from '../ingest/usage-batch.ts';
-import { removeStackData, startStack, stopService, type StackLayout } from '../stack/index.ts';
+import { BENCH_SOURCES, startBenchPostgres } from './bench-postgres.ts';
 import { generateMessage } from './event-generator.ts';
 
 const { values } = parseArgs({
@@ -30,27 +29,14 @@ const { values } = parseArgs({
 const events = Number(values.events);
 const writers = Number(values.writers);
 const batchSize = Number(values['batch-size']);
-const portBase = Number(process.env.TALLY_BENCH_PORT_BASE ?? '17600');
-const SOURCES = ['api-gateway', 'batch-runner', 'search-edge', 'storage-meter', 'image-service', 'compute-agent'];
-
-const layout: StackLayout = {
-  dataDir: path.join(repositoryRoot, '.tally', `bench-write-path-${portBase}`),
-  toolsDir: path.join(repositoryRoot, '.tools'),
-  portBase,
-  temporalUi: false,
-  namespace: 'billing',
-};
-const quiet = (): void => undefined;
-await stopService(layout, 'postgres', quiet);
-await removeStackData(layout);
-const endpoints = await startStack(layout, quiet, ['postgres']);
-const pool = createPool(endpoints.databaseUrl, { max: writers + 2, applicationName: 'tally-bench-write-path' });
+const { layout, databaseUrl, remove } = await startBenchPostgres('write-path');
+const pool = createPool(databaseUrl, { max: writers + 2, applicationName: 'tally-bench-write-path' });
 try {
   await migrate(pool);
-  const keys = Object.fromEntries(SOURCES.map((source) => [source, `bench-secret-${source}-0123456789`]));
+  const keys = Object.fromEntries(BENCH_SOURCES.map((source) => [source, `bench-secret-${source}-0123456789`]));
   const nowMs = Date.now();
   const generator = {
-    sources: SOURCES,
+    sources: BENCH_SOURCES,
     keys,
     customers: 5000,
     subjectPrefix: 'usage',
@@ -109,8 +95,7 @@ try {
 } finally {
   await pool.end();
   if (!values['keep-stack']) {
-    await stopService(layout, 'postgres', quiet);
-    await removeStackData(layout);
+    await remove();
   }
 }
 
