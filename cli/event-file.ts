@@ -88,8 +88,11 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
     if (problems.length < keep) problems.push(problem);
   };
   const seen = new CompactEventKeys();
-  // Large reads: a million lines take a few hundred reads instead of thousands.
-  const input = createReadStream(file, { highWaterMark: 1 << 20 });
+  // Reads of 128 KiB: a chunk's lines are decoded as one string, and a string of more than about
+  // 1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) is made outside the heap, as external memory, whose growth
+  // starts full mark-compact collections: reads of 1 MiB caused one every ten or so (35–50 over a million
+  // lines, against 7 with these; docs/BENCHMARKS.md, offline rating, fourth pass).
+  const input = createReadStream(file, { highWaterMark: 1 << 17 });
   let line = 0;
   try {
     for await (const batch of readTextLineBatches(input, { maxLineBytes }))

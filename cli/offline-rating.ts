@@ -25,8 +25,21 @@ export interface AggregatedEventFile {
   readonly results: { aggregates: UsageAggregate[]; counters: EventCounters }[];
   /** Valid events of other customers in the file (skipped). */
   readonly otherCustomers: number;
-  /** The customer's events (duplicates aside) within a time zone's reach of the period's edges. */
+  /**
+   * The customer's events (duplicates aside) within a time zone's reach of the period's edges, when
+   * asked for (`edgeEvents: true`); empty otherwise.
+   */
   readonly edgeEvents: EdgeEvent[];
+}
+
+export interface AggregateFileOptions {
+  /** Verify each event's signature with its source's key. */
+  readonly keys?: SourceKeys | undefined;
+  /**
+   * Keep the events near the period's edges (the shadow comparison's period_boundary cause). Off for
+   * plain rating: a million-event month near its edges holds tens of thousands of them.
+   */
+  readonly edgeEvents?: boolean;
 }
 
 /**
@@ -39,8 +52,10 @@ export async function aggregateEventFile(
   contract: Contract,
   period: BillingPeriod,
   versionSets: readonly (readonly RateCardVersion[])[],
-  keys?: SourceKeys,
+  options: AggregateFileOptions = {},
 ): Promise<AggregatedEventFile> {
+  const { keys } = options;
+  const keepEdgeEvents = options.edgeEvents === true;
   const aggregators = versionSets.map((versions) => new UsageAggregator(versions, period));
   let read = 0;
   let duplicates = 0;
@@ -66,7 +81,10 @@ export async function aggregateEventFile(
       }
       const timestamp = event.timestamp;
       // Two bands, compared as text without an iterator per event.
-      if ((timestamp >= startFrom && timestamp < startTo) || (timestamp >= endFrom && timestamp < endTo)) {
+      if (
+        keepEdgeEvents &&
+        ((timestamp >= startFrom && timestamp < startTo) || (timestamp >= endFrom && timestamp < endTo))
+      ) {
         const atMs = Date.parse(timestamp);
         if (edges.some((edgeMs) => Math.abs(atMs - edgeMs) < windowMs))
           edgeEvents.push({ ...event, sku: event.metadata.sku ?? '' });
@@ -105,13 +123,18 @@ export interface OfflineRatingOptions {
   readonly eventsFile: string;
   readonly period: string;
   readonly keysFile?: string;
+  /** Also measure the usage near the period's edges (`boundaryUsage`), for a shadow comparison. */
+  readonly boundaryUsage?: boolean;
 }
 
 export interface OfflineRating {
   readonly invoice: Invoice;
   readonly otherCustomers: number;
-  /** Tally's usage near the period's edges per line key (for the shadow comparison's period_boundary cause). */
-  readonly boundaryUsage: BoundaryUsage[];
+  /**
+   * Tally's usage near the period's edges per line key (for the shadow comparison's period_boundary
+   * cause); present when asked for (`boundaryUsage: true`).
+   */
+  readonly boundaryUsage?: BoundaryUsage[];
 }
 
 /** `tally rate`: the contract's rate card, its events in the file, the same engine as the workflows. */
@@ -120,7 +143,10 @@ export async function rateOffline(options: OfflineRatingOptions): Promise<Offlin
   const contract = await loadContractFile(options.contractFile);
   const versions = await loadRateCard(options.ratecardsDir, contract.ratecard);
   const keys = options.keysFile === undefined ? undefined : await loadSourceKeys(options.keysFile);
-  const aggregated = await aggregateEventFile(options.eventsFile, contract, period, [versions], keys);
+  const aggregated = await aggregateEventFile(options.eventsFile, contract, period, [versions], {
+    keys,
+    edgeEvents: options.boundaryUsage === true,
+  });
   const [result] = aggregated.results;
   if (result === undefined) throw new Error('no aggregation result');
   const invoice = ratePeriod({
@@ -136,6 +162,8 @@ export async function rateOffline(options: OfflineRatingOptions): Promise<Offlin
   return {
     invoice,
     otherCustomers: aggregated.otherCustomers,
-    boundaryUsage: boundaryUsageFromEvents(aggregated.edgeEvents, versions, period),
+    ...(options.boundaryUsage === true
+      ? { boundaryUsage: boundaryUsageFromEvents(aggregated.edgeEvents, versions, period) }
+      : {}),
   };
 }

@@ -249,7 +249,7 @@ async function previewInvoices(
     contract,
     period,
     [versionsBefore, versionsAfter],
-    keys,
+    { keys },
   );
   const [beforeAggregates, afterAggregates] = aggregated.results;
   if (beforeAggregates === undefined || afterAggregates === undefined) throw new Error('missing aggregation results');

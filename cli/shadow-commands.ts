@@ -107,6 +107,7 @@ export function registerShadowCommands(program: Command): void {
           eventsFile: options.events,
           period: options.period,
           ...(options.keys === undefined ? {} : { keysFile: options.keys }),
+          boundaryUsage: true,
         });
         const contract = await loadContractFile(options.contract);
         const comparison = compareCustomerPeriod({
