@@ -244,6 +244,8 @@ export async function adjustmentsPointingAt(
     invoiceNumber: string | undefined;
     period: string;
     status: InvoiceStatus;
+    /** The currency of the invoice that carries the line (every money cell in the console says its currency). */
+    currency: string;
     line: Record<string, unknown>;
   }[]
 > {
@@ -252,9 +254,10 @@ export async function adjustmentsPointingAt(
     invoice_number: string | null;
     period: string;
     status: InvoiceStatus;
+    currency: string;
     line: Record<string, unknown>;
   }>(
-    `SELECT i.invoice_id, i.invoice_number, i.period, i.status, l.line
+    `SELECT i.invoice_id, i.invoice_number, i.period, i.status, i.currency, l.line
        FROM invoices i, jsonb_array_elements(i.document -> 'lines') AS l(line)
       WHERE i.customer_id = $1 AND i.mode = 'live' AND i.period >= $2 AND i.invoice_id <> $3
         AND l.line ->> 'kind' = 'adjustment' AND l.line ->> 'corrects_invoice_id' = $3
@@ -266,6 +269,7 @@ export async function adjustmentsPointingAt(
     invoiceNumber: row.invoice_number ?? undefined,
     period: row.period,
     status: row.status,
+    currency: row.currency,
     line: row.line,
   }));
 }
