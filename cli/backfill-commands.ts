@@ -6,7 +6,13 @@ import { createBackfillActivities } from '../activities/backfill-activities.ts';
 import { parseBillingWorkerEnv } from '../config/billing-worker.ts';
 import { createPool } from '../db/pool.ts';
 import { recordAudit } from '../db/queries/audit-log.ts';
-import { listBackfillPlans, loadBackfillPlan, loadBackfillRun, type BackfillPlan } from '../db/queries/backfills.ts';
+import {
+  backfillRunTotals,
+  listBackfillPlans,
+  loadBackfillPlan,
+  loadBackfillRun,
+  type BackfillPlan,
+} from '../db/queries/backfills.ts';
 import { describeCause } from '../domain/backfill/index.ts';
 import { describeAmountsByCurrency } from '../domain/money.ts';
 import { publishedTerms } from '../terms/index.ts';
@@ -272,12 +278,27 @@ async function currentProgress(client: Client, backfillId: string): Promise<Back
   const handle = client.workflow.getHandle(backfillWorkflowId(backfillId));
   try {
     const description = await handle.describe();
-    if (description.status.name === 'RUNNING') return await handle.query(backfillProgressQuery);
-    return (await handle.result()) as BackfillProgress;
+    if (description.status.name === 'RUNNING') return await withCurrencies(await handle.query(backfillProgressQuery));
+    return await withCurrencies((await handle.result()) as BackfillProgress);
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new Error(`no backfill run ${backfillId} (tally backfill run)`);
     throw error;
   }
+}
+
+const CURRENCY_CODE = /^[A-Z]{3}$/;
+
+/**
+ * A run that was in flight when totals per currency were deployed (migration 0820) replays what its
+ * startBackfillRun recorded then: items without their currency. Its progress sums every adjustment
+ * under `undefined`, one number over all the plan's currencies that cannot be split again. Its Δ is
+ * then read from what the run wrote, each customer-period's result in the currency of the plan's
+ * stored item (what the console's backfill pages show for every run).
+ */
+async function withCurrencies(progress: BackfillProgress): Promise<BackfillProgress> {
+  if (Object.keys(progress.adjustmentTotals).every((code) => CURRENCY_CODE.test(code))) return progress;
+  const written = await withDatabase((pool) => backfillRunTotals(pool, progress.backfillId));
+  return { ...progress, adjustmentTotals: written.adjustmentTotals };
 }
 
 /** Shows progress until the run ends: one line rewritten on a terminal, a line per change otherwise. */

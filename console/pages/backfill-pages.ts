@@ -171,7 +171,7 @@ export const backfillDetailPage: ConsolePage = {
                   <td>${row.customerId}</td>
                   <td>${row.period}</td>
                   <td><code>${row.line.line_key}</code></td>
-                  <td>${money(row.line.amount, undefined)}</td>
+                  <td>${money(row.line.amount, row.currency)}</td>
                   <td>
                     ${
                       row.adjustingInvoiceId === undefined

@@ -244,7 +244,12 @@ export const invoiceDetailPage: ConsolePage = {
                           <td>${adjustment.period}</td>
                           <td>${String(adjustment.line.line_key ?? '')}</td>
                           <td>${String(adjustment.line.reason ?? '')}</td>
-                          <td class="num">${String(adjustment.line.amount ?? '')}</td>
+                          <td class="num">
+                            ${money(
+                              adjustment.line.amount === undefined ? undefined : String(adjustment.line.amount),
+                              adjustment.currency,
+                            )}
+                          </td>
                         </tr>`,
                     )}
                   </tbody>

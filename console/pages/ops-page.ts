@@ -172,6 +172,13 @@ export const opsPage: ConsolePage = {
                       <th scope="col" class="num">Synced</th>
                       <th scope="col" class="num">Journaled</th>
                       <th scope="col" class="num">Held / draft</th>
+                      <th
+                        scope="col"
+                        class="num"
+                        title="held drafts a re-run voided: kept, never billed, not among the invoices"
+                      >
+                        Voided
+                      </th>
                       <th scope="col" class="num">Skipped / legacy</th>
                       <th scope="col" class="num">Events stored</th>
                       <th scope="col" class="num">On invoices</th>
@@ -194,6 +201,7 @@ export const opsPage: ConsolePage = {
                           <td class="num${row.synced < row.issued ? ' warning' : ''}">${row.synced}</td>
                           <td class="num${row.journaled < row.issued ? ' warning' : ''}">${row.journaled}</td>
                           <td class="num">${row.held} / ${row.drafts}</td>
+                          <td class="num">${row.voided}</td>
                           <td class="num">${row.skipped} / ${row.legacy}</td>
                           <td class="num">${row.eventsStored}</td>
                           <td class="num">${row.eventsInvoiced}</td>

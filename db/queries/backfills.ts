@@ -558,20 +558,32 @@ export async function backfillItemResults(
 export async function backfillAdjustmentLines(
   db: Queryable,
   backfillId: string,
-): Promise<{ customerId: string; period: string; line: AdjustmentLine; adjustingInvoiceId: string | undefined }[]> {
+): Promise<
+  {
+    customerId: string;
+    period: string;
+    /** The corrected invoice's currency: the line's amount is in it. */
+    currency: string;
+    line: AdjustmentLine;
+    adjustingInvoiceId: string | undefined;
+  }[]
+> {
   const { rows } = await db.query<{
     customer_id: string;
     period: string;
+    currency: string;
     line: AdjustmentLine;
     adjusting_invoice_id: string | null;
   }>(
-    `SELECT customer_id, period, line, adjusting_invoice_id FROM backfill_adjustments
-      WHERE backfill_id = $1 ORDER BY customer_id, period, line->>'line_key'`,
+    `SELECT a.customer_id, a.period, i.currency, a.line, a.adjusting_invoice_id
+       FROM backfill_adjustments a JOIN invoices i ON i.invoice_id = a.corrected_invoice_id
+      WHERE a.backfill_id = $1 ORDER BY a.customer_id, a.period, a.line->>'line_key'`,
     [backfillId],
   );
   return rows.map((row) => ({
     customerId: row.customer_id,
     period: row.period,
+    currency: row.currency,
     line: row.line,
     adjustingInvoiceId: row.adjusting_invoice_id ?? undefined,
   }));

@@ -244,6 +244,8 @@ export async function adjustmentsPointingAt(
     invoiceNumber: string | undefined;
     period: string;
     status: InvoiceStatus;
+    /** The currency of the invoice that carries the line (every money cell in the console says its currency). */
+    currency: string;
     line: Record<string, unknown>;
   }[]
 > {
@@ -252,9 +254,10 @@ export async function adjustmentsPointingAt(
     invoice_number: string | null;
     period: string;
     status: InvoiceStatus;
+    currency: string;
     line: Record<string, unknown>;
   }>(
-    `SELECT i.invoice_id, i.invoice_number, i.period, i.status, l.line
+    `SELECT i.invoice_id, i.invoice_number, i.period, i.status, i.currency, l.line
        FROM invoices i, jsonb_array_elements(i.document -> 'lines') AS l(line)
       WHERE i.customer_id = $1 AND i.mode = 'live' AND i.period >= $2 AND i.invoice_id <> $3
         AND l.line ->> 'kind' = 'adjustment' AND l.line ->> 'corrects_invoice_id' = $3
@@ -266,6 +269,7 @@ export async function adjustmentsPointingAt(
     invoiceNumber: row.invoice_number ?? undefined,
     period: row.period,
     status: row.status,
+    currency: row.currency,
     line: row.line,
   }));
 }
@@ -407,22 +411,34 @@ export async function recentInvoicePeriods(db: Queryable, count: number): Promis
 export interface PeriodReconciliation {
   readonly period: string;
   readonly currency: string;
+  /** The customer-periods' current invoices (voided drafts apart: `voided`). */
   readonly invoices: number;
   readonly issued: number;
   readonly held: number;
   readonly drafts: number;
+  /**
+   * Held drafts a re-run voided (`tally period rerun`): kept for the audit trail, never billed, not
+   * among `invoices`; the re-run's draft is the customer-period's invoice.
+   */
+  readonly voided: number;
   /** Final without a Tally invoice: all zero and not wanted (`skipped`), or billed by the legacy biller (`legacy`). */
   readonly skipped: number;
   readonly legacy: number;
   readonly synced: number;
   readonly journaled: number;
-  /** Events of the period stored by ingest (running totals, late ones included). */
+  /**
+   * Events of the period stored by ingest (running totals, late ones included) of the customer-periods
+   * whose current invoice (the first close's or a re-run's) is in this currency.
+   */
   readonly eventsStored: string;
   /** Events in the issued invoices' snapshots. */
   readonly eventsInvoiced: string;
   /** Events in the snapshots of skipped and legacy periods: settled (nothing due, or billed by the legacy biller). */
   readonly eventsSkippedOrLegacy: string;
-  /** Late events of the period billed as adjustments on later invoices. */
+  /**
+   * Late events of the period billed as adjustments on later invoices (or by a backfill); not those a
+   * re-run's own draft took in (its snapshot has them: they are on `eventsInvoiced`).
+   */
   readonly eventsLateAdjusted: string;
   /** Σ usage and adjustment lines on the period's issued invoices. */
   readonly usageBilled: string;
@@ -440,6 +456,7 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
     issued: string;
     held: string;
     drafts: string;
+    voided: string;
     skipped: string;
     legacy: string;
     synced: string;
@@ -452,12 +469,21 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
     events_late: string;
   }>(
     `WITH inv AS (
-       SELECT invoice_id, period, currency, status, snapshot_id, document FROM invoices WHERE mode = 'live' AND period = ANY($1)
+       SELECT invoice_id, customer_id, period, currency, status, snapshot_id, document, created_at
+         FROM invoices WHERE mode = 'live' AND period = ANY($1)
+     ), current_invoice AS (
+       -- Each customer-period's current invoice: the one that is not voided (at most one, by
+       -- invoices_one_live_per_period), whether the first close's or a re-run's (inv:…:r<n>); while a
+       -- re-run has voided the held draft and not rated its own yet, that voided draft (its events
+       -- are stored and not billed yet).
+       SELECT DISTINCT ON (customer_id, period) customer_id, period, currency
+         FROM inv ORDER BY customer_id, period, status = 'voided', created_at DESC
      ), per AS (
-       SELECT inv.period, inv.currency, count(*) AS invoices,
+       SELECT inv.period, inv.currency, count(*) FILTER (WHERE inv.status <> 'voided') AS invoices,
               count(*) FILTER (WHERE inv.status = 'issued') AS issued,
               count(*) FILTER (WHERE inv.status = 'held') AS held,
               count(*) FILTER (WHERE inv.status = 'draft') AS drafts,
+              count(*) FILTER (WHERE inv.status = 'voided') AS voided,
               count(*) FILTER (WHERE inv.status = 'skipped') AS skipped,
               count(*) FILTER (WHERE inv.status = 'legacy') AS legacy,
               count(*) FILTER (WHERE inv.status = 'issued' AND EXISTS (SELECT 1 FROM provider_sync_records r WHERE r.invoice_id = inv.invoice_id)) AS synced,
@@ -472,13 +498,16 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
         GROUP BY inv.period, inv.currency
      )
      SELECT per.period, per.currency, per.invoices::text, per.issued::text, per.held::text, per.drafts::text,
-            per.skipped::text, per.legacy::text, per.synced::text, per.journaled::text, per.events_invoiced::text,
-            per.events_skipped_or_legacy::text, per.usage_billed::text, per.usage_posted::text,
-            coalesce((SELECT sum(t.event_count) FROM usage_running_totals t WHERE t.period = per.period
-                        AND EXISTS (SELECT 1 FROM inv WHERE inv.period = per.period AND inv.currency = per.currency
-                                      AND inv.invoice_id = 'inv:' || t.customer_id || ':' || per.period)), 0)::text AS events_stored,
+            per.voided::text, per.skipped::text, per.legacy::text, per.synced::text, per.journaled::text,
+            per.events_invoiced::text, per.events_skipped_or_legacy::text, per.usage_billed::text, per.usage_posted::text,
+            coalesce((SELECT sum(t.event_count) FROM usage_running_totals t
+                        JOIN current_invoice c ON c.customer_id = t.customer_id AND c.period = t.period
+                       WHERE t.period = per.period AND c.currency = per.currency), 0)::text AS events_stored,
+            -- A re-run's draft claims the held period's late events as its own (corrected = adjusting):
+            -- its snapshot has them, so they are counted on the invoice, not again as adjusted.
             (SELECT count(*) FROM late_event_adjustments a JOIN inv ON inv.invoice_id = a.corrected_invoice_id
-              WHERE inv.period = per.period AND inv.currency = per.currency)::text AS events_late
+              WHERE inv.period = per.period AND inv.currency = per.currency
+                AND a.adjusting_invoice_id IS DISTINCT FROM a.corrected_invoice_id)::text AS events_late
        FROM per ORDER BY per.period DESC, per.currency`,
     [periods],
   );
@@ -489,6 +518,7 @@ export async function reconcilePeriods(db: Queryable, periods: readonly string[]
     issued: Number.parseInt(row.issued, 10),
     held: Number.parseInt(row.held, 10),
     drafts: Number.parseInt(row.drafts, 10),
+    voided: Number.parseInt(row.voided, 10),
     skipped: Number.parseInt(row.skipped, 10),
     legacy: Number.parseInt(row.legacy, 10),
     synced: Number.parseInt(row.synced, 10),
