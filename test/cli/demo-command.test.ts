@@ -180,6 +180,16 @@ describe('tally demo', () => {
     expect(out).toMatch(
       /backtest \(last 28 days held out\): WAPE [\d.]+ % \(a straight line: [\d.]+ %\), actuals inside p10–p90 on [\d.]+ % of days/,
     );
+    // An 80 % band must hold about 80 % of the held-out days on the demo's own history too (smooth
+    // working weeks, little noise, storage growing): not a third of them (docs/decisions/finops.md).
+    const coverages = [...out.matchAll(/actuals inside p10–p90 on ([\d.]+) % of days/g)].map((match) =>
+      Number.parseFloat(match[1] ?? ''),
+    );
+    expect(coverages).toHaveLength(2);
+    for (const coverage of coverages) {
+      expect(coverage).toBeGreaterThanOrEqual(65);
+      expect(coverage).toBeLessThanOrEqual(92);
+    }
     expect(out).toMatch(/demo finished in [\d.]+ s/);
 
     // What it left in the database.
