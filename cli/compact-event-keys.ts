@@ -8,8 +8,10 @@ export type KeyCheck =
 /** One answer for every new key (a million events, a million fewer objects to collect). */
 const NEW_KEY: KeyCheck = Object.freeze({ status: 'new' });
 
-/** The fields of an event that make its body (all but the key and the signature). */
-export interface EventBody {
+/** The fields of an event that make its identity (the key) and its body (all but the key and the signature). */
+export interface KeyedEvent {
+  readonly source: string;
+  readonly event_id: string;
   readonly schema_version: number;
   readonly customer_id: string;
   readonly timestamp: string;
@@ -18,205 +20,98 @@ export interface EventBody {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-const WORDS_PER_SLOT = 5; // key hash, key offset in the arena, 2 words of body digest, first line number + 1
+/** Where the keys' first copies are read back from: the event file itself. */
+export interface FirstCopies {
+  /** The text of the line of `length` bytes at byte `offset` of the file, a line the scan has read before. */
+  readonly readBack: (offset: number, length: number) => string;
+  /** That line's event, checked as the scan checks every line; undefined when it is not a valid event. */
+  readonly parse: (text: string) => KeyedEvent | undefined;
+}
+
+/** The first copy of a key is no longer what the scan read there: the file changed while it was read. */
+export class EventFileChangedError extends Error {
+  constructor(readonly firstLine: number) {
+    super(`line ${firstLine} changed while the file was read (it no longer holds the event read there); run again`);
+  }
+}
+
+const WORDS_PER_SLOT = 5; // key hash, first copy's byte offset (low 32 bits, the rest), its length, its line + 1
 const MAX_LOAD = 0.7;
-/** A key's entry in the arena: two bytes of length (the top bit: stored as UTF-16), then its code units. */
-const WIDE = 0x8000;
+const TWO_TO_32 = 2 ** 32;
 
 /**
- * The (source, event_id) keys seen in an event file, for rule 1 offline. The keys themselves are
- * kept, so whether a key was seen is decided by comparing them exactly: no hash collision, crafted
- * or not, can make a distinct event a duplicate. An open-addressing table (20 bytes a slot, kept
- * 35–70 % full) points into one byte arena holding each key once (2 bytes + its length, ASCII; twice
- * that for other text): about 40 + 1 × key length bytes a key, ≈ 75–95 MB for a million keys of
- * 35 characters. The slot hash is seeded per run with random bytes, so a file cannot be built to
- * make every key probe the same slots.
+ * The (source, event_id) keys seen in an event file, for rule 1 offline. An open-addressing table
+ * (20 bytes a slot, kept 35–70 % full: ≈ 40 MB for a million keys) holds, per key, a seeded 32-bit
+ * hash and where its first copy is in the file (byte offset, length, line) — not the key itself.
+ * When an event's hash meets a stored one, the first copy's line is read back from the file and
+ * compared: the same text is an exact repeat (a duplicate); otherwise both are compared as events,
+ * the keys exactly (a distinct key whose hash collides is a new event: no collision, crafted or not,
+ * can drop an event from the invoice) and then the bodies (all but the key and the signature,
+ * metadata in any order): the same body is a duplicate, another one a conflict (`id_conflict`).
  *
- * Beside each key: a 64-bit digest of the body (seeded per run too), which tells a conflicting
- * repeat of a key (id_conflict) from an exact one (a duplicate), and the line where the key was
- * first seen. The digest never decides whether an event is billed: a repeat is dropped either way
- * (the first copy is the event), it only decides whether the file is refused for the conflict.
+ * Nothing is hashed or stored per event beyond the 32-bit hash and the position: reading back costs
+ * a few microseconds per repeat (about 1 % of events in a real file; a file sent twice costs one read
+ * per event of its second half, about what copying every key into memory cost for every event). The
+ * hash is seeded per run with random bytes, so a file cannot be built to make every key probe the
+ * same slots or read back lines.
  */
 export class CompactEventKeys {
   private capacity = 1 << 16;
   /** A slot is empty while its line word is 0 (lines are stored + 1). */
   private slots = new Uint32Array(this.capacity * WORDS_PER_SLOT);
-  private arena = new Uint8Array(1 << 20);
-  private arenaUsed = 0;
   private count = 0;
-  private readonly seed0: number;
-  private readonly seed1: number;
-  private readonly seed2: number;
-  private readonly seed3: number;
+  private readonly seed: number;
 
-  constructor(seed: Uint8Array = randomBytes(16)) {
-    const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
-    this.seed0 = view.getUint32(0, true);
-    this.seed1 = view.getUint32(4, true);
-    this.seed2 = view.getUint32(8, true);
-    this.seed3 = view.getUint32(12, true);
+  constructor(
+    private readonly firstCopies: FirstCopies,
+    seed: Uint8Array = randomBytes(4),
+  ) {
+    this.seed = new DataView(seed.buffer, seed.byteOffset, seed.byteLength).getUint32(0, true);
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Bytes held: the table and the key arena. */
+  /** Bytes held: the table. */
   get bytes(): number {
-    return this.slots.byteLength + this.arena.byteLength;
+    return this.slots.byteLength;
   }
 
-  /** Records the key if new; otherwise says whether the body is the same (duplicate) or not (conflict). */
-  check(source: string, eventId: string, body: EventBody, line: number): KeyCheck {
-    const h = keySlotHash(this.seed0, source, eventId);
-    this.digestBody(body);
-    const b0 = this.digest0;
-    const b1 = this.digest1;
+  /**
+   * Records the event's key with where its line is (`text`, `length` bytes at byte `offset`, line
+   * number `line`) if the key is new; otherwise says whether the body is the same (duplicate) or not
+   * (conflict), and where the key was first seen.
+   */
+  check(event: KeyedEvent, text: string, line: number, offset: number, length: number): KeyCheck {
+    const h = keySlotHash(this.seed, event.source, event.event_id);
     const mask = this.capacity - 1;
     const slots = this.slots;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const base = slot * WORDS_PER_SLOT;
       if (slots[base + 4] === 0) {
-        const offset = this.store(source, eventId);
         slots[base] = h;
-        slots[base + 1] = offset;
-        slots[base + 2] = b0;
-        slots[base + 3] = b1;
+        slots[base + 1] = offset >>> 0;
+        slots[base + 2] = Math.floor(offset / TWO_TO_32);
+        slots[base + 3] = length;
         slots[base + 4] = line + 1;
         this.count += 1;
         if (this.count > this.capacity * MAX_LOAD) this.grow();
         return NEW_KEY;
       }
-      if (slots[base] === h && this.equals(slots[base + 1] as number, source, eventId)) {
-        const firstLine = (slots[base + 4] as number) - 1;
-        return slots[base + 2] === b0 && slots[base + 3] === b1
-          ? { status: 'duplicate', firstLine }
-          : { status: 'conflict', firstLine };
-      }
+      if (slots[base] !== h) continue;
+      const firstLine = (slots[base + 4] as number) - 1;
+      const first = this.firstCopies.readBack(
+        (slots[base + 2] as number) * TWO_TO_32 + (slots[base + 1] as number),
+        slots[base + 3] as number,
+      );
+      // A repeat sent again byte for byte (the usual retry) needs no parsing.
+      if (first === text) return { status: 'duplicate', firstLine };
+      const earlier = this.firstCopies.parse(first);
+      if (earlier === undefined) throw new EventFileChangedError(firstLine);
+      if (earlier.source !== event.source || earlier.event_id !== event.event_id) continue; // another key, same hash
+      return sameBody(earlier, event) ? { status: 'duplicate', firstLine } : { status: 'conflict', firstLine };
     }
-  }
-
-  /** The last body digest (two words), kept in fields so that no array is made per event. */
-  private digest0 = 0;
-  private digest1 = 0;
-  private lane0 = 0;
-  private lane1 = 0;
-
-  /**
-   * Two 32-bit lanes over each field's length and code units, fields in a fixed order (lengths mark
-   * the boundaries); the metadata entries are digested one by one and summed, so their order does
-   * not matter and no sort is needed. Sets digest0 and digest1.
-   */
-  private digestBody(body: EventBody): void {
-    this.lane0 = this.seed1 ^ body.schema_version;
-    this.lane1 = this.seed2 ^ body.schema_version;
-    this.mix(body.customer_id);
-    this.mix(body.timestamp);
-    this.mix(body.unit);
-    this.mix(body.quantity);
-    const h0 = this.lane0;
-    const h1 = this.lane1;
-    let m0 = 0;
-    let m1 = 0;
-    let entries = 0;
-    const metadata = body.metadata;
-    for (const key in metadata) {
-      if (!Object.hasOwn(metadata, key)) continue;
-      this.lane0 = this.seed3;
-      this.lane1 = ~this.seed3;
-      this.mix(key);
-      this.mix(metadata[key] as string);
-      // Finished per entry before summing, so that entries cannot cancel each other out linearly.
-      let e0 = this.lane0;
-      let e1 = this.lane1;
-      e0 = Math.imul(e0 ^ (e0 >>> 16), 2246822507) ^ Math.imul(e1 ^ (e1 >>> 13), 3266489909);
-      e1 = Math.imul(e1 ^ (e1 >>> 16), 2246822507) ^ Math.imul(e0 ^ (e0 >>> 13), 3266489909);
-      m0 = (m0 + e0) | 0;
-      m1 = (m1 + e1) | 0;
-      entries += 1;
-    }
-    let d0 = Math.imul(h0 ^ m0 ^ entries, 2654435761);
-    let d1 = Math.imul(h1 ^ m1 ^ entries, 1597334677);
-    d0 = Math.imul(d0 ^ (d0 >>> 16), 2246822507) ^ Math.imul(d1 ^ (d1 >>> 13), 3266489909);
-    d1 = Math.imul(d1 ^ (d1 >>> 16), 2246822507) ^ Math.imul(d0 ^ (d0 >>> 13), 3266489909);
-    this.digest0 = d0 >>> 0;
-    this.digest1 = d1 >>> 0;
-  }
-
-  /** One text into the two lanes: its length (outside the code units' range), then its code units. */
-  private mix(text: string): void {
-    let h0 = Math.imul(this.lane0 ^ text.length ^ 0x10000, 2654435761);
-    let h1 = Math.imul(this.lane1 ^ text.length ^ 0x10000, 1597334677);
-    for (let index = 0; index < text.length; index += 1) {
-      const unit = text.charCodeAt(index);
-      h0 = Math.imul(h0 ^ unit, 2654435761);
-      h1 = Math.imul(h1 ^ unit, 1597334677);
-    }
-    this.lane0 = h0;
-    this.lane1 = h1;
-  }
-
-  /** Appends `source \0 eventId` to the arena; returns where it starts. */
-  private store(source: string, eventId: string): number {
-    const length = source.length + 1 + eventId.length;
-    if (length >= WIDE) throw new RangeError(`an event key of ${length} characters is too long to keep`);
-    // Sized for the wide form, so that a narrow key is written in one pass and a wide one found on the way.
-    if (this.arenaUsed + 2 + length * 2 > this.arena.length) {
-      const larger = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + 2 + length * 2));
-      larger.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = larger;
-    }
-    const arena = this.arena;
-    const offset = this.arenaUsed;
-    let at = offset + 2;
-    let wide = false;
-    for (let index = 0; index < source.length; index += 1) {
-      const unit = source.charCodeAt(index);
-      if (unit > 0xff) wide = true;
-      arena[at++] = unit;
-    }
-    arena[at++] = 0;
-    for (let index = 0; index < eventId.length; index += 1) {
-      const unit = eventId.charCodeAt(index);
-      if (unit > 0xff) wide = true;
-      arena[at++] = unit;
-    }
-    const header = wide ? length | WIDE : length;
-    arena[offset] = header & 0xff;
-    arena[offset + 1] = header >>> 8;
-    if (wide) {
-      at = offset + 2;
-      const units = new Uint16Array(length);
-      for (let index = 0; index < source.length; index += 1) units[index] = source.charCodeAt(index);
-      for (let index = 0; index < eventId.length; index += 1)
-        units[source.length + 1 + index] = eventId.charCodeAt(index);
-      arena.set(new Uint8Array(units.buffer), at); // little-endian on every platform Node runs on
-      at += length * 2;
-    }
-    this.arenaUsed = at;
-    return offset;
-  }
-
-  /** Whether the key stored at `offset` is exactly `source \0 eventId`. */
-  private equals(offset: number, source: string, eventId: string): boolean {
-    const arena = this.arena;
-    const header = (arena[offset] as number) | ((arena[offset + 1] as number) << 8);
-    if ((header & ~WIDE) !== source.length + 1 + eventId.length) return false;
-    let at = offset + 2;
-    if ((header & WIDE) !== 0) {
-      const unit = (position: number): number =>
-        (arena[at + 2 * position] as number) | ((arena[at + 2 * position + 1] as number) << 8);
-      for (let index = 0; index < source.length; index += 1) if (unit(index) !== source.charCodeAt(index)) return false;
-      if (unit(source.length) !== 0) return false;
-      at += 2 * (source.length + 1);
-      for (let index = 0; index < eventId.length; index += 1)
-        if (unit(index) !== eventId.charCodeAt(index)) return false;
-      return true;
-    }
-    for (let index = 0; index < source.length; index += 1) if (arena[at++] !== source.charCodeAt(index)) return false;
-    if (arena[at++] !== 0) return false;
-    for (let index = 0; index < eventId.length; index += 1) if (arena[at++] !== eventId.charCodeAt(index)) return false;
-    return true;
   }
 
   private grow(): void {
@@ -235,6 +130,26 @@ export class CompactEventKeys {
         slots[slot * WORDS_PER_SLOT + word] = oldSlots[base + word] as number;
     }
   }
+}
+
+/** Whether two events have the same body: every field but the key and the signature, metadata in any order. */
+function sameBody(a: KeyedEvent, b: KeyedEvent): boolean {
+  if (
+    a.schema_version !== b.schema_version ||
+    a.customer_id !== b.customer_id ||
+    a.timestamp !== b.timestamp ||
+    a.unit !== b.unit ||
+    a.quantity !== b.quantity
+  )
+    return false;
+  let entries = 0;
+  for (const key in a.metadata) {
+    if (!Object.hasOwn(a.metadata, key)) continue;
+    if (!Object.hasOwn(b.metadata, key) || b.metadata[key] !== a.metadata[key]) return false;
+    entries += 1;
+  }
+  for (const key in b.metadata) if (Object.hasOwn(b.metadata, key)) entries -= 1;
+  return entries === 0;
 }
 
 /**

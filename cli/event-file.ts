@@ -1,12 +1,15 @@
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, openSync, closeSync, fstatSync, readSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { verifySignature } from '../contracts/event-signature.ts';
 import type { RejectionReason } from '../contracts/rejection-reason.ts';
 import { SourceKeysSchema, type SourceKeys } from '../contracts/source-keys.ts';
 import { isPlainValidEvent, UsageEventSchema, type UsageEvent } from '../contracts/usage-event.ts';
-import { CompactEventKeys } from './compact-event-keys.ts';
+import { CompactEventKeys, EventFileChangedError } from './compact-event-keys.ts';
 import { TallyError } from '../contracts/tally-error.ts';
-import { decodeLine, MAX_LINE_BYTES, readTextLineBatches } from './line-reader.ts';
+import { decodeLine, MAX_LINE_BYTES, readTextLineBatches, type TextOrFileLine } from './line-reader.ts';
 import { printableOneLine } from './terminal-text.ts';
 
 /** A line of an event file that cannot be used, with the reason ingest would store it under. */
@@ -87,21 +90,33 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
     }
     if (problems.length < keep) problems.push(problem);
   };
-  const seen = new CompactEventKeys();
-  // Reads of 128 KiB: a chunk's lines are decoded as one string, and a string of more than about
-  // 1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) is made outside the heap, as external memory, whose growth
-  // starts full mark-compact collections: reads of 1 MiB caused one every ten or so (35–50 over a million
-  // lines, against 7 with these; docs/BENCHMARKS.md, offline rating, fourth pass).
-  const input = createReadStream(file, { highWaterMark: 1 << 17 });
   let line = 0;
+  let source: SeekableFile | undefined;
+  let input: ReturnType<typeof createReadStream> | undefined;
   try {
+    source = await seekable(file);
+    const readable = source;
+    // A key's first copy is read back from the file when the key comes again (compact-event-keys.ts).
+    const seen = new CompactEventKeys({
+      readBack: (offset, length) => readable.readBack(offset, length),
+      parse: (text) => parseEventLine(text, 0, () => undefined),
+    });
+    // Reads of 128 KiB: a chunk's lines are decoded as one string, and a string of more than about
+    // 1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) is made outside the heap, as external memory, whose growth
+    // starts full mark-compact collections: reads of 1 MiB caused one every ten or so (35–50 over a million
+    // lines, against 7 with these; docs/BENCHMARKS.md, offline rating, fourth pass).
+    input = createReadStream(source.path, { highWaterMark: 1 << 17 });
     for await (const batch of readTextLineBatches(input, { maxLineBytes }))
-      for (const read of batch) {
+      for (let index = 0; index < batch.lines.length; index += 1) {
+        const read = batch.lines[index] as TextOrFileLine;
         line += 1;
         // Most lines come decoded (ASCII); the others as bytes, decoded strictly here.
         let text: string;
-        if (typeof read === 'string') text = read;
-        else if (read.kind === 'too_long') {
+        let length: number;
+        if (typeof read === 'string') {
+          text = read;
+          length = read.length;
+        } else if (read.kind === 'too_long') {
           report({
             line,
             reason: 'malformed_json',
@@ -121,6 +136,7 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
             continue;
           }
           text = decoded.text;
+          length = read.bytes.length;
         }
         // A line that starts with `{` is not blank (most lines): trim() only for the others.
         if (text.charCodeAt(0) !== 0x7b && text.trim() === '') continue;
@@ -156,7 +172,7 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
             continue;
           }
         }
-        const check = seen.check(event.source, event.event_id, event, line);
+        const check = seen.check(event, text, line, batch.offsets[index] as number, length);
         if (check.status === 'conflict') {
           report({
             line,
@@ -173,11 +189,58 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
       throw Object.assign(new Error(`${file}: cannot read the event file (${code})`), { code: 'unreadable_events' });
     }
+    if (error instanceof EventFileChangedError)
+      throw Object.assign(new Error(`${file}: ${error.message}`), { code: 'unreadable_events' });
     throw error;
   } finally {
-    input.destroy();
+    input?.destroy();
+    await source?.close();
   }
   return { lines: line, problems, badLines, problemCount };
+}
+
+/** The event file, open for reading back lines at their offsets. */
+interface SeekableFile {
+  /** What to stream: the file, or a copy of what a pipe gave. */
+  readonly path: string;
+  readBack(offset: number, length: number): string;
+  close(): Promise<void>;
+}
+
+/**
+ * The event file open for reads at an offset. A pipe or other stream (`--events <(zcat …)`) cannot
+ * be read twice: what it gives is copied into a private temporary file first, read from there and
+ * removed at the end.
+ */
+async function seekable(file: string): Promise<SeekableFile> {
+  let fd = openSync(file, 'r');
+  let copy: string | undefined;
+  try {
+    if (!fstatSync(fd).isFile()) {
+      const folder = await mkdtemp(path.join(os.tmpdir(), 'tally-events-'));
+      copy = path.join(folder, 'events.jsonl');
+      await pipeline(createReadStream('', { fd, autoClose: false }), createWriteStream(copy, { mode: 0o600 }));
+      closeSync(fd);
+      fd = openSync(copy, 'r');
+    }
+  } catch (error) {
+    closeSync(fd);
+    if (copy !== undefined) await rm(path.dirname(copy), { recursive: true, force: true });
+    throw error;
+  }
+  let buffer = Buffer.alloc(64 * 1024);
+  return {
+    path: copy ?? file,
+    readBack(offset, length) {
+      if (buffer.length < length) buffer = Buffer.alloc(length);
+      const read = readSync(fd, buffer, 0, length, offset);
+      return buffer.toString('utf8', 0, read);
+    },
+    async close() {
+      closeSync(fd);
+      if (copy !== undefined) await rm(path.dirname(copy), { recursive: true, force: true });
+    },
+  };
 }
 
 /**

@@ -17,9 +17,21 @@ async function textLines(chunks: Buffer[], maxLineBytes: number): Promise<Seen[]
   async function* source(): AsyncGenerator<Buffer> {
     yield* chunks;
   }
+  const input = Buffer.concat(chunks);
   for await (const batch of readTextLineBatches(source(), { maxLineBytes }))
-    for (const line of batch as TextOrFileLine[]) {
+    batch.lines.forEach((line, index) => {
       number += 1;
+      // Each line starts at its offset: the input's bytes there are the line's, then its ending.
+      const offset = batch.offsets[index] as number;
+      const startsLine = offset === 0 || input[offset - 1] === 0x0a;
+      expect(startsLine).toBe(true);
+      const lineBytes =
+        typeof line === 'string' ? Buffer.from(line, 'latin1') : line.kind === 'line' ? line.bytes : undefined;
+      if (lineBytes !== undefined) {
+        expect(input.subarray(offset, offset + lineBytes.length).equals(lineBytes)).toBe(true);
+        const after = input.subarray(offset + lineBytes.length, offset + lineBytes.length + 2).toString('latin1');
+        expect(after === '' || after.startsWith('\n') || after.startsWith('\r')).toBe(true);
+      }
       if (typeof line === 'string') {
         // A decoded line is ASCII: its bytes are its characters.
         expect(/^[\x00-\x7f]*$/.test(line)).toBe(true);
@@ -28,7 +40,7 @@ async function textLines(chunks: Buffer[], maxLineBytes: number): Promise<Seen[]
         expect(line.number).toBe(number);
         seen.push(seenLine(line));
       }
-    }
+    });
   return seen;
 }
 
@@ -80,7 +92,7 @@ describe('readTextLineBatches', () => {
       Buffer.from('tail', 'latin1'),
     ]);
     const batches: TextOrFileLine[][] = [];
-    for await (const batch of readTextLineBatches([chunk], { maxLineBytes: 64 })) batches.push(batch);
+    for await (const batch of readTextLineBatches([chunk], { maxLineBytes: 64 })) batches.push(batch.lines);
     expect(batches.flat().map((line) => (typeof line === 'string' ? line : line.kind))).toEqual([
       'line', // the first line of a chunk may continue the previous one: bytes
       'line', // the chunk's whole lines are not all ASCII: bytes
@@ -89,7 +101,7 @@ describe('readTextLineBatches', () => {
     ]);
     const ascii = Buffer.from('first\nsecond\r\nthird\n\nlast', 'latin1');
     const lines: TextOrFileLine[] = [];
-    for await (const batch of readTextLineBatches([ascii], { maxLineBytes: 64 })) lines.push(...batch);
+    for await (const batch of readTextLineBatches([ascii], { maxLineBytes: 64 })) lines.push(...batch.lines);
     expect(lines.map((line) => (typeof line === 'string' ? line : line.kind))).toEqual([
       'line',
       'second',

@@ -88,23 +88,38 @@ export async function* readLineBatches(
  */
 export type TextOrFileLine = string | FileLine;
 
+/** A chunk's worth of `readTextLineBatches`: the lines, and where each starts in the input. */
+export interface TextLineBatch {
+  readonly lines: TextOrFileLine[];
+  /**
+   * The byte offset in the input of each line's first byte (`offsets[i]` is `lines[i]`'s): with the
+   * line's length in bytes (a decoded line's length, a `line`'s bytes), where to read it again.
+   */
+  readonly offsets: number[];
+}
+
 /**
  * The lines of `readLineBatches`, with the ASCII ones already decoded: a chunk's whole lines are
  * checked (`isAscii`) and decoded in one call, then cut into strings, instead of a buffer, a check
  * and a decoding per line (the offline rating's scan of a million lines). The lines, their numbers,
  * the `too_long` ones and the bytes of any other line are exactly those of `readLineBatches`
- * (proven in line-reader.test.ts): ASCII text is valid UTF-8 decoded byte for byte.
+ * (proven in line-reader.test.ts): ASCII text is valid UTF-8 decoded byte for byte. Each line comes
+ * with its byte offset in the input, so that a caller can read it again from the file.
  */
 export async function* readTextLineBatches(
   input: Readable | AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   options: { readonly maxLineBytes?: number } = {},
-): AsyncGenerator<TextOrFileLine[]> {
+): AsyncGenerator<TextLineBatch> {
   const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
   let parts: Buffer[] = [];
   let held = 0;
   let number = 0;
   /** The start of a line longer than the limit, still being counted (its bytes are not kept). */
   let skipping = false;
+  /** Bytes of the input before the current chunk. */
+  let consumed = 0;
+  /** Where the line being assembled from `parts` (across chunks) started. */
+  let partStart = 0;
   const finish = (): FileLine => {
     number += 1;
     if (skipping) {
@@ -131,17 +146,22 @@ export async function* readTextLineBatches(
   };
   for await (const chunk of input) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    const batch: TextOrFileLine[] = [];
     const first = buffer.indexOf(0x0a);
     if (first === -1) {
       take(buffer);
+      consumed += buffer.length;
       continue;
     }
+    const lines: TextOrFileLine[] = [];
+    const offsets: number[] = [];
     // The line the previous chunk started ends here.
     take(buffer.subarray(0, first));
-    batch.push(finish());
+    lines.push(finish());
+    offsets.push(partStart);
     const last = buffer.lastIndexOf(0x0a);
     const whole = buffer.subarray(first + 1, last + 1);
+    /** The offset of `whole`'s first byte in the input. */
+    const base = consumed + first + 1;
     if (isAscii(whole)) {
       const text = whole.toString('latin1');
       let start = 0;
@@ -149,23 +169,27 @@ export async function* readTextLineBatches(
         const rawLength = newline - start;
         const end = rawLength > 0 && text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
         number += 1;
-        if (rawLength > maxLineBytes + 1) batch.push({ kind: 'too_long', number, bytes: rawLength });
-        else if (end - start > maxLineBytes) batch.push({ kind: 'too_long', number, bytes: end - start });
-        else batch.push(text.slice(start, end));
+        if (rawLength > maxLineBytes + 1) lines.push({ kind: 'too_long', number, bytes: rawLength });
+        else if (end - start > maxLineBytes) lines.push({ kind: 'too_long', number, bytes: end - start });
+        else lines.push(text.slice(start, end));
+        offsets.push(base + start);
         start = newline + 1;
       }
     } else {
       let start = 0;
       for (let newline = whole.indexOf(0x0a); newline !== -1; newline = whole.indexOf(0x0a, start)) {
         take(whole.subarray(start, newline));
-        batch.push(finish());
+        lines.push(finish());
+        offsets.push(base + start);
         start = newline + 1;
       }
     }
     take(buffer.subarray(last + 1));
-    yield batch;
+    partStart = consumed + last + 1;
+    consumed += buffer.length;
+    yield { lines, offsets };
   }
-  if (held > 0 || skipping) yield [finish()];
+  if (held > 0 || skipping) yield { lines: [finish()], offsets: [partStart] };
 }
 
 export type DecodedLine =
