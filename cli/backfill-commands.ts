@@ -14,7 +14,7 @@ import {
   type BackfillPlan,
 } from '../db/queries/backfills.ts';
 import { describeCause } from '../domain/backfill/index.ts';
-import { describeAmountsByCurrency } from '../domain/money.ts';
+import { describeAmountsByCurrency, displayMoney } from '../domain/money.ts';
 import { publishedTerms } from '../terms/index.ts';
 import {
   backfillProgressQuery,
@@ -278,8 +278,9 @@ async function currentProgress(client: Client, backfillId: string): Promise<Back
   const handle = client.workflow.getHandle(backfillWorkflowId(backfillId));
   try {
     const description = await handle.describe();
-    if (description.status.name === 'RUNNING') return await withCurrencies(await handle.query(backfillProgressQuery));
-    return await withCurrencies((await handle.result()) as BackfillProgress);
+    if (description.status.name === 'RUNNING')
+      return inMinorUnits(await withCurrencies(await handle.query(backfillProgressQuery)));
+    return inMinorUnits(await withCurrencies((await handle.result()) as BackfillProgress));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new Error(`no backfill run ${backfillId} (tally backfill run)`);
     throw error;
@@ -301,6 +302,22 @@ async function withCurrencies(progress: BackfillProgress): Promise<BackfillProgr
   return { ...progress, adjustmentTotals: written.adjustmentTotals };
 }
 
+/**
+ * The workflow sums its Δ exactly and prints it without trailing zeros (`-400`, `12.5`); its recorded
+ * histories replay that, so the workflow keeps doing it. People read money in the currency's minor
+ * units, as plan, list, show and the console print it: the read side formats each total here
+ * (`-400.00`, `12.50`, domain/money.ts `displayMoney`), for `--json` as for the text. Nothing is
+ * rounded: the sums are money already.
+ */
+function inMinorUnits(progress: BackfillProgress): BackfillProgress {
+  return {
+    ...progress,
+    adjustmentTotals: Object.fromEntries(
+      Object.entries(progress.adjustmentTotals).map(([currency, amount]) => [currency, displayMoney(amount, currency)]),
+    ),
+  };
+}
+
 /** Shows progress until the run ends: one line rewritten on a terminal, a line per change otherwise. */
 async function follow(client: Client, backfillId: string): Promise<BackfillProgress> {
   const terminal = process.stdout.isTTY === true;
@@ -319,7 +336,7 @@ async function follow(client: Client, backfillId: string): Promise<BackfillProgr
   }
 }
 
-/** `[#####-----] 412/1000 running, 37 adjusted, Δ 12.5 EUR, -120.4 USD, 0 failed` (Δ per currency). */
+/** `[#####-----] 412/1000 running, 37 adjusted, Δ 12.50 EUR, -120.40 USD, 0 failed` (Δ per currency). */
 export function describeProgress(progress: BackfillProgress): string {
   const width = 30;
   const filled = progress.total === 0 ? width : Math.round((progress.done / progress.total) * width);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeAmountsByCurrency, formatDecimal, sumByCurrency } from './money.ts';
+import { describeAmountsByCurrency, displayMoney, formatDecimal, sumByCurrency } from './money.ts';
 
 describe('amounts by currency', () => {
   it.each([
@@ -41,5 +41,30 @@ describe('amounts by currency', () => {
         formatDecimal,
       ),
     ).toEqual({ EUR: '30.5', USD: '100' });
+  });
+
+  it('describes a workflow’s exact sums in each currency’s minor digits (`tally backfill status`)', () => {
+    expect(describeAmountsByCurrency({ EUR: '30.5', USD: '-400' })).toBe('30.50 EUR, -400.00 USD');
+    // A run in flight before 0820 summed under `undefined`: shown as it is, never formatted as money.
+    expect(describeAmountsByCurrency({ undefined: '130' })).toBe('130 undefined');
+  });
+});
+
+describe('money as people read it', () => {
+  it.each([
+    { amount: '100', currency: 'USD', shown: '100.00' },
+    { amount: '12.5', currency: 'EUR', shown: '12.50' },
+    { amount: '-400', currency: 'USD', shown: '-400.00' },
+    { amount: '30.00', currency: 'EUR', shown: '30.00' },
+    { amount: '0.0015', currency: 'USD', shown: '0.0015' },
+    { amount: '1.23456789', currency: 'USD', shown: '1.23456789' },
+    { amount: '120', currency: 'JPY', shown: '120' },
+    { amount: '-0', currency: 'USD', shown: '0.00' },
+    { amount: '-0.000', currency: 'USD', shown: '0.00' },
+    { amount: '7', currency: undefined, shown: '7' },
+    { amount: '7', currency: 'XXX', shown: '7' },
+    { amount: 'n/a', currency: 'USD', shown: 'n/a' },
+  ])('$amount $currency → $shown (padded, never rounded)', ({ amount, currency, shown }) => {
+    expect(displayMoney(amount, currency)).toBe(shown);
   });
 });

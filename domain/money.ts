@@ -87,8 +87,26 @@ export function sumByCurrency(
   );
 }
 
-/** `30.00 EUR, 100.00 USD` (alphabetical); `0` when there is no amount at all. */
+const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
+
+/**
+ * An amount as people read it (the CLI, the console, the demo): at least the currency's minor digits
+ * (`100` USD → `100.00`, `12.5` → `12.50`, `120` JPY → `120`), never rounded, so an unrounded figure
+ * (a tier at a sub-cent price, a unit price) keeps every digit it has (`0.0015` stays `0.0015`). An
+ * amount that is not a decimal string, or a code that is not a known currency, is shown as it is.
+ */
+export function displayMoney(amount: string, currency: string | undefined): string {
+  const digits = currency === undefined ? undefined : currencyMinorUnits(currency);
+  if (digits === undefined || !DECIMAL_STRING.test(amount)) return amount;
+  const value = new Decimal(amount);
+  // eslint-disable-next-line no-restricted-syntax -- Decimal#toFixed with at least the value's own digits: pads, never rounds
+  return (value.isZero() ? new Decimal(0) : value).toFixed(Math.max(digits, value.decimalPlaces()));
+}
+
+/** `30.00 EUR, 100.00 USD` (alphabetical, each as `displayMoney` shows it); `0` when there is no amount at all. */
 export function describeAmountsByCurrency(amounts: AmountsByCurrency): string {
   const currencies = Object.keys(amounts).sort();
-  return currencies.length === 0 ? '0' : currencies.map((currency) => `${amounts[currency]} ${currency}`).join(', ');
+  return currencies.length === 0
+    ? '0'
+    : currencies.map((currency) => `${displayMoney(amounts[currency] ?? '', currency)} ${currency}`).join(', ');
 }

@@ -130,7 +130,7 @@ function kindSections(exception: ReviewExceptionRecord): SafeHtml {
             >In shadow run ${exception.context.shadowRun}</a
           >
         </p>
-        ${shadowLineDiffTable(exception.context.comparison.lines)}
+        ${shadowLineDiffTable(exception.context.comparison)}
       </section>`;
     case 'reconciliation': {
       const difference = exception.context.reconciliation;
@@ -151,8 +151,8 @@ function kindSections(exception: ReviewExceptionRecord): SafeHtml {
               <td>${difference.stage}</td>
               <td>${difference.sku ?? '—'}</td>
               <td>${difference.currency}</td>
-              <td class="num">${difference.expected}</td>
-              <td class="num">${difference.actual}</td>
+              <td class="num">${money(difference.expected, difference.currency)}</td>
+              <td class="num">${money(difference.actual, difference.currency)}</td>
             </tr>
           </tbody>
         </table>
@@ -212,6 +212,9 @@ export const exceptionDetailPage: ConsolePage = {
     if (detail === undefined) return undefined;
     const { exception } = detail;
     const contract = 'contract' in exception.context ? exception.context.contract : undefined;
+    // The currency of an adjust's amount: the draft's (the invoice's), else the contract's.
+    const draft = 'draft' in exception.context ? exception.context.draft : undefined;
+    const currency = draft?.currency ?? contract?.currency;
     const waiting = exception.status === 'open' || exception.status === 'escalated';
     const audit = await listAuditEntries(deps.pool, { subject: `exception:${id}`, limit: 50 });
     return {
@@ -250,8 +253,8 @@ export const exceptionDetailPage: ConsolePage = {
             ${exception.breaches.map((breach) => html`<li><strong>${breach.rule}</strong>: ${breach.detail}</li>`)}
           </ul>
         </section>
-        ${decisionSection(context, exception, waiting)} ${kindSections(exception)} ${usageSection(detail.usageByDay)}
-        ${contract ? contractSection(contract) : ''}
+        ${decisionSection(context, exception, waiting, currency)} ${kindSections(exception)}
+        ${usageSection(detail.usageByDay)} ${contract ? contractSection(contract) : ''}
         <section class="card" aria-labelledby="invoices-heading">
           <h2 id="invoices-heading">Invoices of ${exception.customerId}</h2>
           ${invoiceSummaryTable(detail.invoices)}
@@ -315,6 +318,7 @@ function decisionSection(
     proposal?: { decision: AdjustDecision; by: string; at: string } | undefined;
   },
   waiting: boolean,
+  currency: string | undefined,
 ): SafeHtml {
   const proposed = exception.proposal;
   const proposedAmount = proposed?.decision.amount ?? '';
@@ -323,7 +327,7 @@ function decisionSection(
     proposed === undefined
       ? ''
       : html`<p class="note" id="decision-proposal">
-          Adjust <strong>${proposedAmount}</strong> proposed by <strong>${proposed.by}</strong> at
+          Adjust <strong>${money(proposedAmount, currency)}</strong> proposed by <strong>${proposed.by}</strong> at
           ${instant(proposed.at)} (${proposedReason})
           ${waiting ? 'waits for a second, different reviewer: send the same adjust to confirm it, or reject.' : ''}
         </p>`;
@@ -423,6 +427,14 @@ function usageSection(usage: UsageByDay): SafeHtml {
   </section>`;
 }
 
+/** The review rules whose value is an amount in the contract's currency (the others are percents and durations). */
+const MONEY_REVIEW_RULES: ReadonlySet<string> = new Set([
+  'total_above',
+  'shadow_variance_abs',
+  'adjustment_above',
+  'dual_control_above',
+]);
+
 function contractSection(contract: Record<string, unknown>): SafeHtml {
   const terms = contract as {
     ratecard?: string;
@@ -444,17 +456,21 @@ function contractSection(contract: Record<string, unknown>): SafeHtml {
       <dt>Term</dt>
       <dd>${terms.starts_at ?? 'open'} → ${terms.ends_at ?? 'open'}</dd>
       <dt>Minimum commit</dt>
-      <dd>${terms.commit?.amount ?? 'none'}</dd>
+      <dd>${terms.commit ? money(terms.commit.amount, terms.currency) : 'none'}</dd>
       <dt>Credits</dt>
       <dd>
-        ${(terms.credits ?? []).length === 0 ? 'none' : (terms.credits ?? []).map((credit) => `${credit.id} (${credit.kind}) ${credit.amount}${credit.expires_at ? `, expires ${credit.expires_at}` : ''}`).join('; ')}
+        ${(terms.credits ?? []).length === 0 ? 'none' : (terms.credits ?? []).map((credit, index) => html`${index === 0 ? '' : '; '}${credit.id} (${credit.kind}) ${money(credit.amount, terms.currency)}${credit.expires_at ? `, expires ${credit.expires_at}` : ''}`)}
       </dd>
       <dt>Review rules</dt>
       <dd>
         ${
-          Object.entries(terms.review ?? {})
-            .map(([rule, value]) => `${rule} ${value}`)
-            .join('; ') || 'none'
+          Object.keys(terms.review ?? {}).length === 0
+            ? 'none'
+            : Object.entries(terms.review ?? {}).map(
+                ([rule, value], index) =>
+                  html`${index === 0 ? '' : '; '}${rule}
+                  ${MONEY_REVIEW_RULES.has(rule) ? money(value, terms.currency) : value}`,
+              )
         }
       </dd>
       <dt>Provider</dt>

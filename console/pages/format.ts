@@ -1,3 +1,4 @@
+import { displayMoney } from '../../domain/money.ts';
 import { html, type SafeHtml } from '../html.ts';
 
 /** A duration in the largest sensible unit: "3 d 4 h", "12 min". */
@@ -19,9 +20,16 @@ export function instant(iso: string | undefined): SafeHtml {
   return html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
 }
 
+/**
+ * Every money figure on a page goes through here, with its currency: `30.00 EUR`, at least the
+ * currency's minor digits and never rounded (domain/money.ts `displayMoney`: a tier at a sub-cent
+ * price keeps its digits). A table's Currency column or a heading does not replace the code on the
+ * figure (docs/decisions/console.md, "Money on the pages").
+ */
 export function money(amount: string | undefined, currency: string | undefined): SafeHtml {
   if (amount === undefined) return html`—`;
-  return html`<span class="money">${amount}</span>${currency ? html` <span class="currency">${currency}</span>` : ''}`;
+  return html`<span class="money">${displayMoney(amount, currency)}</span
+    >${currency ? html` <span class="currency">${currency}</span>` : ''}`;
 }
 
 /** Totals in several currencies, each with its code, never added together: `30.00 EUR, 100.00 USD`; `0` when none. */

@@ -125,7 +125,7 @@ export function invoiceLinesTable(document: Invoice): SafeHtml {
               <td>${line.kind}</td>
               <td>${label}</td>
               <td class="num">${line.kind === 'usage' ? `${line.billable_quantity} ${line.unit}` : ''}</td>
-              <td class="num">${line.amount}</td>
+              <td class="num">${money(line.amount, document.currency)}</td>
             </tr>
             ${
               line.kind === 'usage'
@@ -136,10 +136,11 @@ export function invoiceLinesTable(document: Invoice): SafeHtml {
                         <td>
                           tier
                           ${tier.tier}${tier.effective_from ? ` (prices of ${tier.effective_from.slice(0, 10)})` : ''}:
-                          ${tier.quantity} × ${tier.unit_price}${tier.flat_fee ? ` + ${tier.flat_fee} flat` : ''}
+                          ${tier.quantity} ×
+                          ${money(tier.unit_price, document.currency)}${tier.flat_fee ? html` + ${money(tier.flat_fee, document.currency)} flat` : ''}
                         </td>
                         <td class="num">${tier.quantity}</td>
-                        <td class="num">${tier.amount}</td>
+                        <td class="num">${money(tier.amount, document.currency)}</td>
                       </tr>`,
                   )
                 : ''
@@ -149,11 +150,11 @@ export function invoiceLinesTable(document: Invoice): SafeHtml {
       <tfoot>
         <tr>
           <th scope="row" colspan="3">Subtotal</th>
-          <td class="num">${document.subtotal}</td>
+          <td class="num">${money(document.subtotal, document.currency)}</td>
         </tr>
         <tr>
-          <th scope="row" colspan="3">Total (${document.currency})</th>
-          <td class="num"><strong>${document.total}</strong></td>
+          <th scope="row" colspan="3">Total</th>
+          <td class="num"><strong>${money(document.total, document.currency)}</strong></td>
         </tr>
       </tfoot>
     </table>
@@ -212,7 +213,7 @@ export const invoiceDetailPage: ConsolePage = {
           <h2 id="lines-heading">Lines</h2>
           ${invoiceLinesTable(document)}
         </section>
-        ${lineageSection(detail)}
+        ${lineageSection(detail, document.currency)}
         <section class="card" aria-labelledby="journal-heading">
           <h2 id="journal-heading">Journal entries posted</h2>
           ${journalTable(detail.journal)}
@@ -298,7 +299,7 @@ export const invoiceDetailPage: ConsolePage = {
   },
 };
 
-function lineageSection(detail: InvoiceDetailView): SafeHtml {
+function lineageSection(detail: InvoiceDetailView, currency: string): SafeHtml {
   const lineage = detail.lineage;
   if ('error' in lineage)
     return html`<section class="card" aria-labelledby="lineage-heading">
@@ -317,7 +318,7 @@ function lineageSection(detail: InvoiceDetailView): SafeHtml {
       .map(
         (line) =>
           html`<details class="lineage-line">
-            <summary><strong>${line.lineKey}</strong> ${line.amount}</summary>
+            <summary><strong>${line.lineKey}</strong> ${money(line.amount, currency)}</summary>
             ${(line.groups ?? []).map(
               (group) =>
                 html`<h3>
@@ -384,11 +385,16 @@ function journalTable(entries: readonly JournalEntry[]): SafeHtml {
             (line) =>
               html`<tr>
                 <td>${line.account}</td>
-                <td class="num">${line.debit === '0' || line.debit === '0.00' ? '' : line.debit}</td>
-                <td class="num">${line.credit === '0' || line.credit === '0.00' ? '' : line.credit}</td>
+                <td class="num">${journalSide(line.debit, entry.currency)}</td>
+                <td class="num">${journalSide(line.credit, entry.currency)}</td>
               </tr>`,
           )}
         </tbody>
       </table>`,
   )}`;
+}
+
+/** A journal line's debit or credit with its currency; the side a line does not post to stays empty. */
+function journalSide(amount: string, currency: string): SafeHtml | '' {
+  return /^0(\.0+)?$/.test(amount) ? '' : money(amount, currency);
 }

@@ -1,7 +1,7 @@
 import { html, jsonData } from '../html.ts';
 import { opsOverview, SILENT_AFTER_HOURS } from '../../views/ops-overview.ts';
 import { CHART_SCRIPT, chartCanvas } from './charts.ts';
-import { ageSince, instant, statusBadge } from './format.ts';
+import { ageSince, instant, money, statusBadge } from './format.ts';
 import { externalLink, workflowListLinkOf } from './links.ts';
 import type { ConsolePage } from './page.ts';
 
@@ -208,9 +208,11 @@ export const opsPage: ConsolePage = {
                           <td class="num">${row.eventsLateAdjusted}</td>
                           <td class="num">${row.eventsSkippedOrLegacy}</td>
                           <td class="num">${row.eventsUnaccounted}</td>
-                          <td class="num">${row.usageBilled}</td>
-                          <td class="num">${row.usageRevenuePosted}</td>
-                          <td class="num${row.usageDifference === '0' ? ' ok' : ' warning'}">${row.usageDifference}</td>
+                          <td class="num">${money(row.usageBilled, row.currency)}</td>
+                          <td class="num">${money(row.usageRevenuePosted, row.currency)}</td>
+                          <td class="num${row.usageDifference === '0' ? ' ok' : ' warning'}">
+                            ${money(row.usageDifference, row.currency)}
+                          </td>
                         </tr>`,
                     )}
                   </tbody>

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listShadowRuns, shadowRunCounts } from '../../db/queries/shadow.ts';
 import { listBillingAuthorities } from '../../shadow/cutover.ts';
 import { loadReadiness, loadRunReport, ShadowRunMissingError } from '../../shadow/shadow-reports.ts';
-import type { LineComparison } from '../../domain/shadow/index.ts';
+import type { CustomerComparison } from '../../domain/shadow/index.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { instant, money, statusBadge } from './format.ts';
 import type { ConsolePage } from './page.ts';
@@ -191,7 +191,7 @@ export const shadowRunPage: ConsolePage = {
                   <td>${statusBadge(customer.status)}</td>
                   <td>${money(customer.legacy_total, customer.legacy_currency ?? customer.currency)}</td>
                   <td>${money(customer.new_total, customer.currency)}</td>
-                  <td>${customer.variance ?? '—'}</td>
+                  <td>${customer.variance === null ? '—' : money(customer.variance, customer.currency)}</td>
                   <td>${customer.variance_pct ?? '—'}</td>
                   <td>
                     ${customer.exception ? statusBadge(customer.exception_state) : 'none'}${customer.decided_by ? ` by ${customer.decided_by}` : ''}
@@ -216,7 +216,7 @@ export const shadowCustomerPage: ConsolePage = {
       title: `${customer.customer_id} in shadow run ${report.run.runId}`,
       body: html` <p>
           <a href="${runHref(report.run.runId)}">← the run</a> · ${statusBadge(customer.status)} · variance
-          ${customer.variance ?? 'not comparable'}${customer.variance_pct === null ? '' : ` (${customer.variance_pct} %)`}
+          ${customer.variance === null ? 'not comparable' : money(customer.variance, customer.currency)}${customer.variance_pct === null ? '' : ` (${customer.variance_pct} %)`}
           · exception ${customer.exception ? customer.exception_state : 'none'}
           ${customer.decision_note ? html` · <q>${customer.decision_note}</q>` : ''}
         </p>
@@ -227,7 +227,7 @@ export const shadowCustomerPage: ConsolePage = {
               </ul>`
             : ''
         }
-        ${shadowLineDiffTable(customer.lines)}`,
+        ${shadowLineDiffTable(customer)}`,
     };
   },
 };
@@ -241,8 +241,17 @@ async function runReport(deps: Parameters<ConsolePage['render']>[0]['deps'], run
   }
 }
 
-/** Both sides of a customer-period, line by line, with each difference's probable cause (also on a shadow_variance exception's page). */
-export function shadowLineDiffTable(lines: readonly LineComparison[]): SafeHtml {
+/**
+ * Both sides of a customer-period, line by line, with each difference's probable cause (also on a
+ * shadow_variance exception's page). Money in Tally's currency; the legacy amounts in the legacy
+ * biller's when it billed in another one (the lines are then one-sided, never netted).
+ */
+export function shadowLineDiffTable(
+  comparison: Pick<CustomerComparison, 'currency' | 'legacy_currency' | 'lines'>,
+): SafeHtml {
+  const { currency, lines } = comparison;
+  const legacyCurrency = comparison.legacy_currency ?? currency;
+  const amount = (value: string | undefined, code: string) => (value === undefined ? '—' : money(value, code));
   return html`<table class="data" aria-label="Line diff">
     <thead>
       <tr>
@@ -266,11 +275,11 @@ export function shadowLineDiffTable(lines: readonly LineComparison[]): SafeHtml 
             <td>${statusBadge(line.status)}</td>
             <td>${line.legacy_quantity ?? '—'}</td>
             <td>${line.new_quantity ?? '—'}</td>
-            <td>${line.legacy_amount ?? '—'}</td>
-            <td>${line.new_amount ?? '—'}</td>
-            <td>${line.delta ?? '—'}</td>
-            <td>${line.quantity_effect ?? '—'}</td>
-            <td>${line.price_effect ?? '—'}</td>
+            <td>${amount(line.legacy_amount, legacyCurrency)}</td>
+            <td>${amount(line.new_amount, currency)}</td>
+            <td>${amount(line.delta, currency)}</td>
+            <td>${amount(line.quantity_effect, currency)}</td>
+            <td>${amount(line.price_effect, currency)}</td>
             <td>${line.cause ?? ''}${line.cause_detail ? html`: ${line.cause_detail}` : ''}</td>
           </tr>`,
       )}

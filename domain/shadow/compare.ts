@@ -6,7 +6,7 @@ import type { LegacyLine } from './legacy-line.ts';
 import { keyedInvoiceLines, type KeyedLine } from './line-keys.ts';
 
 // The comparison's shape is a contract (it is stored in shadow results and exception contexts).
-export type { CustomerComparison, LineComparison } from '../../contracts/review-exception.ts';
+export type { CustomerComparison } from '../../contracts/review-exception.ts';
 type CustomerStatus = LineStatus;
 
 /** The contract's shadow thresholds (`review.shadow_variance_pct` / `_abs`); a missing one is 0. */

@@ -7,7 +7,7 @@
 export { LEGACY_CSV_HEADER, type LegacyLine } from './legacy-line.ts';
 export { parseLegacyCsv } from './legacy-csv.ts';
 export { legacyLinesFromInvoice } from './line-keys.ts';
-export { compareCustomerPeriod, type CustomerComparison, type LineComparison } from './compare.ts';
+export { compareCustomerPeriod, type CustomerComparison } from './compare.ts';
 export { BOUNDARY_WINDOW_MINUTES, type BoundaryUsage } from './boundary-causes.ts';
 export { boundaryUsageFromEvents, type EdgeEvent } from './boundary-usage.ts';
 export { shadowReport, summarizeComparisons, type ShadowReport } from './shadow-report.ts';

@@ -177,10 +177,11 @@ describe('a backfill over USD and EUR customers', () => {
     expect.soft(progress).not.toHaveProperty('adjustmentTotal');
     const status = await tally('backfill', 'status', planId);
     expect(status.status, status.stderr).toBe(0);
-    expect.soft(status.stdout).toMatch(/2\/2 completed, 2 adjusted, Δ 30 EUR, 100 USD, 0 failed/);
+    // The workflow's exact sums, shown in each currency's minor units.
+    expect.soft(status.stdout).toMatch(/2\/2 completed, 2 adjusted, Δ 30\.00 EUR, 100\.00 USD, 0 failed/);
     const statusJson = await tally('backfill', 'status', planId, '--json');
     expect(statusJson.status, statusJson.stderr).toBe(0);
-    expect.soft(JSON.parse(statusJson.stdout)).toMatchObject({ adjustmentTotals: { USD: '100', EUR: '30' } });
+    expect.soft(JSON.parse(statusJson.stdout)).toMatchObject({ adjustmentTotals: { USD: '100.00', EUR: '30.00' } });
     // The run's recorded results (tally backfill show) are per currency too.
     const run = await testbed.pool.query<{ results: Record<string, unknown> }>(
       'SELECT results FROM backfill_runs WHERE backfill_id = $1',

@@ -186,6 +186,10 @@ describe('the console in a browser', () => {
       await expect.poll(() => first.locator('#flash').textContent()).toContain('-250.00 proposed by rita');
       await reloaded;
       await expect.poll(() => first.locator('#decision-proposal').textContent()).toContain('waits for a second');
+      // The proposed amount names its currency (the invoice's), like every money figure on the pages.
+      expect
+        .soft((await first.locator('#decision-proposal').textContent())?.replace(/\s+/g, ' '))
+        .toMatch(/Adjust -250\.00 USD proposed by rita/);
       await shot(first, 'exception-dual-control-proposed');
       expect((await review.query(statusQuery)).stage).toBe('awaiting_review');
       await first.context().close();

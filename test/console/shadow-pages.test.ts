@@ -88,6 +88,11 @@ describe('the shadow pages in a browser', () => {
     const oldRate = customers.locator('tbody tr', { hasText: 'shp-old-rate' });
     expect(await oldRate.textContent()).toMatch(/diff.*1\.00\s*USD/s);
     expect(await oldRate.textContent()).toContain('tally');
+    // Customer, Status, Legacy total, Tally total, Variance: every amount with its currency.
+    const oldRateCells = (await oldRate.locator('td').allTextContents()).map((cell) =>
+      cell.replace(/\s+/g, ' ').trim(),
+    );
+    for (const cell of oldRateCells.slice(2, 5)) expect.soft(cell).toMatch(/^-?\d+\.\d{2} USD$/);
     await shot(page, 'shadow-run');
 
     await oldRate.locator('a').click();
@@ -95,6 +100,13 @@ describe('the shadow pages in a browser', () => {
     const platform = page.getByRole('table', { name: 'Line diff' }).locator('tbody tr', { hasText: 'platform' });
     expect(await platform.textContent()).toMatch(/platform\s*diff/);
     expect(await platform.locator('td').last().textContent()).toMatch(/^(price|proration|unexplained)/);
+    // Legacy amount, Tally amount, Delta, Quantity effect, Price effect: money with its currency.
+    const platformCells = (await platform.locator('td').allTextContents()).map((cell) =>
+      cell.replace(/\s+/g, ' ').trim(),
+    );
+    for (const cell of platformCells.slice(4, 9))
+      if (cell !== '—') expect.soft(cell, platformCells.join(' | ')).toMatch(/^-?\d+\.\d{2,} USD$/);
+    expect.soft(await page.locator('main p').first().textContent()).toMatch(/variance\s+-?\d+\.\d{2} USD/);
     await shot(page, 'shadow-customer');
     // The shadow_variance exception in the queue shows the same line diff, linked to the run.
     const { rows } = await testbed.pool.query<{ exception_id: string }>(
