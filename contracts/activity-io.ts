@@ -319,6 +319,29 @@ const shadowRun = {
       legacyOnly: z.array(id).readonly(),
     }),
   },
+  planPagedShadowRun: {
+    input: one(
+      z.object({
+        runId: id,
+        source: text,
+        period: PeriodName,
+        calculationVersion: id,
+        customers: z.array(id).readonly().optional(),
+      }),
+    ),
+    output: z.object({ runId: id, legacyImportId: orUndefined(id), rated: count, legacyOnly: count }),
+  },
+  listShadowRunCustomerPage: {
+    input: one(
+      z.object({
+        runId: id,
+        ratedOnly: z.boolean(),
+        after: id.nullable(),
+        limit: z.number().int().positive().max(10_000),
+      }),
+    ),
+    output: z.object({ customerIds: z.array(id), next: id.nullable() }),
+  },
   compareShadowCustomers: {
     input: one(
       z.object({
