@@ -20,6 +20,7 @@ import { buildContract } from '../builders/rating.ts';
 import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
 
 // A backfill run starts one child per customer-period (≈ 6–7 history events each). Its history must
 // not grow with the plan (Temporal terminates a workflow at 50,000 events: a plan of ~7,000
@@ -68,7 +69,6 @@ beforeAll(async () => {
           .map(async (customerId) => testbed.startPeriod(testbed.periodInput(customerId, OCTOBER))),
       );
       for (const handle of handles) expect((await handle.result()).stage).toBe('completed');
-      console.log(`${new Date().toISOString()} closed ${start + handles.length} of ${ids.length}`);
     }
   });
 }, 480_000);
@@ -187,6 +187,12 @@ describe('a backfill over many customer-periods', () => {
       const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThan(1);
       for (const length of lengths) expect(length).toBeLessThanOrEqual(80);
+      // The first run (ends continuing as new) and the last (resumed, finishes) for the replay corpus.
+      await recordHistory(
+        testbed.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId),
+        'backfill-continued-first',
+      );
+      await recordHistory(testbed.client.workflow.getHandle(handle.workflowId), 'backfill-continued-last');
     });
     await expectWrittenOnce(plan);
   }, 240_000);

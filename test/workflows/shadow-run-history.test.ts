@@ -24,6 +24,7 @@ import {
 } from '../../workflows/definitions.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { recordHistory } from '../replay/workflow-histories.ts';
 
 // A shadow run starts one shadow close per customer (≈ 6–7 history events each) and compares them
 // in batches. Its history must not grow with the number of customers (Temporal terminates a workflow
@@ -195,6 +196,12 @@ describe('a shadow run over many customers', () => {
       const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThan(1);
       for (const length of lengths) expect(length).toBeLessThanOrEqual(80);
+      // The first run (ends continuing as new) and the last (resumed in review, finishes) for the replay corpus.
+      await recordHistory(
+        testbed.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId),
+        'shadow-run-continued-first',
+      );
+      await recordHistory(testbed.client.workflow.getHandle(handle.workflowId), 'shadow-run-continued-last');
     });
     // Each customer closed in shadow once and compared once; both decisions recorded.
     const closes = await testbed.pool.query(
