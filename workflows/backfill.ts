@@ -47,7 +47,7 @@ function backfillSteps(stepTimeoutMs = 120_000) {
 type BackfillItem = { customerId: string; period: string; currency: string };
 
 /**
- * A backfill run (SPEC §5), workflow id `backfill:<backfill_id>`:
+ * A backfill run (SPEC §5 step 2), workflow id `backfill:<backfill_id>`:
  * 1 refuse a stale plan, record the run → 2 one child per customer-period, at most `concurrency` at
  * once, each writing its adjustment once → 3 record the results. Paused, resumed and cancelled by
  * signal; a cancelled run keeps what it wrote and says so. Progress through `backfillProgress`.
