@@ -18,6 +18,10 @@ import {
   lastCorrectionSeq,
   lateEventCount,
   loadBackfillPlan,
+  loadBackfillPlanHeader,
+  backfillPlanItemPage,
+  countBackfillPlanItems,
+  type BackfillItemKey,
   loadBackfillPlanItem,
   recordBackfillRunEnd,
   recordBackfillRunStart,
@@ -245,6 +249,30 @@ export function createBackfillActivities(deps: BackfillDependencies) {
     return reasons;
   }
 
+  /** The run recorded, and its plan checked against what is in force now (refused and recorded so when stale). */
+  async function checkRunStart(input: {
+    backfillId: string;
+    planId: string;
+    startedBy: string;
+  }): Promise<{ status: 'ready'; plan: Omit<BackfillPlan, 'items'> } | { status: 'refused'; reasons: string[] }> {
+    const plan = await loadBackfillPlanHeader(pool, input.planId);
+    if (plan === undefined)
+      throw new BackfillRefusedError('backfill_plan_missing', `no backfill plan ${input.planId} (tally backfill list)`);
+    await recordBackfillRunStart(pool, input);
+    const customers = Object.keys(plan.inputs.terms);
+    const now = await planInputs(customers, plan, new Map());
+    const reasons = staleReasons(plan.inputs, now);
+    if (reasons.length > 0) {
+      await recordBackfillRunEnd(pool, {
+        backfillId: input.backfillId,
+        status: 'refused',
+        results: { refused: reasons },
+      });
+      return { status: 'refused', reasons };
+    }
+    return { status: 'ready', plan };
+  }
+
   return {
     /**
      * Step 1 of SPEC §5: re-rates each closed customer-period in range under the terms in force now
@@ -312,7 +340,8 @@ export function createBackfillActivities(deps: BackfillDependencies) {
     /**
      * Step 1 of a run: the plan must still describe what is in force (no contract or rate card
      * published since, no correction, no late event in its range): else it is refused, plan again.
-     * Records the run (who, when) and returns the customer-periods to adjust.
+     * Records the run (who, when) and returns the customer-periods to adjust. Runs started before
+     * the paged run (`startPagedBackfillRun`) call it; it lists every item in its result.
      */
     async startBackfillRun(input: {
       backfillId: string;
@@ -322,24 +351,9 @@ export function createBackfillActivities(deps: BackfillDependencies) {
       | { status: 'ready'; reason: string; items: { customerId: string; period: string; currency: string }[] }
       | { status: 'refused'; reasons: string[] }
     > {
-      const plan = await loadBackfillPlan(pool, input.planId);
-      if (plan === undefined)
-        throw new BackfillRefusedError(
-          'backfill_plan_missing',
-          `no backfill plan ${input.planId} (tally backfill list)`,
-        );
-      await recordBackfillRunStart(pool, input);
-      const customers = Object.keys(plan.inputs.terms);
-      const now = await planInputs(customers, plan, new Map());
-      const reasons = staleReasons(plan.inputs, now);
-      if (reasons.length > 0) {
-        await recordBackfillRunEnd(pool, {
-          backfillId: input.backfillId,
-          status: 'refused',
-          results: { refused: reasons },
-        });
-        return { status: 'refused', reasons };
-      }
+      const checked = await checkRunStart(input);
+      if (checked.status === 'refused') return checked;
+      const plan = (await loadBackfillPlan(pool, input.planId)) as BackfillPlan;
       return {
         status: 'ready',
         reason: plan.reason,
@@ -350,6 +364,30 @@ export function createBackfillActivities(deps: BackfillDependencies) {
           currency: item.currency,
         })),
       };
+    },
+
+    /**
+     * Step 1 of a paged run: the same check and record as `startBackfillRun`, but only the number of
+     * customer-periods comes back; the run reads them a page at a time (`listBackfillItemPage`), so
+     * its result stays small however large the plan.
+     */
+    async startPagedBackfillRun(input: {
+      backfillId: string;
+      planId: string;
+      startedBy: string;
+    }): Promise<{ status: 'ready'; reason: string; total: number } | { status: 'refused'; reasons: string[] }> {
+      const checked = await checkRunStart(input);
+      if (checked.status === 'refused') return checked;
+      return { status: 'ready', reason: checked.plan.reason, total: await countBackfillPlanItems(pool, input.planId) };
+    },
+
+    /** A page of a plan's customer-periods (with each one's currency), in (customer, period) order after `after`. */
+    async listBackfillItemPage(input: {
+      planId: string;
+      after: BackfillItemKey | null;
+      limit: number;
+    }): Promise<{ items: { customerId: string; period: string; currency: string }[]; next: BackfillItemKey | null }> {
+      return backfillPlanItemPage(pool, input);
     },
 
     /**
@@ -425,12 +463,19 @@ export function createBackfillActivities(deps: BackfillDependencies) {
       status: 'completed' | 'cancelled';
       failures: readonly { customerId: string; period: string; error: string }[];
       total: number;
+      /** A paged run lists its first failures only; this counts them all (absent: every failure is listed). */
+      failed?: number;
     }): Promise<{ done: number; adjusted: number; adjustmentTotals: AmountsByCurrency }> {
       const totals = await backfillRunTotals(pool, input.backfillId);
       await recordBackfillRunEnd(pool, {
         backfillId: input.backfillId,
         status: input.status,
-        results: { ...totals, total: input.total, failures: input.failures },
+        results: {
+          ...totals,
+          total: input.total,
+          failures: input.failures,
+          ...(input.failed === undefined ? {} : { failed: input.failed }),
+        },
       });
       return totals;
     },

@@ -7,12 +7,15 @@ import {
   contractCustomersActiveIn,
   decideShadowException,
   insertShadowRun,
+  insertShadowRunWithCustomers,
   latestLegacyImport,
   legacyCustomersOf,
   legacyLinesOf,
   markShadowRunCompleted,
   saveShadowResult,
+  shadowRunCustomerPage,
 } from '../db/queries/shadow.ts';
+import { withTransaction } from '../db/pool.ts';
 import { billingPeriod } from '../domain/period.ts';
 import {
   BOUNDARY_WINDOW_MINUTES,
@@ -68,6 +71,19 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
     return boundaryUsageFromEvents(events, terms.versions, period);
   }
 
+  /** Who a run covers: customers with a contract active in the period, and the legacy version's others (each sorted). */
+  async function cohortOf(input: { source: string; period: string; customers?: readonly string[] }) {
+    const period = billingPeriod(input.period);
+    const chosen = await latestLegacyImport(pool, input.source, input.period);
+    const only = input.customers === undefined ? undefined : new Set(input.customers);
+    const cohort = (customerIds: string[]) =>
+      only === undefined ? customerIds : customerIds.filter((customerId) => only.has(customerId));
+    const contracted = cohort(await contractCustomersActiveIn(pool, period.start, period.end));
+    const legacy = chosen === undefined ? [] : cohort(await legacyCustomersOf(pool, chosen.importId));
+    const contractedSet = new Set(contracted);
+    return { chosen, contracted, legacyOnly: legacy.filter((customerId) => !contractedSet.has(customerId)) };
+  }
+
   return {
     /** Records the run (once) and lists its customers: those with a contract active in the period, and the legacy lines' customers. */
     async planShadowRun(input: {
@@ -77,29 +93,60 @@ export function createShadowRunActivities(deps: ShadowRunDependencies) {
       calculationVersion: string;
       customers?: readonly string[];
     }): Promise<ShadowRunPlan> {
-      const period = billingPeriod(input.period);
-      const chosen = await latestLegacyImport(pool, input.source, input.period);
-      const only = input.customers === undefined ? undefined : new Set(input.customers);
-      const cohort = (customerIds: string[]) =>
-        only === undefined ? customerIds : customerIds.filter((customerId) => only.has(customerId));
-      const contracted = cohort(await contractCustomersActiveIn(pool, period.start, period.end));
-      const legacy = chosen === undefined ? [] : cohort(await legacyCustomersOf(pool, chosen.importId));
-      const all = new Set([...contracted, ...legacy]);
+      const { chosen, contracted, legacyOnly } = await cohortOf(input);
       const run = await insertShadowRun(pool, {
         runId: input.runId,
         source: input.source,
         period: input.period,
         calculationVersion: input.calculationVersion,
         legacyImportId: chosen?.importId,
-        customerCount: all.size,
+        customerCount: contracted.length + legacyOnly.length,
       });
-      const contractedSet = new Set(contracted);
+      return { runId: run.runId, legacyImportId: run.legacyImportId, rated: contracted, legacyOnly };
+    },
+
+    /**
+     * The paged run's plan: records the run and its customers once (a retry finds both as first
+     * recorded) and says how many there are; the run reads them a page at a time
+     * (`listShadowRunCustomerPage`), so its results stay small however many customers there are.
+     */
+    async planPagedShadowRun(input: {
+      runId: string;
+      source: string;
+      period: string;
+      calculationVersion: string;
+      customers?: readonly string[];
+    }): Promise<{ runId: string; legacyImportId: string | undefined; rated: number; legacyOnly: number }> {
+      const { chosen, contracted, legacyOnly } = await cohortOf(input);
+      const recorded = await withTransaction(pool, (client) =>
+        insertShadowRunWithCustomers(
+          client,
+          {
+            runId: input.runId,
+            source: input.source,
+            period: input.period,
+            calculationVersion: input.calculationVersion,
+            legacyImportId: chosen?.importId,
+          },
+          { rated: contracted, legacyOnly },
+        ),
+      );
       return {
-        runId: run.runId,
-        legacyImportId: run.legacyImportId,
-        rated: contracted,
-        legacyOnly: legacy.filter((customerId) => !contractedSet.has(customerId)),
+        runId: recorded.run.runId,
+        legacyImportId: recorded.run.legacyImportId,
+        rated: recorded.rated,
+        legacyOnly: recorded.legacyOnly,
       };
+    },
+
+    /** A page of a paged run's customers in customer order after `after`: those it rates, or all of them. */
+    async listShadowRunCustomerPage(input: {
+      runId: string;
+      ratedOnly: boolean;
+      after: string | null;
+      limit: number;
+    }): Promise<{ customerIds: string[]; next: string | null }> {
+      return shadowRunCustomerPage(pool, input);
     },
 
     /** Compares a batch of the run's customers (their shadow drafts against the run's legacy version) and records each. */

@@ -341,10 +341,13 @@ export function describeProgress(progress: BackfillProgress): string {
   const width = 30;
   const filled = progress.total === 0 ? width : Math.round((progress.done / progress.total) * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-  const base = `${bar} ${progress.done}/${progress.total} ${progress.state}, ${progress.adjusted} adjusted, Δ ${describeAmountsByCurrency(progress.adjustmentTotals)}, ${progress.failures.length} failed`;
+  const base = `${bar} ${progress.done}/${progress.total} ${progress.state}, ${progress.adjusted} adjusted, Δ ${describeAmountsByCurrency(progress.adjustmentTotals)}, ${progress.failed ?? progress.failures.length} failed`;
   const failures = progress.failures.map(
     (failure) => `\n  failed ${failure.customerId} ${failure.period}: ${failure.error}`,
   );
+  // A paged run lists its first failures only.
+  if (progress.failed !== undefined && progress.failed > progress.failures.length)
+    failures.push(`\n  … and ${progress.failed - progress.failures.length} more`);
   const refused =
     progress.refusedBecause === undefined ? '' : `\n  plan refused, plan again: ${progress.refusedBecause.join('; ')}`;
   const cancelled =

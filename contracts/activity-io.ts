@@ -237,6 +237,9 @@ const BackfillPlan = z.object({
     .readonly(),
 });
 
+/** A customer-period of a backfill plan, as a paged run's cursor names it. */
+const BackfillItemKey = z.object({ customerId: id, period: PeriodName });
+
 const backfill = {
   planBackfill: {
     input: one(
@@ -264,6 +267,22 @@ const backfill = {
       z.object({ status: z.literal('refused'), reasons: z.array(text) }),
     ]),
   },
+  startPagedBackfillRun: {
+    input: one(z.object({ backfillId: id, planId: id, startedBy: text })),
+    output: z.discriminatedUnion('status', [
+      z.object({ status: z.literal('ready'), reason: text, total: count }),
+      z.object({ status: z.literal('refused'), reasons: z.array(text) }),
+    ]),
+  },
+  listBackfillItemPage: {
+    input: one(
+      z.object({ planId: id, after: BackfillItemKey.nullable(), limit: z.number().int().positive().max(10_000) }),
+    ),
+    output: z.object({
+      items: z.array(z.object({ customerId: id, period: PeriodName, currency: text })),
+      next: BackfillItemKey.nullable(),
+    }),
+  },
   applyBackfillItem: {
     input: one(z.object({ backfillId: id, planId: id, customerId: id, period: PeriodName, reason: text })),
     output: z.object({ outcome: z.enum(['adjusted', 'unchanged']), adjustmentTotal: amount }),
@@ -275,6 +294,7 @@ const backfill = {
         status: z.enum(['completed', 'cancelled']),
         failures: z.array(z.object({ customerId: id, period: PeriodName, error: text })).readonly(),
         total: count,
+        failed: count.optional(),
       }),
     ),
     output: z.object({ done: count, adjusted: count, adjustmentTotals: amountsByCurrency }),
@@ -298,6 +318,29 @@ const shadowRun = {
       rated: z.array(id).readonly(),
       legacyOnly: z.array(id).readonly(),
     }),
+  },
+  planPagedShadowRun: {
+    input: one(
+      z.object({
+        runId: id,
+        source: text,
+        period: PeriodName,
+        calculationVersion: id,
+        customers: z.array(id).readonly().optional(),
+      }),
+    ),
+    output: z.object({ runId: id, legacyImportId: orUndefined(id), rated: count, legacyOnly: count }),
+  },
+  listShadowRunCustomerPage: {
+    input: one(
+      z.object({
+        runId: id,
+        ratedOnly: z.boolean(),
+        after: id.nullable(),
+        limit: z.number().int().positive().max(10_000),
+      }),
+    ),
+    output: z.object({ customerIds: z.array(id), next: id.nullable() }),
   },
   compareShadowCustomers: {
     input: one(

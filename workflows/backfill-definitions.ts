@@ -15,6 +15,32 @@ export interface BackfillInput {
   readonly concurrency?: number;
   /** How long one attempt of a database step may take (default 2 minutes); tests use seconds. */
   readonly stepTimeoutMs?: number;
+  /** Customer-periods read from the plan per page (default 200). */
+  readonly pageSize?: number;
+  /**
+   * History events after which a run continues as new at its next page (default 10,000; Temporal
+   * ends a workflow at 50,000); tests use a few dozen.
+   */
+  readonly historyBudget?: number;
+  /** Set by the run that continued as new: where it stopped and what the run had come to. */
+  readonly resume?: BackfillResume;
+}
+
+/** What a run carries into the run it continues as: the plan's cursor and the progress so far. */
+export interface BackfillResume {
+  /** The last customer-period handed out (every one up to it is done). */
+  readonly after: { readonly customerId: string; readonly period: string };
+  /** The plan's reason (read once, by the stale-plan check of the first run). */
+  readonly reason: string;
+  readonly total: number;
+  readonly done: number;
+  readonly adjusted: number;
+  readonly adjustmentTotals: AmountsByCurrency;
+  /** The first failures; `failed` counts them all. */
+  readonly failures: readonly BackfillFailure[];
+  readonly failed: number;
+  /** Paused when it continued as new: the next run starts paused. */
+  readonly paused: boolean;
 }
 
 export interface BackfillItemInput {
@@ -46,7 +72,10 @@ export interface BackfillProgress {
    * over USD and EUR customers never adds dollars to euros.
    */
   readonly adjustmentTotals: AmountsByCurrency;
+  /** The failed customer-periods; a paged run lists the first 200 and counts the rest in `failed`. */
   readonly failures: readonly BackfillFailure[];
+  /** How many failed, when more than `failures` lists (absent: every failure is listed). */
+  readonly failed?: number;
   /** Why the plan was refused (stale inputs), when it was. */
   readonly refusedBecause?: readonly string[];
 }

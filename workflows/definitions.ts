@@ -176,6 +176,28 @@ export interface ShadowRunInput {
   readonly stepTimeoutMs?: number;
   /** Waits of each shadow close (tests and the demo use seconds). */
   readonly closeOptions?: Pick<CustomerPeriodInput, 'graceMs' | 'reviewTimeoutMs' | 'stepTimeoutMs' | 'recheckMs'>;
+  /** Customers read from the run's list per page (default 200; a comparison page is at most 100). */
+  readonly pageSize?: number;
+  /**
+   * History events after which a run continues as new at its next page (default 10,000; Temporal
+   * ends a workflow at 50,000); tests use a few dozen.
+   */
+  readonly historyBudget?: number;
+  /** Set by the run that continued as new: where it stopped and what the run had come to. */
+  readonly resume?: ShadowRunResume;
+}
+
+/** What a shadow run carries into the run it continues as. */
+export interface ShadowRunResume {
+  readonly stage: 'rating' | 'comparing' | 'awaiting_review';
+  /** The last customer of the stage handed out (every one up to it is closed or compared); null: none yet. */
+  readonly after: string | null;
+  readonly legacyImportId?: string;
+  readonly counts: Pick<ShadowRunProgress, 'customers' | 'rated' | 'compared' | 'matches' | 'exceptions'>;
+  /** shadow_variance exceptions waiting for a person: [exception id, customer]. */
+  readonly open: readonly (readonly [string, string])[];
+  /** Those decided through this run's workflow so far: [exception id, customer]. */
+  readonly decided: readonly (readonly [string, string])[];
 }
 
 export interface ShadowRunProgress {

@@ -16,6 +16,8 @@ import type { ConsolePage } from './page.ts';
 /** What a run's results say about failures (recorded at its end; see finishBackfillRun). */
 const RunFailuresSchema = z.object({
   failures: z.array(z.object({ customerId: z.string(), period: z.string(), error: z.string() })).default([]),
+  /** A paged run lists its first failures only and counts them all here. */
+  failed: z.number().int().nonnegative().optional(),
   refused: z.array(z.string()).optional(),
 });
 
@@ -85,6 +87,7 @@ export const backfillDetailPage: ConsolePage = {
     const outcome = new Map(results.map((result) => [`${result.customerId} ${result.period}`, result]));
     const recorded = RunFailuresSchema.safeParse(run?.results ?? {});
     const failures = recorded.success ? recorded.data.failures : [];
+    const failed = Math.max(failures.length, (recorded.success ? recorded.data.failed : undefined) ?? 0);
     const refused = recorded.success ? recorded.data.refused : undefined;
     return {
       title: `Backfill ${plan.planId}`,
@@ -107,7 +110,7 @@ export const backfillDetailPage: ConsolePage = {
           <dd>
             ${progressBar(totals.done, plan.items.length)} · ${totals.adjusted} adjusted · Δ
             ${moneyByCurrency(totals.adjustmentTotals)} written of ${moneyByCurrency(plan.adjustmentTotals)} planned ·
-            ${failures.length} failures
+            ${failed} failures
           </dd>
         </dl>
         ${
@@ -191,6 +194,7 @@ export const backfillDetailPage: ConsolePage = {
             ? html`<p>None.</p>`
             : html`<ul aria-label="Failures">
                 ${failures.map((failure) => html`<li>${failure.customerId} ${failure.period}: ${failure.error}</li>`)}
+                ${failed > failures.length ? html`<li>… and ${failed - failures.length} more</li>` : ''}
               </ul>`
         }`,
     };

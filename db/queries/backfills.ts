@@ -288,14 +288,14 @@ function itemFromRow(row: PlanItemRow): BackfillPlanItem {
   };
 }
 
-export async function loadBackfillPlan(db: Queryable, planId: string): Promise<BackfillPlan | undefined> {
+/** A plan without its items (a run reads those a page at a time). */
+export async function loadBackfillPlanHeader(
+  db: Queryable,
+  planId: string,
+): Promise<Omit<BackfillPlan, 'items'> | undefined> {
   const { rows } = await db.query<PlanRow>('SELECT * FROM backfill_plans WHERE plan_id = $1', [planId]);
   const row = rows[0];
   if (row === undefined) return undefined;
-  const items = await db.query<PlanItemRow>(
-    'SELECT * FROM backfill_plan_items WHERE plan_id = $1 ORDER BY customer_id, period',
-    [planId],
-  );
   return {
     planId: row.plan_id,
     from: row.period_from,
@@ -310,7 +310,55 @@ export async function loadBackfillPlan(db: Queryable, planId: string): Promise<B
     issuedTotals: row.issued_totals,
     reratedTotals: row.rerated_totals,
     adjustmentTotals: row.adjustment_totals,
-    items: items.rows.map(itemFromRow),
+  };
+}
+
+export async function loadBackfillPlan(db: Queryable, planId: string): Promise<BackfillPlan | undefined> {
+  const header = await loadBackfillPlanHeader(db, planId);
+  if (header === undefined) return undefined;
+  const items = await db.query<PlanItemRow>(
+    'SELECT * FROM backfill_plan_items WHERE plan_id = $1 ORDER BY customer_id, period',
+    [planId],
+  );
+  return { ...header, items: items.rows.map(itemFromRow) };
+}
+
+export async function countBackfillPlanItems(db: Queryable, planId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM backfill_plan_items WHERE plan_id = $1',
+    [planId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** A customer-period of a plan, as a run's cursor names it. */
+export interface BackfillItemKey {
+  readonly customerId: string;
+  readonly period: string;
+}
+
+/**
+ * Up to `limit` customer-periods of a plan after `after` (from the first when null), in the order of
+ * the table's primary key (customer, period): the same pages however often they are read. `next` is
+ * the last one returned when more follow, null on the last page.
+ */
+export async function backfillPlanItemPage(
+  db: Queryable,
+  input: { planId: string; after: BackfillItemKey | null; limit: number },
+): Promise<{ items: (BackfillItemKey & { currency: string })[]; next: BackfillItemKey | null }> {
+  const { rows } = await db.query<{ customer_id: string; period: string; currency: string }>(
+    `SELECT customer_id, period, currency FROM backfill_plan_items
+      WHERE plan_id = $1 AND ($2::text IS NULL OR (customer_id, period) > ($2::text, $3::text))
+      ORDER BY customer_id, period LIMIT $4`,
+    [input.planId, input.after?.customerId ?? null, input.after?.period ?? null, input.limit + 1],
+  );
+  const items = rows
+    .slice(0, input.limit)
+    .map((row) => ({ customerId: row.customer_id, period: row.period, currency: row.currency }));
+  const last = items.at(-1);
+  return {
+    items,
+    next: rows.length > input.limit && last !== undefined ? { customerId: last.customerId, period: last.period } : null,
   };
 }
 

@@ -217,6 +217,68 @@ export async function insertShadowRun(
   return (await loadShadowRun(db, run.runId)) as ShadowRunRecord;
 }
 
+/**
+ * Records a run and its customers once (migration 0830), in the caller's transaction: the first
+ * attempt records them; a retry finds the run and the customers recorded then, whatever changed since.
+ * Returns the run as recorded and how many customers it rates and compares from legacy lines only.
+ */
+export async function insertShadowRunWithCustomers(
+  client: pg.PoolClient,
+  run: Pick<ShadowRunRecord, 'runId' | 'source' | 'period' | 'calculationVersion' | 'legacyImportId'>,
+  customers: { rated: readonly string[]; legacyOnly: readonly string[] },
+): Promise<{ run: ShadowRunRecord; rated: number; legacyOnly: number }> {
+  const inserted = await client.query(
+    `INSERT INTO shadow_runs (run_id, source, period, calculation_version, legacy_import_id, customer_count, status)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running') ON CONFLICT (run_id) DO NOTHING`,
+    [
+      run.runId,
+      run.source,
+      run.period,
+      run.calculationVersion,
+      run.legacyImportId ?? null,
+      customers.rated.length + customers.legacyOnly.length,
+    ],
+  );
+  if ((inserted.rowCount ?? 0) > 0)
+    await client.query(
+      `INSERT INTO shadow_run_customers (run_id, customer_id, rated)
+       SELECT $1, customer_id, rated FROM unnest($2::text[], $3::boolean[]) AS c (customer_id, rated)`,
+      [
+        run.runId,
+        [...customers.rated, ...customers.legacyOnly],
+        [...customers.rated.map(() => true), ...customers.legacyOnly.map(() => false)],
+      ],
+    );
+  const { rows } = await client.query<{ rated: number; legacy_only: number }>(
+    `SELECT count(*) FILTER (WHERE rated)::int AS rated, count(*) FILTER (WHERE NOT rated)::int AS legacy_only
+       FROM shadow_run_customers WHERE run_id = $1`,
+    [run.runId],
+  );
+  return {
+    run: (await loadShadowRun(client, run.runId)) as ShadowRunRecord,
+    rated: rows[0]?.rated ?? 0,
+    legacyOnly: rows[0]?.legacy_only ?? 0,
+  };
+}
+
+/**
+ * Up to `limit` of a run's customers after `after` (from the first when null), in customer order; only
+ * those it rates when `ratedOnly`. `next` is the last one returned when more follow, null on the last page.
+ */
+export async function shadowRunCustomerPage(
+  db: Queryable,
+  input: { runId: string; ratedOnly: boolean; after: string | null; limit: number },
+): Promise<{ customerIds: string[]; next: string | null }> {
+  const { rows } = await db.query<{ customer_id: string }>(
+    `SELECT customer_id FROM shadow_run_customers
+      WHERE run_id = $1 AND (rated OR NOT $2::boolean) AND ($3::text IS NULL OR customer_id > $3::text)
+      ORDER BY customer_id LIMIT $4`,
+    [input.runId, input.ratedOnly, input.after, input.limit + 1],
+  );
+  const customerIds = rows.slice(0, input.limit).map((row) => row.customer_id);
+  return { customerIds, next: rows.length > input.limit ? (customerIds.at(-1) ?? null) : null };
+}
+
 async function loadShadowRun(db: Queryable, runId: string): Promise<ShadowRunRecord | undefined> {
   const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM shadow_runs WHERE run_id = $1`, [runId]);
   return rows[0] === undefined ? undefined : toRun(rows[0]);

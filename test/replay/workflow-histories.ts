@@ -15,9 +15,11 @@ const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.url));
  * large adjusts and the review search attributes; `-checked-input`: the input checked first and the
  * terms loaded as a step; `-input-and-dual-control`: both; `-issued-input-and-dual-control`: a held
  * period's re-run (`period-rerun`); `-billing-authority`: the period's billing authority decided once
- * after rating, a legacy customer's close stopping there). Change it with each workflow patch.
+ * after rating, a legacy customer's close stopping there; `-paged-runs`: backfill and shadow runs
+ * reading their items a page at a time and continuing as new past a history budget). Change it with
+ * each workflow patch.
  */
-const CURRENT_WORKFLOW_SHAPE = 'billing-authority';
+const CURRENT_WORKFLOW_SHAPE = 'paged-runs';
 
 /**
  * Saves a finished workflow's history into the corpus when TALLY_RECORD_HISTORIES is set
