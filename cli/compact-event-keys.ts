@@ -49,11 +49,10 @@ const TWO_TO_32 = 2 ** 32;
  * can drop an event from the invoice) and then the bodies (all but the key and the signature,
  * metadata in any order): the same body is a duplicate, another one a conflict (`id_conflict`).
  *
- * Nothing is hashed or stored per event beyond the 32-bit hash and the position: reading back costs
- * a few microseconds per repeat (about 1 % of events in a real file; a file sent twice costs one read
- * per event of its second half, about what copying every key into memory cost for every event). The
- * hash is seeded per run with random bytes, so a file cannot be built to make every key probe the
- * same slots or read back lines.
+ * Nothing is hashed or stored per event beyond the 32-bit hash and the position; reading back is paid
+ * per repeat only (about 1 % of events in a real file; the caller reads a block at a time, so a file
+ * sent twice costs a read per block of first copies). The hash is seeded per run with random bytes,
+ * so a file cannot be built to make every key probe the same slots or read back lines.
  */
 export class CompactEventKeys {
   private capacity = 1 << 16;

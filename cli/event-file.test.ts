@@ -86,6 +86,20 @@ describe('scanEventFile', () => {
     expect(seen.events).toBe(1_500 + expected.duplicates.length);
   });
 
+  it('reads back a first copy longer than one read-back block (a valid line padded with 100 KB of spaces)', async () => {
+    const event = buildUsageEvent({ event_id: 'evt-padded' });
+    const padded = JSON.stringify(event).replace('{', `{${' '.repeat(100_000)}`);
+    const other = JSON.stringify(buildUsageEvent({ event_id: 'evt-other' }));
+    const file = path.join(folder, 'padded.jsonl');
+    await writeFile(
+      file,
+      [padded, other, padded, JSON.stringify(event), JSON.stringify({ ...event, quantity: '3' }), ''].join('\n'),
+    );
+    const seen = await scan(file);
+    expect(seen.duplicates).toEqual([3, 4]);
+    expect(seen.conflicts).toEqual([[5, 1]]);
+  });
+
   it('reads a pipe once, through a private copy it removes', async () => {
     const { text, expected } = fileLines();
     const fifo = path.join(folder, 'events.fifo');

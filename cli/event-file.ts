@@ -199,6 +199,9 @@ export async function scanEventFile(file: string, options: ScanOptions): Promise
   return { lines: line, problems, badLines, problemCount };
 }
 
+/** Bytes read at once when a line is read back. */
+const READ_BACK_BLOCK = 64 * 1024;
+
 /** The event file, open for reading back lines at their offsets. */
 interface SeekableFile {
   /** What to stream: the file, or a copy of what a pipe gave. */
@@ -228,13 +231,24 @@ async function seekable(file: string): Promise<SeekableFile> {
     if (copy !== undefined) await rm(path.dirname(copy), { recursive: true, force: true });
     throw error;
   }
-  let buffer = Buffer.alloc(64 * 1024);
+  // The last block read back, from the offset asked for on: first copies are mostly read in file order
+  // (a retried batch, a file sent twice), so one read serves the lines after it too.
+  const block = Buffer.alloc(READ_BACK_BLOCK);
+  let blockStart = 0;
+  let blockLength = 0;
   return {
     path: copy ?? file,
     readBack(offset, length) {
-      if (buffer.length < length) buffer = Buffer.alloc(length);
-      const read = readSync(fd, buffer, 0, length, offset);
-      return buffer.toString('utf8', 0, read);
+      if (offset < blockStart || offset + length > blockStart + blockLength) {
+        if (length > READ_BACK_BLOCK) {
+          const line = Buffer.alloc(length);
+          return line.toString('utf8', 0, readSync(fd, line, 0, length, offset));
+        }
+        blockStart = offset;
+        blockLength = readSync(fd, block, 0, READ_BACK_BLOCK, offset);
+      }
+      const from = offset - blockStart;
+      return block.toString('utf8', from, Math.min(from + length, blockLength));
     },
     async close() {
       closeSync(fd);
