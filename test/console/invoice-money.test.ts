@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/backfill-activities.ts';
 import { insertReviewException } from '../../db/queries/review-exceptions.ts';
 import { publishedTerms } from '../../terms/index.ts';
-import { backfillWorkflowId } from '../../workflows/backfill-definitions.ts';
+import { backfillWorkflowId, type BackfillProgress } from '../../workflows/backfill-definitions.ts';
 import { buildContract } from '../builders/rating.ts';
 import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
@@ -14,8 +14,9 @@ import { addTestUser, createTestConsole, signIn } from '../harness/console-testb
 // Every money figure billing ops read on an invoice page names its currency, in its minor units at
 // least (docs/decisions/console.md, "Money on the pages"): the lines and their tiers, the subtotal
 // and total, the lineage's line amounts, the journal's debits and credits, and an adjustment line
-// that corrects another invoice. The invoice page once printed them bare (`30.00`), only the footer
-// said "Total (EUR)". The ops page's reconciliation money the same. Pages fetched over HTTP as a
+// that corrects another invoice, and the same adjustment on the backfill that wrote it ("Adjustment
+// lines") and on the invoice it corrects ("Adjustments pointing at this invoice"). The invoice page
+// once printed them bare (`30.00`), only the footer said "Total (EUR)". The ops page's reconciliation money the same. Pages fetched over HTTP as a
 // signed-in viewer, for a EUR customer (a bare amount reads as dollars). The exception page's
 // reconciliation sides and contract terms (commit, credits, the review rules that are amounts) too.
 let testbed: BillingTestbed;
@@ -93,7 +94,7 @@ describe('money on the invoice page', () => {
         metadata: { sku: 'llm.tokens' },
       }),
     ]);
-    await testbed.withWorker(async () => {
+    const planId = await testbed.withWorker(async () => {
       expect((await (await testbed.startPeriod(testbed.periodInput(customerId, '2026-10'))).result()).stage).toBe(
         'completed',
       );
@@ -120,10 +121,11 @@ describe('money on the invoice page', () => {
         workflowId: backfillWorkflowId(plan.planId),
         args: [{ backfillId: plan.planId, planId: plan.planId, startedBy: 'ops-ana', stepTimeoutMs: 5_000 }],
       });
-      await handle.result();
+      expect(((await handle.result()) as BackfillProgress).adjustmentTotals).toEqual({ EUR: '30' });
       expect((await (await testbed.startPeriod(testbed.periodInput(customerId, '2026-11'))).result()).stage).toBe(
         'completed',
       );
+      return plan.planId;
     });
 
     const october = await pageHtml(`/invoices/${encodeURIComponent(`inv:${customerId}:2026-10`)}`);
@@ -159,6 +161,19 @@ describe('money on the invoice page', () => {
     const adjustment = tableRows(novemberLines ?? '').find((row) => row[0] === 'adjustment');
     expect(adjustment, novemberLines).toBeDefined();
     expect.soft(adjustment?.[3]).toBe('30.00 EUR');
+
+    // October's "Adjustments pointing at this invoice": On invoice, Period, Line, Reason, Amount.
+    const pointing = tableRows(october.slice(october.indexOf('id="adjustments-heading"')));
+    expect(pointing).toHaveLength(1);
+    expect.soft(pointing[0]?.[1]).toBe('2026-11');
+    expect.soft(pointing[0]?.[4]).toBe('30.00 EUR');
+
+    // The backfill's "Adjustment lines": Customer, Period, Line, Amount, Billed on.
+    const backfill = await pageHtml(`/backfills/${encodeURIComponent(planId)}`);
+    const adjustmentLines = tableRows(backfill.slice(backfill.indexOf('aria-label="Adjustment lines"') - 30));
+    expect(adjustmentLines).toHaveLength(1);
+    expect.soft(adjustmentLines[0]?.[3]).toBe('30.00 EUR');
+    expect.soft(adjustmentLines[0]?.[4]).toBe(`inv:${customerId}:2026-11`);
 
     // The ops page's reconciliation: usage billed, usage revenue posted, their difference.
     const ops = await pageHtml('/ops');
