@@ -118,7 +118,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillPr
       adjustmentTotals = sumByCurrency(
         [
           ...Object.entries(adjustmentTotals).map(([currency, amount]) => ({ currency, amount })),
-          { currency: item.currency, amount: result.adjustmentTotal },
+          // A run in flight since before 0820 replays an item list without currencies: its amounts are
+          // summed under "undefined", as that release summed them (the CLI reads those runs' totals from
+          // the plan's stored items), never dropped for a key that is not a string.
+          { currency: (item.currency as string | undefined) ?? 'undefined', amount: result.adjustmentTotal },
         ],
         formatDecimal,
       );
