@@ -216,28 +216,43 @@ interface SeekableFile {
  * removed at the end.
  */
 async function seekable(file: string): Promise<SeekableFile> {
-  let fd = openSync(file, 'r');
-  let copy: string | undefined;
+  const fd = openSync(file, 'r');
+  let regular: boolean;
   try {
-    if (!fstatSync(fd).isFile()) {
-      const folder = await mkdtemp(path.join(os.tmpdir(), 'tally-events-'));
-      copy = path.join(folder, 'events.jsonl');
-      await pipeline(createReadStream('', { fd, autoClose: false }), createWriteStream(copy, { mode: 0o600 }));
-      closeSync(fd);
-      fd = openSync(copy, 'r');
-    }
+    regular = fstatSync(fd).isFile();
   } catch (error) {
     closeSync(fd);
-    if (copy !== undefined) await rm(path.dirname(copy), { recursive: true, force: true });
     throw error;
   }
-  // The last block read back, from the offset asked for on: first copies are mostly read in file order
-  // (a retried batch, a file sent twice), so one read serves the lines after it too.
+  if (regular) return blockReader(file, fd, async () => closeSync(fd));
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'tally-events-'));
+  const remove = (): Promise<void> => rm(folder, { recursive: true, force: true });
+  const copy = path.join(folder, 'events.jsonl');
+  try {
+    // The stream closes the pipe's descriptor when it ends or fails.
+    await pipeline(createReadStream('', { fd }), createWriteStream(copy, { mode: 0o600 }));
+    const copyFd = openSync(copy, 'r');
+    return blockReader(copy, copyFd, async () => {
+      closeSync(copyFd);
+      await remove();
+    });
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+/**
+ * Lines read back through the last block read, from the offset asked for on: first copies are
+ * mostly read in file order (a retried batch, a file sent twice), so one read serves the lines after
+ * it too.
+ */
+function blockReader(filePath: string, fd: number, close: () => Promise<void>): SeekableFile {
   const block = Buffer.alloc(READ_BACK_BLOCK);
   let blockStart = 0;
   let blockLength = 0;
   return {
-    path: copy ?? file,
+    path: filePath,
     readBack(offset, length) {
       if (offset < blockStart || offset + length > blockStart + blockLength) {
         if (length > READ_BACK_BLOCK) {
@@ -250,10 +265,7 @@ async function seekable(file: string): Promise<SeekableFile> {
       const from = offset - blockStart;
       return block.toString('utf8', from, Math.min(from + length, blockLength));
     },
-    async close() {
-      closeSync(fd);
-      if (copy !== undefined) await rm(path.dirname(copy), { recursive: true, force: true });
-    },
+    close,
   };
 }
 
