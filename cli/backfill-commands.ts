@@ -8,8 +8,10 @@ import { createPool } from '../db/pool.ts';
 import { recordAudit } from '../db/queries/audit-log.ts';
 import {
   backfillRunTotals,
+  countBackfillPlanItems,
   listBackfillPlans,
   loadBackfillPlan,
+  loadBackfillPlanHeader,
   loadBackfillRun,
   type BackfillPlan,
 } from '../db/queries/backfills.ts';
@@ -100,8 +102,11 @@ export function registerBackfillCommands(program: Command): void {
     .option('--detach', 'start it and return (tally backfill status follows it)')
     .action(async (planId: string, options: { concurrency: string; by?: string; detach?: boolean }) => {
       const { endpoints } = await ensureServices();
-      const plan = await withDatabase((pool) => loadBackfillPlan(pool, planId));
-      if (plan === undefined) throw new Error(`no backfill plan ${planId} (tally backfill list)`);
+      // Only the plan's size: the run reads its items a page at a time, so this process need not load them.
+      const items = await withDatabase(async (pool) =>
+        (await loadBackfillPlanHeader(pool, planId)) === undefined ? undefined : countBackfillPlanItems(pool, planId),
+      );
+      if (items === undefined) throw new Error(`no backfill plan ${planId} (tally backfill list)`);
       const temporal = await connectTemporal(endpoints);
       try {
         const input: BackfillInput = {
@@ -123,10 +128,10 @@ export function registerBackfillCommands(program: Command): void {
           auditBackfill(pool, 'backfill_run', planId, {
             by: input.startedBy,
             workflow_id: handle.workflowId,
-            items: String(plan.items.length),
+            items: String(items),
           }),
         );
-        process.stdout.write(`backfill ${handle.workflowId} started for ${plan.items.length} customer-periods\n`);
+        process.stdout.write(`backfill ${handle.workflowId} started for ${items} customer-periods\n`);
         if (options.detach) return;
         const progress = await follow(temporal.client, planId);
         process.stdout.write(`${describeProgress(progress)}\n`);
