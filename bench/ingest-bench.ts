@@ -99,6 +99,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
   const pool = createPool(endpoints.databaseUrl, { max: 2, applicationName: 'tally-bench' });
   const nc = await connect({ servers: endpoints.natsUrl, name: 'tally-bench', maxReconnectAttempts: -1 });
   let worker: ChildProcess | undefined;
+  let failed = false;
   try {
     await migrate(pool);
     const keys = Object.fromEntries(SOURCES.map((source) => [source, `bench-secret-${source}-0123456789`]));
@@ -279,12 +280,18 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         cpuMicrosPerEvent: batchedCpu,
       },
     };
+  } catch (error) {
+    failed = true;
+    log(`the stack's data and logs are kept for a look: ${layout.dataDir}`);
+    throw error;
   } finally {
     worker?.kill('SIGKILL');
     await nc.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await stopService(layout, 'nats', quiet);
     await stopService(layout, 'postgres', quiet);
+    // A finished run leaves nothing behind (its figures are printed); a failed one keeps its logs.
+    if (!failed) await removeStackData(layout);
   }
 }
 
