@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { DecisionRequest } from '../contracts/console-api.ts';
 import { recordAudit } from '../db/queries/audit-log.ts';
 import { loadBackfillPlan } from '../db/queries/backfills.ts';
+import { findInvoice } from '../db/queries/invoices.ts';
 import { postedEntryKeys } from '../db/queries/journal.ts';
 import {
   findReviewException,
@@ -10,6 +11,7 @@ import {
   resolveReviewExceptionBy,
   type ReviewExceptionRecord,
 } from '../db/queries/review-exceptions.ts';
+import { describeMoney } from '../domain/money.ts';
 import { decideUpdate, type DecisionOutcome, type ReviewDecision } from '../workflows/definitions.ts';
 import { AccessError } from './access-errors.ts';
 import { auditActorOf, requirePermission, type AuthenticatedUser } from './accounts.ts';
@@ -59,7 +61,8 @@ export async function decideException(
       ...(exception.invoiceId === null ? {} : { invoice_id: exception.invoiceId }),
       ...decisionDetails(decision),
     });
-    return { ...outcome, reviewer: user.username, message: describeDecisionOutcome(outcome, decision) };
+    const currency = decision.kind === 'adjust' ? await invoiceCurrencyOf(deps.pool, exception) : undefined;
+    return { ...outcome, reviewer: user.username, message: describeDecisionOutcome(outcome, decision, currency) };
   } catch (error) {
     if (error instanceof AccessError)
       await audit('decision_refused', { reason: error.message, ...decisionDetails(decision) });
@@ -68,12 +71,27 @@ export async function decideException(
 }
 
 /**
+ * The currency an adjust's amount is in: the invoice's (the draft the exception holds, else the
+ * invoice it names), else the contract's; undefined for an exception with none of them.
+ */
+async function invoiceCurrencyOf(pool: pg.Pool, exception: ReviewExceptionRecord): Promise<string | undefined> {
+  const context = exception.context;
+  if ('draft' in context && context.draft !== undefined) return context.draft.currency;
+  if (exception.invoiceId !== null) {
+    const invoice = await findInvoice(pool, exception.invoiceId);
+    if (invoice !== undefined) return invoice.document.currency;
+  }
+  return 'contract' in context ? context.contract?.currency : undefined;
+}
+
+/**
  * What happened, in one sentence for the person who sent the decision (the CLI prints it, the console
  * shows it): who decided (a repeat names the first decider, not the repeater), or whose second
- * reviewer a dual-control adjust waits for.
+ * reviewer a dual-control adjust waits for. An adjust's amount names its currency (`adjust -250.00 USD`).
  */
-function describeDecisionOutcome(outcome: DecisionOutcome, sent: ReviewDecision): string {
-  const what = sent.kind === 'adjust' ? `adjust ${sent.amount}` : outcome.decision;
+function describeDecisionOutcome(outcome: DecisionOutcome, sent: ReviewDecision, currency: string | undefined): string {
+  const amount = sent.kind === 'adjust' && currency !== undefined ? describeMoney(sent.amount, currency) : undefined;
+  const what = sent.kind === 'adjust' ? `adjust ${amount ?? sent.amount}` : outcome.decision;
   const by = outcome.decidedBy ?? sent.reviewer;
   const at = outcome.decidedAt === undefined ? '' : ` at ${outcome.decidedAt}`;
   if (outcome.awaitingConfirmation === true)

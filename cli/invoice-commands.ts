@@ -7,6 +7,7 @@ import {
 } from '../db/queries/invoices.ts';
 import { invoiceLineage, type InvoiceLineage } from '../views/invoice-lineage.ts';
 import { publishedRateCardVersions } from '../views/ratecard-versions.ts';
+import { describeMoney } from '../domain/money.ts';
 import { formatInvoiceTable } from './invoice-table.ts';
 import { printTable, withDatabase } from './services.ts';
 import { TallyError } from '../contracts/tally-error.ts';
@@ -104,12 +105,13 @@ export function registerInvoiceCommands(program: Command): void {
         const lineage = await invoiceLineage(pool, record, Number.parseInt(options.events, 10), loadVersions);
         if (options.json) return void process.stdout.write(`${JSON.stringify(lineage, null, 2)}\n`);
         printInvoice(record);
-        printLineage(lineage);
+        printLineage(lineage, record.document.currency);
       });
     });
 }
 
-function printLineage(lineage: InvoiceLineage): void {
+/** The lineage under the invoice; each traced line's amount in the invoice's currency. */
+function printLineage(lineage: InvoiceLineage, currency: string): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out();
   out(
@@ -121,7 +123,7 @@ function printLineage(lineage: InvoiceLineage): void {
     );
   for (const line of lineage.lines) {
     if (line.groups === undefined && line.lateEvents === undefined) continue;
-    out(`\n${line.lineKey}  ${line.amount}`);
+    out(`\n${line.lineKey}  ${describeMoney(line.amount, currency)}`);
     if (line.backfillId !== undefined)
       out(`  written by backfill ${line.backfillId} (tally backfill show ${line.backfillId})`);
     for (const correction of line.corrections ?? [])

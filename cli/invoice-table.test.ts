@@ -67,7 +67,12 @@ describe('the invoice as a person reads it', () => {
   it('names both rate-card versions of a line they split, and every quantity with its unit', () => {
     expect(text).toContain('priced by rate-card versions 2026-10-01 and 2026-10-15T12:00:00Z');
     expect(rows[row(/^usage\s+tokens-us/)]).toMatch(/15000 tokens \(1 event\)\s+15 packages\s+600\.00$/);
-    expect(text).toContain('tier 1: 10 packages × 40 = 400   [version 2026-10-01]');
     expect(rows[row(/^usage\s+jobs/)]).toMatch(/6 jobs \(1 event\)\s+6 jobs\s+3\.00$/);
+  });
+
+  it('names the currency of every amount: the amount column in its heading, a tier’s price and amount on the figure', () => {
+    expect(rows[row(/^LINE\s/)]).toMatch(/\sAMOUNT USD$/);
+    // The tier's exact figures, at least in cents and never rounded (a sub-cent unit price keeps its digits).
+    expect(text).toContain('tier 1: 10 packages × 40.00 USD = 400.00 USD   [version 2026-10-01]');
   });
 });

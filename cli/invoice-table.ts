@@ -1,13 +1,16 @@
 import type { AdjustmentLine, Invoice, InvoiceLine, UsageLine } from '../contracts/invoice.ts';
 import { assertNever } from '../domain/assert-never.ts';
 import { originalLineKey } from '../domain/backfill/adjustment.ts';
+import { describeMoney } from '../domain/money.ts';
 import { textTable } from '../views/text-table.ts';
 
 /**
  * The invoice as a person reads it, in the order its total is built (SPEC §2 rule 10): the charges
  * (usage with its tiers, fees, discounts, the commit true-up), the SUBTOTAL, the credits drawn
  * against it, the adjustments (each naming the line and period it corrects), then the TOTAL.
- * Quantities carry their unit; a usage line priced by two rate-card versions names them.
+ * Quantities carry their unit; a usage line priced by two rate-card versions names them. Every
+ * amount names the invoice's currency: the AMOUNT column in its heading (`AMOUNT USD`), a tier's
+ * unit price, flat fee and amount and a commit on the figure (`0.0015 USD`: padded, never rounded).
  * `heading` replaces the first line (an issued invoice's number and dates).
  */
 export function formatInvoiceTable(
@@ -33,7 +36,7 @@ export function formatInvoiceTable(
   const details = new Map<number, string[]>();
   for (const line of charges) {
     rows.push(lineRow(line, invoice));
-    details.set(rows.length - 1, detailLines(line));
+    details.set(rows.length - 1, detailLines(line, invoice.currency));
   }
   rows.push(['', '', '', '', ''], ['SUBTOTAL', '', '', '', invoice.subtotal]);
   for (const line of [...credits, ...adjustments]) {
@@ -41,9 +44,13 @@ export function formatInvoiceTable(
     if (line.kind === 'adjustment') details.set(rows.length - 1, [`      ${adjustmentDetail(line, invoice)}`]);
   }
   rows.push([`TOTAL ${invoice.currency}`, '', '', '', invoice.total]);
-  const [header = '', ...rendered] = textTable(['LINE', 'ID', 'QUANTITY', 'BILLABLE', 'AMOUNT'], rows, {
-    rightAligned: [4],
-  })
+  const [header = '', ...rendered] = textTable(
+    ['LINE', 'ID', 'QUANTITY', 'BILLABLE', `AMOUNT ${invoice.currency}`],
+    rows,
+    {
+      rightAligned: [4],
+    },
+  )
     .trimEnd()
     .split('\n');
   out.push(header);
@@ -91,7 +98,7 @@ function lineRow(line: InvoiceLine, invoice: Invoice): string[] {
         'commit true-up',
         '',
         line.commit !== undefined
-          ? `commit ${line.commit}${line.proration !== undefined ? ` (prorated ${line.proration})` : ''}`
+          ? `commit ${describeMoney(line.commit, invoice.currency)}${line.proration !== undefined ? ` (prorated ${line.proration})` : ''}`
           : '',
         '',
         line.amount,
@@ -127,13 +134,14 @@ function billable(line: UsageLine): string {
 }
 
 /** Under a usage line: its tiers, and the rate-card versions that priced it when there are two or more. */
-function detailLines(line: InvoiceLine): string[] {
+function detailLines(line: InvoiceLine, currency: string): string[] {
   if (line.kind !== 'usage') return [];
   const unit = line.billable_quantity === line.quantity ? line.unit : 'packages';
+  const money = (amount: string): string => describeMoney(amount, currency);
   const lines = line.tiers.map((tier) => {
-    const flat = tier.flat_fee !== undefined ? ` + flat fee ${tier.flat_fee}` : '';
+    const flat = tier.flat_fee !== undefined ? ` + flat fee ${money(tier.flat_fee)}` : '';
     const version = tier.effective_from !== undefined ? `   [version ${instant(tier.effective_from)}]` : '';
-    return `      tier ${tier.tier}: ${tier.quantity} ${unit} × ${tier.unit_price}${flat} = ${tier.amount}${version}`;
+    return `      tier ${tier.tier}: ${tier.quantity} ${unit} × ${money(tier.unit_price)}${flat} = ${money(tier.amount)}${version}`;
   });
   const versions = [
     ...new Set(line.tiers.flatMap((tier) => (tier.effective_from === undefined ? [] : [tier.effective_from]))),

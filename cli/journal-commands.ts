@@ -14,6 +14,7 @@ import {
   parseAccountMapping,
   type AccountMapping,
 } from '../domain/revenue/index.ts';
+import { displayMoney } from '../domain/money.ts';
 import { periodNameProblem } from '../domain/period.ts';
 import { lockPeriod } from '../revenue/index.ts';
 import { authenticateCliUser } from './console-credentials.ts';
@@ -248,18 +249,20 @@ export function registerCreditsCommands(program: Command): void {
         balances.length === 0
           ? `no credits for ${options.customer}\n`
           : textTable(
-              ['credit', 'kind', 'granted', 'expires', 'amount', 'consumed', 'expired', 'remaining'],
+              ['credit', 'kind', 'currency', 'granted', 'expires', 'amount', 'consumed', 'expired', 'remaining'],
+              // Each row's amounts in its grant's currency, at least in its minor digits (a sum of 0 is 0.00).
               balances.map((credit) => [
                 credit.credit_id,
                 credit.kind,
+                credit.currency,
                 credit.granted_at,
                 credit.expires_at ?? 'never',
-                credit.amount,
-                credit.consumed,
-                credit.expired,
-                credit.remaining,
+                displayMoney(credit.amount, credit.currency),
+                displayMoney(credit.consumed, credit.currency),
+                displayMoney(credit.expired, credit.currency),
+                displayMoney(credit.remaining, credit.currency),
               ]),
-              { rightAligned: [4, 5, 6, 7] },
+              { rightAligned: [5, 6, 7, 8] },
             ),
       );
     });
@@ -282,15 +285,16 @@ export function registerCreditsCommands(program: Command): void {
         usable.length === 0
           ? `no usable credits for ${options.customer} in ${options.period}\n`
           : textTable(
-              ['credit', 'kind', 'expires', 'opening balance', 'remaining now'],
+              ['credit', 'kind', 'currency', 'expires', 'opening balance', 'remaining now'],
               usable.map((credit) => [
                 credit.credit_id,
                 credit.kind,
+                credit.currency,
                 credit.expires_at ?? 'never',
-                credit.opening_balance,
-                credit.remaining,
+                displayMoney(credit.opening_balance, credit.currency),
+                displayMoney(credit.remaining, credit.currency),
               ]),
-              { rightAligned: [3, 4] },
+              { rightAligned: [4, 5] },
             ),
       );
     });

@@ -2,11 +2,13 @@ import type { CloseExceptionContext, ExceptionContext } from '../contracts/revie
 import { assertNever } from '../domain/assert-never.ts';
 import type { Command } from 'commander';
 import type pg from 'pg';
+import { findInvoice } from '../db/queries/invoices.ts';
 import {
   findReviewException,
   listReviewExceptions,
   type ReviewExceptionRecord,
 } from '../db/queries/review-exceptions.ts';
+import { describeMoney, displayMoney } from '../domain/money.ts';
 import type { ReviewDecision } from '../workflows/definitions.ts';
 import { decideException, resolveReconciliationException } from '../access/index.ts';
 import type { DecisionRequest } from '../contracts/console-api.ts';
@@ -64,7 +66,7 @@ export function registerReviewCommands(program: Command): void {
       await withDatabase(async (pool) => {
         const exception = await requireException(pool, exceptionId);
         if (options.json) return void process.stdout.write(`${JSON.stringify(exception, null, 2)}\n`);
-        printException(exception);
+        printException(exception, { invoiceCurrencies: await previousInvoiceCurrencies(pool, exception) });
       });
     });
 
@@ -153,8 +155,30 @@ function requireOption(value: string | undefined, name: string): string {
   return value;
 }
 
-/** An exception as a reviewer reads it; `contract: false` leaves out the contract's terms (the demo's short view). */
-export function printException(exception: ReviewExceptionRecord, options: { contract?: boolean } = {}): void {
+/**
+ * The currency of each previous invoice the exception lists (its context keeps their totals only),
+ * read from the invoices themselves, for `printException`.
+ */
+export async function previousInvoiceCurrencies(
+  pool: pg.Pool,
+  exception: ReviewExceptionRecord,
+): Promise<ReadonlyMap<string, string>> {
+  const previous = 'previousInvoices' in exception.context ? exception.context.previousInvoices : [];
+  const invoices = await Promise.all(previous.map((invoice) => findInvoice(pool, invoice.invoiceId)));
+  return new Map(
+    invoices.flatMap((invoice) => (invoice === undefined ? [] : [[invoice.invoiceId, invoice.document.currency]])),
+  );
+}
+
+/**
+ * An exception as a reviewer reads it; `contract: false` leaves out the contract's terms (the demo's
+ * short view). Every amount names its currency, on the figure or in its table's column heading
+ * (`amount USD`); `invoiceCurrencies` (`previousInvoiceCurrencies`) gives the previous invoices' own.
+ */
+export function printException(
+  exception: ReviewExceptionRecord,
+  options: { contract?: boolean; invoiceCurrencies?: ReadonlyMap<string, string> } = {},
+): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`${exception.exceptionId}  ${exception.status}`);
   out(
@@ -178,14 +202,25 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
       const difference = exception.context.reconciliation;
       out(`\n${difference.stage} (${difference.currency}${difference.sku === null ? '' : `, ${difference.sku}`}):`);
       out(
-        indent(textTable(['expected', 'actual'], [[difference.expected, difference.actual]], { rightAligned: [0, 1] })),
+        indent(
+          textTable(
+            [`expected ${difference.currency}`, `actual ${difference.currency}`],
+            [
+              [
+                displayMoney(difference.expected, difference.currency),
+                displayMoney(difference.actual, difference.currency),
+              ],
+            ],
+            { rightAligned: [0, 1] },
+          ),
+        ),
       );
       break;
     }
     case 'marketplace_over_report': {
       const report = exception.context.overReport;
       out(
-        `\nover-reported to ${report.marketplace}: ${report.listingQuantity} ${report.dimension} in ${report.hour}; refund ${report.refundAmount === null ? 'amount unknown' : `${report.refundAmount} ${report.currency ?? ''}`}`,
+        `\nover-reported to ${report.marketplace}: ${report.listingQuantity} ${report.dimension} in ${report.hour}; refund ${report.refundAmount === null ? 'amount unknown' : report.currency === null ? `${report.refundAmount} (currency unknown)` : describeMoney(report.refundAmount, report.currency)}`,
       );
       break;
     }
@@ -220,21 +255,22 @@ export function printException(exception: ReviewExceptionRecord, options: { cont
 function printCloseContext(
   out: (line?: string) => void,
   context: CloseExceptionContext,
-  options: { contract?: boolean },
+  options: { contract?: boolean; invoiceCurrencies?: ReadonlyMap<string, string> },
 ): void {
   if (context.draft) {
+    const { currency } = context.draft;
     out(
-      `\ndraft invoice (${context.draft.currency}): subtotal ${context.draft.subtotal}, total ${context.draft.total}`,
+      `\ndraft invoice (${currency}): subtotal ${describeMoney(context.draft.subtotal, currency)}, total ${describeMoney(context.draft.total, currency)}`,
     );
     out(
       indent(
         textTable(
-          ['line', 'id', 'quantity', 'amount'],
+          ['line', 'id', 'quantity', `amount ${currency}`],
           context.draft.lines.map((line) => [
             line.kind,
             ('price_id' in line ? line.price_id : 'credit_id' in line ? line.credit_id : '') ?? '',
             ('quantity' in line ? line.quantity : '') ?? '',
-            line.amount,
+            displayMoney(line.amount, currency),
           ]),
           { rightAligned: [2, 3] },
         ),
@@ -245,8 +281,13 @@ function printCloseContext(
   }
   if (context.contract && options.contract !== false) out(`\ncontract: ${JSON.stringify(context.contract)}`);
   out('\nprevious invoices:');
-  for (const previous of context.previousInvoices)
-    out(`  ${previous.period}  ${previous.invoiceNumber ?? ''}  ${previous.total}`);
+  for (const previous of context.previousInvoices) {
+    const currency = options.invoiceCurrencies?.get(previous.invoiceId);
+    // Without the invoice's currency (the demo's short view) the total is marked, never shown as if bare money.
+    const total =
+      currency === undefined ? `total ${previous.total} (currency not read)` : describeMoney(previous.total, currency);
+    out(`  ${previous.period}  ${previous.invoiceNumber ?? ''}  ${total}`);
+  }
   if (context.previousInvoices.length === 0) out('  none');
   out('prior decisions:');
   for (const prior of context.priorDecisions)
@@ -257,19 +298,21 @@ function printCloseContext(
 /** A shadow run's variance: both billers' totals and the line-by-line comparison with its causes. */
 function printShadowContext(out: (line?: string) => void, context: ExceptionContext<'shadow_variance'>): void {
   const shadow = context.comparison;
+  // The legacy biller's amounts are in its own currency when it differs from the invoice's (then there is no variance).
+  const legacyCurrency = shadow.legacy_currency ?? shadow.currency;
   out(
-    `\nshadow run ${context.shadowRun}: legacy ${shadow.legacy_total}, Tally ${shadow.new_total}, variance ${shadow.variance ?? '—'} (${shadow.variance_pct ?? '—'} %)`,
+    `\nshadow run ${context.shadowRun}: legacy ${describeMoney(shadow.legacy_total, legacyCurrency)}, Tally ${describeMoney(shadow.new_total, shadow.currency)}, variance ${shadow.variance === null ? '—' : describeMoney(shadow.variance, shadow.currency)} (${shadow.variance_pct ?? '—'} %)`,
   );
   out(
     indent(
       textTable(
-        ['key', 'status', 'legacy', 'tally', 'delta', 'cause'],
+        ['key', 'status', `legacy ${legacyCurrency}`, `tally ${shadow.currency}`, `delta ${shadow.currency}`, 'cause'],
         shadow.lines.map((line) => [
           line.key,
           line.status,
-          line.legacy_amount ?? '',
-          line.new_amount ?? '',
-          line.delta ?? '',
+          line.legacy_amount === undefined ? '' : displayMoney(line.legacy_amount, legacyCurrency),
+          line.new_amount === undefined ? '' : displayMoney(line.new_amount, shadow.currency),
+          line.delta === undefined ? '' : displayMoney(line.delta, shadow.currency),
           line.cause ?? '',
         ]),
         { rightAligned: [2, 3, 4] },

@@ -2,7 +2,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type pg from 'pg';
 import { textTable } from '../views/text-table.ts';
 import { authenticatePassword, decideException } from '../access/index.ts';
-import { printException } from '../cli/review-commands.ts';
+import { previousInvoiceCurrencies, printException } from '../cli/review-commands.ts';
 import { listReviewExceptions, type ReviewExceptionRecord } from '../db/queries/review-exceptions.ts';
 import type { CustomerPeriodResult, customerPeriodWorkflow } from '../workflows/customer-period.ts';
 import { statusQuery, type CustomerPeriodInput } from '../workflows/definitions.ts';
@@ -37,9 +37,9 @@ export async function approveAsReviewer(
 ): Promise<void> {
   // The row exists once the activity committed; the workflow takes the decision once it is waiting on that exception.
   await periods.waitUntilAwaiting(exception, run);
-  out('');
-  printException(exception, { contract: false });
   const { pool } = run.connected;
+  out('');
+  printException(exception, { contract: false, invoiceCurrencies: await previousInvoiceCurrencies(pool, exception) });
   const { reviewer } = run.workspace;
   const user = await authenticatePassword(pool, { username: reviewer.username, password: reviewer.password });
   const outcome = await decideException({ pool, temporal: client }, user, exception.exceptionId, {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeAmountsByCurrency, displayMoney, formatDecimal, sumByCurrency } from './money.ts';
+import { describeAmountsByCurrency, describeMoney, displayMoney, formatDecimal, sumByCurrency } from './money.ts';
 
 describe('amounts by currency', () => {
   it.each([
@@ -66,5 +66,13 @@ describe('money as people read it', () => {
     { amount: 'n/a', currency: 'USD', shown: 'n/a' },
   ])('$amount $currency → $shown (padded, never rounded)', ({ amount, currency, shown }) => {
     expect(displayMoney(amount, currency)).toBe(shown);
+  });
+
+  it.each([
+    { amount: '-250', currency: 'USD', shown: '-250.00 USD' },
+    { amount: '0.0015', currency: 'USD', shown: '0.0015 USD' },
+    { amount: '120', currency: 'JPY', shown: '120 JPY' },
+  ])('$amount $currency → $shown (the code on the figure)', ({ amount, currency, shown }) => {
+    expect(describeMoney(amount, currency)).toBe(shown);
   });
 });

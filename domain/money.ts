@@ -103,10 +103,18 @@ export function displayMoney(amount: string, currency: string | undefined): stri
   return (value.isZero() ? new Decimal(0) : value).toFixed(Math.max(digits, value.decimalPlaces()));
 }
 
-/** `30.00 EUR, 100.00 USD` (alphabetical, each as `displayMoney` shows it); `0` when there is no amount at all. */
+/**
+ * An amount with its currency code, as every money figure in the terminal is printed (the CLI, the
+ * demo): `-250.00 USD`, `0.0015 USD`, `120 JPY` (`displayMoney`: padded, never rounded).
+ */
+export function describeMoney(amount: string, currency: string): string {
+  return `${displayMoney(amount, currency)} ${currency}`;
+}
+
+/** `30.00 EUR, 100.00 USD` (alphabetical, each as `describeMoney` shows it); `0` when there is no amount at all. */
 export function describeAmountsByCurrency(amounts: AmountsByCurrency): string {
   const currencies = Object.keys(amounts).sort();
   return currencies.length === 0
     ? '0'
-    : currencies.map((currency) => `${displayMoney(amounts[currency] ?? '', currency)} ${currency}`).join(', ');
+    : currencies.map((currency) => describeMoney(amounts[currency] ?? '', currency)).join(', ');
 }

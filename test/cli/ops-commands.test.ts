@@ -117,4 +117,102 @@ describe('the ops commands', () => {
     const status = await tally('period', 'status', customerId);
     expect(status.stdout).toMatch(new RegExp(`billing:${customerId}:2026-10\\s+COMPLETED`));
   }, 180_000);
+
+  it('names the currency of every amount: the exception, an adjust proposed and confirmed, the invoice', async () => {
+    const customerId = 'ops-cli-adjust';
+    await testbed.publishContract(
+      buildContract({
+        customer_id: customerId,
+        starts_at: '2026-01-01T00:00:00Z',
+        review: { total_above: '1.00', dual_control_above: '100.00', timeout: '72h' },
+        provider: { kind: 'ledger', customer: customerId },
+      }),
+    );
+    await testbed.storeEvents(
+      ['10', '11'].flatMap((month) =>
+        [1, 2].map((index) =>
+          buildUsageEvent({
+            customer_id: customerId,
+            event_id: `${customerId}-${month}-${index}`,
+            timestamp: `2026-${month}-0${index}T09:00:00.000Z`,
+            quantity: '400000',
+          }),
+        ),
+      ),
+    );
+    const passwords = { 'ops-ann': 'a long enough password for ann', 'ops-bob': 'a long enough password for bob' };
+    for (const [name, password] of Object.entries(passwords)) {
+      const added = await tallyWith({ input: `${password}\n` }, 'users', 'add', name, '--role', 'reviewer');
+      expect(added.status, added.stderr).toBe(0);
+    }
+    const exceptionOf = async (period: string): Promise<string> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const list = await tally('review', 'list', '--json');
+        const found = (JSON.parse(list.stdout) as { exceptionId: string; customerId: string; period: string }[]).find(
+          (exception) => exception.customerId === customerId && exception.period === period,
+        );
+        if (found !== undefined) return found.exceptionId;
+        if (Date.now() > deadline) throw new Error(`no exception listed for ${period}`);
+      }
+    };
+    await testbed.withWorker(async () => {
+      // October is approved: it is the November exception's previous invoice.
+      const october = await tally('period', 'close', customerId, '2026-10');
+      expect(october.status, october.stderr).toBe(0);
+      const approved = await tallyWith(
+        { input: `${passwords['ops-ann']}\n` },
+        'review',
+        'approve',
+        await exceptionOf('2026-10'),
+        '--as',
+        'ops-ann',
+      );
+      expect(approved.status, approved.stderr).toBe(0);
+      expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-10`).result()).stage).toBe(
+        'completed',
+      );
+      const close = await tally('period', 'close', customerId, '2026-11');
+      expect(close.status, close.stderr).toBe(0);
+      const exceptionId = await exceptionOf('2026-11');
+
+      const show = await tally('review', 'show', exceptionId);
+      expect(show.status, show.stderr).toBe(0);
+      expect.soft(show.stdout).toMatch(/draft invoice \(USD\): subtotal \d+\.\d{2} USD, total \d+\.\d{2} USD\n/);
+      expect.soft(show.stdout).toMatch(/line\s+id\s+quantity\s+amount USD\n\s+usage\s+\S+\s+800000\s+\d+\.\d{2}\n/);
+      expect
+        .soft(show.stdout)
+        .toMatch(new RegExp(`previous invoices:\\n  2026-10  ${customerId}-0001  \\d+\\.\\d{2} USD\\n`));
+
+      // The first reviewer proposes an adjust above dual_control_above; the second confirms it.
+      const adjust = (name: keyof typeof passwords) =>
+        tallyWith(
+          { input: `${passwords[name]}\n` },
+          'review',
+          'adjust',
+          exceptionId,
+          '--as',
+          name,
+          '--reason',
+          'meter double-counted on the 2nd',
+          '--amount',
+          '-250.00',
+        );
+      const proposed = await adjust('ops-ann');
+      expect(proposed.status, proposed.stderr).toBe(0);
+      expect.soft(proposed.stdout).toContain(`${exceptionId}: adjust -250.00 USD proposed by ops-ann`);
+      const confirmed = await adjust('ops-bob');
+      expect(confirmed.status, confirmed.stderr).toBe(0);
+      expect.soft(confirmed.stdout).toContain(`${exceptionId}: adjust -250.00 USD by ops-ann, confirmed by ops-bob`);
+      expect((await testbed.client.workflow.getHandle(`billing:${customerId}:2026-11`).result()).stage).toBe(
+        'completed',
+      );
+    });
+    const shown = await tally('invoice', 'show', `inv:${customerId}:2026-11`);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect.soft(shown.stdout).toMatch(/^LINE\s.*\sAMOUNT USD$/m);
+    expect.soft(shown.stdout).toMatch(/^\s+tier 1: \S+ \S+ × \d+\.\d{2,} USD = \d+\.\d{2,} USD$/m);
+    expect.soft(shown.stdout).toMatch(/^adjustment\s+review adjustment\s+-250\.00\n/m);
+    expect(shown.stdout).toMatch(/TOTAL USD\s+\d+\.\d{2}\n/);
+  }, 240_000);
 });

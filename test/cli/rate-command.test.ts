@@ -65,7 +65,7 @@ describe('tally rate (offline)', () => {
   it('prints a readable table with the tier breakdown and the unpriced usage', async () => {
     const run = await runTally(acme());
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('tier 2: 900 packages × 0.007 = 6.3   [version 2026-10-16]');
+    expect(run.stdout).toContain('tier 2: 900 packages × 0.007 USD = 6.30 USD   [version 2026-10-16]');
     expect(run.stdout).toContain('priced by rate-card versions 2026-10-01 and 2026-10-16');
     expect(run.stdout).toMatch(/usage\s+tokens-us\s+2000000 tokens \(3 events\)\s+2000 packages\s+17\.10/);
     expect(run.stdout).toMatch(/TOTAL USD\s+0\.00/);

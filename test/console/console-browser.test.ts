@@ -183,7 +183,7 @@ describe('the console in a browser', () => {
       // navigating on top of it (a navigation during the reload is aborted).
       let reloaded = first.waitForEvent('load');
       await first.getByRole('button', { name: 'Record decision' }).press('Enter');
-      await expect.poll(() => first.locator('#flash').textContent()).toContain('-250.00 proposed by rita');
+      await expect.poll(() => first.locator('#flash').textContent()).toContain('adjust -250.00 USD proposed by rita');
       await reloaded;
       await expect.poll(() => first.locator('#decision-proposal').textContent()).toContain('waits for a second');
       // The proposed amount names its currency (the invoice's), like every money figure on the pages.

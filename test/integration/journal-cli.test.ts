@@ -63,8 +63,16 @@ describe('tally journal / tally credits', () => {
     expect(entries).toContain(
       `invoice:inv-${customerId}:usage_rated:calc-v1\n  usage_rated, 2026-10, USD: Usage rated`,
     );
-    expect(await tally('credits', 'balances', '--customer', customerId)).toMatch(
-      /promo-q4\s+promotional\s+2026-10-01T00:00:00.000Z\s+2026-12-31T23:59:59.000Z\s+50.00\s+0\s+0\s+50.00/,
+    // Each row names its currency, its amounts at least in cents (nothing consumed is 0.00, not 0).
+    const balances = await tally('credits', 'balances', '--customer', customerId);
+    expect.soft(balances).toMatch(/^credit\s+kind\s+currency\s+granted/);
+    expect
+      .soft(balances)
+      .toMatch(
+        /promo-q4\s+promotional\s+USD\s+2026-10-01T00:00:00.000Z\s+2026-12-31T23:59:59.000Z\s+50\.00\s+0\.00\s+0\.00\s+50\.00/,
+      );
+    expect(await tally('credits', 'usable', '--customer', customerId, '--period', '2026-10')).toMatch(
+      /^credit\s+kind\s+currency\s+expires\s+opening balance\s+remaining now\n\s*promo-q4\s+promotional\s+USD\s+2026-12-31T23:59:59.000Z\s+50\.00\s+50\.00\n/,
     );
     expect(
       JSON.parse(await tally('credits', 'usable', '--customer', customerId, '--period', '2026-10', '--json')),
