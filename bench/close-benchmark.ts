@@ -155,9 +155,9 @@ export async function runCloseBench(options: CloseBenchOptions): Promise<CloseBe
   } catch {
     // Installed already in this process (Runtime.install may run once).
   }
-  const benchDir = path.join(repositoryRoot, '.tally', `bench-close-${options.portBase}`);
+  // Deleted at the end unless --keep-stack (bench/README.md).
   const layout: StackLayout = {
-    dataDir: path.join(benchDir, 'stack'),
+    dataDir: path.join(repositoryRoot, '.tally', `bench-close-${options.portBase}`),
     toolsDir: options.toolsDir,
     portBase: options.portBase,
     temporalUi: false,
