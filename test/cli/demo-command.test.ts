@@ -75,7 +75,7 @@ describe('tally demo', () => {
     expect(out).toContain('19 issued, 1 waiting for review');
     expect(out).toMatch(new RegExp(`exc:inv:soylent-${record.runId}:2026-10:threshold:1 +open`));
     expect(out).toMatch(/- total_above: total [\d.]+ EUR is above 100\.00/);
-    expect(out).toMatch(/draft invoice \(EUR\): subtotal [\d.]+, total [\d.]+/);
+    expect(out).toMatch(/draft invoice \(EUR\): subtotal [\d.]+ EUR, total [\d.]+ EUR/);
     expect(out).toContain(
       `tally review approve exc:inv:soylent-${record.runId}:2026-10:threshold:1 --as demo-reviewer: exc:inv:soylent-${record.runId}:2026-10:threshold:1: approve by demo-reviewer`,
     );
