@@ -7,6 +7,7 @@ import { recordAudit } from '../db/queries/audit-log.ts';
 import { TallyError } from '../contracts/tally-error.ts';
 import { anomalyKind } from '../domain/anomalies/detector.ts';
 import { dayNumber } from '../domain/anomalies/utc-days.ts';
+import { describeMoney } from '../domain/money.ts';
 import { scanAnomalies } from './anomaly-scan.ts';
 import { printTable, withDatabase } from './services.ts';
 
@@ -60,6 +61,9 @@ export function registerAnomaliesCommands(program: Command): void {
       });
       if (progress) process.stderr.write('\r\u001b[K');
       if (options.json) return void process.stdout.write(`${JSON.stringify(result.anomalies, null, 2)}\n`);
+      // A COGS series is money in --currency: each figure names it (never rounded); usage is a quantity.
+      const figure = (anomaly: { metric: 'usage' | 'cogs' }, value: string): string =>
+        anomaly.metric === 'cogs' ? describeMoney(value, options.currency) : value;
       if (result.anomalies.length > 0)
         printTable(
           result.anomalies.map((anomaly) => ({
@@ -68,9 +72,9 @@ export function registerAnomaliesCommands(program: Command): void {
             customer: anomaly.customer_id ?? '(all)',
             sku: anomaly.sku,
             kind: anomalyKind(anomaly),
-            value: anomaly.value,
-            expected: anomaly.expected,
-            range: `${anomaly.lower} – ${anomaly.upper}`,
+            value: figure(anomaly, anomaly.value),
+            expected: figure(anomaly, anomaly.expected),
+            range: `${figure(anomaly, anomaly.lower)} – ${figure(anomaly, anomaly.upper)}`,
             score: anomaly.score.toFixed(2),
             severity: anomaly.severity,
           })),

@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadProductSignals, signalsFileFromEnv } from '../config/signals.ts';
 import type { TwoStreamForecast } from '../domain/forecast/two-stream.ts';
 import { forecastReport } from '../finops/forecast-report.ts';
+import { describeMoney, displayMoney } from '../domain/money.ts';
 import { recordTable } from '../views/text-table.ts';
 import { AS_OF_HELP, asOfOption } from './as-of-option.ts';
 import { withDatabase } from './services.ts';
@@ -47,27 +48,35 @@ export function forecastText(
 ): string {
   const lines: string[] = [];
   for (const forecast of forecasts) {
-    lines.push('', `${forecast.currency}: ${options.horizonDays} days from ${options.from}`);
+    const { currency } = forecast;
+    // One table per currency: the code in each amount column's heading, the figures never rounded.
+    const money = (amount: string): string => displayMoney(amount, currency);
+    const heading = (column: string): string => `${column} ${currency}`;
+    const columns = ['fixed', 'variable p10', 'variable p50', 'variable p90', 'total p10', 'total p50', 'total p90'];
+    lines.push('', `${currency}: ${options.horizonDays} days from ${options.from}`);
     lines.push(
       recordTable(
         forecast.periods.map((period) => ({
           period: `${period.period}${period.days < 28 ? ` (${period.days} d)` : ''}`,
-          fixed: period.fixed,
-          'variable p10': period.variable.p10,
-          'variable p50': period.variable.p50,
-          'variable p90': period.variable.p90,
-          'total p10': period.total.p10,
-          'total p50': period.total.p50,
-          'total p90': period.total.p90,
+          [heading('fixed')]: money(period.fixed),
+          [heading('variable p10')]: money(period.variable.p10),
+          [heading('variable p50')]: money(period.variable.p50),
+          [heading('variable p90')]: money(period.variable.p90),
+          [heading('total p10')]: money(period.total.p10),
+          [heading('total p50')]: money(period.total.p50),
+          [heading('total p90')]: money(period.total.p90),
         })),
-        ['period', 'fixed', 'variable p10', 'variable p50', 'variable p90', 'total p10', 'total p50', 'total p90'],
+        ['period', ...columns.map(heading)],
       ).trimEnd(),
     );
     const moved = forecast.periods.filter((period) => period.signal_effect.accounts > 0);
     if (moved.length > 0)
       lines.push(
         `early-warning signals (tally signals) moved the band: ${moved
-          .map((period) => `${period.period} p10 ${period.signal_effect.p10}, p90 +${period.signal_effect.p90}`)
+          .map(
+            (period) =>
+              `${period.period} p10 ${describeMoney(period.signal_effect.p10, currency)}, p90 +${describeMoney(period.signal_effect.p90, currency)}`,
+          )
           .join('; ')} (${Math.max(...moved.map((period) => period.signal_effect.accounts))} accounts)`,
       );
     const { concentration, backtest } = forecast;

@@ -310,9 +310,20 @@ export function registerCreditsCommands(program: Command): void {
     .option('--customer <id>', 'only this customer')
     .option('--json', 'machine-readable output')
     .action(async (options: { asOf: string; customer?: string; json?: boolean }) => {
-      const expiries = await withDatabase((pool) =>
-        recordCreditExpiries(pool, { asOf: options.asOf, customerId: options.customer }),
-      );
+      const { expiries, currencies } = await withDatabase(async (pool) => {
+        const expired = await recordCreditExpiries(pool, { asOf: options.asOf, customerId: options.customer });
+        // An expiry record has no currency (its JSON stays as it is): the table reads it from the grant.
+        const grants = options.json
+          ? []
+          : await Promise.all(
+              [...new Set(expired.map((expiry) => expiry.customer_id))].map((customerId) =>
+                creditBalances(pool, customerId).then((balances) =>
+                  balances.map((credit) => [`${customerId}\u0000${credit.credit_id}`, credit.currency] as const),
+                ),
+              ),
+            );
+        return { expiries: expired, currencies: new Map(grants.flat()) };
+      });
       if (options.json) {
         write(`${JSON.stringify(expiries, null, 2)}\n`);
         return;
@@ -321,15 +332,19 @@ export function registerCreditsCommands(program: Command): void {
         expiries.length === 0
           ? 'nothing to expire\n'
           : textTable(
-              ['customer', 'credit', 'kind', 'expired', 'breakage entry'],
-              expiries.map((expiry) => [
-                expiry.customer_id,
-                expiry.credit_id,
-                expiry.kind,
-                expiry.expired,
-                expiry.journal_entry_key ?? '',
-              ]),
-              { rightAligned: [3] },
+              ['customer', 'credit', 'kind', 'currency', 'expired', 'breakage entry'],
+              expiries.map((expiry) => {
+                const currency = currencies.get(`${expiry.customer_id}\u0000${expiry.credit_id}`);
+                return [
+                  expiry.customer_id,
+                  expiry.credit_id,
+                  expiry.kind,
+                  currency ?? '',
+                  displayMoney(expiry.expired, currency),
+                  expiry.journal_entry_key ?? '',
+                ];
+              }),
+              { rightAligned: [4] },
             ),
       );
     });

@@ -13,6 +13,7 @@ import {
   type CreateExperimentResult,
   type ExperimentState,
 } from '../pricing/index.ts';
+import { displayMoney } from '../domain/money.ts';
 import { publishedTerms } from '../terms/index.ts';
 import { printTable, withDatabase } from './services.ts';
 
@@ -269,15 +270,23 @@ export function registerPricingCommands(program: Command): void {
         `${definition.experiment_id}: ${definition.variant_ratecard} vs ${definition.base_ratecard} since ${definition.start_period}; ${report.period} against ${report.baselinePeriod} (${report.currency})\n\n`,
       );
       const skus = [...new Set(report.arms.flatMap((arm) => Object.keys(arm.usagePerCustomer)))].sort();
+      // One currency (the heading line's): its code in each amount column's heading.
+      const money = (amount: string | null): string => (amount === null ? '—' : displayMoney(amount, report.currency));
+      const heading = (column: string): string => `${column} ${report.currency}`;
+      const [revenue, revenuePerCustomer, marginPerCustomer] = [
+        heading('revenue'),
+        heading('revenue/customer'),
+        heading('margin/customer'),
+      ];
       printTable(
         report.arms.map((arm) => ({
           cohort: arm.arm,
           customers: arm.customers,
           invoiced: arm.invoiced,
           measured: arm.measured,
-          revenue: arm.revenue,
-          'revenue/customer': arm.revenuePerCustomer ?? '—',
-          'margin/customer': arm.marginPerCustomer ?? '—',
+          [revenue]: money(arm.revenue),
+          [revenuePerCustomer]: money(arm.revenuePerCustomer),
+          [marginPerCustomer]: money(arm.marginPerCustomer),
           'commit used %': arm.commitUtilizationPct ?? '—',
           ...Object.fromEntries(skus.map((sku) => [`${sku}/customer`, arm.usagePerCustomer[sku] ?? '0'])),
         })),
@@ -286,9 +295,9 @@ export function registerPricingCommands(program: Command): void {
           'customers',
           'invoiced',
           'measured',
-          'revenue',
-          'revenue/customer',
-          'margin/customer',
+          revenue,
+          revenuePerCustomer,
+          marginPerCustomer,
           'commit used %',
           ...skus.map((sku) => `${sku}/customer`),
         ],
@@ -297,16 +306,22 @@ export function registerPricingCommands(program: Command): void {
       process.stdout.write(
         '\nEffect of the variant per customer (change vs the baseline period, variant − control; 95 % Welch interval)\n',
       );
+      const [effectColumn, lower, upper, standardError] = [
+        heading('effect'),
+        heading('lower'),
+        heading('upper'),
+        heading('std error'),
+      ];
       printTable(
         report.effects.map((effect) => ({
           metric: effect.metric,
-          effect: effect.effect,
-          lower: effect.lower,
-          upper: effect.upper,
-          'std error': effect.standardError,
+          [effectColumn]: money(effect.effect),
+          [lower]: money(effect.lower),
+          [upper]: money(effect.upper),
+          [standardError]: money(effect.standardError),
           df: effect.degreesOfFreedom ?? '∞',
         })),
-        ['metric', 'effect', 'lower', 'upper', 'std error', 'df'],
+        ['metric', effectColumn, lower, upper, standardError, 'df'],
         { rightAligned: [1, 2, 3, 4, 5] },
       );
       process.stdout.write(`\nrecommendation: ${report.recommendation} (${report.reason})\n`);

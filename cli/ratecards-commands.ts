@@ -6,7 +6,7 @@ import type { RateCardVersion } from '../contracts/ratecard.ts';
 import { formatProblem } from '../contracts/yaml-config.ts';
 import { createPool } from '../db/pool.ts';
 import { listRateCardPublications, type RateCardPublication } from '../db/queries/ratecard-publications.ts';
-import { Decimal, formatMoney } from '../domain/money.ts';
+import { Decimal, displayMoney, formatMoney } from '../domain/money.ts';
 import { billingPeriod } from '../domain/period.ts';
 import {
   creditBalancesFromContract,
@@ -112,7 +112,9 @@ export function registerRatecardsCommands(program: Command): void {
         );
         return;
       }
-      out(`${before.ratecard} ${label(before)} → ${after.ratecard} ${label(after)}`);
+      out(
+        `${before.ratecard} in ${before.currency} ${label(before)} → ${after.ratecard} in ${after.currency} ${label(after)}`,
+      );
       if (changes.length === 0) out('  no changes to prices, fees or discounts');
       let subject = '';
       for (const change of changes) {
@@ -297,11 +299,18 @@ async function previewInvoices(
 }
 
 function formatPreview(preview: InvoicePreview): string {
+  // One currency (the invoice's): named in each amount column's heading, as the invoice table does.
+  const money = (amount: string): string => displayMoney(amount, preview.currency);
   const lines = textTable(
-    ['LINE', 'BEFORE', 'AFTER', 'CHANGE'],
+    ['LINE', `BEFORE ${preview.currency}`, `AFTER ${preview.currency}`, `CHANGE ${preview.currency}`],
     [
-      ...preview.lines.map((line) => [line.line_key, line.before ?? '—', line.after ?? '—', signed(line.difference)]),
-      ['total', preview.total.before, preview.total.after, signed(preview.total.difference)],
+      ...preview.lines.map((line) => [
+        line.line_key,
+        line.before === null ? '—' : money(line.before),
+        line.after === null ? '—' : money(line.after),
+        signed(money(line.difference)),
+      ]),
+      ['total', money(preview.total.before), money(preview.total.after), signed(money(preview.total.difference))],
     ],
     { rightAligned: [1, 2, 3] },
   ).trimEnd();

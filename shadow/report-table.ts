@@ -1,3 +1,4 @@
+import { displayMoney } from '../domain/money.ts';
 import { recordTable } from '../views/text-table.ts';
 import type { CustomerComparison, ShadowReport } from '../domain/shadow/index.ts';
 
@@ -27,23 +28,35 @@ export function formatShadowReport(
   if (lines) {
     for (const customer of report.customers) {
       out.push('', `${customer.customer_id}: ${customer.exception_reasons.join('; ') || 'within tolerance'}`);
+      // One customer's lines: the legacy side in the legacy biller's currency, the rest in Tally's,
+      // each named in its column's heading (the legacy one differs only when the biller's does).
+      const legacyCurrency = customer.legacy_currency ?? customer.currency;
+      const [legacy, tally, delta, quantityEffect, priceEffect] = [
+        `legacy ${legacyCurrency}`,
+        `tally ${customer.currency}`,
+        `delta ${customer.currency}`,
+        `qty effect ${customer.currency}`,
+        `price effect ${customer.currency}`,
+      ] as const;
+      const money = (amount: string | undefined, currency: string): string =>
+        amount === undefined ? '' : displayMoney(amount, currency);
       table(
         customer.lines.map((line) => ({
           key: line.key,
           status: line.status,
           'legacy qty': line.legacy_quantity ?? '',
           'tally qty': line.new_quantity ?? '',
-          legacy: line.legacy_amount ?? '',
-          tally: line.new_amount ?? '',
-          delta: line.delta ?? '',
-          'qty effect': line.quantity_effect ?? '',
-          'price effect': line.price_effect ?? '',
+          [legacy]: money(line.legacy_amount, legacyCurrency),
+          [tally]: money(line.new_amount, customer.currency),
+          [delta]: money(line.delta, customer.currency),
+          [quantityEffect]: money(line.quantity_effect, customer.currency),
+          [priceEffect]: money(line.price_effect, customer.currency),
           cause:
             line.cause === undefined
               ? ''
               : `${line.cause}${line.cause_detail === undefined ? '' : `: ${line.cause_detail}`}`,
         })),
-        ['key', 'status', 'legacy qty', 'tally qty', 'legacy', 'tally', 'delta', 'qty effect', 'price effect', 'cause'],
+        ['key', 'status', 'legacy qty', 'tally qty', legacy, tally, delta, quantityEffect, priceEffect, 'cause'],
       );
     }
   }

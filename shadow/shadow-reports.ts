@@ -94,6 +94,7 @@ export async function loadReadinessFacts(
           status: result.status,
           exception: result.exception,
           exceptionState: result.exceptionState,
+          currency: comparison.currency,
           variance: comparison.variance,
           variancePct: comparison.variance_pct,
         };

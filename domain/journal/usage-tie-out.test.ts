@@ -112,6 +112,13 @@ describe('tieOutUsageRevenue', () => {
       actual: '-90.00',
     });
     expect(differences[3]).toMatchObject({ expected: '745.00', actual: '735.00' });
+    // The sentences (tally reconcile prints them) name the currency, each figure at least in cents.
+    expect(differences.map((difference) => difference.detail)).toEqual([
+      `line images of invoice ${october.invoice_id}: unbilled_receivables moved by 90.00 USD (net debit), the line says 100.00 USD`,
+      `line images of invoice ${october.invoice_id}: usage_revenue moved by -90.00 USD (net debit), the line says -100.00 USD`,
+      `invoice ${october.invoice_id} leaves -10.00 USD in Unbilled AR`,
+      '2026-10: usage billed 745.00 USD ≠ usage revenue recognized 735.00 USD',
+    ]);
   });
 
   it('finds an invoice that was never issued in the journal', () => {

@@ -1,6 +1,6 @@
 import type { InvoiceLine, IssuedInvoice } from '../../contracts/invoice.ts';
 import type { JournalEntry } from '../../contracts/journal-entry.ts';
-import { Decimal, formatMoney, sumDecimals } from '../money.ts';
+import { Decimal, describeMoney, formatDecimal, formatMoney, sumDecimals } from '../money.ts';
 import type { AccountCode } from './chart-of-accounts.ts';
 import { assertBalanced, JournalError } from './journal-entry.ts';
 import type { JournalPolicy } from './journal-policy.ts';
@@ -85,6 +85,9 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
     );
   const currency = [...currencies][0] ?? input.entries[0]?.currency ?? 'USD';
   const money = (value: Decimal): string => formatMoney(value, currency);
+  /** A figure in a sentence (tally reconcile prints them): its code, at least the minor digits, never rounded. */
+  const moneyText = (value: Decimal | string): string =>
+    describeMoney(typeof value === 'string' ? value : formatDecimal(value), currency);
   const differences: TieOutDifference[] = [];
   const difference = (fields: Partial<TieOutDifference> & Pick<TieOutDifference, 'reason' | 'detail'>): void => {
     differences.push({
@@ -201,7 +204,7 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
         ...where,
         expected: money(expectation.netDebit),
         actual: money(posted),
-        detail: `line ${expectation.lineKey} of invoice ${expectation.invoiceId}: ${expectation.account} moved by ${posted.toString()} (net debit), the line says ${expectation.netDebit.toString()}`,
+        detail: `line ${expectation.lineKey} of invoice ${expectation.invoiceId}: ${expectation.account} moved by ${moneyText(posted)} (net debit), the line says ${moneyText(expectation.netDebit)}`,
       });
     }
   }
@@ -240,7 +243,7 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
           account: 'accounts_receivable',
           expected: invoice.total,
           actual: money(receivable),
-          detail: `invoice ${invoice.invoice_id}: AR ${receivable.toString()} ≠ total ${invoice.total}`,
+          detail: `invoice ${invoice.invoice_id}: AR ${moneyText(receivable)} ≠ total ${moneyText(invoice.total)}`,
         });
       }
     }
@@ -252,7 +255,7 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
         account: 'unbilled_receivables',
         expected: money(new Decimal(0)),
         actual: money(unbilled),
-        detail: `invoice ${invoice.invoice_id} leaves ${unbilled.toString()} in Unbilled AR`,
+        detail: `invoice ${invoice.invoice_id} leaves ${moneyText(unbilled)} in Unbilled AR`,
       });
     }
     const deferred = net('deferred_revenue_subscriptions', own);
@@ -263,7 +266,7 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
         account: 'deferred_revenue_subscriptions',
         expected: money(new Decimal(0)),
         actual: money(deferred),
-        detail: `invoice ${invoice.invoice_id} leaves ${deferred.toString()} in Deferred revenue`,
+        detail: `invoice ${invoice.invoice_id} leaves ${moneyText(deferred)} in Deferred revenue`,
       });
     }
   }
@@ -274,7 +277,7 @@ export function tieOutUsageRevenue(input: UsageTieOutInput): UsageTieOut {
       account: 'usage_revenue',
       expected: money(usageBilled),
       actual: money(usageRecognized),
-      detail: `${period}: usage billed ${usageBilled.toString()} ≠ usage revenue recognized ${usageRecognized.toString()}`,
+      detail: `${period}: usage billed ${moneyText(usageBilled)} ≠ usage revenue recognized ${moneyText(usageRecognized)}`,
     });
   }
 

@@ -93,9 +93,14 @@ describe('recommend', () => {
     [3, '0.00', '1.00', 'extend'],
     [2, '1.00', '5.00', 'extend'],
   ] as const)('with %i measured per cohort and margin interval [%s, %s]: %s', (measured, lower, upper, expected) => {
-    expect(recommend([arm(measured), arm(measured)], effect(lower, upper)).recommendation).toBe(expected);
+    expect(recommend([arm(measured), arm(measured)], effect(lower, upper), 'USD').recommendation).toBe(expected);
+  });
+  it("names the currency of the margin effect and its interval in the reason (a whole one in the currency's minor digits)", () => {
+    expect(recommend([arm(3), arm(3)], { ...effect('-5', '-0.01'), effect: '-2.5' }, 'EUR').reason).toBe(
+      'margin effect per customer -2.50 EUR, 95 % interval [-5.00 EUR, -0.01 EUR]: wholly below zero',
+    );
   });
   it('extends when no interval could be drawn', () => {
-    expect(recommend([arm(5), arm(5)], undefined).recommendation).toBe('extend');
+    expect(recommend([arm(5), arm(5)], undefined, 'USD').recommendation).toBe('extend');
   });
 });

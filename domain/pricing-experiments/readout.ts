@@ -1,4 +1,4 @@
-import { Decimal, formatDecimal, formatMoney } from '../money.ts';
+import { Decimal, describeMoney, formatDecimal, formatMoney } from '../money.ts';
 import type { ExperimentArm } from './assignment.ts';
 import { mean, TooFewObservationsError, welchInterval } from './welch-interval.ts';
 
@@ -108,6 +108,7 @@ export function computeReadout(currency: string, outcomes: readonly CustomerOutc
   const { recommendation, reason } = recommend(
     arms,
     effects.find((effect) => effect.metric === 'margin'),
+    currency,
   );
   return { currency, arms, effects, recommendation, reason };
 }
@@ -115,6 +116,7 @@ export function computeReadout(currency: string, outcomes: readonly CustomerOutc
 export function recommend(
   arms: readonly ArmSummary[],
   marginEffect: Effect | undefined,
+  currency: string,
 ): { recommendation: Recommendation; reason: string } {
   const fewest = Math.min(...arms.map((arm) => arm.measured));
   if (fewest < MINIMUM_CUSTOMERS_PER_ARM || marginEffect === undefined)
@@ -122,7 +124,9 @@ export function recommend(
       recommendation: 'extend',
       reason: `too few customers measured (${arms.map((arm) => `${arm.arm} ${arm.measured}`).join(', ')}; at least ${MINIMUM_CUSTOMERS_PER_ARM} per cohort with invoices in both periods)`,
     };
-  const range = `margin effect per customer ${marginEffect.effect}, 95 % interval [${marginEffect.lower}, ${marginEffect.upper}]`;
+  // The sentence names the currency on every figure (the CLI and the console print it).
+  const money = (amount: string): string => describeMoney(amount, currency);
+  const range = `margin effect per customer ${money(marginEffect.effect)}, 95 % interval [${money(marginEffect.lower)}, ${money(marginEffect.upper)}]`;
   if (new Decimal(marginEffect.lower).greaterThan(0))
     return { recommendation: 'promote', reason: `${range}: wholly above zero` };
   if (new Decimal(marginEffect.upper).lessThan(0))

@@ -2,7 +2,7 @@ import type { IssuedInvoice, UsageLine } from '../../contracts/invoice.ts';
 import type { JournalEntry } from '../../contracts/journal-entry.ts';
 import type { ReconciliationDifference } from '../../contracts/review-exception.ts';
 import { tieOutUsageRevenue } from '../journal/index.ts';
-import { Decimal, formatMoney } from '../money.ts';
+import { Decimal, describeMoney, formatMoney } from '../money.ts';
 
 /** Where along usage → invoice → revenue → GL a difference is. */
 export type { ReconciliationDifference } from '../../contracts/review-exception.ts';
@@ -103,7 +103,7 @@ export function reconcilePeriod(input: ReconciliationInput): Reconciliation {
           currency: row.currency,
           expected: `${row.metered_quantity} → ${row.metered}`,
           actual: `${row.invoiced_quantity} → ${row.invoiced}`,
-          detail: `${invoice.customer_id} ${row.sku} (${lineKey}): the stored events rate to ${row.metered} for ${row.metered_quantity}, invoice ${invoice.invoice_id} bills ${row.invoiced} for ${row.invoiced_quantity}`,
+          detail: `${invoice.customer_id} ${row.sku} (${lineKey}): the stored events rate to ${describeMoney(row.metered, invoice.currency)} for ${row.metered_quantity}, invoice ${invoice.invoice_id} bills ${describeMoney(row.invoiced, invoice.currency)} for ${row.invoiced_quantity}`,
         });
       }
     }
@@ -149,7 +149,7 @@ export function reconcilePeriod(input: ReconciliationInput): Reconciliation {
       currency: total.currency,
       expected: formatMoney(new Decimal(0), total.currency),
       actual: total.difference,
-      detail: `the ledger through ${input.period} does not balance in ${total.currency}: debits − credits = ${total.difference}`,
+      detail: `the ledger through ${input.period} does not balance in ${total.currency}: debits − credits = ${describeMoney(total.difference, total.currency)}`,
     });
   }
   return { period: input.period, rows, differences };

@@ -103,7 +103,9 @@ export function compareCustomerPeriod(input: CustomerPeriodComparisonInput): Cus
   if (customerStatus === 'only_legacy') reasons.push('Tally has no invoice for a customer the legacy biller billed');
   if (customerStatus === 'only_new') reasons.push('the legacy biller has no lines for a customer Tally billed');
   if (variance.abs().greaterThan(absAbove))
-    reasons.push(`|variance| ${formatMoney(variance.abs(), currency)} > ${formatMoney(absAbove, currency)}`);
+    reasons.push(
+      `|variance| ${formatMoney(variance.abs(), currency)} ${currency} > ${formatMoney(absAbove, currency)} ${currency}`,
+    );
   if (variancePct === null ? !variance.isZero() : variancePct.greaterThan(pctAbove))
     reasons.push(
       variancePct === null

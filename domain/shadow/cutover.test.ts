@@ -10,6 +10,7 @@ const customer = (
   status: 'match',
   exception: false,
   exceptionState: 'none',
+  currency: 'USD',
   variance: '0.00',
   variancePct: '0.00',
   ...overrides,
@@ -85,7 +86,7 @@ describe('cohortReadiness', () => {
     });
     expect(verdict[1]).toMatchObject({ customerId: 'beta', ready: false, runs: [] });
     expect(verdict[1]?.reasons).toEqual([
-      { period: '2026-10', reason: 'diff, variance 10.00 (1.01 %), exception not accepted (run r2)' },
+      { period: '2026-10', reason: 'diff, variance 10.00 USD (1.01 %), exception not accepted (run r2)' },
     ]);
   });
 

@@ -9,6 +9,7 @@ const customer = (
   status: 'match',
   exception: false,
   exceptionState: 'none',
+  currency: 'USD',
   variance: '0.00',
   variancePct: '0.00',
   ...overrides,
@@ -62,6 +63,7 @@ describe('cutoverReadiness', () => {
             status: 'only_legacy',
             exception: true,
             exceptionState: 'rejected',
+            currency: 'EUR',
             variance: '-5.00',
             variancePct: '100.00',
           }),
@@ -82,8 +84,11 @@ describe('cutoverReadiness', () => {
         ready: false,
         runId: 'r2',
         reasons: [
-          { customerId: 'acme', reason: 'diff, variance 10.00 (1.01 %), exception not accepted' },
-          { customerId: 'beta', reason: 'only_legacy, variance -5.00 (100.00 %), exception rejected: Tally is wrong' },
+          { customerId: 'acme', reason: 'diff, variance 10.00 USD (1.01 %), exception not accepted' },
+          {
+            customerId: 'beta',
+            reason: 'only_legacy, variance -5.00 EUR (100.00 %), exception rejected: Tally is wrong',
+          },
         ],
       },
     ]);

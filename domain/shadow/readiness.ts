@@ -1,3 +1,5 @@
+import { describeMoney } from '../money.ts';
+
 /** What readiness needs to know of one completed shadow run. */
 export interface RunFacts {
   readonly runId: string;
@@ -9,6 +11,8 @@ export interface RunFacts {
     readonly status: 'match' | 'diff' | 'only_legacy' | 'only_new';
     readonly exception: boolean;
     readonly exceptionState: 'none' | 'open' | 'accepted' | 'rejected';
+    /** Tally's invoice currency: the variance's. */
+    readonly currency: string;
     readonly variance: string | null;
     readonly variancePct: string | null;
   }[];
@@ -93,7 +97,7 @@ export function notReadyReasons(run: RunFacts): PeriodReadiness['reasons'] {
     const variance =
       customer.variance === null
         ? 'variance not comparable'
-        : `variance ${customer.variance}${customer.variancePct === null ? '' : ` (${customer.variancePct} %)`}`;
+        : `variance ${describeMoney(customer.variance, customer.currency)}${customer.variancePct === null ? '' : ` (${customer.variancePct} %)`}`;
     const state =
       customer.exceptionState === 'rejected' ? 'exception rejected: Tally is wrong' : 'exception not accepted';
     reasons.push({ customerId: customer.customerId, reason: `${customer.status}, ${variance}, ${state}` });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generatedEventLines, generateUsage } from '../../domain/anomalies/generated-series.ts';
 import { dayText } from '../../domain/anomalies/utc-days.ts';
+import { displayMoney } from '../../domain/money.ts';
 import { runTally } from './run-tally.ts';
 
 const FIRST_DAY = 20_668; // 2026-08-03
@@ -72,6 +73,29 @@ describe('tally anomalies scan (offline)', () => {
     expect(lines.at(-1)).toMatch(
       new RegExp(`^\\d+ anomal(y|ies) from ${from} to ${from} in 12 series \\(\\d+ events\\)$`),
     );
+  });
+
+  it("prints a COGS anomaly's value, expected and range in the --currency, a usage one's as quantities", async () => {
+    const { events, costs } = await workspace();
+    const spike = dayText(FIRST_DAY + 60);
+    const args = ['anomalies', 'scan', '--events', events, '--costs', costs, '--from', spike, '--to', spike];
+    const [table, json] = await Promise.all([runTally(args), runTally([...args, '--json'])]);
+    expect(table.code).toBe(0);
+    const cogs = (JSON.parse(json.stdout) as Record<string, string>[]).find(
+      (anomaly) => anomaly.metric === 'cogs' && anomaly.customer_id === null,
+    );
+    // 5,000,000 queries × 0.011 USD and the day's other usage: a sum in more digits than cents is never rounded.
+    expect(cogs).toMatchObject({ value: expect.stringMatching(/^\d+(\.\d+)?$/) });
+    const money = (amount: string) => `${displayMoney(amount, 'USD')} USD`;
+    const row = table.stdout.split('\n').find((line) => /^\S+\s+cogs\s+\(all\)\s+db\.queries\s/.test(line));
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const figures = [cogs?.value, cogs?.expected].map((amount) => escape(money(amount ?? '')));
+    const range = `${escape(money(cogs?.lower ?? ''))} – ${escape(money(cogs?.upper ?? ''))}`;
+    expect(row).toMatch(new RegExp(`\\s${figures.join('\\s+')}\\s+${range}\\s`));
+    // A usage row stays a quantity, with no currency.
+    const usage = table.stdout.split('\n').find((line) => /^\S+\s+usage\s/.test(line));
+    expect(usage).toBeDefined();
+    expect(usage).not.toContain('USD');
   });
 
   it('refuses a bad event file with file, line and field, and a bad costs file with file, line and field', async () => {

@@ -310,8 +310,9 @@ describe('tally forecast', () => {
 
     const table = await tally('forecast', '--horizon', '30d');
     expect(table.status, table.stderr).toBe(0);
+    // One currency per table: its code in every amount column's heading.
     expect(table.stdout).toMatch(
-      /period\s+fixed\s+variable p10\s+variable p50\s+variable p90\s+total p10\s+total p50\s+total p90/,
+      /USD: 30 days from \d{4}-\d{2}-\d{2}\nperiod\s+fixed USD\s+variable p10 USD\s+variable p50 USD\s+variable p90 USD\s+total p10 USD\s+total p50 USD\s+total p90 USD\n/,
     );
     expect(table.stdout).toMatch(
       /backtest \(last 28 days held out\): WAPE [\d.]+ % \(a straight line: [\d.]+ %\), actuals inside p10–p90 on [\d.]+ % of days/,

@@ -369,8 +369,14 @@ describe('tally pricing experiment and readout', () => {
 
     const text = await tally('pricing', 'readout', 'tokens-cut', '--period', '2026-11');
     expect(text.status, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^cohort\s+customers\s+invoiced\s+measured\s+revenue/m);
-    expect(text.stdout).toContain('recommendation: kill (margin effect per customer -2.43, 95 % interval [');
+    // One currency (the heading line's): its code in every amount column's heading and on the sentence's figures.
+    expect(text.stdout).toMatch(
+      /^cohort\s+customers\s+invoiced\s+measured\s+revenue USD\s+revenue\/customer USD\s+margin\/customer USD\s+commit used %/m,
+    );
+    expect(text.stdout).toMatch(/^metric\s+effect USD\s+lower USD\s+upper USD\s+std error USD\s+df$/m);
+    expect(text.stdout).toMatch(
+      /recommendation: kill \(margin effect per customer -2\.43 USD, 95 % interval \[-\d+\.\d{2} USD, -\d+\.\d{2} USD\]: wholly below zero\)/,
+    );
 
     const stopped = await tally(
       'pricing',

@@ -52,25 +52,48 @@ describe('tally ratecards diff', () => {
   it('says in words what the mid-October version changes', async () => {
     const run = await runTally(['ratecards', 'diff', V1, V2]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('  price tokens-us:\n    tier 1 (up to 1000): unit price 0.010 → 0.009');
-    expect(run.stdout).toContain('  price jobs:\n    tier 1 (up to 100): unit price 0.50 → 0.45');
+    // Every price names its currency (each side its own version's), at least in its minor digits.
+    expect(run.stdout).toMatch(
+      /^standard in USD \(in force from 2026-10-01T00:00:00.000Z\) → standard in USD \(in force from 2026-10-16T00:00:00.000Z\)\n/,
+    );
+    expect(run.stdout).toContain('  price tokens-us:\n    tier 1 (up to 1000): unit price 0.01 USD → 0.009 USD');
+    expect(run.stdout).toContain('  price jobs:\n    tier 1 (up to 100): unit price 0.50 USD → 0.45 USD');
     expect(run.stdout).not.toContain('price storage-us');
   });
 
+  it('names the currency of a fee written as a whole amount, and shows it in the minor digits (450 → 450.00 USD)', async () => {
+    const folder = path.join(await mkdtemp(path.join(os.tmpdir(), 'tally-diff-')), 'standard');
+    await mkdir(folder);
+    const proposed = path.join(folder, '2026-11-01.yaml');
+    await writeFile(
+      proposed,
+      (await readFile(V2, 'utf8'))
+        .replace('effective_from: 2026-10-16T00:00:00Z', 'effective_from: 2026-11-01T00:00:00Z')
+        .replace('amount: "500.00"', 'amount: "450"'),
+    );
+    const run = await runTally(['ratecards', 'diff', V2, proposed]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('  fee platform:\n    amount 500.00 USD → 450.00 USD per period\n');
+    const json = JSON.parse((await runTally(['ratecards', 'diff', V2, proposed, '--json'])).stdout) as {
+      changes: { subject: string; change: string; text: string }[];
+    };
+    expect(json.changes).toContainEqual({
+      subject: 'fee platform',
+      change: 'changed',
+      text: 'amount 500.00 USD → 450.00 USD per period',
+    });
+  });
+
   it("re-rates a customer's period with each version and prints the difference per line", async () => {
-    const run = await runTally([
-      'ratecards',
-      'diff',
-      V1,
-      V2,
+    const preview = [
       '--contract',
       'demo/samples/contracts/acme.yaml',
       '--events',
       'test/fixtures/events/acme-2026-10.jsonl',
       '--period',
       '2026-10',
-      '--json',
-    ]);
+    ];
+    const run = await runTally(['ratecards', 'diff', V1, V2, ...preview, '--json']);
     expect(run.code).toBe(0);
     const diff = JSON.parse(run.stdout) as {
       invoice_difference: { lines: { line_key: string; before: string; after: string; difference: string }[] };
@@ -84,6 +107,10 @@ describe('tally ratecards diff', () => {
       after: '1.35',
       difference: '-0.15',
     });
+    // As a table: one currency, named in each amount column's heading.
+    const table = await runTally(['ratecards', 'diff', V1, V2, ...preview]);
+    expect(table.stdout).toMatch(/\n\s*LINE\s+BEFORE USD\s+AFTER USD\s+CHANGE USD\n/);
+    expect(table.stdout).toMatch(/\n\s*usage:tokens-us\s+18\.00\s+16\.00\s+-2\.00\n/);
   });
 });
 

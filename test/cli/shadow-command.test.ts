@@ -70,6 +70,36 @@ describe('tally shadow compare (offline)', () => {
     ]);
   }, 60_000);
 
+  it("prints the line diff in the customer's currency: the amount headings and the exception reasons name it", async () => {
+    const rated = await runTally(['rate', ...ACME, '--json']);
+    const invoice = InvoiceSchema.parse(JSON.parse(rated.stdout));
+    const csv = (currency: string, plus: string) =>
+      legacyLinesFromInvoice(invoice).map((line) =>
+        [
+          line.customer_id,
+          line.period,
+          line.price_id,
+          line.quantity ?? '',
+          line.price_id === 'tokens-us' ? formatMoney(new Decimal(line.amount).plus(plus), 'USD') : line.amount,
+          currency,
+        ].join(','),
+      );
+    // 150.00 over acme's shadow_variance_abs of 100.00.
+    const over = await runTally(['shadow', 'compare', '--legacy', await legacyFile(csv('USD', '150.00')), ...ACME]);
+    expect(over.code).toBe(0);
+    expect(over.stdout).toContain('acme: |variance| 150.00 USD > 100.00 USD;');
+    expect(over.stdout).toMatch(
+      /\n\s*key\s+status\s+legacy qty\s+tally qty\s+legacy USD\s+tally USD\s+delta USD\s+qty effect USD\s+price effect USD\s+cause\n/,
+    );
+    expect(over.stdout).toMatch(
+      /\n\s*tokens-us\s+diff\s+2000000\s+2000000\s+167\.10\s+17\.10\s+-150\.00\s+0\.00\s+-150\.00\s/,
+    );
+    // A legacy biller in another currency: its column says so.
+    const euro = await runTally(['shadow', 'compare', '--legacy', await legacyFile(csv('EUR', '0.00')), ...ACME]);
+    expect(euro.code).toBe(0);
+    expect(euro.stdout).toMatch(/\n\s*key\s+status\s+legacy qty\s+tally qty\s+legacy EUR\s+tally USD\s+delta USD\s/);
+  }, 60_000);
+
   it('refuses a bad legacy file with file, line and field and a non-zero exit', async () => {
     const file = await legacyFile(['acme,2026-10,platform,,500.00,USD', 'acme,2026-10,tokens-us,abc,27.10,USD']);
     const run = await runTally(['shadow', 'compare', '--legacy', file, ...ACME, '--json']);

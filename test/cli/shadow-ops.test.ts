@@ -67,6 +67,6 @@ describe('tally shadow', () => {
     const readiness = await tally('shadow', 'readiness', '--source', 'cli', '--periods', '1');
     expect(readiness.status).toBe(1);
     expect(readiness.stdout).toContain('cli: NOT READY');
-    expect(readiness.stdout).toMatch(/2026-10: not ready .*\n\s+shcli: \w+, variance/);
+    expect(readiness.stdout).toMatch(/2026-10: not ready .*\n\s+shcli: \w+, variance -?\d+\.\d{2} USD \(/);
   }, 120_000);
 });

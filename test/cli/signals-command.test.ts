@@ -149,7 +149,7 @@ describe('product signals', () => {
     }
     const printed = await tally('forecast', '--horizon', '30d');
     expect(printed.stdout).toMatch(
-      /early-warning signals \(tally signals\) moved the band: \d{4}-\d{2} p10 -[\d.]+, p90 \+0\.00/,
+      /early-warning signals \(tally signals\) moved the band: \d{4}-\d{2} p10 -\d+\.\d{2} USD, p90 \+0\.00 USD/,
     );
   });
 });

@@ -78,4 +78,38 @@ describe('tally journal / tally credits', () => {
       JSON.parse(await tally('credits', 'usable', '--customer', customerId, '--period', '2026-10', '--json')),
     ).toMatchObject([{ credit_id: 'promo-q4', opening_balance: '50.00' }]);
   });
+
+  it("prints what expired in each grant's currency, at least in its minor digits; --json as it was", async () => {
+    const expiring = `cli-expire-${randomUUID()}`;
+    await recordCreditGrants(pool, {
+      customerId: expiring,
+      currency: 'EUR',
+      grants: [
+        {
+          id: 'promo-oct',
+          kind: 'promotional',
+          amount: '30',
+          granted_at: '2026-10-01T00:00:00Z',
+          expires_at: '2026-10-20T00:00:00Z',
+        },
+        {
+          id: 'promo-nov',
+          kind: 'promotional',
+          amount: '12.5',
+          granted_at: '2026-10-01T00:00:00Z',
+          expires_at: '2026-11-20T00:00:00Z',
+        },
+      ],
+    });
+    expect(await tally('credits', 'expire', '--as-of', '2026-10-21T00:00:00Z', '--customer', expiring)).toMatch(
+      new RegExp(
+        `^customer\\s+credit\\s+kind\\s+currency\\s+expired\\s+breakage entry\\n${expiring}\\s+promo-oct\\s+promotional\\s+EUR\\s+30\\.00\\s*\\n$`,
+      ),
+    );
+    expect(
+      JSON.parse(await tally('credits', 'expire', '--as-of', '2026-11-21T00:00:00Z', '--customer', expiring, '--json')),
+    ).toEqual([
+      { customer_id: expiring, credit_id: 'promo-nov', kind: 'promotional', expired: '12.5', journal_entry_key: null },
+    ]);
+  });
 });
