@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/index.ts';
@@ -17,7 +16,7 @@ import {
 } from '../../workflows/backfill-definitions.ts';
 import type { backfillWorkflow } from '../../workflows/backfill.ts';
 import { buildContract } from '../builders/rating.ts';
-import { RateCardFiles } from '../builders/ratecard-files.ts';
+import type { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
@@ -36,8 +35,7 @@ const card = `bfhist${run}`;
 const ids = Array.from({ length: CUSTOMERS }, (_, index) => `bf-hist-${run}-${String(index).padStart(2, '0')}`);
 
 beforeAll(async () => {
-  files = await RateCardFiles.create();
-  testbed = await BillingTestbed.create('backfill_history', { ratecardsDir: files.root });
+  ({ testbed, files } = await BillingTestbed.createWithRateCardFiles('backfill_history'));
   await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
   for (const customerId of ids)
     await testbed.publishContract(
@@ -75,7 +73,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await testbed?.close();
-  if (files !== undefined) await rm(files.root, { recursive: true, force: true });
 });
 
 /** A new price for October and a plan of every customer's October under it. */
