@@ -302,6 +302,24 @@ export class BillingTestbed {
     return child;
   }
 
+  /**
+   * The history length of every run of a workflow, following continue-as-new from its first run (a
+   * paged workflow's runs must each stay under their history budget).
+   */
+  async runHistoryLengths(workflowId: string, firstRunId: string): Promise<number[]> {
+    const lengths: number[] = [];
+    let runId: string | undefined = firstRunId;
+    while (runId !== undefined) {
+      const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await this.client.workflow
+        .getHandle(workflowId, runId)
+        .fetchHistory();
+      const events = history.events ?? [];
+      lengths.push(events.length);
+      runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    return lengths;
+  }
+
   async close(): Promise<void> {
     for (const child of this.children) child.kill('SIGKILL');
     await this.connection.close();

@@ -1,4 +1,4 @@
-import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/index.ts';
 import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
@@ -98,21 +98,6 @@ async function start(
   });
 }
 
-/** The history length of every run of a workflow, following continue-as-new from the first run. */
-async function runLengths(workflowId: string, firstRunId: string): Promise<number[]> {
-  const lengths: number[] = [];
-  let runId: string | undefined = firstRunId;
-  while (runId !== undefined) {
-    const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await testbed.client.workflow
-      .getHandle(workflowId, runId)
-      .fetchHistory();
-    const events = history.events ?? [];
-    lengths.push(events.length);
-    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-  }
-  return lengths;
-}
-
 /** Each customer's adjustments written by a backfill: exactly one each, the plan's amount. */
 async function expectWrittenOnce(plan: BackfillPlan): Promise<void> {
   const { rows } = await testbed.pool.query<{ customer_id: string; n: number; amount: string }>(
@@ -181,7 +166,7 @@ describe('a backfill over many customer-periods', () => {
       expect(progress.failures).toEqual([]);
       expectSameTotals(progress.adjustmentTotals, plan.adjustmentTotals);
       // One run of ≈ 110 events before; a page of 4 customer-periods (≈ 40 events) a run after.
-      const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
+      const lengths = await testbed.runHistoryLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThan(1);
       for (const length of lengths) expect(length).toBeLessThanOrEqual(80);
       // The first run (ends continuing as new) and the last (resumed, finishes) for the replay corpus.
@@ -207,7 +192,7 @@ describe('pause, resume and cancel across a continue-as-new', () => {
       const progress = (await handle.result()) as BackfillProgress;
       expect(progress).toMatchObject({ state: 'completed', total: CUSTOMERS, done: CUSTOMERS, adjusted: CUSTOMERS });
       expectSameTotals(progress.adjustmentTotals, plan.adjustmentTotals);
-      const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
+      const lengths = await testbed.runHistoryLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThanOrEqual(CUSTOMERS / 2);
     });
     await expectWrittenOnce(plan);
