@@ -30,39 +30,7 @@ export async function* readLineBatches(
   input: Readable | AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   options: { readonly maxLineBytes?: number } = {},
 ): AsyncGenerator<FileLine[]> {
-  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
-  let parts: Buffer[] = [];
-  let held = 0;
-  let skipping = false;
-  let number = 0;
-  const finish = (): FileLine => {
-    number += 1;
-    if (skipping) {
-      const line: FileLine = { kind: 'too_long', number, bytes: held };
-      skipping = false;
-      held = 0;
-      return line;
-    }
-    let bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, held);
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
-    parts = [];
-    held = 0;
-    return { kind: 'line', number, bytes };
-  };
-  const take = (piece: Buffer): void => {
-    held += piece.length;
-    if (skipping) return;
-    // One byte over the limit is allowed for the `\r` of a CRLF ending.
-    if (held > maxLineBytes + 1) {
-      skipping = true;
-      parts = [];
-    } else if (piece.length > 0) parts.push(piece);
-  };
-  // A CRLF line of exactly the limit plus its `\r` fits; a longer one does not.
-  const checked = (line: FileLine): FileLine =>
-    line.kind === 'line' && line.bytes.length > maxLineBytes
-      ? { kind: 'too_long', number: line.number, bytes: line.bytes.length }
-      : line;
+  const line = new LineAssembler(options.maxLineBytes ?? MAX_LINE_BYTES);
   for await (const chunk of input) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     const batch: FileLine[] = [];
@@ -70,16 +38,16 @@ export async function* readLineBatches(
     for (;;) {
       const newline = buffer.indexOf(0x0a, start);
       if (newline === -1) {
-        take(buffer.subarray(start));
+        line.take(buffer.subarray(start));
         break;
       }
-      take(buffer.subarray(start, newline));
-      batch.push(checked(finish()));
+      line.take(buffer.subarray(start, newline));
+      batch.push(line.finish());
       start = newline + 1;
     }
     if (batch.length > 0) yield batch;
   }
-  if (held > 0 || skipping) yield [checked(finish())];
+  if (line.pending) yield [line.finish()];
 }
 
 /**
@@ -111,52 +79,24 @@ export async function* readTextLineBatches(
   options: { readonly maxLineBytes?: number } = {},
 ): AsyncGenerator<TextLineBatch> {
   const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
-  let parts: Buffer[] = [];
-  let held = 0;
-  let number = 0;
-  /** The start of a line longer than the limit, still being counted (its bytes are not kept). */
-  let skipping = false;
+  const line = new LineAssembler(maxLineBytes);
   /** Bytes of the input before the current chunk. */
   let consumed = 0;
-  /** Where the line being assembled from `parts` (across chunks) started. */
+  /** Where the line being assembled (across chunks) started. */
   let partStart = 0;
-  const finish = (): FileLine => {
-    number += 1;
-    if (skipping) {
-      const line: FileLine = { kind: 'too_long', number, bytes: held };
-      skipping = false;
-      held = 0;
-      return line;
-    }
-    let bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, held);
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
-    parts = [];
-    held = 0;
-    return bytes.length > maxLineBytes
-      ? { kind: 'too_long', number, bytes: bytes.length }
-      : { kind: 'line', number, bytes };
-  };
-  const take = (piece: Buffer): void => {
-    held += piece.length;
-    if (skipping) return;
-    if (held > maxLineBytes + 1) {
-      skipping = true;
-      parts = [];
-    } else if (piece.length > 0) parts.push(piece);
-  };
   for await (const chunk of input) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     const first = buffer.indexOf(0x0a);
     if (first === -1) {
-      take(buffer);
+      line.take(buffer);
       consumed += buffer.length;
       continue;
     }
     const lines: TextOrFileLine[] = [];
     const offsets: number[] = [];
     // The line the previous chunk started ends here.
-    take(buffer.subarray(0, first));
-    lines.push(finish());
+    line.take(buffer.subarray(0, first));
+    lines.push(line.finish());
     offsets.push(partStart);
     const last = buffer.lastIndexOf(0x0a);
     const whole = buffer.subarray(first + 1, last + 1);
@@ -168,7 +108,7 @@ export async function* readTextLineBatches(
       for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
         const rawLength = newline - start;
         const end = rawLength > 0 && text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
-        number += 1;
+        const number = line.countLine();
         if (rawLength > maxLineBytes + 1) lines.push({ kind: 'too_long', number, bytes: rawLength });
         else if (end - start > maxLineBytes) lines.push({ kind: 'too_long', number, bytes: end - start });
         else lines.push(text.slice(start, end));
@@ -178,18 +118,75 @@ export async function* readTextLineBatches(
     } else {
       let start = 0;
       for (let newline = whole.indexOf(0x0a); newline !== -1; newline = whole.indexOf(0x0a, start)) {
-        take(whole.subarray(start, newline));
-        lines.push(finish());
+        line.take(whole.subarray(start, newline));
+        lines.push(line.finish());
         offsets.push(base + start);
         start = newline + 1;
       }
     }
-    take(buffer.subarray(last + 1));
+    line.take(buffer.subarray(last + 1));
     partStart = consumed + last + 1;
     consumed += buffer.length;
     yield { lines, offsets };
   }
-  if (held > 0 || skipping) yield { lines: [finish()], offsets: [partStart] };
+  if (line.pending) yield { lines: [line.finish()], offsets: [partStart] };
+}
+
+/**
+ * The line being read, as both readers assemble it from the pieces of the chunks it spans: its bytes
+ * kept up to the limit (one byte over is allowed for the `\r` of a CRLF ending), then only counted up
+ * to the newline that ends it; and the number of the lines finished so far.
+ */
+class LineAssembler {
+  private parts: Buffer[] = [];
+  /** The line's bytes so far, kept or not. */
+  private held = 0;
+  /** Past the limit: the line's bytes are counted, no longer kept. */
+  private skipping = false;
+  private number = 0;
+
+  constructor(private readonly maxLineBytes: number) {}
+
+  /** Whether a line has begun that no newline has ended yet (the input's last line, at its end). */
+  get pending(): boolean {
+    return this.held > 0 || this.skipping;
+  }
+
+  /** Adds the next piece of the line (the bytes up to a newline, or a chunk's last, unended ones). */
+  take(piece: Buffer): void {
+    this.held += piece.length;
+    if (this.skipping) return;
+    if (this.held > this.maxLineBytes + 1) {
+      this.skipping = true;
+      this.parts = [];
+    } else if (piece.length > 0) this.parts.push(piece);
+  }
+
+  /** Ends the line: its bytes without the `\r` of a CRLF ending, or `too_long` past the limit. */
+  finish(): FileLine {
+    const number = this.countLine();
+    if (this.skipping) {
+      const line: FileLine = { kind: 'too_long', number, bytes: this.held };
+      this.skipping = false;
+      this.held = 0;
+      return line;
+    }
+    const parts = this.parts;
+    let bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.held);
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+    this.parts = [];
+    this.held = 0;
+    // A CRLF line of exactly the limit plus its `\r` fits; a longer one does not.
+    return bytes.length > this.maxLineBytes
+      ? { kind: 'too_long', number, bytes: bytes.length }
+      : { kind: 'line', number, bytes };
+  }
+
+  /** Numbers a line: one the assembler finishes, or one a caller cut from a chunk itself. */
+  countLine(): number {
+    this.number += 1;
+    return this.number;
+  }
 }
 
 export type DecodedLine =

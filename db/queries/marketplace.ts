@@ -9,7 +9,7 @@ import type {
 } from '../../domain/marketplace/index.ts';
 import { Decimal, formatDecimal } from '../../domain/money.ts';
 import type { UsageAggregationPlan } from '../../domain/rating/index.ts';
-import { ratingGroupsSql } from './usage-aggregates.ts';
+import { ratingGroupRowToAggregate, ratingGroupsSql, type RatingGroupRow } from './usage-aggregates.ts';
 
 /**
  * Marketplace metering (migration 0500): the canonical hourly buckets, the records sent and the
@@ -43,16 +43,7 @@ export async function loadHourlyUsage(
   };
   const { segmentCases, keys, keyColumns, groupColumns } = ratingGroupsSql(plan, parameter);
   const skuFilter = options.skus === undefined ? '' : `AND sku = ANY(${parameter(options.skus)}::text[])`;
-  const { rows } = await db.query<{
-    hour: string;
-    segment: string | null;
-    sku: string;
-    unit: string;
-    event_count: string;
-    quantity_sum: string;
-    quantity_max: string;
-    [group: `group_${number}`]: string | null;
-  }>(
+  const { rows } = await db.query<RatingGroupRow & { hour: string }>(
     `
 WITH hour_events AS (
   SELECT date_trunc('hour', event_time, 'UTC') AS hour,
@@ -68,23 +59,7 @@ GROUP BY hour, segment, sku, unit${groupColumns.map((column) => `, ${column}`).j
 ORDER BY hour`,
     values,
   );
-  return rows.map((row) => {
-    const metadata: Record<string, string> = {};
-    keys.forEach((key, index) => {
-      const value = row[`group_${index}`];
-      if (value !== null && value !== undefined) metadata[key] = value;
-    });
-    return {
-      hour: row.hour,
-      versionEffectiveFrom: row.segment,
-      sku: row.sku,
-      unit: row.unit,
-      metadata,
-      eventCount: Number.parseInt(row.event_count, 10),
-      quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
-      quantityMax: formatDecimal(new Decimal(row.quantity_max)),
-    };
-  });
+  return rows.map((row) => ({ hour: row.hour, ...ratingGroupRowToAggregate(row, keys) }));
 }
 
 export interface MarketplaceLedgerRows {

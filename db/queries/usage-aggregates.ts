@@ -124,18 +124,11 @@ GROUP BY segment, sku, unit${groupColumns.map((column) => `, ${column}`).join(''
   return { periodEvents, groups, values };
 }
 
-interface AggregateRow {
-  segment: string | null;
-  sku: string;
-  unit: string;
-  event_count: string;
-  quantity_sum: string;
-  quantity_max: string;
+interface AggregateRow extends RatingGroupRow {
   latest_timestamp: string;
   /** NULL for skus without a `latest` price (see UsageAggregationPlan.latestSkus). */
   latest_quantity: string | null;
   latest_event_key: string | null;
-  [group: `group_${number}`]: string | null;
 }
 
 /** Runs the query and returns the aggregates in compareAggregates order, quantities as plain decimals. */
@@ -178,38 +171,26 @@ export async function loadUsageAggregatesWithEventSet(
 }
 
 function rowsToAggregates(plan: UsageAggregationPlan, rows: readonly AggregateRow[]): UsageAggregate[] {
-  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
+  const keys = groupingKeys(plan);
   return rows
-    .map((row): UsageAggregate => {
-      const metadata: Record<string, string> = {};
-      keys.forEach((key, index) => {
-        const value = row[`group_${index}`];
-        if (value !== null && value !== undefined) metadata[key] = value;
-      });
-      return {
-        versionEffectiveFrom: row.segment,
-        sku: row.sku,
-        unit: row.unit,
-        metadata,
-        eventCount: Number.parseInt(row.event_count, 10),
-        quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
-        quantityMax: formatDecimal(new Decimal(row.quantity_max)),
-        ...(row.latest_event_key === null
-          ? {}
-          : {
-              latestTimestamp: row.latest_timestamp,
-              latestQuantity: formatDecimal(new Decimal(row.latest_quantity as string)),
-              latestEventKey: row.latest_event_key,
-            }),
-      };
-    })
+    .map((row): UsageAggregate => ({
+      ...ratingGroupRowToAggregate(row, keys),
+      ...(row.latest_event_key === null
+        ? {}
+        : {
+            latestTimestamp: row.latest_timestamp,
+            latestQuantity: formatDecimal(new Decimal(row.latest_quantity as string)),
+            latestEventKey: row.latest_event_key,
+          }),
+    }))
     .sort(compareAggregates);
 }
 
 /**
  * The SQL of the rating engine's groups, shared by the period snapshot and the marketplace's hourly
  * usage: the CASE that puts an event in its rate-card version segment, and one column per grouping
- * key of its sku. `parameter` adds a value to the query and returns its placeholder.
+ * key of its sku. `parameter` adds a value to the query and returns its placeholder. A group's row
+ * comes back as an aggregate through `ratingGroupRowToAggregate`.
  */
 export function ratingGroupsSql(
   plan: Pick<UsageAggregationPlan, 'segments' | 'keysBySku'>,
@@ -223,10 +204,48 @@ export function ratingGroupsSql(
         `WHEN event_time >= ${parameter(segment.start)}::timestamptz THEN ${segment.effectiveFrom === null ? 'NULL' : `${parameter(segment.effectiveFrom)}::text`}`,
     )
     .join(' ');
-  const keys = [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
+  const keys = groupingKeys(plan);
   const keyColumns = keys.map((key, index) => {
     const skus = plan.keysBySku.filter((entry) => entry.keys.includes(key)).map((entry) => entry.sku);
     return `CASE WHEN sku = ANY(${parameter(skus)}::text[]) THEN metadata ->> ${parameter(key)}::text END AS group_${index}`;
   });
   return { segmentCases, keys, keyColumns, groupColumns: keys.map((_key, index) => `group_${index}`) };
+}
+
+/** The columns of a group the SQL of `ratingGroupsSql` made: its segment, sku, unit, key values and sums. */
+export interface RatingGroupRow {
+  segment: string | null;
+  sku: string;
+  unit: string;
+  event_count: string;
+  quantity_sum: string;
+  quantity_max: string;
+  [group: `group_${number}`]: string | null;
+}
+
+/**
+ * A group's row as an aggregate (all but the latest event, which only the period's query reads):
+ * `keys` are `ratingGroupsSql`'s, whose `group_<i>` column holds the value of `keys[i]` (NULL, a
+ * key the events do not carry, is left out of the metadata). Quantities as plain decimals.
+ */
+export function ratingGroupRowToAggregate(row: RatingGroupRow, keys: readonly string[]): UsageAggregate {
+  const metadata: Record<string, string> = {};
+  keys.forEach((key, index) => {
+    const value = row[`group_${index}`];
+    if (value !== null && value !== undefined) metadata[key] = value;
+  });
+  return {
+    versionEffectiveFrom: row.segment,
+    sku: row.sku,
+    unit: row.unit,
+    metadata,
+    eventCount: Number.parseInt(row.event_count, 10),
+    quantitySum: formatDecimal(new Decimal(row.quantity_sum)),
+    quantityMax: formatDecimal(new Decimal(row.quantity_max)),
+  };
+}
+
+/** Every grouping key of the plan's skus, once each, sorted: the order of the `group_<i>` columns. */
+function groupingKeys(plan: Pick<UsageAggregationPlan, 'keysBySku'>): string[] {
+  return [...new Set(plan.keysBySku.flatMap((entry) => entry.keys))].sort();
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type http from 'node:http';
-import { EmulatorServer, type EmulatorAnswer, type EmulatorHandler } from './emulator-server.ts';
+import { MarketplaceEmulator, type EmulatorAnswer, type EmulatorCall } from './emulator-server.ts';
 
 /**
  * A stateful stand-in for AWS Marketplace Metering's `BatchMeterUsage` (the real API cannot be
@@ -40,8 +39,7 @@ export interface AwsEmulatorOptions {
 
 const MAX_QUANTITY = 2_147_483_647;
 
-export class AwsMeteringEmulator {
-  readonly server: EmulatorServer;
+export class AwsMeteringEmulator extends MarketplaceEmulator {
   readonly accessKeyId: string;
   readonly secretAccessKey = 'emulator-secret';
   /** (account|license|dimension|hour) → the record AWS holds. */
@@ -51,23 +49,8 @@ export class AwsMeteringEmulator {
   private unprocessedLeft = 0;
 
   constructor(private readonly options: AwsEmulatorOptions = {}) {
+    super();
     this.accessKeyId = options.accessKeyId ?? 'AKIAEMULATOR0000001';
-    const handler: EmulatorHandler = {
-      handle: (request) => this.handle(request),
-      throttled: () => awsError(400, 'ThrottlingException', 'Rate exceeded'),
-      serverError: () => awsError(500, 'InternalServiceErrorException', 'An internal error has occurred'),
-    };
-    this.server = new EmulatorServer(handler);
-  }
-
-  static async start(options: AwsEmulatorOptions = {}): Promise<AwsMeteringEmulator> {
-    const emulator = new AwsMeteringEmulator(options);
-    await emulator.server.start();
-    return emulator;
-  }
-
-  get endpoint(): string {
-    return this.server.url;
   }
 
   /** The next `count` records sent come back in UnprocessedRecords (not kept). */
@@ -85,16 +68,15 @@ export class AwsMeteringEmulator {
     return totals;
   }
 
-  async close(): Promise<void> {
-    await this.server.close();
+  protected override throttled(): EmulatorAnswer {
+    return awsError(400, 'ThrottlingException', 'Rate exceeded');
   }
 
-  private handle(request: {
-    method: string;
-    path: string;
-    headers: http.IncomingHttpHeaders;
-    body: string;
-  }): EmulatorAnswer {
+  protected override serverError(): EmulatorAnswer {
+    return awsError(500, 'InternalServiceErrorException', 'An internal error has occurred');
+  }
+
+  protected override handle(request: EmulatorCall): EmulatorAnswer {
     if (request.method !== 'POST' || request.headers['x-amz-target'] !== 'AWSMPMeteringService.BatchMeterUsage')
       return awsError(
         400,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type http from 'node:http';
-import { EmulatorServer, type EmulatorAnswer, type EmulatorHandler } from './emulator-server.ts';
+import { MarketplaceEmulator, type EmulatorAnswer, type EmulatorCall } from './emulator-server.ts';
 
 /**
  * A stateful stand-in for Azure Marketplace metered billing, `POST /api/batchUsageEvent` (REST,
@@ -31,8 +30,7 @@ export interface AzureEmulatorOptions {
   readonly windowMs?: number;
 }
 
-export class AzureMeteringEmulator {
-  readonly server: EmulatorServer;
+export class AzureMeteringEmulator extends MarketplaceEmulator {
   readonly token: string;
   /** (resourceId|dimension|hour) → the event Azure accepted. */
   readonly events = new Map<string, AzureAcceptedEvent>();
@@ -40,23 +38,8 @@ export class AzureMeteringEmulator {
   readonly unknownResources = new Set<string>();
 
   constructor(private readonly options: AzureEmulatorOptions = {}) {
+    super();
     this.token = options.token ?? 'azure-emulator-token';
-    const handler: EmulatorHandler = {
-      handle: (request) => this.handle(request),
-      throttled: () => ({ status: 429, body: { code: 'TooManyRequests', message: 'Too many requests' } }),
-      serverError: () => ({ status: 500, body: { code: 'InternalServerError', message: 'An error has occurred' } }),
-    };
-    this.server = new EmulatorServer(handler);
-  }
-
-  static async start(options: AzureEmulatorOptions = {}): Promise<AzureMeteringEmulator> {
-    const emulator = new AzureMeteringEmulator(options);
-    await emulator.server.start();
-    return emulator;
-  }
-
-  get endpoint(): string {
-    return this.server.url;
   }
 
   totals(): Map<string, number> {
@@ -68,16 +51,15 @@ export class AzureMeteringEmulator {
     return totals;
   }
 
-  async close(): Promise<void> {
-    await this.server.close();
+  protected override throttled(): EmulatorAnswer {
+    return { status: 429, body: { code: 'TooManyRequests', message: 'Too many requests' } };
   }
 
-  private handle(request: {
-    method: string;
-    path: string;
-    headers: http.IncomingHttpHeaders;
-    body: string;
-  }): EmulatorAnswer {
+  protected override serverError(): EmulatorAnswer {
+    return { status: 500, body: { code: 'InternalServerError', message: 'An error has occurred' } };
+  }
+
+  protected override handle(request: EmulatorCall): EmulatorAnswer {
     const url = new URL(request.path, 'http://azure');
     if (request.method !== 'POST' || url.pathname !== '/api/batchUsageEvent')
       return { status: 404, body: { code: 'NotFound', message: `${request.method} ${url.pathname}` } };

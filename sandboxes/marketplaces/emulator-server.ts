@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
  * The emulators themselves keep the marketplace's state and answer as its documentation says.
  */
 
-export type EmulatorFault =
+type EmulatorFault =
   /** The marketplace's throttling answer (AWS ThrottlingException, HTTP 429): nothing processed. */
   | { readonly kind: 'throttle' }
   /** A server error before anything is processed. */
@@ -21,13 +21,13 @@ export type EmulatorFault =
   /** The request waits until `release()`, then is processed and answered (`commit: false`: dropped unprocessed); for crash tests. */
   | { readonly kind: 'hold'; readonly commit?: boolean };
 
-export interface EmulatorFaultRule {
+interface EmulatorFaultRule {
   readonly fault: EmulatorFault;
   /** How many matching requests the fault hits (default 1). */
   readonly times?: number;
 }
 
-export interface EmulatorRequest {
+interface EmulatorRequest {
   readonly seq: number;
   readonly method: string;
   readonly path: string;
@@ -46,15 +46,23 @@ export interface EmulatorAnswer {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export interface EmulatorHandler {
+/** A request as a handler is given it. */
+export interface EmulatorCall {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+interface EmulatorHandler {
   /** Processes a request: changes state and returns the answer. `commit: false` must change nothing. */
-  handle(request: { method: string; path: string; headers: http.IncomingHttpHeaders; body: string }): EmulatorAnswer;
+  handle(request: EmulatorCall): EmulatorAnswer;
   /** The marketplace's own answer to throttling and to a server error. */
   throttled(): EmulatorAnswer;
   serverError(): EmulatorAnswer;
 }
 
-export class EmulatorServer {
+class EmulatorServer {
   readonly requests: EmulatorRequest[] = [];
   private readonly faults: { rule: EmulatorFaultRule; left: number }[] = [];
   private readonly held: (() => void)[] = [];
@@ -183,4 +191,39 @@ export class EmulatorServer {
       }
     }
   }
+}
+
+/**
+ * What every marketplace emulator is around its own answers: the server it runs on (its faults, log
+ * and clock are `server`'s), its address, starting and closing. An emulator keeps its marketplace's
+ * state and answers (`handle`, `throttled`, `serverError`) as that marketplace documents.
+ */
+export abstract class MarketplaceEmulator {
+  readonly server = new EmulatorServer({
+    handle: (request) => this.handle(request),
+    throttled: () => this.throttled(),
+    serverError: () => this.serverError(),
+  });
+
+  /** A new emulator (`options` are its class's), listening. */
+  static async start<Options, Emulator extends MarketplaceEmulator>(
+    this: new (options?: Options) => Emulator,
+    options?: Options,
+  ): Promise<Emulator> {
+    const emulator = new this(options);
+    await emulator.server.start();
+    return emulator;
+  }
+
+  get endpoint(): string {
+    return this.server.url;
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+  }
+
+  protected abstract handle(request: EmulatorCall): EmulatorAnswer;
+  protected abstract throttled(): EmulatorAnswer;
+  protected abstract serverError(): EmulatorAnswer;
 }

@@ -1,5 +1,4 @@
-import type http from 'node:http';
-import { EmulatorServer, type EmulatorAnswer, type EmulatorHandler } from './emulator-server.ts';
+import { MarketplaceEmulator, type EmulatorAnswer, type EmulatorCall } from './emulator-server.ts';
 
 /**
  * A stateful stand-in for Google Service Control `services.report` (REST v1), answering as
@@ -30,31 +29,15 @@ export interface GcpEmulatorOptions {
   readonly windowMs?: number;
 }
 
-export class GcpServiceControlEmulator {
-  readonly server: EmulatorServer;
+export class GcpServiceControlEmulator extends MarketplaceEmulator {
   readonly token: string;
   readonly operations = new Map<string, GcpReportedOperation>();
   /** Consumers without an active entitlement. */
   readonly unentitled = new Set<string>();
 
   constructor(private readonly options: GcpEmulatorOptions = {}) {
+    super();
     this.token = options.token ?? 'gcp-emulator-token';
-    const handler: EmulatorHandler = {
-      handle: (request) => this.handle(request),
-      throttled: () => googleError(429, 'RESOURCE_EXHAUSTED', 'Quota exceeded for quota metric report requests'),
-      serverError: () => googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.'),
-    };
-    this.server = new EmulatorServer(handler);
-  }
-
-  static async start(options: GcpEmulatorOptions = {}): Promise<GcpServiceControlEmulator> {
-    const emulator = new GcpServiceControlEmulator(options);
-    await emulator.server.start();
-    return emulator;
-  }
-
-  get endpoint(): string {
-    return this.server.url;
   }
 
   /** Σ reported value per consumer and metric. */
@@ -67,16 +50,15 @@ export class GcpServiceControlEmulator {
     return totals;
   }
 
-  async close(): Promise<void> {
-    await this.server.close();
+  protected override throttled(): EmulatorAnswer {
+    return googleError(429, 'RESOURCE_EXHAUSTED', 'Quota exceeded for quota metric report requests');
   }
 
-  private handle(request: {
-    method: string;
-    path: string;
-    headers: http.IncomingHttpHeaders;
-    body: string;
-  }): EmulatorAnswer {
+  protected override serverError(): EmulatorAnswer {
+    return googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.');
+  }
+
+  protected override handle(request: EmulatorCall): EmulatorAnswer {
     const match = /^\/v1\/services\/([^/:]+):report$/.exec(new URL(request.path, 'http://gcp').pathname);
     if (request.method !== 'POST' || match === null)
       return googleError(404, 'NOT_FOUND', `${request.method} ${request.path}`);

@@ -13,8 +13,8 @@ import {
   reviewedUsage,
   signIn,
   TEST_PASSWORD,
-  waitFor,
 } from '../harness/console-testbed.ts';
+import { waitFor } from '../harness/wait-for.ts';
 import { CALCULATION_VERSION } from '../../domain/calculation-version.ts';
 import { insertShadowRun } from '../../db/queries/shadow.ts';
 

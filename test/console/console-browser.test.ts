@@ -14,8 +14,8 @@ import {
   reviewedContract,
   reviewedUsage,
   TEST_PASSWORD,
-  waitFor,
 } from '../harness/console-testbed.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 // The console in a real browser (Debian's Chromium through playwright-core), on the real stack:
 // sign-in from the keyboard, a viewer refused, a reviewer's decision reaching the workflow, the

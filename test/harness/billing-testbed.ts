@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,7 @@ import {
   customerPeriodWorkflowId,
   type CustomerPeriodInput,
 } from '../../workflows/definitions.ts';
+import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { createTestDatabase } from './test-database.ts';
 import { testStack } from './services.ts';
 
@@ -48,6 +50,8 @@ const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.
  */
 export class BillingTestbed {
   private readonly children = new Set<ChildProcess>();
+  /** Folders made for this testbed alone (a test's own rate cards), removed on close. */
+  private readonly ownFolders: string[] = [];
 
   private constructor(
     /** Finance's rate-card folder the workers see (the repository's, unless a test brings its own). */
@@ -107,6 +111,22 @@ export class BillingTestbed {
       received,
       answer,
     );
+  }
+
+  /**
+   * A testbed whose workers read the rate cards the test writes and publishes (`files`: a folder of
+   * its own, which `close` removes).
+   */
+  static async createWithRateCardFiles(name: string): Promise<{ testbed: BillingTestbed; files: RateCardFiles }> {
+    const files = await RateCardFiles.create();
+    try {
+      const testbed = await BillingTestbed.create(name, { ratecardsDir: files.root });
+      testbed.ownFolders.push(files.root);
+      return { testbed, files };
+    } catch (error) {
+      await rm(files.root, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /** Publishes a contract as `tally contracts publish` does: from then on it is the customer's terms in force. */
@@ -282,10 +302,29 @@ export class BillingTestbed {
     return child;
   }
 
+  /**
+   * The history length of every run of a workflow, following continue-as-new from its first run (a
+   * paged workflow's runs must each stay under their history budget).
+   */
+  async runHistoryLengths(workflowId: string, firstRunId: string): Promise<number[]> {
+    const lengths: number[] = [];
+    let runId: string | undefined = firstRunId;
+    while (runId !== undefined) {
+      const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await this.client.workflow
+        .getHandle(workflowId, runId)
+        .fetchHistory();
+      const events = history.events ?? [];
+      lengths.push(events.length);
+      runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    return lengths;
+  }
+
   async close(): Promise<void> {
     for (const child of this.children) child.kill('SIGKILL');
     await this.connection.close();
     await this.pool.end();
     await new Promise<void>((resolve) => this.webhook.close(() => resolve()));
+    for (const folder of this.ownFolders) await rm(folder, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { opsOverview } from '../../views/ops-overview.ts';
 import type { customerPeriodWorkflow } from '../../workflows/customer-period.ts';
@@ -10,11 +9,11 @@ import {
   type PeriodStatus,
 } from '../../workflows/definitions.ts';
 import { buildContract } from '../builders/rating.ts';
-import { RateCardFiles } from '../builders/ratecard-files.ts';
+import type { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { runTallyAsOperator } from '../cli/run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
-import { waitFor } from '../harness/console-testbed.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 // The ops view's reconciliation (usage → invoice → GL) for a period where one customer's invoice was
 // issued, one was skipped (all zero, the contract wants no such invoice) and one was left to the
@@ -23,12 +22,10 @@ import { waitFor } from '../harness/console-testbed.ts';
 let testbed: BillingTestbed;
 let files: RateCardFiles;
 beforeAll(async () => {
-  files = await RateCardFiles.create();
-  testbed = await BillingTestbed.create('ops_reconciliation', { ratecardsDir: files.root });
+  ({ testbed, files } = await BillingTestbed.createWithRateCardFiles('ops_reconciliation'));
 });
 afterAll(async () => {
   await testbed?.close();
-  await rm(files.root, { recursive: true, force: true });
 });
 
 describe('the ops view’s reconciliation', () => {

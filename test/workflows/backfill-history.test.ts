@@ -1,5 +1,4 @@
-import { rm } from 'node:fs/promises';
-import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/index.ts';
 import { ADVISORY_LOCKS } from '../../db/advisory-locks.ts';
@@ -17,7 +16,7 @@ import {
 } from '../../workflows/backfill-definitions.ts';
 import type { backfillWorkflow } from '../../workflows/backfill.ts';
 import { buildContract } from '../builders/rating.ts';
-import { RateCardFiles } from '../builders/ratecard-files.ts';
+import type { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
@@ -36,8 +35,7 @@ const card = `bfhist${run}`;
 const ids = Array.from({ length: CUSTOMERS }, (_, index) => `bf-hist-${run}-${String(index).padStart(2, '0')}`);
 
 beforeAll(async () => {
-  files = await RateCardFiles.create();
-  testbed = await BillingTestbed.create('backfill_history', { ratecardsDir: files.root });
+  ({ testbed, files } = await BillingTestbed.createWithRateCardFiles('backfill_history'));
   await files.publish(testbed.pool, await files.write(card, '2026-09-01T00:00:00Z', { tokenPrice: '0.001' }));
   for (const customerId of ids)
     await testbed.publishContract(
@@ -75,7 +73,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await testbed?.close();
-  if (files !== undefined) await rm(files.root, { recursive: true, force: true });
 });
 
 /** A new price for October and a plan of every customer's October under it. */
@@ -99,21 +96,6 @@ async function start(
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-}
-
-/** The history length of every run of a workflow, following continue-as-new from the first run. */
-async function runLengths(workflowId: string, firstRunId: string): Promise<number[]> {
-  const lengths: number[] = [];
-  let runId: string | undefined = firstRunId;
-  while (runId !== undefined) {
-    const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await testbed.client.workflow
-      .getHandle(workflowId, runId)
-      .fetchHistory();
-    const events = history.events ?? [];
-    lengths.push(events.length);
-    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-  }
-  return lengths;
 }
 
 /** Each customer's adjustments written by a backfill: exactly one each, the plan's amount. */
@@ -184,7 +166,7 @@ describe('a backfill over many customer-periods', () => {
       expect(progress.failures).toEqual([]);
       expectSameTotals(progress.adjustmentTotals, plan.adjustmentTotals);
       // One run of ≈ 110 events before; a page of 4 customer-periods (≈ 40 events) a run after.
-      const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
+      const lengths = await testbed.runHistoryLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThan(1);
       for (const length of lengths) expect(length).toBeLessThanOrEqual(80);
       // The first run (ends continuing as new) and the last (resumed, finishes) for the replay corpus.
@@ -210,7 +192,7 @@ describe('pause, resume and cancel across a continue-as-new', () => {
       const progress = (await handle.result()) as BackfillProgress;
       expect(progress).toMatchObject({ state: 'completed', total: CUSTOMERS, done: CUSTOMERS, adjusted: CUSTOMERS });
       expectSameTotals(progress.adjustmentTotals, plan.adjustmentTotals);
-      const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
+      const lengths = await testbed.runHistoryLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThanOrEqual(CUSTOMERS / 2);
     });
     await expectWrittenOnce(plan);

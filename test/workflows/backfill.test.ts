@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackfillActivities } from '../../activities/index.ts';
 import type { Contract } from '../../contracts/contract.ts';
@@ -24,7 +23,7 @@ import {
   type BackfillProgress,
 } from '../../workflows/backfill-definitions.ts';
 import { buildContract } from '../builders/rating.ts';
-import { RateCardFiles } from '../builders/ratecard-files.ts';
+import type { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent, TEST_SOURCE_KEYS } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
@@ -41,12 +40,10 @@ const OCTOBER = '2026-10';
 const NOVEMBER = '2026-11';
 
 beforeAll(async () => {
-  files = await RateCardFiles.create();
-  testbed = await BillingTestbed.create('backfill', { ratecardsDir: files.root });
+  ({ testbed, files } = await BillingTestbed.createWithRateCardFiles('backfill'));
 });
 afterAll(async () => {
   await testbed?.close();
-  await rm(files.root, { recursive: true, force: true });
 });
 
 function contract(customerId: string, ratecard: string, overrides: Partial<Record<keyof Contract, unknown>> = {}) {

@@ -7,16 +7,15 @@ import { findInvoice } from '../../db/queries/invoices.ts';
 import { trialBalance } from '../../db/queries/journal.ts';
 import { findReviewException } from '../../db/queries/review-exceptions.ts';
 import { Decimal, sumDecimals } from '../../domain/money.ts';
-import { billingPeriod } from '../../domain/period.ts';
-import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
-import { decideUpdate, statusQuery, CALCULATION_VERSION } from '../../workflows/definitions.ts';
-import { loadRateCard } from '../../config/config-files.ts';
+import { decideUpdate, statusQuery } from '../../workflows/definitions.ts';
 import { repositoryRoot } from '../../config/services.ts';
 import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
+import { offlineInvoice } from '../builders/offline-invoice.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { testStack } from '../harness/services.ts';
+import { waitFor } from '../harness/wait-for.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -33,32 +32,6 @@ const OCTOBER = '2026-10';
 
 function onLedger(contract: Contract): Contract {
   return { ...contract, provider: { kind: 'ledger', customer: contract.customer_id } };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** The invoice the offline `tally rate` path computes for the same events and contract. */
-async function offlineInvoice(contract: Contract, events: readonly UsageEvent[], period: string) {
-  const versions = await loadRateCard(path.join(repositoryRoot, 'ratecards'), contract.ratecard);
-  const { aggregates, counters } = aggregateEvents(events, versions, billingPeriod(period));
-  return ratePeriod({
-    customerId: contract.customer_id,
-    period: billingPeriod(period),
-    contract,
-    versions,
-    aggregates,
-    counters,
-    credits: creditBalancesFromContract(contract),
-    calculationVersion: CALCULATION_VERSION,
-  });
 }
 
 describe('the customer-period workflow', () => {

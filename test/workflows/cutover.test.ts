@@ -3,13 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
-import { loadRateCard } from '../../config/config-files.ts';
-import { repositoryRoot } from '../../config/services.ts';
-import { billingPeriod } from '../../domain/period.ts';
-import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
 import { legacyLinesFromInvoice, type LegacyLine } from '../../domain/shadow/index.ts';
 import { listBillingAuthorities, rollBackCohort } from '../../shadow/cutover.ts';
-import { CALCULATION_VERSION, decideUpdate, statusQuery } from '../../workflows/definitions.ts';
+import { decideUpdate, statusQuery } from '../../workflows/definitions.ts';
+import { legacyLinesToCsv } from '../builders/legacy-lines-csv.ts';
+import { offlineInvoice } from '../builders/offline-invoice.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
 import { runTallyAsOperator } from '../cli/run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
@@ -187,29 +185,9 @@ describe('a live close under the legacy biller’s authority', () => {
   }, 120_000);
 });
 
-function toCsv(lines: readonly LegacyLine[]): string {
-  const rows = lines.map((line) =>
-    [line.customer_id, line.period, line.price_id, line.quantity ?? '', line.amount, line.currency].join(','),
-  );
-  return ['customer_id,period,price_id,quantity,amount,currency', ...rows].join('\n') + '\n';
-}
-
 /** What Tally rates for a contract with no usage in October: the lines an agreeing legacy biller exports. */
 async function agreeingLegacyLines(contract: Contract): Promise<LegacyLine[]> {
-  const versions = await loadRateCard(path.join(repositoryRoot, 'ratecards'), contract.ratecard);
-  const { aggregates, counters } = aggregateEvents([], versions, billingPeriod(OCTOBER));
-  return legacyLinesFromInvoice(
-    ratePeriod({
-      customerId: contract.customer_id,
-      period: billingPeriod(OCTOBER),
-      contract,
-      versions,
-      aggregates,
-      counters,
-      credits: creditBalancesFromContract(contract),
-      calculationVersion: CALCULATION_VERSION,
-    }),
-  );
+  return legacyLinesFromInvoice(await offlineInvoice(contract, [], OCTOBER));
 }
 
 describe('tally shadow cutover | rollback | authority', () => {
@@ -226,7 +204,7 @@ describe('tally shadow cutover | rollback | authority', () => {
     const file = path.join(directory, 'legacy.csv');
     await writeFile(
       file,
-      toCsv([
+      legacyLinesToCsv([
         ...(await agreeingLegacyLines(ready)),
         {
           customer_id: 'cut-off',

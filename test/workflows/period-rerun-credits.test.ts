@@ -10,10 +10,11 @@ import {
 } from '../../workflows/definitions.ts';
 import type { customerPeriodWorkflow } from '../../workflows/customer-period.ts';
 import { buildContract } from '../builders/rating.ts';
-import { RateCardFiles } from '../builders/ratecard-files.ts';
+import type { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { runTallyAsOperator } from '../cli/run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 /**
  * The credits a re-run of a held period draws (SPEC §3 rule 10, §5 "Held periods"): those usable in
@@ -25,8 +26,7 @@ import { BillingTestbed } from '../harness/billing-testbed.ts';
 let testbed: BillingTestbed;
 let files: RateCardFiles;
 beforeAll(async () => {
-  files = await RateCardFiles.create();
-  testbed = await BillingTestbed.create('rerun_credits', { ratecardsDir: files.root });
+  ({ testbed, files } = await BillingTestbed.createWithRateCardFiles('rerun_credits'));
 });
 afterAll(async () => {
   await testbed?.close();
@@ -35,24 +35,21 @@ afterAll(async () => {
 const OCTOBER = '2026-10';
 const NOVEMBER = '2026-11';
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** How long a wait for the workflow or a worker may take here (a re-run is a second close, on a shared machine). */
+const WAIT_MS = 90_000;
 
 type PeriodHandle = ReturnType<typeof testbed.client.workflow.getHandle<typeof customerPeriodWorkflow>>;
 
 /** Waits for the close's review and decides it. */
 async function decide(handle: PeriodHandle, kind: 'approve' | 'reject'): Promise<void> {
-  const exceptionId = await waitFor('the review', async () => {
-    const status: PeriodStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-    return status?.openExceptionId;
-  });
+  const exceptionId = await waitFor(
+    'the review',
+    async () => {
+      const status: PeriodStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+      return status?.openExceptionId;
+    },
+    WAIT_MS,
+  );
   await handle.executeUpdate(decideUpdate, {
     args: [
       kind === 'approve'

@@ -12,10 +12,11 @@ import {
 } from '../../workflows/definitions.ts';
 import type { customerPeriodWorkflow } from '../../workflows/customer-period.ts';
 import { buildContract } from '../builders/rating.ts';
-import { RateCardFiles } from '../builders/ratecard-files.ts';
+import type { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { runTallyAsOperator } from '../cli/run-tally.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { waitFor } from '../harness/wait-for.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
 
 /**
@@ -27,8 +28,7 @@ import { recordHistory } from '../replay/workflow-histories.ts';
 let testbed: BillingTestbed;
 let files: RateCardFiles;
 beforeAll(async () => {
-  files = await RateCardFiles.create();
-  testbed = await BillingTestbed.create('rerun', { ratecardsDir: files.root });
+  ({ testbed, files } = await BillingTestbed.createWithRateCardFiles('rerun'));
 });
 afterAll(async () => {
   await testbed?.close();
@@ -41,15 +41,8 @@ function tally(...args: string[]) {
   return runTallyAsOperator(testbed, {}, ...args);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** How long a wait for the workflow or a worker may take here (a re-run is a second close, on a shared machine). */
+const WAIT_MS = 90_000;
 
 function tokens(customerId: string, key: string, timestamp: string, quantity = '250000') {
   return buildUsageEvent({ customer_id: customerId, event_id: `${customerId}-${key}`, timestamp, quantity });
@@ -78,7 +71,11 @@ async function heldOctober(
   );
   await testbed.storeEvents([tokens(customerId, 'o1', '2026-10-02T10:00:00.000Z')]);
   const handle = await testbed.startPeriod(testbed.periodInput(customerId, OCTOBER));
-  const exceptionId = await waitFor('the review', async () => (await handle.query(statusQuery)).openExceptionId);
+  const exceptionId = await waitFor(
+    'the review',
+    async () => (await handle.query(statusQuery)).openExceptionId,
+    WAIT_MS,
+  );
   await handle.executeUpdate(decideUpdate, {
     args: [{ kind: 'reject', exceptionId, reviewer: 'ops-ben', reason: 'rate card was wrong' }],
   });
@@ -105,10 +102,14 @@ function rerunHandle(customerId: string, period: string, rerun: number) {
 
 /** Waits for the workflow's open exception (the re-run's review) and approves it. */
 async function approveReview(handle: ReturnType<typeof rerunHandle>): Promise<string> {
-  const exceptionId = await waitFor('an open exception', async () => {
-    const status: PeriodStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-    return status?.openExceptionId;
-  });
+  const exceptionId = await waitFor(
+    'an open exception',
+    async () => {
+      const status: PeriodStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+      return status?.openExceptionId;
+    },
+    WAIT_MS,
+  );
   await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana' }] });
   return exceptionId;
 }
@@ -222,10 +223,16 @@ describe('tally period rerun', () => {
         },
       });
       // `tally period status` lists the re-run beside the period's close.
-      await waitFor('the re-run in period status', async () => {
-        const status = await tally('period', 'status', customerId, OCTOBER);
-        return new RegExp(`billing:${customerId}:${OCTOBER}:rerun:1 +COMPLETED`).test(status.stdout) ? true : undefined;
-      });
+      await waitFor(
+        'the re-run in period status',
+        async () => {
+          const status = await tally('period', 'status', customerId, OCTOBER);
+          return new RegExp(`billing:${customerId}:${OCTOBER}:rerun:1 +COMPLETED`).test(status.stdout)
+            ? true
+            : undefined;
+        },
+        WAIT_MS,
+      );
       const after = await tally('period', 'rerun', customerId, OCTOBER, '--reason', reason, '--by', 'ops-ana');
       expect(after.status).toBe(0);
       expect(after.stdout).toContain(`its draft inv:${customerId}:${OCTOBER}:r1 is issued`);
@@ -266,13 +273,17 @@ describe('tally period rerun', () => {
       expect([first.status, second.status]).toEqual([0, 0]);
       expect([first.stdout, second.stdout].filter((out) => out.includes('started'))).toHaveLength(1);
       expect([first.stdout, second.stdout].filter((out) => out.startsWith('already requested'))).toHaveLength(1);
-      await waitFor('the re-run waiting on the lock', async () => {
-        const { rows } = await testbed.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1`,
-          [ADVISORY_LOCKS.PERIOD_RERUN],
-        );
-        return (rows[0]?.n ?? 0) > 0 ? true : undefined;
-      });
+      await waitFor(
+        'the re-run waiting on the lock',
+        async () => {
+          const { rows } = await testbed.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1`,
+            [ADVISORY_LOCKS.PERIOD_RERUN],
+          );
+          return (rows[0]?.n ?? 0) > 0 ? true : undefined;
+        },
+        WAIT_MS,
+      );
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.kill('SIGKILL');
       await exited;
@@ -310,6 +321,7 @@ describe('tally period rerun', () => {
       const exceptionId = await waitFor(
         'the re-run review',
         async () => (await first.query(statusQuery)).openExceptionId,
+        WAIT_MS,
       );
       await first.executeUpdate(decideUpdate, {
         args: [{ kind: 'reject', exceptionId, reviewer: 'ops-ben', reason: 'still wrong' }],
@@ -347,10 +359,14 @@ async function approveReviewAfter(
   handle: ReturnType<typeof rerunHandle>,
   meanwhile: () => Promise<void>,
 ): Promise<string> {
-  const exceptionId = await waitFor('the re-run review', async () => {
-    const status: PeriodStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-    return status?.openExceptionId;
-  });
+  const exceptionId = await waitFor(
+    'the re-run review',
+    async () => {
+      const status: PeriodStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+      return status?.openExceptionId;
+    },
+    WAIT_MS,
+  );
   await meanwhile();
   await handle.executeUpdate(decideUpdate, { args: [{ kind: 'approve', exceptionId, reviewer: 'ops-ana' }] });
   return exceptionId;

@@ -1,4 +1,3 @@
-import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJournalEntries } from '../../db/queries/journal.ts';
 import { buildContract } from '../builders/rating.ts';
@@ -39,21 +38,6 @@ afterAll(async () => {
   await bed.close();
 });
 
-/** The history length of every run of a workflow, following continue-as-new from the first run. */
-async function runLengths(handle: WorkflowHandle<typeof revenueDayWorkflow>, firstRunId: string): Promise<number[]> {
-  const lengths: number[] = [];
-  let runId: string | undefined = firstRunId;
-  while (runId !== undefined) {
-    const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await bed.client.workflow
-      .getHandle(handle.workflowId, runId)
-      .fetchHistory();
-    const events = history.events ?? [];
-    lengths.push(events.length);
-    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-  }
-  return lengths;
-}
-
 describe("a day's recognition over many customers", () => {
   it('keeps every run under its history budget, recognizes each customer once and sums the runs', async () => {
     const workflowId = `${revenueDayWorkflowId(bed.taskQueue, day)}:pages`;
@@ -66,7 +50,7 @@ describe("a day's recognition over many customers", () => {
       const summary = await handle.result();
       // Each customer's day posts one entry (its fee accrues daily; half also used tokens).
       expect(summary).toMatchObject({ day, customers: CUSTOMERS, posted: CUSTOMERS, unchanged: 0, failures: [] });
-      const lengths = await runLengths(handle, handle.firstExecutionRunId);
+      const lengths = await bed.runHistoryLengths(handle.workflowId, handle.firstExecutionRunId);
       // One run of ~125 events before; a page of 8 customers (~40 events) a run after.
       expect(lengths.length).toBeGreaterThan(1);
       for (const length of lengths) expect(length).toBeLessThanOrEqual(80);

@@ -1,16 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
-import type { UsageEvent } from '../../contracts/usage-event.ts';
-import { loadRateCard } from '../../config/config-files.ts';
-import { repositoryRoot } from '../../config/services.ts';
 import { shadowResultsOf } from '../../db/queries/shadow.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
-import { billingPeriod } from '../../domain/period.ts';
-import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
 import { legacyLinesFromInvoice, type LegacyLine } from '../../domain/shadow/index.ts';
 import { importLegacyFile } from '../../shadow/import-legacy-file.ts';
 import type { shadowRunWorkflow } from '../../workflows/shadow-run.ts';
@@ -22,6 +17,8 @@ import {
   type ReviewDecision,
   type ShadowRunInput,
 } from '../../workflows/definitions.ts';
+import { legacyLinesToCsv } from '../builders/legacy-lines-csv.ts';
+import { offlineInvoice } from '../builders/offline-invoice.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
@@ -39,32 +36,6 @@ const RUN_ID = 'oldbill-history';
 let contracts: Contract[];
 /** The customers the legacy biller charges 10.00 more: shadow_variance exceptions. */
 let pricier: string[];
-
-async function offlineInvoice(contract: Contract, events: readonly UsageEvent[]) {
-  const versions = await loadRateCard(path.join(repositoryRoot, 'ratecards'), contract.ratecard);
-  const { aggregates, counters } = aggregateEvents(
-    events.filter((event) => event.customer_id === contract.customer_id),
-    versions,
-    billingPeriod(OCTOBER),
-  );
-  return ratePeriod({
-    customerId: contract.customer_id,
-    period: billingPeriod(OCTOBER),
-    contract,
-    versions,
-    aggregates,
-    counters,
-    credits: creditBalancesFromContract(contract),
-    calculationVersion: CALCULATION_VERSION,
-  });
-}
-
-function toCsv(lines: readonly LegacyLine[]): string {
-  const rows = lines.map((line) =>
-    [line.customer_id, line.period, line.price_id, line.quantity ?? '', line.amount, line.currency].join(','),
-  );
-  return ['customer_id,period,price_id,quantity,amount,currency', ...rows].join('\n') + '\n';
-}
 
 beforeAll(async () => {
   testbed = await BillingTestbed.create('shadow_history');
@@ -86,7 +57,7 @@ beforeAll(async () => {
   const legacy: LegacyLine[] = [];
   for (const contract of contracts)
     legacy.push(
-      ...legacyLinesFromInvoice(await offlineInvoice(contract, events)).map((line, index) =>
+      ...legacyLinesFromInvoice(await offlineInvoice(contract, events, OCTOBER)).map((line, index) =>
         index === 0 && pricier.includes(contract.customer_id)
           ? { ...line, amount: formatMoney(new Decimal(line.amount).plus('10.00'), line.currency) }
           : line,
@@ -94,7 +65,7 @@ beforeAll(async () => {
     );
   directory = await mkdtemp(path.join(os.tmpdir(), 'tally-shadow-history-'));
   const file = path.join(directory, 'legacy.csv');
-  await writeFile(file, toCsv(legacy));
+  await writeFile(file, legacyLinesToCsv(legacy));
   await importLegacyFile(testbed.pool, { file, source: 'oldbill', importedBy: 'test' });
 }, 240_000);
 
@@ -102,21 +73,6 @@ afterAll(async () => {
   await testbed?.close();
   if (directory !== undefined) await rm(directory, { recursive: true, force: true });
 });
-
-/** The history length of every run of a workflow, following continue-as-new from the first run. */
-async function runLengths(workflowId: string, firstRunId: string): Promise<number[]> {
-  const lengths: number[] = [];
-  let runId: string | undefined = firstRunId;
-  while (runId !== undefined) {
-    const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await testbed.client.workflow
-      .getHandle(workflowId, runId)
-      .fetchHistory();
-    const events = history.events ?? [];
-    lengths.push(events.length);
-    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-  }
-  return lengths;
-}
 
 describe('a shadow run over many customers', () => {
   it('keeps every run under its history budget, rates and compares each customer once, and takes decisions across runs', async () => {
@@ -193,7 +149,7 @@ describe('a shadow run over many customers', () => {
         exceptions: 2,
       });
       // One run of ≈ 130 events before; a page of 4 closes (≈ 40 events) a run after.
-      const lengths = await runLengths(handle.workflowId, handle.firstExecutionRunId);
+      const lengths = await testbed.runHistoryLengths(handle.workflowId, handle.firstExecutionRunId);
       expect(lengths.length).toBeGreaterThan(1);
       for (const length of lengths) expect(length).toBeLessThanOrEqual(80);
       // The first run (ends continuing as new) and the last (resumed in review, finishes) for the replay corpus.

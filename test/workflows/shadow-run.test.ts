@@ -4,15 +4,10 @@ import path from 'node:path';
 import { ScheduleOverlapPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../../contracts/contract.ts';
-import type { UsageEvent } from '../../contracts/usage-event.ts';
-import { loadRateCard } from '../../config/config-files.ts';
-import { repositoryRoot } from '../../config/services.ts';
 import { findInvoice } from '../../db/queries/invoices.ts';
 import { listShadowRuns, shadowResultsOf } from '../../db/queries/shadow.ts';
 import { Decimal, formatMoney } from '../../domain/money.ts';
-import { billingPeriod } from '../../domain/period.ts';
-import { aggregateEvents, creditBalancesFromContract, ratePeriod } from '../../domain/rating/index.ts';
-import { legacyLinesFromInvoice, type LegacyLine } from '../../domain/shadow/index.ts';
+import { legacyLinesFromInvoice } from '../../domain/shadow/index.ts';
 import { importLegacyFile } from '../../shadow/import-legacy-file.ts';
 import { loadReadiness } from '../../shadow/shadow-reports.ts';
 import {
@@ -31,6 +26,8 @@ import {
   type ReviewDecision,
   type ShadowRunInput,
 } from '../../workflows/definitions.ts';
+import { legacyLinesToCsv } from '../builders/legacy-lines-csv.ts';
+import { offlineInvoice } from '../builders/offline-invoice.ts';
 import { demoContract, demoCustomers, generateUsageEvents } from '../builders/usage-events.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
@@ -44,32 +41,6 @@ afterAll(async () => {
 });
 
 const OCTOBER = '2026-10';
-
-async function offlineInvoice(contract: Contract, events: readonly UsageEvent[]) {
-  const versions = await loadRateCard(path.join(repositoryRoot, 'ratecards'), contract.ratecard);
-  const { aggregates, counters } = aggregateEvents(
-    events.filter((event) => event.customer_id === contract.customer_id),
-    versions,
-    billingPeriod(OCTOBER),
-  );
-  return ratePeriod({
-    customerId: contract.customer_id,
-    period: billingPeriod(OCTOBER),
-    contract,
-    versions,
-    aggregates,
-    counters,
-    credits: creditBalancesFromContract(contract),
-    calculationVersion: CALCULATION_VERSION,
-  });
-}
-
-function toCsv(lines: readonly LegacyLine[]): string {
-  const rows = lines.map((line) =>
-    [line.customer_id, line.period, line.price_id, line.quantity ?? '', line.amount, line.currency].join(','),
-  );
-  return ['customer_id,period,price_id,quantity,amount,currency', ...rows].join('\n') + '\n';
-}
 
 async function tableCount(table: string, where = 'true'): Promise<number> {
   const { rows } = await testbed.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`);
@@ -96,8 +67,8 @@ describe('a shadow run', () => {
     // (an old price) and bills a customer Tally has no contract for.
     const [agreeing, pricier, untouched] = contracts as [Contract, Contract, Contract];
     const legacy = [
-      ...legacyLinesFromInvoice(await offlineInvoice(agreeing, events)),
-      ...legacyLinesFromInvoice(await offlineInvoice(pricier, events)).map((line, index) =>
+      ...legacyLinesFromInvoice(await offlineInvoice(agreeing, events, OCTOBER)),
+      ...legacyLinesFromInvoice(await offlineInvoice(pricier, events, OCTOBER)).map((line, index) =>
         index === 0 ? { ...line, amount: formatMoney(new Decimal(line.amount).plus('10.00'), line.currency) } : line,
       ),
       {
@@ -111,7 +82,7 @@ describe('a shadow run', () => {
     ];
     const directory = await mkdtemp(path.join(os.tmpdir(), 'tally-shadow-'));
     const file = path.join(directory, 'legacy.csv');
-    await writeFile(file, toCsv(legacy));
+    await writeFile(file, legacyLinesToCsv(legacy));
     const [imported] = await importLegacyFile(testbed.pool, { file, source: 'oldbill', importedBy: 'test' });
     expect(imported).toMatchObject({ outcome: 'imported', import: { version: 1 } });
     // The same file again is a no-op.
@@ -247,7 +218,7 @@ describe('a shadow run', () => {
     ]);
     expect((await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 })).ready).toBe(true);
     // A newer legacy file supersedes: the run compared against the old version no longer counts.
-    await writeFile(file, toCsv(legacy.slice(1)));
+    await writeFile(file, legacyLinesToCsv(legacy.slice(1)));
     const [newer] = await importLegacyFile(testbed.pool, { file, source: 'oldbill', importedBy: 'test' });
     expect(newer).toMatchObject({ outcome: 'imported', import: { version: 2 }, supersedes: { version: 1 } });
     const stale = await loadReadiness(testbed.pool, { source: 'oldbill', periods: 1 });
