@@ -13,6 +13,10 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 300_000,
+    // expect.poll waits for something the stack or the browser does (a flash after a decision, a row
+    // after a run): its 1 s default failed a console test at load 12 on two cores. A wrong result
+    // still fails, only later.
+    expect: { poll: { timeout: 15_000 } },
     // Two cores: integration files share one stack; run files two at a time.
     maxWorkers: 2,
     // `npm test` runs both; `npm run test:unit` only the first, without starting the stack.
