@@ -12,6 +12,7 @@ import {
   recordDeliveryAttempt,
   recordScan,
   snoozeOfSeries,
+  type AnomalyRecordInput,
 } from '../db/queries/anomalies.ts';
 import { DailyUsageAggregator } from '../domain/anomalies/daily-series.ts';
 import { anomalyKind, BASELINE_DAYS, detectAnomalies, type Anomaly } from '../domain/anomalies/detector.ts';
@@ -90,7 +91,7 @@ export function createAnomalyActivities(deps: AnomalyDependencies) {
         let suppressed = 0;
         for (const anomaly of anomalies) {
           const id = anomalyId(anomaly);
-          if (!(await insertAnomaly(client, toRecord(id, anomaly)))) continue;
+          if (!(await insertAnomaly(client, toRecord(id, anomaly, costs?.currency)))) continue;
           recorded += 1;
           const snooze = await snoozeOfSeries(
             client,
@@ -163,7 +164,8 @@ export function createAnomalyActivities(deps: AnomalyDependencies) {
 
 export type AnomalyActivities = ReturnType<typeof createAnomalyActivities>;
 
-function toRecord(id: string, anomaly: Anomaly) {
+/** The anomaly as recorded: a COGS one with the currency its costs were summed in (its figures are money). */
+function toRecord(id: string, anomaly: Anomaly, cogsCurrency: string | undefined): AnomalyRecordInput {
   return {
     anomalyId: id,
     metric: anomaly.metric,
@@ -177,5 +179,6 @@ function toRecord(id: string, anomaly: Anomaly) {
     upper: anomaly.upper,
     score: anomaly.score,
     severity: anomaly.severity,
+    currency: anomaly.metric === 'cogs' ? (cogsCurrency ?? null) : null,
   };
 }

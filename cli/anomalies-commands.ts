@@ -119,8 +119,9 @@ export function registerAnomaliesCommands(program: Command): void {
             id: record.anomalyId,
             day: record.day,
             kind: record.kind,
-            value: record.value,
-            expected: record.expected,
+            // A COGS anomaly's figures are money in its recorded currency; usage figures are quantities.
+            value: recordedFigure(record, record.value),
+            expected: recordedFigure(record, record.expected),
             score: record.score.toFixed(2),
             severity: record.severity,
             status: describeStatus(record),
@@ -197,6 +198,15 @@ function status(value: string): 'open' | 'acknowledged' {
 function duration(value: string): number {
   if (!DurationText.safeParse(value).success) throw new InvalidArgumentError('a duration like 24h or 7d');
   return durationMs(value);
+}
+
+/**
+ * A recorded anomaly's figure as `list` prints it: a COGS one is money in the currency it was found
+ * in (never rounded); one recorded before anomalies kept their currency says so; usage is a quantity.
+ */
+function recordedFigure(record: AnomalyRecord, value: string): string {
+  if (record.metric !== 'cogs') return value;
+  return record.currency === null ? `${value} (currency not recorded)` : describeMoney(value, record.currency);
 }
 
 function describeStatus(record: AnomalyRecord): string {

@@ -67,13 +67,15 @@ export interface AnomalyRecordInput {
   readonly upper: string;
   readonly score: number;
   readonly severity: 'low' | 'medium' | 'high';
+  /** A COGS anomaly's currency (its figures are money); null for usage (quantities) and for COGS found before it was recorded. */
+  readonly currency: string | null;
 }
 
 /** Records an anomaly once per id; true when this call recorded it (a rerun of the day finds it recorded). */
 export async function insertAnomaly(db: Queryable, anomaly: AnomalyRecordInput): Promise<boolean> {
   const result = await db.query(
-    `INSERT INTO anomalies (anomaly_id, metric, customer_id, sku, day, kind, value, expected, lower_bound, upper_bound, score, severity)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    `INSERT INTO anomalies (anomaly_id, metric, customer_id, sku, day, kind, value, expected, lower_bound, upper_bound, score, severity, currency)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT (anomaly_id) DO NOTHING`,
     [
       anomaly.anomalyId,
@@ -88,6 +90,7 @@ export async function insertAnomaly(db: Queryable, anomaly: AnomalyRecordInput):
       anomaly.upper,
       anomaly.score,
       anomaly.severity,
+      anomaly.currency,
     ],
   );
   return result.rowCount === 1;
@@ -189,6 +192,7 @@ interface AnomalyRow {
   upper_bound: string;
   score: number;
   severity: 'low' | 'medium' | 'high';
+  currency: string | null;
   status: 'open' | 'acknowledged';
   snoozed_until: Date | null;
   action: string | null;
@@ -222,6 +226,7 @@ function rowToAnomaly(row: AnomalyRow): AnomalyRecord {
     upper: row.upper_bound,
     score: row.score,
     severity: row.severity,
+    currency: row.currency,
     status: row.status,
     snoozedUntil: row.snoozed_until?.toISOString(),
     action: row.action ?? undefined,

@@ -91,6 +91,7 @@ describe('tally anomalies list | ack | snooze | annotate', () => {
       upper: '3700000',
       score: 22.5,
       severity: 'high',
+      currency: null,
     });
     const list = await tally('anomalies', 'list', '--customer', 'ops-anomaly');
     expect(list.status, list.stderr).toBe(0);
@@ -124,6 +125,63 @@ describe('tally anomalies list | ack | snooze | annotate', () => {
       ['anomaly_snoozed', 'cli:dana'],
       ['anomaly_annotated', 'cli:dana'],
     ]);
+
+    // A COGS anomaly is money: its figures name the currency it was found in, never rounded.
+    const cogsId = 'cogs:*:llm.tokens:2026-10-12';
+    await insertAnomaly(testbed.pool, {
+      anomalyId: cogsId,
+      metric: 'cogs',
+      customerId: null,
+      sku: 'llm.tokens',
+      day: '2026-10-12',
+      kind: 'spike',
+      value: '55203.588',
+      expected: '18000',
+      lower: '15000',
+      upper: '21000',
+      score: 12.25,
+      severity: 'high',
+      currency: 'EUR',
+    });
+    const cogsList = await tally(
+      'anomalies',
+      'list',
+      '--sku',
+      'llm.tokens',
+      '--from',
+      '2026-10-12',
+      '--to',
+      '2026-10-12',
+    );
+    expect(cogsList.status, cogsList.stderr).toBe(0);
+    expect(cogsList.stdout).toMatch(
+      /cogs:\*:llm\.tokens:2026-10-12\s+2026-10-12\s+spike\s+55203\.588 EUR\s+18000\.00 EUR\s+12\.25/,
+    );
+    expect(cogsList.stdout).toMatch(new RegExp(`${id}\\s+2026-10-12\\s+spike\\s+9000000\\s+3000000\\s`));
+    const cogsJson = await tally('anomalies', 'list', '--sku', 'llm.tokens', '--from', '2026-10-12', '--json');
+    expect((JSON.parse(cogsJson.stdout) as Record<string, unknown>[]).map((entry) => entry.currency)).toEqual([
+      'EUR',
+      null,
+    ]);
+
+    // One recorded before anomalies kept their currency (migration 0840) says so instead of guessing.
+    await insertAnomaly(testbed.pool, {
+      anomalyId: 'cogs:*:db.queries:2026-10-12',
+      metric: 'cogs',
+      customerId: null,
+      sku: 'db.queries',
+      day: '2026-10-12',
+      kind: 'drop',
+      value: '10',
+      expected: '90',
+      lower: '70',
+      upper: '110',
+      score: 8,
+      severity: 'medium',
+      currency: null,
+    });
+    const older = await tally('anomalies', 'list', '--sku', 'db.queries', '--from', '2026-10-12', '--to', '2026-10-12');
+    expect(older.stdout).toMatch(/drop\s+10 \(currency not recorded\)\s+90 \(currency not recorded\)\s+8\.00/);
 
     const unknown = await tally('anomalies', 'ack', 'usage:nobody:x:2026-01-01');
     expect(unknown.status).not.toBe(0);

@@ -101,6 +101,7 @@ beforeAll(async () => {
     upper: '1250000',
     score: 18.5,
     severity: 'high',
+    currency: null,
   });
 }, 300_000);
 afterAll(async () => {

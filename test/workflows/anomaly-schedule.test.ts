@@ -173,6 +173,9 @@ describe('the daily anomaly schedule', () => {
           expect(cogs.map((anomaly) => [anomaly.sku, anomaly.kind, anomaly.deliveries])).toEqual([
             ['db.queries', 'spike', []],
           ]);
+          // Its figures are money in the currency COGS was summed in; usage figures are quantities.
+          expect(cogs.map((anomaly) => anomaly.currency)).toEqual(['USD']);
+          expect(ours.map((anomaly) => anomaly.currency)).toEqual([null, null]);
 
           const key = (customer: string, target: string) =>
             `anomaly:usage:${customer}:db.queries:${yesterday}:${target}`;
