@@ -3,6 +3,7 @@ import { listUsageAlerts } from '../../db/queries/usage-alerts.ts';
 import { periodOf } from '../../domain/period.ts';
 import { buildContract, buildUsageEvent } from '../builders/rating.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 // Customer ids of their own: the worker's period opener starts `billing:<customer>:<period>`
 // workflows, whose ids are shared by every test on the run's Temporal namespace.
@@ -21,16 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await testbed?.close();
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('tally worker: the usage-alert loop', () => {
   it('alerts on usage stored while it runs, beside a customer without a contract, each threshold once', async () => {

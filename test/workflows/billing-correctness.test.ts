@@ -13,6 +13,7 @@ import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { testStack } from '../harness/services.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 /**
  * The close path as a billing team's auditor tries it (issue: "Every customer-period billed exactly
@@ -60,16 +61,6 @@ function tokens(customerId: string, id: string, timestamp: string, quantity: str
     quantity,
     metadata: { sku: 'llm.tokens' },
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 async function issued(invoiceId: string): Promise<IssuedInvoice | undefined> {

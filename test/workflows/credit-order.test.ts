@@ -8,6 +8,7 @@ import { RateCardFiles } from '../builders/ratecard-files.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 /**
  * Credits are drawn and expire in period order, whatever order the closes run in: a later period
@@ -28,16 +29,6 @@ afterAll(async () => {
   await testbed?.close();
   await rm(files.root, { recursive: true, force: true });
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('credits across periods closing out of order', () => {
   it('draws and expires in period order when October is approved after November was asked to close', async () => {

@@ -7,6 +7,7 @@ import { buildContract } from '../builders/rating.ts';
 import { buildUsageEvent } from '../builders/usage-event.ts';
 import { BillingTestbed } from '../harness/billing-testbed.ts';
 import { recordHistory } from '../replay/workflow-histories.ts';
+import { waitFor } from '../harness/wait-for.ts';
 
 /** Exactly one decision wins an exception; the database and the workflow always agree on which. */
 
@@ -17,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await testbed?.close();
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function reviewedPeriod(customerId: string, review: Record<string, string> = {}) {
   await testbed.publishContract(
