@@ -2,6 +2,7 @@ import { count, indent, out, type DemoRun } from '../demo-run.ts';
 import { formatRejected, formatTieOuts, formatTrialBalance, readDemoReport } from '../report.ts';
 import { DEMO_NEXT_PERIOD, DEMO_PERIOD, DemoError } from '../workspace.ts';
 import type { DemoStep } from './demo-step.ts';
+import type { ReviewExceptionRecord } from '../../db/queries/review-exceptions.ts';
 import { reconcileAndRecord } from '../../revenue/index.ts';
 import { publishedTerms } from '../../terms/index.ts';
 
@@ -26,11 +27,7 @@ export const summaryStep: DemoStep = {
       `   usage: ${count(report.storedEvents)} events stored (${report.lateEvents} late), ${count(repeatsSent)} repeats sent (${count(droppedByJetStream)} dropped by JetStream as duplicates, ${count(ingest.consumer.totals.duplicates)} by Postgres)`,
     );
     out(`   rejected events by reason: ${formatRejected(ingest.consumer.totals.rejected)}`);
-    for (const exception of report.exceptions) {
-      out(
-        `   exception ${exception.exceptionId}: ${exception.breaches.map((breach) => breach.rule).join(', ')}, ${exception.status} by ${exception.reviewer ?? '?'}`,
-      );
-    }
+    for (const exception of report.exceptions) out(`   exception ${describeException(exception)}`);
     out('\n   journal trial balance (debits = credits per currency):');
     out(indent(formatTrialBalance(report.trialBalance)));
     out('\n   reconciliation tie-out (Σ usage lines = usage revenue recognized):');
@@ -71,3 +68,18 @@ export const summaryStep: DemoStep = {
     if (problems.length > 0) throw new DemoError(`the demo run does not add up: ${problems.join('; ')}`);
   },
 };
+
+/**
+ * `<id>: <rules>, <status>`: each rule once, with how many lines broke it (a shadow variance breaks
+ * one rule per line that differs), and who decided, or that it waits for a reviewer.
+ */
+function describeException(exception: ReviewExceptionRecord): string {
+  const counts = new Map<string, number>();
+  for (const breach of exception.breaches) counts.set(breach.rule, (counts.get(breach.rule) ?? 0) + 1);
+  const rules = [...counts].map(([rule, count]) => (count > 1 ? `${rule} ×${count}` : rule)).join(', ');
+  const status =
+    exception.reviewer === undefined
+      ? `${exception.status}, waiting for a reviewer`
+      : `${exception.status} by ${exception.reviewer}`;
+  return `${exception.exceptionId}: ${rules}, ${status}`;
+}

@@ -113,6 +113,12 @@ describe('tally demo', () => {
     );
     expect(accepted.rows[0]?.n).toBeGreaterThan(0);
     expect(out).toContain('invoices issued: 22');
+    // The summary's exceptions: each rule once (with how many lines broke it), and who decided, or
+    // that it waits for a reviewer (it said "open by ?" and repeated the rule per line).
+    expect(out).toMatch(/exception exc:inv:soylent-\S+: total_above, approved by demo-reviewer\n/);
+    expect(out).toMatch(/exception exc:shadow:\S+: shadow_variance( ×\d+)?, approved by demo-reviewer\n/);
+    expect(out).toMatch(/exception exc:shadow:\S+: shadow_variance ×[2-9], open, waiting for a reviewer\n/);
+    expect(out).not.toMatch(/by \?|shadow_variance, shadow_variance/);
     expect(out).toContain('provider sync: 22 of 22 invoices synced to the ledger sink');
     expect(out).toContain('0 differences');
     // Revenue recognition beyond the invoice: a day's recognition, the held period's accrual and its reversal, reconcile.
