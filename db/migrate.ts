@@ -93,20 +93,38 @@ export async function migrate(pool: pg.Pool, directory: string = MIGRATIONS_DIR)
       done.push({ version: migration.version, name: migration.name });
     }
     // The grant step: every table, new ones included, gets the application role's rights.
-    try {
-      await client.query('BEGIN');
-      await grantApplicationRole(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw new MigrationError(
-        `granting the application role: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
+    await grantWithRetries(client);
     return done;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
     client.release();
+  }
+}
+
+/** Attempts at the grant step before a catalog conflict stops the process. */
+const GRANT_ATTEMPTS = 5;
+
+/**
+ * The grant step in a transaction of its own. PostgreSQL does not queue two updates of one catalog
+ * row: a GRANT that finds a table's row changed by another transaction since it began (a grant from
+ * another database's migrator on a shared object, an autovacuum's or a DDL's update) fails with
+ * "tuple concurrently updated" instead of applying after it. The step is idempotent (it runs at
+ * every start), so it is tried again; any other error stops the process at once.
+ */
+async function grantWithRetries(client: pg.PoolClient): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await client.query('BEGIN');
+      await grantApplicationRole(client);
+      await client.query('COMMIT');
+      return;
+    } catch (error) {
+      await client.query('ROLLBACK');
+      const message = error instanceof Error ? error.message : String(error);
+      if (!/tuple concurrently updated/.test(message) || attempt === GRANT_ATTEMPTS)
+        throw new MigrationError(`granting the application role: ${message}`);
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
   }
 }
 
